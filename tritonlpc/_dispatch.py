@@ -1,0 +1,107 @@
+"""The one place that decides which backend runs a call.
+
+Backends: ``"numba"`` (CPU tensors) and ``"triton"`` (CUDA tensors; CPU tensors too when
+``TRITON_INTERPRET=1``, which is how CI tests the Triton kernels). The requested backend is,
+in order of precedence: the innermost :func:`use_backend` context, :func:`set_backend`, the
+environment variable ``TRITONLPC_BACKEND``, and finally ``"auto"`` (Triton for CUDA tensors,
+Numba for CPU tensors).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import contextvars
+import importlib
+import os
+from types import ModuleType
+from typing import Iterator, Optional
+
+import torch
+
+__all__ = ["BACKENDS", "get_backend", "set_backend", "use_backend", "backend_for", "backend_module"]
+
+BACKENDS = ("auto", "numba", "triton")
+ENV_VAR = "TRITONLPC_BACKEND"
+
+_MODULES = {"numba": "tritonlpc.backends.numba_cpu", "triton": "tritonlpc.backends.triton_gpu"}
+_global: Optional[str] = None
+_scoped: contextvars.ContextVar[Optional[str]] = contextvars.ContextVar("tritonlpc_backend", default=None)
+
+
+def _checked(name: object, source: str) -> str:
+    if not isinstance(name, str) or name.lower() not in BACKENDS:
+        raise ValueError(f"backend must be one of {BACKENDS}, got {name!r} (from {source})")
+    return name.lower()
+
+
+def get_backend() -> str:
+    """The requested backend name: ``"auto"``, ``"numba"`` or ``"triton"``."""
+    scoped = _scoped.get()
+    if scoped is not None:
+        return scoped
+    if _global is not None:
+        return _global
+    env = os.environ.get(ENV_VAR)
+    return _checked(env, f"environment variable {ENV_VAR}") if env else "auto"
+
+
+def set_backend(name: Optional[str]) -> None:
+    """Set the backend for this process (``None`` falls back to ``TRITONLPC_BACKEND``/auto)."""
+    global _global
+    _global = None if name is None else _checked(name, "set_backend")
+
+
+@contextlib.contextmanager
+def use_backend(name: str) -> Iterator[None]:
+    """Context manager selecting a backend for the calls made inside it (thread/task local).
+
+    Example:
+        >>> with tritonlpc.use_backend("numba"):
+        ...     y = tritonlpc.sample_wise_lpc(x, a)
+    """
+    token = _scoped.set(_checked(name, "use_backend"))
+    try:
+        yield
+    finally:
+        _scoped.reset(token)
+
+
+def interpreter_enabled() -> bool:
+    """Whether Triton runs its kernels in the CPU interpreter (``TRITON_INTERPRET=1``)."""
+    return os.environ.get("TRITON_INTERPRET", "0") == "1"
+
+
+def backend_for(tensor: torch.Tensor) -> str:
+    """The backend (``"numba"`` or ``"triton"``) a call on tensors on ``tensor``'s device uses.
+
+    Raises:
+        RuntimeError: if the requested backend cannot run on that device.
+    """
+    requested = get_backend()
+    device = tensor.device.type
+    if device == "cuda":
+        if requested == "numba":
+            raise RuntimeError(
+                "the numba backend runs on CPU tensors only; got CUDA tensors "
+                "(use backend 'auto' or 'triton', or move the tensors to the CPU)"
+            )
+        return "triton"
+    if device == "cpu":
+        if requested == "triton":
+            if not interpreter_enabled():
+                raise RuntimeError(
+                    "the triton backend needs CUDA tensors; got CPU tensors. Set TRITON_INTERPRET=1 "
+                    "before importing triton to run the Triton kernels on the CPU (slow; for testing)"
+                )
+            return "triton"
+        return "numba"
+    raise RuntimeError(f"tritonlpc has no backend for {device} tensors (supported: cpu, cuda)")
+
+
+def backend_module(tensor: torch.Tensor) -> ModuleType:
+    """The backend module implementing the kernels for ``tensor``'s device (imported lazily)."""
+    name = backend_for(tensor)
+    try:
+        return importlib.import_module(_MODULES[name])
+    except ImportError as exc:  # e.g. triton not installed on this platform
+        raise RuntimeError(f"the {name} backend is not available: {exc}") from exc

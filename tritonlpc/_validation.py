@@ -1,0 +1,114 @@
+"""Argument checking shared by the public functions and the autograd Functions.
+
+Every failure raises ``TypeError`` (wrong type or dtype) or ``ValueError`` (wrong shape,
+device or order) naming the argument and what was seen. Nothing here copies data.
+"""
+
+from __future__ import annotations
+
+from typing import Optional, Sequence, Tuple
+
+import torch
+
+__all__ = ["check_tensor", "check_lpc", "check_recurrence", "common_dtype", "HALF_DTYPES"]
+
+HALF_DTYPES = (torch.float16, torch.bfloat16)
+_SUPPORTED = "float16, bfloat16, float32, float64, complex64 or complex128"
+
+
+def check_tensor(name: str, t: object, ndim: int, dims: str) -> torch.Tensor:
+    """Check that ``t`` is a floating/complex tensor with ``ndim`` dimensions."""
+    if not isinstance(t, torch.Tensor):
+        raise TypeError(f"{name} must be a torch.Tensor of shape {dims}, got {type(t).__name__}")
+    if not (t.dtype.is_floating_point or t.dtype.is_complex):
+        raise TypeError(f"{name} must have a floating point or complex dtype ({_SUPPORTED}), got {t.dtype}")
+    if t.dim() != ndim:
+        raise ValueError(f"{name} must have shape {dims} ({ndim} dimensions), got shape {tuple(t.shape)}")
+    return t
+
+
+def _check_same_device(named: Sequence[Tuple[str, torch.Tensor]]) -> None:
+    first_name, first = named[0]
+    for name, t in named[1:]:
+        if t.device != first.device:
+            raise ValueError(
+                f"{name} is on {t.device} but {first_name} is on {first.device}; "
+                "all inputs must be on the same device"
+            )
+
+
+def _check_same_dtype(named: Sequence[Tuple[str, torch.Tensor]]) -> None:
+    first_name, first = named[0]
+    for name, t in named[1:]:
+        if t.dtype != first.dtype:
+            raise TypeError(
+                f"{name} has dtype {t.dtype} but {first_name} has dtype {first.dtype}; this "
+                "low-level Function needs one dtype (the public functions promote mixed dtypes)"
+            )
+
+
+def common_dtype(*tensors: Optional[torch.Tensor]) -> torch.dtype:
+    """The dtype the public functions compute in: torch's promotion of the inputs' dtypes.
+
+    Real and complex inputs promote to complex; float32 and float64 to float64.
+    """
+    dtype = None
+    for t in tensors:
+        if t is not None:
+            dtype = t.dtype if dtype is None else torch.promote_types(dtype, t.dtype)
+    if dtype is None:
+        raise ValueError("common_dtype needs at least one tensor")
+    return dtype
+
+
+def check_lpc(
+    x: object, a: object, zi: object, *, names: Tuple[str, str, str] = ("x", "a", "zi"), same_dtype: bool = False
+) -> Tuple[int, int, int]:
+    """Validate ``x (B,T)``, ``a (B,T,M)``, ``zi (B,M) | None``; returns ``(B, T, M)``."""
+    nx, na, nz = names
+    x = check_tensor(nx, x, 2, "(B, T)")
+    a = check_tensor(na, a, 3, "(B, T, M)")
+    B, T, M = a.shape
+    if M < 1:
+        raise ValueError(f"{na} must have at least one coefficient per sample (order M >= 1), got shape {tuple(a.shape)}")
+    if tuple(x.shape) != (B, T):
+        raise ValueError(
+            f"{nx} must have shape (B, T) = {(B, T)} to match {na} of shape (B, T, M) = {tuple(a.shape)}, "
+            f"got {tuple(x.shape)}"
+        )
+    named = [(nx, x), (na, a)]
+    if zi is not None:
+        zi = check_tensor(nz, zi, 2, "(B, M)")
+        if tuple(zi.shape) != (B, M):
+            raise ValueError(
+                f"{nz} must have shape (B, M) = {(B, M)} to match {na} of shape {tuple(a.shape)}, got {tuple(zi.shape)}"
+            )
+        named.append((nz, zi))
+    _check_same_device(named)
+    if same_dtype:
+        _check_same_dtype(named)
+    return B, T, M
+
+
+def check_recurrence(
+    decay: object, impulse: object, init: object, *, names: Tuple[str, str, str], same_dtype: bool = False
+) -> Tuple[int, int]:
+    """Validate ``decay (B,T)``, ``impulse (B,T)``, ``init (B,) | None``; returns ``(B, T)``."""
+    nd, nx, nz = names
+    decay = check_tensor(nd, decay, 2, "(B, T)")
+    impulse = check_tensor(nx, impulse, 2, "(B, T)")
+    if decay.shape != impulse.shape:
+        raise ValueError(
+            f"{nd} and {nx} must have the same shape (B, T), got {tuple(decay.shape)} and {tuple(impulse.shape)}"
+        )
+    B, T = decay.shape
+    named = [(nd, decay), (nx, impulse)]
+    if init is not None:
+        init = check_tensor(nz, init, 1, "(B,)")
+        if tuple(init.shape) != (B,):
+            raise ValueError(f"{nz} must have shape (B,) = {(B,)} to match {nd}, got {tuple(init.shape)}")
+        named.append((nz, init))
+    _check_same_device(named)
+    if same_dtype:
+        _check_same_dtype(named)
+    return B, T

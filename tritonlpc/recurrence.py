@@ -1,0 +1,82 @@
+"""Autograd for the first-order linear recurrence: :class:`Recurrence` (torchlpc's
+``torchlpc.recurrence.Recurrence``).
+
+``h[n] = decay[n] h[n-1] + impulse[n]``, ``h[-1] = initial_state`` is the all-pole filter of
+order 1 with ``A = -decay``. The kernels take ``decay`` as it is (``neg_a=True``), so no negated
+copy is made; gradients (torch's complex convention)::
+
+    u = dL/dimpulse : u[n] = g[n] + conj(decay[n+1]) u[n+1]
+    dL/ddecay[n]    = u[n] conj(h[n-1])
+    dL/dinitial     = conj(decay[0]) u[0]
+"""
+
+from __future__ import annotations
+
+from typing import Any, Optional, Tuple
+
+import torch
+from torch.autograd import Function
+
+from . import _dispatch
+from ._validation import check_recurrence
+from .core import _flatten_vmap, _fused_ok, lpc_vjp
+
+__all__ = ["Recurrence"]
+
+
+def _previous(out: torch.Tensor, init: torch.Tensor) -> torch.Tensor:
+    """``h[n-1]`` for every n, shape `(B, T)` (``h[-1] = init``)."""
+    return torch.cat([init.unsqueeze(1), out[:, :-1]], dim=1)
+
+
+class Recurrence(Function):
+    """``Recurrence.apply(decay, impulse, initial_state)``: ``decay, impulse (B,T)``,
+    ``initial_state (B,)`` of one dtype and device; returns ``h (B,T)``.
+
+    Supports backward (fused), double backward, forward-mode AD and vmap.
+    """
+
+    @staticmethod
+    def forward(decay: torch.Tensor, impulse: torch.Tensor, initial_state: torch.Tensor) -> torch.Tensor:  # type: ignore[override]
+        check_recurrence(decay, impulse, initial_state, names=("decay", "impulse", "initial_state"), same_dtype=True)
+        kernels = _dispatch.backend_module(impulse)
+        return kernels.forward(impulse, decay.unsqueeze(2), initial_state.unsqueeze(1), neg_a=True)
+
+    @staticmethod
+    def setup_context(ctx: Any, inputs: Tuple[Any, ...], output: torch.Tensor) -> None:
+        decay, _, init = inputs
+        ctx.save_for_backward(decay, init, output)
+        ctx.save_for_forward(decay, init, output)
+
+    @staticmethod
+    def backward(ctx: Any, grad_out: torch.Tensor) -> Tuple[Optional[torch.Tensor], ...]:  # type: ignore[override]
+        decay, init, out = ctx.saved_tensors
+        need_decay, need_impulse, need_init = ctx.needs_input_grad
+        if _fused_ok(grad_out, decay, init, out):
+            u, gA, gzi = _dispatch.backend_module(grad_out).backward(
+                grad_out, decay.unsqueeze(2), out if need_decay else None, init.unsqueeze(1),
+                need_decay, need_init, neg_a=True,
+            )
+            g_decay = gA.squeeze(2) if gA is not None else None
+            g_init = gzi.squeeze(1) if gzi is not None else None
+        else:
+            # Differentiable path: the same gradients through LPC's, with A = -decay.
+            u, gA, gzi = lpc_vjp(grad_out, -decay.unsqueeze(2), out, init.unsqueeze(1), False, need_decay, need_init)
+            g_decay = -gA.squeeze(2) if gA is not None else None
+            g_init = gzi.squeeze(1) if gzi is not None else None
+        return (g_decay if need_decay else None, u if need_impulse else None, g_init if need_init else None)
+
+    @staticmethod
+    def jvp(ctx: Any, decay_dot: Optional[torch.Tensor], impulse_dot: Optional[torch.Tensor], init_dot: Optional[torch.Tensor]) -> torch.Tensor:  # type: ignore[override]
+        decay, init, out = ctx.saved_tensors
+        rhs = impulse_dot if impulse_dot is not None else torch.zeros_like(out)
+        if decay_dot is not None:
+            rhs = rhs + decay_dot * _previous(out, init)
+        z0 = init_dot if init_dot is not None else torch.zeros_like(init)
+        return Recurrence.apply(decay, rhs, z0)
+
+    @staticmethod
+    def vmap(info: Any, in_dims: Tuple[Optional[int], ...], *args: Any) -> Tuple[torch.Tensor, int]:
+        flat = _flatten_vmap(info, in_dims, args)
+        h = Recurrence.apply(*flat)
+        return h.reshape(info.batch_size, -1, *h.shape[1:]), 0
