@@ -43,10 +43,11 @@ def past_values(y: torch.Tensor, zi: Optional[torch.Tensor], M: int) -> torch.Te
     Shape `(B, T, M)`: an unfolded view of one `(B, T+M-1)` buffer (used only on the
     differentiable paths; the fused kernels read ``y`` in place).
     """
+    if y.shape[1] == 0:
+        return y.new_zeros(y.shape[0], 0, M)
     if zi is None:
         zi = y.new_zeros(y.shape[0], M)
-    padded = torch.cat([zi.flip(1), y[:, :-1]], dim=1) if y.shape[1] > 0 else zi.flip(1)[:, :0]
-    return padded.unfold(1, M, 1).flip(2)
+    return torch.cat([zi.flip(1), y[:, :-1]], dim=1).unfold(1, M, 1).flip(2)
 
 
 def _diagonal_sum(w: torch.Tensor) -> torch.Tensor:

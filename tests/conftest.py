@@ -1,0 +1,78 @@
+"""Shared fixtures.
+
+Without CUDA, the Triton kernels are tested in Triton's CPU interpreter: ``TRITON_INTERPRET``
+must be set before ``triton`` is first imported, so it is set here, before any test module
+imports tritonlpc's Triton backend.
+"""
+
+from __future__ import annotations
+
+import importlib
+import os
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Iterator, List
+
+import torch
+
+if "TRITON_INTERPRET" not in os.environ and not torch.cuda.is_available():
+    os.environ["TRITON_INTERPRET"] = "1"
+
+sys.path.insert(0, str(Path(__file__).parent))  # tests/inputs.py
+
+import pytest  # noqa: E402
+
+import tritonlpc  # noqa: E402
+
+
+@dataclass(frozen=True)
+class Backend:
+    """A backend under test and the device its tensors live on."""
+
+    name: str
+    device: str
+
+    @property
+    def interpreted(self) -> bool:
+        return self.name == "triton" and self.device == "cpu"
+
+    def __str__(self) -> str:
+        return f"{self.name}-{self.device}"
+
+
+def _triton_importable() -> bool:
+    try:
+        importlib.import_module("tritonlpc.backends.triton_gpu")
+    except Exception:  # triton missing or backend not importable on this platform
+        return False
+    return True
+
+
+def available_backends() -> List[Backend]:
+    backends = [Backend("numba", "cpu")]
+    if _triton_importable():
+        if torch.cuda.is_available():
+            backends.append(Backend("triton", "cuda"))
+        elif os.environ.get("TRITON_INTERPRET") == "1":
+            backends.append(Backend("triton", "cpu"))
+    return backends
+
+
+BACKENDS = available_backends()
+
+
+@pytest.fixture(params=BACKENDS, ids=str)
+def backend(request: pytest.FixtureRequest) -> Iterator[Backend]:
+    """Each available backend, selected with ``tritonlpc.use_backend`` for the test."""
+    b: Backend = request.param
+    with tritonlpc.use_backend(b.name):
+        yield b
+
+
+def pytest_report_header(config: pytest.Config) -> str:
+    return (
+        f"tritonlpc backends under test: {', '.join(map(str, BACKENDS))}; "
+        f"TRITON_INTERPRET={os.environ.get('TRITON_INTERPRET', '0')}; "
+        f"CUDA: {torch.cuda.get_device_name() if torch.cuda.is_available() else 'none'}"
+    )
