@@ -1,0 +1,128 @@
+"""Numba backend kernels against the sequential reference: both schedules, chunk boundaries,
+flags, strides, high orders, and the on-disk compilation cache."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+
+import pytest
+import torch
+
+from tritonlpc import _reference
+from tritonlpc.backends import numba_cpu as nb
+from inputs import make_inputs
+from test_api import assert_rel_close
+
+TOL = {torch.float64: 1e-9, torch.complex128: 1e-9, torch.float32: 2e-4, torch.complex64: 2e-4}
+SCHEDULES = [("rows", None), ("chunked", 4), ("chunked", 7), ("chunked", 16)]
+
+
+def _hi(t):
+    return t.to(torch.complex128 if t.dtype.is_complex else torch.float64)
+
+
+def _ref_grads(x, a, zi, g, neg):
+    xs, as_, zs = [_hi(t).requires_grad_() for t in (x, a, zi)]
+    return torch.autograd.grad(_reference.allpole(xs, as_, zs, neg_a=neg), (xs, as_, zs), _hi(g))
+
+
+@pytest.mark.parametrize("schedule,chunk", SCHEDULES, ids=lambda v: str(v))
+@pytest.mark.parametrize("dtype", [torch.float64, torch.float32, torch.complex128, torch.complex64])
+@pytest.mark.parametrize("M", [1, 2, 3, 5])
+def test_forward_backward_reverse(schedule, chunk, dtype, M):
+    # T crosses chunk boundaries with an odd tail: 3 * 16 + 5 = 53.
+    x, a, zi = make_inputs(3, 53, M, dtype, seed=M)
+    g = torch.randn_like(x)
+    kw = dict(schedule=schedule, chunk_len=chunk)
+    for neg in (False, True):
+        y = nb.forward(x, a, zi, neg_a=neg, **kw)
+        assert y.dtype == dtype and y.is_contiguous()
+        assert_rel_close(y, _reference.allpole(_hi(x), _hi(a), _hi(zi), neg_a=neg), TOL[dtype])
+        gx, ga, gzi = nb.backward(g, a, y, zi, True, True, neg_a=neg, **kw)
+        for got, exp in zip((gx, ga, gzi), _ref_grads(x, a, zi, g, neg)):
+            assert got.dtype == dtype
+            assert_rel_close(got, exp, TOL[dtype])
+        gx2, ga2, gzi2 = nb.backward(g, a, None, zi, False, False, neg_a=neg, **kw)
+        assert ga2 is None and gzi2 is None
+        assert torch.equal(gx2, gx)
+    for conj in (False, True):
+        u = nb.reverse(g, a, conj_a=conj, **kw)
+        assert_rel_close(u, _reference.reverse(_hi(g), _hi(a), conj_a=conj), TOL[dtype])
+        y = nb.forward(x, a, zi, conj_a=conj, **kw)
+        assert_rel_close(y, _reference.allpole(_hi(x), _hi(a), _hi(zi), conj_a=conj), TOL[dtype])
+
+
+@pytest.mark.parametrize("schedule,chunk", SCHEDULES, ids=lambda v: str(v))
+@pytest.mark.parametrize("T_of_M", ["1", "M-1", "M", "M+1"])
+def test_short_signals(schedule, chunk, T_of_M):
+    M = 4
+    T = {"1": 1, "M-1": M - 1, "M": M, "M+1": M + 1}[T_of_M]
+    x, a, zi = make_inputs(2, T, M, torch.float64, seed=T)
+    g = torch.randn_like(x)
+    y = nb.forward(x, a, zi, schedule=schedule, chunk_len=chunk)
+    assert_rel_close(y, _reference.allpole(x, a, zi), 1e-12)
+    for got, exp in zip(nb.backward(g, a, y, zi, True, True, schedule=schedule, chunk_len=chunk), _ref_grads(x, a, zi, g, False)):
+        assert_rel_close(got, exp, 1e-12)
+
+
+@pytest.mark.parametrize("M", [8, 16, 64])
+@pytest.mark.parametrize("schedule,chunk", [("rows", None), ("chunked", 50)], ids=lambda v: str(v))
+def test_high_orders(M, schedule, chunk):
+    x, a, zi = make_inputs(2, 2 * M + 33, M, torch.float64, seed=M)
+    g = torch.randn_like(x)
+    y = nb.forward(x, a, zi, schedule=schedule, chunk_len=chunk)
+    assert_rel_close(y, _reference.allpole(x, a, zi), 1e-9)
+    for got, exp in zip(nb.backward(g, a, y, zi, True, True, schedule=schedule, chunk_len=chunk), _ref_grads(x, a, zi, g, False)):
+        assert_rel_close(got, exp, 1e-9)
+
+
+@pytest.mark.parametrize("B", [1, 2, 5])
+def test_batch_sizes_and_odd_pairs(B):
+    for M in (1, 2):
+        x, a, zi = make_inputs(B, 40, M, torch.float32, seed=B)
+        assert_rel_close(nb.forward(x, a, zi), _reference.allpole(_hi(x), _hi(a), _hi(zi)), 2e-4)
+
+
+def test_expanded_and_strided_inputs_are_read_in_place():
+    x, a, zi = make_inputs(3, 64, 2, torch.float64, seed=1)
+    a_exp = a[:1, :1].expand(3, 64, 2)  # stride 0 over batch and time
+    assert a_exp.stride()[:2] == (0, 0)
+    assert nb._np(a_exp).strides[:2] == (0, 0)  # the kernel sees the stride-0 view, no copy
+    x_s = torch.randn(3, 128, dtype=torch.float64)[:, ::2]
+    for schedule, chunk in SCHEDULES:
+        y = nb.forward(x_s, a_exp, zi, schedule=schedule, chunk_len=chunk)
+        assert_rel_close(y, _reference.allpole(x_s, a_exp.contiguous(), zi), 1e-12)
+
+
+def test_bad_schedule_arguments():
+    x, a, zi = make_inputs(1, 8, 2, torch.float64)
+    with pytest.raises(ValueError, match="schedule must be"):
+        nb.forward(x, a, zi, schedule="diagonal")
+    with pytest.raises(ValueError, match="chunk_len must be"):
+        nb.forward(x, a, zi, schedule="chunked", chunk_len=0)
+
+
+def test_automatic_schedule_prefers_rows_when_cores_are_few():
+    assert nb._pick_schedule(8, 65536, 2, None, None)[0] == "rows" or nb.numba.get_num_threads() >= 20
+    assert nb._pick_schedule(1, 100, 2, None, None)[0] == "rows"  # too short to split
+
+
+def test_compiled_kernels_are_cached_across_processes():
+    code = (
+        "import torch\n"
+        "from tritonlpc.backends import numba_cpu as nb\n"
+        "x = torch.randn(2, 50, dtype=torch.float64); a = torch.zeros(2, 50, 3, dtype=torch.float64)\n"
+        "zi = torch.zeros(2, 3, dtype=torch.float64)\n"
+        "y = nb.forward(x, a, zi, schedule='rows')\n"
+        "nb.backward(x, a, y, zi, True, True, schedule='rows')\n"
+        "print(sum(nb._fwd_rows.stats.cache_hits.values()), sum(nb._fwd_rows.stats.cache_misses.values()),"
+        " sum(nb._rev_rows.stats.cache_hits.values()))\n"
+    )
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)}
+    runs = [subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=600) for _ in range(2)]
+    for r in runs:
+        assert r.returncode == 0, r.stderr
+    hits, misses, rev_hits = map(int, runs[1].stdout.split())
+    assert hits >= 1 and misses == 0 and rev_hits >= 1, runs[1].stdout

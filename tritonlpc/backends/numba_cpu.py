@@ -1,0 +1,464 @@
+"""Numba CPU backend: fused all-pole forward and single-pass fused backward.
+
+Implements the contract of :mod:`tritonlpc.backends` on CPU tensors (float32, float64,
+complex64, complex128; one kernel body for all, compiled per dtype on first use and cached on
+disk, so a new process does not recompile). Tensors are viewed as NumPy arrays with their own
+strides: an expanded (stride-0) ``a`` is read in place, never copied. Conjugation and negation
+of ``a`` happen in registers.
+
+Schedules (chosen per call by :func:`_pick_schedule`, or forced with ``schedule=``):
+
+``"rows"``
+    Parallel over batch rows (``prange``); each thread walks its rows through time.
+    Orders 1 and 2 have specialised kernels that keep the state in registers, and rows are
+    advanced two at a time so that two independent dependency chains overlap (the recursion is
+    latency-bound, not throughput-bound).
+``"chunked"``
+    Parallel over time as well, for small batches on many cores: time is cut into chunks;
+    (1) per chunk, in parallel, the zero-state end state and the M x M transition (from M
+    impulse responses); (2) per row, a short sequential carry across chunks starting from
+    ``zi`` (or from the zero state at the end, for the reverse filter); (3) per chunk, in
+    parallel, the outputs re-run from the carried state. It does about ``M + 2`` times the
+    work of ``"rows"``, so it only pays when cores outnumber rows by more than that.
+
+Backward (``backward``/``reverse``) runs the adjoint filter in its transposed direct form,
+which reads only row ``n+1`` of ``a`` at step ``n``::
+
+    lam_j[n] = g[n] [j == 0] - conj(A[n+1, j]) u[n+1] + lam_{j+1}[n+1],    u[n] = lam_0[n]
+
+writing ``grad_a[n, j] = -u[n] conj(y[n-1-j])`` in the same pass, and
+``grad_zi[j] = -conj(A[0, j]) u[0] + lam_{j+1}[0]`` (one more step) at the end.
+"""
+
+from __future__ import annotations
+
+from typing import Optional, Tuple
+
+import numba
+import numpy as np
+import torch
+from numba import njit, prange
+
+__all__ = ["forward", "backward", "reverse"]
+
+_JIT = dict(cache=True, nogil=True, error_model="numpy")
+
+
+# --------------------------------------------------------------------------- helpers
+@njit(inline="always", **_JIT)
+def _coef(c, conj, sgn):
+    c = c * sgn
+    return c.conjugate() if conj else c
+
+
+@njit(**_JIT)
+def _affine(P, s, h):
+    """P @ s + h for a small square matrix (no BLAS)."""
+    out = h.copy()
+    for i in range(P.shape[0]):
+        for j in range(P.shape[1]):
+            out[i] += P[i, j] * s[j]
+    return out
+
+
+# --------------------------------------------------------------------------- forward, rows
+@njit(**_JIT)
+def _fwd_row(x, a, zi, y, b, conj, sgn):
+    """One row, any order: y[b, n] = x[b, n] - sum_i A[b, n, i] y[b, n-1-i]."""
+    T = x.shape[1]
+    M = a.shape[2]
+    for n in range(min(M, T)):  # head: history partly from zi
+        acc = x[b, n]
+        for i in range(M):
+            k = n - 1 - i
+            prev = y[b, k] if k >= 0 else zi[b, -k - 1]
+            acc -= _coef(a[b, n, i], conj, sgn) * prev
+        y[b, n] = acc
+    for n in range(M, T):
+        acc = x[b, n]
+        for i in range(M):
+            acc -= _coef(a[b, n, i], conj, sgn) * y[b, n - 1 - i]
+        y[b, n] = acc
+
+
+@njit(**_JIT)
+def _fwd_pair_m1(x, a, zi, y, b0, b1, conj, sgn):
+    """Two rows of order 1 advanced together (two independent dependency chains)."""
+    T = x.shape[1]
+    s0 = zi[b0, 0]
+    s1 = zi[b1, 0]
+    for n in range(T):
+        s0 = x[b0, n] - _coef(a[b0, n, 0], conj, sgn) * s0
+        s1 = x[b1, n] - _coef(a[b1, n, 0], conj, sgn) * s1
+        y[b0, n] = s0
+        y[b1, n] = s1
+
+
+@njit(**_JIT)
+def _fwd_pair_m2(x, a, zi, y, b0, b1, conj, sgn):
+    """Two rows of order 2 advanced together, state in registers."""
+    T = x.shape[1]
+    p0, q0 = zi[b0, 0], zi[b0, 1]  # y[n-1], y[n-2]
+    p1, q1 = zi[b1, 0], zi[b1, 1]
+    for n in range(T):
+        v0 = x[b0, n] - _coef(a[b0, n, 0], conj, sgn) * p0 - _coef(a[b0, n, 1], conj, sgn) * q0
+        v1 = x[b1, n] - _coef(a[b1, n, 0], conj, sgn) * p1 - _coef(a[b1, n, 1], conj, sgn) * q1
+        q0, p0 = p0, v0
+        q1, p1 = p1, v1
+        y[b0, n] = v0
+        y[b1, n] = v1
+
+
+@njit(parallel=True, **_JIT)
+def _fwd_rows(x, a, zi, y, conj, sgn):
+    B = x.shape[0]
+    M = a.shape[2]
+    if M <= 2:
+        n_pairs = (B + 1) // 2
+        for p in prange(n_pairs):
+            b0 = 2 * p
+            b1 = min(b0 + 1, B - 1)  # odd B: the last row is simply computed twice
+            if M == 1:
+                _fwd_pair_m1(x, a, zi, y, b0, b1, conj, sgn)
+            else:
+                _fwd_pair_m2(x, a, zi, y, b0, b1, conj, sgn)
+    else:
+        for b in prange(B):
+            _fwd_row(x, a, zi, y, b, conj, sgn)
+
+
+# --------------------------------------------------------------------------- forward, chunked
+@njit(**_JIT)
+def _fwd_segment(x, a, b, t0, t1, state, use_x, conj, sgn, buf):
+    """Run times [t0, t1) of row b from ``state`` = (y[t0-1], ..., y[t0-M]).
+
+    ``buf`` (length >= M + t1 - t0) receives the history then the outputs; ``state`` is
+    overwritten with the end state (y[t1-1], ..., y[t1-M]). With ``use_x`` false the input
+    is taken as zero (homogeneous response).
+    """
+    M = a.shape[2]
+    L = t1 - t0
+    zero = np.zeros(1, buf.dtype)[0]
+    for k in range(M):
+        buf[M - 1 - k] = state[k]
+    for t in range(L):
+        acc = x[b, t0 + t] if use_x else zero
+        for i in range(M):
+            acc -= _coef(a[b, t0 + t, i], conj, sgn) * buf[M + t - 1 - i]
+        buf[M + t] = acc
+    for k in range(M):
+        state[k] = buf[M + L - 1 - k]
+
+
+@njit(parallel=True, **_JIT)
+def _fwd_chunked(x, a, zi, y, conj, sgn, L):
+    B, T = x.shape
+    M = a.shape[2]
+    C = (T + L - 1) // L
+    dt = y.dtype
+    h = np.zeros((B, C, M), dt)  # zero-state end states
+    P = np.zeros((B, C, M, M), dt)  # transitions: column j = end state from unit state e_j
+    for job in prange(B * C):
+        b, c = job // C, job % C
+        t0, t1 = c * L, min(T, c * L + L)
+        buf = np.empty(M + L, dt)
+        st = np.zeros(M, dt)
+        _fwd_segment(x, a, b, t0, t1, st, True, conj, sgn, buf)
+        h[b, c] = st
+        for j in range(M):
+            st[:] = 0
+            st[j] = 1
+            _fwd_segment(x, a, b, t0, t1, st, False, conj, sgn, buf)
+            P[b, c, :, j] = st
+    S = np.zeros((B, C, M), dt)  # start state of every chunk
+    for b in prange(B):
+        s = zi[b].copy()
+        for c in range(C):
+            S[b, c] = s
+            s = _affine(P[b, c], s, h[b, c])
+    for job in prange(B * C):
+        b, c = job // C, job % C
+        t0, t1 = c * L, min(T, c * L + L)
+        buf = np.empty(M + L, dt)
+        st = S[b, c].copy()
+        _fwd_segment(x, a, b, t0, t1, st, True, conj, sgn, buf)
+        for t in range(t1 - t0):
+            y[b, t0 + t] = buf[M + t]
+
+
+# --------------------------------------------------------------------------- backward / reverse
+@njit(**_JIT)
+def _rev_segment(g, a, y, zi, u, ga, b, t0, t1, lam, use_g, write, need_a, conj, sgn):
+    """Reverse filter over times [t1-1 .. t0] of row b, from ``lam`` = lambda[t1] (length M+1,
+    last entry 0), left in ``lam`` as lambda[t0]. With ``write``: stores u and (``need_a``)
+    grad_A = -u conj(y[n-1-j]). ``conj`` conjugates A in the recursion (the adjoint)."""
+    T = g.shape[1]
+    M = a.shape[2]
+    for n in range(t1 - 1, t0 - 1, -1):
+        un = lam[0]  # u[n+1]
+        if n + 1 < T:
+            for j in range(M):
+                lam[j] = lam[j + 1] - _coef(a[b, n + 1, j], conj, sgn) * un
+        else:
+            for j in range(M):
+                lam[j] = lam[j + 1]
+        if use_g:
+            lam[0] += g[b, n]
+        if write:
+            v = lam[0]
+            u[b, n] = v
+            if need_a:
+                for j in range(M):
+                    k = n - 1 - j
+                    prev = y[b, k] if k >= 0 else zi[b, -k - 1]
+                    ga[b, n, j] = -sgn * v * prev.conjugate()
+
+
+@njit(**_JIT)
+def _rev_row(g, a, y, zi, u, ga, gzi, b, need_a, need_zi, conj, sgn):
+    M = a.shape[2]
+    lam = np.zeros(M + 1, u.dtype)
+    _rev_segment(g, a, y, zi, u, ga, b, 0, g.shape[1], lam, True, True, need_a, conj, sgn)
+    if need_zi:
+        _zi_step(a, lam, gzi, b, g.shape[1], conj, sgn)
+
+
+@njit(**_JIT)
+def _zi_step(a, lam, gzi, b, T, conj, sgn):
+    """grad_zi[j] = -conj(A[0, j]) u[0] + lam_{j+1}[0] (gradient w.r.t. zi, not A)."""
+    M = a.shape[2]
+    u0 = lam[0]
+    for j in range(M):
+        gzi[b, j] = lam[j + 1] - _coef(a[b, 0, j], conj, sgn) * u0
+
+
+@njit(**_JIT)
+def _rev_pair_m1(g, a, y, zi, u, ga, gzi, b0, b1, need_a, need_zi, conj, sgn):
+    """Two rows of order 1 together; fused grad_a and grad_zi."""
+    T = g.shape[1]
+    s0 = np.zeros(1, u.dtype)[0]
+    s1 = s0
+    for n in range(T - 1, -1, -1):
+        if n + 1 < T:
+            s0 = g[b0, n] - _coef(a[b0, n + 1, 0], conj, sgn) * s0
+            s1 = g[b1, n] - _coef(a[b1, n + 1, 0], conj, sgn) * s1
+        else:
+            s0 = g[b0, n] + s0
+            s1 = g[b1, n] + s1
+        u[b0, n] = s0
+        u[b1, n] = s1
+        if need_a:
+            p0 = y[b0, n - 1] if n > 0 else zi[b0, 0]
+            p1 = y[b1, n - 1] if n > 0 else zi[b1, 0]
+            ga[b0, n, 0] = -sgn * s0 * p0.conjugate()
+            ga[b1, n, 0] = -sgn * s1 * p1.conjugate()
+    if need_zi and T > 0:
+        gzi[b0, 0] = -_coef(a[b0, 0, 0], conj, sgn) * s0
+        gzi[b1, 0] = -_coef(a[b1, 0, 0], conj, sgn) * s1
+
+
+@njit(**_JIT)
+def _rev_pair_m2(g, a, y, zi, u, ga, gzi, b0, b1, need_a, need_zi, conj, sgn):
+    """Two rows of order 2 together, lambda in registers; fused grad_a and grad_zi."""
+    T = g.shape[1]
+    l0a = np.zeros(1, u.dtype)[0]  # lambda_0, lambda_1 of row b0 (l*b: row b1)
+    l1a = l0a
+    l0b = l0a
+    l1b = l0a
+    for n in range(T - 1, -1, -1):
+        if n + 1 < T:
+            ua, ub = l0a, l0b
+            l0a = g[b0, n] + l1a - _coef(a[b0, n + 1, 0], conj, sgn) * ua
+            l1a = -_coef(a[b0, n + 1, 1], conj, sgn) * ua
+            l0b = g[b1, n] + l1b - _coef(a[b1, n + 1, 0], conj, sgn) * ub
+            l1b = -_coef(a[b1, n + 1, 1], conj, sgn) * ub
+        else:
+            l0a = g[b0, n] + l0a
+            l0b = g[b1, n] + l0b
+        u[b0, n] = l0a
+        u[b1, n] = l0b
+        if need_a:
+            if n >= 2:
+                p0, q0, p1, q1 = y[b0, n - 1], y[b0, n - 2], y[b1, n - 1], y[b1, n - 2]
+            elif n == 1:
+                p0, q0, p1, q1 = y[b0, 0], zi[b0, 0], y[b1, 0], zi[b1, 0]
+            else:
+                p0, q0, p1, q1 = zi[b0, 0], zi[b0, 1], zi[b1, 0], zi[b1, 1]
+            ga[b0, n, 0] = -sgn * l0a * p0.conjugate()
+            ga[b0, n, 1] = -sgn * l0a * q0.conjugate()
+            ga[b1, n, 0] = -sgn * l0b * p1.conjugate()
+            ga[b1, n, 1] = -sgn * l0b * q1.conjugate()
+    if need_zi and T > 0:
+        gzi[b0, 0] = l1a - _coef(a[b0, 0, 0], conj, sgn) * l0a
+        gzi[b0, 1] = -_coef(a[b0, 0, 1], conj, sgn) * l0a
+        gzi[b1, 0] = l1b - _coef(a[b1, 0, 0], conj, sgn) * l0b
+        gzi[b1, 1] = -_coef(a[b1, 0, 1], conj, sgn) * l0b
+
+
+@njit(parallel=True, **_JIT)
+def _rev_rows(g, a, y, zi, u, ga, gzi, need_a, need_zi, conj, sgn):
+    B = g.shape[0]
+    M = a.shape[2]
+    if M <= 2:
+        for p in prange((B + 1) // 2):
+            b0 = 2 * p
+            b1 = min(b0 + 1, B - 1)
+            if M == 1:
+                _rev_pair_m1(g, a, y, zi, u, ga, gzi, b0, b1, need_a, need_zi, conj, sgn)
+            else:
+                _rev_pair_m2(g, a, y, zi, u, ga, gzi, b0, b1, need_a, need_zi, conj, sgn)
+    else:
+        for b in prange(B):
+            _rev_row(g, a, y, zi, u, ga, gzi, b, need_a, need_zi, conj, sgn)
+
+
+@njit(parallel=True, **_JIT)
+def _rev_chunked(g, a, y, zi, u, ga, gzi, need_a, need_zi, conj, sgn, L):
+    B, T = g.shape
+    M = a.shape[2]
+    C = (T + L - 1) // L
+    dt = u.dtype
+    h = np.zeros((B, C, M + 1), dt)  # zero-state lambda[t0] of each chunk
+    Q = np.zeros((B, C, M + 1, M + 1), dt)  # column j: lambda[t0] from lambda[t1] = e_j
+    for job in prange(B * C):
+        b, c = job // C, job % C
+        t0, t1 = c * L, min(T, c * L + L)
+        lam = np.zeros(M + 1, dt)
+        _rev_segment(g, a, y, zi, u, ga, b, t0, t1, lam, True, False, False, conj, sgn)
+        h[b, c] = lam
+        for j in range(M):
+            lam[:] = 0
+            lam[j] = 1
+            _rev_segment(g, a, y, zi, u, ga, b, t0, t1, lam, False, False, False, conj, sgn)
+            Q[b, c, :, j] = lam
+    S = np.zeros((B, C, M + 1), dt)  # lambda[t1] entering every chunk from the right
+    for b in prange(B):
+        s = np.zeros(M + 1, dt)
+        for c in range(C - 1, -1, -1):
+            S[b, c] = s
+            s = _affine(Q[b, c], s, h[b, c])
+    for job in prange(B * C):
+        b, c = job // C, job % C
+        t0, t1 = c * L, min(T, c * L + L)
+        lam = S[b, c].copy()
+        _rev_segment(g, a, y, zi, u, ga, b, t0, t1, lam, True, True, need_a, conj, sgn)
+        if c == 0 and need_zi:
+            _zi_step(a, lam, gzi, b, T, conj, sgn)
+
+
+# --------------------------------------------------------------------------- schedule + wrappers
+def _pick_schedule(B: int, T: int, M: int, schedule: Optional[str], chunk_len: Optional[int]) -> Tuple[str, int]:
+    threads = numba.get_num_threads()
+    if schedule is None:
+        # The chunked form does ~(M + 2)x the work; it pays when idle cores outnumber that.
+        rows_busy = (B + 1) // 2 if M <= 2 else B
+        schedule = "chunked" if T >= 4096 and threads >= (M + 3) * max(rows_busy, 1) else "rows"
+    if schedule not in ("rows", "chunked"):
+        raise ValueError(f"schedule must be 'rows' or 'chunked', got {schedule!r}")
+    if chunk_len is None:
+        chunk_len = max(256, -(-T * max(B, 1) // (4 * threads)))
+    if chunk_len < 1:
+        raise ValueError(f"chunk_len must be >= 1, got {chunk_len}")
+    return schedule, int(chunk_len)
+
+
+def _np(t: Optional[torch.Tensor]) -> np.ndarray:
+    if t is None:
+        return np.zeros((1, 1), np.float64)
+    return t.detach().resolve_conj().resolve_neg().numpy()
+
+
+def _sign(dtype: torch.dtype, negative: bool):
+    """-1 or +1 as a NumPy scalar of the real dtype matching ``dtype`` (keeps float32 kernels in float32)."""
+    real = dtype.to_real() if dtype.is_complex else dtype
+    return torch.tensor(-1.0 if negative else 1.0, dtype=real).numpy()[()]
+
+
+def _dummy(dtype: torch.dtype, ndim: int) -> np.ndarray:
+    return torch.zeros((1,) * ndim, dtype=dtype).numpy()
+
+
+def forward(
+    x: torch.Tensor,
+    a: torch.Tensor,
+    zi: torch.Tensor,
+    conj_a: bool = False,
+    neg_a: bool = False,
+    *,
+    schedule: Optional[str] = None,
+    chunk_len: Optional[int] = None,
+) -> torch.Tensor:
+    """``y[n] = x[n] - sum_i A[n,i-1] y[n-i]``; ``x (B,T)``, ``a (B,T,M)``, ``zi (B,M)`` -> ``y (B,T)``.
+
+    ``schedule`` ("rows" | "chunked") and ``chunk_len`` override the automatic choice.
+    """
+    B, T, M = a.shape
+    y = torch.empty(B, T, dtype=x.dtype)
+    if B == 0 or T == 0:
+        return y
+    sched, L = _pick_schedule(B, T, M, schedule, chunk_len)
+    args = (_np(x), _np(a), _np(zi), y.numpy(), bool(conj_a), _sign(x.dtype, neg_a))
+    if sched == "rows":
+        _fwd_rows(*args)
+    else:
+        _fwd_chunked(*args, L)
+    return y
+
+
+def _reverse_impl(g, a, y, zi, need_a, need_zi, conj, neg, schedule, chunk_len):
+    B, T, M = a.shape
+    u = torch.empty(B, T, dtype=g.dtype)
+    ga = torch.empty(B, T, M, dtype=g.dtype) if need_a else None
+    gzi = torch.zeros(B, M, dtype=g.dtype) if need_zi else None
+    if B == 0 or T == 0:
+        return u, ga, gzi
+    sched, L = _pick_schedule(B, T, M, schedule, chunk_len)
+    args = (
+        _np(g),
+        _np(a),
+        _np(y) if need_a else _dummy(g.dtype, 2),
+        _np(zi) if zi is not None else _dummy(g.dtype, 2),
+        u.numpy(),
+        ga.numpy() if need_a else _dummy(g.dtype, 3),
+        gzi.numpy() if need_zi else _dummy(g.dtype, 2),
+        bool(need_a),
+        bool(need_zi),
+        bool(conj),
+        _sign(g.dtype, neg),
+    )
+    if sched == "rows":
+        _rev_rows(*args)
+    else:
+        _rev_chunked(*args, L)
+    return u, ga, gzi
+
+
+def backward(
+    g: torch.Tensor,
+    a: torch.Tensor,
+    y: Optional[torch.Tensor],
+    zi: Optional[torch.Tensor],
+    need_grad_a: bool,
+    need_grad_zi: bool,
+    neg_a: bool = False,
+    *,
+    schedule: Optional[str] = None,
+    chunk_len: Optional[int] = None,
+) -> Tuple[torch.Tensor, Optional[torch.Tensor], Optional[torch.Tensor]]:
+    """Fused VJP of :func:`forward`: ``(grad_x (B,T), grad_a (B,T,M) | None, grad_zi (B,M) | None)``."""
+    if need_grad_a and (y is None or zi is None):
+        raise ValueError("backward needs y and zi to compute grad_a")
+    return _reverse_impl(g, a, y, zi, need_grad_a, need_grad_zi, True, neg_a, schedule, chunk_len)
+
+
+def reverse(
+    g: torch.Tensor,
+    a: torch.Tensor,
+    conj_a: bool = False,
+    neg_a: bool = False,
+    *,
+    schedule: Optional[str] = None,
+    chunk_len: Optional[int] = None,
+) -> torch.Tensor:
+    """``u[n] = g[n] - sum_i A[n+i,i-1] u[n+i]``; ``g (B,T)``, ``a (B,T,M)`` -> ``u (B,T)``."""
+    return _reverse_impl(g, a, None, None, False, False, conj_a, neg_a, schedule, chunk_len)[0]
