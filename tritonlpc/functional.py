@@ -2,7 +2,8 @@
 
 Both functions validate their arguments, promote mixed dtypes to a common one (torch's type
 promotion: float32 with float64 gives float64, real with complex gives complex), compute
-float16/bfloat16 inputs in float32 and return the promoted dtype, then run the autograd
+float16/bfloat16 inputs in float32 (in the kernel, where the backend supports it) and return
+the promoted dtype, then run the autograd
 Function (eager) or the custom op (under ``torch.compile``).
 """
 
@@ -12,7 +13,7 @@ from typing import Optional, Tuple, Union
 
 import torch
 
-from . import _ops  # noqa: F401  (registers torch.ops.tritonlpc.*)
+from . import _dispatch, _ops  # noqa: F401  (_ops registers torch.ops.tritonlpc.*)
 from ._validation import HALF_DTYPES, check_lpc, check_recurrence, common_dtype
 from .core import LPC
 from .recurrence import Recurrence
@@ -20,8 +21,12 @@ from .recurrence import Recurrence
 __all__ = ["sample_wise_lpc", "linear_recurrence"]
 
 
-def _compute_dtype(dtype: torch.dtype) -> torch.dtype:
-    return torch.float32 if dtype in HALF_DTYPES else dtype
+def _compute_dtype(dtype: torch.dtype, like: torch.Tensor) -> torch.dtype:
+    """float16/bfloat16 run in float32 unless the backend loads them natively (accumulating in
+    float32 inside the kernel, which saves the conversion copies)."""
+    if dtype in HALF_DTYPES and not getattr(_dispatch.backend_module(like), "SUPPORTS_HALF", False):
+        return torch.float32
+    return dtype
 
 
 def sample_wise_lpc(
@@ -58,7 +63,7 @@ def sample_wise_lpc(
     """
     B, T, M = check_lpc(x, a, zi)
     dtype = common_dtype(x, a, zi)
-    cdtype = _compute_dtype(dtype)
+    cdtype = _compute_dtype(dtype, x)
     x_, a_ = x.to(cdtype), a.to(cdtype)
     zi_ = zi.to(cdtype) if zi is not None else x_.new_zeros(B, M)
     if torch.compiler.is_compiling():
@@ -88,7 +93,7 @@ def linear_recurrence(a: torch.Tensor, x: torch.Tensor, zi: Optional[torch.Tenso
     """
     B, _ = check_recurrence(a, x, zi, names=("a", "x", "zi"))
     dtype = common_dtype(a, x, zi)
-    cdtype = _compute_dtype(dtype)
+    cdtype = _compute_dtype(dtype, x)
     a_, x_ = a.to(cdtype), x.to(cdtype)
     zi_ = zi.to(cdtype) if zi is not None else x_.new_zeros(B)
     if torch.compiler.is_compiling():
