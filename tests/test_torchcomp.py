@@ -32,9 +32,9 @@ g = torch.Generator().manual_seed(0)
 B, T = 3, 4000
 x = torch.randn(B, T, dtype=torch.float64, generator=g) * torch.linspace(0.05, 1.5, T, dtype=torch.float64)
 params = {
-    "comp_thresh": torch.tensor([-20.0, -12.0, -30.0], dtype=torch.float64),
+    "comp_thresh": torch.tensor([-10.0, -6.0, -12.0], dtype=torch.float64),
     "comp_ratio": torch.tensor([4.0, 2.5, 8.0], dtype=torch.float64),
-    "exp_thresh": torch.tensor([-60.0, -50.0, -70.0], dtype=torch.float64),
+    "exp_thresh": torch.tensor([-24.0, -20.0, -22.0], dtype=torch.float64),
     "exp_ratio": torch.tensor([0.5, 0.7, 0.3], dtype=torch.float64),
     "at": torch.tensor([0.02, 0.05, 0.01], dtype=torch.float64),
     "rt": torch.tensor([0.003, 0.001, 0.002], dtype=torch.float64),
