@@ -1,0 +1,180 @@
+"""Long-sequence training benchmark: one optimiser step of a cascade of time-varying biquads.
+
+The model (:class:`BiquadCascade`) has, per section, a causal 3-tap FIR numerator and a
+time-varying all-pole denominator ``1 + a1[n] z^-1 + a2[n] z^-2`` whose pole radius and angle
+are learnable control curves at a frame rate (one value per ``hop`` samples), linearly
+interpolated to every sample. The denominator runs through ``sample_wise_lpc`` of the
+implementation under test (tritonlpc or torchlpc), so a step's cost is dominated by the
+all-pole filter's forward and backward at long T.
+
+Peak memory of a step:
+
+* CUDA: ``torch.cuda.max_memory_allocated()`` during the step minus the memory allocated before
+  it (after a warm-up step, so the optimiser state already exists).
+* CPU: measured in a separate process (``python bench/training.py --probe ...``) with
+  ``MALLOC_MMAP_THRESHOLD_`` fixed so that every large buffer is its own mapping, as the rise of
+  the resident-set high-water mark (``VmHWM``, reset through ``/proc/self/clear_refs``) above
+  the resident set before the step.
+"""
+
+from __future__ import annotations
+
+import argparse
+import gc
+import json
+import math
+import os
+import subprocess
+import sys
+from pathlib import Path
+from typing import Callable, Dict, List, Optional
+
+import torch
+import torch.nn.functional as F
+
+BENCH_DIR = Path(__file__).resolve().parent
+REPO_DIR = BENCH_DIR.parent
+
+TRAIN_T = (2**20, 2**21, 2**22)
+QUICK_T = (2**12,)
+TRAIN_B = 1
+N_SECTIONS = 4
+HOP = 256
+IMPLS = ("tritonlpc", "torchlpc")
+
+
+def lpc_function(impl: str, device: str) -> Callable:
+    """``sample_wise_lpc`` of ``impl``; raises ImportError/RuntimeError if it cannot run here."""
+    if impl == "tritonlpc":
+        import tritonlpc  # noqa: PLC0415
+
+        backend = "numba" if device == "cpu" else "triton"
+
+        def fn(x, a):
+            with tritonlpc.use_backend(backend):
+                return tritonlpc.sample_wise_lpc(x, a)
+
+        return fn
+    if impl == "torchlpc":
+        import torchlpc  # noqa: PLC0415
+
+        if not getattr(torchlpc, "EXTENSION_LOADED", False):
+            raise RuntimeError("torchlpc is installed without its C++/CUDA extension")
+        key = "CUDA" if device == "cuda" else "CPU"
+        if not torch._C._dispatch_has_kernel_for_dispatch_key("torchlpc::lpc", key):
+            raise RuntimeError(f"torchlpc's extension has no {key} kernel")
+        return torchlpc.sample_wise_lpc
+    raise ValueError(impl)
+
+
+class BiquadCascade(torch.nn.Module):
+    def __init__(self, batch: int, T: int, *, n_sections: int = N_SECTIONS, hop: int = HOP, device="cpu", seed: int = 0):
+        super().__init__()
+        g = torch.Generator(device=device).manual_seed(seed)
+        n_frames = T // hop + 1
+        self.ctrl = torch.nn.Parameter(0.5 * torch.randn(n_sections, batch, 2, n_frames, device=device, generator=g))
+        b = torch.zeros(n_sections, 3, device=device)
+        b[:, 0] = 1.0
+        self.b = torch.nn.Parameter(b + 0.1 * torch.randn(n_sections, 3, device=device, generator=g))
+        self.max_radius = 0.9
+
+    def coefficients(self, k: int, T: int) -> torch.Tensor:
+        c = F.interpolate(self.ctrl[k], size=T, mode="linear", align_corners=True)  # (B, 2, T)
+        r = self.max_radius * torch.sigmoid(c[:, 0])
+        th = math.pi * torch.sigmoid(c[:, 1])
+        return torch.stack([-2 * r * torch.cos(th), r * r], dim=-1)  # (B, T, 2)
+
+    def forward(self, x: torch.Tensor, lpc: Callable) -> torch.Tensor:
+        B, T = x.shape
+        y = x
+        for k in range(self.ctrl.shape[0]):
+            y = F.conv1d(F.pad(y[:, None], (2, 0)), self.b[k].flip(0).view(1, 1, 3)).squeeze(1)  # causal FIR
+            y = lpc(y, self.coefficients(k, T))
+        return y
+
+
+class Trainer:
+    """Model, optimiser and data for one (impl, device, T); ``step()`` runs one optimiser step."""
+
+    def __init__(self, impl: str, device: str, T: int, batch: int = TRAIN_B, seed: int = 0):
+        self.lpc = lpc_function(impl, device)
+        self.model = BiquadCascade(batch, T, device=device, seed=seed)
+        self.opt = torch.optim.Adam(self.model.parameters(), lr=1e-3)
+        g = torch.Generator(device=device).manual_seed(seed + 1)
+        self.x = torch.randn(batch, T, device=device, generator=g)
+        self.target = torch.randn(batch, T, device=device, generator=g)
+
+    def step(self) -> None:
+        self.opt.zero_grad(set_to_none=True)
+        loss = F.mse_loss(self.model(self.x, self.lpc), self.target)
+        loss.backward()
+        self.opt.step()
+
+
+def cuda_peak_bytes(trainer: Trainer) -> int:
+    torch.cuda.synchronize()
+    torch.cuda.reset_peak_memory_stats()
+    base = torch.cuda.memory_allocated()
+    trainer.step()
+    torch.cuda.synchronize()
+    return int(torch.cuda.max_memory_allocated() - base)
+
+
+# ----------------------------------------------------------------------------------------------
+# CPU peak memory, in a child process
+# ----------------------------------------------------------------------------------------------
+def _status_kib(field: str) -> int:
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith(field + ":"):
+            return int(line.split()[1])
+    raise KeyError(field)
+
+
+def _probe(impl: str, Ts: List[int]) -> List[Dict[str, object]]:
+    torch.manual_seed(0)
+    Trainer(impl, "cpu", 4096).step()  # JIT compilation happens here, not in a measured step
+    out = []
+    for T in Ts:
+        trainer = Trainer(impl, "cpu", T)
+        trainer.step()  # optimiser state now exists
+        gc.collect()
+        rss = _status_kib("VmRSS")
+        Path("/proc/self/clear_refs").write_text("5")  # reset VmHWM to the current RSS
+        trainer.step()
+        hwm = _status_kib("VmHWM")
+        out.append({"T": T, "peak_mem_bytes": (hwm - rss) * 1024, "rss_before_bytes": rss * 1024})
+        del trainer
+        gc.collect()
+    return out
+
+
+def cpu_peak_bytes(impl: str, Ts: List[int], timeout: float = 900) -> Dict[int, Optional[int]]:
+    """Peak extra resident memory of one step for each T, measured in a child process.
+
+    Returns ``{T: bytes}``; ``None`` values (and a ``"error"`` key in the log) when the
+    measurement is not possible here (e.g. ``/proc/self/clear_refs`` not writable).
+    """
+    env = dict(os.environ)
+    env["MALLOC_MMAP_THRESHOLD_"] = "65536"  # every buffer >= 64 KiB is mmap'ed and unmapped on free
+    env["PYTHONPATH"] = os.pathsep.join([str(REPO_DIR), str(BENCH_DIR), env.get("PYTHONPATH", "")]).rstrip(os.pathsep)
+    cmd = [sys.executable, str(Path(__file__).resolve()), "--probe", "--impl", impl, "--T", *map(str, Ts)]
+    proc = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=timeout)
+    if proc.returncode != 0:
+        sys.stderr.write(proc.stderr[-2000:])
+        return {T: None for T in Ts}
+    rows = json.loads(proc.stdout.strip().splitlines()[-1])
+    return {int(r["T"]): int(r["peak_mem_bytes"]) for r in rows}
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--probe", action="store_true", help="measure CPU peak memory (used by test_training.py)")
+    p.add_argument("--impl", choices=IMPLS, required=True)
+    p.add_argument("--T", type=int, nargs="+", default=list(TRAIN_T))
+    args = p.parse_args()
+    if args.probe:
+        print(json.dumps(_probe(args.impl, args.T)))
+
+
+if __name__ == "__main__":
+    main()
