@@ -117,8 +117,10 @@ def test_compiled_kernels_are_cached_across_processes():
         "zi = torch.zeros(2, 3, dtype=torch.float64)\n"
         "y = nb.forward(x, a, zi, schedule='rows')\n"
         "nb.backward(x, a, y, zi, True, True, schedule='rows')\n"
-        "print(sum(nb._fwd_rows.stats.cache_hits.values()), sum(nb._fwd_rows.stats.cache_misses.values()),"
-        " sum(nb._rev_rows.stats.cache_hits.values()))\n"
+        "count = lambda d, k: sum(getattr(d.stats, k).values())\n"
+        "fwd = (nb._fwd_rows, nb._fwd_rows_serial); rev = (nb._rev_rows, nb._rev_rows_serial)\n"
+        "print(sum(count(d, 'cache_hits') for d in fwd), sum(count(d, 'cache_misses') for d in fwd + rev),"
+        " sum(count(d, 'cache_hits') for d in rev))\n"
     )
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)}
     runs = [subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=600) for _ in range(2)]

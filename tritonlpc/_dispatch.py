@@ -25,6 +25,7 @@ ENV_VAR = "TRITONLPC_BACKEND"
 
 _MODULES = {"numba": "tritonlpc.backends.numba_cpu", "triton": "tritonlpc.backends.triton_gpu"}
 _global: Optional[str] = None
+_loaded: dict = {}
 _scoped: contextvars.ContextVar[Optional[str]] = contextvars.ContextVar("tritonlpc_backend", default=None)
 
 
@@ -101,7 +102,10 @@ def backend_for(tensor: torch.Tensor) -> str:
 def backend_module(tensor: torch.Tensor) -> ModuleType:
     """The backend module implementing the kernels for ``tensor``'s device (imported lazily)."""
     name = backend_for(tensor)
-    try:
-        return importlib.import_module(_MODULES[name])
-    except ImportError as exc:  # e.g. triton not installed on this platform
-        raise RuntimeError(f"the {name} backend is not available: {exc}") from exc
+    module = _loaded.get(name)
+    if module is None:
+        try:
+            module = _loaded[name] = importlib.import_module(_MODULES[name])
+        except ImportError as exc:  # e.g. triton not installed on this platform
+            raise RuntimeError(f"the {name} backend is not available: {exc}") from exc
+    return module

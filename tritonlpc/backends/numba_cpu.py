@@ -32,6 +32,8 @@ writing ``grad_a[n, j] = -u[n] conj(y[n-1-j])`` in the same pass, and
 
 from __future__ import annotations
 
+import functools
+import types
 from typing import Optional, Tuple
 
 import numba
@@ -109,22 +111,57 @@ def _fwd_pair_m2(x, a, zi, y, b0, b1, conj, sgn):
         y[b1, n] = v1
 
 
-@njit(parallel=True, **_JIT)
-def _fwd_rows(x, a, zi, y, conj, sgn):
+@njit(**_JIT)
+def _fwd_one_m1(x, a, zi, y, b, conj, sgn):
+    T = x.shape[1]
+    s = zi[b, 0]
+    for n in range(T):
+        s = x[b, n] - _coef(a[b, n, 0], conj, sgn) * s
+        y[b, n] = s
+
+
+@njit(**_JIT)
+def _fwd_one_m2(x, a, zi, y, b, conj, sgn):
+    T = x.shape[1]
+    p, q = zi[b, 0], zi[b, 1]
+    for n in range(T):
+        v = x[b, n] - _coef(a[b, n, 0], conj, sgn) * p - _coef(a[b, n, 1], conj, sgn) * q
+        q, p = p, v
+        y[b, n] = v
+
+
+def _fwd_rows_py(x, a, zi, y, conj, sgn):
     B = x.shape[0]
     M = a.shape[2]
     if M <= 2:
-        n_pairs = (B + 1) // 2
-        for p in prange(n_pairs):
+        for p in prange((B + 1) // 2):
             b0 = 2 * p
-            b1 = min(b0 + 1, B - 1)  # odd B: the last row is simply computed twice
-            if M == 1:
-                _fwd_pair_m1(x, a, zi, y, b0, b1, conj, sgn)
+            if b0 + 1 < B:
+                if M == 1:
+                    _fwd_pair_m1(x, a, zi, y, b0, b0 + 1, conj, sgn)
+                else:
+                    _fwd_pair_m2(x, a, zi, y, b0, b0 + 1, conj, sgn)
+            elif M == 1:  # odd B: the last row alone
+                _fwd_one_m1(x, a, zi, y, b0, conj, sgn)
             else:
-                _fwd_pair_m2(x, a, zi, y, b0, b1, conj, sgn)
+                _fwd_one_m2(x, a, zi, y, b0, conj, sgn)
     else:
         for b in prange(B):
             _fwd_row(x, a, zi, y, b, conj, sgn)
+
+
+def _variant(fn, name: str):
+    """A copy of ``fn`` under another name: Numba's on-disk cache is keyed by the function's
+    qualified name, so two compilations of one body need two names."""
+    new = types.FunctionType(fn.__code__, fn.__globals__, name, fn.__defaults__, fn.__closure__)
+    new.__qualname__ = name
+    return new
+
+
+# Parallel for real work; serial for small calls, where waking the thread pool costs more
+# than the filtering (prange runs as range there).
+_fwd_rows = njit(parallel=True, **_JIT)(_variant(_fwd_rows_py, "_fwd_rows"))
+_fwd_rows_serial = njit(**_JIT)(_variant(_fwd_rows_py, "_fwd_rows_serial"))
 
 
 # --------------------------------------------------------------------------- forward, chunked
@@ -295,8 +332,7 @@ def _rev_pair_m2(g, a, y, zi, u, ga, gzi, b0, b1, need_a, need_zi, conj, sgn):
         gzi[b1, 1] = -_coef(a[b1, 0, 1], conj, sgn) * l0b
 
 
-@njit(parallel=True, **_JIT)
-def _rev_rows(g, a, y, zi, u, ga, gzi, need_a, need_zi, conj, sgn):
+def _rev_rows_py(g, a, y, zi, u, ga, gzi, need_a, need_zi, conj, sgn):
     B = g.shape[0]
     M = a.shape[2]
     if M <= 2:
@@ -310,6 +346,10 @@ def _rev_rows(g, a, y, zi, u, ga, gzi, need_a, need_zi, conj, sgn):
     else:
         for b in prange(B):
             _rev_row(g, a, y, zi, u, ga, gzi, b, need_a, need_zi, conj, sgn)
+
+
+_rev_rows = njit(parallel=True, **_JIT)(_variant(_rev_rows_py, "_rev_rows"))
+_rev_rows_serial = njit(**_JIT)(_variant(_rev_rows_py, "_rev_rows_serial"))
 
 
 @njit(parallel=True, **_JIT)
@@ -362,12 +402,20 @@ def _pick_schedule(B: int, T: int, M: int, schedule: Optional[str], chunk_len: O
     return schedule, int(chunk_len)
 
 
+_SERIAL_BELOW = 1 << 15  # samples x order under which one thread beats waking the pool
+
+
+def _parallel_pays(B: int, T: int, M: int) -> bool:
+    return B > 1 and B * T * M >= _SERIAL_BELOW and numba.get_num_threads() > 1
+
+
 def _np(t: Optional[torch.Tensor]) -> np.ndarray:
     if t is None:
         return np.zeros((1, 1), np.float64)
     return t.detach().resolve_conj().resolve_neg().numpy()
 
 
+@functools.lru_cache(maxsize=None)
 def _sign(dtype: torch.dtype, negative: bool):
     """-1 or +1 as a NumPy scalar of the real dtype matching ``dtype`` (keeps float32 kernels in float32)."""
     real = dtype.to_real() if dtype.is_complex else dtype
@@ -399,7 +447,7 @@ def forward(
     sched, L = _pick_schedule(B, T, M, schedule, chunk_len)
     args = (_np(x), _np(a), _np(zi), y.numpy(), bool(conj_a), _sign(x.dtype, neg_a))
     if sched == "rows":
-        _fwd_rows(*args)
+        (_fwd_rows if _parallel_pays(B, T, M) else _fwd_rows_serial)(*args)
     else:
         _fwd_chunked(*args, L)
     return y
@@ -427,7 +475,7 @@ def _reverse_impl(g, a, y, zi, need_a, need_zi, conj, neg, schedule, chunk_len):
         _sign(g.dtype, neg),
     )
     if sched == "rows":
-        _rev_rows(*args)
+        (_rev_rows if _parallel_pays(B, T, M) else _rev_rows_serial)(*args)
     else:
         _rev_chunked(*args, L)
     return u, ga, gzi

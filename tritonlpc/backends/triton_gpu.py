@@ -1,322 +1,216 @@
 """Triton backend: chunked parallel scan (forward) and reverse scan (backward), any order M.
 
 Implements the contract of :mod:`tritonlpc.backends` on CUDA tensors, and on CPU tensors when
-Triton's interpreter is on (``TRITON_INTERPRET=1``, how CI tests these kernels).
+Triton's interpreter is on (``TRITON_INTERPRET=1``, how CI tests these kernels). The kernels
+live in :mod:`tritonlpc.backends._triton_scan`; this module picks the schedule and launches.
 
-Schedule ("chunked", three launches per direction). Time is cut into ``C`` chunks of length
-``L`` per row; vector lanes of a program are chunks, so rows *and* chunks run in parallel:
+Schedule ``"chunked"`` (parallel over batch rows *and* time). Time is cut into ``C`` chunks of
+length ``L``; a *job* is one (row, chunk) pair and the vector lanes of a program are ``N``
+consecutive jobs, all walking their chunks in lockstep, one sample per step:
 
-1. **summary** (grid ``B x C/BLOCK_C``): every lane walks its chunk once, running ``M + 1``
-   recursions side by side: the zero-state response to the input and the ``M`` responses to a
-   unit initial state. Their end states are the chunk's affine map ``s -> P_c s + h_c`` (the
-   product of the chunk's companion matrices and its zero-state end state).
-2. **carry** (grid ``B``): a short sequential scan over the chunks' affine maps, from ``zi``
-   (forward) or from the zero state after the last sample (reverse), writing each chunk's start
-   state; the reverse carry also yields ``dL/dzi = C[0]^T lambda[0]``.
-3. **output** (grid ``B x C/BLOCK_C``): every lane re-runs its chunk from its start state and
-   writes ``y`` — or, in reverse, ``u = dL/dx`` and, fused in the same pass,
-   ``dL/da[n, j] = -u[n] conj(y[n-1-j])``.
+1. **summary** (``B (C-1)`` jobs): each lane walks a full chunk running ``M + 1`` recursions
+   side by side, the zero-state response to the input and the ``M`` responses to a unit start
+   state; their end states are the chunk's affine map ``s -> P_c s + h_c`` (``P_c`` the product
+   of the chunk's companion matrices, ``h_c`` its zero-state end state). The last chunk of a
+   row is never summarised (nothing comes after it).
+2. **carry** (``B`` lanes): a sequential scan over a row's chunks, ``S_0 = zi``,
+   ``S_{c+1} = P_c S_c + h_c``, writing every chunk's start state (``M`` values per chunk).
+3. **output** (``B C`` jobs): each lane re-runs its chunk from its start state and writes ``y``.
 
-The forward recursion keeps the last ``M`` outputs in a circular buffer of ``MP`` slots (M
-rounded up to a power of two); the coefficient row is loaded with rotated offsets so one step
-is a dot product and a masked write, O(M). The reverse recursion is the transposed direct form
-``lam_j[n] = g[n][j=0] - conj(A[n+1, j]) lam_0[n+1] + lam_{j+1}[n+1]``: its shift is a rotation
-of the buffer's base, and it reads ``a`` in place at time ``n+1`` (no flipped or padded copy).
-``M`` is a compile-time constant (small orders get their own specialised kernels).
+The reverse direction (``backward``/``reverse``) is the same three phases with chunks aligned
+at the end of the signal (chunk 0 is the last ``L`` samples), running the adjoint filter in its
+transposed direct form, which reads only row ``n+1`` of ``a`` at step ``n`` (in place: nothing
+is flipped, padded or copied)::
+
+    lam_j[n] = g[n] [j == 0] - A[n+1, j] lam_0[n+1] + lam_{j+1}[n+1],    u[n] = lam_0[n]
+
+(``A`` conjugated for ``backward``), starting from ``lam[T] = 0``. Its output phase also writes
+``grad_a[n, j] = -u[n] conj(y[n-1-j])`` (``+`` for ``neg_a``; ``y[-k] = zi[k-1]``), and the
+lane owning ``n = 0`` takes one more step (``g[-1] = 0``) whose state is ``grad_zi``.
+
+Schedule ``"rows"``: one chunk per row (``L = T``): no summary and no carry, one lane per row.
+It does ``1/(M+2)`` of the chunked work and wins whenever the batch alone fills the GPU.
+
+How a schedule is picked (``schedule=None``; GPU guesses, see ``_plan``): ``"rows"`` when
+``B >= _ROWS_MIN_B`` lanes or ``T`` is at most one chunk; otherwise ``"chunked"`` with
+``L`` chosen so that ``B C`` is about ``_TARGET_JOBS`` lanes, ``64 <= L`` and ``L >= ~sqrt(T)``
+(so the carry's sequential length ``C`` does not exceed the chunk's ``L``), rounded to a
+multiple of 16. ``chunk_len=`` forces ``"chunked"`` with that ``L`` (tests use tiny chunks).
+
+Orders ``M <= 4`` keep the state in registers (one variable per lag); larger orders keep it in
+a circular buffer of ``MP = next_pow2(M)`` slots, read with a rotated coefficient row, O(M)
+per step; summaries carry the ``M`` unit responses as an ``(N, MP, MP)`` tile.
 
 Everything is read through strides (an expanded ``a`` costs nothing), offsets are int64,
 complex tensors are read through real views with complex arithmetic in the kernel, float16 and
-bfloat16 are accumulated in float32, no atomics are used (results are bit-identical run to run)
-and nothing synchronises with the host (CUDA-graph capturable). Scratch per call:
-``B * C * (M + 1) * MP`` values for the summaries, small next to the signal.
+bfloat16 are accumulated in float32 (``SUPPORTS_HALF``), float64/complex128 in float64. No
+atomics (results are bit-identical run to run), no host synchronisation (CUDA-graph
+capturable). Scratch per call: ``B (C-1) M (M+1)`` values for the summaries and ``B C M``
+start states (none for ``"rows"``).
+
+Half precision error (measured against float64 on the same rounded inputs, see
+``tests/test_triton_backend.py``): relative L2 about 3.5e-3 for bfloat16 (6.5e-3 for
+``grad_a``, whose ``y`` arrives in bfloat16) and 3e-4 for float16 — the rounding of the stored
+outputs; the float32 accumulation adds nothing visible.
 """
 
 from __future__ import annotations
 
 import contextlib
+import math
 import os
+from dataclasses import dataclass
 from typing import ContextManager, Optional, Tuple
 
 import torch
 import triton
 import triton.language as tl
 
-__all__ = ["forward", "backward", "reverse", "SUPPORTS_HALF"]
+from ._triton_scan import _carry_kernel, _fwd_kernel, _rev_kernel
+
+__all__ = ["forward", "backward", "reverse", "SUPPORTS_HALF", "SCHEDULES"]
 
 SUPPORTS_HALF = True
-_HALF = (torch.float16, torch.bfloat16)
+SCHEDULES = ("chunked", "rows")
+
+# ---- launch configuration (GPU guesses; the GPU-tuning issue should revisit all of these)
+_SMALL_M = 4  # orders up to this keep their state in registers
+_TARGET_JOBS = 16384  # lanes wanted in flight (about 132 SMs x 128 lanes)
+_ROWS_MIN_B = 8192  # with this many rows, "rows" (no time parallelism) is used
+_MIN_CHUNK = 64
+_MAX_CHUNK = 4096
+_CARRY_LANES = 32
+
+
+def _interpreted() -> bool:
+    return os.environ.get("TRITON_INTERPRET", "0") == "1"
 
 
 def _next_pow2(n: int) -> int:
     return 1 << max(0, int(n) - 1).bit_length()
 
 
-# =========================================================================== kernels
-@triton.jit
-def _cmul(ar, ai, br, bi, IS_COMPLEX: tl.constexpr):
-    if IS_COMPLEX:
-        return ar * br - ai * bi, ar * bi + ai * br
+@dataclass(frozen=True)
+class _Plan:
+    """Chunk length ``L`` and count ``C`` per row (``C == 1``: the "rows" schedule)."""
+
+    L: int
+    C: int
+
+
+def _plan(B: int, T: int, chunk_len: Optional[int], schedule: Optional[str]) -> _Plan:
+    if schedule is not None and schedule not in SCHEDULES:
+        raise ValueError(f"schedule must be one of {SCHEDULES} or None, got {schedule!r}")
+    if chunk_len is not None:
+        if isinstance(chunk_len, bool) or not isinstance(chunk_len, int) or chunk_len < 1:
+            raise ValueError(f"chunk_len must be a positive int, got {chunk_len!r}")
+        if schedule == "rows":
+            raise ValueError("chunk_len only applies to the 'chunked' schedule")
+        L = chunk_len
+    elif schedule == "rows" or (schedule is None and (B >= _ROWS_MIN_B or T <= _MIN_CHUNK)):
+        L = T
     else:
-        return ar * br, ai
+        L = max(_MIN_CHUNK, -(-(B * T) // _TARGET_JOBS), math.isqrt(T))
+        L = min(_MAX_CHUNK, -(-L // 16) * 16)
+    L = max(1, min(L, T))
+    return _Plan(L, -(-T // L))
 
 
-@triton.jit
-def _load_coef(ptr, off, mask, IS_COMPLEX: tl.constexpr, CONJ: tl.constexpr, NEG: tl.constexpr, ACC: tl.constexpr):
-    """Load A = (-)a (conjugated if CONJ) as (re, im); im is zero for real dtypes."""
-    re = tl.load(ptr + off, mask=mask, other=0.0).to(ACC)
-    if IS_COMPLEX:
-        im = tl.load(ptr + off + 1, mask=mask, other=0.0).to(ACC)
-    else:
-        im = tl.zeros_like(re)
-    if NEG:
-        re = -re
-        im = -im
-    if CONJ:
-        im = -im
-    return re, im
+_OUT_UNROLL = 4  # steps per loop iteration in output walks (their loads issue ahead of the recursion)
 
 
-@triton.jit
-def _load_val(ptr, off, mask, IS_COMPLEX: tl.constexpr, ACC: tl.constexpr):
-    re = tl.load(ptr + off, mask=mask, other=0.0).to(ACC)
-    if IS_COMPLEX:
-        im = tl.load(ptr + off + 1, mask=mask, other=0.0).to(ACC)
-    else:
-        im = tl.zeros_like(re)
-    return re, im
+def _unroll(L: int) -> int:
+    """Steps per loop iteration; must divide ``L`` (summaries walk exactly ``L`` steps)."""
+    for u in (4, 2):
+        if L % u == 0:
+            return u
+    return 1
 
 
-@triton.jit
-def _store_val(ptr, off, re, im, mask, IS_COMPLEX: tl.constexpr):
-    tl.store(ptr + off, re.to(ptr.dtype.element_ty), mask=mask)
-    if IS_COMPLEX:
-        tl.store(ptr + off + 1, im.to(ptr.dtype.element_ty), mask=mask)
+def _lanes(n_jobs: int, per_lane: int, lanes: Optional[int], budget: int = 4096) -> Tuple[int, int]:
+    """(lanes per program ``N``, num_warps) for ``n_jobs`` jobs holding ``per_lane`` values each.
 
-
-@triton.jit
-def _fwd_chunks_kernel(
-    X, A, S, Y, H,
-    T, C, L,
-    sxb, sxt, sab, sat, sam, syb, syt,
-    M: tl.constexpr, MP: tl.constexpr, R: tl.constexpr, BLOCK_C: tl.constexpr, NC: tl.constexpr,
-    SUMMARY: tl.constexpr, IS_COMPLEX: tl.constexpr, CONJ: tl.constexpr, NEG: tl.constexpr, ACC: tl.constexpr,
-):
-    """Forward, phase 1 (SUMMARY: M+1 runs, raw end states to H) or phase 3 (1 run from S, y to Y)."""
-    b = tl.program_id(0).to(tl.int64)
-    c = tl.program_id(1).to(tl.int64) * BLOCK_C + tl.arange(0, BLOCK_C)
-    s_idx = tl.arange(0, MP)
-    r_idx = tl.arange(0, R)
-    lane_ok = c < C
-    t0 = c * L
-    Lc = tl.minimum(T - t0, L)
-    slot_ok = s_idx < M
-    s3 = s_idx[None, None, :]
-    r3 = r_idx[None, :, None]
-    if SUMMARY:
-        # run 0: zero state; run r >= 1: unit initial state y[t0-r] = 1, which sits in slot M-r.
-        st_r = tl.where((r3 >= 1) & (s3 == M - r3), 1.0, 0.0).to(ACC) + tl.zeros((BLOCK_C, R, MP), ACC)
-        st_i = tl.zeros((BLOCK_C, R, MP), ACC)
-    else:
-        # y[t0-1-k] sits in slot (-1-k) mod M = M-1-k.
-        off = ((b * C + c)[:, None] * MP + (M - 1 - s_idx)[None, :]) * NC
-        v_r, v_i = _load_val(S, off, lane_ok[:, None] & slot_ok[None, :], IS_COMPLEX, ACC)
-        st_r = v_r[:, None, :] + tl.zeros((BLOCK_C, R, MP), ACC)
-        st_i = v_i[:, None, :] + tl.zeros((BLOCK_C, R, MP), ACC)
-    for t in range(0, L):
-        n = t0 + t
-        valid = lane_ok & (t < Lc)
-        lag = (t + M - 1 - s_idx) % M  # the lag whose history value sits in slot s
-        a_off = b * sab + n[:, None] * sat + lag[None, :] * sam
-        a_r, a_i = _load_coef(A, a_off, valid[:, None] & slot_ok[None, :], IS_COMPLEX, CONJ, NEG, ACC)
-        x_r, x_i = _load_val(X, b * sxb + n * sxt, valid, IS_COMPLEX, ACC)
-        p_r, p_i = _cmul(st_r, st_i, a_r[:, None, :], a_i[:, None, :], IS_COMPLEX)
-        first = r_idx[None, :] == 0
-        acc_r = tl.where(first, x_r[:, None], 0.0) - tl.sum(p_r, axis=2)
-        acc_i = tl.where(first, x_i[:, None], 0.0) - tl.sum(p_i, axis=2)
-        upd = (s3 == t % M) & valid[:, None, None]
-        st_r = tl.where(upd, acc_r[:, :, None], st_r)
-        if IS_COMPLEX:
-            st_i = tl.where(upd, acc_i[:, :, None], st_i)
-        if not SUMMARY:
-            _store_val(Y, b * syb + n * syt, tl.sum(acc_r, axis=1), tl.sum(acc_i, axis=1), valid, IS_COMPLEX)
-    if SUMMARY:
-        off = (((b * C + c)[:, None, None] * R + r3) * MP + s3) * NC
-        _store_val(H, off, st_r, st_i, lane_ok[:, None, None] & (s3 < M), IS_COMPLEX)
-
-
-@triton.jit
-def _fwd_carry_kernel(
-    ZI, H, S,
-    T, C, L, szb, szm,
-    M: tl.constexpr, MP: tl.constexpr, R: tl.constexpr, NC: tl.constexpr,
-    IS_COMPLEX: tl.constexpr, ACC: tl.constexpr,
-):
-    """Forward, phase 2: S[c] = start state of chunk c; S[c+1] = P_c S[c] + h_c, S[0] = zi."""
-    b = tl.program_id(0).to(tl.int64)
-    k = tl.arange(0, MP)
-    kok = k < M
-    s_r, s_i = _load_val(ZI, b * szb + k * szm, kok, IS_COMPLEX, ACC)
-    for c in range(0, C):
-        _store_val(S, ((b * C + c) * MP + k) * NC, s_r, s_i, kok, IS_COMPLEX)
-        Lc = tl.minimum(T - c * L, L)
-        src = (Lc - 1 - k + M) % M  # raw slot of canonical y[end-1-k]
-        base = (b * C + c) * R
-        h_r, h_i = _load_val(H, ((base + 0) * MP + src) * NC, kok, IS_COMPLEX, ACC)
-        p_off = ((base + 1 + k[None, :]) * MP + src[:, None]) * NC  # P[k, j] from run j+1
-        p_r, p_i = _load_val(H, p_off, kok[:, None] & kok[None, :], IS_COMPLEX, ACC)
-        m_r, m_i = _cmul(p_r, p_i, s_r[None, :], s_i[None, :], IS_COMPLEX)
-        s_r = tl.sum(m_r, axis=1) + h_r
-        s_i = tl.sum(m_i, axis=1) + h_i
-
-
-@triton.jit
-def _rev_chunks_kernel(
-    G, A, Yv, ZI, S, U, GA, H,
-    T, C, L,
-    sgb, sgt, sab, sat, sam, syb, syt, szb, szm, sub, sut,
-    M: tl.constexpr, MP: tl.constexpr, R: tl.constexpr, BLOCK_C: tl.constexpr, NC: tl.constexpr,
-    SUMMARY: tl.constexpr, NEED_A: tl.constexpr, IS_COMPLEX: tl.constexpr, CONJ: tl.constexpr,
-    NEG: tl.constexpr, ACC: tl.constexpr,
-):
-    """Reverse, phase 1 (SUMMARY) or phase 3 (u to U and, if NEED_A, grad_a to GA).
-
-    Logical lambda_j sits in slot (j + steps done) mod M; state entering a chunk is lambda[t1].
+    GPU guess: small programs (at most 32 lanes, one warp for register-sized states, at most
+    ``budget`` state values a program) so that a few thousand lanes still spread over every
+    SM, and about 8 state values per thread.
     """
-    b = tl.program_id(0).to(tl.int64)
-    c = tl.program_id(1).to(tl.int64) * BLOCK_C + tl.arange(0, BLOCK_C)
-    s_idx = tl.arange(0, MP)
-    r_idx = tl.arange(0, R)
-    lane_ok = c < C
-    t0 = c * L
-    Lc = tl.minimum(T - t0, L)
-    t1 = t0 + Lc
-    slot_ok = s_idx < M
-    s3 = s_idx[None, None, :]
-    r3 = r_idx[None, :, None]
-    if SUMMARY:
-        st_r = tl.where((r3 >= 1) & (s3 == r3 - 1), 1.0, 0.0).to(ACC) + tl.zeros((BLOCK_C, R, MP), ACC)
-        st_i = tl.zeros((BLOCK_C, R, MP), ACC)
+    if lanes is not None:
+        if isinstance(lanes, bool) or not isinstance(lanes, int) or lanes < 1 or lanes & (lanes - 1):
+            raise ValueError(f"lanes must be a power of two, got {lanes!r}")
+        n = lanes
+    elif _interpreted():  # wide numpy ops are what makes the interpreter fast
+        cap = max(1, 16384 // per_lane)
+        n = max(1, min(_next_pow2(n_jobs), 1 << (cap.bit_length() - 1), 256))
     else:
-        off = ((b * C + c)[:, None] * MP + s_idx[None, :]) * NC
-        v_r, v_i = _load_val(S, off, lane_ok[:, None] & slot_ok[None, :], IS_COMPLEX, ACC)
-        st_r = v_r[:, None, :] + tl.zeros((BLOCK_C, R, MP), ACC)
-        st_i = v_i[:, None, :] + tl.zeros((BLOCK_C, R, MP), ACC)
-    for t in range(0, L):
-        n = t1 - 1 - t
-        valid = lane_ok & (t < Lc)
-        old0 = s3 == t % M
-        new0 = s3 == (t + 1) % M
-        u_r = tl.sum(tl.where(old0, st_r, 0.0), axis=2)  # u[n+1] = lambda_0[n+1]
-        u_i = tl.sum(tl.where(old0, st_i, 0.0), axis=2)
-        nxt = n + 1
-        j_of_s = (s_idx - (t + 1) % M + M) % M
-        a_off = b * sab + nxt[:, None] * sat + j_of_s[None, :] * sam
-        a_r, a_i = _load_coef(A, a_off, (valid & (nxt < T))[:, None] & slot_ok[None, :], IS_COMPLEX, CONJ, NEG, ACC)
-        d_r, d_i = _cmul(a_r[:, None, :], a_i[:, None, :], u_r[:, :, None], u_i[:, :, None], IS_COMPLEX)
-        g_r, g_i = _load_val(G, b * sgb + n * sgt, valid, IS_COMPLEX, ACC)
-        inject = new0 & (r3 == 0)
-        n_r = tl.where(old0, 0.0, st_r) - d_r + tl.where(inject, g_r[:, None, None], 0.0)
-        st_r = tl.where(valid[:, None, None], n_r, st_r)
-        if IS_COMPLEX:
-            n_i = tl.where(old0, 0.0, st_i) - d_i + tl.where(inject, g_i[:, None, None], 0.0)
-            st_i = tl.where(valid[:, None, None], n_i, st_i)
-        if not SUMMARY:
-            un_r = tl.sum(tl.sum(tl.where(new0, st_r, 0.0), axis=2), axis=1)  # u[n]
-            un_i = tl.sum(tl.sum(tl.where(new0, st_i, 0.0), axis=2), axis=1)
-            _store_val(U, b * sub + n * sut, un_r, un_i, valid, IS_COMPLEX)
-            if NEED_A:
-                # grad_A[n, j] = -u[n] conj(y[n-1-j]); y[-k] = zi[k-1]; gradient w.r.t. a flips with NEG.
-                k = n[:, None] - 1 - s_idx[None, :]
-                m2 = valid[:, None] & slot_ok[None, :]
-                y_r, y_i = _load_val(Yv, b * syb + k * syt, m2 & (k >= 0), IS_COMPLEX, ACC)
-                z_r, z_i = _load_val(ZI, b * szb + (-k - 1) * szm, m2 & (k < 0), IS_COMPLEX, ACC)
-                p_r = y_r + z_r
-                p_i = -(y_i + z_i)
-                q_r, q_i = _cmul(un_r[:, None], un_i[:, None], p_r, p_i, IS_COMPLEX)
-                if not NEG:
-                    q_r = -q_r
-                    q_i = -q_i
-                ga_off = ((b * T + n)[:, None] * M + s_idx[None, :]) * NC
-                _store_val(GA, ga_off, q_r, q_i, m2, IS_COMPLEX)
-    if SUMMARY:
-        off = (((b * C + c)[:, None, None] * R + r3) * MP + s3) * NC
-        _store_val(H, off, st_r, st_i, lane_ok[:, None, None] & (s3 < M), IS_COMPLEX)
-
-
-@triton.jit
-def _rev_carry_kernel(
-    A, H, S, LAM0, GZI,
-    T, C, L, sab, sam,
-    M: tl.constexpr, MP: tl.constexpr, R: tl.constexpr, NC: tl.constexpr,
-    NEED_ZI: tl.constexpr, IS_COMPLEX: tl.constexpr, CONJ: tl.constexpr, NEG: tl.constexpr, ACC: tl.constexpr,
-):
-    """Reverse, phase 2: chunks right to left from lambda[T] = 0; then grad_zi = C[0]^T lambda[0]."""
-    b = tl.program_id(0).to(tl.int64)
-    k = tl.arange(0, MP)
-    kok = k < M
-    s_r = tl.zeros((MP,), ACC)
-    s_i = tl.zeros((MP,), ACC)
-    for cc in range(0, C):
-        c = C - 1 - cc
-        _store_val(S, ((b * C + c) * MP + k) * NC, s_r, s_i, kok, IS_COMPLEX)
-        Lc = tl.minimum(T - c * L, L)
-        src = (k + Lc) % M  # raw slot of canonical lambda_k[t0]
-        base = (b * C + c) * R
-        h_r, h_i = _load_val(H, ((base + 0) * MP + src) * NC, kok, IS_COMPLEX, ACC)
-        q_off = ((base + 1 + k[None, :]) * MP + src[:, None]) * NC
-        q_r, q_i = _load_val(H, q_off, kok[:, None] & kok[None, :], IS_COMPLEX, ACC)
-        m_r, m_i = _cmul(q_r, q_i, s_r[None, :], s_i[None, :], IS_COMPLEX)
-        s_r = tl.sum(m_r, axis=1) + h_r
-        s_i = tl.sum(m_i, axis=1) + h_i
-    if NEED_ZI:
-        # grad_zi[j] = lambda_{j+1}[0] - A[0, j] lambda_0[0]   (A conjugated by CONJ)
-        _store_val(LAM0, (b * MP + k) * NC, s_r, s_i, kok, IS_COMPLEX)
-        tl.debug_barrier()
-        nx_r, nx_i = _load_val(LAM0, (b * MP + k + 1) * NC, (k + 1) < M, IS_COMPLEX, ACC)
-        u0_r = tl.sum(tl.where(k == 0, s_r, 0.0), axis=0)
-        u0_i = tl.sum(tl.where(k == 0, s_i, 0.0), axis=0)
-        a_r, a_i = _load_coef(A, b * sab + k * sam, kok, IS_COMPLEX, CONJ, NEG, ACC)
-        p_r, p_i = _cmul(a_r, a_i, u0_r, u0_i, IS_COMPLEX)
-        _store_val(GZI, (b * M + k) * NC, nx_r - p_r, nx_i - p_i, kok, IS_COMPLEX)
-
-
-# =========================================================================== launch helpers
-def _check_device(t: torch.Tensor) -> None:
-    if t.device.type != "cuda" and os.environ.get("TRITON_INTERPRET", "0") != "1":
-        raise RuntimeError("the triton backend needs CUDA tensors (or TRITON_INTERPRET=1 for CPU tensors)")
+        cap = max(1, budget // per_lane)
+        n = max(1, min(32, 1 << (cap.bit_length() - 1), _next_pow2(n_jobs)))
+    return n, max(1, min(8, _next_pow2(n * per_lane) // 256))
 
 
 def _real(t: torch.Tensor) -> torch.Tensor:
-    """A real view (trailing dim 2 for complex) of ``t``: strides in real elements, no copy."""
-    return torch.view_as_real(t.resolve_conj().resolve_neg()) if t.is_complex() else t.resolve_neg()
+    """Real view of ``t`` (trailing dim 2 for complex): strides in real elements, no copy."""
+    if t.is_complex():
+        return torch.view_as_real(t.resolve_conj().resolve_neg())
+    return t.resolve_neg()
 
 
-def _acc_dtype(dtype: torch.dtype):
+def _coef(a: torch.Tensor, conj: bool, neg: bool) -> Tuple[torch.Tensor, bool, bool]:
+    """``a`` as stored in memory (a lazy conj/neg bit becomes a kernel flag, never a copy)."""
+    if a.is_complex() and a.is_conj():
+        a, conj = a.conj(), not conj
+    if a.is_neg():
+        a, neg = torch._neg_view(a), not neg  # clears the bit; same storage, no copy
+    if a.is_complex():
+        return torch.view_as_real(a), conj, neg
+    return a, False, neg
+
+
+def _cdt(dtype: torch.dtype):
     return tl.float64 if dtype in (torch.float64, torch.complex128) else tl.float32
 
 
-def _plan(B: int, T: int, M: int, chunk_len: Optional[int], schedule: Optional[str]) -> Tuple[int, int]:
-    """Chunk length L and chunk count C: enough lanes to fill the GPU, short carries."""
-    if schedule not in (None, "chunked"):
-        raise ValueError(f"schedule must be 'chunked' (the only Triton schedule), got {schedule!r}")
-    if chunk_len is None:
-        chunks_per_row = max(1, min(1024, 16384 // max(B, 1)))
-        chunk_len = max(16, -(-T // chunks_per_row))
-    if chunk_len < 1:
-        raise ValueError(f"chunk_len must be >= 1, got {chunk_len}")
-    return int(chunk_len), -(-T // int(chunk_len))
-
-
-def _blocks(C: int, R: int, MP: int) -> Tuple[int, int]:
-    """Lanes (chunks) per program for the output and the summary phase (powers of two)."""
-    out = min(64, _next_pow2(C))
-    summ = max(1, min(out, 4096 // (R * MP)))
-    return out, 1 << (summ.bit_length() - 1)
+def _scratch_dtype(dtype: torch.dtype) -> torch.dtype:
+    return torch.float64 if dtype in (torch.float64, torch.complex128) else torch.float32
 
 
 def _on_device(t: torch.Tensor) -> ContextManager:
     """Launch on the tensor's own GPU (Triton launches on the current device and stream)."""
     return torch.cuda.device(t.device) if t.device.type == "cuda" else contextlib.nullcontext()
+
+
+def _check(t: torch.Tensor) -> None:
+    if t.device.type != "cuda" and not _interpreted():
+        raise RuntimeError("the triton backend needs CUDA tensors (or TRITON_INTERPRET=1 for CPU tensors)")
+
+
+def _summary_lanes(M: int, R: int, n_jobs: int, lanes: Optional[int]) -> Tuple[int, int]:
+    if M <= _SMALL_M:
+        return _lanes(n_jobs, M * _next_pow2(M + 1) * R, lanes)
+    return _lanes(n_jobs, _next_pow2(M) ** 2 * R, lanes, budget=2048)
+
+
+def _output_lanes(M: int, R: int, n_jobs: int, lanes: Optional[int]) -> Tuple[int, int]:
+    if M <= _SMALL_M:
+        return _lanes(n_jobs, M * R, lanes)
+    return _lanes(n_jobs, _next_pow2(M) * R, lanes, budget=512)
+
+
+def _carry(P: torch.Tensor, H: torch.Tensor, S: torch.Tensor, zr: Optional[torch.Tensor], B: int, C: int,
+           M: int, R: int, cplx: bool, cdt) -> None:
+    """Phase 2: ``S[b, 0] = zi[b]`` (zeros if ``zr`` is None), ``S[b, c+1] = P[b, c] S[b, c] + H[b, c]``."""
+    MP = _next_pow2(M)
+    if _interpreted():
+        N, warps = min(256, _next_pow2(B)), 1
+    else:  # a lane holds an (MP, MP) map (twice: one prefetched); keep <= ~2048 values a program
+        N = max(1, min(_CARRY_LANES, _next_pow2(B), 2048 // (MP * MP * R)))
+        N = 1 << (N.bit_length() - 1)
+        e = N * MP * MP * R
+        warps = 1 if e <= 512 else 4 if e <= 2048 else 8
+    z = zr if zr is not None else S
+    _carry_kernel[(triton.cdiv(B, N),)](
+        P, H, S, z, zr.stride(0) if zr is not None else 0, zr.stride(1) if zr is not None else 0,
+        B, C, M=M, MP=MP, N=N, R=R, CPLX=cplx, ZERO_INIT=zr is None, CDT=cdt, num_warps=warps,
+    )
 
 
 def forward(
@@ -328,82 +222,120 @@ def forward(
     *,
     chunk_len: Optional[int] = None,
     schedule: Optional[str] = None,
+    lanes: Optional[int] = None,
 ) -> torch.Tensor:
-    """``y[n] = x[n] - sum_i A[n,i-1] y[n-i]``; ``x (B,T)``, ``a (B,T,M)``, ``zi (B,M)`` -> ``y (B,T)``.
+    """``y[n] = x[n] - sum_i A[n,i-1] y[n-i]``, ``y[-k] = zi[k-1]``; ``A = (-)a``, conjugated if ``conj_a``.
 
-    ``chunk_len`` overrides the chunk length (tests use tiny chunks to cross boundaries).
+    Args:
+        x: ``(B, T)``; a: ``(B, T, M)``; zi: ``(B, M)``; one dtype, one device, any strides.
+        chunk_len: chunk length ``L`` (forces the ``"chunked"`` schedule); default: by shape.
+        schedule: ``"chunked"``, ``"rows"`` or ``None`` (pick by shape, see the module doc).
+        lanes: chunks per program (a power of two); default: by shape and device.
+
+    Returns:
+        ``y``, a new contiguous ``(B, T)`` tensor of ``x``'s dtype.
     """
-    _check_device(x)
+    _check(x)
     B, T, M = a.shape
-    y = torch.empty(B, T, dtype=x.dtype, device=x.device)
+    y = torch.empty((B, T), dtype=x.dtype, device=x.device)
     if B == 0 or T == 0:
         return y
-    L, C = _plan(B, T, M, chunk_len, schedule)
-    MP, R, NC = _next_pow2(M), _next_pow2(M + 1), 2 if x.is_complex() else 1
-    cplx, acc = x.is_complex(), _acc_dtype(x.dtype)
-    xr, ar, zr, yr = _real(x), _real(a), _real(zi), _real(y)
-    sdt = torch.float64 if acc == tl.float64 else torch.float32
-    S = torch.empty(B, C, MP, NC, dtype=sdt, device=x.device)
-    # one chunk: no summary pass; the carry then only writes S[0] = zi
-    H = (torch.empty if C > 1 else torch.zeros)(B, C, R, MP, NC, dtype=sdt, device=x.device)
-    blk_out, blk_sum = _blocks(C, R, MP)
-    common = dict(M=M, MP=MP, NC=NC, IS_COMPLEX=cplx, ACC=acc)
+    plan = _plan(B, T, chunk_len, schedule)
+    L, C = plan.L, plan.C
+    cplx = x.is_complex()
+    R = 2 if cplx else 1
+    ar, conj, neg = _coef(a, conj_a, neg_a)
+    xr, zr, yr = _real(x), _real(zi), _real(y)
+    cdt = _cdt(x.dtype)
+    small = M <= _SMALL_M
+    common = dict(M=M, MP=_next_pow2(M), R=R, SMALL=small, CPLX=cplx, CONJ=conj, NEG=neg, CDT=cdt)
+    xs = (xr.stride(0), xr.stride(1), ar.stride(0), ar.stride(1), ar.stride(2))
+    ys = (yr.stride(0), yr.stride(1))
     with _on_device(x):
-        strides = (xr.stride(0), xr.stride(1), ar.stride(0), ar.stride(1), ar.stride(2), yr.stride(0), yr.stride(1))
-        if C > 1:
-            _fwd_chunks_kernel[(B, triton.cdiv(C, blk_sum))](
-                xr, ar, S, yr, H, T, C, L, *strides,
-                R=R, BLOCK_C=blk_sum, SUMMARY=True, CONJ=conj_a, NEG=neg_a, **common,
+        if C == 1:
+            S, ss = zr, (zr.stride(0), 0, zr.stride(1))
+        else:
+            sdt = _scratch_dtype(x.dtype)
+            P = torch.empty(B * (C - 1) * M * M * R, dtype=sdt, device=x.device)
+            H = torch.empty(B * (C - 1) * M * R, dtype=sdt, device=x.device)
+            S = torch.empty(B * C * M * R, dtype=sdt, device=x.device)
+            ss = (C * M * R, M * R, R)
+            n_jobs = B * (C - 1)
+            N, w = _summary_lanes(M, R, n_jobs, lanes)
+            _fwd_kernel[(triton.cdiv(n_jobs, N),)](
+                xr, ar, S, yr, P, H, *xs, *ss, *ys, n_jobs, T, C - 1, L, L,
+                KS=_next_pow2(M + 1) if small else 1, N=N, SUMMARY=True, UNROLL=_unroll(L),
+                num_warps=w, **common,
             )
-        _fwd_carry_kernel[(B,)](zr, H, S, T, C, L, zr.stride(0), zr.stride(1), R=R, **common)
-        _fwd_chunks_kernel[(B, triton.cdiv(C, blk_out))](
-            xr, ar, S, yr, H, T, C, L, *strides,
-            R=1, BLOCK_C=blk_out, SUMMARY=False, CONJ=conj_a, NEG=neg_a, **common,
+            _carry(P, H, S, zr, B, C, M, R, cplx, cdt)
+        n_jobs = B * C
+        N, w = _output_lanes(M, R, n_jobs, lanes)
+        U = _OUT_UNROLL  # output walks may overrun their chunk (masked), so any L works
+        _fwd_kernel[(triton.cdiv(n_jobs, N),)](
+            xr, ar, S, yr, yr, yr, *xs, *ss, *ys, n_jobs, T, C, L, -(-L // U) * U,
+            KS=1, N=N, SUMMARY=False, UNROLL=U, num_warps=w, **common,
         )
     return y
 
 
-def _reverse_impl(g, a, y, zi, need_a, need_zi, conj, neg, chunk_len, schedule):
-    _check_device(g)
+def _reverse_impl(
+    g: torch.Tensor, a: torch.Tensor, y: Optional[torch.Tensor], zi: Optional[torch.Tensor],
+    need_a: bool, need_zi: bool, conj_a: bool, neg_a: bool,
+    chunk_len: Optional[int], schedule: Optional[str], lanes: Optional[int],
+) -> Tuple[torch.Tensor, Optional[torch.Tensor], Optional[torch.Tensor]]:
+    _check(g)
     B, T, M = a.shape
     dev = g.device
-    u = torch.empty(B, T, dtype=g.dtype, device=dev)
-    ga = torch.empty(B, T, M, dtype=g.dtype, device=dev) if need_a else None
-    gzi = torch.zeros(B, M, dtype=g.dtype, device=dev) if need_zi else None
+    u = torch.empty((B, T), dtype=g.dtype, device=dev)
+    ga = torch.empty((B, T, M), dtype=g.dtype, device=dev) if need_a else None
+    gzi = (torch.empty if T > 0 else torch.zeros)((B, M), dtype=g.dtype, device=dev) if need_zi else None
     if B == 0 or T == 0:
         return u, ga, gzi
-    L, C = _plan(B, T, M, chunk_len, schedule)
-    MP, R, NC = _next_pow2(M), _next_pow2(M + 1), 2 if g.is_complex() else 1
-    cplx, acc = g.is_complex(), _acc_dtype(g.dtype)
-    sdt = torch.float64 if acc == tl.float64 else torch.float32
-    gr, ar, ur = _real(g), _real(a), _real(u)
+    if need_a and (y is None or zi is None):
+        raise ValueError("grad_a needs y and zi")
+    plan = _plan(B, T, chunk_len, schedule)
+    L, C = plan.L, plan.C
+    cplx = g.is_complex()
+    R = 2 if cplx else 1
+    ar, conj, neg = _coef(a, conj_a, neg_a)
+    gr, ur = _real(g), _real(u)
     yr = _real(y) if need_a else ur
-    zr = _real(zi) if (need_a and zi is not None) else ur
+    zr = _real(zi) if need_a else ur
     gar = _real(ga) if need_a else ur
     gzr = _real(gzi) if need_zi else ur
-    summary = C > 1 or need_zi  # grad_zi needs lambda[0], which the carry gets from the summaries
-    S = torch.empty(B, C, MP, NC, dtype=sdt, device=dev)
-    H = (torch.empty if summary else torch.zeros)(B, C, R, MP, NC, dtype=sdt, device=dev)
-    lam0 = torch.empty(B, MP, NC, dtype=sdt, device=dev) if need_zi else S
-    blk_out, blk_sum = _blocks(C, R, MP)
-    common = dict(M=M, MP=MP, NC=NC, IS_COMPLEX=cplx, CONJ=conj, NEG=neg, ACC=acc)
-    strides = (
+    cdt = _cdt(g.dtype)
+    small = M <= _SMALL_M
+    common = dict(M=M, MP=_next_pow2(M), R=R, SMALL=small, CPLX=cplx, CONJ=conj, NEG=neg, CDT=cdt)
+    st = (
         gr.stride(0), gr.stride(1), ar.stride(0), ar.stride(1), ar.stride(2),
-        yr.stride(0), yr.stride(1), zr.stride(0), zr.stride(1) if zr.dim() > 1 else 0,
-        ur.stride(0), ur.stride(1),
+        yr.stride(0), yr.stride(1), zr.stride(0), zr.stride(1),
     )
+    us = (ur.stride(0), ur.stride(1))
     with _on_device(g):
-        if summary:
-            _rev_chunks_kernel[(B, triton.cdiv(C, blk_sum))](
-                gr, ar, yr, zr, S, ur, gar, H, T, C, L, *strides,
-                R=R, BLOCK_C=blk_sum, SUMMARY=True, NEED_A=False, **common,
+        if C == 1:
+            S, ss = ur, (0, 0, 0)
+        else:
+            sdt = _scratch_dtype(g.dtype)
+            P = torch.empty(B * (C - 1) * M * M * R, dtype=sdt, device=dev)
+            H = torch.empty(B * (C - 1) * M * R, dtype=sdt, device=dev)
+            S = torch.empty(B * C * M * R, dtype=sdt, device=dev)
+            ss = (C * M * R, M * R, R)
+            n_jobs = B * (C - 1)
+            N, w = _summary_lanes(M, R, n_jobs, lanes)
+            _rev_kernel[(triton.cdiv(n_jobs, N),)](
+                gr, ar, yr, zr, S, ur, gar, gzr, P, H, *st, *ss, *us, n_jobs, T, C - 1, L, L,
+                KS=_next_pow2(M + 1) if small else 1, N=N, SUMMARY=True, NEED_A=False, NEED_ZI=False,
+                ZERO_INIT=False, UNROLL=_unroll(L), num_warps=w, **common,
             )
-        _rev_carry_kernel[(B,)](
-            ar, H, S, lam0, gzr, T, C, L, ar.stride(0), ar.stride(2), R=R, NEED_ZI=need_zi, **common
-        )
-        _rev_chunks_kernel[(B, triton.cdiv(C, blk_out))](
-            gr, ar, yr, zr, S, ur, gar, H, T, C, L, *strides,
-            R=1, BLOCK_C=blk_out, SUMMARY=False, NEED_A=need_a, **common,
+            _carry(P, H, S, None, B, C, M, R, cplx, cdt)
+        n_jobs = B * C
+        N, w = _output_lanes(M, R, n_jobs, lanes)
+        U = _OUT_UNROLL  # output walks may overrun their chunk (masked), so any L works
+        steps = L + 1 if need_zi else L  # the lane owning n = 0 takes one more step: grad_zi
+        _rev_kernel[(triton.cdiv(n_jobs, N),)](
+            gr, ar, yr, zr, S, ur, gar, gzr, ur, ur, *st, *ss, *us, n_jobs, T, C, L, -(-steps // U) * U,
+            KS=1, N=N, SUMMARY=False, NEED_A=need_a, NEED_ZI=need_zi, ZERO_INIT=C == 1,
+            UNROLL=U, num_warps=w, **common,
         )
     return u, ga, gzi
 
@@ -419,11 +351,21 @@ def backward(
     *,
     chunk_len: Optional[int] = None,
     schedule: Optional[str] = None,
+    lanes: Optional[int] = None,
 ) -> Tuple[torch.Tensor, Optional[torch.Tensor], Optional[torch.Tensor]]:
-    """Fused VJP of :func:`forward`: ``(grad_x (B,T), grad_a (B,T,M) | None, grad_zi (B,M) | None)``."""
-    if need_grad_a and (y is None or zi is None):
-        raise ValueError("backward needs y and zi to compute grad_a")
-    return _reverse_impl(g, a, y, zi, need_grad_a, need_grad_zi, True, neg_a, chunk_len, schedule)
+    """Fused VJP of :func:`forward` (``conj_a=False``) in torch's complex convention.
+
+    Args:
+        g: ``dL/dy``, ``(B, T)``; a: ``(B, T, M)``; y: the forward output ``(B, T)`` (may be
+            ``None`` unless ``need_grad_a``); zi: ``(B, M)`` (needed for ``grad_a``).
+        need_grad_a, need_grad_zi: which optional gradients to compute.
+        neg_a: the forward used ``A = -a``; ``grad_a`` is then w.r.t. ``a``.
+        chunk_len, schedule, lanes: as in :func:`forward`.
+
+    Returns:
+        ``(grad_x (B,T), grad_a (B,T,M) or None, grad_zi (B,M) or None)``, new contiguous tensors.
+    """
+    return _reverse_impl(g, a, y, zi, need_grad_a, need_grad_zi, True, neg_a, chunk_len, schedule, lanes)
 
 
 def reverse(
@@ -434,6 +376,11 @@ def reverse(
     *,
     chunk_len: Optional[int] = None,
     schedule: Optional[str] = None,
+    lanes: Optional[int] = None,
 ) -> torch.Tensor:
-    """``u[n] = g[n] - sum_i A[n+i,i-1] u[n+i]``; ``g (B,T)``, ``a (B,T,M)`` -> ``u (B,T)``."""
-    return _reverse_impl(g, a, None, None, False, False, conj_a, neg_a, chunk_len, schedule)[0]
+    """Reverse filter ``u[n] = g[n] - sum_i A[n+i,i-1] u[n+i]`` (``A = (-)a``, conjugated only if ``conj_a``).
+
+    ``g (B, T)``, ``a (B, T, M)`` read at shifted times in place -> ``u (B, T)``. Keywords as in
+    :func:`forward`.
+    """
+    return _reverse_impl(g, a, None, None, False, False, conj_a, neg_a, chunk_len, schedule, lanes)[0]

@@ -1,0 +1,285 @@
+"""Triton backend kernels against the float64 sequential reference.
+
+Without CUDA the kernels run in Triton's interpreter (``TRITON_INTERPRET=1``, set by
+``conftest.py``) at small sizes: every order class (registers ``M <= 4``, circular buffer
+above), both schedules, chunk boundaries (tiny chunks of 8, also 6 and 5 so that the unrolled
+loop sees 4, 2 and 1 steps per iteration), ``T < M``, flags, strides, expanded ``a``,
+determinism and empty inputs. With CUDA the same tests run on the GPU, plus the ``gpu`` tests
+at real sizes (reference: the Numba backend in float64, itself tested against the reference).
+
+Half precision (measured, B=3, T=40, M in 1..8, vs float64 on the same rounded inputs):
+relative L2 error about 3.5e-3 for bfloat16 (``y``, ``grad_x``, ``grad_zi``; ``grad_a`` about
+6.5e-3 because ``y`` itself arrives in bfloat16) and 3e-4 for float16 — the rounding of the
+stored outputs; the float32 accumulation adds nothing visible. Tested bounds: 1e-2 / 1e-3.
+"""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+import torch
+
+if not torch.cuda.is_available() and os.environ.get("TRITON_INTERPRET") != "1":
+    pytest.skip("needs CUDA or TRITON_INTERPRET=1 (set before triton is imported)", allow_module_level=True)
+
+tg = pytest.importorskip("tritonlpc.backends.triton_gpu", reason="triton is not importable")
+
+from tritonlpc import _reference  # noqa: E402
+from inputs import make_inputs  # noqa: E402
+from test_api import assert_rel_close  # noqa: E402
+
+CUDA = torch.cuda.is_available()
+DEV = "cuda" if CUDA else "cpu"
+gpu = pytest.mark.skipif(not CUDA, reason="needs a CUDA GPU")
+
+TOL = {torch.float64: 1e-9, torch.complex128: 1e-9, torch.float32: 2e-4, torch.complex64: 2e-4}
+CHUNK = 8
+
+
+def _hi(t):
+    return t.detach().cpu().to(torch.complex128 if t.dtype.is_complex else torch.float64)
+
+
+def _inputs(B, T, M, dtype, seed=0):
+    x, a, zi = make_inputs(B, T, M, dtype, seed=seed, device=DEV)
+    g = torch.randn(B, T, dtype=dtype, generator=torch.Generator().manual_seed(seed + 1)).to(DEV)
+    return x, a, zi, g
+
+
+def _ref(x, a, zi, g, neg=False, conj=False):
+    """Reference y and (grad_x, grad_a, grad_zi) by autograd of the sequential filter."""
+    xs, as_, zs = [_hi(t).requires_grad_() for t in (x, a, zi)]
+    y = _reference.allpole(xs, as_, zs, neg_a=neg, conj_a=conj)
+    return y.detach(), torch.autograd.grad(y, (xs, as_, zs), _hi(g))
+
+
+def _check_all(x, a, zi, g, tol, neg, **kw):
+    y = tg.forward(x, a, zi, neg_a=neg, **kw)
+    assert y.dtype == x.dtype and y.device == x.device and y.is_contiguous()
+    y_ref, grads_ref = _ref(x, a, zi, g, neg=neg)
+    assert_rel_close(y, y_ref, tol)
+    grads = tg.backward(g, a, y, zi, True, True, neg_a=neg, **kw)
+    for got, exp in zip(grads, grads_ref):
+        assert got.dtype == g.dtype and got.is_contiguous()
+        assert_rel_close(got, exp, tol)
+    conj = not neg  # both values of both flags over a test's T values
+    u = tg.reverse(g, a, conj_a=conj, neg_a=neg, **kw)
+    assert_rel_close(u, _reference.reverse(_hi(g), _hi(a), conj_a=conj, neg_a=neg), tol)
+    yc = tg.forward(x, a, zi, conj_a=conj, **kw)
+    assert_rel_close(yc, _reference.allpole(_hi(x), _hi(a), _hi(zi), conj_a=conj), tol)
+
+
+# --------------------------------------------------------------------------- the matrix
+@pytest.mark.parametrize("dtype", [torch.float64, torch.float32, torch.complex128], ids=str)
+@pytest.mark.parametrize("M", [1, 2, 3, 4, 5, 8, 16])
+def test_matrix(M, dtype):
+    """forward / backward (all grads) / reverse / conj_a / neg_a at every boundary case of T."""
+    Ts = sorted({1, M - 1, CHUNK - 1, CHUNK, CHUNK + 1, 3 * CHUNK + 5} - {0})
+    for i, T in enumerate(Ts):
+        B = 1 + 2 * (i % 2)
+        x, a, zi, g = _inputs(B, T, M, dtype, seed=10 * M + i)
+        _check_all(x, a, zi, g, TOL[dtype], neg=bool(i % 2), chunk_len=CHUNK)
+    x, a, zi, g = _inputs(3, 2 * CHUNK + 3, M, dtype, seed=M)
+    _check_all(x, a, zi, g, TOL[dtype], neg=False, schedule="rows")
+
+
+@pytest.mark.parametrize("chunk", [5, 6])
+@pytest.mark.parametrize("M", [2, 5])
+def test_odd_chunk_lengths(M, chunk):
+    """Chunks that the unrolled loop (4 steps) does not divide; L < M for M = 5, L = 5."""
+    x, a, zi, g = _inputs(3, 4 * chunk + 3, M, torch.float64, seed=chunk)
+    _check_all(x, a, zi, g, 1e-9, neg=True, chunk_len=chunk)
+
+
+@pytest.mark.parametrize("M", [3, 33])
+def test_complex64_and_high_order(M):
+    x, a, zi, g = _inputs(2, 29, M, torch.complex64 if M == 3 else torch.float64, seed=M)
+    _check_all(x, a, zi, g, TOL[x.dtype], neg=False, chunk_len=CHUNK)
+
+
+@pytest.mark.parametrize("dtype,bound", [(torch.bfloat16, 1e-2), (torch.float16, 1e-3)], ids=str)
+@pytest.mark.parametrize("M", [2, 5])
+def test_half_precision(dtype, bound, M):
+    """float16/bfloat16: loaded natively, accumulated in float32, stored in the input dtype."""
+    x, a, zi = (t.to(dtype) for t in make_inputs(3, 29, M, torch.float64, seed=M, device=DEV))
+    g = torch.randn(3, 29, generator=torch.Generator().manual_seed(5)).to(device=DEV, dtype=dtype)
+    y = tg.forward(x, a, zi, chunk_len=CHUNK)
+    assert y.dtype == dtype
+    y_ref, grads_ref = _ref(x, a, zi, g)
+    grads = tg.backward(g, a, y, zi, True, True, chunk_len=CHUNK)
+    for got, exp in zip((y, *grads), (y_ref, *grads_ref)):
+        assert got.dtype == dtype
+        err = (_hi(got) - exp).norm() / exp.norm()
+        assert err <= bound, f"relative L2 error {err:.3g} > {bound}"
+
+
+# --------------------------------------------------------------------------- flags and layouts
+@pytest.mark.parametrize("M", [2, 6])
+@pytest.mark.parametrize("kw", [dict(chunk_len=CHUNK), dict(schedule="rows")], ids=["chunked", "rows"])
+def test_backward_flags(M, kw):
+    """need_grad_a / need_grad_zi: None when not asked; y and zi optional; grad_x unchanged."""
+    x, a, zi, g = _inputs(3, 21, M, torch.float64, seed=M)
+    y = tg.forward(x, a, zi, **kw)
+    gx, ga, gzi = tg.backward(g, a, y, zi, True, True, **kw)
+    for need_a, need_zi in [(False, False), (True, False), (False, True)]:
+        gx2, ga2, gzi2 = tg.backward(g, a, y if need_a else None, zi if need_a else None, need_a, need_zi, **kw)
+        assert torch.equal(gx2, gx)
+        assert (ga2 is None) != need_a and (gzi2 is None) != need_zi
+        if need_a:
+            assert torch.equal(ga2, ga)
+        if need_zi:
+            assert torch.equal(gzi2, gzi)
+    with pytest.raises(ValueError):
+        tg.backward(g, a, None, zi, True, False, **kw)
+
+
+@pytest.mark.parametrize("M", [2, 5])
+@pytest.mark.parametrize("dtype", [torch.float64, torch.complex128], ids=str)
+def test_strides_and_expanded(M, dtype):
+    """Non-contiguous x, g, y, zi, a (time-major and expanded with stride 0): read in place,
+    same results as contiguous inputs (bit for bit: same arithmetic in the same order)."""
+    B, T = 3, 2 * CHUNK + 3
+    x, a, zi, g = _inputs(B, T, M, dtype, seed=M)
+    a0 = a[:, 0]
+    a_exp = a0[:, None].expand(B, T, M)  # time-invariant filter, stride 0 along T
+    assert a_exp.stride(1) == 0
+    a_tm = a.transpose(0, 1).contiguous().transpose(0, 1)  # (T, B, M) storage
+    a_bexp = a[:1].expand(B, T, M)  # one filter for every row, stride 0 along B
+    x_nc = torch.stack([x, x], dim=2)[..., 1]  # stride (2T, 2)
+    g_nc = g.t().contiguous().t()
+    zi_nc = zi.t().contiguous().t()
+    for aa in (a_exp, a_tm, a_bexp):
+        a_c = aa.contiguous()
+        for kw in (dict(chunk_len=CHUNK), dict(schedule="rows")):
+            y = tg.forward(x, a_c, zi, **kw)
+            y_nc = tg.forward(x_nc, aa, zi_nc, **kw)
+            assert torch.equal(y_nc, y)
+            ref = tg.backward(g, a_c, y, zi, True, True, **kw)
+            y_s = torch.stack([y, y], dim=2)[..., 0]
+            for got, exp in zip(tg.backward(g_nc, aa, y_s, zi_nc, True, True, **kw), ref):
+                assert torch.equal(got, exp)
+            assert torch.equal(tg.reverse(g_nc, aa, conj_a=True, **kw), tg.reverse(g, a_c, conj_a=True, **kw))
+    y_ref, _ = _ref(x, a_exp, zi, g)
+    assert_rel_close(tg.forward(x, a_exp, zi, chunk_len=CHUNK), y_ref, 1e-9)
+
+
+def test_lazy_conj_and_neg_views():
+    """A lazily conjugated/negated ``a`` is read as the tensor it represents."""
+    x, a, zi, g = _inputs(2, 19, 3, torch.complex128, seed=3)
+    for a_view in (a.conj(), torch._neg_view(a)):
+        want = a_view.resolve_conj().resolve_neg()
+        for kw in (dict(chunk_len=CHUNK), dict(schedule="rows")):
+            assert torch.equal(tg.forward(x, a_view, zi, **kw), tg.forward(x, want, zi, **kw))
+            assert torch.equal(tg.reverse(g, a_view, conj_a=True, **kw), tg.reverse(g, want, conj_a=True, **kw))
+
+
+def test_deterministic():
+    x, a, zi, g = _inputs(3, 3 * CHUNK + 5, 5, torch.float32, seed=1)
+    for kw in (dict(chunk_len=CHUNK), dict(schedule="rows")):
+        y1, y2 = tg.forward(x, a, zi, **kw), tg.forward(x, a, zi, **kw)
+        assert torch.equal(y1, y2)
+        for p, q in zip(tg.backward(g, a, y1, zi, True, True, **kw), tg.backward(g, a, y1, zi, True, True, **kw)):
+            assert torch.equal(p, q)
+
+
+@pytest.mark.parametrize("B,T", [(0, 5), (2, 0), (0, 0)])
+def test_empty(B, T):
+    x, a, zi = torch.zeros(B, T, device=DEV), torch.zeros(B, T, 3, device=DEV), torch.zeros(B, 3, device=DEV)
+    y = tg.forward(x, a, zi)
+    assert y.shape == (B, T)
+    gx, ga, gzi = tg.backward(x, a, y, zi, True, True)
+    assert gx.shape == (B, T) and ga.shape == (B, T, 3) and gzi.shape == (B, 3)
+    assert not gzi.any()  # no samples: zi has no influence
+    assert tg.reverse(x, a).shape == (B, T)
+
+
+def test_bad_schedule():
+    x, a, zi, _ = _inputs(1, 4, 1, torch.float64)
+    with pytest.raises(ValueError):
+        tg.forward(x, a, zi, schedule="nope")
+    with pytest.raises(ValueError):
+        tg.forward(x, a, zi, chunk_len=0)
+
+
+# --------------------------------------------------------------------------- GPU, real sizes
+def _numba_ref(x, a, zi, g=None):
+    """float64 reference at sizes the Python loop cannot do: the Numba backend on the CPU."""
+    from tritonlpc.backends import numba_cpu
+
+    xs, as_, zs = (_hi(t) for t in (x, a, zi))
+    y = numba_cpu.forward(xs, as_, zs)
+    if g is None:
+        return y
+    return y, numba_cpu.backward(_hi(g), as_, y, zs, True, True)
+
+
+@gpu
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64, torch.complex64], ids=str)
+@pytest.mark.parametrize("M", [1, 2, 3, 4, 5, 8, 16])
+@pytest.mark.parametrize("kw", [{}, dict(schedule="rows"), dict(chunk_len=64), dict(chunk_len=1000)], ids=["auto", "rows", "L64", "L1000"])
+def test_gpu_matrix(M, dtype, kw):
+    B, T = 6, 3 * 4096 + 77
+    x, a, zi, g = _inputs(B, T, M, dtype, seed=M)
+    y = tg.forward(x, a, zi, **kw)
+    y_ref, grads_ref = _numba_ref(x, a, zi, g)
+    tol = 1e-9 if dtype == torch.float64 else 1e-4
+    assert_rel_close(y, y_ref, tol)
+    for got, exp in zip(tg.backward(g, a, y, zi, True, True, **kw), grads_ref):
+        assert_rel_close(got, exp, tol)
+
+
+@gpu
+@pytest.mark.parametrize("M", [1, 2, 4, 8])
+def test_gpu_long_signal_float32(M):
+    """T = 2^20 in float32: relative L2 error <= 1e-5 against float64 (stable, slowly varying)."""
+    B, T = 2, 1 << 20
+    x, a, zi, g = _inputs(B, T, M, torch.float32, seed=M)
+    y = tg.forward(x, a, zi)
+    y_ref, grads_ref = _numba_ref(x, a, zi, g)
+    rel = lambda p, q: ((_hi(p) - q).norm() / q.norm()).item()  # noqa: E731
+    assert rel(y, y_ref) <= 1e-5
+    for got, exp in zip(tg.backward(g, a, y, zi, True, True), grads_ref):
+        assert rel(got, exp) <= 1e-5
+
+
+@gpu
+def test_gpu_int64_offsets():
+    """B*T*M > 2^31 elements: grad_a's offsets exceed int32. The tail of a long call must equal
+    a short call on the tail that starts from the long call's state (streaming identity)."""
+    B, T, M, K = 1, (1 << 26) + 3, 33, 4096
+    if torch.cuda.mem_get_info()[0] < 32 * 2**30:
+        pytest.skip("needs ~30 GiB of free GPU memory")
+    x, a, zi, g = _inputs(B, K, M, torch.float32, seed=7)
+    a0 = a[:, :1]  # one stable filter, stored (contiguously) at every sample
+    xl = x.repeat(1, T // K + 1)[:, :T].contiguous()
+    gl = g.repeat(1, T // K + 1)[:, :T].contiguous()
+    al = a0.expand(B, T, M).contiguous()
+    y = tg.forward(xl, al, zi)
+    _, ga, _ = tg.backward(gl, al, y, zi, True, False)
+    del al
+    a_t = a0.expand(B, K, M).contiguous()
+    zi_t = y[:, T - K - M:T - K].flip(1)
+    y_t = tg.forward(xl[:, T - K:], a_t, zi_t)
+    assert_rel_close(y[:, T - K:], y_t, 1e-4)
+    u_t, ga_t, _ = tg.backward(gl[:, T - K:], a_t, y_t, zi_t, True, False)
+    assert_rel_close(ga[:, T - K:], ga_t, 1e-4)
+
+
+@gpu
+def test_gpu_stream_and_graph():
+    """Launches follow torch's current stream, and a call can be captured in a CUDA graph."""
+    x, a, zi, g = _inputs(4, 5000, 2, torch.float32, seed=2)
+    s = torch.cuda.Stream()
+    with torch.cuda.stream(s):
+        y = tg.forward(x, a, zi)
+    s.synchronize()
+    assert_rel_close(y, _numba_ref(x, a, zi), 1e-4)
+    graph = torch.cuda.CUDAGraph()
+    tg.forward(x, a, zi)  # compile outside the capture
+    torch.cuda.synchronize()
+    with torch.cuda.graph(graph):
+        y_g = tg.forward(x, a, zi)
+    graph.replay()
+    torch.cuda.synchronize()
+    assert torch.equal(y_g, y)
