@@ -20,7 +20,7 @@ ROOT = Path(__file__).resolve().parents[1]
 # example -> (metric, upper bound on every TD-trained / TD-inferred row)
 EXAMPLES = {
     "phaser": ("esr", 0.05),  # ESR <= 5 %
-    "tb303": ("mss", 0.25),  # MSS of the matched clip (0.16-0.18 in the committed quick run)
+    "tb303": ("mss", 0.3),  # MSS of the matched clip: 1.75 untrained, 0.16-0.23 seen after training
     "compressor": ("esr", 0.01),  # ESR <= 1 %
 }
 

@@ -71,8 +71,14 @@ def _check_all(x, a, zi, g, tol, neg, **kw):
 
 
 # --------------------------------------------------------------------------- the matrix
-@pytest.mark.parametrize("dtype", [torch.float64, torch.float32, torch.complex128], ids=str)
-@pytest.mark.parametrize("M", [1, 2, 3, 4, 5, 8, 16])
+# In the interpreter, complex128 only at the order classes (M = 1, the largest register order 4,
+# the smallest circular-buffer order 5): it is slow, and complex runs the real kernels on views.
+_ORDERS = (1, 2, 3, 4, 5, 8, 16)
+_MATRIX = [(M, dt) for M in _ORDERS for dt in (torch.float64, torch.float32)]
+_MATRIX += [(M, torch.complex128) for M in (_ORDERS if CUDA else (1, 4, 5))]
+
+
+@pytest.mark.parametrize("M,dtype", _MATRIX, ids=lambda v: str(v).replace("torch.", ""))
 def test_matrix(M, dtype):
     """forward / backward (all grads) / reverse / conj_a / neg_a at every boundary case of T."""
     Ts = sorted({1, M - 1, CHUNK - 1, CHUNK, CHUNK + 1, 3 * CHUNK + 5} - {0})
@@ -139,6 +145,8 @@ def test_backward_flags(M, kw):
 def test_strides_and_expanded(M, dtype):
     """Non-contiguous x, g, y, zi, a (time-major and expanded with stride 0): read in place,
     same results as contiguous inputs (bit for bit: same arithmetic in the same order)."""
+    if not CUDA and (M == 2) == (dtype == torch.float64):
+        pytest.skip("interpreter: complex at M = 2 and real at M = 5 cover both kernel families")
     B, T = 3, 2 * CHUNK + 3
     x, a, zi, g = _inputs(B, T, M, dtype, seed=M)
     a0 = a[:, 0]

@@ -422,6 +422,36 @@ def _sign(dtype: torch.dtype, negative: bool):
     return torch.tensor(-1.0 if negative else 1.0, dtype=real).numpy()[()]
 
 
+_ENTRIES: dict = {}
+
+
+def _launch(kernel, *args) -> None:
+    """Call ``kernel`` through at most two compiled versions per dtype.
+
+    Numba's dispatcher compiles one version per combination of array layouts, i.e. a new
+    compilation of several seconds for every new mix of contiguous, strided and expanded
+    arguments. Here every array is typed ``'C'`` when all of them are C-contiguous (the common
+    case; the fastest code) and ``'A'`` (any strides) otherwise, and the compiled entry point is
+    called directly, which also skips the dispatcher's type resolution on each call.
+    ``args[0]`` is an array of the working dtype.
+    """
+    contiguous = True
+    for v in args:
+        if isinstance(v, np.ndarray) and not v.flags.c_contiguous:
+            contiguous = False
+            break
+    key = (kernel, args[0].dtype, contiguous)
+    entry = _ENTRIES.get(key)
+    if entry is None:
+        layout = "C" if contiguous else "A"
+        sig = tuple(
+            numba.types.Array(numba.from_dtype(v.dtype), v.ndim, layout) if isinstance(v, np.ndarray) else numba.typeof(v)
+            for v in args
+        )
+        entry = _ENTRIES[key] = kernel.compile(sig)  # loads from the on-disk cache when it can
+    entry(*args)
+
+
 def _dummy(dtype: torch.dtype, ndim: int) -> np.ndarray:
     return torch.zeros((1,) * ndim, dtype=dtype).numpy()
 
@@ -447,9 +477,9 @@ def forward(
     sched, L = _pick_schedule(B, T, M, schedule, chunk_len)
     args = (_np(x), _np(a), _np(zi), y.numpy(), bool(conj_a), _sign(x.dtype, neg_a))
     if sched == "rows":
-        (_fwd_rows if _parallel_pays(B, T, M) else _fwd_rows_serial)(*args)
+        _launch(_fwd_rows if _parallel_pays(B, T, M) else _fwd_rows_serial, *args)
     else:
-        _fwd_chunked(*args, L)
+        _launch(_fwd_chunked, *args, L)
     return y
 
 
@@ -475,9 +505,9 @@ def _reverse_impl(g, a, y, zi, need_a, need_zi, conj, neg, schedule, chunk_len):
         _sign(g.dtype, neg),
     )
     if sched == "rows":
-        (_rev_rows if _parallel_pays(B, T, M) else _rev_rows_serial)(*args)
+        _launch(_rev_rows if _parallel_pays(B, T, M) else _rev_rows_serial, *args)
     else:
-        _rev_chunked(*args, L)
+        _launch(_rev_chunked, *args, L)
     return u, ga, gzi
 
 
