@@ -20,6 +20,7 @@ Forward mode: ``y_dot = LPC(x_dot - sum_i A_dot[n,i-1] y[n-i], A, zi_dot)``.
 
 from __future__ import annotations
 
+import inspect
 from typing import Any, Callable, List, Optional, Tuple
 
 import torch
@@ -31,6 +32,18 @@ from ._validation import check_lpc
 __all__ = ["LPC", "Reverse", "lpc_vjp", "past_values"]
 
 _is_wrapped: Callable[[torch.Tensor], bool] = torch._C._functorch.is_functorch_wrapped_tensor
+
+
+def precomputed_signature(cls: type) -> type:
+    """Class decorator for autograd Functions: store ``forward``'s signature on it.
+
+    ``Function.apply`` binds its arguments with ``inspect.signature(cls.forward)`` on every
+    call (for Functions with ``setup_context``), which rebuilds the signature each time (~25 µs,
+    a third of a small call's overhead); ``inspect.signature`` returns a stored
+    ``__signature__`` at once.
+    """
+    cls.forward.__signature__ = inspect.signature(cls.forward)
+    return cls
 
 
 def _maybe_conj(t: torch.Tensor, conj: bool) -> torch.Tensor:
@@ -104,6 +117,7 @@ def lpc_vjp(
     return u, gA, gzi
 
 
+@precomputed_signature
 class LPC(Function):
     """Time-varying all-pole filter ``y[n] = x[n] - sum_i A[n,i-1] y[n-i]`` with autograd.
 
@@ -154,6 +168,7 @@ class LPC(Function):
         return y.reshape(info.batch_size, -1, *y.shape[1:]), 0
 
 
+@precomputed_signature
 class Reverse(Function):
     """Reverse (adjoint) all-pole filter ``u[n] = g[n] - sum_i Ac[n+i, i-1] u[n+i]``.
 

@@ -19,7 +19,7 @@ from torch.autograd import Function
 
 from . import _dispatch
 from ._validation import check_recurrence
-from .core import _flatten_vmap, _fused_ok, lpc_vjp
+from .core import _flatten_vmap, _fused_ok, lpc_vjp, precomputed_signature
 
 __all__ = ["Recurrence"]
 
@@ -29,6 +29,7 @@ def _previous(out: torch.Tensor, init: torch.Tensor) -> torch.Tensor:
     return torch.cat([init.unsqueeze(1), out[:, :-1]], dim=1)
 
 
+@precomputed_signature
 class Recurrence(Function):
     """``Recurrence.apply(decay, impulse, initial_state)``: ``decay, impulse (B,T)``,
     ``initial_state (B,)`` of one dtype and device; returns ``h (B,T)``.

@@ -36,7 +36,7 @@ import torch
 from torch.autograd import Function
 
 from .. import _dispatch
-from ..core import Reverse
+from ..core import Reverse, precomputed_signature
 from ..functional import linear_recurrence
 from . import _checks
 
@@ -68,6 +68,7 @@ def _betas(zeta: torch.Tensor, at: torch.Tensor, rt: torch.Tensor) -> torch.Tens
     return torch.where(zeta, at.unsqueeze(1), rt.unsqueeze(1))
 
 
+@precomputed_signature
 class AttackRelease(Function):
     """``AttackRelease.apply(f, alpha_attack, alpha_release, zi)`` -> smoothed gain ``(B, T)``.
 
