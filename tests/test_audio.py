@@ -245,12 +245,12 @@ def test_phaser_coefficients_gradient_at_zero():
 # --------------------------------------------------------------------------- compressor
 def _tie_free_gain(B, T, gen):
     """Target gains whose steps keep f[n] away from the smoothed state (no decision ties)."""
-    levels = 0.2 + 0.8 * torch.rand(B, max(T // 6, 1), generator=gen, dtype=F64)
+    levels = 0.2 + 0.8 * torch.rand(B, max(-(-T // 6), 1), generator=gen, dtype=F64)
     return levels.repeat_interleave(6, dim=1)[:, :T].contiguous()
 
 
 def test_attack_release_matches_reference(backend):
-    T = _T(backend, 200, 24)
+    T = _T(backend, 200, 27)  # the Triton kernel walks blocks of 4 or 8 samples: a partial last block
     gen = torch.Generator().manual_seed(8)
     f = torch.rand(3, T, generator=gen, dtype=F64)
     at = torch.tensor([0.5, 0.3, 0.9], dtype=F64)
@@ -265,7 +265,7 @@ def test_attack_release_matches_reference(backend):
 
 
 def test_attack_release_gradients_match_reference(backend):
-    T = _T(backend, 120, 24)
+    T = _T(backend, 120, 27)
     gen = torch.Generator().manual_seed(9)
     f = _tie_free_gain(2, T, gen)
     at, rt, zi = torch.tensor([0.3, 0.6], dtype=F64), torch.tensor([0.05, 0.1], dtype=F64), torch.tensor([0.9, 0.5], dtype=F64)

@@ -1,11 +1,12 @@
 """Triton backend kernels against the float64 sequential reference.
 
 Without CUDA the kernels run in Triton's interpreter (``TRITON_INTERPRET=1``, set by
-``conftest.py``) at small sizes: every order class (registers ``M <= 4``, circular buffer
-above), both schedules, chunk boundaries (tiny chunks of 8, also 6 and 5 so that the unrolled
-loop sees 4, 2 and 1 steps per iteration), ``T < M``, flags, strides, expanded ``a``,
-determinism and empty inputs. With CUDA the same tests run on the GPU, plus the ``gpu`` tests
-at real sizes (reference: the Numba backend in float64, itself tested against the reference).
+``conftest.py``) at small sizes: every order class (tile scans ``M <= 4``, per-lane walks
+above), both schedules forced at tiny tiles (4 samples) and chunks (8), other tile/chunk
+splits, ``T`` around their boundaries and below ``M``, flags, strides, expanded ``a``,
+unstable stretches (overflowing maps over a zero state), determinism and empty inputs. With
+CUDA the same tests run on the GPU, plus the ``gpu`` tests at real sizes (reference: the Numba
+backend in float64, itself tested against the reference).
 
 Half precision (measured, B=3, T=40, M in 1..8, vs float64 on the same rounded inputs):
 relative L2 error about 3.5e-3 for bfloat16 (``y``, ``grad_x``, ``grad_zi``; ``grad_a`` about
@@ -34,7 +35,11 @@ DEV = "cuda" if CUDA else "cpu"
 gpu = pytest.mark.skipif(not CUDA, reason="needs a CUDA GPU")
 
 TOL = {torch.float64: 1e-9, torch.complex128: 1e-9, torch.float32: 2e-4, torch.complex64: 2e-4}
-CHUNK = 8
+BT, CHUNK = 4, 8  # tiny tiles (orders <= 4; a three-phase chunk is a tile) and walk chunks (M > 4)
+THREE = dict(block_t=BT, chunk_len=CHUNK, schedule="three-phase")
+SINGLE = dict(block_t=BT, schedule="single")
+SCHEDULES = [THREE, SINGLE]
+SCHEDULE_IDS = ["three-phase", "single"]
 
 
 def _hi(t):
@@ -71,8 +76,8 @@ def _check_all(x, a, zi, g, tol, neg, **kw):
 
 
 # --------------------------------------------------------------------------- the matrix
-# In the interpreter, complex128 only at the order classes (M = 1, the largest register order 4,
-# the smallest circular-buffer order 5): it is slow, and complex runs the real kernels on views.
+# Tile orders (M <= 4) and walk orders (5, 8, 16). In the interpreter (it scans element by element
+# in Python) complex128 runs at the order classes' ends only: M = 1, 4 (tile) and 5 (walk).
 _ORDERS = (1, 2, 3, 4, 5, 8, 16)
 _MATRIX = [(M, dt) for M in _ORDERS for dt in (torch.float64, torch.float32)]
 _MATRIX += [(M, torch.complex128) for M in (_ORDERS if CUDA else (1, 4, 5))]
@@ -80,49 +85,91 @@ _MATRIX += [(M, torch.complex128) for M in (_ORDERS if CUDA else (1, 4, 5))]
 
 @pytest.mark.parametrize("M,dtype", _MATRIX, ids=lambda v: str(v).replace("torch.", ""))
 def test_matrix(M, dtype):
-    """forward / backward (all grads) / reverse / conj_a / neg_a at every boundary case of T."""
-    Ts = sorted({1, M - 1, CHUNK - 1, CHUNK, CHUNK + 1, 3 * CHUNK + 5} - {0})
+    """forward / backward (all grads) / reverse / conj_a / neg_a, both schedules, T around the
+    tile (4) and walk chunk (8) boundaries and below M."""
+    Ts = sorted({1, M - 1, BT, CHUNK + 1, 2 * CHUNK + 5} - {0})
     for i, T in enumerate(Ts):
         B = 1 + 2 * (i % 2)
         x, a, zi, g = _inputs(B, T, M, dtype, seed=10 * M + i)
-        _check_all(x, a, zi, g, TOL[dtype], neg=bool(i % 2), chunk_len=CHUNK)
-    x, a, zi, g = _inputs(3, 2 * CHUNK + 3, M, dtype, seed=M)
-    _check_all(x, a, zi, g, TOL[dtype], neg=False, schedule="rows")
+        _check_all(x, a, zi, g, TOL[dtype], neg=bool(i % 2), **SCHEDULES[i % 2])
 
 
-@pytest.mark.parametrize("chunk", [5, 6])
+@pytest.mark.parametrize("kw", [dict(block_t=2, schedule="three-phase"), dict(block_t=8, schedule="three-phase"),
+                                dict(block_t=2, schedule="single"), dict(chunk_len=5), dict(chunk_len=6)], ids=str)
 @pytest.mark.parametrize("M", [2, 5])
-def test_odd_chunk_lengths(M, chunk):
-    """Chunks that the unrolled loop (4 steps) does not divide; L < M for M = 5, L = 5."""
-    x, a, zi, g = _inputs(3, 4 * chunk + 3, M, torch.float64, seed=chunk)
-    _check_all(x, a, zi, g, 1e-9, neg=True, chunk_len=chunk)
+def test_tiles_and_chunks(M, kw):
+    """Other tiles (tile path) and chunks (walk path; shorter than M at M = 5, L = 5)."""
+    if (M <= tg.TILE_ORDERS) != ("block_t" in kw):
+        pytest.skip("block_t is a tile-path knob, chunk_len a walk-path knob")
+    x, a, zi, g = _inputs(3, 27, M, torch.float64, seed=len(kw))
+    _check_all(x, a, zi, g, 1e-9, neg=True, **kw)
 
 
 @pytest.mark.parametrize("M", [3, 33])
 def test_complex64_and_high_order(M):
-    x, a, zi, g = _inputs(2, 29, M, torch.complex64 if M == 3 else torch.float64, seed=M)
-    _check_all(x, a, zi, g, TOL[x.dtype], neg=False, chunk_len=CHUNK)
+    x, a, zi, g = _inputs(2, 19, M, torch.complex64 if M == 3 else torch.float64, seed=M)
+    _check_all(x, a, zi, g, TOL[x.dtype], neg=False, **THREE)
 
 
 @pytest.mark.parametrize("dtype,bound", [(torch.bfloat16, 1e-2), (torch.float16, 1e-3)], ids=str)
 @pytest.mark.parametrize("M", [2, 5])
 def test_half_precision(dtype, bound, M):
     """float16/bfloat16: loaded natively, accumulated in float32, stored in the input dtype."""
-    x, a, zi = (t.to(dtype) for t in make_inputs(3, 29, M, torch.float64, seed=M, device=DEV))
-    g = torch.randn(3, 29, generator=torch.Generator().manual_seed(5)).to(device=DEV, dtype=dtype)
-    y = tg.forward(x, a, zi, chunk_len=CHUNK)
+    x, a, zi = (t.to(dtype) for t in make_inputs(3, 21, M, torch.float64, seed=M, device=DEV))
+    g = torch.randn(3, 21, generator=torch.Generator().manual_seed(5)).to(device=DEV, dtype=dtype)
+    y = tg.forward(x, a, zi, **THREE)
     assert y.dtype == dtype
     y_ref, grads_ref = _ref(x, a, zi, g)
-    grads = tg.backward(g, a, y, zi, True, True, chunk_len=CHUNK)
+    grads = tg.backward(g, a, y, zi, True, True, **THREE)
     for got, exp in zip((y, *grads), (y_ref, *grads_ref)):
         assert got.dtype == dtype
         err = (_hi(got) - exp).norm() / exp.norm()
         assert err <= bound, f"relative L2 error {err:.3g} > {bound}"
 
 
+# --------------------------------------------------------------------------- unstable stretches
+def _unstable_then_stable(T, M, dtype, r_bad, r_good):
+    """Real filters (conjugate pole pairs at distinct angles, ``M`` even) whose poles have radius
+    ``r_bad`` over the first half and ``r_good`` after."""
+    r = torch.where(torch.arange(T) < T // 2, r_bad, r_good).to(torch.float64)[:, None]
+    angles = torch.linspace(0.3, 2.5, M // 2, dtype=torch.float64)
+    p = torch.polar(r.expand(T, M // 2), angles.expand(T, M // 2))
+    poles = torch.cat([p, p.conj()], dim=1)
+    c = torch.zeros(T, M + 1, dtype=torch.complex128)
+    c[:, 0] = 1
+    for k in range(M):
+        c[:, 1:] = c[:, 1:] - poles[:, k : k + 1] * c[:, :-1].clone()
+    return c[:, 1:].real.to(dtype)[None].to(DEV)
+
+
+@pytest.mark.parametrize("M", [2, 6])
+@pytest.mark.parametrize("kw", SCHEDULES + [dict(block_t=16)], ids=SCHEDULE_IDS + ["planned"])
+def test_zero_state_through_overflowing_maps(M, kw):
+    """A silent input over an unstable stretch keeps the state exactly zero in the sequential
+    recursion; the chunk and tile maps of that stretch overflow (inf), and must not turn the zero
+    state into NaN (inf * 0). Same for the adjoint with a silent upstream gradient."""
+    T = 96
+    a = _unstable_then_stable(T, M, torch.float32, 1e6, 0.5)  # a chunk (8 samples) map overflows float32
+    x = torch.zeros(1, T, device=DEV)
+    x[0, T // 2 + 3] = 1.0  # one impulse after the unstable half
+    zi = torch.zeros(1, M, device=DEV)
+    y = tg.forward(x, a, zi, **kw)
+    y_ref = _reference.allpole(_hi(x), _hi(a), _hi(zi))
+    assert torch.isfinite(y).all()
+    assert_rel_close(y, y_ref, 1e-5)
+    assert torch.equal(tg.forward(torch.zeros_like(x), a, zi, **kw), torch.zeros_like(x))
+    # adjoint: unstable (reversed in time) where the upstream gradient is silent
+    a_rev = a.flip(1)
+    g = x.flip(1)
+    u = tg.reverse(g, a_rev, **kw)
+    u_ref = _reference.reverse(_hi(g), _hi(a_rev))
+    assert torch.isfinite(u).all()
+    assert_rel_close(u, u_ref, 1e-5)
+
+
 # --------------------------------------------------------------------------- flags and layouts
 @pytest.mark.parametrize("M", [2, 6])
-@pytest.mark.parametrize("kw", [dict(chunk_len=CHUNK), dict(schedule="rows")], ids=["chunked", "rows"])
+@pytest.mark.parametrize("kw", SCHEDULES, ids=SCHEDULE_IDS)
 def test_backward_flags(M, kw):
     """need_grad_a / need_grad_zi: None when not asked; y and zi optional; grad_x unchanged."""
     x, a, zi, g = _inputs(3, 21, M, torch.float64, seed=M)
@@ -147,7 +194,7 @@ def test_strides_and_expanded(M, dtype):
     same results as contiguous inputs (bit for bit: same arithmetic in the same order)."""
     if not CUDA and (M == 2) == (dtype == torch.float64):
         pytest.skip("interpreter: complex at M = 2 and real at M = 5 cover both kernel families")
-    B, T = 3, 2 * CHUNK + 3
+    B, T = 3, CHUNK + 3
     x, a, zi, g = _inputs(B, T, M, dtype, seed=M)
     a0 = a[:, 0]
     a_exp = a0[:, None].expand(B, T, M)  # time-invariant filter, stride 0 along T
@@ -159,7 +206,7 @@ def test_strides_and_expanded(M, dtype):
     zi_nc = zi.t().contiguous().t()
     for aa in (a_exp, a_tm, a_bexp):
         a_c = aa.contiguous()
-        for kw in (dict(chunk_len=CHUNK), dict(schedule="rows")):
+        for kw in SCHEDULES:
             y = tg.forward(x, a_c, zi, **kw)
             y_nc = tg.forward(x_nc, aa, zi_nc, **kw)
             assert torch.equal(y_nc, y)
@@ -169,7 +216,7 @@ def test_strides_and_expanded(M, dtype):
                 assert torch.equal(got, exp)
             assert torch.equal(tg.reverse(g_nc, aa, conj_a=True, **kw), tg.reverse(g, a_c, conj_a=True, **kw))
     y_ref, _ = _ref(x, a_exp, zi, g)
-    assert_rel_close(tg.forward(x, a_exp, zi, chunk_len=CHUNK), y_ref, 1e-9)
+    assert_rel_close(tg.forward(x, a_exp, zi, **THREE), y_ref, 1e-9)
 
 
 def test_lazy_conj_and_neg_views():
@@ -177,14 +224,15 @@ def test_lazy_conj_and_neg_views():
     x, a, zi, g = _inputs(2, 19, 3, torch.complex128, seed=3)
     for a_view in (a.conj(), torch._neg_view(a)):
         want = a_view.resolve_conj().resolve_neg()
-        for kw in (dict(chunk_len=CHUNK), dict(schedule="rows")):
+        for kw in SCHEDULES:
             assert torch.equal(tg.forward(x, a_view, zi, **kw), tg.forward(x, want, zi, **kw))
             assert torch.equal(tg.reverse(g, a_view, conj_a=True, **kw), tg.reverse(g, want, conj_a=True, **kw))
 
 
-def test_deterministic():
-    x, a, zi, g = _inputs(3, 3 * CHUNK + 5, 5, torch.float32, seed=1)
-    for kw in (dict(chunk_len=CHUNK), dict(schedule="rows")):
+@pytest.mark.parametrize("M", [2, 5])
+def test_deterministic(M):
+    x, a, zi, g = _inputs(3, 2 * CHUNK + 5, M, torch.float32, seed=1)
+    for kw in SCHEDULES:
         y1, y2 = tg.forward(x, a, zi, **kw), tg.forward(x, a, zi, **kw)
         assert torch.equal(y1, y2)
         for p, q in zip(tg.backward(g, a, y1, zi, True, True, **kw), tg.backward(g, a, y1, zi, True, True, **kw)):
@@ -202,12 +250,12 @@ def test_empty(B, T):
     assert tg.reverse(x, a).shape == (B, T)
 
 
-def test_bad_schedule():
+@pytest.mark.parametrize("kw", [dict(schedule="nope"), dict(chunk_len=0), dict(block_t=3), dict(block_t=1),
+                                dict(lanes=6), dict(chunk_len=4, schedule="single"), dict(chunk_len=True)], ids=str)
+def test_bad_knobs(kw):
     x, a, zi, _ = _inputs(1, 4, 1, torch.float64)
     with pytest.raises(ValueError):
-        tg.forward(x, a, zi, schedule="nope")
-    with pytest.raises(ValueError):
-        tg.forward(x, a, zi, chunk_len=0)
+        tg.forward(x, a, zi, **kw)
 
 
 # --------------------------------------------------------------------------- GPU, real sizes
@@ -225,7 +273,8 @@ def _numba_ref(x, a, zi, g=None):
 @gpu
 @pytest.mark.parametrize("dtype", [torch.float32, torch.float64, torch.complex64], ids=str)
 @pytest.mark.parametrize("M", [1, 2, 3, 4, 5, 8, 16])
-@pytest.mark.parametrize("kw", [{}, dict(schedule="rows"), dict(chunk_len=64), dict(chunk_len=1000)], ids=["auto", "rows", "L64", "L1000"])
+@pytest.mark.parametrize("kw", [{}, dict(schedule="single"), dict(schedule="three-phase"), dict(block_t=64, chunk_len=192),
+                                dict(chunk_len=1000)], ids=["auto", "single", "three-phase", "BT64-L192", "L1000"])
 def test_gpu_matrix(M, dtype, kw):
     B, T = 6, 3 * 4096 + 77
     x, a, zi, g = _inputs(B, T, M, dtype, seed=M)

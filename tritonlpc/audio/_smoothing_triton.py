@@ -1,9 +1,13 @@
 """Triton kernel of the attack/release gain smoother (data-dependent forward only).
 
-Each program owns ``BLOCK`` rows (one vector lane per row) and walks time sequentially, so the
-rows advance in lockstep; the decision ``f[n] < g[n-1]`` is a per-lane select. Runs on CUDA
-tensors and, with ``TRITON_INTERPRET=1``, on CPU tensors (how the tests exercise it). Same
-math as :mod:`tritonlpc.audio._smoothing_numba`.
+The recursion ``g[n] = beta[n] f[n] + (1 - beta[n]) g[n-1]`` with ``beta[n] = alpha_at`` when
+``f[n] < g[n-1]`` (attack) else ``alpha_rt`` decides its coefficients from its own output, so it
+is not a linear scan: each row is walked sequentially. Rows run side by side, one per lane (up
+to 32 in a program of one warp), and time advances ``STEPS`` samples at a time: a row's next
+``STEPS`` inputs are loaded as one block (32 contiguous bytes a row), issued before this
+block's stores, the recursion runs over the block's columns in registers, and ``g`` and the
+decisions are stored as blocks. Runs on CUDA tensors and, with ``TRITON_INTERPRET=1``, on CPU
+tensors (how the tests exercise it). Same math as :mod:`tritonlpc.audio._smoothing_numba`.
 """
 
 from __future__ import annotations
@@ -14,27 +18,39 @@ import torch
 import triton
 import triton.language as tl
 
+from ..backends._triton_tile import _unzip, _zip
+
 __all__ = ["smooth"]
 
-_BLOCK = 32
 
-
-@triton.jit
-def _smooth_kernel(f_ptr, at_ptr, rt_ptr, zi_ptr, out_ptr, zeta_ptr, B, T, BLOCK: tl.constexpr):
-    pid = tl.program_id(0)
-    rows = pid * BLOCK + tl.arange(0, BLOCK)
-    mask = rows < B
-    a = tl.load(at_ptr + rows, mask=mask, other=0.0)
-    r = tl.load(rt_ptr + rows, mask=mask, other=0.0)
-    prev = tl.load(zi_ptr + rows, mask=mask, other=0.0)
-    base = rows.to(tl.int64) * T
-    for t in range(0, T):
-        x = tl.load(f_ptr + base + t, mask=mask, other=0.0)
-        att = x < prev
-        beta = tl.where(att, a, r)
-        prev = beta * x + (1.0 - beta) * prev
-        tl.store(out_ptr + base + t, prev, mask=mask)
-        tl.store(zeta_ptr + base + t, att.to(tl.int8), mask=mask)
+@triton.jit(do_not_specialize=["B", "T"])
+def _smooth_kernel(f_ptr, at_ptr, rt_ptr, zi_ptr, g_ptr, zeta_ptr, B, T, ROWS: tl.constexpr, STEPS: tl.constexpr):
+    rows = tl.program_id(0) * ROWS + tl.arange(0, ROWS)
+    ok = rows < B
+    a = tl.load(at_ptr + rows, mask=ok, other=0.0)
+    r = tl.load(rt_ptr + rows, mask=ok, other=0.0)
+    prev = tl.load(zi_ptr + rows, mask=ok, other=0.0)
+    base = rows.to(tl.int64)[:, None] * T
+    j = tl.arange(0, STEPS)[None, :]
+    t0 = 0
+    blk = tl.load(f_ptr + base + j, mask=ok[:, None] & (j < T), other=0.0)
+    while t0 < T:
+        t1 = t0 + STEPS
+        nxt = tl.load(f_ptr + base + t1 + j, mask=ok[:, None] & (t1 + j < T), other=0.0)  # ahead of the stores
+        cols = _unzip(blk, STEPS, ROWS)
+        gs = ()
+        zs = ()
+        for s in tl.static_range(STEPS):
+            att = cols[s] < prev
+            beta = tl.where(att, a, r)
+            prev = beta * cols[s] + (1.0 - beta) * prev
+            gs = gs + (prev,)
+            zs = zs + (att.to(tl.int8),)
+        m = ok[:, None] & (t0 + j < T)
+        tl.store(g_ptr + base + t0 + j, _zip(gs, STEPS, ROWS), mask=m)
+        tl.store(zeta_ptr + base + t0 + j, _zip(zs, STEPS, ROWS), mask=m)
+        blk = nxt
+        t0 = t1
 
 
 def smooth(f: torch.Tensor, at: torch.Tensor, rt: torch.Tensor, zi: torch.Tensor):
@@ -44,7 +60,10 @@ def smooth(f: torch.Tensor, at: torch.Tensor, rt: torch.Tensor, zi: torch.Tensor
     out = torch.empty(B, T, dtype=f.dtype, device=f.device)
     zeta = torch.empty(B, T, dtype=torch.int8, device=f.device)
     if B and T:
+        rows = min(32, triton.next_power_of_2(B))
+        steps = 32 // f.element_size()  # 32 bytes of each row a block
         ctx = torch.cuda.device(f.device) if f.device.type == "cuda" else contextlib.nullcontext()
         with ctx:
-            _smooth_kernel[(triton.cdiv(B, _BLOCK),)](f, at, rt, zi, out, zeta, B, T, BLOCK=_BLOCK)
+            _smooth_kernel[(triton.cdiv(B, rows),)](f, at, rt, zi, out, zeta, B, T, ROWS=rows, STEPS=steps,
+                                                    num_warps=1)
     return out, zeta.view(torch.bool)

@@ -1,85 +1,89 @@
-"""Triton backend: chunked parallel scan (forward) and reverse scan (backward), any order M.
+"""Triton backend: the all-pole filter and its adjoint as parallel scans, any order M.
 
 Implements the contract of :mod:`tritonlpc.backends` on CUDA tensors, and on CPU tensors when
 Triton's interpreter is on (``TRITON_INTERPRET=1``, how CI tests these kernels). The kernels
-live in :mod:`tritonlpc.backends._triton_scan`; this module picks the schedule and launches.
+live in :mod:`tritonlpc.backends._triton_tile` (orders ``M <= 4``: tile-parallel scans of the
+affine companion maps, coalesced) and :mod:`tritonlpc.backends._triton_walk` (``M > 4``:
+per-lane walks); this module plans and launches them.
 
-Schedule ``"chunked"`` (parallel over batch rows *and* time). Time is cut into ``C`` chunks of
-length ``L``; a *job* is one (row, chunk) pair and the vector lanes of a program are ``N``
-consecutive jobs, all walking their chunks in lockstep, one sample per step:
+Schedules (:func:`plan` picks one from ``B``, ``T``, ``M``, the dtype and the SM count):
 
-1. **summary** (``B (C-1)`` jobs): each lane walks a full chunk running ``M + 1`` recursions
-   side by side, the zero-state response to the input and the ``M`` responses to a unit start
-   state; their end states are the chunk's affine map ``s -> P_c s + h_c`` (``P_c`` the product
-   of the chunk's companion matrices, ``h_c`` its zero-state end state). The last chunk of a
-   row is never summarised (nothing comes after it).
-2. **carry** (``B`` lanes): a sequential scan over a row's chunks, ``S_0 = zi``,
-   ``S_{c+1} = P_c S_c + h_c``, writing every chunk's start state (``M`` values per chunk).
-3. **output** (``B C`` jobs): each lane re-runs its chunk from its start state and writes ``y``.
+``"single"``
+    One program per row scans the row's tiles left to right (right to left for the adjoint)
+    with the state carried in registers, the next tile's loads in flight before this tile's
+    stores: every input is read once. Used when the batch alone fills the GPU
+    (``B >= 4 * SMs`` programs), or when a row is a single tile.
+``"three-phase"``
+    For small batches, parallel over time as well: rows are cut into chunks of whole tiles;
+    (1) the affine map of every chunk (a ``tl.reduce`` of its elements), (2) a parallel scan
+    of each row's chunk maps giving every chunk's start state, (3) every chunk re-scanned from
+    its start state, writing the outputs. Inputs are read twice (phase 1 and 3), so
+    ``(2 (M + 1) + 1) / (M + 2)`` times the minimum bytes of the forward.
 
-The reverse direction (``backward``/``reverse``) is the same three phases with chunks aligned
-at the end of the signal (chunk 0 is the last ``L`` samples), running the adjoint filter in its
-transposed direct form, which reads only row ``n+1`` of ``a`` at step ``n`` (in place: nothing
-is flipped, padded or copied)::
+A third schedule, a single pass with decoupled look-back across programs (as PyTorch
+Inductor's split scan), is left out on purpose: the prefix it combines depends on which
+predecessors have published when a program looks (timing), so its rounding is not the same
+run to run, and a deterministic chained variant serialises the programs of a row.
 
-    lam_j[n] = g[n] [j == 0] - A[n+1, j] lam_0[n+1] + lam_{j+1}[n+1],    u[n] = lam_0[n]
+The backward (``backward``/``reverse``) runs the same schedules on the adjoint recursion
+(transposed companion maps, reading row ``n + 1`` of ``a`` with a shifted load), with
+``grad_a[n, j] = -u[n] conj(y[n-1-j])`` fused into the output pass and ``grad_zi`` from the
+state at the start. Everything is read through strides in place (an expanded ``a`` costs
+nothing; a lazily conjugated/negated ``a`` becomes a runtime sign), offsets are int64, complex
+tensors are read through real views with complex arithmetic in the kernel, float16/bfloat16
+are loaded natively and accumulated in float32 (``SUPPORTS_HALF``), float64/complex128 in
+float64. No atomics (identical bits run to run), no host synchronisation (CUDA-graph
+capturable), launches on the tensors' device and torch's current stream. Scratch per call in
+three-phase: ``B C (M^2 + M)`` values for the chunk maps and ``B C M`` start states.
 
-(``A`` conjugated for ``backward``), starting from ``lam[T] = 0``. Its output phase also writes
-``grad_a[n, j] = -u[n] conj(y[n-1-j])`` (``+`` for ``neg_a``; ``y[-k] = zi[k-1]``), and the
-lane owning ``n = 0`` takes one more step (``g[-1] = 0``) whose state is ``grad_zi``.
-
-Schedule ``"rows"``: one chunk per row (``L = T``): no summary and no carry, one lane per row.
-It does ``1/(M+2)`` of the chunked work and wins whenever the batch alone fills the GPU.
-
-How a schedule is picked (``schedule=None``; GPU guesses, see ``_plan``): ``"rows"`` when
-``B >= _ROWS_MIN_B`` lanes or ``T`` is at most one chunk; otherwise ``"chunked"`` with
-``L`` chosen so that ``B C`` is about ``_TARGET_JOBS`` lanes, ``64 <= L`` and ``L >= ~sqrt(T)``
-(so the carry's sequential length ``C`` does not exceed the chunk's ``L``), rounded to a
-multiple of 16. ``chunk_len=`` forces ``"chunked"`` with that ``L`` (tests use tiny chunks).
-
-Orders ``M <= 4`` keep the state in registers (one variable per lag); larger orders keep it in
-a circular buffer of ``MP = next_pow2(M)`` slots, read with a rotated coefficient row, O(M)
-per step; summaries carry the ``M`` unit responses as an ``(N, MP, MP)`` tile.
-
-Everything is read through strides (an expanded ``a`` costs nothing), offsets are int64,
-complex tensors are read through real views with complex arithmetic in the kernel, float16 and
-bfloat16 are accumulated in float32 (``SUPPORTS_HALF``), float64/complex128 in float64. No
-atomics (results are bit-identical run to run), no host synchronisation (CUDA-graph
-capturable). Scratch per call: ``B (C-1) M (M+1)`` values for the summaries and ``B C M``
-start states (none for ``"rows"``).
+Orders above 4 run per-lane walks (:mod:`tritonlpc.backends._triton_walk`) on the same two
+schedules; the tile scan stops paying there: its ``M x M`` combines grow as ``M^3`` per
+sample and its registers as ``M^2`` per element (see ``bench/README.md``, static sm_90 numbers).
 
 Half precision error (measured against float64 on the same rounded inputs, see
-``tests/test_triton_backend.py``): relative L2 about 3.5e-3 for bfloat16 (6.5e-3 for
-``grad_a``, whose ``y`` arrives in bfloat16) and 3e-4 for float16 — the rounding of the stored
-outputs; the float32 accumulation adds nothing visible.
+``tests/test_triton_backend.py``): relative L2 about 3.5e-3 for bfloat16 and 3e-4 for
+float16 — the rounding of the stored outputs; the float32 accumulation adds nothing visible.
 """
 
 from __future__ import annotations
 
 import contextlib
-import math
+import dataclasses
+import functools
 import os
-from dataclasses import dataclass
-from typing import ContextManager, Optional, Tuple
+from typing import Any, ContextManager, Dict, Optional, Tuple
 
 import torch
 import triton
 import triton.language as tl
 
-from ._triton_scan import _carry_kernel, _fwd_kernel, _rev_kernel
+from . import _triton_tile as _tile
+from . import _triton_walk as _walk
 
-__all__ = ["forward", "backward", "reverse", "SUPPORTS_HALF", "SCHEDULES"]
+__all__ = ["forward", "backward", "reverse", "plan", "Plan", "SUPPORTS_HALF", "SCHEDULES", "TILE_ORDERS"]
 
 SUPPORTS_HALF = True
-SCHEDULES = ("chunked", "rows")
+SCHEDULES = ("single", "three-phase")
+TILE_ORDERS = 4  # orders up to this run the tile scan (complex128: 3); above, per-lane walks
 
-# ---- launch configuration (GPU guesses; the GPU-tuning issue should revisit all of these)
-_SMALL_M = 4  # orders up to this keep their state in registers
-_TARGET_JOBS = 16384  # lanes wanted in flight (about 132 SMs x 128 lanes)
-_ROWS_MIN_B = 8192  # with this many rows, "rows" (no time parallelism) is used
-_MIN_CHUNK = 64
-_MAX_CHUNK = 4096
-_CARRY_LANES = 32
+# (order, dtype class) -> (BLOCK_T, num_warps) of the tile kernels, chosen from sm_90 compiles
+# (``python bench/sm90.py variants``; numbers in bench/README.md): the largest tile whose kernels
+# stay within 128 registers a thread (4 programs of 4 warps an SM), else one sample a thread.
+_TILE_CONFIG: Dict[Tuple[int, str], Tuple[int, int]] = {
+    (1, "r32"): (512, 4), (1, "r64"): (512, 4), (1, "c32"): (512, 4), (1, "c64"): (256, 4),
+    (2, "r32"): (512, 4), (2, "r64"): (256, 4), (2, "c32"): (128, 4), (2, "c64"): (128, 4),
+    (3, "r32"): (256, 4), (3, "r64"): (128, 4), (3, "c32"): (128, 4), (3, "c64"): (128, 4),
+    (4, "r32"): (128, 4), (4, "r64"): (128, 4), (4, "c32"): (128, 4),
+}
+# complex128 at M = 4 is not in the table: a complex128 4x4 map is 80 registers, and a combine
+# holds three of them; with one sample a thread the summaries still spill (~300-400 bytes, sm_90),
+# so it runs the per-lane walk.
+
+_PROGRAMS_PER_SM = 4  # rows (programs) wanted per SM before rows are split into chunks
+_MAX_BLOCK_C = 1024  # chunk maps scanned per block by the carry
+_WALK_VALUES = 2048  # walk path: values of the largest per-program state tile (summary: N MP MP)
+_WALK_MIN_CHUNK = 16
+_INTERP_BLOCK_T = 16  # the interpreter scans element by element in Python: small tiles, less padding
 
 
 def _interpreted() -> bool:
@@ -90,61 +94,152 @@ def _next_pow2(n: int) -> int:
     return 1 << max(0, int(n) - 1).bit_length()
 
 
-@dataclass(frozen=True)
-class _Plan:
-    """Chunk length ``L`` and count ``C`` per row (``C == 1``: the "rows" schedule)."""
+def _dtype_class(dtype: torch.dtype) -> str:
+    if dtype == torch.complex128:
+        return "c64"
+    if dtype == torch.complex64:
+        return "c32"
+    return "r64" if dtype == torch.float64 else "r32"
 
-    L: int
-    C: int
+
+@dataclasses.dataclass(frozen=True)
+class Plan:
+    """How one call runs: path, schedule and launch geometry (from :func:`plan`).
+
+    Attributes:
+        path: ``"tile"`` (``M <= 4``) or ``"walk"``.
+        schedule: ``"single"`` or ``"three-phase"``.
+        n_chunks: chunks per row ``C`` (1 for ``"single"``).
+        chunk_len: samples per chunk ``L`` (``T`` for ``"single"``).
+        block_t: tile length (tile path; 0 for walks).
+        lanes: chunks per program (walk path; 1 for tiles).
+        num_warps: warps of the summary and pass kernels.
+        block_c, carry_warps: carry kernel geometry (three-phase).
+    """
+
+    path: str
+    schedule: str
+    n_chunks: int
+    chunk_len: int
+    block_t: int
+    lanes: int
+    num_warps: int
+    block_c: int = 1
+    carry_warps: int = 1
 
 
-def _plan(B: int, T: int, chunk_len: Optional[int], schedule: Optional[str]) -> _Plan:
+def _check_knob(name: str, value: Optional[int], pow2: bool = False) -> None:
+    if value is None:
+        return
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1 or (pow2 and value & (value - 1)):
+        kind = "a power of two" if pow2 else "a positive int"
+        raise ValueError(f"{name} must be {kind}, got {value!r}")
+
+
+def plan(
+    B: int,
+    T: int,
+    M: int,
+    dtype: torch.dtype,
+    *,
+    sm_count: int = 132,
+    interpreted: bool = False,
+    schedule: Optional[str] = None,
+    block_t: Optional[int] = None,
+    chunk_len: Optional[int] = None,
+    lanes: Optional[int] = None,
+) -> Plan:
+    """The launch plan for a call with ``x (B, T)``, ``a (B, T, M)`` of ``dtype`` (pure).
+
+    Args:
+        sm_count: the device's streaming multiprocessors (132 on an H100/H200 SXM).
+        interpreted: plan for Triton's interpreter (small tiles; it scans in Python).
+        schedule: force ``"single"`` or ``"three-phase"``.
+        block_t: tile path (``M <= 4``): the tile length (a power of two >= 2); a three-phase
+            chunk is one tile.
+        chunk_len: walk path (``M > 4``): force three-phase with chunks of this many samples.
+        lanes: walk path: the chunks per program (a power of two).
+    """
     if schedule is not None and schedule not in SCHEDULES:
         raise ValueError(f"schedule must be one of {SCHEDULES} or None, got {schedule!r}")
-    if chunk_len is not None:
-        if isinstance(chunk_len, bool) or not isinstance(chunk_len, int) or chunk_len < 1:
-            raise ValueError(f"chunk_len must be a positive int, got {chunk_len!r}")
-        if schedule == "rows":
-            raise ValueError("chunk_len only applies to the 'chunked' schedule")
-        L = chunk_len
-    elif schedule == "rows" or (schedule is None and (B >= _ROWS_MIN_B or T <= _MIN_CHUNK)):
-        L = T
+    _check_knob("block_t", block_t, pow2=True)
+    _check_knob("chunk_len", chunk_len)
+    _check_knob("lanes", lanes, pow2=True)
+    if block_t is not None and block_t < 2:
+        raise ValueError(f"block_t must be at least 2, got {block_t}")
+    if chunk_len is not None and schedule == "single":
+        raise ValueError("chunk_len only applies to the 'three-phase' schedule")
+    T = max(int(T), 1)
+    if (M, _dtype_class(dtype)) in _TILE_CONFIG:
+        return _plan_tile(B, T, M, dtype, sm_count, interpreted, schedule, block_t)
+    return _plan_walk(B, T, M, dtype, sm_count, interpreted, schedule, chunk_len, lanes)
+
+
+def _carry_geometry(n_chunks: int, block_t: int, interpreted: bool) -> Tuple[int, int]:
+    """Chunk maps a carry block scans, and its warps: one warp's worth for a few chunks, else as
+    many as a pass tile (two compiled sizes a configuration)."""
+    if interpreted:
+        block_c = _INTERP_BLOCK_T
     else:
-        L = max(_MIN_CHUNK, -(-(B * T) // _TARGET_JOBS), math.isqrt(T))
-        L = min(_MAX_CHUNK, -(-L // 16) * 16)
-    L = max(1, min(L, T))
-    return _Plan(L, -(-T // L))
+        block_c = 32 if n_chunks - 1 <= 32 else min(block_t, _MAX_BLOCK_C)
+    return block_c, max(1, min(4, block_c // 32))
 
 
-_OUT_UNROLL = 4  # steps per loop iteration in output walks (their loads issue ahead of the recursion)
+def _plan_tile(B, T, M, dtype, sm_count, interpreted, schedule, block_t) -> Plan:
+    bt, warps = _TILE_CONFIG[(M, _dtype_class(dtype))]
+    if block_t is not None:
+        bt = block_t
+    elif interpreted:
+        bt = _INTERP_BLOCK_T
+    bt = min(bt, max(2, _next_pow2(T)))  # no tile longer than the signal
+    warps = max(1, min(warps, bt // 32))
+    n_tiles = -(-T // bt)
+    single = schedule == "single" or (schedule is None and B >= _PROGRAMS_PER_SM * sm_count)
+    if single or n_tiles == 1:
+        return Plan("tile", "single", 1, T, bt, 1, warps)
+    block_c, carry_warps = _carry_geometry(n_tiles, bt, interpreted)
+    return Plan("tile", "three-phase", n_tiles, bt, bt, 1, warps, block_c, carry_warps)
 
 
-def _unroll(L: int) -> int:
-    """Steps per loop iteration; must divide ``L`` (summaries walk exactly ``L`` steps)."""
-    for u in (4, 2):
-        if L % u == 0:
-            return u
-    return 1
-
-
-def _lanes(n_jobs: int, per_lane: int, lanes: Optional[int], budget: int = 4096) -> Tuple[int, int]:
-    """(lanes per program ``N``, num_warps) for ``n_jobs`` jobs holding ``per_lane`` values each.
-
-    GPU guess: small programs (at most 32 lanes, one warp for register-sized states, at most
-    ``budget`` state values a program) so that a few thousand lanes still spread over every
-    SM, and about 8 state values per thread.
-    """
+def _plan_walk(B, T, M, dtype, sm_count, interpreted, schedule, chunk_len, lanes) -> Plan:
+    MP = _next_pow2(M)
+    W = 2 if dtype.is_complex else 1
     if lanes is not None:
-        if isinstance(lanes, bool) or not isinstance(lanes, int) or lanes < 1 or lanes & (lanes - 1):
-            raise ValueError(f"lanes must be a power of two, got {lanes!r}")
         n = lanes
-    elif _interpreted():  # wide numpy ops are what makes the interpreter fast
-        cap = max(1, 16384 // per_lane)
-        n = max(1, min(_next_pow2(n_jobs), 1 << (cap.bit_length() - 1), 256))
-    else:
-        cap = max(1, budget // per_lane)
-        n = max(1, min(32, 1 << (cap.bit_length() - 1), _next_pow2(n_jobs)))
-    return n, max(1, min(8, _next_pow2(n * per_lane) // 256))
+    elif interpreted:  # wide numpy ops are what makes the interpreter fast
+        n = 64
+    else:  # the summary's (N, MP, MP) unit responses within _WALK_VALUES values a program
+        n = max(1, min(32, _WALK_VALUES // (MP * MP * W)))
+    warps = max(1, min(4, n * MP * MP * W // 1024))
+    if chunk_len is not None:
+        L = chunk_len
+    elif schedule == "single" or (schedule is None and B * 1 >= _PROGRAMS_PER_SM * sm_count * n):
+        L = T
+    else:  # enough programs (_PROGRAMS_PER_SM a SM), chunks of at least _WALK_MIN_CHUNK samples
+        L = max(_WALK_MIN_CHUNK, (B * T) // (_PROGRAMS_PER_SM * sm_count * n))
+    L = max(1, min(L, T))
+    n_chunks = -(-T // L)
+    if n_chunks == 1:
+        return Plan("walk", "single", 1, T, 0, min(n, _next_pow2(B)), warps)
+    n = min(n, _next_pow2(B * n_chunks))
+    return Plan("walk", "three-phase", n_chunks, L, 0, n, warps, 1, warps)
+
+
+# --------------------------------------------------------------------------- launching
+def _launch(kernel: Any, grid: Tuple[int, ...], **kwargs: Any) -> None:
+    """The one place kernels are launched (tests of the sm_90 build record launches here)."""
+    kernel[grid](**kwargs)
+
+
+@functools.lru_cache(maxsize=None)
+def _sm_count(index: int) -> int:
+    return torch.cuda.get_device_properties(index).multi_processor_count
+
+
+def _plan_for(t: torch.Tensor, B: int, T: int, M: int, **knobs: Any) -> Plan:
+    if t.device.type == "cuda":
+        return plan(B, T, M, t.dtype, sm_count=_sm_count(t.device.index or 0), **knobs)
+    return plan(B, T, M, t.dtype, interpreted=_interpreted(), **knobs)
 
 
 def _real(t: torch.Tensor) -> torch.Tensor:
@@ -154,23 +249,25 @@ def _real(t: torch.Tensor) -> torch.Tensor:
     return t.resolve_neg()
 
 
-def _coef(a: torch.Tensor, conj: bool, neg: bool) -> Tuple[torch.Tensor, bool, bool]:
-    """``a`` as stored in memory (a lazy conj/neg bit becomes a kernel flag, never a copy)."""
+def _coef(a: torch.Tensor, conj: bool, neg: bool) -> Tuple[torch.Tensor, float, float]:
+    """``a`` as stored in memory, the sign of ``A = +-a`` and ``-1.0`` if ``A`` is conjugated
+    (a lazy conj/neg bit becomes part of these runtime scalars, never a copy)."""
     if a.is_complex() and a.is_conj():
         a, conj = a.conj(), not conj
     if a.is_neg():
         a, neg = torch._neg_view(a), not neg  # clears the bit; same storage, no copy
     if a.is_complex():
-        return torch.view_as_real(a), conj, neg
-    return a, False, neg
+        return torch.view_as_real(a), -1.0 if neg else 1.0, -1.0 if conj else 1.0
+    return a, -1.0 if neg else 1.0, 1.0
 
 
-def _cdt(dtype: torch.dtype):
+def _cdt(dtype: torch.dtype) -> Any:
     return tl.float64 if dtype in (torch.float64, torch.complex128) else tl.float32
 
 
-def _scratch_dtype(dtype: torch.dtype) -> torch.dtype:
-    return torch.float64 if dtype in (torch.float64, torch.complex128) else torch.float32
+def _scratch(shape: Tuple[int, ...], dtype: torch.dtype, device: torch.device) -> torch.Tensor:
+    wide = dtype in (torch.float64, torch.complex128)
+    return torch.empty(shape, dtype=torch.float64 if wide else torch.float32, device=device)
 
 
 def _on_device(t: torch.Tensor) -> ContextManager:
@@ -183,54 +280,27 @@ def _check(t: torch.Tensor) -> None:
         raise RuntimeError("the triton backend needs CUDA tensors (or TRITON_INTERPRET=1 for CPU tensors)")
 
 
-def _summary_lanes(M: int, R: int, n_jobs: int, lanes: Optional[int]) -> Tuple[int, int]:
-    if M <= _SMALL_M:
-        return _lanes(n_jobs, M * _next_pow2(M + 1) * R, lanes)
-    return _lanes(n_jobs, _next_pow2(M) ** 2 * R, lanes, budget=2048)
+def _a_strides(ar: torch.Tensor, M: int, W: int) -> Dict[str, Any]:
+    """Strides of the coefficients; ``A_CONTIG`` when ``(t, j)`` is contiguous (vector loads)."""
+    return dict(sab=ar.stride(0), sat=ar.stride(1), sam=ar.stride(2),
+                A_CONTIG=ar.stride(1) == M * W and (M == 1 or ar.stride(2) == W))
 
 
-def _output_lanes(M: int, R: int, n_jobs: int, lanes: Optional[int]) -> Tuple[int, int]:
-    if M <= _SMALL_M:
-        return _lanes(n_jobs, M * R, lanes)
-    return _lanes(n_jobs, _next_pow2(M) * R, lanes, budget=512)
-
-
-def _carry(P: torch.Tensor, H: torch.Tensor, S: torch.Tensor, zr: Optional[torch.Tensor], B: int, C: int,
-           M: int, R: int, cplx: bool, cdt) -> None:
-    """Phase 2: ``S[b, 0] = zi[b]`` (zeros if ``zr`` is None), ``S[b, c+1] = P[b, c] S[b, c] + H[b, c]``."""
-    MP = _next_pow2(M)
-    if _interpreted():
-        N, warps = min(256, _next_pow2(B)), 1
-    else:  # a lane holds an (MP, MP) map (twice: one prefetched); keep <= ~2048 values a program
-        N = max(1, min(_CARRY_LANES, _next_pow2(B), 2048 // (MP * MP * R)))
-        N = 1 << (N.bit_length() - 1)
-        e = N * MP * MP * R
-        warps = 1 if e <= 512 else 4 if e <= 2048 else 8
-    z = zr if zr is not None else S
-    _carry_kernel[(triton.cdiv(B, N),)](
-        P, H, S, z, zr.stride(0) if zr is not None else 0, zr.stride(1) if zr is not None else 0,
-        B, C, M=M, MP=MP, N=N, R=R, CPLX=cplx, ZERO_INIT=zr is None, CDT=cdt, num_warps=warps,
-    )
-
-
+# --------------------------------------------------------------------------- forward
 def forward(
     x: torch.Tensor,
     a: torch.Tensor,
     zi: torch.Tensor,
     conj_a: bool = False,
     neg_a: bool = False,
-    *,
-    chunk_len: Optional[int] = None,
-    schedule: Optional[str] = None,
-    lanes: Optional[int] = None,
+    **knobs: Any,
 ) -> torch.Tensor:
     """``y[n] = x[n] - sum_i A[n,i-1] y[n-i]``, ``y[-k] = zi[k-1]``; ``A = (-)a``, conjugated if ``conj_a``.
 
     Args:
         x: ``(B, T)``; a: ``(B, T, M)``; zi: ``(B, M)``; one dtype, one device, any strides.
-        chunk_len: chunk length ``L`` (forces the ``"chunked"`` schedule); default: by shape.
-        schedule: ``"chunked"``, ``"rows"`` or ``None`` (pick by shape, see the module doc).
-        lanes: chunks per program (a power of two); default: by shape and device.
+        **knobs: ``schedule``, ``block_t``, ``chunk_len``, ``lanes`` of :func:`plan` (tests
+            force small tiles and chunks with these).
 
     Returns:
         ``y``, a new contiguous ``(B, T)`` tensor of ``x``'s dtype.
@@ -240,48 +310,74 @@ def forward(
     y = torch.empty((B, T), dtype=x.dtype, device=x.device)
     if B == 0 or T == 0:
         return y
-    plan = _plan(B, T, chunk_len, schedule)
-    L, C = plan.L, plan.C
-    cplx = x.is_complex()
-    R = 2 if cplx else 1
-    ar, conj, neg = _coef(a, conj_a, neg_a)
+    p = _plan_for(x, B, T, M, **knobs)
+    ar, sign, conj = _coef(a, conj_a, neg_a)
     xr, zr, yr = _real(x), _real(zi), _real(y)
-    cdt = _cdt(x.dtype)
-    small = M <= _SMALL_M
-    common = dict(M=M, MP=_next_pow2(M), R=R, SMALL=small, CPLX=cplx, CONJ=conj, NEG=neg, CDT=cdt)
-    xs = (xr.stride(0), xr.stride(1), ar.stride(0), ar.stride(1), ar.stride(2))
-    ys = (yr.stride(0), yr.stride(1))
+    cplx = x.is_complex()
+    W = 2 if cplx else 1
+    args = dict(x_ptr=xr, a_ptr=ar, sxb=xr.stride(0), sxt=xr.stride(1), T=T, sign=sign, conj=conj,
+                M=M, CPLX=cplx, CDT=_cdt(x.dtype))
     with _on_device(x):
-        if C == 1:
-            S, ss = zr, (zr.stride(0), 0, zr.stride(1))
+        if p.path == "tile":
+            _tile_forward(p, args, zr, yr, B, T, M, W, _a_strides(ar, M, W))
         else:
-            sdt = _scratch_dtype(x.dtype)
-            P = torch.empty(B * (C - 1) * M * M * R, dtype=sdt, device=x.device)
-            H = torch.empty(B * (C - 1) * M * R, dtype=sdt, device=x.device)
-            S = torch.empty(B * C * M * R, dtype=sdt, device=x.device)
-            ss = (C * M * R, M * R, R)
-            n_jobs = B * (C - 1)
-            N, w = _summary_lanes(M, R, n_jobs, lanes)
-            _fwd_kernel[(triton.cdiv(n_jobs, N),)](
-                xr, ar, S, yr, P, H, *xs, *ss, *ys, n_jobs, T, C - 1, L, L,
-                KS=_next_pow2(M + 1) if small else 1, N=N, SUMMARY=True, UNROLL=_unroll(L),
-                num_warps=w, **common,
-            )
-            _carry(P, H, S, zr, B, C, M, R, cplx, cdt)
-        n_jobs = B * C
-        N, w = _output_lanes(M, R, n_jobs, lanes)
-        U = _OUT_UNROLL  # output walks may overrun their chunk (masked), so any L works
-        _fwd_kernel[(triton.cdiv(n_jobs, N),)](
-            xr, ar, S, yr, yr, yr, *xs, *ss, *ys, n_jobs, T, C, L, -(-L // U) * U,
-            KS=1, N=N, SUMMARY=False, UNROLL=U, num_warps=w, **common,
-        )
+            _walk_forward(p, args, zr, yr, B, M, W, ar)
     return y
 
 
+def _tile_forward(p: Plan, args: Dict[str, Any], zr, yr, B: int, T: int, M: int, W: int, a_st) -> None:
+    n_tiles = -(-T // p.block_t)
+    geo = dict(BLOCK_T=p.block_t, num_warps=p.num_warps, **a_st)
+    passes = dict(n_tiles=n_tiles, tiles_per_chunk=-(-p.chunk_len // p.block_t))
+    if p.n_chunks == 1:
+        _launch(_tile._fwd_pass_kernel, (B, 1), s_ptr=zr, y_ptr=yr, ssb=zr.stride(0), ssc=0, ssm=zr.stride(1),
+                **args, **geo, **passes)
+        return
+    C = p.n_chunks
+    maps = _scratch((B, C, (M * M + M) * W), yr.dtype, yr.device)
+    starts = _scratch((B, C, M * W), yr.dtype, yr.device)
+    _launch(_tile._fwd_summary_kernel, (B, C - 1), p_ptr=maps, n_chunks=C, first_chunk=0,
+            **args, **geo)
+    _launch(_tile._carry_kernel, (B,), p_ptr=maps, z_ptr=zr, s_ptr=starts, szb=zr.stride(0), szm=zr.stride(1),
+            n_chunks=C, M=M, CPLX=args["CPLX"], REV=False, CDT=args["CDT"], BLOCK_C=p.block_c,
+            num_warps=p.carry_warps)
+    _launch(_tile._fwd_pass_kernel, (B, C), s_ptr=starts, y_ptr=yr, ssb=C * M * W, ssc=M * W, ssm=W, **args,
+            **geo, **passes)
+
+
+def _walk_forward(p: Plan, args: Dict[str, Any], zr, yr, B: int, M: int, W: int, ar) -> None:
+    args = dict(args, sab=ar.stride(0), sat=ar.stride(1), sam=ar.stride(2), MP=_next_pow2(M), N=p.lanes,
+                num_warps=p.num_warps)
+    C, L = p.n_chunks, p.chunk_len
+    if C == 1:
+        _launch(_walk._walk_fwd_pass_kernel, (triton.cdiv(B, p.lanes),), s_ptr=zr, y_ptr=yr, ssb=zr.stride(0),
+                ssc=0, ssm=zr.stride(1), n_jobs=B, n_chunks=1, L=L, **args)
+        return
+    maps = _scratch((B, C - 1, M, M * W), yr.dtype, yr.device)
+    ends = _scratch((B, C - 1, M * W), yr.dtype, yr.device)
+    starts = _scratch((B, C, M * W), yr.dtype, yr.device)
+    jobs = B * (C - 1)
+    _launch(_walk._walk_fwd_summary_kernel, (triton.cdiv(jobs, p.lanes),), p_ptr=maps, h_ptr=ends, n_jobs=jobs,
+            n_chunks=C - 1, L=L, **args)
+    _walk_carry(p, maps, ends, zr, starts, B, M, args)
+    _launch(_walk._walk_fwd_pass_kernel, (triton.cdiv(B * C, p.lanes),), s_ptr=starts, y_ptr=yr,
+            ssb=C * M * W, ssc=M * W, ssm=W, n_jobs=B * C, n_chunks=C, L=L, **args)
+
+
+def _walk_carry(p: Plan, maps, ends, zr, starts, B: int, M: int, args: Dict[str, Any]) -> None:
+    MP = _next_pow2(M)
+    W = 2 if args["CPLX"] else 1
+    n = max(1, min(32, _next_pow2(B), _WALK_VALUES // (2 * MP * MP * W)))  # two maps live (one prefetched)
+    _launch(_walk._walk_carry_kernel, (triton.cdiv(B, n),), p_ptr=maps, h_ptr=ends, z_ptr=zr, s_ptr=starts,
+            szb=zr.stride(0) if zr is not None else 0, szm=zr.stride(1) if zr is not None else 0, B=B,
+            n_chunks=p.n_chunks, M=M, MP=MP, N=n, CPLX=args["CPLX"], CDT=args["CDT"],
+            num_warps=max(1, min(4, n * MP * MP * W // 512)))
+
+
+# --------------------------------------------------------------------------- reverse
 def _reverse_impl(
     g: torch.Tensor, a: torch.Tensor, y: Optional[torch.Tensor], zi: Optional[torch.Tensor],
-    need_a: bool, need_zi: bool, conj_a: bool, neg_a: bool,
-    chunk_len: Optional[int], schedule: Optional[str], lanes: Optional[int],
+    need_a: bool, need_zi: bool, conj_a: bool, neg_a: bool, knobs: Dict[str, Any],
 ) -> Tuple[torch.Tensor, Optional[torch.Tensor], Optional[torch.Tensor]]:
     _check(g)
     B, T, M = a.shape
@@ -293,51 +389,69 @@ def _reverse_impl(
         return u, ga, gzi
     if need_a and (y is None or zi is None):
         raise ValueError("grad_a needs y and zi")
-    plan = _plan(B, T, chunk_len, schedule)
-    L, C = plan.L, plan.C
-    cplx = g.is_complex()
-    R = 2 if cplx else 1
-    ar, conj, neg = _coef(a, conj_a, neg_a)
+    p = _plan_for(g, B, T, M, **knobs)
+    ar, sign, conj = _coef(a, conj_a, neg_a)
     gr, ur = _real(g), _real(u)
-    yr = _real(y) if need_a else ur
-    zr = _real(zi) if need_a else ur
-    gar = _real(ga) if need_a else ur
-    gzr = _real(gzi) if need_zi else ur
-    cdt = _cdt(g.dtype)
-    small = M <= _SMALL_M
-    common = dict(M=M, MP=_next_pow2(M), R=R, SMALL=small, CPLX=cplx, CONJ=conj, NEG=neg, CDT=cdt)
-    st = (
-        gr.stride(0), gr.stride(1), ar.stride(0), ar.stride(1), ar.stride(2),
-        yr.stride(0), yr.stride(1), zr.stride(0), zr.stride(1),
-    )
-    us = (ur.stride(0), ur.stride(1))
+    cplx = g.is_complex()
+    W = 2 if cplx else 1
+    yr = _real(y) if need_a else None
+    zr = _real(zi) if need_a else None
+    args = dict(g_ptr=gr, a_ptr=ar, u_ptr=ur, y_ptr=yr, z_ptr=zr,
+                ga_ptr=_real(ga) if need_a else None, gz_ptr=_real(gzi) if need_zi else None,
+                sgb=gr.stride(0), sgt=gr.stride(1), syb=yr.stride(0) if need_a else 0,
+                syt=yr.stride(1) if need_a else 0, szb=zr.stride(0) if need_a else 0,
+                szm=zr.stride(1) if need_a else 0, T=T, sign=sign, conj=conj, M=M, CPLX=cplx, CDT=_cdt(g.dtype))
     with _on_device(g):
-        if C == 1:
-            S, ss = ur, (0, 0, 0)
+        if p.path == "tile":
+            _tile_reverse(p, args, B, T, M, W, _a_strides(ar, M, W))
         else:
-            sdt = _scratch_dtype(g.dtype)
-            P = torch.empty(B * (C - 1) * M * M * R, dtype=sdt, device=dev)
-            H = torch.empty(B * (C - 1) * M * R, dtype=sdt, device=dev)
-            S = torch.empty(B * C * M * R, dtype=sdt, device=dev)
-            ss = (C * M * R, M * R, R)
-            n_jobs = B * (C - 1)
-            N, w = _summary_lanes(M, R, n_jobs, lanes)
-            _rev_kernel[(triton.cdiv(n_jobs, N),)](
-                gr, ar, yr, zr, S, ur, gar, gzr, P, H, *st, *ss, *us, n_jobs, T, C - 1, L, L,
-                KS=_next_pow2(M + 1) if small else 1, N=N, SUMMARY=True, NEED_A=False, NEED_ZI=False,
-                ZERO_INIT=False, UNROLL=_unroll(L), num_warps=w, **common,
-            )
-            _carry(P, H, S, None, B, C, M, R, cplx, cdt)
-        n_jobs = B * C
-        N, w = _output_lanes(M, R, n_jobs, lanes)
-        U = _OUT_UNROLL  # output walks may overrun their chunk (masked), so any L works
-        steps = L + 1 if need_zi else L  # the lane owning n = 0 takes one more step: grad_zi
-        _rev_kernel[(triton.cdiv(n_jobs, N),)](
-            gr, ar, yr, zr, S, ur, gar, gzr, ur, ur, *st, *ss, *us, n_jobs, T, C, L, -(-steps // U) * U,
-            KS=1, N=N, SUMMARY=False, NEED_A=need_a, NEED_ZI=need_zi, ZERO_INIT=C == 1,
-            UNROLL=U, num_warps=w, **common,
-        )
+            _walk_reverse(p, args, B, M, W, ar, need_zi)
     return u, ga, gzi
+
+
+_PASS_ONLY = ("u_ptr", "y_ptr", "z_ptr", "ga_ptr", "gz_ptr", "syb", "syt", "szb", "szm")
+
+
+def _tile_reverse(p: Plan, args: Dict[str, Any], B: int, T: int, M: int, W: int, a_st) -> None:
+    n_tiles = -(-T // p.block_t)
+    geo = dict(BLOCK_T=p.block_t, num_warps=p.num_warps, **a_st)
+    passes = dict(n_tiles=n_tiles, tiles_per_chunk=-(-p.chunk_len // p.block_t))
+    if p.n_chunks == 1:
+        _launch(_tile._rev_pass_kernel, (B, 1), s_ptr=None, ssb=0, ssc=0, ssm=0, **args, **geo, **passes)
+        return
+    C = p.n_chunks
+    ref = args["u_ptr"]
+    maps = _scratch((B, C, (M * M + M) * W), ref.dtype, ref.device)
+    starts = _scratch((B, C, M * W), ref.dtype, ref.device)
+    summary_args = {k: v for k, v in args.items() if k not in _PASS_ONLY}
+    _launch(_tile._rev_summary_kernel, (B, C - 1), p_ptr=maps, n_chunks=C, first_chunk=1,
+            **summary_args, **geo)
+    _launch(_tile._carry_kernel, (B,), p_ptr=maps, z_ptr=None, s_ptr=starts, szb=0, szm=0, n_chunks=C, M=M,
+            CPLX=args["CPLX"], REV=True, CDT=args["CDT"], BLOCK_C=p.block_c, num_warps=p.carry_warps)
+    _launch(_tile._rev_pass_kernel, (B, C), s_ptr=starts, ssb=C * M * W, ssc=M * W, ssm=W, **args, **geo,
+            **passes)
+
+
+def _walk_reverse(p: Plan, args: Dict[str, Any], B: int, M: int, W: int, ar, need_zi: bool) -> None:
+    args = dict(args, sab=ar.stride(0), sat=ar.stride(1), sam=ar.stride(2), MP=_next_pow2(M), N=p.lanes,
+                num_warps=p.num_warps)
+    C, L = p.n_chunks, p.chunk_len
+    steps = L + 1 if need_zi else L  # the lane owning n = 0 takes one more step: grad_zi
+    if C == 1:
+        _launch(_walk._walk_rev_pass_kernel, (triton.cdiv(B, p.lanes),), s_ptr=None, ssb=0, ssc=0, ssm=0,
+                n_jobs=B, n_chunks=1, L=L, n_steps=steps, **args)
+        return
+    ref = args["u_ptr"]
+    maps = _scratch((B, C - 1, M, M * W), ref.dtype, ref.device)
+    ends = _scratch((B, C - 1, M * W), ref.dtype, ref.device)
+    starts = _scratch((B, C, M * W), ref.dtype, ref.device)
+    jobs = B * (C - 1)
+    summary_args = {k: v for k, v in args.items() if k not in _PASS_ONLY}
+    _launch(_walk._walk_rev_summary_kernel, (triton.cdiv(jobs, p.lanes),), p_ptr=maps, h_ptr=ends, n_jobs=jobs,
+            n_chunks=C - 1, L=L, **summary_args)
+    _walk_carry(p, maps, ends, None, starts, B, M, args)
+    _launch(_walk._walk_rev_pass_kernel, (triton.cdiv(B * C, p.lanes),), s_ptr=starts, ssb=C * M * W,
+            ssc=M * W, ssm=W, n_jobs=B * C, n_chunks=C, L=L, n_steps=steps, **args)
 
 
 def backward(
@@ -348,10 +462,7 @@ def backward(
     need_grad_a: bool,
     need_grad_zi: bool,
     neg_a: bool = False,
-    *,
-    chunk_len: Optional[int] = None,
-    schedule: Optional[str] = None,
-    lanes: Optional[int] = None,
+    **knobs: Any,
 ) -> Tuple[torch.Tensor, Optional[torch.Tensor], Optional[torch.Tensor]]:
     """Fused VJP of :func:`forward` (``conj_a=False``) in torch's complex convention.
 
@@ -360,12 +471,12 @@ def backward(
             ``None`` unless ``need_grad_a``); zi: ``(B, M)`` (needed for ``grad_a``).
         need_grad_a, need_grad_zi: which optional gradients to compute.
         neg_a: the forward used ``A = -a``; ``grad_a`` is then w.r.t. ``a``.
-        chunk_len, schedule, lanes: as in :func:`forward`.
+        **knobs: as in :func:`forward`.
 
     Returns:
         ``(grad_x (B,T), grad_a (B,T,M) or None, grad_zi (B,M) or None)``, new contiguous tensors.
     """
-    return _reverse_impl(g, a, y, zi, need_grad_a, need_grad_zi, True, neg_a, chunk_len, schedule, lanes)
+    return _reverse_impl(g, a, y, zi, need_grad_a, need_grad_zi, True, neg_a, knobs)
 
 
 def reverse(
@@ -373,14 +484,11 @@ def reverse(
     a: torch.Tensor,
     conj_a: bool = False,
     neg_a: bool = False,
-    *,
-    chunk_len: Optional[int] = None,
-    schedule: Optional[str] = None,
-    lanes: Optional[int] = None,
+    **knobs: Any,
 ) -> torch.Tensor:
     """Reverse filter ``u[n] = g[n] - sum_i A[n+i,i-1] u[n+i]`` (``A = (-)a``, conjugated only if ``conj_a``).
 
     ``g (B, T)``, ``a (B, T, M)`` read at shifted times in place -> ``u (B, T)``. Keywords as in
     :func:`forward`.
     """
-    return _reverse_impl(g, a, None, None, False, False, conj_a, neg_a, chunk_len, schedule, lanes)[0]
+    return _reverse_impl(g, a, None, None, False, False, conj_a, neg_a, knobs)[0]

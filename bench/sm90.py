@@ -1,0 +1,479 @@
+#!/usr/bin/env python
+"""Static model of the Triton backend on a 132-SM Hopper GPU (sm_90). No GPU, no timing.
+
+Everything here is derived from the real launch code, never from a copy of it:
+
+* **record**: :func:`record` runs :mod:`tritonlpc.backends.triton_gpu` on CPU tensors with its
+  one launch point (``_launch``) replaced by a recorder, so every kernel the planner launches
+  for a call is captured with its grid and real arguments, and nothing runs;
+* **compile**: :func:`compile_launch` builds a recorded launch for sm_90 with Triton's own
+  binder (the specialisation a real launch would get: dtypes, alignment, constexprs) and reads
+  registers, stack frame and spills from ``ptxas -v``, shared memory from the kernel's metadata,
+  and the global loads/stores from ``cuobjdump -sass`` (the tools ship in Triton's wheel);
+* **geometry**: :func:`geometry` models a call of the GPU benchmark matrix: programs per
+  kernel, resident warps as a share of what 132 SMs hold (from the compiled registers, warps and
+  shared memory), bytes moved against the minimum, and the longest dependent chain.
+
+It is a static model: it says what the hardware will be asked to do, not how fast it goes.
+Run it with ``TRITON_INTERPRET`` unset (the kernels must be JIT functions)::
+
+    python bench/sm90.py variants [--full] [--json OUT]   # compile every variant, print a table
+    python bench/sm90.py geometry [--json OUT]            # the GPU matrix's launch geometry
+
+``tests/test_sm90.py`` runs ``variants`` in a subprocess; ``bench/report.py`` shows the
+geometry JSON committed under ``bench/results/static-sm90/``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import dataclasses
+import functools
+import json
+import math
+import os
+import re
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any, Dict, Iterator, List, Optional, Sequence, Tuple
+
+if os.environ.get("TRITON_INTERPRET", "0") == "1":
+    raise SystemExit("bench/sm90.py compiles the kernels: run it with TRITON_INTERPRET unset")
+
+import torch  # noqa: E402
+import triton  # noqa: E402
+from triton.backends.compiler import GPUTarget  # noqa: E402
+from triton.compiler import ASTSource  # noqa: E402
+from triton.compiler.compiler import make_backend  # noqa: E402
+from triton.runtime.jit import create_function_from_signature  # noqa: E402
+
+from tritonlpc.backends import triton_gpu as tg  # noqa: E402
+
+TARGET = GPUTarget("cuda", 90, 32)
+SM_COUNT = 132  # H100 / H200 SXM
+REGS_PER_SM = 65536
+MAX_WARPS_PER_SM = 64
+MAX_BLOCKS_PER_SM = 32
+SMEM_PER_SM = 228 * 1024
+SMEM_PER_BLOCK_RESERVED = 1024
+BIN = Path(triton.__file__).parent / "backends" / "nvidia" / "bin"
+
+DTYPES = {
+    "float32": torch.float32, "float64": torch.float64, "complex64": torch.complex64,
+    "complex128": torch.complex128, "float16": torch.float16, "bfloat16": torch.bfloat16,
+}
+
+
+# --------------------------------------------------------------------------- recording
+@dataclasses.dataclass
+class Launch:
+    kernel: Any
+    grid: Tuple[int, ...]
+    kwargs: Dict[str, Any]
+
+    @property
+    def name(self) -> str:
+        fn = getattr(self.kernel, "fn", self.kernel)
+        return fn.__name__
+
+
+@contextlib.contextmanager
+def recording() -> Iterator[List[Launch]]:
+    """Within the block, triton_gpu records its launches (and accepts CPU tensors) instead of
+    running them."""
+    launches: List[Launch] = []
+    saved = tg._launch, tg._check
+    tg._launch = lambda kernel, grid, **kw: launches.append(Launch(kernel, tuple(grid), dict(kw)))
+    tg._check = lambda t: None
+    try:
+        yield launches
+    finally:
+        tg._launch, tg._check = saved
+
+
+def _tensors(B: int, T: int, M: int, dtype: torch.dtype, expanded: bool = False):
+    x = torch.empty(B, T, dtype=dtype)
+    a = torch.empty(B, 1, M, dtype=dtype).expand(B, T, M) if expanded else torch.empty(B, T, M, dtype=dtype)
+    return x, a, torch.empty(B, M, dtype=dtype)
+
+
+def record(B: int, T: int, M: int, dtype: torch.dtype, direction: str, *, need: Tuple[bool, bool] = (True, True),
+           expanded: bool = False, **knobs: Any) -> List[Launch]:
+    """The launches of one call: ``direction`` in ``fwd`` / ``bwd`` (``backward`` with the
+    gradients in ``need``) / ``rev`` (``reverse``)."""
+    x, a, zi = _tensors(B, T, M, dtype, expanded)
+    with recording() as launches:
+        if direction == "fwd":
+            tg.forward(x, a, zi, **knobs)
+        elif direction == "bwd":
+            tg.backward(x, a, x, zi, need[0], need[1], **knobs)
+        else:
+            tg.reverse(x, a, conj_a=True, **knobs)
+    return launches
+
+
+# --------------------------------------------------------------------------- compiling
+@dataclasses.dataclass
+class Variant:
+    """One compiled kernel variant and what the sm_90 build says about it (``ptxas -v`` for
+    registers, stack frame and spills; ``cuobjdump -sass`` for the memory instructions)."""
+
+    kernel: str
+    key: str
+    num_warps: int
+    regs: int
+    stack_frame: int
+    spill_stores: int
+    spill_loads: int
+    shared: int
+    loads: Dict[str, int]
+    stores: Dict[str, int]
+    loads_after_store_in_loop: int
+    sass_instructions: int
+    compile_s: float
+
+    @property
+    def spills(self) -> bool:
+        return self.spill_stores > 0 or self.spill_loads > 0
+
+    def resident_programs(self) -> int:
+        """Programs one SM holds at once, limited by warps, registers, shared memory, blocks."""
+        regs = -(-self.regs // 8) * 8  # allocated per thread in units of 8
+        by_regs = REGS_PER_SM // (regs * 32 * self.num_warps)
+        by_warps = MAX_WARPS_PER_SM // self.num_warps
+        by_smem = SMEM_PER_SM // (self.shared + SMEM_PER_BLOCK_RESERVED)
+        return max(0, min(by_regs, by_warps, by_smem, MAX_BLOCKS_PER_SM))
+
+
+@functools.lru_cache(maxsize=None)
+def _backend():
+    return make_backend(TARGET)
+
+
+def _jit_fn_and_kwargs(launch: Launch) -> Tuple[Any, Dict[str, Any]]:
+    kernel, kwargs = launch.kernel, dict(launch.kwargs)
+    values = getattr(kernel, "values", None)
+    if values is not None:  # triton.heuristics: fill in the derived constexprs
+        for name, fn in values.items():
+            kwargs[name] = fn(dict(kwargs))
+        kernel = kernel.fn
+    return kernel, kwargs
+
+
+def variant_key(launch: Launch) -> str:
+    """The specialisation a real launch would get (what Triton caches a compiled kernel by)."""
+    fn, kwargs = _jit_fn_and_kwargs(launch)
+    binder = create_function_from_signature(fn.signature, fn.params, _backend())
+    _, spec, options = binder(**kwargs)
+    return f"{fn.__name__}|{spec}|{sorted(options.items())}"
+
+
+def _ptxas_info(ptx: str) -> Dict[str, int]:
+    """Registers, stack frame and spill bytes from ``ptxas -v`` on the kernel's PTX (the
+    ``ptxas-blackwell`` in Triton's wheel reads the PTX 9 of Triton >= 3.9; older ones use ``ptxas``)."""
+    arch = re.search(r"^\.target\s+(\w+)", ptx, re.M)
+    with tempfile.NamedTemporaryFile("w", suffix=".ptx") as f:
+        f.write(ptx)
+        f.flush()
+        out = ""
+        for exe in ("ptxas-blackwell", "ptxas"):
+            if not (BIN / exe).exists():
+                continue
+            r = subprocess.run([str(BIN / exe), f"-arch={arch.group(1) if arch else 'sm_90a'}", "-v", f.name,
+                                "-o", os.devnull], capture_output=True, text=True)
+            out = r.stdout + r.stderr
+            if r.returncode == 0:
+                break
+    stack = re.search(r"(\d+) bytes stack frame, (\d+) bytes spill stores, (\d+) bytes spill loads", out)
+    regs = re.search(r"Used (\d+) registers", out)
+    if stack is None or regs is None:
+        raise RuntimeError(f"cannot read ptxas -v output:\n{out}")
+    return dict(regs=int(regs.group(1)), stack_frame=int(stack.group(1)), spill_stores=int(stack.group(2)),
+                spill_loads=int(stack.group(3)))
+
+
+def _sass(cubin: bytes) -> str:
+    with tempfile.NamedTemporaryFile(suffix=".cubin") as f:
+        f.write(cubin)
+        f.flush()
+        return subprocess.run([str(BIN / "cuobjdump"), "-sass", f.name], capture_output=True, text=True).stdout
+
+
+_INSN = re.compile(r"/\*([0-9a-f]{4,})\*/\s+(?:@!?U?P\w+\s+)?([A-Z][A-Z0-9_.]*)(.*?);")
+
+
+def sass_memory(sass: str) -> Tuple[Dict[str, int], Dict[str, int], int, int]:
+    """Global load/store counts by width, the loads issued after a store inside the main loop
+    (the longest backward branch's body: a load there may have to wait for the store), and the
+    instruction count."""
+    insns = [(int(a, 16), op, rest) for a, op, rest in _INSN.findall(sass)]
+    loads: Dict[str, int] = {}
+    stores: Dict[str, int] = {}
+    for _, op, _ in insns:
+        if op.startswith("LDG"):
+            loads[op] = loads.get(op, 0) + 1
+        elif op.startswith("STG"):
+            stores[op] = stores.get(op, 0) + 1
+    loop = (0, -1)
+    for addr, op, rest in insns:
+        if op.startswith("BRA"):
+            t = re.search(r"0x([0-9a-f]+)", rest)
+            if t and int(t.group(1), 16) < addr and addr - int(t.group(1), 16) > loop[1] - loop[0]:
+                loop = (int(t.group(1), 16), addr)
+    after = 0
+    seen_store = False
+    for addr, op, _ in insns:
+        if loop[0] <= addr <= loop[1]:
+            seen_store = seen_store or op.startswith("STG")
+            after += int(seen_store and op.startswith("LDG"))
+    return loads, stores, after, len(insns)
+
+
+_CACHE: Dict[str, Variant] = {}
+
+
+def compile_launch(launch: Launch) -> Variant:
+    """Compile one recorded launch for sm_90 (once per specialisation)."""
+    key = variant_key(launch)
+    if key in _CACHE:
+        return _CACHE[key]
+    fn, kwargs = _jit_fn_and_kwargs(launch)
+    backend = _backend()
+    binder = create_function_from_signature(fn.signature, fn.params, backend)
+    bound, spec, options = binder(**kwargs)
+    options, signature, constexprs, attrs = fn._pack_args(backend, kwargs, bound, spec, options)
+    t0 = time.perf_counter()
+    k = triton.compile(ASTSource(fn, signature, constexprs, attrs), target=TARGET, options=options.__dict__)
+    dt = time.perf_counter() - t0
+    info = _ptxas_info(k.asm["ptx"])
+    loads, stores, after, n = sass_memory(_sass(k.asm["cubin"]))
+    v = Variant(fn.__name__, key, k.metadata.num_warps, info["regs"], info["stack_frame"], info["spill_stores"],
+                info["spill_loads"], int(k.metadata.shared), loads, stores, after, n, dt)
+    _CACHE[key] = v
+    return v
+
+
+# --------------------------------------------------------------------------- the variant set
+def variant_calls(full: bool) -> List[Tuple[str, Dict[str, Any]]]:
+    """(label, ``record`` arguments) of calls that together reach every kernel variant.
+
+    Default (the test suite): float32 at every tile order (every kernel of both schedules,
+    backward with all gradients, and the adjoint alone), the register-heaviest tile configuration
+    (complex128 at M = 3), and the walk path at M = 5. ``full``: every dtype, every gradient flag
+    combination, expanded ``a`` (no vector loads) and lengths that are not multiples of 16.
+    """
+    dtypes = list(DTYPES) if full else ["float32"]
+    orders = [1, 2, 3, 4, 5, 8, 16, 33] if full else [1, 2, 3, 4, 5]
+    needs = [(True, True), (True, False), (False, True), (False, False)] if full else [(True, True)]
+    Ts = [4096, 4099] if full else [4096]  # T and strides that are multiples of 16, and not
+    calls: List[Tuple[str, Dict[str, Any]]] = []
+
+    def add(M: int, dt: str, T: int, expanded: bool = False) -> None:
+        # three-phase twice: a few chunks (a one-warp carry) and many (a carry of full blocks)
+        for schedule, TT in (("single", T), ("three-phase", T), ("three-phase", 32 * T)):
+            base = dict(B=8, T=TT, M=M, dtype=DTYPES[dt], schedule=schedule, expanded=expanded)
+            tag = f"M={M} {dt} T={TT} {schedule}{' expanded' if expanded else ''}"
+            calls.append((f"fwd {tag}", dict(base, direction="fwd")))
+            for need in needs if TT == T else needs[:1]:
+                calls.append((f"bwd{need} {tag}", dict(base, direction="bwd", need=need)))
+            if full or (M <= tg.TILE_ORDERS and TT == T):
+                calls.append((f"rev {tag}", dict(base, direction="rev")))
+
+    for M in orders:
+        for dt in dtypes:
+            for T in Ts:
+                add(M, dt, T)
+            if full:
+                add(M, dt, Ts[0], expanded=True)
+    if not full:
+        add(3, "complex128", 4096)  # the register-heaviest tile configuration
+    return calls
+
+
+def all_variants(full: bool, only: Optional[str] = None, shard: Tuple[int, int] = (0, 1), log=print) -> List[Variant]:
+    """Compile every variant the calls of :func:`variant_calls` launch (``shard = (i, n)``: only
+    every n-th call from the i-th, for running in parallel processes)."""
+    seen: Dict[str, Variant] = {}
+    for index, (label, kw) in enumerate(variant_calls(full)):
+        if (only is not None and not re.search(only, label)) or index % shard[1] != shard[0]:
+            continue
+        for launch in record(**kw):
+            key = variant_key(launch)
+            if key not in seen:
+                seen[key] = compile_launch(launch)
+                v = seen[key]
+                log(f"{v.kernel:26s} {label:48s} warps={v.num_warps} regs={v.regs:3d} stack={v.stack_frame} "
+                    f"spill={v.spill_stores}/{v.spill_loads} shared={v.shared} loads={v.loads} stores={v.stores} "
+                    f"loads-after-store-in-loop={v.loads_after_store_in_loop} ({v.compile_s:.1f} s)")
+    return list(seen.values())
+
+
+# --------------------------------------------------------------------------- geometry
+GPU_MATRIX: List[Tuple[int, int, int, str]] = [
+    (1, 2**20, 2, "float32"), (8, 2**18, 2, "float32"), (64, 2**16, 2, "float32"),
+    (1024, 2**14, 2, "float32"), (1, 2**20, 1, "float32"), (8, 2**18, 4, "float32"),
+    (16, 2**16, 16, "float32"), (8, 2**16, 2, "complex64"), (8, 2**18, 2, "bfloat16"),
+]
+
+
+def _bytes_model(p: "tg.Plan", B: int, T: int, M: int, dtype: torch.dtype, direction: str) -> Tuple[int, int]:
+    """(bytes moved, minimum bytes) of one call from its plan: each kernel's reads and writes
+    of global memory, counting a re-read of the same sample's data as another read (no cache)."""
+    s = torch.empty((), dtype=dtype).element_size()
+    W = 2 if dtype.is_complex else 1
+    cs = 8 if dtype in (torch.float64, torch.complex128) else 4  # chunk maps and start states
+    if direction == "fwd":
+        minimum = B * T * (M + 2) * s  # x, a in; y out
+    else:
+        minimum = B * T * (2 * M + 3) * s  # g, a, y in; grad_x, grad_a out
+    moved = minimum + B * M * s  # the pass kernel, and zi (read; grad_zi written)
+    if p.n_chunks > 1:
+        C = p.n_chunks
+        summarised = min(T, (C - 1) * p.chunk_len)
+        moved += B * summarised * (1 + M) * s  # phase 1 reads x (g) and a again
+        moved += 2 * B * (C - 1) * (M * M + M) * W * cs + 2 * B * C * M * W * cs  # maps, start states
+    return moved, minimum
+
+
+def geometry(B: int, T: int, M: int, dtype: str, direction: str) -> Dict[str, Any]:
+    """Launch geometry of one benchmark call on a 132-SM Hopper (a static model)."""
+    dt = DTYPES[dtype]
+    p = tg.plan(B, T, M, dt, sm_count=SM_COUNT)
+    launches = record(B, T, M, dt, "fwd" if direction == "fwd" else "bwd")
+    kernels = []
+    for launch in launches:
+        v = compile_launch(launch)
+        programs = math.prod(launch.grid)
+        per_sm = v.resident_programs()
+        resident = min(programs, per_sm * SM_COUNT)
+        kernels.append(dict(
+            resident_programs_per_sm=resident / SM_COUNT,
+            kernel=v.kernel, grid=list(launch.grid), programs=programs, num_warps=v.num_warps, regs=v.regs,
+            spills=v.spills, shared=v.shared, programs_per_sm=per_sm,
+            resident_warps_share=resident * v.num_warps / (SM_COUNT * MAX_WARPS_PER_SM),
+            programs_per_sm_launched=programs / SM_COUNT,
+        ))
+    moved, minimum = _bytes_model(p, B, T, M, dt, direction)
+    if p.path == "tile":
+        n_tiles = -(-T // p.block_t)
+        tpc = -(-p.chunk_len // p.block_t)
+        if p.n_chunks == 1:
+            chain = f"{n_tiles} tile scans of {p.block_t}"
+            steps = n_tiles
+        else:
+            blocks = -(-(p.n_chunks - 1) // p.block_c)
+            chain = f"{tpc} + {blocks} + {tpc} tile scans ({p.block_t}; carry blocks of {p.block_c})"
+            steps = 2 * tpc + blocks
+    else:
+        if p.n_chunks == 1:
+            chain = f"{T} samples"
+            steps = T
+        else:
+            chain = f"{p.chunk_len} + {p.n_chunks - 1} + {p.chunk_len} steps (summary, carry, pass)"
+            steps = 2 * p.chunk_len + p.n_chunks - 1
+    main = [k for k in kernels if "pass" in k["kernel"]][-1]
+    return dict(
+        B=B, T=T, M=M, dtype=dtype, direction=direction, path=p.path, schedule=p.schedule,
+        n_chunks=p.n_chunks, chunk_len=p.chunk_len, block_t=p.block_t, lanes=p.lanes, kernels=kernels,
+        pass_programs=main["programs"], pass_programs_per_sm=main["programs"] / SM_COUNT,
+        pass_resident_programs_per_sm=main["resident_programs_per_sm"],
+        pass_resident_warps_share=main["resident_warps_share"],
+        bytes_moved=moved, min_bytes=minimum, bytes_ratio=moved / minimum, chain=chain, chain_steps=steps,
+    )
+
+
+def geometry_matrix() -> List[Dict[str, Any]]:
+    return [geometry(B, T, M, dt, d) for (B, T, M, dt) in GPU_MATRIX for d in ("fwd", "bwd")]
+
+
+def _meets(r: Dict[str, Any]) -> Tuple[bool, bool]:
+    """The issue's static targets for one row: (occupancy, bytes)."""
+    if r["B"] * r["T"] < 2**20:
+        occ = True
+    else:
+        occ = r["pass_resident_warps_share"] >= 0.5 or r["pass_resident_programs_per_sm"] >= 4
+    return occ, r["bytes_ratio"] <= (1.1 if r["schedule"] == "single" else 1.8)
+
+
+def geometry_table(rows: Sequence[Dict[str, Any]]) -> str:
+    """Markdown table of :func:`geometry_matrix` rows."""
+    out = [
+        "| shape (B×T×M dtype) | dir | path / schedule | chunks × len (tile) | pass kernel: programs "
+        "(per SM) | resident programs per SM (regs, spills) | resident warps (share of 132×64) | bytes moved / "
+        "min | longest chain | targets (occupancy, bytes) |",
+        "|---|---|---|---|---|---|---|---|---|---|",
+    ]
+    for r in rows:
+        main = [k for k in r["kernels"] if "pass" in k["kernel"]][-1]
+        tile = f" ({r['block_t']})" if r["path"] == "tile" else f" ({r['lanes']} lanes)"
+        occ, byt = _meets(r)
+        out.append(
+            f"| {r['B']}×2^{int(math.log2(r['T']))}×{r['M']} {r['dtype']} | {r['direction']} | {r['path']} / "
+            f"{r['schedule']} | {r['n_chunks']} × {r['chunk_len']}{tile} | {r['pass_programs']} "
+            f"({r['pass_programs_per_sm']:.1f}) | {main['programs_per_sm']} ({main['regs']}, "
+            f"{'yes' if main['spills'] else 'no'}) | {100 * r['pass_resident_warps_share']:.0f} % | "
+            f"{r['bytes_ratio']:.2f} | {r['chain']} | {'met' if occ else 'MISSED'}, {'met' if byt else 'MISSED'} |"
+        )
+    return "\n".join(out)
+
+
+def geometry_report(rows: Sequence[Dict[str, Any]]) -> str:
+    return f"""# Launch geometry of the Triton backend on a 132-SM Hopper (static model)
+
+**A static model, not a measurement**: `python bench/sm90.py geometry --out DIR` (Triton
+{triton.__version__}) plans each call of the GPU benchmark matrix with `triton_gpu.plan`
+(132 SMs), records its launches, compiles them for sm_90 and reads the registers with
+`ptxas -v`. Resident programs per SM follow from registers (65,536 an SM, allocated in 8s),
+warps (64 an SM), shared memory (228 KiB) and 32 blocks an SM; resident warps are those of
+the pass kernel (the output phase) as a share of 132 × 64. Bytes moved count every kernel's
+global reads and writes (a sample's inputs read twice in three phase; chunk maps and start
+states; no cache), against the minimum (forward: x, a in, y out; backward: g, a, y in,
+grad_x, grad_a out). The longest chain is the sequential work of one row: tile scans (tile
+path) or samples (walk path) in the summary, carry and pass.
+
+Targets (issue 10): resident warps at least half of capacity or at least 4 resident programs
+per SM at every shape with B·T >= 2^20; bytes moved <= 1.1x the minimum in single pass,
+<= 1.8x in three phase.
+
+{geometry_table(rows)}
+"""
+
+
+def main(argv: Optional[Sequence[str]] = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("what", choices=("variants", "geometry"))
+    ap.add_argument("--full", action="store_true", help="variants: every dtype, flag and layout")
+    ap.add_argument("--only", help="variants: only the calls whose label matches this regular expression")
+    ap.add_argument("--shard", default="0/1", help="variants: 'i/n', every n-th call from the i-th")
+    ap.add_argument("--json", type=Path, help="also write the results as JSON here")
+    ap.add_argument("--out", type=Path, help="geometry: write geometry.json and report.md to this directory")
+    args = ap.parse_args(argv)
+    info = dict(triton=triton.__version__, torch=torch.__version__, target="sm_90", sm_count=SM_COUNT,
+                note="static model from sm_90 compiles and the planner; not a measurement")
+    print(f"# triton {triton.__version__}, torch {torch.__version__}, target sm_90 (static; not a measurement)")
+    if args.what == "variants":
+        i, n = (int(v) for v in args.shard.split("/"))
+        variants = all_variants(args.full, args.only, (i, n))
+        bad = [v for v in variants if v.spills]
+        print(f"# {len(variants)} variants compiled, {len(bad)} spill: {sorted({v.kernel for v in bad})}")
+        result: Any = dict(info, variants=[dataclasses.asdict(v) | dict(spills=v.spills) for v in variants])
+    else:
+        rows = geometry_matrix()
+        print(geometry_table(rows))
+        result = dict(info, rows=rows)
+        if args.out:
+            args.out.mkdir(parents=True, exist_ok=True)
+            (args.out / "geometry.json").write_text(json.dumps(result, indent=1) + "\n")
+            (args.out / "report.md").write_text(geometry_report(rows))
+    if args.json:
+        args.json.parent.mkdir(parents=True, exist_ok=True)
+        args.json.write_text(json.dumps(result, indent=1) + "\n")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
