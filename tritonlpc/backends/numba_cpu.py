@@ -48,27 +48,26 @@ writing ``grad_a[n, j] = -u[n] conj(y[n-1-j])`` in the same pass, and
 from __future__ import annotations
 
 import functools
-import types
 from typing import Optional, Tuple
 
 import numba
 import numpy as np
 import torch
-from numba import njit, prange
+from numba import prange
+
+from ._numba_support import jit, launch, launch_parallel, parallel_allowed, variant
 
 __all__ = ["forward", "backward", "reverse"]
 
-_JIT = dict(cache=True, nogil=True, error_model="numpy")
-
 
 # --------------------------------------------------------------------------- helpers
-@njit(inline="always", **_JIT)
+@jit(inline="always")
 def _coef(c, conj, sgn):
     c = c * sgn
     return c.conjugate() if conj else c
 
 
-@njit(**_JIT)
+@jit
 def _affine(P, s, h):
     """P @ s + h for a small square matrix (no BLAS), where a zero ``s[j]`` contributes exactly
     zero: the map ``P`` of an unstable stretch can overflow (inf, or NaN from inf - inf), and a
@@ -84,7 +83,7 @@ def _affine(P, s, h):
 
 
 # --------------------------------------------------------------------------- forward, rows
-@njit(**_JIT)
+@jit
 def _fwd_row(x, a, zi, y, b, conj, sgn):
     """One row, any order: y[b, n] = x[b, n] - sum_i A[b, n, i] y[b, n-1-i]."""
     T = x.shape[1]
@@ -103,7 +102,7 @@ def _fwd_row(x, a, zi, y, b, conj, sgn):
         y[b, n] = acc
 
 
-@njit(**_JIT)
+@jit
 def _fwd_pair_m1(x, a, zi, y, b0, b1, conj, sgn):
     """Two rows of order 1 advanced together (two independent dependency chains)."""
     T = x.shape[1]
@@ -116,7 +115,7 @@ def _fwd_pair_m1(x, a, zi, y, b0, b1, conj, sgn):
         y[b1, n] = s1
 
 
-@njit(**_JIT)
+@jit
 def _fwd_pair_m2(x, a, zi, y, b0, b1, conj, sgn):
     """Two rows of order 2 advanced together, state in registers."""
     T = x.shape[1]
@@ -131,7 +130,7 @@ def _fwd_pair_m2(x, a, zi, y, b0, b1, conj, sgn):
         y[b1, n] = v1
 
 
-@njit(**_JIT)
+@jit
 def _fwd_one_m1(x, a, zi, y, b, conj, sgn):
     T = x.shape[1]
     s = zi[b, 0]
@@ -140,7 +139,7 @@ def _fwd_one_m1(x, a, zi, y, b, conj, sgn):
         y[b, n] = s
 
 
-@njit(**_JIT)
+@jit
 def _fwd_one_m2(x, a, zi, y, b, conj, sgn):
     T = x.shape[1]
     p, q = zi[b, 0], zi[b, 1]
@@ -170,22 +169,14 @@ def _fwd_rows_py(x, a, zi, y, conj, sgn):
             _fwd_row(x, a, zi, y, b, conj, sgn)
 
 
-def _variant(fn, name: str):
-    """A copy of ``fn`` under another name: Numba's on-disk cache is keyed by the function's
-    qualified name, so two compilations of one body need two names."""
-    new = types.FunctionType(fn.__code__, fn.__globals__, name, fn.__defaults__, fn.__closure__)
-    new.__qualname__ = name
-    return new
-
-
 # Parallel for real work; serial for small calls, where waking the thread pool costs more
 # than the filtering (prange runs as range there).
-_fwd_rows = njit(parallel=True, **_JIT)(_variant(_fwd_rows_py, "_fwd_rows"))
-_fwd_rows_serial = njit(**_JIT)(_variant(_fwd_rows_py, "_fwd_rows_serial"))
+_fwd_rows = jit(parallel=True)(variant(_fwd_rows_py, "_fwd_rows"))
+_fwd_rows_serial = jit(variant(_fwd_rows_py, "_fwd_rows_serial"))
 
 
 # --------------------------------------------------------------------------- forward, chunked
-@njit(**_JIT)
+@jit
 def _fwd_segment(x, a, b, t0, t1, state, use_x, conj, sgn, buf):
     """Run times [t0, t1) of row b from ``state`` = (y[t0-1], ..., y[t0-M]).
 
@@ -207,8 +198,7 @@ def _fwd_segment(x, a, b, t0, t1, state, use_x, conj, sgn, buf):
         state[k] = buf[M + L - 1 - k]
 
 
-@njit(parallel=True, **_JIT)
-def _fwd_chunked(x, a, zi, y, conj, sgn, L):
+def _fwd_chunked_py(x, a, zi, y, conj, sgn, L):
     B, T = x.shape
     M = a.shape[2]
     C = (T + L - 1) // L
@@ -243,8 +233,12 @@ def _fwd_chunked(x, a, zi, y, conj, sgn, L):
             y[b, t0 + t] = buf[M + t]
 
 
+_fwd_chunked = jit(parallel=True)(variant(_fwd_chunked_py, "_fwd_chunked"))
+_fwd_chunked_serial = jit(variant(_fwd_chunked_py, "_fwd_chunked_serial"))  # where parallel is unsafe
+
+
 # --------------------------------------------------------------------------- backward / reverse
-@njit(**_JIT)
+@jit
 def _rev_segment(g, a, y, zi, u, ga, b, t0, t1, lam, use_g, write, need_a, conj, sgn):
     """Reverse filter over times [t1-1 .. t0] of row b, from ``lam`` = lambda[t1] (length M+1,
     last entry 0), left in ``lam`` as lambda[t0]. With ``write``: stores u and (``need_a``)
@@ -271,7 +265,7 @@ def _rev_segment(g, a, y, zi, u, ga, b, t0, t1, lam, use_g, write, need_a, conj,
                     ga[b, n, j] = -sgn * v * prev.conjugate()
 
 
-@njit(**_JIT)
+@jit
 def _rev_row(g, a, y, zi, u, ga, gzi, b, need_a, need_zi, conj, sgn):
     M = a.shape[2]
     lam = np.zeros(M + 1, u.dtype)
@@ -280,7 +274,7 @@ def _rev_row(g, a, y, zi, u, ga, gzi, b, need_a, need_zi, conj, sgn):
         _zi_step(a, lam, gzi, b, g.shape[1], conj, sgn)
 
 
-@njit(**_JIT)
+@jit
 def _zi_step(a, lam, gzi, b, T, conj, sgn):
     """grad_zi[j] = -conj(A[0, j]) u[0] + lam_{j+1}[0] (gradient w.r.t. zi, not A)."""
     M = a.shape[2]
@@ -289,7 +283,7 @@ def _zi_step(a, lam, gzi, b, T, conj, sgn):
         gzi[b, j] = lam[j + 1] - _coef(a[b, 0, j], conj, sgn) * u0
 
 
-@njit(**_JIT)
+@jit
 def _rev_pair_m1(g, a, y, zi, u, ga, gzi, b0, b1, need_a, need_zi, conj, sgn):
     """Two rows of order 1 together; fused grad_a and grad_zi."""
     T = g.shape[1]
@@ -314,7 +308,7 @@ def _rev_pair_m1(g, a, y, zi, u, ga, gzi, b0, b1, need_a, need_zi, conj, sgn):
         gzi[b1, 0] = -_coef(a[b1, 0, 0], conj, sgn) * s1
 
 
-@njit(**_JIT)
+@jit
 def _rev_pair_m2(g, a, y, zi, u, ga, gzi, b0, b1, need_a, need_zi, conj, sgn):
     """Two rows of order 2 together, lambda in registers; fused grad_a and grad_zi."""
     T = g.shape[1]
@@ -371,12 +365,11 @@ def _rev_rows_py(g, a, y, zi, u, ga, gzi, need_a, need_zi, conj, sgn):
             _rev_row(g, a, y, zi, u, ga, gzi, b, need_a, need_zi, conj, sgn)
 
 
-_rev_rows = njit(parallel=True, **_JIT)(_variant(_rev_rows_py, "_rev_rows"))
-_rev_rows_serial = njit(**_JIT)(_variant(_rev_rows_py, "_rev_rows_serial"))
+_rev_rows = jit(parallel=True)(variant(_rev_rows_py, "_rev_rows"))
+_rev_rows_serial = jit(variant(_rev_rows_py, "_rev_rows_serial"))
 
 
-@njit(parallel=True, **_JIT)
-def _rev_chunked(g, a, y, zi, u, ga, gzi, need_a, need_zi, conj, sgn, L):
+def _rev_chunked_py(g, a, y, zi, u, ga, gzi, need_a, need_zi, conj, sgn, L):
     B, T = g.shape
     M = a.shape[2]
     C = (T + L - 1) // L
@@ -409,9 +402,18 @@ def _rev_chunked(g, a, y, zi, u, ga, gzi, need_a, need_zi, conj, sgn, L):
             _zi_step(a, lam, gzi, b, T, conj, sgn)
 
 
+_rev_chunked = jit(parallel=True)(variant(_rev_chunked_py, "_rev_chunked"))
+_rev_chunked_serial = jit(variant(_rev_chunked_py, "_rev_chunked_serial"))
+
+
 # --------------------------------------------------------------------------- schedule + wrappers
+def _threads() -> int:
+    """Threads a parallel kernel would use here (1 where parallel kernels cannot run)."""
+    return numba.get_num_threads() if parallel_allowed() else 1
+
+
 def _pick_schedule(B: int, T: int, M: int, schedule: Optional[str], chunk_len: Optional[int]) -> Tuple[str, int]:
-    threads = numba.get_num_threads()
+    threads = _threads()
     if schedule is None:
         # The chunked form does ~(M + 2)x the work; it pays when idle cores outnumber that.
         rows_busy = (B + 1) // 2 if M <= 2 else B
@@ -429,7 +431,7 @@ _SERIAL_BELOW = 1 << 15  # samples x order under which one thread beats waking t
 
 
 def _parallel_pays(B: int, T: int, M: int) -> bool:
-    return B > 1 and B * T * M >= _SERIAL_BELOW and numba.get_num_threads() > 1
+    return B > 1 and B * T * M >= _SERIAL_BELOW and _threads() > 1
 
 
 def _np(t: Optional[torch.Tensor]) -> np.ndarray:
@@ -443,36 +445,6 @@ def _sign(dtype: torch.dtype, negative: bool):
     """-1 or +1 as a NumPy scalar of the real dtype matching ``dtype`` (keeps float32 kernels in float32)."""
     real = dtype.to_real() if dtype.is_complex else dtype
     return torch.tensor(-1.0 if negative else 1.0, dtype=real).numpy()[()]
-
-
-_ENTRIES: dict = {}
-
-
-def _launch(kernel, *args) -> None:
-    """Call ``kernel`` through at most two compiled versions per dtype.
-
-    Numba's dispatcher compiles one version per combination of array layouts, i.e. a new
-    compilation of several seconds for every new mix of contiguous, strided and expanded
-    arguments. Here every array is typed ``'C'`` when all of them are C-contiguous (the common
-    case; the fastest code) and ``'A'`` (any strides) otherwise, and the compiled entry point is
-    called directly, which also skips the dispatcher's type resolution on each call.
-    ``args[0]`` is an array of the working dtype.
-    """
-    contiguous = True
-    for v in args:
-        if isinstance(v, np.ndarray) and not v.flags.c_contiguous:
-            contiguous = False
-            break
-    key = (kernel, args[0].dtype, contiguous)
-    entry = _ENTRIES.get(key)
-    if entry is None:
-        layout = "C" if contiguous else "A"
-        sig = tuple(
-            numba.types.Array(numba.from_dtype(v.dtype), v.ndim, layout) if isinstance(v, np.ndarray) else numba.typeof(v)
-            for v in args
-        )
-        entry = _ENTRIES[key] = kernel.compile(sig)  # loads from the on-disk cache when it can
-    entry(*args)
 
 
 def _dummy(dtype: torch.dtype, ndim: int) -> np.ndarray:
@@ -499,10 +471,12 @@ def forward(
         return y
     sched, L = _pick_schedule(B, T, M, schedule, chunk_len)
     args = (_np(x), _np(a), _np(zi), y.numpy(), bool(conj_a), _sign(x.dtype, neg_a))
-    if sched == "rows":
-        _launch(_fwd_rows if _parallel_pays(B, T, M) else _fwd_rows_serial, *args)
+    if sched == "chunked":
+        launch_parallel(_fwd_chunked, _fwd_chunked_serial, *args, L)
+    elif _parallel_pays(B, T, M):
+        launch_parallel(_fwd_rows, _fwd_rows_serial, *args)
     else:
-        _launch(_fwd_chunked, *args, L)
+        launch(_fwd_rows_serial, *args)
     return y
 
 
@@ -527,10 +501,12 @@ def _reverse_impl(g, a, y, zi, need_a, need_zi, conj, neg, schedule, chunk_len):
         bool(conj),
         _sign(g.dtype, neg),
     )
-    if sched == "rows":
-        _launch(_rev_rows if _parallel_pays(B, T, M) else _rev_rows_serial, *args)
+    if sched == "chunked":
+        launch_parallel(_rev_chunked, _rev_chunked_serial, *args, L)
+    elif _parallel_pays(B, T, M):
+        launch_parallel(_rev_rows, _rev_rows_serial, *args)
     else:
-        _launch(_rev_chunked, *args, L)
+        launch(_rev_rows_serial, *args)
     return u, ga, gzi
 
 
