@@ -24,7 +24,10 @@ __all__ = ["sample_wise_lpc", "linear_recurrence"]
 def _compute_dtype(dtype: torch.dtype, like: torch.Tensor) -> torch.dtype:
     """float16/bfloat16 run in float32 unless the backend loads them natively (accumulating in
     float32 inside the kernel, which saves the conversion copies)."""
-    if dtype in HALF_DTYPES and not getattr(_dispatch.backend_module(like), "SUPPORTS_HALF", False):
+    if dtype in HALF_DTYPES and (
+        # under torch.compile the backend is not known until the custom op runs
+        torch.compiler.is_compiling() or not getattr(_dispatch.backend_module(like), "SUPPORTS_HALF", False)
+    ):
         return torch.float32
     return dtype
 
