@@ -14,7 +14,7 @@ from typing import Optional, Tuple, Union
 import torch
 
 from . import _dispatch, _ops  # noqa: F401  (_ops registers torch.ops.tritonlpc.*)
-from ._validation import HALF_DTYPES, check_lpc, check_recurrence, common_dtype
+from ._validation import HALF_DTYPES, check_flag, check_lpc, check_recurrence, common_dtype
 from .core import LPC
 from .recurrence import Recurrence
 
@@ -65,6 +65,7 @@ def sample_wise_lpc(
         ValueError: shapes or devices do not match, or ``M == 0``.
     """
     B, T, M = check_lpc(x, a, zi)
+    check_flag("return_zf", return_zf)
     dtype = common_dtype(x, a, zi)
     cdtype = _compute_dtype(dtype, x)
     x_, a_ = x.to(cdtype), a.to(cdtype)
