@@ -85,21 +85,34 @@ def _affine(P, s, h):
 # --------------------------------------------------------------------------- forward, rows
 @jit
 def _fwd_row(x, a, zi, y, b, conj, sgn):
-    """One row, any order: y[b, n] = x[b, n] - sum_i A[b, n, i] y[b, n-1-i]."""
+    """One row, order M >= 2: y[b, n] = x[b, n] - sum_i A[b, n, i] y[b, n-1-i].
+
+    The taps are summed oldest first and the two newest outputs stay in registers, so the
+    dependency chain from one output to the next is one multiply-add: the older taps (read
+    back from ``y``) are summed while the previous output is still being computed.
+    """
     T = x.shape[1]
     M = a.shape[2]
     for n in range(min(M, T)):  # head: history partly from zi
         acc = x[b, n]
-        for i in range(M):
+        for i in range(M - 1, -1, -1):
             k = n - 1 - i
             prev = y[b, k] if k >= 0 else zi[b, -k - 1]
             acc -= _coef(a[b, n, i], conj, sgn) * prev
         y[b, n] = acc
+    if T <= M:
+        return
+    p = y[b, M - 1]  # y[n-1]
+    q = y[b, M - 2]  # y[n-2]
     for n in range(M, T):
         acc = x[b, n]
-        for i in range(M):
+        for i in range(M - 1, 1, -1):
             acc -= _coef(a[b, n, i], conj, sgn) * y[b, n - 1 - i]
+        acc -= _coef(a[b, n, 1], conj, sgn) * q
+        acc -= _coef(a[b, n, 0], conj, sgn) * p
         y[b, n] = acc
+        q = p
+        p = acc
 
 
 @jit
@@ -122,8 +135,9 @@ def _fwd_pair_m2(x, a, zi, y, b0, b1, conj, sgn):
     p0, q0 = zi[b0, 0], zi[b0, 1]  # y[n-1], y[n-2]
     p1, q1 = zi[b1, 0], zi[b1, 1]
     for n in range(T):
-        v0 = x[b0, n] - _coef(a[b0, n, 0], conj, sgn) * p0 - _coef(a[b0, n, 1], conj, sgn) * q0
-        v1 = x[b1, n] - _coef(a[b1, n, 0], conj, sgn) * p1 - _coef(a[b1, n, 1], conj, sgn) * q1
+        # older tap first: the chain from y[n-1] to y[n] is one multiply-add
+        v0 = x[b0, n] - _coef(a[b0, n, 1], conj, sgn) * q0 - _coef(a[b0, n, 0], conj, sgn) * p0
+        v1 = x[b1, n] - _coef(a[b1, n, 1], conj, sgn) * q1 - _coef(a[b1, n, 0], conj, sgn) * p1
         q0, p0 = p0, v0
         q1, p1 = p1, v1
         y[b0, n] = v0
@@ -144,7 +158,7 @@ def _fwd_one_m2(x, a, zi, y, b, conj, sgn):
     T = x.shape[1]
     p, q = zi[b, 0], zi[b, 1]
     for n in range(T):
-        v = x[b, n] - _coef(a[b, n, 0], conj, sgn) * p - _coef(a[b, n, 1], conj, sgn) * q
+        v = x[b, n] - _coef(a[b, n, 1], conj, sgn) * q - _coef(a[b, n, 0], conj, sgn) * p
         q, p = p, v
         y[b, n] = v
 
@@ -191,7 +205,7 @@ def _fwd_segment(x, a, b, t0, t1, state, use_x, conj, sgn, buf):
         buf[M - 1 - k] = state[k]
     for t in range(L):
         acc = x[b, t0 + t] if use_x else zero
-        for i in range(M):
+        for i in range(M - 1, -1, -1):
             acc -= _coef(a[b, t0 + t, i], conj, sgn) * buf[M + t - 1 - i]
         buf[M + t] = acc
     for k in range(M):
@@ -245,24 +259,27 @@ def _rev_segment(g, a, y, zi, u, ga, b, t0, t1, lam, use_g, write, need_a, conj,
     grad_A = -u conj(y[n-1-j]). ``conj`` conjugates A in the recursion (the adjoint)."""
     T = g.shape[1]
     M = a.shape[2]
+    zero = lam[M]  # lambda_M is always 0
+    l0 = lam[0]  # lambda_0 lives in a register: one multiply-add from u[n+1] to u[n]
     for n in range(t1 - 1, t0 - 1, -1):
-        un = lam[0]  # u[n+1]
+        un = l0  # u[n+1]
+        gn = g[b, n] if use_g else zero
         if n + 1 < T:
-            for j in range(M):
+            l0 = (gn + lam[1]) - _coef(a[b, n + 1, 0], conj, sgn) * un
+            for j in range(1, M):
                 lam[j] = lam[j + 1] - _coef(a[b, n + 1, j], conj, sgn) * un
         else:
-            for j in range(M):
+            l0 = gn + lam[1]
+            for j in range(1, M):
                 lam[j] = lam[j + 1]
-        if use_g:
-            lam[0] += g[b, n]
         if write:
-            v = lam[0]
-            u[b, n] = v
+            u[b, n] = l0
             if need_a:
                 for j in range(M):
                     k = n - 1 - j
                     prev = y[b, k] if k >= 0 else zi[b, -k - 1]
-                    ga[b, n, j] = -sgn * v * prev.conjugate()
+                    ga[b, n, j] = -sgn * l0 * prev.conjugate()
+    lam[0] = l0
 
 
 @jit
