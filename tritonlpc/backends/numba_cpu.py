@@ -84,8 +84,10 @@ def _affine(P, s, h):
 
 # --------------------------------------------------------------------------- forward, rows
 @jit
-def _fwd_row(x, a, zi, y, b, conj, sgn):
-    """One row, order M >= 2: y[b, n] = x[b, n] - sum_i A[b, n, i] y[b, n-1-i].
+def _fwd_rows_any(x, a, zi, y, b0, b1, conj, sgn):
+    """Order M >= 2: ``y[b, n] = x[b, n] - sum_i A[b, n, i] y[b, n-1-i]`` for row ``b0``, and
+    row ``b1`` advanced together with it unless ``b1 == b0`` (two independent dependency
+    chains in flight: about twice the rows in the time of one).
 
     The taps are summed oldest first and the two newest outputs stay in registers, so the
     dependency chain from one output to the next is one multiply-add: the older taps (read
@@ -93,26 +95,35 @@ def _fwd_row(x, a, zi, y, b, conj, sgn):
     """
     T = x.shape[1]
     M = a.shape[2]
-    for n in range(min(M, T)):  # head: history partly from zi
-        acc = x[b, n]
-        for i in range(M - 1, -1, -1):
-            k = n - 1 - i
-            prev = y[b, k] if k >= 0 else zi[b, -k - 1]
-            acc -= _coef(a[b, n, i], conj, sgn) * prev
-        y[b, n] = acc
+    two = b1 != b0  # loop-invariant: the compiler keeps a one-row and a two-row loop
+    for b in (b0, b1):
+        for n in range(min(M, T)):  # head: history partly from zi
+            acc = x[b, n]
+            for i in range(M - 1, -1, -1):
+                k = n - 1 - i
+                prev = y[b, k] if k >= 0 else zi[b, -k - 1]
+                acc -= _coef(a[b, n, i], conj, sgn) * prev
+            y[b, n] = acc
     if T <= M:
         return
-    p = y[b, M - 1]  # y[n-1]
-    q = y[b, M - 2]  # y[n-2]
+    p0, q0 = y[b0, M - 1], y[b0, M - 2]  # y[n-1], y[n-2]
+    p1, q1 = y[b1, M - 1], y[b1, M - 2]
     for n in range(M, T):
-        acc = x[b, n]
+        acc0 = x[b0, n]
+        acc1 = x[b1, n]
         for i in range(M - 1, 1, -1):
-            acc -= _coef(a[b, n, i], conj, sgn) * y[b, n - 1 - i]
-        acc -= _coef(a[b, n, 1], conj, sgn) * q
-        acc -= _coef(a[b, n, 0], conj, sgn) * p
-        y[b, n] = acc
-        q = p
-        p = acc
+            acc0 -= _coef(a[b0, n, i], conj, sgn) * y[b0, n - 1 - i]
+            if two:
+                acc1 -= _coef(a[b1, n, i], conj, sgn) * y[b1, n - 1 - i]
+        acc0 -= _coef(a[b0, n, 1], conj, sgn) * q0
+        acc0 -= _coef(a[b0, n, 0], conj, sgn) * p0
+        y[b0, n] = acc0
+        q0, p0 = p0, acc0
+        if two:
+            acc1 -= _coef(a[b1, n, 1], conj, sgn) * q1
+            acc1 -= _coef(a[b1, n, 0], conj, sgn) * p1
+            y[b1, n] = acc1
+            q1, p1 = p1, acc1
 
 
 @jit
@@ -166,21 +177,21 @@ def _fwd_one_m2(x, a, zi, y, b, conj, sgn):
 def _fwd_rows_py(x, a, zi, y, conj, sgn):
     B = x.shape[0]
     M = a.shape[2]
-    if M <= 2:
-        for p in prange((B + 1) // 2):
-            b0 = 2 * p
-            if b0 + 1 < B:
-                if M == 1:
-                    _fwd_pair_m1(x, a, zi, y, b0, b0 + 1, conj, sgn)
-                else:
-                    _fwd_pair_m2(x, a, zi, y, b0, b0 + 1, conj, sgn)
-            elif M == 1:  # odd B: the last row alone
+    for p in prange((B + 1) // 2):
+        b0 = 2 * p
+        b1 = min(b0 + 1, B - 1)  # odd B: the last row alone
+        if M == 1:
+            if b1 > b0:
+                _fwd_pair_m1(x, a, zi, y, b0, b1, conj, sgn)
+            else:
                 _fwd_one_m1(x, a, zi, y, b0, conj, sgn)
+        elif M == 2:
+            if b1 > b0:
+                _fwd_pair_m2(x, a, zi, y, b0, b1, conj, sgn)
             else:
                 _fwd_one_m2(x, a, zi, y, b0, conj, sgn)
-    else:
-        for b in prange(B):
-            _fwd_row(x, a, zi, y, b, conj, sgn)
+        else:
+            _fwd_rows_any(x, a, zi, y, b0, b1, conj, sgn)
 
 
 # Parallel for real work; serial for small calls, where waking the thread pool costs more
@@ -433,8 +444,8 @@ def _pick_schedule(B: int, T: int, M: int, schedule: Optional[str], chunk_len: O
     threads = _threads()
     if schedule is None:
         # The chunked form does ~(M + 2)x the work; it pays when idle cores outnumber that.
-        rows_busy = (B + 1) // 2 if M <= 2 else B
-        schedule = "chunked" if T >= 4096 and threads >= (M + 3) * max(rows_busy, 1) else "rows"
+        rows_busy = (B + 1) // 2
+        schedule = "chunked" if T >= _CHUNKED_FROM and threads >= (M + 3) * max(rows_busy, 1) else "rows"
     if schedule not in ("rows", "chunked"):
         raise ValueError(f"schedule must be 'rows' or 'chunked', got {schedule!r}")
     if chunk_len is None:
@@ -445,16 +456,20 @@ def _pick_schedule(B: int, T: int, M: int, schedule: Optional[str], chunk_len: O
 
 
 _SERIAL_BELOW = 1 << 15  # samples x order under which one thread beats waking the pool
+_CHUNKED_FROM = 4096  # shorter signals are never split in time
 
 
 def _parallel_pays(B: int, T: int, M: int) -> bool:
     return B > 1 and B * T * M >= _SERIAL_BELOW and _threads() > 1
 
 
-def _np(t: Optional[torch.Tensor]) -> np.ndarray:
-    if t is None:
-        return np.zeros((1, 1), np.float64)
-    return t.detach().resolve_conj().resolve_neg().numpy()
+def _np(t: torch.Tensor) -> np.ndarray:
+    """A NumPy view of ``t`` (same memory and strides; lazy conjugate/negative bits resolved)."""
+    if t.requires_grad:
+        t = t.detach()
+    if t.is_conj() or t.is_neg():
+        t = t.resolve_conj().resolve_neg()
+    return t.numpy()
 
 
 @functools.lru_cache(maxsize=None)
@@ -464,8 +479,16 @@ def _sign(dtype: torch.dtype, negative: bool):
     return torch.tensor(-1.0 if negative else 1.0, dtype=real).numpy()[()]
 
 
+@functools.lru_cache(maxsize=None)
 def _dummy(dtype: torch.dtype, ndim: int) -> np.ndarray:
+    """A stand-in for an array the kernel is told not to touch (never written)."""
     return torch.zeros((1,) * ndim, dtype=dtype).numpy()
+
+
+def _small(B: int, T: int, M: int, schedule: Optional[str], chunk_len: Optional[int]) -> bool:
+    """Too small for anything but one thread walking the rows (decided without asking Numba
+    for its thread count: that alone costs as much as a tenth of such a call)."""
+    return schedule is None and chunk_len is None and T < _CHUNKED_FROM and B * T * M < _SERIAL_BELOW
 
 
 def forward(
@@ -486,8 +509,11 @@ def forward(
     y = torch.empty(B, T, dtype=x.dtype)
     if B == 0 or T == 0:
         return y
-    sched, L = _pick_schedule(B, T, M, schedule, chunk_len)
     args = (_np(x), _np(a), _np(zi), y.numpy(), bool(conj_a), _sign(x.dtype, neg_a))
+    if _small(B, T, M, schedule, chunk_len):
+        launch(_fwd_rows_serial, *args)
+        return y
+    sched, L = _pick_schedule(B, T, M, schedule, chunk_len)
     if sched == "chunked":
         launch_parallel(_fwd_chunked, _fwd_chunked_serial, *args, L)
     elif _parallel_pays(B, T, M):
@@ -504,7 +530,6 @@ def _reverse_impl(g, a, y, zi, need_a, need_zi, conj, neg, schedule, chunk_len):
     gzi = torch.zeros(B, M, dtype=g.dtype) if need_zi else None
     if B == 0 or T == 0:
         return u, ga, gzi
-    sched, L = _pick_schedule(B, T, M, schedule, chunk_len)
     args = (
         _np(g),
         _np(a),
@@ -518,6 +543,10 @@ def _reverse_impl(g, a, y, zi, need_a, need_zi, conj, neg, schedule, chunk_len):
         bool(conj),
         _sign(g.dtype, neg),
     )
+    if _small(B, T, M, schedule, chunk_len):
+        launch(_rev_rows_serial, *args)
+        return u, ga, gzi
+    sched, L = _pick_schedule(B, T, M, schedule, chunk_len)
     if sched == "chunked":
         launch_parallel(_rev_chunked, _rev_chunked_serial, *args, L)
     elif _parallel_pays(B, T, M):
