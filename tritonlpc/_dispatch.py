@@ -84,7 +84,7 @@ def backend_for(tensor: torch.Tensor) -> str:
         RuntimeError: if the requested backend cannot run on that device.
     """
     requested = get_backend()
-    device = tensor.device.type
+    device = "cpu" if tensor.is_cpu else tensor.device.type  # is_cpu: no device object built
     if device == "cuda":
         if requested == "numba":
             raise RuntimeError(

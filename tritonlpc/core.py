@@ -30,9 +30,25 @@ from torch.autograd import Function
 from . import _dispatch
 from ._validation import HALF_DTYPES, check_flag, check_lpc
 
-__all__ = ["LPC", "Reverse", "lpc_vjp", "past_values"]
+__all__ = ["LPC", "Reverse", "lpc_vjp", "past_values", "apply", "needs_autograd", "kernels_for"]
 
 _is_wrapped: Callable[[torch.Tensor], bool] = torch._C._functorch.is_functorch_wrapped_tensor
+_transforms_active: Callable[[], bool] = torch._C._are_functorch_transforms_active
+_forward_ad = torch.autograd.forward_ad
+
+
+def needs_autograd(*tensors: torch.Tensor) -> bool:
+    """Whether a call on ``tensors`` must run through the autograd Function: a graph is being
+    recorded for one of them, a forward-mode AD level or a ``torch.func`` transform is active,
+    or one is a tensor subclass. Otherwise the public functions call the kernels directly,
+    which saves ``Function.apply``'s bookkeeping (more than the kernel of a small call)."""
+    if _transforms_active() or _forward_ad._current_level >= 0:
+        return True
+    grad = torch.is_grad_enabled()
+    for t in tensors:
+        if type(t) is not torch.Tensor or (grad and t.requires_grad):
+            return True
+    return False
 
 
 def precomputed_signature(cls: type) -> type:
@@ -45,6 +61,16 @@ def precomputed_signature(cls: type) -> type:
     """
     cls.forward.__signature__ = inspect.signature(cls.forward)
     return cls
+
+
+def apply(cls: type, *args: Any) -> Any:
+    """``cls.apply(*args)`` for an autograd Function given *all* of ``forward``'s arguments
+    positionally: without a ``torch.func`` transform or functorch wrapper around, it goes
+    straight to torch's C++ ``apply``, skipping ``Function.apply``'s binding of the arguments
+    to ``forward``'s signature (``inspect``, a few µs a call), which has nothing to do then."""
+    if _transforms_active() or any(isinstance(t, torch.Tensor) and _is_wrapped(t) for t in args):
+        return cls.apply(*args)
+    return super(Function, cls).apply(*args)  # type: ignore[misc]
 
 
 def kernels_for(t: torch.Tensor, name: str) -> ModuleType:
