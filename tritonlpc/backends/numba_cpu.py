@@ -9,10 +9,16 @@ of ``a`` happen in registers.
 Schedules (chosen per call by :func:`_pick_schedule`, or forced with ``schedule=``):
 
 ``"rows"``
-    Parallel over batch rows (``prange``); each thread walks its rows through time.
-    Orders 1 and 2 have specialised kernels that keep the state in registers, and rows are
-    advanced two at a time so that two independent dependency chains overlap (the recursion is
-    latency-bound, not throughput-bound).
+    Parallel over batch rows (``prange``); each thread walks its rows through time, two rows
+    at a time so that two independent dependency chains overlap (the recursion is
+    latency-bound, not throughput-bound). Orders 1 and 2 have specialised kernels that keep
+    the state in registers; any order keeps the two newest outputs in registers. Taps are
+    summed oldest first with fused multiply-adds (``fastmath={"contract"}``, no
+    reassociation), so one multiply-add separates an output from the next. This changes the
+    rounding; against the float64 reference the error is the same or smaller than with the
+    unfused newest-first sum (``bench/rounding.py``, B = 4, T = 4096, M = 1, 2, 3, 8, forward
+    and reverse: float32 max error / max(|y|, 1) from 0.7-4.6e-7 to 0.5-2.4e-7; complex64
+    the same or smaller in every case).
 ``"chunked"``
     Parallel over time as well, for small batches on many cores: time is cut into chunks;
     (1) per chunk, in parallel, the zero-state end state and the M x M transition (from M
