@@ -497,6 +497,26 @@ def _small(B: int, T: int, M: int, schedule: Optional[str], chunk_len: Optional[
     return schedule is None and chunk_len is None and T < _CHUNKED_FROM and B * T * M < _SERIAL_BELOW
 
 
+# (rows, rows on one thread, chunked, chunked on one thread)
+_FORWARD = (_fwd_rows, _fwd_rows_serial, _fwd_chunked, _fwd_chunked_serial)
+_REVERSE = (_rev_rows, _rev_rows_serial, _rev_chunked, _rev_chunked_serial)
+
+
+def _run(kernels: Tuple, B: int, T: int, M: int, schedule: Optional[str], chunk_len: Optional[int], args: Tuple) -> None:
+    """Launch one of ``kernels`` (``_FORWARD`` or ``_REVERSE``) on ``args`` with this call's schedule."""
+    rows, rows_serial, chunked, chunked_serial = kernels
+    if _small(B, T, M, schedule, chunk_len):
+        launch(rows_serial, *args)
+        return
+    sched, L = _pick_schedule(B, T, M, schedule, chunk_len)
+    if sched == "chunked":
+        launch_parallel(chunked, chunked_serial, *args, L)
+    elif _parallel_pays(B, T, M):
+        launch_parallel(rows, rows_serial, *args)
+    else:
+        launch(rows_serial, *args)
+
+
 def forward(
     x: torch.Tensor,
     a: torch.Tensor,
@@ -516,16 +536,7 @@ def forward(
     if B == 0 or T == 0:
         return y
     args = (_np(x), _np(a), _np(zi), y.numpy(), bool(conj_a), _sign(x.dtype, neg_a))
-    if _small(B, T, M, schedule, chunk_len):
-        launch(_fwd_rows_serial, *args)
-        return y
-    sched, L = _pick_schedule(B, T, M, schedule, chunk_len)
-    if sched == "chunked":
-        launch_parallel(_fwd_chunked, _fwd_chunked_serial, *args, L)
-    elif _parallel_pays(B, T, M):
-        launch_parallel(_fwd_rows, _fwd_rows_serial, *args)
-    else:
-        launch(_fwd_rows_serial, *args)
+    _run(_FORWARD, B, T, M, schedule, chunk_len, args)
     return y
 
 
@@ -549,16 +560,7 @@ def _reverse_impl(g, a, y, zi, need_a, need_zi, conj, neg, schedule, chunk_len):
         bool(conj),
         _sign(g.dtype, neg),
     )
-    if _small(B, T, M, schedule, chunk_len):
-        launch(_rev_rows_serial, *args)
-        return u, ga, gzi
-    sched, L = _pick_schedule(B, T, M, schedule, chunk_len)
-    if sched == "chunked":
-        launch_parallel(_rev_chunked, _rev_chunked_serial, *args, L)
-    elif _parallel_pays(B, T, M):
-        launch_parallel(_rev_rows, _rev_rows_serial, *args)
-    else:
-        launch(_rev_rows_serial, *args)
+    _run(_REVERSE, B, T, M, schedule, chunk_len, args)
     return u, ga, gzi
 
 
