@@ -206,6 +206,59 @@ def test_linear_recurrence_rejects_bad_input(args, exc, match):
         tritonlpc.linear_recurrence(*args)
 
 
+_X, _A, _ZI = _good()
+_ENTRY_POINTS = {
+    "sample_wise_lpc": lambda x=_X, a=_A, zi=_ZI, flag=False: tritonlpc.sample_wise_lpc(x, a, zi, flag),
+    "linear_recurrence": lambda x=_X, a=_A, zi=_ZI, flag=False: tritonlpc.linear_recurrence(a[..., 0], x, zi[:, 0]),
+    "LPC.apply": lambda x=_X, a=_A, zi=_ZI, flag=False: tritonlpc.core.LPC.apply(x, a, zi, flag),
+    "Recurrence.apply": lambda x=_X, a=_A, zi=_ZI, flag=False: tritonlpc.recurrence.Recurrence.apply(a[..., 0], x, zi[:, 0]),
+    "Reverse.apply": lambda x=_X, a=_A, zi=_ZI, flag=False: tritonlpc.core.Reverse.apply(x, a, flag),
+}
+_LOW_LEVEL = ("LPC.apply", "Recurrence.apply", "Reverse.apply")
+
+
+@pytest.mark.parametrize("entry", list(_ENTRY_POINTS))
+@pytest.mark.parametrize(
+    "bad,exc,match",
+    [
+        (dict(x=_X.to_sparse()), TypeError, r"^(x|impulse|g) must be a dense \(strided\) tensor, got a torch.sparse_coo"),
+        (dict(a=_A.to_sparse()), TypeError, r"^(a|A|decay) must be a dense"),
+        (dict(x=_X.to(torch.complex32)), TypeError, r"^(x|impulse|g) must have a floating point or complex dtype .*complex32"),
+        (dict(a=_A.to(torch.float8_e4m3fn)), TypeError, r"^(a|A|decay) must have a floating point or complex dtype .*float8"),
+        (dict(zi=_ZI.to(torch.float8_e5m2)), TypeError, r"^(zi|initial_state) must have a floating point or complex dtype"),
+        (dict(flag="yes"), TypeError, r"^(return_zf|conj) must be a bool, got str"),
+    ],
+    ids=["sparse-x", "sparse-a", "complex32-x", "float8-a", "float8-zi", "flag"],
+)
+def test_entry_points_name_the_bad_argument(entry, bad, exc, match):
+    if "zi" in bad and entry == "Reverse.apply":
+        pytest.skip("Reverse takes no initial conditions")
+    if "flag" in bad and entry in ("linear_recurrence", "Recurrence.apply"):
+        pytest.skip("no flag argument")
+    with pytest.raises(exc, match=match):
+        _ENTRY_POINTS[entry](**bad)
+
+
+def test_low_level_functions_need_their_initial_conditions():
+    x, a, _ = _good()
+    with pytest.raises(TypeError, match=r"^zi must be a torch.Tensor of shape \(B, M\) .*got None"):
+        tritonlpc.core.LPC.apply(x, a, None)
+    with pytest.raises(TypeError, match=r"^initial_state must be a torch.Tensor of shape \(B,\) .*got None"):
+        tritonlpc.recurrence.Recurrence.apply(x, x, None)
+
+
+def test_low_level_functions_name_a_dtype_the_backend_does_not_compute_in():
+    x, a, zi = (t.half() for t in _good())
+    with tritonlpc.use_backend("numba"):
+        with pytest.raises(TypeError, match="x has dtype torch.float16, which the numba backend does not compute in"):
+            tritonlpc.core.LPC.apply(x, a, zi)
+        with pytest.raises(TypeError, match="impulse has dtype torch.float16"):
+            tritonlpc.recurrence.Recurrence.apply(x, x, zi[:, 0])
+        with pytest.raises(TypeError, match="g has dtype torch.float16"):
+            tritonlpc.core.Reverse.apply(x, a, False)
+        assert tritonlpc.sample_wise_lpc(x, a, zi).dtype == torch.float16  # the public function casts
+
+
 def test_functions_reject_mixed_dtypes():
     x, a, zi = _good()
     with pytest.raises(TypeError, match="A has dtype torch.float64 but x has dtype torch.float32"):

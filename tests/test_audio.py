@@ -457,6 +457,12 @@ def test_errors_name_the_argument():
         audio.frequency_sampling_iir(x, torch.ones(2, 4, 1), None, 8, 4)
     with pytest.raises(ValueError, match="b must have shape \\(\\*, K\\+1\\) with K\\+1 <= n_fft"):
         audio.frequency_response(torch.ones(2, 9), None, 8)
+    with pytest.raises(TypeError, match=r"b must be a dense \(strided\) tensor, got a torch.sparse_coo"):
+        audio.time_varying_iir(x, b.to_sparse(), a)
+    with pytest.raises(TypeError, match="x must have a floating point or complex dtype .*complex32"):
+        audio.time_varying_iir(x.to(torch.complex32), b, a)
+    with pytest.raises(TypeError, match="gain must have a floating point or complex dtype .*float8"):
+        audio.attack_release_smoothing(torch.zeros(2, 5).to(torch.float8_e4m3fn), 0.1, 0.1)
 
 
 def test_public_api_exported():

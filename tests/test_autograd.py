@@ -123,3 +123,25 @@ def test_vmap_over_extra_batch_dims(backend):
     assert_rel_close(y.reshape(6, 15), _reference.allpole(x.cpu(), a.cpu(), zi[:3].repeat(2, 1).cpu()), 1e-9)
     h = torch.vmap(tritonlpc.linear_recurrence)(-a[..., 0].view(2, 3, 15), x.view(2, 3, 15))
     assert_rel_close(h.reshape(6, 15), _reference.allpole(x.cpu(), a[..., :1].cpu()), 1e-9)
+
+
+def test_public_functions_without_autograd_call_the_kernel_and_agree():
+    # Nothing to differentiate: the public functions call the kernels directly. Anything to
+    # differentiate (a graph, a forward-AD dual level) must still go through the Functions.
+    import torch.autograd.forward_ad as fwAD
+
+    x, a, zi = make_inputs(3, 50, 2, torch.float64, seed=7)
+    y = tritonlpc.sample_wise_lpc(x, a, zi)
+    assert torch.equal(y, tritonlpc.core.LPC.apply(x, a, zi)) and y.grad_fn is None
+    h = tritonlpc.linear_recurrence(a[..., 0], x, zi[:, 0])
+    assert torch.equal(h, tritonlpc.recurrence.Recurrence.apply(a[..., 0], x, zi[:, 0]))
+    with torch.no_grad():
+        assert torch.equal(tritonlpc.sample_wise_lpc(x.requires_grad_(), a, zi), y)
+    assert tritonlpc.sample_wise_lpc(x, a, zi).grad_fn is not None
+    x = x.detach()
+    t = torch.randn_like(x)
+    with fwAD.dual_level():
+        tangent = fwAD.unpack_dual(tritonlpc.sample_wise_lpc(fwAD.make_dual(x, t), a, zi)).tangent
+        h_tangent = fwAD.unpack_dual(tritonlpc.linear_recurrence(a[..., 0], fwAD.make_dual(x, t))).tangent
+    assert_rel_close(tangent, tritonlpc.sample_wise_lpc(t, a), 1e-12)
+    assert_rel_close(h_tangent, tritonlpc.linear_recurrence(a[..., 0], t), 1e-12)

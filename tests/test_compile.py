@@ -41,3 +41,39 @@ def test_opcheck(backend, dtype):
         x, a, zi = x.detach(), a.detach(), zi.detach()
         for need_a, need_zi in ((True, True), (False, False)):
             opcheck(torch.ops.tritonlpc.allpole_backward.default, (x, a, x, zi, neg, need_a, need_zi))
+
+
+@pytest.mark.parametrize("dtype", [torch.float16, torch.bfloat16])
+def test_compile_fullgraph_half_precision(backend, dtype):
+    # Under torch.compile half inputs are computed in float32 (the backend, and whether it loads
+    # half natively, is only known when the custom op runs); results are returned in `dtype`.
+    torch._dynamo.reset()
+    x, a, zi = (t.to(dtype) for t in make_inputs(2, 33, 2, torch.float32, seed=3, device=backend.device))
+    eager = [t.clone().requires_grad_() for t in (x, a, zi)]
+    comp = [t.clone().requires_grad_() for t in (x, a, zi)]
+    le = _loss(*eager)
+    ge = torch.autograd.grad(le, eager)
+    compiled = torch.compile(_loss, fullgraph=True, backend="aot_eager")  # tracing is what failed
+    lc = compiled(*comp)
+    gc = torch.autograd.grad(lc, comp)
+    assert lc.dtype == dtype
+    tol = 8 * torch.finfo(dtype).eps
+    assert_rel_close(lc.float(), le.float().double(), tol)
+    for g1, g2 in zip(gc, ge):
+        assert g1.dtype == dtype
+        assert_rel_close(g1.float(), g2.double(), tol)
+
+
+def test_use_backend_goes_around_a_compiled_function(backend):
+    torch._dynamo.reset()
+    x, a, zi = make_inputs(2, 20, 2, torch.float64, seed=4, device=backend.device)
+
+    def inner(x, a):
+        with tritonlpc.use_backend(backend.name):
+            return tritonlpc.sample_wise_lpc(x, a)
+
+    with pytest.raises(Exception, match="use_backend cannot be used inside a torch.compile'd function"):
+        torch.compile(inner, fullgraph=True, backend="eager")(x, a)
+    compiled = torch.compile(tritonlpc.sample_wise_lpc, fullgraph=True, backend="eager")
+    with tritonlpc.use_backend(backend.name):
+        assert_rel_close(compiled(x, a), tritonlpc.sample_wise_lpc(x, a), 1e-12)

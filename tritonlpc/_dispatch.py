@@ -60,6 +60,11 @@ def use_backend(name: str) -> Iterator[None]:
         >>> with tritonlpc.use_backend("numba"):
         ...     y = tritonlpc.sample_wise_lpc(x, a)
     """
+    if torch.compiler.is_compiling():
+        raise RuntimeError(
+            "tritonlpc.use_backend cannot be used inside a torch.compile'd function; enter it around "
+            "the call instead (the compiled kernels pick their backend when they run)"
+        )
     token = _scoped.set(_checked(name, "use_backend"))
     try:
         yield
@@ -79,7 +84,7 @@ def backend_for(tensor: torch.Tensor) -> str:
         RuntimeError: if the requested backend cannot run on that device.
     """
     requested = get_backend()
-    device = tensor.device.type
+    device = "cpu" if tensor.is_cpu else tensor.device.type  # is_cpu: no device object built
     if device == "cuda":
         if requested == "numba":
             raise RuntimeError(

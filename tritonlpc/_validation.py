@@ -10,18 +10,27 @@ from typing import Optional, Sequence, Tuple
 
 import torch
 
-__all__ = ["check_tensor", "check_lpc", "check_recurrence", "common_dtype", "HALF_DTYPES"]
+__all__ = ["check_kind", "check_tensor", "check_lpc", "check_recurrence", "check_flag", "common_dtype", "HALF_DTYPES"]
 
 HALF_DTYPES = (torch.float16, torch.bfloat16)
+DTYPES = (torch.float32, torch.float64, torch.complex64, torch.complex128) + HALF_DTYPES
 _SUPPORTED = "float16, bfloat16, float32, float64, complex64 or complex128"
 
 
+def check_kind(name: str, t: torch.Tensor) -> None:
+    """``t`` must be dense (strided) with a supported floating/complex dtype."""
+    if t.dtype not in DTYPES:
+        raise TypeError(f"{name} must have a floating point or complex dtype ({_SUPPORTED}), got {t.dtype}")
+    if t.layout != torch.strided or t.is_nested:
+        kind = "a nested" if t.is_nested else f"a {t.layout}"
+        raise TypeError(f"{name} must be a dense (strided) tensor, got {kind} tensor; convert it with .to_dense()")
+
+
 def check_tensor(name: str, t: object, ndim: int, dims: str) -> torch.Tensor:
-    """Check that ``t`` is a floating/complex tensor with ``ndim`` dimensions."""
+    """Check that ``t`` is a dense tensor of a supported floating/complex dtype with ``ndim`` dimensions."""
     if not isinstance(t, torch.Tensor):
         raise TypeError(f"{name} must be a torch.Tensor of shape {dims}, got {type(t).__name__}")
-    if not (t.dtype.is_floating_point or t.dtype.is_complex):
-        raise TypeError(f"{name} must have a floating point or complex dtype ({_SUPPORTED}), got {t.dtype}")
+    check_kind(name, t)
     if t.dim() != ndim:
         raise ValueError(f"{name} must have shape {dims} ({ndim} dimensions), got shape {tuple(t.shape)}")
     return t
@@ -61,11 +70,31 @@ def common_dtype(*tensors: Optional[torch.Tensor]) -> torch.dtype:
     return dtype
 
 
+def check_flag(name: str, value: object) -> bool:
+    """``value`` must be a ``bool``."""
+    if not isinstance(value, bool):
+        raise TypeError(f"{name} must be a bool, got {type(value).__name__}")
+    return value
+
+
+def _missing(name: str, dims: str, what: str) -> TypeError:
+    return TypeError(f"{name} must be a torch.Tensor of shape {dims} ({what}; zeros for a filter at rest), got None")
+
+
 def check_lpc(
-    x: object, a: object, zi: object, *, names: Tuple[str, str, str] = ("x", "a", "zi"), same_dtype: bool = False
+    x: object,
+    a: object,
+    zi: object,
+    *,
+    names: Tuple[str, str, str] = ("x", "a", "zi"),
+    same_dtype: bool = False,
+    require_zi: bool = False,
 ) -> Tuple[int, int, int]:
-    """Validate ``x (B,T)``, ``a (B,T,M)``, ``zi (B,M) | None``; returns ``(B, T, M)``."""
+    """Validate ``x (B,T)``, ``a (B,T,M)``, ``zi (B,M)`` (or ``None`` unless ``require_zi``);
+    returns ``(B, T, M)``."""
     nx, na, nz = names
+    if zi is None and require_zi:
+        raise _missing(nz, "(B, M)", "the initial conditions")
     x = check_tensor(nx, x, 2, "(B, T)")
     a = check_tensor(na, a, 3, "(B, T, M)")
     B, T, M = a.shape
@@ -91,10 +120,19 @@ def check_lpc(
 
 
 def check_recurrence(
-    decay: object, impulse: object, init: object, *, names: Tuple[str, str, str], same_dtype: bool = False
+    decay: object,
+    impulse: object,
+    init: object,
+    *,
+    names: Tuple[str, str, str],
+    same_dtype: bool = False,
+    require_init: bool = False,
 ) -> Tuple[int, int]:
-    """Validate ``decay (B,T)``, ``impulse (B,T)``, ``init (B,) | None``; returns ``(B, T)``."""
+    """Validate ``decay (B,T)``, ``impulse (B,T)``, ``init (B,)`` (or ``None`` unless
+    ``require_init``); returns ``(B, T)``."""
     nd, nx, nz = names
+    if init is None and require_init:
+        raise _missing(nz, "(B,)", "the initial state")
     decay = check_tensor(nd, decay, 2, "(B, T)")
     impulse = check_tensor(nx, impulse, 2, "(B, T)")
     if decay.shape != impulse.shape:

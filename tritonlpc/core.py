@@ -21,17 +21,34 @@ Forward mode: ``y_dot = LPC(x_dot - sum_i A_dot[n,i-1] y[n-i], A, zi_dot)``.
 from __future__ import annotations
 
 import inspect
+from types import ModuleType
 from typing import Any, Callable, List, Optional, Tuple
 
 import torch
 from torch.autograd import Function
 
 from . import _dispatch
-from ._validation import check_lpc
+from ._validation import HALF_DTYPES, check_flag, check_lpc
 
-__all__ = ["LPC", "Reverse", "lpc_vjp", "past_values"]
+__all__ = ["LPC", "Reverse", "lpc_vjp", "past_values", "apply", "needs_autograd", "kernels_for"]
 
 _is_wrapped: Callable[[torch.Tensor], bool] = torch._C._functorch.is_functorch_wrapped_tensor
+_transforms_active: Callable[[], bool] = torch._C._are_functorch_transforms_active
+_forward_ad = torch.autograd.forward_ad
+
+
+def needs_autograd(*tensors: torch.Tensor) -> bool:
+    """Whether a call on ``tensors`` must run through the autograd Function: a graph is being
+    recorded for one of them, a forward-mode AD level or a ``torch.func`` transform is active,
+    or one is a tensor subclass. Otherwise the public functions call the kernels directly,
+    which saves ``Function.apply``'s bookkeeping (more than the kernel of a small call)."""
+    if _transforms_active() or _forward_ad._current_level >= 0:
+        return True
+    grad = torch.is_grad_enabled()
+    for t in tensors:
+        if type(t) is not torch.Tensor or (grad and t.requires_grad):
+            return True
+    return False
 
 
 def precomputed_signature(cls: type) -> type:
@@ -44,6 +61,28 @@ def precomputed_signature(cls: type) -> type:
     """
     cls.forward.__signature__ = inspect.signature(cls.forward)
     return cls
+
+
+def apply(cls: type, *args: Any) -> Any:
+    """``cls.apply(*args)`` for an autograd Function given *all* of ``forward``'s arguments
+    positionally: without a ``torch.func`` transform or functorch wrapper around, it goes
+    straight to torch's C++ ``apply``, skipping ``Function.apply``'s binding of the arguments
+    to ``forward``'s signature (``inspect``, a few µs a call), which has nothing to do then."""
+    if _transforms_active() or any(isinstance(t, torch.Tensor) and _is_wrapped(t) for t in args):
+        return cls.apply(*args)
+    return super(Function, cls).apply(*args)  # type: ignore[misc]
+
+
+def kernels_for(t: torch.Tensor, name: str) -> ModuleType:
+    """The backend module for ``t``'s device, after checking that it computes in ``t``'s dtype
+    (the low-level Functions take one dtype as it is; the public functions cast half inputs)."""
+    kernels = _dispatch.backend_module(t)
+    if t.dtype in HALF_DTYPES and not getattr(kernels, "SUPPORTS_HALF", False):
+        raise TypeError(
+            f"{name} has dtype {t.dtype}, which the {_dispatch.backend_for(t)} backend does not compute in; "
+            "cast the inputs to float32, or call sample_wise_lpc / linear_recurrence, which do"
+        )
+    return kernels
 
 
 def _maybe_conj(t: torch.Tensor, conj: bool) -> torch.Tensor:
@@ -128,8 +167,8 @@ class LPC(Function):
 
     @staticmethod
     def forward(x: torch.Tensor, A: torch.Tensor, zi: torch.Tensor, conj: bool = False) -> torch.Tensor:  # type: ignore[override]
-        check_lpc(x, A, zi, names=("x", "A", "zi"), same_dtype=True)
-        return _dispatch.backend_module(x).forward(x, A, zi, conj_a=conj)
+        check_lpc(x, A, zi, names=("x", "A", "zi"), same_dtype=True, require_zi=True)
+        return kernels_for(x, "x").forward(x, A, zi, conj_a=check_flag("conj", conj))
 
     @staticmethod
     def setup_context(ctx: Any, inputs: Tuple[Any, ...], output: torch.Tensor) -> None:
@@ -181,7 +220,7 @@ class Reverse(Function):
     @staticmethod
     def forward(g: torch.Tensor, A: torch.Tensor, conj: bool) -> torch.Tensor:  # type: ignore[override]
         check_lpc(g, A, None, names=("g", "A", "zi"), same_dtype=True)
-        return _dispatch.backend_module(g).reverse(g, A, conj_a=conj)
+        return kernels_for(g, "g").reverse(g, A, conj_a=check_flag("conj", conj))
 
     @staticmethod
     def setup_context(ctx: Any, inputs: Tuple[Any, ...], output: torch.Tensor) -> None:

@@ -3,30 +3,44 @@
 Both functions validate their arguments, promote mixed dtypes to a common one (torch's type
 promotion: float32 with float64 gives float64, real with complex gives complex), compute
 float16/bfloat16 inputs in float32 (in the kernel, where the backend supports it) and return
-the promoted dtype, then run the autograd
-Function (eager) or the custom op (under ``torch.compile``).
+the promoted dtype, then run the autograd Function (eager, when something is to be
+differentiated), the backend kernel directly (eager, nothing to differentiate) or the custom op
+(under ``torch.compile``).
 """
 
 from __future__ import annotations
 
+from types import ModuleType
 from typing import Optional, Tuple, Union
 
 import torch
 
 from . import _dispatch, _ops  # noqa: F401  (_ops registers torch.ops.tritonlpc.*)
-from ._validation import HALF_DTYPES, check_lpc, check_recurrence, common_dtype
-from .core import LPC
+from ._validation import HALF_DTYPES, check_flag, check_lpc, check_recurrence, common_dtype
+from .core import LPC, apply, needs_autograd
 from .recurrence import Recurrence
 
 __all__ = ["sample_wise_lpc", "linear_recurrence"]
 
 
-def _compute_dtype(dtype: torch.dtype, like: torch.Tensor) -> torch.dtype:
+def _compute_dtype(dtype: torch.dtype, kernels: Optional[ModuleType]) -> torch.dtype:
     """float16/bfloat16 run in float32 unless the backend loads them natively (accumulating in
-    float32 inside the kernel, which saves the conversion copies)."""
-    if dtype in HALF_DTYPES and not getattr(_dispatch.backend_module(like), "SUPPORTS_HALF", False):
+    float32 inside the kernel, which saves the conversion copies). ``kernels`` is ``None``
+    under torch.compile, where the backend is not known until the custom op runs."""
+    if dtype in HALF_DTYPES and not getattr(kernels, "SUPPORTS_HALF", False):
         return torch.float32
     return dtype
+
+
+def _as(t: torch.Tensor, dtype: torch.dtype) -> torch.Tensor:
+    """``t.to(dtype)`` (the same tensor when it already has that dtype, without the call)."""
+    return t if t.dtype == dtype else t.to(dtype)
+
+
+def _eager_kernels(x: torch.Tensor) -> Optional[ModuleType]:
+    """The backend module for ``x``'s device; ``None`` under torch.compile (the custom ops pick
+    the backend when they run, and backend state cannot be traced)."""
+    return None if torch.compiler.is_compiling() else _dispatch.backend_module(x)
 
 
 def sample_wise_lpc(
@@ -62,15 +76,19 @@ def sample_wise_lpc(
         ValueError: shapes or devices do not match, or ``M == 0``.
     """
     B, T, M = check_lpc(x, a, zi)
+    check_flag("return_zf", return_zf)
     dtype = common_dtype(x, a, zi)
-    cdtype = _compute_dtype(dtype, x)
-    x_, a_ = x.to(cdtype), a.to(cdtype)
-    zi_ = zi.to(cdtype) if zi is not None else x_.new_zeros(B, M)
-    if torch.compiler.is_compiling():
+    kernels = _eager_kernels(x)
+    cdtype = _compute_dtype(dtype, kernels)
+    x_, a_ = _as(x, cdtype), _as(a, cdtype)
+    zi_ = _as(zi, cdtype) if zi is not None else x_.new_zeros(B, M)
+    if kernels is None:
         y = torch.ops.tritonlpc.allpole(x_, a_, zi_, False)
-    else:
-        y = LPC.apply(x_, a_, zi_)
-    y = y.to(dtype)
+    elif needs_autograd(x_, a_, zi_):
+        y = apply(LPC, x_, a_, zi_, False)
+    else:  # nothing to differentiate: the kernel directly
+        y = kernels.forward(x_, a_, zi_)
+    y = _as(y, dtype)
     if not return_zf:
         return y
     if T >= M:
@@ -93,11 +111,14 @@ def linear_recurrence(a: torch.Tensor, x: torch.Tensor, zi: Optional[torch.Tenso
     """
     B, _ = check_recurrence(a, x, zi, names=("a", "x", "zi"))
     dtype = common_dtype(a, x, zi)
-    cdtype = _compute_dtype(dtype, x)
-    a_, x_ = a.to(cdtype), x.to(cdtype)
-    zi_ = zi.to(cdtype) if zi is not None else x_.new_zeros(B)
-    if torch.compiler.is_compiling():
+    kernels = _eager_kernels(x)
+    cdtype = _compute_dtype(dtype, kernels)
+    a_, x_ = _as(a, cdtype), _as(x, cdtype)
+    zi_ = _as(zi, cdtype) if zi is not None else x_.new_zeros(B)
+    if kernels is None:
         h = torch.ops.tritonlpc.allpole(x_, a_.unsqueeze(2), zi_.unsqueeze(1), True)
+    elif needs_autograd(a_, x_, zi_):
+        h = apply(Recurrence, a_, x_, zi_)
     else:
-        h = Recurrence.apply(a_, x_, zi_)
-    return h.to(dtype)
+        h = kernels.forward(x_, a_.unsqueeze(2), zi_.unsqueeze(1), neg_a=True)
+    return _as(h, dtype)

@@ -19,7 +19,7 @@ from torch.autograd import Function
 
 from . import _dispatch
 from ._validation import check_recurrence
-from .core import _flatten_vmap, _fused_ok, lpc_vjp, precomputed_signature
+from .core import _flatten_vmap, _fused_ok, kernels_for, lpc_vjp, precomputed_signature
 
 __all__ = ["Recurrence"]
 
@@ -39,8 +39,10 @@ class Recurrence(Function):
 
     @staticmethod
     def forward(decay: torch.Tensor, impulse: torch.Tensor, initial_state: torch.Tensor) -> torch.Tensor:  # type: ignore[override]
-        check_recurrence(decay, impulse, initial_state, names=("decay", "impulse", "initial_state"), same_dtype=True)
-        kernels = _dispatch.backend_module(impulse)
+        check_recurrence(
+            decay, impulse, initial_state, names=("decay", "impulse", "initial_state"), same_dtype=True, require_init=True
+        )
+        kernels = kernels_for(impulse, "impulse")
         return kernels.forward(impulse, decay.unsqueeze(2), initial_state.unsqueeze(1), neg_a=True)
 
     @staticmethod

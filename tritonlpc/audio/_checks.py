@@ -6,9 +6,9 @@ from typing import Optional, Sequence, Tuple, Union
 
 import torch
 
-__all__ = ["tensor", "same_device", "as_tensor_like", "positive_int"]
+from .._validation import check_kind
 
-_FLOATS = "a floating point or complex dtype"
+__all__ = ["tensor", "same_device", "as_tensor_like", "positive_int"]
 
 
 def tensor(name: str, t: object, ndim: Optional[int] = None, dims: str = "", *, real: bool = False) -> torch.Tensor:
@@ -17,8 +17,7 @@ def tensor(name: str, t: object, ndim: Optional[int] = None, dims: str = "", *, 
         raise TypeError(f"{name} must be a torch.Tensor{' of shape ' + dims if dims else ''}, got {type(t).__name__}")
     if real and not t.dtype.is_floating_point:
         raise TypeError(f"{name} must have a real floating point dtype, got {t.dtype}")
-    if not (t.dtype.is_floating_point or t.dtype.is_complex):
-        raise TypeError(f"{name} must have {_FLOATS}, got {t.dtype}")
+    check_kind(name, t)
     if ndim is not None and t.dim() != ndim:
         raise ValueError(f"{name} must have shape {dims} ({ndim} dimensions), got shape {tuple(t.shape)}")
     return t

@@ -14,13 +14,14 @@ from __future__ import annotations
 
 import numpy as np
 import torch
-from numba import njit, prange
+from numba import prange
+
+from ..backends._numba_support import jit, launch, launch_parallel, variant
 
 __all__ = ["smooth"]
 
 
-@njit(parallel=True, cache=True, nogil=True, error_model="numpy")
-def _smooth_rows(f, at, rt, zi, out, zeta, one):  # pragma: no cover - compiled
+def _smooth_rows_py(f, at, rt, zi, out, zeta, one):  # pragma: no cover - compiled
     B, T = f.shape
     for b in prange(B):
         prev = zi[b]
@@ -38,6 +39,10 @@ def _smooth_rows(f, at, rt, zi, out, zeta, one):  # pragma: no cover - compiled
             out[b, t] = prev
 
 
+_smooth_rows = jit(parallel=True)(variant(_smooth_rows_py, "_smooth_rows"))
+_smooth_rows_serial = jit(variant(_smooth_rows_py, "_smooth_rows_serial"))
+
+
 def smooth(f: torch.Tensor, at: torch.Tensor, rt: torch.Tensor, zi: torch.Tensor):
     """``f (B,T)``, ``at, rt, zi (B,)`` of one real dtype on the CPU -> ``(g (B,T), zeta (B,T) bool)``."""
     B, T = f.shape
@@ -46,5 +51,9 @@ def smooth(f: torch.Tensor, at: torch.Tensor, rt: torch.Tensor, zi: torch.Tensor
     if B and T:
         one = np.ones(1, dtype=out.numpy().dtype)[0]
         arrs = [t.detach().contiguous().numpy() for t in (f, at, rt, zi)]
-        _smooth_rows(*arrs, out.numpy(), zeta.numpy(), one)
+        args = (*arrs, out.numpy(), zeta.numpy(), one)
+        if B > 1:
+            launch_parallel(_smooth_rows, _smooth_rows_serial, *args)
+        else:  # one row: waking the thread pool only costs
+            launch(_smooth_rows_serial, *args)
     return out, zeta.view(torch.bool)

@@ -1,0 +1,133 @@
+"""Interleaved A/B timing of ``sample_wise_lpc``: a git revision against the working tree, in one process.
+
+On a shared machine the load changes from second to second, so two separate benchmark runs
+are not comparable at the 10 % level. Here the base revision's package is exported (``git
+archive``) under another name (``tritonlpc_<rev>``, its custom-op namespace renamed too), both
+are imported into this process, and the calls alternate: A, B, A, B, ... in blocks of
+``--calls`` calls; each side's time per call is the median over ``--rounds`` blocks. torchlpc
+0.7.2 (when installed) is timed in the same rotation. The 1-minute load average is printed
+with every shape.
+
+Usage (from the repository root)::
+
+    python bench/ab.py --base main                              # the CPU matrix, float32
+    python bench/ab.py --base main --shape 8x1024x2 --direction fwd --rounds 15
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import os
+import re
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from statistics import median
+from typing import Callable, Dict, List, Tuple
+
+import torch
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "bench"))
+
+import lpcbench as lb  # noqa: E402
+
+SHAPES = ["8x1024x2", "8x4096x2", "8x16384x2", "1x65536x2", "8x65536x2", "64x16384x2", "4x65536x8", "4x65536x1"]
+
+
+def export_base(rev: str, dest: Path) -> str:
+    """Export ``rev``'s ``tritonlpc`` package as ``tritonlpc_<rev>`` under ``dest``; returns the module name."""
+    name = "tritonlpc_" + re.sub(r"\W", "_", rev)
+    out = subprocess.run(["git", "-C", str(ROOT), "archive", rev, "tritonlpc"], check=True, capture_output=True).stdout
+    subprocess.run(["tar", "-x", "-C", str(dest)], input=out, check=True)
+    (dest / "tritonlpc").rename(dest / name)
+    for f in (dest / name).rglob("*.py"):
+        f.write_text(re.sub(r"\btritonlpc\b", name, f.read_text()))
+    return name
+
+
+def make_call(fn: Callable, sets: List[lb.InputSet], direction: str) -> Callable[[], None]:
+    """One call per invocation, rotating over the input sets (as the benchmark suite does)."""
+    i = [0]
+    if direction == "fwd":
+        def call() -> None:
+            s = sets[i[0] % len(sets)]
+            i[0] += 1
+            with torch.no_grad():
+                fn(s.x, s.a)
+    else:
+        leaves = [(s.x.clone().requires_grad_(), s.a.clone().requires_grad_(), s.g) for s in sets]
+
+        def call() -> None:
+            x, a, g = leaves[i[0] % len(leaves)]
+            i[0] += 1
+            y = fn(x, a)
+            torch.autograd.grad(y, (x, a), g.view(y.shape))
+    return call
+
+
+def time_block(call: Callable[[], None], n: int) -> float:
+    t0 = time.perf_counter()
+    for _ in range(n):
+        call()
+    return (time.perf_counter() - t0) / n
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--base", default="main", help="git revision to compare against (default: main)")
+    p.add_argument("--shape", action="append", help="BxTxM (repeatable; default: the CPU matrix)")
+    p.add_argument("--direction", choices=("fwd", "fwd+bwd", "both"), default="both")
+    p.add_argument("--rounds", type=int, default=11, help="alternating blocks per side")
+    p.add_argument("--budget", type=float, default=0.05, help="seconds per block (sets --calls when absent)")
+    p.add_argument("--calls", type=int, help="calls per block")
+    p.add_argument("--no-torchlpc", action="store_true")
+    args = p.parse_args()
+
+    tmp = Path(tempfile.mkdtemp(prefix="tritonlpc-ab-"))
+    sys.path.insert(0, str(tmp))
+    base = importlib.import_module(export_base(args.base, tmp))
+    import tritonlpc as new  # noqa: PLC0415
+
+    def tritonlpc_call(mod):  # as the benchmark suite calls it (lpcbench.TritonLPC)
+        def forward(x: torch.Tensor, a: torch.Tensor) -> torch.Tensor:
+            with mod.use_backend("numba"):
+                return mod.sample_wise_lpc(x, a)
+        return forward
+
+    impls: Dict[str, Callable] = {f"base({args.base})": tritonlpc_call(base), "new": tritonlpc_call(new)}
+    if not args.no_torchlpc:
+        try:
+            impls["torchlpc"] = lb.TorchLPC("cpu").forward
+        except Exception as exc:  # noqa: BLE001
+            print(f"torchlpc skipped: {exc}")
+    directions = ["fwd", "fwd+bwd"] if args.direction == "both" else [args.direction]
+    print(f"torch threads {torch.get_num_threads()}, cpus {os.cpu_count()}")
+    print(f"{'shape':>12} {'dir':>7} " + " ".join(f"{k:>16}" for k in impls) + "   new/base  new vs torchlpc  load")
+    for shape in args.shape or SHAPES:
+        B, T, M = map(int, shape.split("x"))
+        for direction in directions:
+            case = lb.Case("cpu", B, T, M, "float32", direction, "tritonlpc")
+            sets = lb.make_input_sets(case, 4)
+            calls = {k: make_call(f, sets, direction) for k, f in impls.items()}
+            for c in calls.values():  # warm-up: JIT, caches
+                c()
+                c()
+            n = args.calls or max(1, int(args.budget / max(time_block(calls["new"], 3), 1e-7)))
+            times: Dict[str, List[float]] = {k: [] for k in calls}
+            for _ in range(args.rounds):
+                for k, c in calls.items():
+                    times[k].append(time_block(c, n))
+            med = {k: median(v) for k, v in times.items()}
+            ratio = med[f"base({args.base})"] / med["new"]
+            vs = f"{med['torchlpc'] / med['new']:.2f}x" if "torchlpc" in med else "-"
+            cells = " ".join(f"{med[k] * 1e6:13.1f} us" for k in calls)
+            print(f"{shape:>12} {direction:>7} {cells}   {ratio:7.2f}x  {vs:>14}  {os.getloadavg()[0]:.2f}", flush=True)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,213 @@
+"""Numba plumbing shared by the CPU kernels: where compiled code is cached, and when a
+``parallel=True`` kernel may run (fork, threads, threading layers).
+
+**On-disk cache.** :func:`jit` compiles like ``njit(cache=True)`` and caches where Numba can
+(``NUMBA_CACHE_DIR`` if set, else the package's ``__pycache__``, else Numba's user-wide cache
+directory, ``$XDG_CACHE_HOME/numba`` or ``~/.cache/numba``). When none of these is writable
+(a read-only system or container install without a writable home), it caches in
+``<tempdir>/tritonlpc-numba-cache-<uid>`` (``tempfile.gettempdir()``: ``$TMPDIR`` or
+``/tmp``), a directory private to the user; if that cannot be made safely either, kernels are
+compiled in every process. ``cache_dir(kernel)`` says which directory a kernel uses.
+
+**Parallel kernels.** Numba runs ``prange`` loops on its threading layer (``tbb``, ``omp`` or
+``workqueue``, whichever it finds). Two of them have limits that :func:`launch_parallel`
+works around by running the kernel's serial twin (the same body compiled without
+``parallel``) instead:
+
+* GNU OpenMP is not fork-safe: a process forked after Numba started its OpenMP threads (a
+  DataLoader worker, ``multiprocessing`` with ``fork``) is killed by Numba at its first
+  parallel launch. Such a child runs every kernel serially (DataLoader workers run torch with
+  one thread anyway).
+* ``workqueue`` is not thread-safe: two threads launching parallel kernels at once abort the
+  process. One launch runs in parallel at a time; a call arriving meanwhile runs serially.
+"""
+
+from __future__ import annotations
+
+import os
+import stat
+import tempfile
+import threading
+import types
+from typing import Any, Callable, Dict, Optional
+
+import numba
+import numpy as np
+from numba.core import caching
+
+__all__ = ["jit", "variant", "launch", "launch_parallel", "parallel_allowed", "cache_dir"]
+
+# contract: a * b + c may be one fused multiply-add (one rounding instead of two; the recursion
+# is latency-bound, and a fused step halves the chain). No reassociation: sums keep their order.
+_OPTIONS = dict(nogil=True, error_model="numpy", fastmath={"contract"})
+
+
+# --------------------------------------------------------------------------- on-disk cache
+def _private_tmp_dir() -> Optional[str]:
+    """``<tempdir>/tritonlpc-numba-cache-<uid>``, created private (0700); ``None`` if it is not
+    ours or others can write to it (a cache directory is code we will load)."""
+    path = os.path.join(tempfile.gettempdir(), f"tritonlpc-numba-cache-{os.getuid()}")
+    try:
+        os.makedirs(path, mode=0o700, exist_ok=True)
+        st = os.lstat(path)
+    except OSError:
+        return None
+    if not stat.S_ISDIR(st.st_mode) or st.st_uid != os.getuid() or st.st_mode & 0o022:
+        return None
+    return path
+
+
+class _TmpDirLocator(caching.UserProvidedCacheLocator):
+    """Like ``NUMBA_CACHE_DIR``, with the private temp directory as the root."""
+
+    def __init__(self, py_func: Callable, py_file: str):
+        super().__init__(py_func, py_file)
+        self._cache_path = os.path.join(_TMP_ROOT or "", self.get_suitable_cache_subpath(py_file))
+
+    @classmethod
+    def from_function(cls, py_func: Callable, py_file: str):
+        if _TMP_ROOT is None:
+            return None
+        return super(caching.UserProvidedCacheLocator, cls).from_function(py_func, py_file)
+
+
+class _TmpDirImpl(caching.CompileResultCacheImpl):
+    _locator_classes = [_TmpDirLocator]
+
+
+class _TmpDirCache(caching.FunctionCache):
+    _impl_class = _TmpDirImpl
+
+
+_TMP_ROOT: Optional[str] = None
+
+
+def _enable_cache(dispatcher: Any) -> None:
+    global _TMP_ROOT
+    try:
+        dispatcher.enable_caching()  # Numba's own locators
+        return
+    except RuntimeError:  # "cannot cache function ...: no locator available"
+        pass
+    if _TMP_ROOT is None:
+        _TMP_ROOT = _private_tmp_dir()
+    try:
+        dispatcher._cache = _TmpDirCache(dispatcher.py_func)
+    except RuntimeError:  # no safe directory at all: compile in every process
+        pass
+
+
+def cache_dir(dispatcher: Any) -> Optional[str]:
+    """The directory ``dispatcher``'s compiled code is cached in (``None``: not cached)."""
+    impl = getattr(dispatcher._cache, "_impl", None)
+    return impl.locator.get_cache_path() if impl is not None else None
+
+
+def jit(fn: Optional[Callable] = None, **options: Any) -> Any:
+    """``numba.njit`` with the project's options and the cache described above."""
+
+    def wrap(f: Callable) -> Any:
+        dispatcher = numba.njit(**_OPTIONS, **options)(f)
+        _enable_cache(dispatcher)
+        return dispatcher
+
+    return wrap(fn) if fn is not None else wrap
+
+
+def variant(fn: Callable, name: str) -> Callable:
+    """A copy of ``fn`` under another name: Numba's on-disk cache is keyed by the function's
+    qualified name, so two compilations of one body (parallel and serial) need two names."""
+    new = types.FunctionType(fn.__code__, fn.__globals__, name, fn.__defaults__, fn.__closure__)
+    new.__qualname__ = name
+    return new
+
+
+# --------------------------------------------------------------------------- launching
+_ENTRIES: Dict[Any, Callable] = {}
+
+
+def launch(kernel: Any, *args: Any) -> None:
+    """Call ``kernel`` through at most two compiled versions per dtype.
+
+    Numba's dispatcher compiles one version per combination of array layouts, i.e. a new
+    compilation of several seconds for every new mix of contiguous, strided and expanded
+    arguments. Here every array is typed ``'C'`` when all of them are C-contiguous (the common
+    case; the fastest code) and ``'A'`` (any strides) otherwise, and the compiled entry point is
+    called directly, which also skips the dispatcher's type resolution on each call.
+    ``args[0]`` is an array of the working dtype.
+    """
+    contiguous = True
+    for v in args:
+        if isinstance(v, np.ndarray) and not v.flags.c_contiguous:
+            contiguous = False
+            break
+    key = (kernel, args[0].dtype, contiguous)
+    entry = _ENTRIES.get(key)
+    if entry is None:
+        layout = "C" if contiguous else "A"
+        sig = tuple(
+            numba.types.Array(numba.from_dtype(v.dtype), v.ndim, layout) if isinstance(v, np.ndarray) else numba.typeof(v)
+            for v in args
+        )
+        entry = _ENTRIES[key] = kernel.compile(sig)  # loads from the on-disk cache when it can
+    entry(*args)
+
+
+_THREADSAFE_LAYERS = ("tbb", "omp")
+_layer: Optional[str] = None  # Numba's threading layer, once its pool has started
+_one_launch = threading.Lock()  # serialises parallel launches on a thread-unsafe layer
+_forked_from_gnu_omp = False  # this process was forked after GNU OpenMP threads started
+
+
+def _started_layer() -> Optional[str]:
+    try:
+        return numba.threading_layer()
+    except ValueError:  # no pool started yet
+        return None
+
+
+def _gnu_openmp() -> bool:
+    try:
+        from numba.np.ufunc import omppool  # noqa: PLC0415
+    except ImportError:
+        return False
+    return getattr(omppool, "openmp_vendor", "GNU") == "GNU"
+
+
+def _after_fork_in_child() -> None:
+    global _one_launch, _forked_from_gnu_omp
+    _one_launch = threading.Lock()  # a lock held by another thread at fork() stays held forever
+    if _started_layer() == "omp" and _gnu_openmp():
+        _forked_from_gnu_omp = True
+
+
+os.register_at_fork(after_in_child=_after_fork_in_child)
+
+
+def parallel_allowed() -> bool:
+    """Whether parallel kernels may run in this process at all (false in a child forked after
+    GNU OpenMP threads started)."""
+    return not _forked_from_gnu_omp
+
+
+def launch_parallel(parallel: Any, serial: Any, *args: Any) -> None:
+    """:func:`launch` the ``parallel`` kernel, or its ``serial`` twin where a parallel launch
+    is unsafe (see the module docstring)."""
+    global _layer
+    if _forked_from_gnu_omp:
+        launch(serial, *args)
+        return
+    if _layer is None:
+        numba.get_num_threads()  # starts the pool, which picks the layer
+        _layer = _started_layer()
+    if _layer in _THREADSAFE_LAYERS:
+        launch(parallel, *args)
+        return
+    lock = _one_launch
+    if not lock.acquire(blocking=False):  # another thread is in a parallel kernel
+        launch(serial, *args)
+        return
+    try:
+        launch(parallel, *args)
+    finally:
+        lock.release()
