@@ -12,7 +12,9 @@ from __future__ import annotations
 from typing import Any, Dict, Optional, Sequence, Tuple, Union
 
 import torch
+from torch import Tensor
 from torch.autograd import Function
+from torch.distributed import ProcessGroup
 from torch.autograd.function import once_differentiable
 
 from .._validation import common_dtype
@@ -23,7 +25,8 @@ from ._lpc import agree_call, compute_dtype, filter_shards, graph_input
 
 __all__ = ["time_varying_iir", "time_varying_biquad"]
 
-IIRState = Tuple[torch.Tensor, torch.Tensor]
+IIRState = Tuple[Tensor, Tensor]
+IIROutput = Union[Tensor, Tuple[Tensor, IIRState]]
 
 
 def _origins(lengths: Sequence[int], K: int, upto: int) -> torch.Tensor:
@@ -79,9 +82,7 @@ class _Halo(Function):
         return grad_tail, grad_zi, None
 
 
-def _sharded_iir(
-    x: Any, b: Any, a: Any, zi: Any, return_zf: Any, group: Any, offset: Any, biquad: bool
-) -> Union[torch.Tensor, Tuple[torch.Tensor, IIRState]]:
+def _sharded_iir(x: Any, b: Any, a: Any, zi: Any, return_zf: Any, group: Any, offset: Any, biquad: bool) -> IIROutput:
     pair = zi if isinstance(zi, (tuple, list)) and len(zi) == 2 else (None, None)
     layout = _dtensor.unwrap((("x", x), ("b", b), ("a", a)), (("zi[0]", pair[0]), ("zi[1]", pair[1])), group, offset)
     if layout is not None:
@@ -120,15 +121,9 @@ def _sharded_iir(
 
 
 def time_varying_iir(
-    x: torch.Tensor,
-    b: torch.Tensor,
-    a: torch.Tensor,
-    zi: Optional[IIRState] = None,
-    return_zf: bool = False,
-    *,
-    group: Optional[torch.distributed.ProcessGroup] = None,
-    offset: Optional[int] = None,
-) -> Union[torch.Tensor, Tuple[torch.Tensor, IIRState]]:
+    x: Tensor, b: Tensor, a: Tensor, zi: Optional[IIRState] = None, return_zf: bool = False, *,
+    group: Optional[ProcessGroup] = None, offset: Optional[int] = None,
+) -> IIROutput:
     r"""Time-sharded :func:`tritonlpc.audio.time_varying_iir` (direct form I) over a process group.
 
     Args:
@@ -154,15 +149,9 @@ def time_varying_iir(
 
 
 def time_varying_biquad(
-    x: torch.Tensor,
-    b: torch.Tensor,
-    a: torch.Tensor,
-    zi: Optional[IIRState] = None,
-    return_zf: bool = False,
-    *,
-    group: Optional[torch.distributed.ProcessGroup] = None,
-    offset: Optional[int] = None,
-) -> Union[torch.Tensor, Tuple[torch.Tensor, IIRState]]:
+    x: Tensor, b: Tensor, a: Tensor, zi: Optional[IIRState] = None, return_zf: bool = False, *,
+    group: Optional[ProcessGroup] = None, offset: Optional[int] = None,
+) -> IIROutput:
     r"""Time-sharded :func:`tritonlpc.audio.time_varying_biquad`: :func:`time_varying_iir` with
     ``b (B, T_r, 3)``, ``a (B, T_r, 2)`` and ``zi = (zi_x (B, 2), zi_y (B, 2))`` on rank 0.
 

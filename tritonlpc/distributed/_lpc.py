@@ -111,7 +111,7 @@ class ShardedAllPole(Function):
         if not shards.is_first:
             y = kernels.forward(x, a, start, neg_a=neg_a)
         ctx.save_for_backward(a, y, start, maps[shards.rank + 1 :, ..., :M])
-        ctx.shards, ctx.neg_a, ctx.return_zf, ctx.zi_everywhere = shards, neg_a, return_zf, zi_everywhere
+        ctx.shards, ctx.neg_a, ctx.return_zf = shards, neg_a, return_zf
         return y, state
 
     @staticmethod
