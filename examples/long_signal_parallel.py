@@ -25,7 +25,7 @@ import statistics
 import sys
 import time
 from pathlib import Path
-from typing import Dict, List
+from typing import Dict, List, Optional, Sequence
 
 import torch
 import torch.distributed as dist
@@ -40,7 +40,7 @@ from tritonlpc import audio  # noqa: E402
 NOISE_BLOCK = 1 << 16
 
 
-def parse() -> argparse.Namespace:
+def parse(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--seconds", type=float, default=60.0, help="length of the whole signal in seconds (default 60)")
     p.add_argument("--sample-rate", type=int, default=48000)
@@ -51,7 +51,7 @@ def parse() -> argparse.Namespace:
     p.add_argument("--threads", type=int, default=None, help="CPU threads per process (default: cores / processes on this node)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--no-progress", action="store_true", help="hide the progress bar")
-    return p.parse_args()
+    return p.parse_args(argv)
 
 
 def noise(start: int, stop: int, seed: int, dtype: torch.dtype) -> torch.Tensor:
@@ -114,8 +114,10 @@ def peak_memory_mib(device: torch.device) -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # Linux: KiB
 
 
-def main() -> None:
-    args = parse()
+def main(argv: Optional[Sequence[str]] = None) -> None:
+    """Run the example; joins the process group if one is initialised already (as in the tests),
+    else starts it from torchrun's environment."""
+    args = parse(argv)
     use_cuda = args.device == "cuda" or (args.device == "auto" and torch.cuda.is_available())
     local_rank = int(os.environ.get("LOCAL_RANK", 0))
     local_size = int(os.environ.get("LOCAL_WORLD_SIZE", 1))
@@ -129,7 +131,9 @@ def main() -> None:
         import numba
 
         numba.set_num_threads(min(threads, numba.config.NUMBA_NUM_THREADS))
-    dist.init_process_group("nccl" if use_cuda else "gloo")
+    owns_group = not dist.is_initialized()
+    if owns_group:
+        dist.init_process_group("nccl" if use_cuda else "gloo")
     rank, size = dist.get_rank(), dist.get_world_size()
     dtype = getattr(torch, args.dtype)
     sr = args.sample_rate
@@ -187,7 +191,8 @@ def main() -> None:
             print(f"| {r} | {int(n)} | {act:.1f} | {peak:.0f} | {sec:.3f} |")
         learned = {k: round(float(v.detach()), 4) for k, v in model.named_parameters()}
         print(f"ESR first step {history[0]:.4g}, last step {history[-1]:.4g}; learned {learned}")
-    dist.destroy_process_group()
+    if owns_group:
+        dist.destroy_process_group()
 
 
 if __name__ == "__main__":

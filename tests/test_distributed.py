@@ -5,11 +5,8 @@ signal. One process group is spawned per world size; it runs every check of
 from __future__ import annotations
 
 import json
-import os
-import re
 import socket
-import subprocess
-import sys
+import time
 from pathlib import Path
 from typing import Dict
 
@@ -39,10 +36,14 @@ def reports(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFac
     size = request.param
     out = tmp_path_factory.mktemp(f"dist{size}")
     ctx = mp.start_processes(checks.worker, args=(size, _free_port(), str(out)), nprocs=size, join=False, start_method="spawn")
+    deadline = time.monotonic() + 600  # collectives time out after 120 s (see worker), so this is a last resort
     try:
-        while not ctx.join(timeout=300):
-            pass
-    except mp.ProcessRaisedException as exc:  # a worker died outside a check
+        while not ctx.join(timeout=5):
+            if time.monotonic() > deadline:
+                for p in ctx.processes:
+                    p.kill()
+                pytest.fail(f"the {size}-process group did not finish in 600 s")
+    except (mp.ProcessRaisedException, mp.ProcessExitedException) as exc:  # a worker died outside a check
         pytest.fail(f"a rank of the {size}-process group failed: {exc}")
     return {r: json.loads(Path(out, f"rank{r}.json").read_text()) for r in range(size)}
 
@@ -51,22 +52,6 @@ def reports(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFac
 def test_distributed(reports: Dict[int, Dict[str, str]], name: str) -> None:
     failures = {r: res.get(name, "not run") for r, res in reports.items() if res.get(name) != "ok"}
     assert not failures, "\n".join(f"--- rank {r}:\n{text}" for r, text in failures.items())
-
-
-def test_long_signal_example(tmp_path: Path) -> None:
-    """examples/long_signal_parallel.py under torchrun with 2 CPU processes: runs, prints the
-    per-rank table, and the loss goes down."""
-    pytest.importorskip("tqdm")
-    root = Path(__file__).resolve().parents[1]
-    env = {k: v for k, v in os.environ.items() if k not in ("TRITON_INTERPRET", "TRITONLPC_BACKEND")}
-    cmd = [sys.executable, "-m", "torch.distributed.run", "--nproc-per-node", "2", f"--master-port={_free_port()}",
-           str(root / "examples" / "long_signal_parallel.py"), "--seconds", "0.5", "--steps", "4", "--no-progress"]
-    proc = subprocess.run(cmd, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300)
-    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
-    rows = re.findall(r"^\| (\d) \| (\d+) \| ([\d.]+) \| (\d+) \| ([\d.]+) \|$", proc.stdout, flags=re.M)
-    assert [(r[0], r[1]) for r in rows] == [("0", "12000"), ("1", "12000")], proc.stdout
-    first, last = map(float, re.search(r"ESR first step ([\d.e+-]+), last step ([\d.e+-]+)", proc.stdout).groups())
-    assert last < first, proc.stdout
 
 
 # --------------------------------------------------------------------------- in this process
