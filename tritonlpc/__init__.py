@@ -9,6 +9,10 @@ Public API:
     core.LPC, recurrence.Recurrence                    the autograd Functions
     get_backend / set_backend / use_backend / backend_for
     install_as_torchlpc()                              make ``import torchlpc`` load tritonlpc
+
+Subpackages (import them explicitly): ``tritonlpc.audio`` (time-varying IIR/biquad, phaser,
+compressor) and ``tritonlpc.distributed`` (the filters with the time axis sharded over the ranks
+of a ``torch.distributed`` process group).
 """
 
 from __future__ import annotations

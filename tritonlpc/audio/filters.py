@@ -116,6 +116,24 @@ def _split_state(zi: object, B: int, K: int, M: int) -> Tuple[Optional[torch.Ten
     return zx, zy
 
 
+def check_iir(
+    x: object, b: object, a: object, zi: object
+) -> Tuple[int, int, int, int, Optional[torch.Tensor], Optional[torch.Tensor]]:
+    """Validate :func:`time_varying_iir`'s arguments; returns ``(B, T, K, M, zi_x, zi_y)``."""
+    _checks.tensor("x", x, 2, "(B, T)")
+    _checks.tensor("b", b, 3, "(B, T, K+1)")
+    _checks.tensor("a", a, 3, "(B, T, M)")
+    B, T = x.shape
+    if b.shape[:2] != (B, T) or b.shape[2] < 1:
+        raise ValueError(f"b must have shape (B, T, K+1) = ({B}, {T}, K+1) with K >= 0 to match x, got {tuple(b.shape)}")
+    if a.shape[:2] != (B, T):
+        raise ValueError(f"a must have shape (B, T, M) = ({B}, {T}, M) to match x, got {tuple(a.shape)}")
+    K, M = b.shape[2] - 1, a.shape[2]
+    zx, zy = _split_state(zi, B, K, M)
+    _checks.same_device([("x", x), ("b", b), ("a", a), ("zi[0]", zx), ("zi[1]", zy)])
+    return B, T, K, M, zx, zy
+
+
 def time_varying_iir(
     x: torch.Tensor,
     b: torch.Tensor,
@@ -153,17 +171,7 @@ def time_varying_iir(
         >>> b, a = biquad_lowpass(cutoff, q=2.0, sample_rate=48000)   # (B, T, 3), (B, T, 2)
         >>> y = time_varying_iir(x, b, a)
     """
-    _checks.tensor("x", x, 2, "(B, T)")
-    _checks.tensor("b", b, 3, "(B, T, K+1)")
-    _checks.tensor("a", a, 3, "(B, T, M)")
-    B, T = x.shape
-    if b.shape[:2] != (B, T) or b.shape[2] < 1:
-        raise ValueError(f"b must have shape (B, T, K+1) = ({B}, {T}, K+1) with K >= 0 to match x, got {tuple(b.shape)}")
-    if a.shape[:2] != (B, T):
-        raise ValueError(f"a must have shape (B, T, M) = ({B}, {T}, M) to match x, got {tuple(a.shape)}")
-    K, M = b.shape[2] - 1, a.shape[2]
-    zx, zy = _split_state(zi, B, K, M)
-    _checks.same_device([("x", x), ("b", b), ("a", a), ("zi[0]", zx), ("zi[1]", zy)])
+    B, _, _, M, zx, zy = check_iir(x, b, a, zi)
     v, zf_x = time_varying_fir(x, b, zx, return_zf=True)
     if M == 0:
         y, zf_y = v, v.new_zeros(B, 0)
@@ -187,11 +195,16 @@ def time_varying_biquad(
     Raises:
         ValueError: ``b`` or ``a`` does not hold 3 and 2 coefficients per sample.
     """
+    check_biquad(b, a)
+    return time_varying_iir(x, b, a, zi, return_zf)
+
+
+def check_biquad(b: object, a: object) -> None:
+    """``b`` and ``a`` hold the 3 and 2 coefficients of a biquad per sample."""
     for name, t, n in (("b", b, 3), ("a", a, 2)):
         _checks.tensor(name, t, 3, f"(B, T, {n})")
         if t.shape[2] != n:
             raise ValueError(f"{name} must have shape (B, T, {n}) for a biquad, got {tuple(t.shape)}")
-    return time_varying_iir(x, b, a, zi, return_zf)
 
 
 # --------------------------------------------------------------------------- biquad designs

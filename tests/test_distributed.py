@@ -1,0 +1,107 @@
+"""tritonlpc.distributed on 2 and 4 CPU processes (gloo) against one process holding the whole
+signal. One process group is spawned per world size; it runs every check of
+``tests/_distributed_checks.py`` in order, and each check is reported here as its own test."""
+
+from __future__ import annotations
+
+import json
+import socket
+import time
+from pathlib import Path
+from typing import Dict
+
+import pytest
+import torch
+import torch.distributed as dist
+import torch.multiprocessing as mp
+
+import _distributed_checks as checks
+from inputs import make_inputs
+
+pytestmark = pytest.mark.skipif(not dist.is_available() or not dist.is_gloo_available(), reason="needs torch.distributed with gloo")
+
+WORLD_SIZES = (2, 4)
+NAMES = ["not_initialised"] + [fn.__name__ for fn in checks.CHECKS]
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="module", params=WORLD_SIZES, ids=lambda n: f"{n}proc")
+def reports(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Dict[int, Dict[str, str]]:
+    """``{rank: {check: "ok" | traceback}}`` from one spawned group of ``request.param`` ranks."""
+    size = request.param
+    out = tmp_path_factory.mktemp(f"dist{size}")
+    ctx = mp.start_processes(checks.worker, args=(size, _free_port(), str(out)), nprocs=size, join=False, start_method="spawn")
+    deadline = time.monotonic() + 600  # collectives time out after 120 s (see worker), so this is a last resort
+    try:
+        while not ctx.join(timeout=5):
+            if time.monotonic() > deadline:
+                for p in ctx.processes:
+                    p.kill()
+                pytest.fail(f"the {size}-process group did not finish in 600 s")
+    except (mp.ProcessRaisedException, mp.ProcessExitedException) as exc:  # a worker died outside a check
+        pytest.fail(f"a rank of the {size}-process group failed: {exc}")
+    return {r: json.loads(Path(out, f"rank{r}.json").read_text()) for r in range(size)}
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_distributed(reports: Dict[int, Dict[str, str]], name: str) -> None:
+    failures = {r: res.get(name, "not run") for r, res in reports.items() if res.get(name) != "ok"}
+    assert not failures, "\n".join(f"--- rank {r}:\n{text}" for r, text in failures.items())
+
+
+# --------------------------------------------------------------------------- in this process
+@pytest.mark.parametrize("dtype", [torch.float64, torch.complex128])
+@pytest.mark.parametrize("B,T,M", [(2, 9, 3), (6, 9, 2), (1, 2, 4), (3, 0, 2)])
+def test_slice_summary_is_the_slice_map(backend, dtype, B, T, M) -> None:
+    """``s_end = P s_start + h`` for any start state, and ``dL/ds_start = P^H mu + k`` for any
+    end-state adjoint ``mu`` (checked with the float64 reference and autograd), on every backend;
+    both branches of the generic version (B <= M+1 and B > M+1)."""
+    from tritonlpc import _reference
+    from tritonlpc.distributed import slice_summary
+    from tritonlpc.distributed.summary import end_state
+
+    x, a, s0 = make_inputs(B, T, M, dtype, seed=T + M, device=backend.device)
+    g, mu = torch.randn_like(x), torch.randn_like(s0)
+    P, h = slice_summary(x, a)
+    _, k = slice_summary(g, a, adjoint=True)
+    start = s0.clone().requires_grad_()
+    y = _reference.allpole(x, a, start)
+    end = end_state(y, start)
+    assert torch.allclose(torch.einsum("bij,bj->bi", P, s0) + h, end.detach(), atol=1e-10)
+    # a loss whose gradients (torch's convention) w.r.t. y and the end state are g and mu
+    ((g.conj() * y).sum() + (mu.conj() * end).sum()).real.backward()
+    assert torch.allclose(torch.einsum("bij,bj->bi", P.mH, mu) + k, start.grad, atol=1e-10)
+
+
+def test_slice_summary_uses_a_backend_kernel(monkeypatch) -> None:
+    """A backend module's ``summary`` replaces the generic runs."""
+    from tritonlpc import _dispatch
+    from tritonlpc.distributed import slice_summary
+
+    x = torch.zeros(1, 4)
+    kernels = _dispatch.backend_module(x)
+    calls = []
+
+    def summary(v, a, *, neg_a=False, adjoint=False):
+        calls.append((v.shape, a.shape, neg_a, adjoint))
+        return None, v.new_ones(1, 2)
+
+    monkeypatch.setattr(kernels, "summary", summary, raising=False)
+    assert slice_summary(x, torch.zeros(1, 4, 2), neg_a=True, adjoint=True)[1].sum() == 2
+    assert calls == [((1, 4), (1, 4, 2), True, True)]
+
+
+def test_apply_map_keeps_zero_state_zero() -> None:
+    """An overflowed map (inf and NaN) applied to a zero state gives exactly its constant."""
+    from tritonlpc.distributed.summary import apply_map
+
+    P = torch.tensor([[[float("inf"), float("nan")], [1.0, float("-inf")]]])
+    h = torch.tensor([[0.5, -2.0]])
+    assert torch.equal(apply_map(P, h, torch.zeros(1, 2)), h)
+    out = apply_map(P, h, torch.tensor([[0.0, 3.0]]))  # only the non-zero component's column counts
+    assert torch.isnan(out[0, 0]) and out[0, 1] == float("-inf")
