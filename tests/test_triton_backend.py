@@ -35,9 +35,11 @@ DEV = "cuda" if CUDA else "cpu"
 gpu = pytest.mark.skipif(not CUDA, reason="needs a CUDA GPU")
 
 TOL = {torch.float64: 1e-9, torch.complex128: 1e-9, torch.float32: 2e-4, torch.complex64: 2e-4}
-BT, CHUNK = 4, 8  # tiny tiles (orders <= 4; a three-phase chunk is a tile) and walk chunks (M > 4)
-THREE = dict(block_t=BT, chunk_len=CHUNK, schedule="three-phase")
-SINGLE = dict(block_t=BT, schedule="single")
+# Tiny tiles (orders <= 4; a three-phase chunk is a tile) of 4 rows of 2 samples or 2 rows of 4,
+# and walk chunks of 8 (M > 4), so that small T crosses their boundaries.
+BT, CHUNK = 8, 8
+THREE = dict(block_t=BT, steps=2, chunk_len=CHUNK, schedule="three-phase")
+SINGLE = dict(block_t=BT, steps=4, schedule="single")
 SCHEDULES = [THREE, SINGLE]
 SCHEDULE_IDS = ["three-phase", "single"]
 
@@ -86,16 +88,17 @@ _MATRIX += [(M, torch.complex128) for M in (_ORDERS if CUDA else (1, 4, 5))]
 @pytest.mark.parametrize("M,dtype", _MATRIX, ids=lambda v: str(v).replace("torch.", ""))
 def test_matrix(M, dtype):
     """forward / backward (all grads) / reverse / conj_a / neg_a, both schedules, T around the
-    tile (4) and walk chunk (8) boundaries and below M."""
-    Ts = sorted({1, M - 1, BT, CHUNK + 1, 2 * CHUNK + 5} - {0})
+    tile and walk chunk (8) boundaries, around a row (2 or 4 samples), and below M."""
+    Ts = sorted({1, M - 1, 3, BT, BT + 1, 2 * BT + 5} - {0})
     for i, T in enumerate(Ts):
         B = 1 + 2 * (i % 2)
         x, a, zi, g = _inputs(B, T, M, dtype, seed=10 * M + i)
         _check_all(x, a, zi, g, TOL[dtype], neg=bool(i % 2), **SCHEDULES[i % 2])
 
 
-@pytest.mark.parametrize("kw", [dict(block_t=2, schedule="three-phase"), dict(block_t=8, schedule="three-phase"),
-                                dict(block_t=2, schedule="single"), dict(chunk_len=5), dict(chunk_len=6)], ids=str)
+@pytest.mark.parametrize("kw", [dict(block_t=2, schedule="three-phase"), dict(block_t=16, steps=8, schedule="three-phase"),
+                                dict(block_t=4, steps=1, schedule="single"), dict(chunk_len=5), dict(chunk_len=6)],
+                         ids=str)
 @pytest.mark.parametrize("M", [2, 5])
 def test_tiles_and_chunks(M, kw):
     """Other tiles (tile path) and chunks (walk path; shorter than M at M = 5, L = 5)."""
@@ -251,7 +254,8 @@ def test_empty(B, T):
 
 
 @pytest.mark.parametrize("kw", [dict(schedule="nope"), dict(chunk_len=0), dict(block_t=3), dict(block_t=1),
-                                dict(lanes=6), dict(chunk_len=4, schedule="single"), dict(chunk_len=True)], ids=str)
+                                dict(lanes=6), dict(chunk_len=4, schedule="single"), dict(chunk_len=True),
+                                dict(steps=16), dict(block_t=4, steps=8), dict(steps=3)], ids=str)
 def test_bad_knobs(kw):
     x, a, zi, _ = _inputs(1, 4, 1, torch.float64)
     with pytest.raises(ValueError):

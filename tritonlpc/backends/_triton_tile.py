@@ -250,99 +250,11 @@ def _scan(e, M: tl.constexpr, CPLX: tl.constexpr):
     return out
 
 
-# --------------------------------------------------------------------------- elements
-@triton.jit
-def _element(x, A, valid, REV: tl.constexpr, M: tl.constexpr, CPLX: tl.constexpr):
-    """The tile's elements from its input ``x`` and coefficients ``A`` (tuples of entries).
-
-    Forward (``REV`` false): the companion matrix of ``A`` (first row ``-A``, ones below the
-    diagonal); reverse: its transpose. ``b = x e_0``. Invalid samples are identity maps.
-    """
-    xr, xi = _entry(x, 0, CPLX)
-    v = valid.to(xr.dtype)
-    zero = tl.zeros_like(xr)
-    e = ()
-    for r in tl.static_range(M):
-        for c in tl.static_range(M):
-            if (c == 0 and REV) or (r == 0 and not REV):
-                ar, ai = _entry(A, r + c, CPLX)
-                if r + c == 0:
-                    ar = tl.where(valid, -ar, 1.0)
-                else:
-                    ar = -ar
-                e = _push(e, ar, -ai, CPLX)
-            elif (c == r + 1 and REV) or (r == c + 1 and not REV):
-                e = _push(e, v, zero, CPLX)
-            elif r == c:
-                e = _push(e, 1.0 - v, zero, CPLX)
-            else:
-                e = _push(e, zero, zero, CPLX)
-    e = _push(e, xr, xi, CPLX)
-    for r in tl.static_range(1, M):
-        e = _push(e, zero, zero, CPLX)
-    return e
-
-
-@triton.jit
-def _companion_apply(e, v, REV: tl.constexpr, M: tl.constexpr, CPLX: tl.constexpr):
-    """``E v`` for a tile of valid companion elements ``e`` and a state ``v`` (scalar entries):
-    forward ``(E v)_0 = sum_j E[0, j] v_j``, ``(E v)_i = v_{i-1}``; reverse ``(E v)_j = E[j, 0] v_0
-    + v_{j+1}``. ``M`` multiply-adds a sample."""
-    out = ()
-    for r in tl.static_range(M):
-        if REV:
-            er, ei = _entry(e, r * M, CPLX)
-            vr, vi = _entry(v, 0, CPLX)
-            fr, fi = _mul(er, ei, vr, vi, CPLX)
-            if r + 1 < M:
-                vr, vi = _entry(v, r + 1, CPLX)
-                fr += vr
-                fi += vi
-        elif r == 0:
-            er, ei = _entry(e, 0, CPLX)
-            vr, vi = _entry(v, 0, CPLX)
-            fr, fi = _mul(er, ei, vr, vi, CPLX)
-            for j in tl.static_range(1, M):
-                er, ei = _entry(e, j, CPLX)
-                vr, vi = _entry(v, j, CPLX)
-                pr, pi = _mul(er, ei, vr, vi, CPLX)
-                fr += pr
-                fi += pi
-        else:
-            vr, vi = _entry(v, r - 1, CPLX)
-            fr = vr + tl.zeros_like(e[0])
-            fi = vi + tl.zeros_like(e[0])
-        out = _push(out, fr, fi, CPLX)
-    return out
-
-
-@triton.jit
-def _fold(e, first, s, REV: tl.constexpr, M: tl.constexpr, CPLX: tl.constexpr):
-    """The tile of companion elements ``e`` with the state ``s`` (scalar entries) folded into its
-    first element: ``b_0 <- E_0 s + b_0`` (computed tile-wide, selected where ``first``)."""
-    W: tl.constexpr = 2 if CPLX else 1
-    K: tl.constexpr = M * M * W
-    f = _companion_apply(e, s, REV, M, CPLX)
-    out = ()
-    for i in tl.static_range(K):
-        out = out + (e[i],)
-    for i in tl.static_range(M * W):
-        out = out + (tl.where(first, f[i] + e[K + i], e[K + i]),)
-    return out
-
-
-@triton.jit
-def _store_last(ptr, t, sel):
-    """Store each component of a tuple of tiles at the one position where ``sel`` is true, to
-    ``ptr[i]`` (a masked store: no reduction)."""
-    zero = tl.zeros_like(sel.to(tl.int32))
-    for i in tl.static_range(len(t)):
-        tl.store(ptr + i + zero, t[i], mask=sel)
-
-
+# --------------------------------------------------------------------------- tuples of tiles
 @triton.jit
 def _fold_map(e, first, s, M: tl.constexpr, CPLX: tl.constexpr):
-    """A tile of general maps with the state ``s`` folded into the first one (guarded ``E s + b``)."""
+    """Maps ``e`` (a tuple of tiles) with the state ``s`` folded into those at ``first``:
+    ``b <- E s + b`` there (guarded)."""
     W: tl.constexpr = 2 if CPLX else 1
     K: tl.constexpr = M * M * W
     f = _apply(e, s, 0, M, CPLX)
@@ -366,31 +278,50 @@ def _states(p, M: tl.constexpr, CPLX: tl.constexpr):
 
 @triton.jit
 def _pick(t, sel):
-    """Each component of a tuple of tiles at the one position where ``sel`` is true."""
+    """Each component of a tuple of tiles at the one position where ``sel`` is true (a sum)."""
     out = ()
     for i in tl.static_range(len(t)):
         out = out + (tl.sum(tl.where(sel, t[i], 0.0), axis=0),)
     return out
 
 
+@triton.jit
+def _previous_rows(t, r, first):
+    """Each component of a tuple of ``[ROWS]`` tiles shifted by one row (row ``r`` gets row
+    ``r - 1``; row 0 gets ``first``): a gather through shared memory."""
+    out = ()
+    for i in tl.static_range(len(t)):
+        out = out + (tl.where(r == 0, first[i], tl.gather(t[i], tl.maximum(r - 1, 0), 0)),)
+    return out
+
+
+@triton.jit
+def _store_last(ptr, t, sel):
+    """Store each component of a tuple of tiles, at the one position where ``sel`` is true, to
+    ``ptr[i]`` (a masked store by the thread that holds it: no reduction)."""
+    zero = tl.zeros_like(sel.to(tl.int32))
+    for i in tl.static_range(len(t)):
+        tl.store(ptr + i + zero, t[i], mask=sel)
+
+
 # --------------------------------------------------------------------------- loads / stores
 @triton.jit
-def _unzip(t, N: tl.constexpr, BT: tl.constexpr):
-    """Columns of a ``[BT, N]`` tile (``N`` in 1, 2, 4, 8) as a tuple of ``[BT]`` tiles."""
+def _unzip(t, N: tl.constexpr, R: tl.constexpr):
+    """Columns of an ``[R, N]`` tile (``N`` in 1, 2, 4, 8) as a tuple of ``[R]`` tiles."""
     if N == 1:
-        return (tl.reshape(t, [BT]),)
+        return (tl.reshape(t, [R]),)
     elif N == 2:
         c0, c1 = tl.split(t)
         return (c0, c1)
     elif N == 4:
-        e, o = tl.split(tl.reshape(t, [BT, 2, 2]))  # columns (0, 2), (1, 3)
+        e, o = tl.split(tl.reshape(t, [R, 2, 2]))  # columns (0, 2), (1, 3)
         c0, c2 = tl.split(e)
         c1, c3 = tl.split(o)
         return (c0, c1, c2, c3)
     else:
-        e, o = tl.split(tl.reshape(t, [BT, 4, 2]))  # columns (0, 2, 4, 6), (1, 3, 5, 7)
-        e0, e1 = tl.split(tl.reshape(e, [BT, 2, 2]))  # (0, 4), (2, 6)
-        o0, o1 = tl.split(tl.reshape(o, [BT, 2, 2]))  # (1, 5), (3, 7)
+        e, o = tl.split(tl.reshape(t, [R, 4, 2]))  # columns (0, 2, 4, 6), (1, 3, 5, 7)
+        e0, e1 = tl.split(tl.reshape(e, [R, 2, 2]))  # (0, 4), (2, 6)
+        o0, o1 = tl.split(tl.reshape(o, [R, 2, 2]))  # (1, 5), (3, 7)
         c0, c4 = tl.split(e0)
         c2, c6 = tl.split(e1)
         c1, c5 = tl.split(o0)
@@ -399,64 +330,111 @@ def _unzip(t, N: tl.constexpr, BT: tl.constexpr):
 
 
 @triton.jit
-def _zip(c, N: tl.constexpr, BT: tl.constexpr):
-    """Inverse of :func:`_unzip`: a ``[BT, N]`` tile from a tuple of ``N`` columns."""
+def _zip(c, N: tl.constexpr, R: tl.constexpr):
+    """Inverse of :func:`_unzip`: an ``[R, N]`` tile from a tuple of ``N`` columns."""
     if N == 1:
-        return tl.reshape(c[0], [BT, 1])
+        return tl.reshape(c[0], [R, 1])
     elif N == 2:
         return tl.join(c[0], c[1])
     elif N == 4:
-        return tl.reshape(tl.join(tl.join(c[0], c[2]), tl.join(c[1], c[3])), [BT, 4])
+        return tl.reshape(tl.join(tl.join(c[0], c[2]), tl.join(c[1], c[3])), [R, 4])
     else:
         e = tl.join(tl.join(c[0], c[4]), tl.join(c[2], c[6]))
         o = tl.join(tl.join(c[1], c[5]), tl.join(c[3], c[7]))
-        return tl.reshape(tl.join(tl.reshape(e, [BT, 4]), tl.reshape(o, [BT, 4])), [BT, 8])
+        return tl.reshape(tl.join(tl.reshape(e, [R, 4]), tl.reshape(o, [R, 4])), [R, 8])
 
 
 @triton.jit
-def _load_rows(ptr, rows, stride_m, valid, M: tl.constexpr, CPLX: tl.constexpr, CDT: tl.constexpr,
-               BT: tl.constexpr):
-    """Entries ``ptr[rows + j * stride_m]`` (``+1``: imaginary part), ``j < M``, of a tile of
-    rows, loaded as one ``[BT, M]`` block: a tuple of ``M`` entries in ``CDT``, zero where not
-    ``valid``."""
-    W: tl.constexpr = 2 if CPLX else 1
-    MP: tl.constexpr = 4 if M == 3 else M
-    if M * W == 1:
-        cols = (tl.load(ptr + rows, mask=valid, other=0.0).to(CDT),)
-    else:
-        k = tl.arange(0, MP * W)
-        if CPLX:
-            koff = (k // 2) * stride_m + (k % 2)
-        else:
-            koff = k * stride_m
-        m = valid[:, None] & (k < M * W)[None, :]
-        t = tl.load(ptr + rows[:, None] + koff[None, :], mask=m, other=0.0).to(CDT)
-        cols = _unzip(t, MP * W, BT)
+def _load_steps(ptr, off, stride_t, ok, CPLX: tl.constexpr, CDT: tl.constexpr, R: tl.constexpr,
+                S: tl.constexpr):
+    """Entries ``ptr[off + j * stride_t]`` (``+1``: imaginary part), ``j < S``, of ``R`` rows:
+    one ``[R, S]`` block (each row's ``S`` samples are adjacent: one vector load a part),
+    as a tuple of ``S`` entries of ``[R]`` tiles in ``CDT``; zero where not ``ok`` (``[R, S]``)."""
+    o = off[:, None] + tl.arange(0, S)[None, :] * stride_t
+    re = _unzip(tl.load(ptr + o, mask=ok, other=0.0).to(CDT), S, R)
+    if CPLX:
+        im = _unzip(tl.load(ptr + o + 1, mask=ok, other=0.0).to(CDT), S, R)
     out = ()
-    for i in tl.static_range(M * W):
-        out = out + (cols[i],)
+    for j in tl.static_range(S):
+        if CPLX:
+            out = out + (re[j], im[j])
+        else:
+            out = out + (re[j],)
     return out
 
 
 @triton.jit
-def _store_rows(ptr, rows, v, valid, M: tl.constexpr, CPLX: tl.constexpr, BT: tl.constexpr):
-    """Store a tuple of ``M`` entries to a contiguous ``[BT, M]`` block at ``ptr + rows``."""
+def _store_steps(ptr, off, v, ok, CPLX: tl.constexpr, R: tl.constexpr, S: tl.constexpr):
+    """Store ``S`` entries of ``[R]`` tiles to ``ptr[off + j * (1 + CPLX)]`` as one block."""
+    W: tl.constexpr = 2 if CPLX else 1
+    re = ()
+    im = ()
+    for j in tl.static_range(S):
+        re = re + (v[W * j],)
+        if CPLX:
+            im = im + (v[W * j + 1],)
+    o = off[:, None] + tl.arange(0, S)[None, :] * W
+    tl.store(ptr + o, _zip(re, S, R).to(ptr.dtype.element_ty), mask=ok)
+    if CPLX:
+        tl.store(ptr + o + 1, _zip(im, S, R).to(ptr.dtype.element_ty), mask=ok)
+
+
+@triton.jit
+def _load_coefs(a_ptr, arow, n0, lo_lim, hi_lim, sat, sam, sign, conj, M: tl.constexpr, CPLX: tl.constexpr,
+                A_CONTIG: tl.constexpr, CDT: tl.constexpr, R: tl.constexpr, S: tl.constexpr):
+    """``A[n0 + j, i] = sign * a`` (conjugated when ``conj == -1``) for ``j < S``, ``i < M``, of
+    ``R`` rows (``n0`` ``[R]``; zero unless ``lo_lim <= n0 + j < hi_lim``): per sample one
+    ``[R, M]`` block (a row's coefficients are adjacent: vector loads). Flat tuple, entry
+    ``j * M + i``."""
     W: tl.constexpr = 2 if CPLX else 1
     MP: tl.constexpr = 4 if M == 3 else M
-    if M * W == 1:
-        tl.store(ptr + rows, v[0].to(ptr.dtype.element_ty), mask=valid)
+    k = tl.arange(0, MP * W)
+    if A_CONTIG:  # (t, i) contiguous: constant strides let the compiler vectorise
+        koff = k
+        row = arow + n0 * (M * W)
+        step = M * W
     else:
-        cols = v
-        for i in tl.static_range(M * W, MP * W):
-            cols = cols + (tl.zeros_like(v[0]),)
-        k = tl.arange(0, MP * W)
-        m = valid[:, None] & (k < M * W)[None, :]
-        tl.store(ptr + rows[:, None] + k[None, :], _zip(cols, MP * W, BT).to(ptr.dtype.element_ty), mask=m)
+        if CPLX:
+            koff = (k // 2) * sam + (k % 2)
+        else:
+            koff = k * sam
+        row = arow + n0 * sat
+        step = sat
+    out = ()
+    for j in tl.static_range(S):
+        okj = (n0 + j >= lo_lim) & (n0 + j < hi_lim)
+        m = okj[:, None] & (k < M * W)[None, :]
+        t = tl.load(a_ptr + (row + j * step)[:, None] + koff[None, :], mask=m, other=0.0).to(CDT)
+        cols = _unzip(t, MP * W, R)
+        for i in tl.static_range(M):
+            if CPLX:
+                out = out + (cols[2 * i] * sign, cols[2 * i + 1] * (sign * conj))
+            else:
+                out = out + (cols[i] * sign,)
+    return out
+
+
+@triton.jit
+def _store_row(ptr, off, v, ok, N: tl.constexpr, CPLX: tl.constexpr, R: tl.constexpr):
+    """Store ``N`` entries (``N <= 4``) of ``[R]`` tiles to the contiguous ``ptr[off + j]`` of each
+    row (``+1``: imaginary part) as one ``[R, N]`` block; rows where ``ok``."""
+    W: tl.constexpr = 2 if CPLX else 1
+    NP: tl.constexpr = 4 if N == 3 else N
+    cols = ()
+    for j in tl.static_range(NP):
+        for w in tl.static_range(W):
+            if j < N:
+                cols = cols + (v[j * W + w],)
+            else:
+                cols = cols + (tl.zeros_like(v[0]),)
+    k = tl.arange(0, NP * W)
+    tl.store(ptr + off[:, None] + k[None, :], _zip(cols, NP * W, R).to(ptr.dtype.element_ty),
+             mask=ok[:, None] & (k < N * W)[None, :])
 
 
 @triton.jit
 def _load_state(ptr, off, stride_m, M: tl.constexpr, CPLX: tl.constexpr, CDT: tl.constexpr):
-    """``M`` scalar entries ``ptr[off + j * stride_m]`` (zeros if ``ptr`` is None)."""
+    """``M`` entries ``ptr[off + j * stride_m]`` (zeros if ``ptr`` is None)."""
     out = ()
     for j in tl.static_range(M):
         if ptr is None:
@@ -472,17 +450,8 @@ def _load_state(ptr, off, stride_m, M: tl.constexpr, CPLX: tl.constexpr, CDT: tl
 
 
 @triton.jit
-def _store_state(ptr, off, stride_m, s, M: tl.constexpr, CPLX: tl.constexpr):
-    for j in tl.static_range(M):
-        re, im = _entry(s, j, CPLX)
-        tl.store(ptr + off + j * stride_m, re.to(ptr.dtype.element_ty))
-        if CPLX:
-            tl.store(ptr + off + j * stride_m + 1, im.to(ptr.dtype.element_ty))
-
-
-@triton.jit
 def _coefs(A, sign, conj, M: tl.constexpr, CPLX: tl.constexpr):
-    """``sign * a``, conjugated when ``conj == -1`` (entries of a tuple)."""
+    """``sign * a``, conjugated when ``conj == -1`` (a tuple of ``M`` entries)."""
     out = ()
     for j in tl.static_range(M):
         re, im = _entry(A, j, CPLX)
@@ -491,55 +460,220 @@ def _coefs(A, sign, conj, M: tl.constexpr, CPLX: tl.constexpr):
 
 
 @triton.jit
-def _tile_inputs(x_ptr, a_ptr, xrow, arow, n, an, valid, avalid, sxt, sat, sam, sign, conj,
-                 M: tl.constexpr, CPLX: tl.constexpr, A_CONTIG: tl.constexpr, CDT: tl.constexpr,
-                 BT: tl.constexpr):
-    """Input entries at samples ``n`` and coefficients at samples ``an`` of one tile."""
-    W: tl.constexpr = 2 if CPLX else 1
-    x = _load_rows(x_ptr, xrow + n * sxt, 1, valid, 1, CPLX, CDT, BT)
-    if A_CONTIG:  # (t, j) contiguous: constant strides let the compiler vectorise the block
-        A = _load_rows(a_ptr, arow + an * (M * W), W, avalid, M, CPLX, CDT, BT)
+def _store_state(ptr, off, stride_m, s, M: tl.constexpr, CPLX: tl.constexpr, mask=None):
+    for j in tl.static_range(M):
+        re, im = _entry(s, j, CPLX)
+        tl.store(ptr + off + j * stride_m, re.to(ptr.dtype.element_ty), mask=mask)
+        if CPLX:
+            tl.store(ptr + off + j * stride_m + 1, im.to(ptr.dtype.element_ty), mask=mask)
+
+
+# --------------------------------------------------------------------------- a thread's samples
+@triton.jit
+def _row_map(X, A, REV: tl.constexpr, M: tl.constexpr, CPLX: tl.constexpr, S: tl.constexpr):
+    """The map of ``S`` consecutive samples (in processing order) of each row, built sample by
+    sample with the companion structure (``M^2 + M`` multiply-adds a sample).
+
+    Forward: ``(E, b) <- (C_j E, C_j b + x_j e_0)``: the new first row is ``-sum_i A_ji row_i``,
+    the others shift down. Reverse: ``(C_j^T E, C_j^T b + g_j e_0)``: row ``i`` becomes
+    ``-A_ji row_0 + row_{i+1}``. ``X``: ``S`` entries; ``A``: ``S * M`` entries (``j * M + i``).
+    """
+    one = tl.zeros_like(X[0]) + 1.0
+    zero = tl.zeros_like(X[0])
+    m = ()  # E row-major, then b, as in _compose; starts as the identity
+    for r in tl.static_range(M):
+        for c in tl.static_range(M):
+            if r == c:
+                m = _push(m, one, zero, CPLX)
+            else:
+                m = _push(m, zero, zero, CPLX)
+    for r in tl.static_range(M):
+        m = _push(m, zero, zero, CPLX)
+    for j in tl.static_range(S):
+        mat = ()
+        vec = ()
+        for r in tl.static_range(M):
+            for c in tl.static_range(M + 1):  # column M of [E | b] is b
+                pr, pi = _map_step_entry(m, X, A, j, r, c, REV, M, CPLX)
+                if c < M:
+                    mat = _push(mat, pr, pi, CPLX)
+                else:
+                    vec = _push(vec, pr, pi, CPLX)
+        m = mat + vec
+    return m
+
+
+@triton.jit
+def _map_entry(m, r: tl.constexpr, c: tl.constexpr, M: tl.constexpr, CPLX: tl.constexpr):
+    """Entry ``(r, c)`` of a map's ``[E | b]`` (column ``M`` is ``b``)."""
+    if c < M:
+        return _entry(m, r * M + c, CPLX)
     else:
-        A = _load_rows(a_ptr, arow + an * sat, sam, avalid, M, CPLX, CDT, BT)
-    return x, _coefs(A, sign, conj, M, CPLX)
+        return _entry(m, M * M + r, CPLX)
+
+
+@triton.jit
+def _map_step_entry(m, X, A, j: tl.constexpr, r: tl.constexpr, c: tl.constexpr, REV: tl.constexpr,
+                    M: tl.constexpr, CPLX: tl.constexpr):
+    """Entry ``(r, c)`` of ``[E | b]`` after sample ``j`` (see :func:`_row_map`)."""
+    if REV:
+        ar, ai = _entry(A, j * M + r, CPLX)
+        vr, vi = _map_entry(m, 0, c, M, CPLX)
+        pr, pi = _mul(ar, ai, vr, vi, CPLX)
+        pr = -pr
+        pi = -pi
+        if r + 1 < M:
+            qr, qi = _map_entry(m, r + 1, c, M, CPLX)
+            pr += qr
+            pi += qi
+        if r == 0 and c == M:
+            xr, xi = _entry(X, j, CPLX)
+            pr += xr
+            pi += xi
+    elif r == 0:
+        if c == M:
+            pr, pi = _entry(X, j, CPLX)
+        else:
+            pr = tl.zeros_like(X[0])
+            pi = pr
+        for i in tl.static_range(M):
+            ar, ai = _entry(A, j * M + i, CPLX)
+            vr, vi = _map_entry(m, i, c, M, CPLX)
+            qr, qi = _mul(ar, ai, vr, vi, CPLX)
+            pr -= qr
+            pi -= qi
+    else:
+        pr, pi = _map_entry(m, r - 1, c, M, CPLX)
+    return pr, pi
+
+
+@triton.jit
+def _run_fwd(X, A, s, M: tl.constexpr, CPLX: tl.constexpr, S: tl.constexpr):
+    """The recursion over a row's ``S`` samples from its start state ``s`` (``M`` multiply-adds a
+    sample): ``(y_0, ..., y_{S-1})`` and the end state."""
+    ys = ()
+    for j in tl.static_range(S):
+        yr, yi = _entry(X, j, CPLX)
+        for i in tl.static_range(M):
+            ar, ai = _entry(A, j * M + i, CPLX)
+            sr, si = _entry(s, i, CPLX)
+            pr, pi = _mul(ar, ai, sr, si, CPLX)
+            yr -= pr
+            yi -= pi
+        ys = _push(ys, yr, yi, CPLX)
+        new = _push((), yr, yi, CPLX)
+        for i in tl.static_range(M - 1):
+            sr, si = _entry(s, i, CPLX)
+            new = _push(new, sr, si, CPLX)
+        s = new
+    return ys, s
+
+
+@triton.jit
+def _run_rev(G, A, lam, n, M: tl.constexpr, CPLX: tl.constexpr, S: tl.constexpr):
+    """The adjoint recursion over a row's ``S`` samples (descending time) from ``lam``:
+    ``lam_i <- -A_i lam_0 + lam_{i+1}`` (``+ g`` for ``i = 0``), ``u = lam_0``. Returns the
+    ``u`` entries, the end state and the state right after the sample ``n == 0`` (``n``: the
+    samples' times, a tuple of ``S`` ``[R]`` tiles; zeros where no sample is at 0)."""
+    us = ()
+    at0 = ()
+    for i in tl.static_range(M):
+        at0 = _push(at0, tl.zeros_like(G[0]), tl.zeros_like(G[0]), CPLX)
+    for j in tl.static_range(S):
+        l0r, l0i = _entry(lam, 0, CPLX)
+        new = ()
+        for i in tl.static_range(M):
+            ar, ai = _entry(A, j * M + i, CPLX)
+            pr, pi = _mul(ar, ai, l0r, l0i, CPLX)
+            pr = -pr
+            pi = -pi
+            if i + 1 < M:
+                qr, qi = _entry(lam, i + 1, CPLX)
+                pr += qr
+                pi += qi
+            if i == 0:
+                gr, gi = _entry(G, j, CPLX)
+                pr += gr
+                pi += gi
+            new = _push(new, pr, pi, CPLX)
+        lam = new
+        ur, ui = _entry(lam, 0, CPLX)
+        us = _push(us, ur, ui, CPLX)
+        sel = n[j] == 0
+        upd = ()
+        for i in tl.static_range(M):
+            vr, vi = _entry(lam, i, CPLX)
+            wr, wi = _entry(at0, i, CPLX)
+            upd = _push(upd, tl.where(sel, vr, wr), tl.where(sel, vi, wi), CPLX)
+        at0 = upd
+    return us, lam, at0
+
+
+@triton.jit
+def _reversed(t, S: tl.constexpr, E: tl.constexpr):
+    """The ``S`` groups of ``E`` consecutive components of a tuple, in reverse group order."""
+    out = ()
+    for j in tl.static_range(S):
+        for e in tl.static_range(E):
+            out = out + (t[(S - 1 - j) * E + e],)
+    return out
 
 
 # --------------------------------------------------------------------------- forward
+@triton.jit
+def _fwd_tile_inputs(x_ptr, a_ptr, xrow, arow, n0, hi, sxt, sat, sam, sign, conj, M: tl.constexpr,
+                     CPLX: tl.constexpr, A_CONTIG: tl.constexpr, CDT: tl.constexpr, R: tl.constexpr,
+                     S: tl.constexpr):
+    """A tile's inputs: row ``r`` holds samples ``n0[r] + j``, ``j < S`` (those ``< hi``)."""
+    X = _load_steps(x_ptr, xrow + n0 * sxt, sxt, n0[:, None] + tl.arange(0, S)[None, :] < hi, CPLX, CDT, R, S)
+    A = _load_coefs(a_ptr, arow, n0, 0, hi, sat, sam, sign, conj, M, CPLX, A_CONTIG, CDT, R, S)
+    return X, A
+
+
 @triton.jit(do_not_specialize=["T", "n_tiles", "tiles_per_chunk"])
 def _fwd_pass_kernel(
     x_ptr, a_ptr, s_ptr, y_ptr,
     sxb, sxt, sab, sat, sam, ssb, ssc, ssm,
     T, n_tiles, tiles_per_chunk, sign, conj,
-    M: tl.constexpr, CPLX: tl.constexpr, A_CONTIG: tl.constexpr, CDT: tl.constexpr, BLOCK_T: tl.constexpr,
+    M: tl.constexpr, CPLX: tl.constexpr, A_CONTIG: tl.constexpr, CDT: tl.constexpr,
+    ROWS: tl.constexpr, STEPS: tl.constexpr,
 ):
-    """``y`` of chunk ``c = program_id(1)`` of row ``b = program_id(0)`` from its start state
-    ``s[b, c, :]`` (strides ``ssb, ssc, ssm``; zeros if ``s_ptr`` is None)."""
+    """``y`` of the tiles of chunk ``c = program_id(1)`` of row ``b = program_id(0)``, from the
+    chunk's start state ``s[b, c, :]`` (strides ``ssb, ssc, ssm``; zeros if ``s_ptr`` is None).
+
+    Per tile of ``ROWS * STEPS`` samples (a thread's row: ``STEPS`` consecutive samples):
+    each row's map from its samples, a scan of the row maps with the incoming state folded into
+    the first (the rows' end states), each row's start state from its predecessor (a gather),
+    and the recursion over the row's samples from it. The next tile's loads are issued before
+    this tile's stores; the last row's end state is the next tile's incoming state.
+    """
     W: tl.constexpr = 2 if CPLX else 1
+    BT: tl.constexpr = ROWS * STEPS
     b = tl.program_id(0).to(tl.int64)
     c = tl.program_id(1).to(tl.int64)
     q = c * tiles_per_chunk
     q_end = tl.minimum(q + tiles_per_chunk, n_tiles)
-    k = tl.arange(0, BLOCK_T)
+    r = tl.arange(0, ROWS)
+    j = tl.arange(0, STEPS)[None, :]
     s = _load_state(s_ptr, b * ssb + c * ssc, ssm, M, CPLX, CDT)
     xrow = b * sxb
     arow = b * sab
     yrow = b * T * W
-    n = q * BLOCK_T + k
-    x, A = _tile_inputs(x_ptr, a_ptr, xrow, arow, n, n, n < T, n < T, sxt, sat, sam, sign, conj,
-                        M, CPLX, A_CONTIG, CDT, BLOCK_T)
+    n0 = q * BT + r * STEPS
+    X, A = _fwd_tile_inputs(x_ptr, a_ptr, xrow, arow, n0, T, sxt, sat, sam, sign, conj, M, CPLX, A_CONTIG, CDT,
+                            ROWS, STEPS)
     while q < q_end:
-        # the next tile's loads are issued before this tile's stores (none after the chunk's last)
-        nn = n + BLOCK_T
-        vn = nn < tl.where(q + 1 < q_end, T, 0)
-        x_nx, A_nx = _tile_inputs(x_ptr, a_ptr, xrow, arow, nn, nn, vn, vn, sxt, sat, sam, sign, conj,
-                                  M, CPLX, A_CONTIG, CDT, BLOCK_T)
-        e = _fold(_element(x, A, n < T, False, M, CPLX), k == 0, s, False, M, CPLX)
-        st = _states(_scan(e, M, CPLX), M, CPLX)
-        _store_rows(y_ptr, yrow + n * W, st, n < T, 1, CPLX, BLOCK_T)
-        s = _pick(st, k == BLOCK_T - 1)
-        x = x_nx
-        A = A_nx
-        n = nn
+        n1 = n0 + BT
+        X1, A1 = _fwd_tile_inputs(x_ptr, a_ptr, xrow, arow, n1, tl.where(q + 1 < q_end, T, 0), sxt, sat, sam, sign,
+                                  conj, M, CPLX, A_CONTIG, CDT, ROWS, STEPS)
+        m = _fold_map(_row_map(X, A, False, M, CPLX, STEPS), r == 0, s, M, CPLX)
+        ends = _states(_scan(m, M, CPLX), M, CPLX)
+        ys, _ = _run_fwd(X, A, _previous_rows(ends, r, s), M, CPLX, STEPS)
+        _store_steps(y_ptr, yrow + n0 * W, ys, n0[:, None] + j < T, CPLX, ROWS, STEPS)
+        s = _pick(ends, r == ROWS - 1)
+        X = X1
+        A = A1
+        n0 = n1
         q += 1
 
 
@@ -548,43 +682,60 @@ def _fwd_summary_kernel(
     x_ptr, a_ptr, p_ptr,
     sxb, sxt, sab, sat, sam,
     T, n_chunks, first_chunk, sign, conj,
-    M: tl.constexpr, CPLX: tl.constexpr, A_CONTIG: tl.constexpr, CDT: tl.constexpr, BLOCK_T: tl.constexpr,
+    M: tl.constexpr, CPLX: tl.constexpr, A_CONTIG: tl.constexpr, CDT: tl.constexpr,
+    ROWS: tl.constexpr, STEPS: tl.constexpr,
 ):
-    """The map of chunk (tile) ``c = first_chunk + program_id(1)`` of row ``b``: the last prefix
-    of its elements' scan, stored to ``p[b, c, :]`` (``M * M + M`` entries: ``E`` row-major, then
-    ``b``) by the one thread that holds it."""
+    """The map of chunk (tile) ``c = first_chunk + program_id(1)`` of row ``b``: the scan of its
+    rows' maps, stored to ``p[b, c, :]`` (``E`` row-major, then ``b``) by the thread holding
+    the last prefix."""
     W: tl.constexpr = 2 if CPLX else 1
     K: tl.constexpr = (M * M + M) * W
     b = tl.program_id(0).to(tl.int64)
     c = first_chunk + tl.program_id(1).to(tl.int64)
-    k = tl.arange(0, BLOCK_T)
-    n = c * BLOCK_T + k
-    x, A = _tile_inputs(x_ptr, a_ptr, b * sxb, b * sab, n, n, n < T, n < T, sxt, sat, sam, sign, conj,
-                        M, CPLX, A_CONTIG, CDT, BLOCK_T)
-    _store_last(p_ptr + (b * n_chunks + c) * K, _scan(_element(x, A, n < T, False, M, CPLX), M, CPLX),
-                k == BLOCK_T - 1)
+    r = tl.arange(0, ROWS)
+    n0 = c * (ROWS * STEPS) + r * STEPS
+    X, A = _fwd_tile_inputs(x_ptr, a_ptr, b * sxb, b * sab, n0, T, sxt, sat, sam, sign, conj, M, CPLX, A_CONTIG,
+                            CDT, ROWS, STEPS)
+    _store_last(p_ptr + (b * n_chunks + c) * K, _scan(_row_map(X, A, False, M, CPLX, STEPS), M, CPLX),
+                r == ROWS - 1)
 
 
 # --------------------------------------------------------------------------- reverse
 @triton.jit
-def _rev_tile(n_hi, q, BLOCK_T: tl.constexpr):
-    """Samples of tile ``q`` in descending order from ``n_hi``, and their validity."""
-    n = n_hi - tl.arange(0, BLOCK_T)
-    return n, n >= q * BLOCK_T
+def _rev_tile_inputs(g_ptr, a_ptr, grow, arow, lo, T, sgt, sat, sam, sign, conj, M: tl.constexpr,
+                     CPLX: tl.constexpr, A_CONTIG: tl.constexpr, CDT: tl.constexpr, R: tl.constexpr,
+                     S: tl.constexpr):
+    """A reverse tile's inputs in processing (descending) order: row ``r`` holds samples
+    ``lo[r] + S - 1 - j``, ``j < S`` (loaded ascending), and coefficient rows ``n + 1``.
+    ``lo`` beyond ``T`` (no tile) loads nothing."""
+    W: tl.constexpr = 2 if CPLX else 1
+    n = lo[:, None] + tl.arange(0, S)[None, :]
+    ok = (n >= 0) & (n < T)
+    G = _load_steps(g_ptr, grow + lo * sgt, sgt, ok, CPLX, CDT, R, S)
+    A = _load_coefs(a_ptr, arow, lo + 1, 1, T, sat, sam, sign, conj, M, CPLX, A_CONTIG, CDT, R, S)
+    return _reversed(G, S, W), _reversed(A, S, M * W)
 
 
 @triton.jit
-def _past_outputs(y_ptr, z_ptr, yrow, zrow, n, valid, syt, szm, M: tl.constexpr, CPLX: tl.constexpr,
-                  CDT: tl.constexpr, BT: tl.constexpr):
-    """Entries ``y[n-1-j]``, ``j < M``, of a tile (``y[-k] = zi[k-1]``; shifted loads)."""
+def _rev_past_outputs(y_ptr, z_ptr, yrow, zrow, lo, T, syt, szm, M: tl.constexpr, CPLX: tl.constexpr,
+                      CDT: tl.constexpr, R: tl.constexpr, S: tl.constexpr):
+    """``y[n-1-i]``, ``i < M``, of a reverse tile's samples in processing order (``y[-k] = zi[k-1]``;
+    shifted block loads). Flat tuple, entry ``j * M + i``."""
     W: tl.constexpr = 2 if CPLX else 1
+    js = tl.arange(0, S)[None, :]
+    n = lo[:, None] + js
+    cols = ()
+    for i in tl.static_range(M):
+        m = n - 1 - i
+        ok = (n >= 0) & (n < T)
+        v = _load_steps(y_ptr, yrow + (lo - 1 - i) * syt, syt, ok & (m >= 0), CPLX, CDT, R, S)
+        h = _load_steps(z_ptr, zrow + (i - lo) * szm, -szm, ok & (m < 0), CPLX, CDT, R, S)
+        cols = cols + (_reversed(v, S, W), _reversed(h, S, W))
     out = ()
-    for j in tl.static_range(M):
-        m = n - 1 - j
-        v = _load_rows(y_ptr, yrow + m * syt, 1, valid & (m >= 0), 1, CPLX, CDT, BT)
-        h = _load_rows(z_ptr, zrow + (-1 - m) * szm, 1, valid & (m < 0), 1, CPLX, CDT, BT)
-        for i in tl.static_range(W):
-            out = out + (v[i] + h[i],)
+    for j in tl.static_range(S):
+        for i in tl.static_range(M):
+            for w in tl.static_range(W):
+                out = out + (cols[2 * i][j * W + w] + cols[2 * i + 1][j * W + w],)
     return out
 
 
@@ -597,70 +748,78 @@ def _rev_pass_kernel(
     g_ptr, a_ptr, s_ptr, u_ptr, y_ptr, z_ptr, ga_ptr, gz_ptr,
     sgb, sgt, sab, sat, sam, ssb, ssc, ssm, syb, syt, szb, szm,
     T, n_tiles, tiles_per_chunk, sign, conj,
-    M: tl.constexpr, CPLX: tl.constexpr, A_CONTIG: tl.constexpr, CDT: tl.constexpr, BLOCK_T: tl.constexpr,
-    NEED_A: tl.constexpr, NEED_ZI: tl.constexpr,
+    M: tl.constexpr, CPLX: tl.constexpr, A_CONTIG: tl.constexpr, CDT: tl.constexpr,
+    ROWS: tl.constexpr, STEPS: tl.constexpr, NEED_A: tl.constexpr, NEED_ZI: tl.constexpr,
 ):
-    """``u`` of chunk ``c`` of row ``b``, walking its tiles from the last, starting from
-    ``lam = s[b, c, :]`` at the chunk's end (zeros if ``s_ptr`` is None). ``NEED_A``: also
-    ``grad_a`` (reads ``y``, ``zi``); ``NEED_ZI``: the chunk holding ``n = 0`` writes
+    """``u`` of the tiles of chunk ``c`` of row ``b`` (tiles aligned at ``T``: tile ``q`` holds
+    ``[T - (q+1) BT, T - q BT)``, walked in descending time), from ``lam = s[b, c, :]`` (zeros if
+    ``s_ptr`` is None). Each row: its map, the scan of the row maps, its start state, then the
+    adjoint recursion. ``NEED_A``: also ``grad_a[n, i] = -sign u[n] conj(y[n-1-i])`` (``y``
+    through its strides ``syb, syt``, ``zi``); ``NEED_ZI``: the thread holding ``n = 0`` writes
     ``grad_zi = C[0]^T lam[0]``."""
     W: tl.constexpr = 2 if CPLX else 1
+    BT: tl.constexpr = ROWS * STEPS
     b = tl.program_id(0).to(tl.int64)
     c = tl.program_id(1).to(tl.int64)
-    q_lo = c * tiles_per_chunk
-    q = tl.minimum(q_lo + tiles_per_chunk, n_tiles) - 1
-    k = tl.arange(0, BLOCK_T)
+    q = c * tiles_per_chunk
+    q_end = tl.minimum(q + tiles_per_chunk, n_tiles)
+    r = tl.arange(0, ROWS)
+    js = tl.arange(0, STEPS)[None, :]
     s = _load_state(s_ptr, b * ssb + c * ssc, ssm, M, CPLX, CDT)
     grow = b * sgb
     arow = b * sab
     urow = b * T * W
-    if NEED_ZI:  # row 0 of the coefficients, for grad_zi = C[0]^T lam[0] (loaded ahead of any store)
+    if NEED_ZI:  # row 0 of the coefficients, for grad_zi (loaded ahead of any store)
         A0 = _coefs(_load_state(a_ptr, arow, sam, M, CPLX, CDT), sign, conj, M, CPLX)
-    n, valid = _rev_tile(tl.minimum(q * BLOCK_T + BLOCK_T, T) - 1, q, BLOCK_T)
-    g, A = _tile_inputs(g_ptr, a_ptr, grow, arow, n, n + 1, valid, valid & (n + 1 < T), sgt, sat, sam, sign,
-                        conj, M, CPLX, A_CONTIG, CDT, BLOCK_T)
-    while q >= q_lo:
-        # the next tile's loads are issued before this tile's stores (none after the chunk's last)
-        n_nx, v_nx = _rev_tile(q * BLOCK_T - 1, tl.where(q > q_lo, q - 1, q), BLOCK_T)
-        g_nx, A_nx = _tile_inputs(g_ptr, a_ptr, grow, arow, n_nx, n_nx + 1, v_nx, v_nx, sgt, sat, sam, sign,
-                                  conj, M, CPLX, A_CONTIG, CDT, BLOCK_T)
-        if NEED_A:  # y is read only here: these loads overlap with the scan
-            yh = _past_outputs(y_ptr, z_ptr, b * syb, b * szb, n, valid, syt, szm, M, CPLX, CDT, BLOCK_T)
-        e = _fold(_element(g, A, valid, True, M, CPLX), k == 0, s, True, M, CPLX)
-        lam = _states(_scan(e, M, CPLX), M, CPLX)
-        _store_rows(u_ptr, urow + n * W, lam, valid, 1, CPLX, BLOCK_T)
+    lo = T - q * BT - (r + 1) * STEPS  # each row's lowest sample
+    G, A = _rev_tile_inputs(g_ptr, a_ptr, grow, arow, lo, T, sgt, sat, sam, sign, conj, M, CPLX, A_CONTIG, CDT,
+                            ROWS, STEPS)
+    while q < q_end:
+        lo1 = tl.where(q + 1 < q_end, lo - BT, T)  # the next tile's loads, before this tile's stores
+        G1, A1 = _rev_tile_inputs(g_ptr, a_ptr, grow, arow, lo1, T, sgt, sat, sam, sign, conj, M, CPLX, A_CONTIG,
+                                  CDT, ROWS, STEPS)
+        if NEED_A:  # y is only read: these loads overlap with the scan
+            Y = _rev_past_outputs(y_ptr, z_ptr, b * syb, b * szb, lo, T, syt, szm, M, CPLX, CDT, ROWS, STEPS)
+        m = _fold_map(_row_map(G, A, True, M, CPLX, STEPS), r == 0, s, M, CPLX)
+        ends = _states(_scan(m, M, CPLX), M, CPLX)
+        times = ()
+        for jj in tl.static_range(STEPS):
+            times = times + (lo + STEPS - 1 - jj,)
+        us, _, at0 = _run_rev(G, A, _previous_rows(ends, r, s), times, M, CPLX, STEPS)
+        n = lo[:, None] + js
+        ok = (n >= 0) & (n < T)
+        _store_steps(u_ptr, urow + lo * W, _reversed(us, STEPS, W), ok, CPLX, ROWS, STEPS)
         if NEED_A:
-            # grad_a[n, j] = -sign * u[n] * conj(y[n-1-j])
-            ur, ui = _entry(lam, 0, CPLX)
-            ga = ()
-            for j in tl.static_range(M):
-                hr, hi = _entry(yh, j, CPLX)
-                pr, pi = _mul(ur, ui, hr, -hi, CPLX)
-                ga = _push(ga, -sign * pr, -sign * pi, CPLX)
-            _store_rows(ga_ptr, (b * T + n) * (M * W), ga, valid, M, CPLX, BLOCK_T)
+            for jj in tl.static_range(STEPS):  # one [ROWS, M] block a sample
+                ur, ui = _entry(us, jj, CPLX)
+                ga = ()
+                for i in tl.static_range(M):
+                    hr, hi = _entry(Y, jj * M + i, CPLX)
+                    pr, pi = _mul(ur, ui, hr, -hi, CPLX)
+                    ga = _push(ga, -sign * pr, -sign * pi, CPLX)
+                nj = lo + STEPS - 1 - jj
+                _store_row(ga_ptr, (b * T + nj) * (M * W), ga, (nj >= 0) & (nj < T), M, CPLX, ROWS)
         if NEED_ZI:
-            if q == 0:
-                # one more reverse step (n = -1, g[-1] = 0): (C[0]^T lam)_j = -A[0, j] lam_0 + lam_{j+1}
-                l0 = _pick(lam, n == 0)
-                gz = ()
-                for j in tl.static_range(M):
-                    cr, ci = _entry(A0, j, CPLX)
-                    lr, li = _entry(l0, 0, CPLX)
-                    zr, zi = _mul(cr, ci, lr, li, CPLX)
-                    zr = -zr
-                    zi = -zi
-                    if j + 1 < M:
-                        lr, li = _entry(l0, j + 1, CPLX)
-                        zr += lr
-                        zi += li
-                    gz = _push(gz, zr, zi, CPLX)
-                _store_state(gz_ptr, b * (M * W), W, gz, M, CPLX)
-        s = _pick(lam, k == BLOCK_T - 1)
-        g = g_nx
-        A = A_nx
-        n = n_nx
-        valid = v_nx
-        q -= 1
+            # one more adjoint step (n = -1, g = 0, row 0 of a): (C[0]^T lam)_i = -A[0, i] lam_0 + lam_{i+1}
+            lr, li = _entry(at0, 0, CPLX)
+            gz = ()
+            for i in tl.static_range(M):
+                cr, ci = _entry(A0, i, CPLX)
+                zr, zi = _mul(cr, ci, lr, li, CPLX)
+                zr = -zr
+                zi = -zi
+                if i + 1 < M:
+                    vr, vi = _entry(at0, i + 1, CPLX)
+                    zr += vr
+                    zi += vi
+                gz = _push(gz, zr, zi, CPLX)
+            zero = tl.zeros_like(r)
+            _store_state(gz_ptr, b * (M * W) + zero, W, gz, M, CPLX, mask=(lo <= 0) & (lo + STEPS > 0))
+        s = _pick(ends, r == ROWS - 1)
+        G = G1
+        A = A1
+        lo = lo - BT
+        q += 1
 
 
 @triton.jit(do_not_specialize=["T", "n_chunks", "first_chunk"])
@@ -668,68 +827,57 @@ def _rev_summary_kernel(
     g_ptr, a_ptr, p_ptr,
     sgb, sgt, sab, sat, sam,
     T, n_chunks, first_chunk, sign, conj,
-    M: tl.constexpr, CPLX: tl.constexpr, A_CONTIG: tl.constexpr, CDT: tl.constexpr, BLOCK_T: tl.constexpr,
+    M: tl.constexpr, CPLX: tl.constexpr, A_CONTIG: tl.constexpr, CDT: tl.constexpr,
+    ROWS: tl.constexpr, STEPS: tl.constexpr,
 ):
-    """The adjoint map of chunk (tile) ``c = first_chunk + program_id(1)`` of row ``b`` (``lam``
-    at its end -> ``lam`` at its start) to ``p[b, c, :]``."""
+    """The adjoint map of chunk (tile) ``c = first_chunk + program_id(1)`` of row ``b`` (tiles
+    aligned at ``T``; ``lam`` at its end -> ``lam`` at its start) to ``p[b, c, :]``."""
     W: tl.constexpr = 2 if CPLX else 1
     K: tl.constexpr = (M * M + M) * W
     b = tl.program_id(0).to(tl.int64)
     c = first_chunk + tl.program_id(1).to(tl.int64)
-    k = tl.arange(0, BLOCK_T)
-    n, valid = _rev_tile(tl.minimum(c * BLOCK_T + BLOCK_T, T) - 1, c, BLOCK_T)
-    g, A = _tile_inputs(g_ptr, a_ptr, b * sgb, b * sab, n, n + 1, valid, valid & (n + 1 < T), sgt, sat, sam,
-                        sign, conj, M, CPLX, A_CONTIG, CDT, BLOCK_T)
-    _store_last(p_ptr + (b * n_chunks + c) * K, _scan(_element(g, A, valid, True, M, CPLX), M, CPLX),
-                k == BLOCK_T - 1)
+    r = tl.arange(0, ROWS)
+    lo = T - c * (ROWS * STEPS) - (r + 1) * STEPS
+    G, A = _rev_tile_inputs(g_ptr, a_ptr, b * sgb, b * sab, lo, T, sgt, sat, sam, sign, conj, M, CPLX, A_CONTIG,
+                            CDT, ROWS, STEPS)
+    _store_last(p_ptr + (b * n_chunks + c) * K, _scan(_row_map(G, A, True, M, CPLX, STEPS), M, CPLX),
+                r == ROWS - 1)
 
 
 # --------------------------------------------------------------------------- carry
 @triton.jit(do_not_specialize=["n_chunks"])
 def _carry_kernel(
     p_ptr, z_ptr, s_ptr, szb, szm, n_chunks,
-    M: tl.constexpr, CPLX: tl.constexpr, REV: tl.constexpr, CDT: tl.constexpr, BLOCK_C: tl.constexpr,
+    M: tl.constexpr, CPLX: tl.constexpr, CDT: tl.constexpr, BLOCK_C: tl.constexpr,
 ):
-    """Start states ``s[b, c, :]`` of every chunk of row ``b`` from the chunk maps ``p[b, c, :]``.
-
-    Forward: ``s[b, 0] = zi[b]`` (zeros if ``z_ptr`` is None) and ``s[b, c+1] = p_c(s[b, c])``.
-    Reverse (``REV``): ``s[b, C-1] = 0`` and ``s[b, c-1] = p_c(s[b, c])``. A parallel scan over
-    blocks of ``BLOCK_C`` chunk maps, the state carried from block to block (``C - 1`` maps
-    are applied; the last chunk's map in processing order is not needed).
-    """
+    """Start states of the chunks of row ``b`` (in processing order) from their maps:
+    ``s[b, 0] = zi[b]`` (zeros if ``z_ptr`` is None), ``s[b, c+1] = p_c(s[b, c])``. A parallel scan
+    over blocks of ``BLOCK_C`` chunk maps with the state carried from block to block, the next
+    block's maps loaded before this block's stores (the last chunk's map is never applied)."""
     W: tl.constexpr = 2 if CPLX else 1
     MW: tl.constexpr = M * W
     K: tl.constexpr = (M * M + M) * W
     b = tl.program_id(0).to(tl.int64)
     k = tl.arange(0, BLOCK_C)
-    if REV:
-        s = _load_state(None, 0, 0, M, CPLX, CDT)
-        _store_state(s_ptr, (b * n_chunks + n_chunks - 1) * MW, W, s, M, CPLX)
-    else:
-        s = _load_state(z_ptr, b * szb, szm, M, CPLX, CDT)
-        _store_state(s_ptr, b * n_chunks * MW, W, s, M, CPLX)
+    s = _load_state(z_ptr, b * szb, szm, M, CPLX, CDT)
+    _store_state(s_ptr, b * n_chunks * MW, W, s, M, CPLX)
+    e = _carry_block(p_ptr, b, k, n_chunks, K)
     i0 = 0
     while i0 < n_chunks - 1:
-        e = _carry_block(p_ptr, b, i0, n_chunks, k, REV, K)
-        i = i0 + k  # processing order
+        e_nx = _carry_block(p_ptr, b, i0 + BLOCK_C + k, n_chunks, K)
+        i = i0 + k
         st = _states(_scan(_fold_map(e, k == 0, s, M, CPLX), M, CPLX), M, CPLX)
-        dst = n_chunks - 2 - i if REV else i + 1
-        for j in tl.static_range(MW):
-            tl.store(s_ptr + (b * n_chunks + dst) * MW + j, st[j], mask=i < n_chunks - 1)
+        for jj in tl.static_range(MW):
+            tl.store(s_ptr + (b * n_chunks + i + 1) * MW + jj, st[jj], mask=i < n_chunks - 1)
         s = _pick(st, i == tl.minimum(i0 + BLOCK_C, n_chunks - 1) - 1)
+        e = e_nx
         i0 += BLOCK_C
 
 
 @triton.jit
-def _carry_block(p_ptr, b, i0, n_chunks, k, REV: tl.constexpr, K: tl.constexpr):
-    """The chunk maps at processing positions ``i0 + k`` (the last chunk's map in processing
-    order is never applied)."""
-    i = i0 + k
-    if REV:
-        src = n_chunks - 1 - i
-    else:
-        src = i
+def _carry_block(p_ptr, b, i, n_chunks, K: tl.constexpr):
+    """The chunk maps ``i`` (a block of chunk indices; the last chunk's map is never applied)."""
     e = ()
-    for j in tl.static_range(K):
-        e = e + (tl.load(p_ptr + (b * n_chunks + src) * K + j, mask=i < n_chunks - 1, other=0.0),)
+    for jj in tl.static_range(K):
+        e = e + (tl.load(p_ptr + (b * n_chunks + i) * K + jj, mask=i < n_chunks - 1, other=0.0),)
     return e

@@ -366,10 +366,10 @@ def _walk_carry_kernel(
     hr, hi = _ld(h_ptr, (rows * C1 * M * W)[:, None] + k[None, :] * W, m2, CPLX, CDT)
     c = 0
     while c < C1:
-        _st(s_ptr, ((rows * n_chunks + c) * M * W)[:, None] + k[None, :] * W, sr, si, m2, CPLX)
-        nb = rows * C1 + tl.minimum(c + 1, C1 - 1)  # the next map, ahead (the last reloads its own)
+        nb = rows * C1 + tl.minimum(c + 1, C1 - 1)  # the next map, ahead of the store (the last reloads its own)
         nr, ni = _ld(p_ptr, (nb * (M * M) * W)[:, None, None] + poff, m3, CPLX, CDT)
         gr, gi = _ld(h_ptr, (nb * M * W)[:, None] + k[None, :] * W, m2, CPLX, CDT)
+        _st(s_ptr, ((rows * n_chunks + c) * M * W)[:, None] + k[None, :] * W, sr, si, m2, CPLX)
         z = (sr == 0) & (si == 0)
         mr, mi = _mul(tl.where(z[:, None, :], 0.0, pr), tl.where(z[:, None, :], 0.0, pi), sr[:, None, :],
                       si[:, None, :], CPLX)

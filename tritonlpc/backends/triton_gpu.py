@@ -66,18 +66,20 @@ SUPPORTS_HALF = True
 SCHEDULES = ("single", "three-phase")
 TILE_ORDERS = 4  # orders up to this run the tile scan (complex128: 3); above, per-lane walks
 
-# (order, dtype class) -> (BLOCK_T, num_warps) of the tile kernels, chosen from sm_90 compiles
-# (``python bench/sm90.py variants``; numbers in bench/README.md): the largest tile whose kernels
-# stay within 128 registers a thread (4 programs of 4 warps an SM), else one sample a thread.
+# (order, dtype class) -> (STEPS, num_warps) of the tile kernels: a tile is 32 * num_warps rows
+# (one a thread) of STEPS consecutive samples. More steps amortise the scan over more samples
+# (fewer instructions a sample) and cost registers; chosen from sm_90 compiles (bench/README.md):
+# no spills, and about 128 registers a thread (4 programs of 4 warps an SM) unless more steps cut
+# the instructions a sample by much more than the occupancy lost (float32 M = 4: 168 registers).
 _TILE_CONFIG: Dict[Tuple[int, str], Tuple[int, int]] = {
-    (1, "r32"): (512, 4), (1, "r64"): (512, 4), (1, "c32"): (512, 4), (1, "c64"): (256, 4),
-    (2, "r32"): (512, 4), (2, "r64"): (256, 4), (2, "c32"): (128, 4), (2, "c64"): (128, 4),
-    (3, "r32"): (256, 4), (3, "r64"): (128, 4), (3, "c32"): (128, 4), (3, "c64"): (128, 4),
-    (4, "r32"): (128, 4), (4, "r64"): (128, 4), (4, "c32"): (128, 4),
+    (1, "r32"): (8, 4), (1, "r64"): (4, 4), (1, "c32"): (4, 4), (1, "c64"): (2, 4),
+    (2, "r32"): (4, 4), (2, "r64"): (2, 4), (2, "c32"): (2, 4), (2, "c64"): (1, 4),
+    (3, "r32"): (4, 4), (3, "r64"): (2, 4), (3, "c32"): (2, 4), (3, "c64"): (1, 4),
+    (4, "r32"): (4, 4), (4, "r64"): (2, 4), (4, "c32"): (1, 4),
 }
-# complex128 at M = 4 is not in the table: a complex128 4x4 map is 80 registers, and a combine
-# holds three of them; with one sample a thread the summaries still spill (~300-400 bytes, sm_90),
-# so it runs the per-lane walk.
+# complex128 at M = 4 is not in the table: a complex128 4x4 map is 80 registers and a combine
+# holds three of them; its scans spill even at one sample a thread (sm_90), so it runs the
+# per-lane walk.
 
 _PROGRAMS_PER_SM = 4  # rows (programs) wanted per SM before rows are split into chunks
 _MAX_BLOCK_C = 1024  # chunk maps scanned per block by the carry
@@ -115,6 +117,7 @@ class Plan:
         lanes: chunks per program (walk path; 1 for tiles).
         num_warps: warps of the summary and pass kernels.
         block_c, carry_warps: carry kernel geometry (three-phase).
+        steps: tile path: consecutive samples a thread (a tile is ``block_t / steps`` rows).
     """
 
     path: str
@@ -126,6 +129,7 @@ class Plan:
     num_warps: int
     block_c: int = 1
     carry_warps: int = 1
+    steps: int = 1
 
 
 def _check_knob(name: str, value: Optional[int], pow2: bool = False) -> None:
@@ -146,6 +150,7 @@ def plan(
     interpreted: bool = False,
     schedule: Optional[str] = None,
     block_t: Optional[int] = None,
+    steps: Optional[int] = None,
     chunk_len: Optional[int] = None,
     lanes: Optional[int] = None,
 ) -> Plan:
@@ -157,6 +162,8 @@ def plan(
         schedule: force ``"single"`` or ``"three-phase"``.
         block_t: tile path (``M <= 4``): the tile length (a power of two >= 2); a three-phase
             chunk is one tile.
+        steps: tile path: consecutive samples a thread (a power of two, at most 8 and
+            ``block_t``).
         chunk_len: walk path (``M > 4``): force three-phase with chunks of this many samples.
         lanes: walk path: the chunks per program (a power of two).
     """
@@ -165,40 +172,51 @@ def plan(
     _check_knob("block_t", block_t, pow2=True)
     _check_knob("chunk_len", chunk_len)
     _check_knob("lanes", lanes, pow2=True)
+    _check_knob("steps", steps, pow2=True)
     if block_t is not None and block_t < 2:
         raise ValueError(f"block_t must be at least 2, got {block_t}")
+    if steps is not None and (steps > 8 or (block_t is not None and steps > block_t)):
+        raise ValueError(f"steps must be at most 8 and at most block_t, got {steps}")
     if chunk_len is not None and schedule == "single":
         raise ValueError("chunk_len only applies to the 'three-phase' schedule")
     T = max(int(T), 1)
     if (M, _dtype_class(dtype)) in _TILE_CONFIG:
-        return _plan_tile(B, T, M, dtype, sm_count, interpreted, schedule, block_t)
+        return _plan_tile(B, T, M, dtype, sm_count, interpreted, schedule, block_t, steps)
     return _plan_walk(B, T, M, dtype, sm_count, interpreted, schedule, chunk_len, lanes)
 
 
-def _carry_geometry(n_chunks: int, block_t: int, interpreted: bool) -> Tuple[int, int]:
-    """Chunk maps a carry block scans, and its warps: one warp's worth for a few chunks, else as
-    many as a pass tile (two compiled sizes a configuration)."""
+def _carry_geometry(n_chunks: int, block_t: int, K: int, interpreted: bool) -> Tuple[int, int]:
+    """Chunk maps a carry block scans, and its warps: one warp's worth for a few chunks, else 4
+    warps holding up to ~24 map entries a thread (``K`` entries a map; two compiled sizes a
+    configuration)."""
     if interpreted:
         block_c = _INTERP_BLOCK_T
+    elif n_chunks - 1 <= 32:
+        block_c = 32
     else:
-        block_c = 32 if n_chunks - 1 <= 32 else min(block_t, _MAX_BLOCK_C)
+        block_c = min(_MAX_BLOCK_C, 128 * max(1, min(block_t // 128, 24 // K)))
     return block_c, max(1, min(4, block_c // 32))
 
 
-def _plan_tile(B, T, M, dtype, sm_count, interpreted, schedule, block_t) -> Plan:
-    bt, warps = _TILE_CONFIG[(M, _dtype_class(dtype))]
+def _plan_tile(B, T, M, dtype, sm_count, interpreted, schedule, block_t, steps_knob) -> Plan:
+    steps, warps = _TILE_CONFIG[(M, _dtype_class(dtype))]
+    rows = 32 * warps
     if block_t is not None:
-        bt = block_t
-    elif interpreted:
-        bt = _INTERP_BLOCK_T
-    bt = min(bt, max(2, _next_pow2(T)))  # no tile longer than the signal
-    warps = max(1, min(warps, bt // 32))
+        steps = steps_knob or min(steps, block_t)
+        rows = block_t // steps
+    elif interpreted:  # the interpreter scans rows one by one in Python: small tiles
+        steps = steps_knob or min(steps, 4)
+        rows = 4
+    while rows > 1 and rows * steps > max(2, _next_pow2(T)):  # no tile (much) longer than the signal
+        rows //= 2
+    warps = max(1, min(warps, rows // 32))
+    bt = rows * steps
     n_tiles = -(-T // bt)
     single = schedule == "single" or (schedule is None and B >= _PROGRAMS_PER_SM * sm_count)
     if single or n_tiles == 1:
-        return Plan("tile", "single", 1, T, bt, 1, warps)
-    block_c, carry_warps = _carry_geometry(n_tiles, bt, interpreted)
-    return Plan("tile", "three-phase", n_tiles, bt, bt, 1, warps, block_c, carry_warps)
+        return Plan("tile", "single", 1, T, bt, 1, warps, steps=steps)
+    block_c, carry_warps = _carry_geometry(n_tiles, bt, (M * M + M) * (2 if dtype.is_complex else 1), interpreted)
+    return Plan("tile", "three-phase", n_tiles, bt, bt, 1, warps, block_c, carry_warps, steps)
 
 
 def _plan_walk(B, T, M, dtype, sm_count, interpreted, schedule, chunk_len, lanes) -> Plan:
@@ -325,10 +343,14 @@ def forward(
     return y
 
 
+def _tile_geometry(p: Plan, T: int, a_st: Dict[str, Any]) -> Tuple[Dict[str, Any], Dict[str, Any]]:
+    """Keyword arguments of every tile kernel, and the extra ones of the pass kernels."""
+    geo = dict(ROWS=p.block_t // p.steps, STEPS=p.steps, num_warps=p.num_warps, **a_st)
+    return geo, dict(n_tiles=-(-T // p.block_t), tiles_per_chunk=-(-p.chunk_len // p.block_t))
+
+
 def _tile_forward(p: Plan, args: Dict[str, Any], zr, yr, B: int, T: int, M: int, W: int, a_st) -> None:
-    n_tiles = -(-T // p.block_t)
-    geo = dict(BLOCK_T=p.block_t, num_warps=p.num_warps, **a_st)
-    passes = dict(n_tiles=n_tiles, tiles_per_chunk=-(-p.chunk_len // p.block_t))
+    geo, passes = _tile_geometry(p, T, a_st)
     if p.n_chunks == 1:
         _launch(_tile._fwd_pass_kernel, (B, 1), s_ptr=zr, y_ptr=yr, ssb=zr.stride(0), ssc=0, ssm=zr.stride(1),
                 **args, **geo, **passes)
@@ -336,13 +358,17 @@ def _tile_forward(p: Plan, args: Dict[str, Any], zr, yr, B: int, T: int, M: int,
     C = p.n_chunks
     maps = _scratch((B, C, (M * M + M) * W), yr.dtype, yr.device)
     starts = _scratch((B, C, M * W), yr.dtype, yr.device)
-    _launch(_tile._fwd_summary_kernel, (B, C - 1), p_ptr=maps, n_chunks=C, first_chunk=0,
-            **args, **geo)
-    _launch(_tile._carry_kernel, (B,), p_ptr=maps, z_ptr=zr, s_ptr=starts, szb=zr.stride(0), szm=zr.stride(1),
-            n_chunks=C, M=M, CPLX=args["CPLX"], REV=False, CDT=args["CDT"], BLOCK_C=p.block_c,
-            num_warps=p.carry_warps)
+    _launch(_tile._fwd_summary_kernel, (B, C - 1), p_ptr=maps, n_chunks=C, first_chunk=0, **args, **geo)
+    _tile_carry(p, maps, zr, starts, B, M, args)
     _launch(_tile._fwd_pass_kernel, (B, C), s_ptr=starts, y_ptr=yr, ssb=C * M * W, ssc=M * W, ssm=W, **args,
             **geo, **passes)
+
+
+def _tile_carry(p: Plan, maps, zr, starts, B: int, M: int, args: Dict[str, Any]) -> None:
+    _launch(_tile._carry_kernel, (B,), p_ptr=maps, z_ptr=zr, s_ptr=starts,
+            szb=zr.stride(0) if zr is not None else 0, szm=zr.stride(1) if zr is not None else 0,
+            n_chunks=p.n_chunks, M=M, CPLX=args["CPLX"], CDT=args["CDT"], BLOCK_C=p.block_c,
+            num_warps=p.carry_warps)
 
 
 def _walk_forward(p: Plan, args: Dict[str, Any], zr, yr, B: int, M: int, W: int, ar) -> None:
@@ -413,21 +439,17 @@ _PASS_ONLY = ("u_ptr", "y_ptr", "z_ptr", "ga_ptr", "gz_ptr", "syb", "syt", "szb"
 
 
 def _tile_reverse(p: Plan, args: Dict[str, Any], B: int, T: int, M: int, W: int, a_st) -> None:
-    n_tiles = -(-T // p.block_t)
-    geo = dict(BLOCK_T=p.block_t, num_warps=p.num_warps, **a_st)
-    passes = dict(n_tiles=n_tiles, tiles_per_chunk=-(-p.chunk_len // p.block_t))
+    geo, passes = _tile_geometry(p, T, a_st)
     if p.n_chunks == 1:
         _launch(_tile._rev_pass_kernel, (B, 1), s_ptr=None, ssb=0, ssc=0, ssm=0, **args, **geo, **passes)
         return
-    C = p.n_chunks
+    C = p.n_chunks  # in processing order: chunk 0 ends at T
     ref = args["u_ptr"]
     maps = _scratch((B, C, (M * M + M) * W), ref.dtype, ref.device)
     starts = _scratch((B, C, M * W), ref.dtype, ref.device)
     summary_args = {k: v for k, v in args.items() if k not in _PASS_ONLY}
-    _launch(_tile._rev_summary_kernel, (B, C - 1), p_ptr=maps, n_chunks=C, first_chunk=1,
-            **summary_args, **geo)
-    _launch(_tile._carry_kernel, (B,), p_ptr=maps, z_ptr=None, s_ptr=starts, szb=0, szm=0, n_chunks=C, M=M,
-            CPLX=args["CPLX"], REV=True, CDT=args["CDT"], BLOCK_C=p.block_c, num_warps=p.carry_warps)
+    _launch(_tile._rev_summary_kernel, (B, C - 1), p_ptr=maps, n_chunks=C, first_chunk=0, **summary_args, **geo)
+    _tile_carry(p, maps, None, starts, B, M, args)
     _launch(_tile._rev_pass_kernel, (B, C), s_ptr=starts, ssb=C * M * W, ssc=M * W, ssm=W, **args, **geo,
             **passes)
 
