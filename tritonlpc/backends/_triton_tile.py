@@ -1,25 +1,32 @@
-"""Triton kernels for orders ``M <= 4``: tile-parallel scans of the affine companion maps.
+"""Triton kernels for orders ``M <= 4``: coalesced tiles, scanned in registers and across threads.
 
 The schedules and launches live in :mod:`tritonlpc.backends.triton_gpu`; this module holds the
-``@triton.jit`` code. The math (``shared`` notes: ``allpole-math.md``):
+``@triton.jit`` code. The math (``allpole-math.md`` in the project notes):
 
 * **Element.** Sample ``n`` is the affine map ``s -> E_n s + b_n`` of the state
-  ``s = (s_0, ..., s_{M-1})``. Forward: ``s[n] = (y[n], ..., y[n-M+1])``, ``E_n`` the companion
-  matrix of ``A[n]`` (first row ``-A[n, :]``, ones below the diagonal), ``b_n = x[n] e_0``.
-  Reverse (the adjoint, transposed direct form): ``lam[n] = E_n lam[n+1] + g[n] e_0`` with
-  ``E_n = C[n+1]^T`` (first column ``-A[n+1, :]``, ones above the diagonal), reading row
-  ``n + 1`` of ``a`` (a shifted, coalesced load).
-* **Scan.** A program loads a tile of ``BLOCK_T`` consecutive samples (``x`` as a block, ``a``
-  as a ``[BLOCK_T, M]`` block through its strides) and combines the elements with
-  ``tl.associative_scan`` / ``tl.reduce`` over a flat tuple (``E`` row-major, then ``b``; an
-  entry is one value, or ``(re, im)`` for complex dtypes) with :func:`_compose`, the one
-  combine of every order and direction. The incoming state is folded into the tile's first
-  element (``b_0 <- E_0 s_in + b_0``), so the scan's ``b`` components *are* the states and
-  ``y[n]`` is component 0. Samples outside ``[0, T)`` are identity maps.
-* **Reverse order without ``reverse=True``.** The reverse scan loads each tile with descending
-  offsets and runs a forward scan (``tl.associative_scan(..., reverse=True)`` with a
-  non-commutative combine has disagreed between the interpreter and compiled code in Triton,
-  issue triton-lang/triton#4362; descending offsets are still coalesced).
+  ``s = (s_0, ..., s_{M-1})``. Forward: ``s[n] = (y[n], ..., y[n-M+1])``, ``E_n = C[n]`` the
+  companion matrix of ``A[n]`` (first row ``-A[n, :]``, ones below the diagonal), ``b_n = x[n] e_0``.
+  Reverse (the adjoint, transposed direct form): ``lam[n] = C[n+1]^T lam[n+1] + g[n] e_0``,
+  reading row ``n + 1`` of ``a`` (a shifted, coalesced load); ``u[n] = lam_0[n]``.
+* **Tile.** A program processes tiles of ``ROWS * STEPS`` consecutive samples: thread ``r`` owns
+  the row of ``STEPS`` adjacent samples ``r * STEPS + j`` (so each thread's loads are contiguous
+  and a warp's are one contiguous run: coalesced, vectorised where aligned; ``a`` is read as a
+  ``[rows, M]`` block a sample). Per tile: (1) each thread builds its row's map sample by sample
+  with the companion structure (``M^2 + M`` multiply-adds a sample); (2) one
+  ``tl.associative_scan`` of the row maps (flat tuples: ``E`` row-major, then ``b``; an entry is
+  one value, or ``(re, im)``) with :func:`_compose`, the one combine of every order and
+  direction, after folding the incoming state into row 0's map, gives every row's end state;
+  (3) each row's start state is its predecessor's end state (a gather); (4) each thread runs the
+  recursion over its samples from it (``M`` multiply-adds a sample) and stores the outputs.
+  The scan's cost is shared by ``STEPS`` samples; a tuple scan over single samples needs about
+  4x the instructions (bench/README.md).
+* **Order and alignment.** Forward tiles are aligned at ``t = 0`` and walked left to right;
+  reverse tiles at ``t = T`` and walked right to left (a row's samples are loaded ascending and
+  processed descending), so only the last tile in processing order can be partial, and the
+  samples it lacks come after every valid one (their loads are masked to zero; no result
+  depends on them). No ``tl.associative_scan(..., reverse=True)`` is needed (with a
+  non-commutative combine it has disagreed between the interpreter and compiled code,
+  triton-lang/triton#4362).
 * **Zero stays zero.** In every product of a map with a state, a zero state component
   contributes exactly zero (never ``inf * 0``): an overflowing map of an unstable stretch
   carried over a silent (zero) state gives zeros, as the sequential recursion does.
@@ -27,25 +34,27 @@ The schedules and launches live in :mod:`tritonlpc.backends.triton_gpu`; this mo
 Kernels, one per phase and direction (``_fwd_*`` and ``_rev_*`` side by side):
 
 ``_fwd_pass_kernel`` / ``_rev_pass_kernel``
-    Program ``(b, c)`` scans the tiles of chunk ``c`` of row ``b`` in order (descending for
-    the reverse), the state carried in registers, the next tile's loads issued before this
-    tile's stores. With one chunk per row this is the **single-pass** schedule; in the
-    **three-phase** schedule it is the output phase, starting from the carried state. The
-    reverse pass also writes ``grad_a[n, j] = -u[n] conj(y[n-1-j])`` from shifted loads of
-    ``y`` (``zi`` before the start) and ``grad_zi = E_{-1} lam[0]`` (``E_{-1} = C[0]^T``).
+    Program ``(b, c)`` processes the tiles of chunk ``c`` of row ``b`` in order, the state
+    carried in registers, the next tile's loads issued before this tile's stores. With one
+    chunk per row this is the **single-pass** schedule; in the **three-phase** schedule a chunk
+    is one tile, started from its carried state. The reverse pass also writes
+    ``grad_a[n, i] = -u[n] conj(y[n-1-i])`` from shifted block loads of ``y`` (``zi`` before the
+    start) and ``grad_zi = C[0]^T lam[0]`` (by the thread holding ``n = 0``).
 ``_fwd_summary_kernel`` / ``_rev_summary_kernel``
-    Three-phase, phase 1: the affine map of each chunk, ``tl.reduce`` of its tiles' elements.
+    Three-phase, phase 1: the map of each chunk (tile), stored by the thread holding it.
 ``_carry_kernel``
-    Three-phase, phase 2: a parallel scan of one row's chunk maps (blocks of ``BLOCK_C``
-    chunks, the state carried between blocks), writing every chunk's start state.
+    Three-phase, phase 2: a parallel scan of one row's chunk maps (blocks of ``BLOCK_C``, the
+    state carried between blocks), writing every chunk's start state.
 
 Conventions: complex tensors arrive as real views (strides in real elements, the imaginary
 part at ``+1``); ``CDT`` is the accumulation dtype (float64 for float64/complex128, else
 float32); stores convert to the output's element type; offsets are int64; loop bounds use
-``while`` (the interpreter of Triton 3.6 cannot iterate ``range`` over a runtime bound).
-The coefficient ``A`` is ``sign * a`` (``sign = -1`` for the negated ``a`` of
-:class:`tritonlpc.recurrence.Recurrence`), conjugated when ``conj`` is ``-1.0`` (the imaginary
-part is multiplied by ``sign * conj``): runtime scalars, not compile-time variants.
+``while`` (the interpreter of Triton 3.6 cannot iterate ``range`` over a runtime bound). The
+coefficient ``A`` is ``sign * a`` (``sign = -1`` for the negated ``a`` of
+:class:`tritonlpc.recurrence.Recurrence`), conjugated when ``conj`` is ``-1.0``: runtime
+scalars, not compile-time variants. Small helpers take and return flat tuples so that one
+body serves every order and dtype; the combine is written without per-entry helper calls
+(each call costs about a millisecond in the interpreter).
 """
 
 from __future__ import annotations

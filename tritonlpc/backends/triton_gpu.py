@@ -2,9 +2,11 @@
 
 Implements the contract of :mod:`tritonlpc.backends` on CUDA tensors, and on CPU tensors when
 Triton's interpreter is on (``TRITON_INTERPRET=1``, how CI tests these kernels). The kernels
-live in :mod:`tritonlpc.backends._triton_tile` (orders ``M <= 4``: tile-parallel scans of the
-affine companion maps, coalesced) and :mod:`tritonlpc.backends._triton_walk` (``M > 4``:
-per-lane walks); this module plans and launches them.
+live in :mod:`tritonlpc.backends._triton_tile` (orders ``M <= 4``, complex128 ``M <= 3``:
+coalesced tiles scanned in registers and across threads with ``tl.associative_scan`` of the
+affine companion maps) and :mod:`tritonlpc.backends._triton_walk` (higher orders: per-lane
+walks); this module plans and launches them (:func:`plan` is pure: shapes and SM count in,
+geometry out; :func:`_launch` is the one launch point).
 
 Schedules (:func:`plan` picks one from ``B``, ``T``, ``M``, the dtype and the SM count):
 
@@ -14,11 +16,11 @@ Schedules (:func:`plan` picks one from ``B``, ``T``, ``M``, the dtype and the SM
     stores: every input is read once. Used when the batch alone fills the GPU
     (``B >= 4 * SMs`` programs), or when a row is a single tile.
 ``"three-phase"``
-    For small batches, parallel over time as well: rows are cut into chunks of whole tiles;
-    (1) the affine map of every chunk (a ``tl.reduce`` of its elements), (2) a parallel scan
-    of each row's chunk maps giving every chunk's start state, (3) every chunk re-scanned from
-    its start state, writing the outputs. Inputs are read twice (phase 1 and 3), so
-    ``(2 (M + 1) + 1) / (M + 2)`` times the minimum bytes of the forward.
+    For small batches, parallel over time as well: each tile is a chunk; (1) the affine map of
+    every chunk, (2) a parallel scan of each row's chunk maps giving every chunk's start state
+    (``tl.associative_scan`` over blocks of maps, not a loop over chunks), (3) every chunk
+    re-scanned from its start state, writing the outputs. Inputs are read twice (phase 1 and
+    3), so ``(2 (M + 1) + 1) / (M + 2)`` times the minimum bytes of the forward.
 
 A third schedule, a single pass with decoupled look-back across programs (as PyTorch
 Inductor's split scan), is left out on purpose: the prefix it combines depends on which
@@ -37,8 +39,8 @@ capturable), launches on the tensors' device and torch's current stream. Scratch
 three-phase: ``B C (M^2 + M)`` values for the chunk maps and ``B C M`` start states.
 
 Orders above 4 run per-lane walks (:mod:`tritonlpc.backends._triton_walk`) on the same two
-schedules; the tile scan stops paying there: its ``M x M`` combines grow as ``M^3`` per
-sample and its registers as ``M^2`` per element (see ``bench/README.md``, static sm_90 numbers).
+schedules: the tile scan stops paying there (its ``M x M`` combines grow as ``M^3`` and its
+registers as ``M^2``; sm_90 numbers in ``bench/README.md``).
 
 Half precision error (measured against float64 on the same rounded inputs, see
 ``tests/test_triton_backend.py``): relative L2 about 3.5e-3 for bfloat16 and 3e-4 for
