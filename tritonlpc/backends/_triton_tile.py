@@ -354,15 +354,17 @@ def _zip(c, N: tl.constexpr, R: tl.constexpr):
 
 
 @triton.jit
-def _load_steps(ptr, off, stride_t, ok, CPLX: tl.constexpr, CDT: tl.constexpr, R: tl.constexpr,
+def _load_steps(ptr, off, stride_t, ok, full, CPLX: tl.constexpr, CDT: tl.constexpr, R: tl.constexpr,
                 S: tl.constexpr):
     """Entries ``ptr[off + j * stride_t]`` (``+1``: imaginary part), ``j < S``, of ``R`` rows:
-    one ``[R, S]`` block (each row's ``S`` samples are adjacent: one vector load a part),
-    as a tuple of ``S`` entries of ``[R]`` tiles in ``CDT``; zero where not ``ok`` (``[R, S]``)."""
+    one ``[R, S]`` block (each row's ``S`` samples are adjacent: one vector load a part where
+    aligned), as a tuple of ``S`` entries of ``[R]`` tiles in ``CDT``; zero where not ``ok``
+    (``[R, S]``). ``full`` (a scalar): every element is valid, so the load needs no mask (a mask
+    of unknown alignment would split the vector loads)."""
     o = off[:, None] + tl.arange(0, S)[None, :] * stride_t
-    re = _unzip(tl.load(ptr + o, mask=ok, other=0.0).to(CDT), S, R)
+    re = _unzip(_ld(ptr + o, ok, full).to(CDT), S, R)
     if CPLX:
-        im = _unzip(tl.load(ptr + o + 1, mask=ok, other=0.0).to(CDT), S, R)
+        im = _unzip(_ld(ptr + o + 1, ok, full).to(CDT), S, R)
     out = ()
     for j in tl.static_range(S):
         if CPLX:
@@ -373,8 +375,26 @@ def _load_steps(ptr, off, stride_t, ok, CPLX: tl.constexpr, CDT: tl.constexpr, R
 
 
 @triton.jit
-def _store_steps(ptr, off, v, ok, CPLX: tl.constexpr, R: tl.constexpr, S: tl.constexpr):
-    """Store ``S`` entries of ``[R]`` tiles to ``ptr[off + j * (1 + CPLX)]`` as one block."""
+def _ld(ptrs, ok, full):
+    if full:
+        v = tl.load(ptrs)
+    else:
+        v = tl.load(ptrs, mask=ok, other=0.0)
+    return v
+
+
+@triton.jit
+def _st(ptrs, v, ok, full):
+    if full:
+        tl.store(ptrs, v)
+    else:
+        tl.store(ptrs, v, mask=ok)
+
+
+@triton.jit
+def _store_steps(ptr, off, v, ok, full, CPLX: tl.constexpr, R: tl.constexpr, S: tl.constexpr):
+    """Store ``S`` entries of ``[R]`` tiles to ``ptr[off + j * (1 + CPLX)]`` as one block (no
+    mask when ``full``)."""
     W: tl.constexpr = 2 if CPLX else 1
     re = ()
     im = ()
@@ -383,9 +403,9 @@ def _store_steps(ptr, off, v, ok, CPLX: tl.constexpr, R: tl.constexpr, S: tl.con
         if CPLX:
             im = im + (v[W * j + 1],)
     o = off[:, None] + tl.arange(0, S)[None, :] * W
-    tl.store(ptr + o, _zip(re, S, R).to(ptr.dtype.element_ty), mask=ok)
+    _st(ptr + o, _zip(re, S, R).to(ptr.dtype.element_ty), ok, full)
     if CPLX:
-        tl.store(ptr + o + 1, _zip(im, S, R).to(ptr.dtype.element_ty), mask=ok)
+        _st(ptr + o + 1, _zip(im, S, R).to(ptr.dtype.element_ty), ok, full)
 
 
 @triton.jit
@@ -630,11 +650,13 @@ def _reversed(t, S: tl.constexpr, E: tl.constexpr):
 
 # --------------------------------------------------------------------------- forward
 @triton.jit
-def _fwd_tile_inputs(x_ptr, a_ptr, xrow, arow, n0, hi, sxt, sat, sam, sign, conj, M: tl.constexpr,
+def _fwd_tile_inputs(x_ptr, a_ptr, xrow, arow, t0, n0, hi, sxt, sat, sam, sign, conj, M: tl.constexpr,
                      CPLX: tl.constexpr, A_CONTIG: tl.constexpr, CDT: tl.constexpr, R: tl.constexpr,
                      S: tl.constexpr):
-    """A tile's inputs: row ``r`` holds samples ``n0[r] + j``, ``j < S`` (those ``< hi``)."""
-    X = _load_steps(x_ptr, xrow + n0 * sxt, sxt, n0[:, None] + tl.arange(0, S)[None, :] < hi, CPLX, CDT, R, S)
+    """A tile's inputs: row ``r`` holds samples ``n0[r] + j``, ``j < S`` (those ``< hi``; the
+    tile starts at ``t0``)."""
+    X = _load_steps(x_ptr, xrow + n0 * sxt, sxt, n0[:, None] + tl.arange(0, S)[None, :] < hi, t0 + R * S <= hi,
+                    CPLX, CDT, R, S)
     A = _load_coefs(a_ptr, arow, n0, 0, hi, sat, sam, sign, conj, M, CPLX, A_CONTIG, CDT, R, S)
     return X, A
 
@@ -642,7 +664,7 @@ def _fwd_tile_inputs(x_ptr, a_ptr, xrow, arow, n0, hi, sxt, sat, sam, sign, conj
 @triton.jit(do_not_specialize=["T", "n_tiles", "tiles_per_chunk"])
 def _fwd_pass_kernel(
     x_ptr, a_ptr, s_ptr, y_ptr,
-    sxb, sxt, sab, sat, sam, ssb, ssc, ssm,
+    sxb, sxt, sab, sat, sam, ssb, ssc, ssm, syb,
     T, n_tiles, tiles_per_chunk, sign, conj,
     M: tl.constexpr, CPLX: tl.constexpr, A_CONTIG: tl.constexpr, CDT: tl.constexpr,
     ROWS: tl.constexpr, STEPS: tl.constexpr,
@@ -667,18 +689,18 @@ def _fwd_pass_kernel(
     s = _load_state(s_ptr, b * ssb + c * ssc, ssm, M, CPLX, CDT)
     xrow = b * sxb
     arow = b * sab
-    yrow = b * T * W
+    yrow = b * syb  # y is contiguous: syb = T (x2 for complex), an argument so that its alignment is known
     n0 = q * BT + r * STEPS
-    X, A = _fwd_tile_inputs(x_ptr, a_ptr, xrow, arow, n0, T, sxt, sat, sam, sign, conj, M, CPLX, A_CONTIG, CDT,
-                            ROWS, STEPS)
+    X, A = _fwd_tile_inputs(x_ptr, a_ptr, xrow, arow, q * BT, n0, T, sxt, sat, sam, sign, conj, M, CPLX, A_CONTIG,
+                            CDT, ROWS, STEPS)
     while q < q_end:
         n1 = n0 + BT
-        X1, A1 = _fwd_tile_inputs(x_ptr, a_ptr, xrow, arow, n1, tl.where(q + 1 < q_end, T, 0), sxt, sat, sam, sign,
-                                  conj, M, CPLX, A_CONTIG, CDT, ROWS, STEPS)
+        X1, A1 = _fwd_tile_inputs(x_ptr, a_ptr, xrow, arow, q * BT + BT, n1, tl.where(q + 1 < q_end, T, 0), sxt, sat,
+                                  sam, sign, conj, M, CPLX, A_CONTIG, CDT, ROWS, STEPS)
         m = _fold_map(_row_map(X, A, False, M, CPLX, STEPS), r == 0, s, M, CPLX)
         ends = _states(_scan(m, M, CPLX), M, CPLX)
         ys, _ = _run_fwd(X, A, _previous_rows(ends, r, s), M, CPLX, STEPS)
-        _store_steps(y_ptr, yrow + n0 * W, ys, n0[:, None] + j < T, CPLX, ROWS, STEPS)
+        _store_steps(y_ptr, yrow + n0 * W, ys, n0[:, None] + j < T, q * BT + BT <= T, CPLX, ROWS, STEPS)
         s = _pick(ends, r == ROWS - 1)
         X = X1
         A = A1
@@ -703,8 +725,8 @@ def _fwd_summary_kernel(
     c = first_chunk + tl.program_id(1).to(tl.int64)
     r = tl.arange(0, ROWS)
     n0 = c * (ROWS * STEPS) + r * STEPS
-    X, A = _fwd_tile_inputs(x_ptr, a_ptr, b * sxb, b * sab, n0, T, sxt, sat, sam, sign, conj, M, CPLX, A_CONTIG,
-                            CDT, ROWS, STEPS)
+    X, A = _fwd_tile_inputs(x_ptr, a_ptr, b * sxb, b * sab, c * (ROWS * STEPS), n0, T, sxt, sat, sam, sign, conj, M,
+                            CPLX, A_CONTIG, CDT, ROWS, STEPS)
     _store_last(p_ptr + (b * n_chunks + c) * K, _scan(_row_map(X, A, False, M, CPLX, STEPS), M, CPLX),
                 r == ROWS - 1)
 
@@ -716,11 +738,12 @@ def _rev_tile_inputs(g_ptr, a_ptr, grow, arow, lo, T, sgt, sat, sam, sign, conj,
                      S: tl.constexpr):
     """A reverse tile's inputs in processing (descending) order: row ``r`` holds samples
     ``lo[r] + S - 1 - j``, ``j < S`` (loaded ascending), and coefficient rows ``n + 1``.
-    ``lo`` beyond ``T`` (no tile) loads nothing."""
+    ``lo`` at or beyond ``T`` (no tile) loads nothing."""
     W: tl.constexpr = 2 if CPLX else 1
     n = lo[:, None] + tl.arange(0, S)[None, :]
     ok = (n >= 0) & (n < T)
-    G = _load_steps(g_ptr, grow + lo * sgt, sgt, ok, CPLX, CDT, R, S)
+    lowest = tl.min(lo, axis=0)
+    G = _load_steps(g_ptr, grow + lo * sgt, sgt, ok, (lowest >= 0) & (lowest + R * S <= T), CPLX, CDT, R, S)
     A = _load_coefs(a_ptr, arow, lo + 1, 1, T, sat, sam, sign, conj, M, CPLX, A_CONTIG, CDT, R, S)
     return _reversed(G, S, W), _reversed(A, S, M * W)
 
@@ -737,8 +760,8 @@ def _rev_past_outputs(y_ptr, z_ptr, yrow, zrow, lo, T, syt, szm, M: tl.constexpr
     for i in tl.static_range(M):
         m = n - 1 - i
         ok = (n >= 0) & (n < T)
-        v = _load_steps(y_ptr, yrow + (lo - 1 - i) * syt, syt, ok & (m >= 0), CPLX, CDT, R, S)
-        h = _load_steps(z_ptr, zrow + (i - lo) * szm, -szm, ok & (m < 0), CPLX, CDT, R, S)
+        v = _load_steps(y_ptr, yrow + (lo - 1 - i) * syt, syt, ok & (m >= 0), False, CPLX, CDT, R, S)
+        h = _load_steps(z_ptr, zrow + (i - lo) * szm, -szm, ok & (m < 0), False, CPLX, CDT, R, S)
         cols = cols + (_reversed(v, S, W), _reversed(h, S, W))
     out = ()
     for j in tl.static_range(S):
@@ -755,14 +778,14 @@ def _rev_past_outputs(y_ptr, z_ptr, yrow, zrow, lo, T, syt, szm, M: tl.constexpr
 @triton.jit(do_not_specialize=["T", "n_tiles", "tiles_per_chunk"])
 def _rev_pass_kernel(
     g_ptr, a_ptr, s_ptr, u_ptr, y_ptr, z_ptr, ga_ptr, gz_ptr,
-    sgb, sgt, sab, sat, sam, ssb, ssc, ssm, syb, syt, szb, szm,
+    sgb, sgt, sab, sat, sam, ssb, ssc, ssm, syb, syt, szb, szm, sub,
     T, n_tiles, tiles_per_chunk, sign, conj,
     M: tl.constexpr, CPLX: tl.constexpr, A_CONTIG: tl.constexpr, CDT: tl.constexpr,
     ROWS: tl.constexpr, STEPS: tl.constexpr, NEED_A: tl.constexpr, NEED_ZI: tl.constexpr,
 ):
-    """``u`` of the tiles of chunk ``c`` of row ``b`` (tiles aligned at ``T``: tile ``q`` holds
-    ``[T - (q+1) BT, T - q BT)``, walked in descending time), from ``lam = s[b, c, :]`` (zeros if
-    ``s_ptr`` is None). Each row: its map, the scan of the row maps, its start state, then the
+    """``u`` of the tiles of chunk ``c`` of row ``b`` (chunks in processing order: tile ``q`` of
+    the walk is ``[t BT, t BT + BT)``, ``t = n_tiles - 1 - q``, in descending time), from
+    ``lam = s[b, c, :]`` (zeros if ``s_ptr`` is None). Each row: its map, the scan of the row maps, its start state, then the
     adjoint recursion. ``NEED_A``: also ``grad_a[n, i] = -sign u[n] conj(y[n-1-i])`` (``y``
     through its strides ``syb, syt``, ``zi``); ``NEED_ZI``: the thread holding ``n = 0`` writes
     ``grad_zi = C[0]^T lam[0]``."""
@@ -777,10 +800,10 @@ def _rev_pass_kernel(
     s = _load_state(s_ptr, b * ssb + c * ssc, ssm, M, CPLX, CDT)
     grow = b * sgb
     arow = b * sab
-    urow = b * T * W
+    urow = b * sub  # u is contiguous: sub = T (x2 for complex), an argument so that its alignment is known
     if NEED_ZI:  # row 0 of the coefficients, for grad_zi (loaded ahead of any store)
         A0 = _coefs(_load_state(a_ptr, arow, sam, M, CPLX, CDT), sign, conj, M, CPLX)
-    lo = T - q * BT - (r + 1) * STEPS  # each row's lowest sample
+    lo = (n_tiles - 1 - q) * BT + (ROWS - 1 - r) * STEPS  # each row's lowest sample
     G, A = _rev_tile_inputs(g_ptr, a_ptr, grow, arow, lo, T, sgt, sat, sam, sign, conj, M, CPLX, A_CONTIG, CDT,
                             ROWS, STEPS)
     while q < q_end:
@@ -797,7 +820,8 @@ def _rev_pass_kernel(
         us, _, at0 = _run_rev(G, A, _previous_rows(ends, r, s), times, M, CPLX, STEPS)
         n = lo[:, None] + js
         ok = (n >= 0) & (n < T)
-        _store_steps(u_ptr, urow + lo * W, _reversed(us, STEPS, W), ok, CPLX, ROWS, STEPS)
+        _store_steps(u_ptr, urow + lo * W, _reversed(us, STEPS, W), ok, (n_tiles - q) * BT <= T, CPLX, ROWS,
+                     STEPS)
         if NEED_A:
             for jj in tl.static_range(STEPS):  # one [ROWS, M] block a sample
                 ur, ui = _entry(us, jj, CPLX)
@@ -839,14 +863,16 @@ def _rev_summary_kernel(
     M: tl.constexpr, CPLX: tl.constexpr, A_CONTIG: tl.constexpr, CDT: tl.constexpr,
     ROWS: tl.constexpr, STEPS: tl.constexpr,
 ):
-    """The adjoint map of chunk (tile) ``c = first_chunk + program_id(1)`` of row ``b`` (tiles
-    aligned at ``T``; ``lam`` at its end -> ``lam`` at its start) to ``p[b, c, :]``."""
+    """The adjoint map of chunk (tile) ``c = first_chunk + program_id(1)`` of row ``b`` (in
+    processing order: tile ``n_chunks - 1 - c``; ``lam`` at its end -> ``lam`` at its start) to
+    ``p[b, c, :]``. The last tile in time may be partial: its missing samples come first in
+    processing order and only shift a zero state (the map is applied to ``lam[T] = 0``)."""
     W: tl.constexpr = 2 if CPLX else 1
     K: tl.constexpr = (M * M + M) * W
     b = tl.program_id(0).to(tl.int64)
     c = first_chunk + tl.program_id(1).to(tl.int64)
     r = tl.arange(0, ROWS)
-    lo = T - c * (ROWS * STEPS) - (r + 1) * STEPS
+    lo = (n_chunks - 1 - c) * (ROWS * STEPS) + (ROWS - 1 - r) * STEPS
     G, A = _rev_tile_inputs(g_ptr, a_ptr, b * sgb, b * sab, lo, T, sgt, sat, sam, sign, conj, M, CPLX, A_CONTIG,
                             CDT, ROWS, STEPS)
     _store_last(p_ptr + (b * n_chunks + c) * K, _scan(_row_map(G, A, True, M, CPLX, STEPS), M, CPLX),

@@ -355,15 +355,15 @@ def _tile_forward(p: Plan, args: Dict[str, Any], zr, yr, B: int, T: int, M: int,
     geo, passes = _tile_geometry(p, T, a_st)
     if p.n_chunks == 1:
         _launch(_tile._fwd_pass_kernel, (B, 1), s_ptr=zr, y_ptr=yr, ssb=zr.stride(0), ssc=0, ssm=zr.stride(1),
-                **args, **geo, **passes)
+                syb=yr.stride(0), **args, **geo, **passes)
         return
     C = p.n_chunks
     maps = _scratch((B, C, (M * M + M) * W), yr.dtype, yr.device)
     starts = _scratch((B, C, M * W), yr.dtype, yr.device)
     _launch(_tile._fwd_summary_kernel, (B, C - 1), p_ptr=maps, n_chunks=C, first_chunk=0, **args, **geo)
     _tile_carry(p, maps, zr, starts, B, M, args)
-    _launch(_tile._fwd_pass_kernel, (B, C), s_ptr=starts, y_ptr=yr, ssb=C * M * W, ssc=M * W, ssm=W, **args,
-            **geo, **passes)
+    _launch(_tile._fwd_pass_kernel, (B, C), s_ptr=starts, y_ptr=yr, ssb=C * M * W, ssc=M * W, ssm=W,
+            syb=yr.stride(0), **args, **geo, **passes)
 
 
 def _tile_carry(p: Plan, maps, zr, starts, B: int, M: int, args: Dict[str, Any]) -> None:
@@ -442,6 +442,7 @@ _PASS_ONLY = ("u_ptr", "y_ptr", "z_ptr", "ga_ptr", "gz_ptr", "syb", "syt", "szb"
 
 def _tile_reverse(p: Plan, args: Dict[str, Any], B: int, T: int, M: int, W: int, a_st) -> None:
     geo, passes = _tile_geometry(p, T, a_st)
+    passes["sub"] = args["u_ptr"].stride(0)
     if p.n_chunks == 1:
         _launch(_tile._rev_pass_kernel, (B, 1), s_ptr=None, ssb=0, ssc=0, ssm=0, **args, **geo, **passes)
         return
