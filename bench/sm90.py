@@ -60,6 +60,8 @@ MAX_WARPS_PER_SM = 64
 MAX_BLOCKS_PER_SM = 32
 SMEM_PER_SM = 228 * 1024
 SMEM_PER_BLOCK_RESERVED = 1024
+HBM_BYTES_PER_S = 4.8e12  # H200 (H100 SXM: 3.35e12)
+THREAD_INSNS_PER_S = SM_COUNT * 4 * 32 * 1.98e9  # 4 warp instructions a cycle an SM at 1.98 GHz
 BIN = Path(triton.__file__).parent / "backends" / "nvidia" / "bin"
 
 DTYPES = {
@@ -134,6 +136,7 @@ class Variant:
     stores: Dict[str, int]
     loads_after_store_in_loop: int
     sass_instructions: int
+    loop_instructions: int
     compile_s: float
 
     @property
@@ -206,10 +209,10 @@ def _sass(cubin: bytes) -> str:
 _INSN = re.compile(r"/\*([0-9a-f]{4,})\*/\s+(?:@!?U?P\w+\s+)?([A-Z][A-Z0-9_.]*)(.*?);")
 
 
-def sass_memory(sass: str) -> Tuple[Dict[str, int], Dict[str, int], int, int]:
+def sass_memory(sass: str) -> Tuple[Dict[str, int], Dict[str, int], int, int, int]:
     """Global load/store counts by width, the loads issued after a store inside the main loop
-    (the longest backward branch's body: a load there may have to wait for the store), and the
-    instruction count."""
+    (the longest backward branch's body: a load there may have to wait for the store), the
+    instruction count, and the main loop's instruction count (0 without a loop)."""
     insns = [(int(a, 16), op, rest) for a, op, rest in _INSN.findall(sass)]
     loads: Dict[str, int] = {}
     stores: Dict[str, int] = {}
@@ -225,12 +228,14 @@ def sass_memory(sass: str) -> Tuple[Dict[str, int], Dict[str, int], int, int]:
             if t and int(t.group(1), 16) < addr and addr - int(t.group(1), 16) > loop[1] - loop[0]:
                 loop = (int(t.group(1), 16), addr)
     after = 0
+    body = 0
     seen_store = False
     for addr, op, _ in insns:
         if loop[0] <= addr <= loop[1]:
+            body += 1
             seen_store = seen_store or op.startswith("STG")
             after += int(seen_store and op.startswith("LDG"))
-    return loads, stores, after, len(insns)
+    return loads, stores, after, len(insns), body
 
 
 _CACHE: Dict[str, Variant] = {}
@@ -250,9 +255,9 @@ def compile_launch(launch: Launch) -> Variant:
     k = triton.compile(ASTSource(fn, signature, constexprs, attrs), target=TARGET, options=options.__dict__)
     dt = time.perf_counter() - t0
     info = _ptxas_info(k.asm["ptx"])
-    loads, stores, after, n = sass_memory(_sass(k.asm["cubin"]))
+    loads, stores, after, n, body = sass_memory(_sass(k.asm["cubin"]))
     v = Variant(fn.__name__, key, k.metadata.num_warps, info["regs"], info["stack_frame"], info["spill_stores"],
-                info["spill_loads"], int(k.metadata.shared), loads, stores, after, n, dt)
+                info["spill_loads"], int(k.metadata.shared), loads, stores, after, n, body, dt)
     _CACHE[key] = v
     return v
 
@@ -351,6 +356,7 @@ def geometry(B: int, T: int, M: int, dtype: str, direction: str) -> Dict[str, An
         per_sm = v.resident_programs()
         resident = min(programs, per_sm * SM_COUNT)
         kernels.append(dict(
+            loop_instructions=v.loop_instructions,
             resident_programs_per_sm=resident / SM_COUNT,
             kernel=v.kernel, grid=list(launch.grid), programs=programs, num_warps=v.num_warps, regs=v.regs,
             spills=v.spills, shared=v.shared, programs_per_sm=per_sm,
@@ -376,7 +382,11 @@ def geometry(B: int, T: int, M: int, dtype: str, direction: str) -> Dict[str, An
             chain = f"{p.chunk_len} + {p.n_chunks - 1} + {p.chunk_len} steps (summary, carry, pass)"
             steps = 2 * p.chunk_len + p.n_chunks - 1
     main = [k for k in kernels if "pass" in k["kernel"]][-1]
+    per_sample = main["loop_instructions"] / (p.steps if p.path == "tile" else 1)
+    # instructions a sample the GPU can issue while HBM moves the call's minimum bytes
+    budget = THREAD_INSNS_PER_S / (HBM_BYTES_PER_S / (minimum / (B * T)))
     return dict(
+        pass_instructions_per_sample=per_sample, instruction_budget_per_sample=budget,
         B=B, T=T, M=M, dtype=dtype, direction=direction, path=p.path, schedule=p.schedule,
         n_chunks=p.n_chunks, chunk_len=p.chunk_len, block_t=p.block_t, lanes=p.lanes, kernels=kernels,
         pass_programs=main["programs"], pass_programs_per_sm=main["programs"] / SM_COUNT,
@@ -404,8 +414,8 @@ def geometry_table(rows: Sequence[Dict[str, Any]]) -> str:
     out = [
         "| shape (B×T×M dtype) | dir | path / schedule | chunks × len (tile) | pass kernel: programs "
         "(per SM) | resident programs per SM (regs, spills) | resident warps (share of 132×64) | bytes moved / "
-        "min | longest chain | targets (occupancy, bytes) |",
-        "|---|---|---|---|---|---|---|---|---|---|",
+        "min | SASS instructions a sample (budget) | longest chain | targets (occupancy, bytes) |",
+        "|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for r in rows:
         main = [k for k in r["kernels"] if "pass" in k["kernel"]][-1]
@@ -416,7 +426,8 @@ def geometry_table(rows: Sequence[Dict[str, Any]]) -> str:
             f"{r['schedule']} | {r['n_chunks']} × {r['chunk_len']}{tile} | {r['pass_programs']} "
             f"({r['pass_programs_per_sm']:.1f}) | {main['programs_per_sm']} ({main['regs']}, "
             f"{'yes' if main['spills'] else 'no'}) | {100 * r['pass_resident_warps_share']:.0f} % | "
-            f"{r['bytes_ratio']:.2f} | {r['chain']} | {'met' if occ else 'MISSED'}, {'met' if byt else 'MISSED'} |"
+            f"{r['bytes_ratio']:.2f} | {r['pass_instructions_per_sample']:.0f} ({r['instruction_budget_per_sample']:.0f}) "
+            f"| {r['chain']} | {'met' if occ else 'MISSED'}, {'met' if byt else 'MISSED'} |"
         )
     return "\n".join(out)
 
@@ -432,8 +443,12 @@ warps (64 an SM), shared memory (228 KiB) and 32 blocks an SM; resident warps ar
 the pass kernel (the output phase) as a share of 132 × 64. Bytes moved count every kernel's
 global reads and writes (a sample's inputs read twice in three phase; chunk maps and start
 states; no cache), against the minimum (forward: x, a in, y out; backward: g, a, y in,
-grad_x, grad_a out). The longest chain is the sequential work of one row: tile scans (tile
-path) or samples (walk path) in the summary, carry and pass.
+grad_x, grad_a out). SASS instructions a sample: the pass kernel's main loop body divided by
+the samples a thread handles an iteration (tile: its row of STEPS; walk: one); the budget is
+what the SMs can issue while HBM moves the minimum bytes of one sample (4.8 TB/s, 132 SMs × 4
+warp instructions a cycle × 1.98 GHz): above it the kernel is instruction-bound in this model.
+The longest chain is the sequential work of one row: tile scans (tile path) or samples (walk
+path) in the summary, carry and pass.
 
 Targets (issue 10): resident warps at least half of capacity or at least 4 resident programs
 per SM at every shape with B·T >= 2^20; bytes moved <= 1.1x the minimum in single pass,
