@@ -98,7 +98,7 @@ def lpc_case(M: int, dtype: torch.dtype, lengths: Sequence[int], with_zi: bool, 
     expanded a0), zi; float32 also against the float64 single-process result."""
     import tritonlpc
     import tritonlpc.distributed as td
-    from inputs import make_inputs
+    from tritonlpc.testing import make_inputs
 
     T = sum(lengths)
     x, a, zi = make_inputs(B, T, M, dtype, seed=M + T)
@@ -156,7 +156,7 @@ def lpc_half_and_promotion() -> None:
     """float16 runs in float32 and comes back in float16; float32 x with float64 a promotes."""
     import tritonlpc
     import tritonlpc.distributed as td
-    from inputs import make_inputs
+    from tritonlpc.testing import make_inputs
 
     lengths = (6, 10) if size() == 2 else (3, 0, 5, 8)
     x, a, zi = make_inputs(2, sum(lengths), 2, torch.float64, seed=3)
@@ -210,7 +210,7 @@ def recurrence_matches_one_process() -> None:
 def deterministic_and_no_grad() -> None:
     """Two runs give bit-identical results; under no_grad on every rank nothing is recorded."""
     import tritonlpc.distributed as td
-    from inputs import make_inputs
+    from tritonlpc.testing import make_inputs
 
     lengths = (40, 24) if size() == 2 else (10, 20, 3, 31)
     x, a, zi = make_inputs(2, sum(lengths), 3, torch.float32, seed=11)
@@ -257,7 +257,7 @@ def learned_zi_only_on_rank0() -> None:
     """Only rank 0 has an input that requires grad (zi): the others still join the backward."""
     import tritonlpc
     import tritonlpc.distributed as td
-    from inputs import make_inputs
+    from tritonlpc.testing import make_inputs
 
     lengths = (5, 5) if size() == 2 else (2, 3, 0, 5)
     x, a, zi = make_inputs(1, sum(lengths), 2, torch.float64, seed=2)
@@ -275,7 +275,7 @@ def backends_per_rank() -> None:
     """Rank 0 filters with Numba, the others with the Triton kernels (interpreted on CPU)."""
     import tritonlpc
     import tritonlpc.distributed as td
-    from inputs import make_inputs
+    from tritonlpc.testing import make_inputs
 
     if os.environ.get("TRITON_INTERPRET") != "1":
         return
@@ -302,7 +302,7 @@ def iir_and_biquad() -> None:
     return_zf; biquad; FIR only (M = 0)."""
     from tritonlpc import audio
     import tritonlpc.distributed as td
-    from inputs import make_inputs
+    from tritonlpc.testing import make_inputs
 
     lengths = (3, 14) if size() == 2 else (2, 1, 0, 11)
     T = sum(lengths)
@@ -346,7 +346,7 @@ def dtensor_in_dtensor_out() -> None:
     import tritonlpc
     import tritonlpc.distributed as td
     from torch.distributed.tensor import DTensor, Replicate, Shard, distribute_tensor, init_device_mesh
-    from inputs import make_inputs
+    from tritonlpc.testing import make_inputs
 
     if size() != 2:
         return
@@ -471,7 +471,7 @@ def long_signal_example() -> None:
 @check
 def bad_use_raises_on_every_rank() -> None:
     import tritonlpc.distributed as td
-    from inputs import make_inputs
+    from tritonlpc.testing import make_inputs
 
     x, a, zi = make_inputs(2, 8, 2, torch.float32, seed=0)
     last = size() - 1

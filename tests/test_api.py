@@ -11,29 +11,7 @@ import pytest
 import torch
 
 import tritonlpc
-from tritonlpc import _reference
-from inputs import make_inputs
-
-TOL = {torch.float64: 1e-9, torch.complex128: 1e-9, torch.float32: 2e-4, torch.complex64: 2e-4}
-
-
-def assert_rel_close(actual: torch.Tensor, expected: torch.Tensor, rtol: float) -> None:
-    """max |actual - expected| <= rtol * max(|expected|, 1) over finite values; NaN and
-    infinite values must sit in the same places (and infinities have the same value)."""
-    assert actual.shape == expected.shape, (actual.shape, expected.shape)
-    a, e = actual.detach().cpu().to(expected.dtype), expected.detach().cpu()
-    assert torch.equal(a.isnan(), e.isnan())
-    assert torch.equal(a.isinf(), e.isinf()) and torch.equal(a[e.isinf()], e[e.isinf()])
-    mask = e.isfinite()
-    if mask.any():
-        err = (a[mask] - e[mask]).abs().max().item()
-        scale = max(e[mask].abs().max().item(), 1.0)
-        assert err <= rtol * scale, f"max error {err:.3g} > {rtol:.1g} * {scale:.3g}"
-
-
-def reference(x, a, zi):
-    hi = torch.complex128 if x.dtype.is_complex else torch.float64
-    return _reference.allpole(x.cpu().to(hi), a.cpu().to(hi), zi.cpu().to(hi))
+from tritonlpc.testing import TOL, assert_rel_close, make_inputs, reference
 
 
 # --------------------------------------------------------------------------- values

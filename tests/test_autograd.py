@@ -11,8 +11,7 @@ import tritonlpc
 from tritonlpc import _reference
 from tritonlpc.core import LPC
 from tritonlpc.recurrence import Recurrence
-from inputs import make_inputs
-from test_api import assert_rel_close
+from tritonlpc.testing import assert_rel_close, make_inputs
 
 
 def _req(*ts):

@@ -13,10 +13,8 @@ import torch
 
 from tritonlpc import _reference
 from tritonlpc.backends import numba_cpu as nb
-from inputs import make_inputs
-from test_api import assert_rel_close
+from tritonlpc.testing import TOL, assert_rel_close, make_inputs
 
-TOL = {torch.float64: 1e-9, torch.complex128: 1e-9, torch.float32: 2e-4, torch.complex64: 2e-4}
 SCHEDULES = [("rows", None), ("chunked", 4), ("chunked", 7), ("chunked", 16)]
 
 

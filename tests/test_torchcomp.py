@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from test_api import assert_rel_close
+from tritonlpc.testing import assert_rel_close
 
 pytestmark = [
     pytest.mark.skipif(importlib.util.find_spec("torchcomp") is None, reason="torchcomp is not installed"),

@@ -8,8 +8,7 @@ import pytest
 import torch
 
 import tritonlpc
-from inputs import make_inputs
-from test_api import assert_rel_close
+from tritonlpc.testing import assert_rel_close, make_inputs
 
 with warnings.catch_warnings():
     warnings.simplefilter("ignore")

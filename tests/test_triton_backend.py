@@ -27,14 +27,12 @@ if not torch.cuda.is_available() and os.environ.get("TRITON_INTERPRET") != "1":
 tg = pytest.importorskip("tritonlpc.backends.triton_gpu", reason="triton is not importable")
 
 from tritonlpc import _reference  # noqa: E402
-from inputs import make_inputs  # noqa: E402
-from test_api import assert_rel_close  # noqa: E402
+from tritonlpc.testing import TOL, assert_rel_close, make_inputs  # noqa: E402
 
 CUDA = torch.cuda.is_available()
 DEV = "cuda" if CUDA else "cpu"
 gpu = pytest.mark.skipif(not CUDA, reason="needs a CUDA GPU")
 
-TOL = {torch.float64: 1e-9, torch.complex128: 1e-9, torch.float32: 2e-4, torch.complex64: 2e-4}
 # Tiny tiles (orders <= 4; a three-phase chunk is a tile) of 4 rows of 2 samples or 2 rows of 4,
 # and walk chunks of 8 (M > 4), so that small T crosses their boundaries.
 BT, CHUNK = 8, 8
