@@ -244,7 +244,9 @@ def make_input_sets(case: Case, n_sets: int, seed: int = 0) -> List[InputSet]:
     from tritonlpc.testing import stable_coefficients  # imported here: see the module docstring
 
     g = torch.Generator(device=dev).manual_seed(seed)
-    a = stable_coefficients(rows, case.T, case.M, complex_poles=cplx, dtype=torch.float32, device=dev, n_knots=8, generator=g)
+    a = stable_coefficients(
+        rows, case.T, case.M, complex_poles=cplx, dtype=torch.float32, device=dev, n_knots=8, generator=g
+    )
     a = a.to(dtype)
     g = torch.Generator(device=dev).manual_seed(seed + 1)
     x = torch.randn(rows, case.T, device=dev, dtype=torch.complex64 if cplx else torch.float32, generator=g).to(dtype)
@@ -291,7 +293,7 @@ def torch_loop(x: torch.Tensor, a: torch.Tensor) -> torch.Tensor:
     return torch.stack(ys, 1)
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _torchlpc(device: str):
     try:
         import torchlpc  # noqa: PLC0415
@@ -309,7 +311,7 @@ def _torchlpc(device: str):
     return torchlpc
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _accelerated_scan(variant: str):
     """``accelerated_scan`` scan function: "triton" (any T) or "warp" (CUDA C++, built at import)."""
     names = ["accelerated_scan.scalar", "accelerated_scan.triton"] if variant == "triton" else ["accelerated_scan.warp"]
@@ -505,7 +507,9 @@ def check_output(impl: Impl, case: Case, s: InputSet) -> None:
 # ----------------------------------------------------------------------------------------------
 # Timing
 # ----------------------------------------------------------------------------------------------
-def cuda_event_times(call: Callable[[], None], *, max_time: float, min_rounds: int, max_rounds: int = 2000) -> List[float]:
+def cuda_event_times(
+    call: Callable[[], None], *, max_time: float, min_rounds: int, max_rounds: int = 2000
+) -> List[float]:
     """Per-call seconds from CUDA events, calls issued back to back after warm-up.
 
     One start/end event pair per call; no host synchronisation between calls (as in

@@ -22,7 +22,6 @@ sys.path.insert(0, str(ROOT / "bench"))
 sys.path.insert(0, str(ROOT))
 
 from ab import export_base  # noqa: E402
-
 from tritonlpc import _reference  # noqa: E402
 from tritonlpc.backends import numba_cpu as new  # noqa: E402
 from tritonlpc.testing import make_inputs, rel_error  # noqa: E402
@@ -45,10 +44,13 @@ def main() -> None:
             ref_y = _reference.allpole(x.to(hi), a.to(hi), zi.to(hi))
             ref_u = _reference.reverse(x.to(hi), a.to(hi), conj_a=True)
             for direction, ref, run in (
-                ("forward", ref_y, lambda m: m.forward(x, a, zi)),
-                ("reverse", ref_u, lambda m: m.reverse(x, a, conj_a=True)),
+                ("forward", ref_y, lambda m: m.forward(x, a, zi)),  # noqa: B023 (called in this iteration)
+                ("reverse", ref_u, lambda m: m.reverse(x, a, conj_a=True)),  # noqa: B023
             ):
-                print(f"{M:>3} {str(dtype)[6:]:>10} {direction:>9} {rel_error(run(base), ref):10.2e} {rel_error(run(new), ref):10.2e}", flush=True)
+                print(
+                    f"{M:>3} {str(dtype)[6:]:>10} {direction:>9} {rel_error(run(base), ref):10.2e} {rel_error(run(new), ref):10.2e}",
+                    flush=True,
+                )
 
 
 if __name__ == "__main__":

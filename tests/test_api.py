@@ -189,7 +189,9 @@ _ENTRY_POINTS = {
     "sample_wise_lpc": lambda x=_X, a=_A, zi=_ZI, flag=False: tritonlpc.sample_wise_lpc(x, a, zi, flag),
     "linear_recurrence": lambda x=_X, a=_A, zi=_ZI, flag=False: tritonlpc.linear_recurrence(a[..., 0], x, zi[:, 0]),
     "LPC.apply": lambda x=_X, a=_A, zi=_ZI, flag=False: tritonlpc.core.LPC.apply(x, a, zi, flag),
-    "Recurrence.apply": lambda x=_X, a=_A, zi=_ZI, flag=False: tritonlpc.recurrence.Recurrence.apply(a[..., 0], x, zi[:, 0]),
+    "Recurrence.apply": lambda x=_X, a=_A, zi=_ZI, flag=False: tritonlpc.recurrence.Recurrence.apply(
+        a[..., 0], x, zi[:, 0]
+    ),
     "Reverse.apply": lambda x=_X, a=_A, zi=_ZI, flag=False: tritonlpc.core.Reverse.apply(x, a, flag),
 }
 _LOW_LEVEL = ("LPC.apply", "Recurrence.apply", "Reverse.apply")
@@ -199,11 +201,27 @@ _LOW_LEVEL = ("LPC.apply", "Recurrence.apply", "Reverse.apply")
 @pytest.mark.parametrize(
     "bad,exc,match",
     [
-        (dict(x=_X.to_sparse()), TypeError, r"^(x|impulse|g) must be a dense \(strided\) tensor, got a torch.sparse_coo"),
+        (
+            dict(x=_X.to_sparse()),
+            TypeError,
+            r"^(x|impulse|g) must be a dense \(strided\) tensor, got a torch.sparse_coo",
+        ),
         (dict(a=_A.to_sparse()), TypeError, r"^(a|A|decay) must be a dense"),
-        (dict(x=_X.to(torch.complex32)), TypeError, r"^(x|impulse|g) must have a floating point or complex dtype .*complex32"),
-        (dict(a=_A.to(torch.float8_e4m3fn)), TypeError, r"^(a|A|decay) must have a floating point or complex dtype .*float8"),
-        (dict(zi=_ZI.to(torch.float8_e5m2)), TypeError, r"^(zi|initial_state) must have a floating point or complex dtype"),
+        (
+            dict(x=_X.to(torch.complex32)),
+            TypeError,
+            r"^(x|impulse|g) must have a floating point or complex dtype .*complex32",
+        ),
+        (
+            dict(a=_A.to(torch.float8_e4m3fn)),
+            TypeError,
+            r"^(a|A|decay) must have a floating point or complex dtype .*float8",
+        ),
+        (
+            dict(zi=_ZI.to(torch.float8_e5m2)),
+            TypeError,
+            r"^(zi|initial_state) must have a floating point or complex dtype",
+        ),
         (dict(flag="yes"), TypeError, r"^(return_zf|conj) must be a bool, got str"),
     ],
     ids=["sparse-x", "sparse-a", "complex32-x", "float8-a", "float8-zi", "flag"],

@@ -62,7 +62,9 @@ def test_short_signals(schedule, chunk, T_of_M):
     g = torch.randn_like(x)
     y = nb.forward(x, a, zi, schedule=schedule, chunk_len=chunk)
     assert_rel_close(y, _reference.allpole(x, a, zi), 1e-12)
-    for got, exp in zip(nb.backward(g, a, y, zi, True, True, schedule=schedule, chunk_len=chunk), _ref_grads(x, a, zi, g, False)):
+    for got, exp in zip(
+        nb.backward(g, a, y, zi, True, True, schedule=schedule, chunk_len=chunk), _ref_grads(x, a, zi, g, False)
+    ):
         assert_rel_close(got, exp, 1e-12)
 
 
@@ -73,7 +75,9 @@ def test_high_orders(M, schedule, chunk):
     g = torch.randn_like(x)
     y = nb.forward(x, a, zi, schedule=schedule, chunk_len=chunk)
     assert_rel_close(y, _reference.allpole(x, a, zi), 1e-9)
-    for got, exp in zip(nb.backward(g, a, y, zi, True, True, schedule=schedule, chunk_len=chunk), _ref_grads(x, a, zi, g, False)):
+    for got, exp in zip(
+        nb.backward(g, a, y, zi, True, True, schedule=schedule, chunk_len=chunk), _ref_grads(x, a, zi, g, False)
+    ):
         assert_rel_close(got, exp, 1e-9)
 
 
@@ -122,7 +126,10 @@ def test_compiled_kernels_are_cached_across_processes():
         " sum(count(d, 'cache_hits') for d in rev))\n"
     )
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)}
-    runs = [subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=600) for _ in range(2)]
+    runs = [
+        subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=600)
+        for _ in range(2)
+    ]
     for r in runs:
         assert r.returncode == 0, r.stderr
     hits, misses, rev_hits = map(int, runs[1].stdout.split())

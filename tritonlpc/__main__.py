@@ -46,6 +46,7 @@ def main() -> None:
     x = x * (1 + a.detach().sum(-1))  # unity gain at DC: the all-pole part alone has gain 1/A(1)
     y = tritonlpc.sample_wise_lpc(x, a)  # first call compiles (Numba caches it on disk)
     y.square().mean().backward()
+
     def timed(fn) -> float:  # median of 5 runs, in seconds
         times = []
         for _ in range(5):
@@ -72,7 +73,9 @@ def main() -> None:
     with torch.no_grad():
         state, blocks = None, []
         for start in range(0, T, 4096):
-            yb, state = tritonlpc.sample_wise_lpc(x[:, start : start + 4096], a[:, start : start + 4096], state, return_zf=True)
+            yb, state = tritonlpc.sample_wise_lpc(
+                x[:, start : start + 4096], a[:, start : start + 4096], state, return_zf=True
+            )
             blocks.append(yb)
         err = (torch.cat(blocks, 1) - y).abs().max().item()
     print(f"block streaming (4096-sample blocks) vs one call: max |difference| = {err:.2e}")

@@ -90,7 +90,9 @@ def assert_rel_close(actual: Tensor, expected: Tensor, rtol: float) -> None:
     assert err <= rtol, f"relative error {err:.3g} > {rtol:.1g}"
 
 
-def reference(x: Tensor, a: Tensor, zi: Optional[Tensor] = None, *, conj_a: bool = False, neg_a: bool = False) -> Tensor:
+def reference(
+    x: Tensor, a: Tensor, zi: Optional[Tensor] = None, *, conj_a: bool = False, neg_a: bool = False
+) -> Tensor:
     """The sequential reference :func:`tritonlpc._reference.allpole` on the CPU in float64 (complex128
     for complex inputs): ``x (B,T)``, ``a (B,T,M)``, ``zi (B,M)`` or ``None`` -> ``y (B,T)``."""
     hi = wide_dtype(x.dtype)
