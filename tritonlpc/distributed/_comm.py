@@ -115,7 +115,7 @@ def _comm_device(group: Optional[dist.ProcessGroup], like: Optional[torch.device
             return like if like is not None else torch.device("cpu")
         backend = next(iter(per_device.values()))
     if backend == "nccl":
-        return like if kind == "cuda" else torch.device("cuda", torch.cuda.current_device())
+        return like if like is not None and kind == "cuda" else torch.device("cuda", torch.cuda.current_device())
     if backend in ("gloo", "mpi"):
         return torch.device("cpu")
     return like if like is not None else torch.device("cpu")

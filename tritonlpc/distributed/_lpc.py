@@ -109,7 +109,9 @@ class ShardedAllPole(Function):
             y = kernels.forward(x, a, start, neg_a=neg_a)
             P, h = x.new_zeros(B, M, M), end_state(y, start)
         else:
-            P, h = slice_summary(x, a, neg_a=neg_a)
+            P_fwd, h = slice_summary(x, a, neg_a=neg_a)
+            assert P_fwd is not None  # forward summaries always have the map (only adjoints omit it)
+            P = P_fwd
         maps = shards.all_gather(torch.cat([P, h.unsqueeze(2)], dim=2))  # (R, B, M, M+1)
         state = x.new_zeros(B, M)
         for q in range(shards.size):
