@@ -80,12 +80,12 @@ class Recurrence(Function):
         return (g_decay if need_decay else None, u if need_impulse else None, g_init if need_init else None)
 
     @staticmethod
-    def jvp(
+    def jvp(  # type: ignore[override]
         ctx: Any,
         decay_dot: Optional[torch.Tensor],
         impulse_dot: Optional[torch.Tensor],
         init_dot: Optional[torch.Tensor],
-    ) -> torch.Tensor:  # type: ignore[override]
+    ) -> torch.Tensor:
         decay, init, out = ctx.saved_tensors
         rhs = impulse_dot if impulse_dot is not None else torch.zeros_like(out)
         if decay_dot is not None:

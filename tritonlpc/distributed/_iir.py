@@ -49,9 +49,9 @@ class _Halo(Function):
     ``zi_x`` (rank 0's, or replicated) is rank 0's ``past``. Backward: one all-gather."""
 
     @staticmethod
-    def forward(
+    def forward(  # type: ignore[override]
         ctx: Any, tail: torch.Tensor, zi_x: Optional[torch.Tensor], shards: Shards
-    ) -> Tuple[torch.Tensor, torch.Tensor]:  # type: ignore[override]
+    ) -> Tuple[torch.Tensor, torch.Tensor]:
         B, K = tail.shape
         tails = shards.all_gather(tail)  # (R, B, K)
         flat = torch.cat([tails.permute(1, 0, 2).reshape(B, -1), tail.new_zeros(B, 1)], dim=1)
