@@ -80,14 +80,19 @@ def rel_error(actual: Tensor, expected: Tensor) -> float:
 
 
 def assert_rel_close(actual: Tensor, expected: Tensor, rtol: float) -> None:
-    """``rel_error(actual, expected) <= rtol``, same shapes, and NaN and infinite values in the
-    same places (infinities with the same sign)."""
-    assert actual.shape == expected.shape, (actual.shape, expected.shape)
+    """Raise ``AssertionError`` unless ``rel_error(actual, expected) <= rtol``, the shapes are the
+    same, and NaN and infinite values sit in the same places (infinities with the same sign).
+    Like ``torch.testing.assert_close``, it works under ``python -O``."""
+    if actual.shape != expected.shape:
+        raise AssertionError(f"shapes differ: {tuple(actual.shape)} vs {tuple(expected.shape)}")
     a, e = actual.detach().cpu().to(expected.dtype), expected.detach().cpu()
-    assert torch.equal(a.isnan(), e.isnan()), "NaN in different places"
-    assert torch.equal(a.isinf(), e.isinf()) and torch.equal(a[e.isinf()], e[e.isinf()]), "inf in different places"
+    if not torch.equal(a.isnan(), e.isnan()):
+        raise AssertionError("NaN in different places")
+    if not (torch.equal(a.isinf(), e.isinf()) and torch.equal(a[e.isinf()], e[e.isinf()])):
+        raise AssertionError("inf in different places")
     err = rel_error(a, e)
-    assert err <= rtol, f"relative error {err:.3g} > {rtol:.1g}"
+    if not err <= rtol:
+        raise AssertionError(f"relative error {err:.3g} > {rtol:.1g}")
 
 
 def reference(
