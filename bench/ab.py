@@ -26,7 +26,7 @@ import tempfile
 import time
 from pathlib import Path
 from statistics import median
-from typing import Callable, Dict, List, Tuple
+from typing import Callable, Dict, List
 
 import torch
 
@@ -54,6 +54,7 @@ def make_call(fn: Callable, sets: List[lb.InputSet], direction: str) -> Callable
     """One call per invocation, rotating over the input sets (as the benchmark suite does)."""
     i = [0]
     if direction == "fwd":
+
         def call() -> None:
             s = sets[i[0] % len(sets)]
             i[0] += 1
@@ -67,6 +68,7 @@ def make_call(fn: Callable, sets: List[lb.InputSet], direction: str) -> Callable
             i[0] += 1
             y = fn(x, a)
             torch.autograd.grad(y, (x, a), g.view(y.shape))
+
     return call
 
 
@@ -97,6 +99,7 @@ def main() -> None:
         def forward(x: torch.Tensor, a: torch.Tensor) -> torch.Tensor:
             with mod.use_backend("numba"):
                 return mod.sample_wise_lpc(x, a)
+
         return forward
 
     impls: Dict[str, Callable] = {f"base({args.base})": tritonlpc_call(base), "new": tritonlpc_call(new)}

@@ -140,4 +140,3 @@ class BenchEnv:
 @pytest.fixture(scope="session")
 def bench_env(request: pytest.FixtureRequest) -> BenchEnv:
     return BenchEnv(request.config)
-

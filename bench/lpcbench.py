@@ -226,74 +226,9 @@ def n_sets_for(device: str, set_bytes: int) -> int:
 
 
 # ----------------------------------------------------------------------------------------------
-# Inputs: stable, slowly varying coefficients made on the device from a fixed seed
+# Inputs: stable, slowly varying coefficients (tritonlpc.testing.stable_coefficients with 8
+# knots) made on the device from a fixed seed
 # ----------------------------------------------------------------------------------------------
-def default_max_radius(M: int, complex_poles: bool) -> float:
-    # as tests/inputs.py: high orders need smaller radii to stay bounded when time-varying
-    if M <= 8:
-        return 0.95
-    return 0.5 if (M <= 16 or not complex_poles) else 0.25
-
-
-def _knots_to_time(knots: torch.Tensor, T: int) -> torch.Tensor:
-    """(R, P, K) knot values -> (R, T, P), piecewise linear in time."""
-    R, P, K = knots.shape
-    if T == 1:
-        return knots[:, :, :1].transpose(1, 2)
-    out = torch.nn.functional.interpolate(knots, size=T, mode="linear", align_corners=True)
-    return out.transpose(1, 2)
-
-
-def stable_coefficients(
-    rows: int,
-    T: int,
-    M: int,
-    *,
-    complex_poles: bool = False,
-    device: str | torch.device = "cpu",
-    seed: int = 0,
-    n_knots: int = 8,
-    max_radius: Optional[float] = None,
-) -> torch.Tensor:
-    """Coefficients ``a`` of shape `(rows, T, M)`, float32 or complex64, made on ``device``.
-
-    Each row's poles move piecewise linearly (in radius and angle) through ``n_knots`` random
-    stable pole sets spread over the T samples; the denominator polynomial is rebuilt at every
-    sample from conjugate pole pairs (plus a real pole for odd ``M``), or from ``M`` free complex
-    poles when ``complex_poles``.
-    """
-    g = torch.Generator(device=device).manual_seed(seed)
-    rmax = default_max_radius(M, complex_poles) if max_radius is None else max_radius
-    kw: Dict[str, Any] = dict(device=device, dtype=torch.float32, generator=g)
-    if complex_poles:
-        r = _knots_to_time(rmax * torch.rand(rows, M, n_knots, **kw).sqrt(), T)
-        th = _knots_to_time(2 * math.pi * torch.rand(rows, M, n_knots, **kw), T)
-        poles = torch.polar(r, th)  # (rows, T, M) complex64
-        c = torch.ones(rows, T, 1, dtype=torch.complex64, device=device)
-        for k in range(M):
-            c = torch.cat([c, torch.zeros_like(c[..., :1])], -1) - poles[..., k : k + 1] * torch.cat(
-                [torch.zeros_like(c[..., :1]), c], -1
-            )
-        return c[..., 1:].contiguous()
-    n_pairs, n_real = M // 2, M % 2
-    c = torch.ones(rows, T, 1, device=device)
-    if n_pairs:
-        r = _knots_to_time(rmax * torch.rand(rows, n_pairs, n_knots, **kw).sqrt(), T)
-        th = _knots_to_time(math.pi * torch.rand(rows, n_pairs, n_knots, **kw), T)
-        c1, c2 = -2 * r * torch.cos(th), r * r  # (1 - p z^-1)(1 - conj(p) z^-1)
-        del r, th
-        for k in range(n_pairs):
-            n = c.shape[-1]
-            new = torch.nn.functional.pad(c, (0, 2))
-            new[..., 1 : n + 1] += c1[..., k : k + 1] * c
-            new[..., 2 : n + 2] += c2[..., k : k + 1] * c
-            c = new
-    if n_real:
-        pr = _knots_to_time(rmax * (2 * torch.rand(rows, 1, n_knots, **kw) - 1), T)
-        c = torch.nn.functional.pad(c, (0, 1)) - pr * torch.nn.functional.pad(c, (1, 0))
-    return c[..., 1:].contiguous()
-
-
 @dataclasses.dataclass
 class InputSet:
     x: torch.Tensor  # (B, T)
@@ -306,7 +241,13 @@ def make_input_sets(case: Case, n_sets: int, seed: int = 0) -> List[InputSet]:
     dtype, dev = case.torch_dtype, case.device
     rows = n_sets * case.B
     cplx = dtype.is_complex
-    a = stable_coefficients(rows, case.T, case.M, complex_poles=cplx, device=dev, seed=seed).to(dtype)
+    from tritonlpc.testing import stable_coefficients  # imported here: see the module docstring
+
+    g = torch.Generator(device=dev).manual_seed(seed)
+    a = stable_coefficients(
+        rows, case.T, case.M, complex_poles=cplx, dtype=torch.float32, device=dev, n_knots=8, generator=g
+    )
+    a = a.to(dtype)
     g = torch.Generator(device=dev).manual_seed(seed + 1)
     x = torch.randn(rows, case.T, device=dev, dtype=torch.complex64 if cplx else torch.float32, generator=g).to(dtype)
     gy = None
@@ -352,7 +293,7 @@ def torch_loop(x: torch.Tensor, a: torch.Tensor) -> torch.Tensor:
     return torch.stack(ys, 1)
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _torchlpc(device: str):
     try:
         import torchlpc  # noqa: PLC0415
@@ -370,7 +311,7 @@ def _torchlpc(device: str):
     return torchlpc
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _accelerated_scan(variant: str):
     """``accelerated_scan`` scan function: "triton" (any T) or "warp" (CUDA C++, built at import)."""
     names = ["accelerated_scan.scalar", "accelerated_scan.triton"] if variant == "triton" else ["accelerated_scan.warp"]
@@ -555,17 +496,20 @@ def check_output(impl: Impl, case: Case, s: InputSet) -> None:
         ref = torch_loop(s.x[:R, :L].to(wide), s.a[:R, :L].to(wide))
     if not torch.isfinite(torch.view_as_real(y) if y.is_complex() else y.float()).all():
         raise AssertionError(f"{case.id}: non-finite output")
+    from tritonlpc.testing import rel_error
+
     tol = {"float32": 1e-3, "complex64": 1e-3, "bfloat16": 3e-2, "float64": 1e-9}[case.dtype]
-    err = (y.to(wide) - ref).abs().max().item()
-    scale = max(1.0, ref.abs().max().item())
-    if err > tol * scale:
-        raise AssertionError(f"{case.id}: output differs from the float64 loop by {err:.3g} (scale {scale:.3g})")
+    err = rel_error(y, ref)
+    if err > tol:
+        raise AssertionError(f"{case.id}: output differs from the float64 loop by {err:.3g} (relative, > {tol:g})")
 
 
 # ----------------------------------------------------------------------------------------------
 # Timing
 # ----------------------------------------------------------------------------------------------
-def cuda_event_times(call: Callable[[], None], *, max_time: float, min_rounds: int, max_rounds: int = 2000) -> List[float]:
+def cuda_event_times(
+    call: Callable[[], None], *, max_time: float, min_rounds: int, max_rounds: int = 2000
+) -> List[float]:
     """Per-call seconds from CUDA events, calls issued back to back after warm-up.
 
     One start/end event pair per call; no host synchronisation between calls (as in

@@ -18,9 +18,9 @@ import numba
 import torch
 
 import tritonlpc
-from tritonlpc import _dispatch, _validation
+from tritonlpc import _dispatch, _validation  # noqa: F401 (used by the timed statements)
 from tritonlpc.backends import numba_cpu as nb
-from tritonlpc.core import LPC
+from tritonlpc.core import LPC  # noqa: F401 (used by the timed statements)
 
 B, T, M = 8, 1024, 2
 x = torch.randn(B, T)
@@ -29,12 +29,17 @@ zi = torch.zeros(B, M)
 g = torch.randn(B, T)
 y = nb.forward(x, a, zi)
 xg, ag = x.clone().requires_grad_(), a.clone().requires_grad_()
-launch = getattr(nb, "_launch", None) or getattr(nb, "launch")
+launch = getattr(nb, "_launch", None) or nb.launch
 kernel_args = (nb._np(x), nb._np(a), nb._np(zi), y.numpy(), False, nb._sign(x.dtype, False))
 
 # (label, statement, calls per repeat, under no_grad)
 STAGES = [
-    ("sample_wise_lpc(x, a) inside use_backend (as the bench)", "with tritonlpc.use_backend('numba'): tritonlpc.sample_wise_lpc(x, a)", 5000, True),
+    (
+        "sample_wise_lpc(x, a) inside use_backend (as the bench)",
+        "with tritonlpc.use_backend('numba'): tritonlpc.sample_wise_lpc(x, a)",
+        5000,
+        True,
+    ),
     ("sample_wise_lpc(x, a)", "tritonlpc.sample_wise_lpc(x, a)", 5000, True),
     ("  use_backend enter+exit", "with tritonlpc.use_backend('numba'): pass", 20000, True),
     ("  check_lpc(x, a, None)", "_validation.check_lpc(x, a, None)", 20000, True),
@@ -48,16 +53,22 @@ STAGES = [
     ("      numba.get_num_threads()", "numba.get_num_threads()", 20000, True),
     ("      _np(x)", "nb._np(x)", 20000, True),
     ("      launch(kernel) (kernel + unboxing)", "launch(nb._fwd_rows_serial, *kernel_args)", 5000, True),
-    ("fwd+bwd: sample_wise_lpc + autograd.grad (as the bench)",
-     "with tritonlpc.use_backend('numba'): yy = tritonlpc.sample_wise_lpc(xg, ag)\ntorch.autograd.grad(yy, (xg, ag), g)", 3000, False),
+    (
+        "fwd+bwd: sample_wise_lpc + autograd.grad (as the bench)",
+        "with tritonlpc.use_backend('numba'): yy = tritonlpc.sample_wise_lpc(xg, ag)\ntorch.autograd.grad(yy, (xg, ag), g)",
+        3000,
+        False,
+    ),
     ("  sample_wise_lpc(xg, ag) recording the graph", "tritonlpc.sample_wise_lpc(xg, ag)", 3000, False),
     ("  nb.backward(g, a, y, zi, True, False)", "nb.backward(g, a, y, zi, True, False)", 5000, False),
 ]
 
 
 def main() -> None:
-    print(f"tritonlpc from {tritonlpc.__file__}; load average {os.getloadavg()[0]:.2f}; "
-          f"torch {torch.__version__}, numba {numba.__version__}, threads {numba.get_num_threads()}")
+    print(
+        f"tritonlpc from {tritonlpc.__file__}; load average {os.getloadavg()[0]:.2f}; "
+        f"torch {torch.__version__}, numba {numba.__version__}, threads {numba.get_num_threads()}"
+    )
     for label, stmt, n, no_grad in STAGES:
         with torch.set_grad_enabled(not no_grad):
             us = min(timeit.repeat(stmt, number=n, repeat=7, globals=globals())) / n * 1e6

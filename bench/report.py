@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import math
 import re
 import sys
 from collections import OrderedDict, defaultdict
@@ -135,7 +134,7 @@ def impls_present(rows: Sequence[Row]) -> List[str]:
 # ----------------------------------------------------------------------------------------------
 def filter_table(rows: Sequence[Row]) -> Tuple[str, str]:
     """(compact table, detailed table) for the filter matrix."""
-    by_shape: "OrderedDict[Tuple, Dict[str, Row]]" = OrderedDict()
+    by_shape: OrderedDict[Tuple, Dict[str, Row]] = OrderedDict()
     for r in rows:
         by_shape.setdefault(r.shape_key, {})[r.impl] = r
     impls = impls_present(rows)
@@ -219,12 +218,21 @@ def plot_time_vs_T(rows: Sequence[Row], out: Path, title: str) -> None:
     for ax, d in zip(axes[0], dirs):
         for impl in impls_present(rows):
             for g in groups:
-                pts = sorted((r.T, r.median) for r in rows if r.direction == d and r.impl == impl and (r.B, r.M, r.dtype) == g)
+                pts = sorted(
+                    (r.T, r.median) for r in rows if r.direction == d and r.impl == impl and (r.B, r.M, r.dtype) == g
+                )
                 if not pts:
                     continue
                 xs, ys = zip(*pts)
-                ax.plot(xs, ys, marker=marker[g], color=IMPL_COLORS.get(impl, "k"), linestyle="-" if len(pts) > 1 else "none",
-                        markersize=6, alpha=0.9)
+                ax.plot(
+                    xs,
+                    ys,
+                    marker=marker[g],
+                    color=IMPL_COLORS.get(impl, "k"),
+                    linestyle="-" if len(pts) > 1 else "none",
+                    markersize=6,
+                    alpha=0.9,
+                )
         ax.set_xscale("log", base=2)
         ax.set_yscale("log")
         ax.set_xlabel("T (samples)")
@@ -234,7 +242,9 @@ def plot_time_vs_T(rows: Sequence[Row], out: Path, title: str) -> None:
     from matplotlib.lines import Line2D  # noqa: PLC0415
 
     impl_handles = [Line2D([], [], color=IMPL_COLORS.get(i, "k"), lw=2, label=i) for i in impls_present(rows)]
-    group_handles = [Line2D([], [], color="k", marker=marker[g], ls="none", label=f"B={g[0]} M={g[1]} {g[2]}") for g in groups]
+    group_handles = [
+        Line2D([], [], color="k", marker=marker[g], ls="none", label=f"B={g[0]} M={g[1]} {g[2]}") for g in groups
+    ]
     axes[0][-1].legend(handles=impl_handles + group_handles, fontsize=8, loc="upper left", bbox_to_anchor=(1.02, 1.0))
     fig.suptitle(title)
     fig.tight_layout()
@@ -246,10 +256,11 @@ def plot_speedup(rows: Sequence[Row], out: Path, title: str) -> None:
     plt = _plt()
     dirs = [d for d in ("fwd", "fwd+bwd") if any(r.direction == d for r in rows)]
     impls = [i for i in impls_present(rows) if i != BASELINE]
-    fig, axes = plt.subplots(len(dirs), 1, figsize=(max(8, 1.1 * len({r.shape_key[:4] for r in rows}) + 3), 3.8 * len(dirs)),
-                             squeeze=False)
+    fig, axes = plt.subplots(
+        len(dirs), 1, figsize=(max(8, 1.1 * len({r.shape_key[:4] for r in rows}) + 3), 3.8 * len(dirs)), squeeze=False
+    )
     for ax, d in zip(axes[:, 0], dirs):
-        cells: "OrderedDict[Tuple, Dict[str, Row]]" = OrderedDict()
+        cells: OrderedDict[Tuple, Dict[str, Row]] = OrderedDict()
         for r in rows:
             if r.direction == d:
                 cells.setdefault(r.shape_key, {})[r.impl] = r
@@ -263,8 +274,16 @@ def plot_speedup(rows: Sequence[Row], out: Path, title: str) -> None:
                     ys.append(cells[k][BASELINE].median / cells[k][impl].median)
             if xs:
                 # bars start at 1 (= torchlpc): up when faster, down when slower
-                ax.bar(xs, [y - 1 for y in ys], bottom=1, width=width, color=IMPL_COLORS.get(impl, "k"), label=impl,
-                       hatch="//" if impl == "copy" else None, alpha=0.6 if impl == "copy" else 0.95)
+                ax.bar(
+                    xs,
+                    [y - 1 for y in ys],
+                    bottom=1,
+                    width=width,
+                    color=IMPL_COLORS.get(impl, "k"),
+                    label=impl,
+                    hatch="//" if impl == "copy" else None,
+                    alpha=0.6 if impl == "copy" else 0.95,
+                )
                 for x, y in zip(xs, ys):
                     ax.text(x, y, f"{y:.2g}", ha="center", va="bottom" if y >= 1 else "top", fontsize=7)
         ax.axhline(1.0, color=IMPL_COLORS[BASELINE], lw=1, ls="--")
@@ -323,7 +342,11 @@ def build(json_path: Path, out_dir: Optional[Path]) -> Tuple[str, Path]:
     commit = data.get("commit_info", {})
     machine = data.get("machine_info", {})
     loads = [float(r.info["loadavg_1min"]) for r in rows if "loadavg_1min" in r.info]
-    timing = "CUDA events (median of back-to-back calls after warm-up)" if first.get("timing") == "cuda-events" else "pytest-benchmark's timer (median)"
+    timing = (
+        "CUDA events (median of back-to-back calls after warm-up)"
+        if first.get("timing") == "cuda-events"
+        else "pytest-benchmark's timer (median)"
+    )
     try:
         rel = json_path.resolve().relative_to(BENCH_DIR.parent)
     except ValueError:
@@ -357,7 +380,7 @@ def build(json_path: Path, out_dir: Optional[Path]) -> Tuple[str, Path]:
             "",
             compact,
             "",
-            f"![time vs T](time_vs_T.png)",
+            "![time vs T](time_vs_T.png)",
             "![speed-up vs torchlpc](speedup.png)" if has_base else "(no torchlpc results in this run: no speed-ups)",
             "",
             "<details><summary>All rows</summary>",
@@ -374,12 +397,11 @@ def build(json_path: Path, out_dir: Optional[Path]) -> Tuple[str, Path]:
             f"#### Training step: {t0.get('sections', '?')}-section cascade of time-varying biquads, B={t0.get('B', '?')}, "
             "zero_grad + forward + backward + Adam step",
             "",
-            "Peak memory: rise above the memory in use before the step "
-            f"({t0.get('peak_mem_method', '?')}).",
+            f"Peak memory: rise above the memory in use before the step ({t0.get('peak_mem_method', '?')}).",
             "",
             training_table(train),
             "",
-            f"![training step](training.png)",
+            "![training step](training.png)",
         ]
     text = "\n".join(md) + "\n"
     (out / "report.md").write_text(text)
@@ -408,10 +430,16 @@ def update_readme(readme: Path, slug: str, text: str) -> None:
 
 def main(argv: Optional[Sequence[str]] = None) -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("path", type=Path, help="results JSON, a directory (its newest saved run), or 'cpu'/'cuda' "
-                   "(this machine's bench/results/<device>/)")
+    p.add_argument(
+        "path",
+        type=Path,
+        help="results JSON, a directory (its newest saved run), or 'cpu'/'cuda' "
+        "(this machine's bench/results/<device>/)",
+    )
     p.add_argument("--out", type=Path, help="output directory (default: bench/results/<device>/)")
-    p.add_argument("--readme", type=Path, help="also put the report between <!-- report:<device> --> markers in this file")
+    p.add_argument(
+        "--readme", type=Path, help="also put the report between <!-- report:<device> --> markers in this file"
+    )
     args = p.parse_args(argv)
     path = args.path
     if str(path) in ("cpu", "cuda") and not path.exists():  # shorthand: this machine's device directory
@@ -430,6 +458,7 @@ def main(argv: Optional[Sequence[str]] = None) -> None:
             prefix = str(out.resolve()) + "/"
         update_readme(args.readme, slug, relink(text, prefix))
         print(f"updated {args.readme}")
+
 
 if __name__ == "__main__":
     main(sys.argv[1:])

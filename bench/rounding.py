@@ -1,7 +1,7 @@
 """Float32/complex64 error of the Numba kernels against the float64 sequential reference, for
 this tree and a git revision (``--base``): did a change of summation order (or fused
-multiply-adds) change the accuracy? Inputs as in the tests (``tests/inputs.py``: slowly varying
-stable coefficients).
+multiply-adds) change the accuracy? Inputs as in the tests (``tritonlpc.testing.make_inputs``:
+slowly varying stable coefficients).
 
 Usage: python bench/rounding.py [--base main]
 Prints, per (M, dtype, direction), the max |error| / max(|reference|, 1) over all outputs.
@@ -18,19 +18,13 @@ from pathlib import Path
 import torch
 
 ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT / "tests"))
 sys.path.insert(0, str(ROOT / "bench"))
 sys.path.insert(0, str(ROOT))
 
 from ab import export_base  # noqa: E402
-from inputs import make_inputs  # noqa: E402
-
 from tritonlpc import _reference  # noqa: E402
 from tritonlpc.backends import numba_cpu as new  # noqa: E402
-
-
-def rel_err(got: torch.Tensor, ref: torch.Tensor) -> float:
-    return ((got.to(ref.dtype) - ref).abs().max() / ref.abs().max().clamp_min(1)).item()
+from tritonlpc.testing import make_inputs, rel_error  # noqa: E402
 
 
 def main() -> None:
@@ -50,10 +44,13 @@ def main() -> None:
             ref_y = _reference.allpole(x.to(hi), a.to(hi), zi.to(hi))
             ref_u = _reference.reverse(x.to(hi), a.to(hi), conj_a=True)
             for direction, ref, run in (
-                ("forward", ref_y, lambda m: m.forward(x, a, zi)),
-                ("reverse", ref_u, lambda m: m.reverse(x, a, conj_a=True)),
+                ("forward", ref_y, lambda m: m.forward(x, a, zi)),  # noqa: B023 (called in this iteration)
+                ("reverse", ref_u, lambda m: m.reverse(x, a, conj_a=True)),  # noqa: B023
             ):
-                print(f"{M:>3} {str(dtype)[6:]:>10} {direction:>9} {rel_err(run(base), ref):10.2e} {rel_err(run(new), ref):10.2e}", flush=True)
+                print(
+                    f"{M:>3} {str(dtype)[6:]:>10} {direction:>9} {rel_error(run(base), ref):10.2e} {rel_error(run(new), ref):10.2e}",
+                    flush=True,
+                )
 
 
 if __name__ == "__main__":

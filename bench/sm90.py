@@ -65,8 +65,12 @@ THREAD_INSNS_PER_S = SM_COUNT * 4 * 32 * 1.98e9  # 4 warp instructions a cycle a
 BIN = Path(triton.__file__).parent / "backends" / "nvidia" / "bin"
 
 DTYPES = {
-    "float32": torch.float32, "float64": torch.float64, "complex64": torch.complex64,
-    "complex128": torch.complex128, "float16": torch.float16, "bfloat16": torch.bfloat16,
+    "float32": torch.float32,
+    "float64": torch.float64,
+    "complex64": torch.complex64,
+    "complex128": torch.complex128,
+    "float16": torch.float16,
+    "bfloat16": torch.bfloat16,
 }
 
 
@@ -103,8 +107,17 @@ def _tensors(B: int, T: int, M: int, dtype: torch.dtype, expanded: bool = False)
     return x, a, torch.empty(B, M, dtype=dtype)
 
 
-def record(B: int, T: int, M: int, dtype: torch.dtype, direction: str, *, need: Tuple[bool, bool] = (True, True),
-           expanded: bool = False, **knobs: Any) -> List[Launch]:
+def record(
+    B: int,
+    T: int,
+    M: int,
+    dtype: torch.dtype,
+    direction: str,
+    *,
+    need: Tuple[bool, bool] = (True, True),
+    expanded: bool = False,
+    **knobs: Any,
+) -> List[Launch]:
     """The launches of one call: ``direction`` in ``fwd`` / ``bwd`` (``backward`` with the
     gradients in ``need``) / ``rev`` (``reverse``)."""
     x, a, zi = _tensors(B, T, M, dtype, expanded)
@@ -152,7 +165,7 @@ class Variant:
         return max(0, min(by_regs, by_warps, by_smem, MAX_BLOCKS_PER_SM))
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _backend():
     return make_backend(TARGET)
 
@@ -186,8 +199,11 @@ def _ptxas_info(ptx: str) -> Dict[str, int]:
         for exe in ("ptxas-blackwell", "ptxas"):
             if not (BIN / exe).exists():
                 continue
-            r = subprocess.run([str(BIN / exe), f"-arch={arch.group(1) if arch else 'sm_90a'}", "-v", f.name,
-                                "-o", os.devnull], capture_output=True, text=True)
+            r = subprocess.run(
+                [str(BIN / exe), f"-arch={arch.group(1) if arch else 'sm_90a'}", "-v", f.name, "-o", os.devnull],
+                capture_output=True,
+                text=True,
+            )
             out = r.stdout + r.stderr
             if r.returncode == 0:
                 break
@@ -195,8 +211,12 @@ def _ptxas_info(ptx: str) -> Dict[str, int]:
     regs = re.search(r"Used (\d+) registers", out)
     if stack is None or regs is None:
         raise RuntimeError(f"cannot read ptxas -v output:\n{out}")
-    return dict(regs=int(regs.group(1)), stack_frame=int(stack.group(1)), spill_stores=int(stack.group(2)),
-                spill_loads=int(stack.group(3)))
+    return dict(
+        regs=int(regs.group(1)),
+        stack_frame=int(stack.group(1)),
+        spill_stores=int(stack.group(2)),
+        spill_loads=int(stack.group(3)),
+    )
 
 
 def _sass(cubin: bytes) -> str:
@@ -256,8 +276,22 @@ def compile_launch(launch: Launch) -> Variant:
     dt = time.perf_counter() - t0
     info = _ptxas_info(k.asm["ptx"])
     loads, stores, after, n, body = sass_memory(_sass(k.asm["cubin"]))
-    v = Variant(fn.__name__, key, k.metadata.num_warps, info["regs"], info["stack_frame"], info["spill_stores"],
-                info["spill_loads"], int(k.metadata.shared), loads, stores, after, n, body, dt)
+    v = Variant(
+        fn.__name__,
+        key,
+        k.metadata.num_warps,
+        info["regs"],
+        info["stack_frame"],
+        info["spill_stores"],
+        info["spill_loads"],
+        int(k.metadata.shared),
+        loads,
+        stores,
+        after,
+        n,
+        body,
+        dt,
+    )
     _CACHE[key] = v
     return v
 
@@ -311,21 +345,29 @@ def all_variants(full: bool, only: Optional[str] = None, shard: Tuple[int, int] 
             if key not in seen:
                 seen[key] = compile_launch(launch)
                 v = seen[key]
-                log(f"{v.kernel:26s} {label:48s} warps={v.num_warps} regs={v.regs:3d} stack={v.stack_frame} "
+                log(
+                    f"{v.kernel:26s} {label:48s} warps={v.num_warps} regs={v.regs:3d} stack={v.stack_frame} "
                     f"spill={v.spill_stores}/{v.spill_loads} shared={v.shared} loads={v.loads} stores={v.stores} "
-                    f"loads-after-store-in-loop={v.loads_after_store_in_loop} ({v.compile_s:.1f} s)")
+                    f"loads-after-store-in-loop={v.loads_after_store_in_loop} ({v.compile_s:.1f} s)"
+                )
     return list(seen.values())
 
 
 # --------------------------------------------------------------------------- geometry
 GPU_MATRIX: List[Tuple[int, int, int, str]] = [
-    (1, 2**20, 2, "float32"), (8, 2**18, 2, "float32"), (64, 2**16, 2, "float32"),
-    (1024, 2**14, 2, "float32"), (1, 2**20, 1, "float32"), (8, 2**18, 4, "float32"),
-    (16, 2**16, 16, "float32"), (8, 2**16, 2, "complex64"), (8, 2**18, 2, "bfloat16"),
+    (1, 2**20, 2, "float32"),
+    (8, 2**18, 2, "float32"),
+    (64, 2**16, 2, "float32"),
+    (1024, 2**14, 2, "float32"),
+    (1, 2**20, 1, "float32"),
+    (8, 2**18, 4, "float32"),
+    (16, 2**16, 16, "float32"),
+    (8, 2**16, 2, "complex64"),
+    (8, 2**18, 2, "bfloat16"),
 ]
 
 
-def _bytes_model(p: "tg.Plan", B: int, T: int, M: int, dtype: torch.dtype, direction: str) -> Tuple[int, int]:
+def _bytes_model(p: tg.Plan, B: int, T: int, M: int, dtype: torch.dtype, direction: str) -> Tuple[int, int]:
     """(bytes moved, minimum bytes) of one call from its plan: each kernel's reads and writes
     of global memory, counting a re-read of the same sample's data as another read (no cache)."""
     s = torch.empty((), dtype=dtype).element_size()
@@ -355,14 +397,22 @@ def geometry(B: int, T: int, M: int, dtype: str, direction: str) -> Dict[str, An
         programs = math.prod(launch.grid)
         per_sm = v.resident_programs()
         resident = min(programs, per_sm * SM_COUNT)
-        kernels.append(dict(
-            loop_instructions=v.loop_instructions,
-            resident_programs_per_sm=resident / SM_COUNT,
-            kernel=v.kernel, grid=list(launch.grid), programs=programs, num_warps=v.num_warps, regs=v.regs,
-            spills=v.spills, shared=v.shared, programs_per_sm=per_sm,
-            resident_warps_share=resident * v.num_warps / (SM_COUNT * MAX_WARPS_PER_SM),
-            programs_per_sm_launched=programs / SM_COUNT,
-        ))
+        kernels.append(
+            dict(
+                loop_instructions=v.loop_instructions,
+                resident_programs_per_sm=resident / SM_COUNT,
+                kernel=v.kernel,
+                grid=list(launch.grid),
+                programs=programs,
+                num_warps=v.num_warps,
+                regs=v.regs,
+                spills=v.spills,
+                shared=v.shared,
+                programs_per_sm=per_sm,
+                resident_warps_share=resident * v.num_warps / (SM_COUNT * MAX_WARPS_PER_SM),
+                programs_per_sm_launched=programs / SM_COUNT,
+            )
+        )
     moved, minimum = _bytes_model(p, B, T, M, dt, direction)
     if p.path == "tile":
         n_tiles = -(-T // p.block_t)
@@ -386,13 +436,29 @@ def geometry(B: int, T: int, M: int, dtype: str, direction: str) -> Dict[str, An
     # instructions a sample the GPU can issue while HBM moves the call's minimum bytes
     budget = THREAD_INSNS_PER_S / (HBM_BYTES_PER_S / (minimum / (B * T)))
     return dict(
-        pass_instructions_per_sample=per_sample, instruction_budget_per_sample=budget,
-        B=B, T=T, M=M, dtype=dtype, direction=direction, path=p.path, schedule=p.schedule,
-        n_chunks=p.n_chunks, chunk_len=p.chunk_len, block_t=p.block_t, lanes=p.lanes, kernels=kernels,
-        pass_programs=main["programs"], pass_programs_per_sm=main["programs"] / SM_COUNT,
+        pass_instructions_per_sample=per_sample,
+        instruction_budget_per_sample=budget,
+        B=B,
+        T=T,
+        M=M,
+        dtype=dtype,
+        direction=direction,
+        path=p.path,
+        schedule=p.schedule,
+        n_chunks=p.n_chunks,
+        chunk_len=p.chunk_len,
+        block_t=p.block_t,
+        lanes=p.lanes,
+        kernels=kernels,
+        pass_programs=main["programs"],
+        pass_programs_per_sm=main["programs"] / SM_COUNT,
         pass_resident_programs_per_sm=main["resident_programs_per_sm"],
         pass_resident_warps_share=main["resident_warps_share"],
-        bytes_moved=moved, min_bytes=minimum, bytes_ratio=moved / minimum, chain=chain, chain_steps=steps,
+        bytes_moved=moved,
+        min_bytes=minimum,
+        bytes_ratio=moved / minimum,
+        chain=chain,
+        chain_steps=steps,
     )
 
 
@@ -467,8 +533,13 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     ap.add_argument("--json", type=Path, help="also write the results as JSON here")
     ap.add_argument("--out", type=Path, help="geometry: write geometry.json and report.md to this directory")
     args = ap.parse_args(argv)
-    info = dict(triton=triton.__version__, torch=torch.__version__, target="sm_90", sm_count=SM_COUNT,
-                note="static model from sm_90 compiles and the planner; not a measurement")
+    info = dict(
+        triton=triton.__version__,
+        torch=torch.__version__,
+        target="sm_90",
+        sm_count=SM_COUNT,
+        note="static model from sm_90 compiles and the planner; not a measurement",
+    )
     print(f"# triton {triton.__version__}, torch {torch.__version__}, target sm_90 (static; not a measurement)")
     if args.what == "variants":
         i, n = (int(v) for v in args.shard.split("/"))

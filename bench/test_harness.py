@@ -29,7 +29,11 @@ def test_matrix() -> None:
     for device, matrix in (("cpu", lb.CPU_MATRIX), ("cuda", lb.GPU_MATRIX)):
         for shape in matrix:
             for direction in lb.DIRECTIONS:
-                impls = {c.impl for c in cases if (c.device, c.B, c.T, c.M, c.dtype, c.direction) == (device, *shape, direction)}
+                impls = {
+                    c.impl
+                    for c in cases
+                    if (c.device, c.B, c.T, c.M, c.dtype, c.direction) == (device, *shape, direction)
+                }
                 assert {"tritonlpc", "torchlpc", "copy"} <= impls
     assert all(c.T <= lb.TORCH_LOOP_MAX_T for c in cases if c.impl == "torch-loop")
     assert all(c.M == 1 and c.device == "cuda" for c in cases if c.impl.startswith("accelerated-scan"))
@@ -37,7 +41,9 @@ def test_matrix() -> None:
     assert lb.min_bytes(2, 10, 3, "bfloat16", "fwd+bwd") == 2 * 10 * 14 * 2
 
 
-@pytest.mark.parametrize("M,dtype", [(1, "float32"), (2, "float32"), (4, "float32"), (8, "float32"), (16, "float32"), (2, "complex64")])
+@pytest.mark.parametrize(
+    "M,dtype", [(1, "float32"), (2, "float32"), (4, "float32"), (8, "float32"), (16, "float32"), (2, "complex64")]
+)
 def test_inputs_stable(M: int, dtype: str) -> None:
     case = lb.Case("cpu", 3, 2048, M, dtype, "fwd+bwd", "torch-loop")
     sets = lb.make_input_sets(case, n_sets=2)
@@ -65,7 +71,7 @@ class _FakeEvent:
     def record(self) -> None:
         self.t = time.perf_counter()
 
-    def elapsed_time(self, end: "_FakeEvent") -> float:
+    def elapsed_time(self, end: _FakeEvent) -> float:
         return (end.t - self.t) * 1e3
 
 
@@ -98,10 +104,24 @@ def test_replay_timer(benchmark) -> None:
 
 
 def _bench(impl: str, T: int, direction: str, median: float, kind: str = "filter", **extra) -> dict:
-    info = dict(impl=impl, B=8, T=T, M=2, dtype="float32", direction=direction, kind=kind,
-                min_bytes=lb.min_bytes(8, T, 2, "float32", direction), device="Test CPU", device_slug="test-cpu", **extra)
-    return {"param": f"cpu-{direction}-{impl}", "extra_info": info,
-            "stats": {"median": median, "iqr": median / 10, "rounds": 5}}
+    info = dict(
+        impl=impl,
+        B=8,
+        T=T,
+        M=2,
+        dtype="float32",
+        direction=direction,
+        kind=kind,
+        min_bytes=lb.min_bytes(8, T, 2, "float32", direction),
+        device="Test CPU",
+        device_slug="test-cpu",
+        **extra,
+    )
+    return {
+        "param": f"cpu-{direction}-{impl}",
+        "extra_info": info,
+        "stats": {"median": median, "iqr": median / 10, "rounds": 5},
+    }
 
 
 def test_report_end_to_end(tmp_path) -> None:
@@ -117,8 +137,16 @@ def test_report_end_to_end(tmp_path) -> None:
         ]
     benches.append({"param": None, "extra_info": {}, "stats": {"median": 1.0}})  # not ours: ignored
     path = tmp_path / "0001_test.json"
-    path.write_text(json.dumps({"benchmarks": benches, "commit_info": {"id": "abc", "dirty": True},
-                                "machine_info": {}, "datetime": "2026-01-01T00:00:00"}))
+    path.write_text(
+        json.dumps(
+            {
+                "benchmarks": benches,
+                "commit_info": {"id": "abc", "dirty": True},
+                "machine_info": {},
+                "datetime": "2026-01-01T00:00:00",
+            }
+        )
+    )
     readme = tmp_path / "README.md"
     readme.write_text("# x\n<!-- reports -->\n")
     report.main([str(tmp_path), "--out", str(tmp_path / "out"), "--readme", str(readme)])

@@ -26,7 +26,9 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
                 marks = [pytest.mark.training]
                 if device == "cuda":
                     marks += [pytest.mark.gpu, pytest.mark.benchmark(timer=lb.REPLAY_TIMER)]
-                params.append(pytest.param((device, T, impl), id=f"{device}-train-B{tr.TRAIN_B}-T{T}-{impl}", marks=marks))
+                params.append(
+                    pytest.param((device, T, impl), id=f"{device}-train-B{tr.TRAIN_B}-T{T}-{impl}", marks=marks)
+                )
         metafunc.parametrize("train_case", params)
 
 
@@ -46,7 +48,9 @@ def test_training_step(benchmark, bench_env, train_case) -> None:
     info.update(bench_env.common_info(device))
     info.update(
         impl=impl,
-        backend=("numba" if device == "cpu" else "triton") if impl == "tritonlpc" else ("cpp-ext" if device == "cpu" else "cuda-ext"),
+        backend=("numba" if device == "cpu" else "triton")
+        if impl == "tritonlpc"
+        else ("cpp-ext" if device == "cpu" else "cuda-ext"),
         B=B,
         T=T,
         M=M,

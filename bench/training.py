@@ -68,7 +68,9 @@ def lpc_function(impl: str, device: str) -> Callable:
 
 
 class BiquadCascade(torch.nn.Module):
-    def __init__(self, batch: int, T: int, *, n_sections: int = N_SECTIONS, hop: int = HOP, device="cpu", seed: int = 0):
+    def __init__(
+        self, batch: int, T: int, *, n_sections: int = N_SECTIONS, hop: int = HOP, device="cpu", seed: int = 0
+    ):
         super().__init__()
         g = torch.Generator(device=device).manual_seed(seed)
         n_frames = T // hop + 1
@@ -161,7 +163,7 @@ def cpu_peak_bytes(impl: str, Ts: List[int], timeout: float = 900) -> Dict[int, 
     proc = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=timeout)
     if proc.returncode != 0:
         sys.stderr.write(proc.stderr[-2000:])
-        return {T: None for T in Ts}
+        return dict.fromkeys(Ts)
     rows = json.loads(proc.stdout.strip().splitlines()[-1])
     return {int(r["T"]): int(r["peak_mem_bytes"]) for r in rows}
 

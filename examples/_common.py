@@ -33,7 +33,9 @@ def parser(description: str) -> argparse.ArgumentParser:
     p.add_argument("--out", type=Path, required=True, help="output directory (created)")
     p.add_argument("--device", default="auto", help="'auto' (CUDA if available and not --quick), 'cpu', 'cuda', ...")
     p.add_argument("--steps", type=int, default=None, help="optimiser steps per training run (default: per mode)")
-    p.add_argument("--seconds", type=float, default=None, help="length of the training clip in seconds (default: per mode)")
+    p.add_argument(
+        "--seconds", type=float, default=None, help="length of the training clip in seconds (default: per mode)"
+    )
     p.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
     p.add_argument("--no-progress", action="store_true", help="disable the progress bars")
     return p
@@ -151,7 +153,9 @@ def train(
 ) -> List[float]:
     """Adam with a cosine learning-rate decay; returns the loss history."""
     opt = torch.optim.Adam(params, lr=lr)
-    sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: 0.5 * (1 + math.cos(math.pi * s / max(steps, 1))) * 0.95 + 0.05)
+    sched = torch.optim.lr_scheduler.LambdaLR(
+        opt, lambda s: 0.5 * (1 + math.cos(math.pi * s / max(steps, 1))) * 0.95 + 0.05
+    )
     history = []
     bar = progress(steps, desc, show)
     for _ in bar:

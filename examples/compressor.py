@@ -68,8 +68,13 @@ SETTINGS = {
 
 def render(x: torch.Tensor, s: Setting) -> torch.Tensor:
     return feedforward_compressor(
-        x[None], s.threshold_db, s.ratio, time_constant_to_alpha(s.attack_ms / 1000, SR),
-        time_constant_to_alpha(s.release_ms / 1000, SR), s.makeup_db, RMS_ALPHA,
+        x[None],
+        s.threshold_db,
+        s.ratio,
+        time_constant_to_alpha(s.attack_ms / 1000, SR),
+        time_constant_to_alpha(s.release_ms / 1000, SR),
+        s.makeup_db,
+        RMS_ALPHA,
     )[0]
 
 
@@ -167,11 +172,22 @@ def main() -> None:
                 ("FS", "FS"): float(C.esr(fs(xte, "FS", args.fs_nfft, args.fs_hop), yte)),
                 ("FS", "TD"): float(C.esr(fs(xte, "TD", 0, 0), yte)),
             }
-            learned[name] = {m: {k: float(v) for k, v in model.values().items()} for m, model in (("TD", td), ("FS", fs))}
+            learned[name] = {
+                m: {k: float(v) for k, v in model.values().items()} for m, model in (("TD", td), ("FS", fs))
+            }
             curves[name] = (td, fs)
         for (tr, inf), e in results.items():
-            rows.append({"train": tr, "infer": inf, "metric": "esr", "value": e, "dataset": name,
-                         "params": learned[name][tr], "true_params": asdict(s)})
+            rows.append(
+                {
+                    "train": tr,
+                    "infer": inf,
+                    "metric": "esr",
+                    "value": e,
+                    "dataset": name,
+                    "params": learned[name][tr],
+                    "true_params": asdict(s),
+                }
+            )
         esr_table[name] = {f"{tr}/{inf}": e for (tr, inf), e in results.items()}
         if name == "FF-A":
             with torch.no_grad():
@@ -187,9 +203,14 @@ def main() -> None:
     names = list(SETTINGS)
     t5 = C.markdown_table(
         ["Method (train / infer)"] + names,
-        [[label] + [100 * esr_table[n][key] for n in names]
-         for label, key in (("FS (one time constant) / FS", "FS/FS"), ("FS (one time constant) / TD", "FS/TD"),
-                            ("∇FF (TD) / TD", "TD/TD"))],
+        [
+            [label] + [100 * esr_table[n][key] for n in names]
+            for label, key in (
+                ("FS (one time constant) / FS", "FS/FS"),
+                ("FS (one time constant) / TD", "FS/TD"),
+                ("∇FF (TD) / TD", "TD/TD"),
+            )
+        ],
     )
     t6_rows = []
     for n in names:
@@ -197,14 +218,34 @@ def main() -> None:
         t6_rows.append(("true", n, s.ratio, s.threshold_db, s.attack_ms, s.release_ms, s.makeup_db))
         for m in ("FS", "TD"):
             v = learned[n][m]
-            t6_rows.append(("FS" if m == "FS" else "∇FF", n, v["ratio"], v["threshold_db"], v["attack_ms"],
-                            "(= attack)" if m == "FS" else v["release_ms"], v["makeup_db"]))
+            t6_rows.append(
+                (
+                    "FS" if m == "FS" else "∇FF",
+                    n,
+                    v["ratio"],
+                    v["threshold_db"],
+                    v["attack_ms"],
+                    "(= attack)" if m == "FS" else v["release_ms"],
+                    v["makeup_db"],
+                )
+            )
     t6 = C.markdown_table(["Method", "Data", "R", "CT (dB)", "Attack (ms)", "Release (ms)", "Make-up (dB)"], t6_rows)
-    text = ("ESR (%) on held-out audio (Table 5 layout):\n\n" + t5 + "\n\nLearned parameters (Table 6 layout; "
-            f"RMS detector fixed at {1000 * alpha_to_time_constant(RMS_ALPHA, SR):.1f} ms):\n\n" + t6)
-    meta = {"mode": "quick" if args.quick else "full", "device": device.type, "backend": tritonlpc.backend_for(xtr),
-            "train_s": seconds_train, "test_s": seconds_test, "steps": steps, "fs_nfft": args.fs_nfft,
-            "fs_hop": args.fs_hop, "seed": args.seed, "wall_s": round(sw(), 1)}
+    text = (
+        "ESR (%) on held-out audio (Table 5 layout):\n\n" + t5 + "\n\nLearned parameters (Table 6 layout; "
+        f"RMS detector fixed at {1000 * alpha_to_time_constant(RMS_ALPHA, SR):.1f} ms):\n\n" + t6
+    )
+    meta = {
+        "mode": "quick" if args.quick else "full",
+        "device": device.type,
+        "backend": tritonlpc.backend_for(xtr),
+        "train_s": seconds_train,
+        "test_s": seconds_test,
+        "steps": steps,
+        "fs_nfft": args.fs_nfft,
+        "fs_hop": args.fs_hop,
+        "seed": args.seed,
+        "wall_s": round(sw(), 1),
+    }
     C.write_results(args.out, "Feed-forward compressor (Tables 5-6 layout)", rows, text, meta)
     print(text)
     print(f"wrote {args.out} in {sw():.1f} s")
@@ -219,14 +260,29 @@ def _plot(path, x, curves) -> None:
     for ax, (name, (td, fs)) in zip(axes, curves.items()):
         s = SETTINGS[name]
         with torch.no_grad():
-            g_true = compressor_gain(x[None].double(), s.threshold_db, s.ratio, time_constant_to_alpha(s.attack_ms / 1000, SR),
-                                     time_constant_to_alpha(s.release_ms / 1000, SR), RMS_ALPHA)[0] * 10 ** (s.makeup_db / 20)
-            gain = {label: m.gain(x, "TD", 0, 0).cpu() for label, m in
-                    (("learned ∇FF (TD)", td), ("learned FS (one τ), TD infer", fs))}
+            g_true = compressor_gain(
+                x[None].double(),
+                s.threshold_db,
+                s.ratio,
+                time_constant_to_alpha(s.attack_ms / 1000, SR),
+                time_constant_to_alpha(s.release_ms / 1000, SR),
+                RMS_ALPHA,
+            )[0] * 10 ** (s.makeup_db / 20)
+            gain = {
+                label: m.gain(x, "TD", 0, 0).cpu()
+                for label, m in (("learned ∇FF (TD)", td), ("learned FS (one τ), TD infer", fs))
+            }
         g_true = g_true.cpu()
         ax.plot(t, 20 * torch.log10(g_true.abs().clamp(min=1e-4)), "k", lw=2.5, label="true")
         for i, (label, gcurve) in enumerate(gain.items()):
-            ax.plot(t, 20 * torch.log10(gcurve.abs().clamp(min=1e-4)), f"C{i}", lw=1, ls="--" if i == 0 else ":", label=label)
+            ax.plot(
+                t,
+                20 * torch.log10(gcurve.abs().clamp(min=1e-4)),
+                f"C{i}",
+                lw=1,
+                ls="--" if i == 0 else ":",
+                label=label,
+            )
         ax.set_ylabel("gain (dB)")
         ax.set_title(f"{name}: attack {s.attack_ms} ms, release {s.release_ms} ms", fontsize=9)
         ax.legend(fontsize=7, loc="lower right")

@@ -32,9 +32,8 @@ import torch.distributed as dist
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))  # examples/_common.py
 
-from _common import progress  # noqa: E402
-
 import tritonlpc.distributed as td  # noqa: E402
+from _common import progress  # noqa: E402
 from tritonlpc import audio  # noqa: E402
 
 NOISE_BLOCK = 1 << 16
@@ -48,7 +47,9 @@ def parse(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
     p.add_argument("--lr", type=float, default=0.05)
     p.add_argument("--device", default="auto", help="'auto' (CUDA + NCCL if available), 'cpu' or 'cuda'")
     p.add_argument("--dtype", default="float32", choices=("float32", "float64"))
-    p.add_argument("--threads", type=int, default=None, help="CPU threads per process (default: cores / processes on this node)")
+    p.add_argument(
+        "--threads", type=int, default=None, help="CPU threads per process (default: cores / processes on this node)"
+    )
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--no-progress", action="store_true", help="hide the progress bar")
     return p.parse_args(argv)
@@ -73,7 +74,9 @@ class LFOLowpass(torch.nn.Module):
     with learnable centre, depth, phase and Q (the LFO rate is given: fitting an oscillator's
     frequency over a minute of audio by gradient descent is a different problem)."""
 
-    def __init__(self, log_centre: float, depth: float, rate: float, phase: float, q: float, dtype: torch.dtype) -> None:
+    def __init__(
+        self, log_centre: float, depth: float, rate: float, phase: float, q: float, dtype: torch.dtype
+    ) -> None:
         super().__init__()
         self.log_centre = torch.nn.Parameter(torch.tensor(log_centre, dtype=dtype))
         self.depth = torch.nn.Parameter(torch.tensor(depth, dtype=dtype))
@@ -176,14 +179,17 @@ def main(argv: Optional[Sequence[str]] = None) -> None:
 
     stats = torch.tensor(
         [stop - start, saved.mib(), peak_memory_mib(device), statistics.median(times[1:] or times)],
-        dtype=torch.float64, device=device,
+        dtype=torch.float64,
+        device=device,
     )
     table = [torch.empty_like(stats) for _ in range(size)]
     dist.all_gather(table, stats)
     if rank == 0:
         kind = "max allocated (CUDA)" if device.type == "cuda" else "peak RSS"
-        print(f"\n{size} process(es), backend {dist.get_backend()}, {T} samples ({args.seconds:g} s at {sr} Hz), "
-              f"{args.dtype}, {args.steps} steps, threads per process {torch.get_num_threads()}")
+        print(
+            f"\n{size} process(es), backend {dist.get_backend()}, {T} samples ({args.seconds:g} s at {sr} Hz), "
+            f"{args.dtype}, {args.steps} steps, threads per process {torch.get_num_threads()}"
+        )
         print(f"| rank | samples | saved for backward (MiB) | {kind} (MiB) | median step (s) |")
         print("|---|---|---|---|---|")
         for r, row in enumerate(table):

@@ -135,7 +135,14 @@ def fit(kind: str, hop: int, x, t, y, rate_init: float, steps: int, show: bool, 
         pred = model.td(x, t) if kind == "TD" else model.fs(x, t, hop)
         return C.esr(pred, y)
 
-    C.train([{"params": rest}, {"params": rate, "lr": 2e-3}], loss, steps, 0.05, f"train {kind}" + (f" L={hop}" if kind == "FS" else ""), show)
+    C.train(
+        [{"params": rest}, {"params": rate, "lr": 2e-3}],
+        loss,
+        steps,
+        0.05,
+        f"train {kind}" + (f" L={hop}" if kind == "FS" else ""),
+        show,
+    )
     return model
 
 
@@ -166,7 +173,9 @@ def main() -> None:
         t_all = torch.arange(Ttr + Tte, dtype=torch.float64) / SR
         # train and test clips are processed from a fresh filter state (as the models start
         # from one); the LFO runs on across them
-        y_all = torch.cat([render_truth(x_all[:Ttr], t_all[:Ttr], truth), render_truth(x_all[Ttr:], t_all[Ttr:], truth)])
+        y_all = torch.cat(
+            [render_truth(x_all[:Ttr], t_all[:Ttr], truth), render_truth(x_all[Ttr:], t_all[Ttr:], truth)]
+        )
         # float64: the phaser's direct form has N + 1 poles clustered near z = 1 at low break
         # frequencies, where float32 rounding alone costs ~1 % ESR (measured); float64 costs ~0.
         dt = torch.float64
@@ -183,8 +192,19 @@ def main() -> None:
                     e_fs = float(C.esr(model.fs(xte, tte, hop), yte))
                     e_td = float(C.esr(model.td(xte, tte), yte))
                 for infer, e in (("FS", e_fs), ("TD", e_td)):
-                    rows.append({"train": train_kind, "infer": infer, "metric": "esr", "value": e,
-                                 "dataset": ds, "L_ms": L, "hop": hop, "steps": steps, "params": _describe(model)})
+                    rows.append(
+                        {
+                            "train": train_kind,
+                            "infer": infer,
+                            "metric": "esr",
+                            "value": e,
+                            "dataset": ds,
+                            "L_ms": L,
+                            "hop": hop,
+                            "steps": steps,
+                            "params": _describe(model),
+                        }
+                    )
                 table.append((ds, f"{L} ms", train_kind, 100 * e_fs, 100 * e_td))
             plots[(ds, L)] = fs_model
         md.append(C.markdown_table(["Dataset", "L", "Method (train)", "ESR % (FS infer)", "ESR % (TD infer)"], table))
@@ -203,15 +223,33 @@ def main() -> None:
     params = [("true", "-", truth.rate_hz, truth.feedback, truth.dry, truth.wet)]
     for (ds, key), m in plots.items():
         d = _describe(m)
-        params.append((f"{ds}: " + ("TD" if key == "TD" else f"FS, L={key} ms"), f"{rate_init:.3f}",
-                       d["rate_hz"], d["feedback"], d["dry"], d["wet"]))
-    meta = {"mode": "quick" if args.quick else "full", "device": device.type, "backend": tritonlpc.backend_for(xtr),
-            "train_s": seconds_train, "test_s": seconds_test, "steps": steps, "seed": args.seed,
-            "wall_s": round(sw(), 1)}
-    text = ("ESR on held-out audio (the next seconds of the same LFO), in %. Rows: training method; "
-            "columns: inference method. L: FS hop (window 2L, Hann).\n\n" + "\n\n".join(md)
-            + "\n\nLearned parameters (the break-frequency LFO is in modulation.png):\n\n"
-            + C.markdown_table(["Model", "LFO rate init (Hz)", "LFO rate (Hz)", "Feedback", "Dry", "Wet"], params))
+        params.append(
+            (
+                f"{ds}: " + ("TD" if key == "TD" else f"FS, L={key} ms"),
+                f"{rate_init:.3f}",
+                d["rate_hz"],
+                d["feedback"],
+                d["dry"],
+                d["wet"],
+            )
+        )
+    meta = {
+        "mode": "quick" if args.quick else "full",
+        "device": device.type,
+        "backend": tritonlpc.backend_for(xtr),
+        "train_s": seconds_train,
+        "test_s": seconds_test,
+        "steps": steps,
+        "seed": args.seed,
+        "wall_s": round(sw(), 1),
+    }
+    text = (
+        "ESR on held-out audio (the next seconds of the same LFO), in %. Rows: training method; "
+        "columns: inference method. L: FS hop (window 2L, Hann).\n\n"
+        + "\n\n".join(md)
+        + "\n\nLearned parameters (the break-frequency LFO is in modulation.png):\n\n"
+        + C.markdown_table(["Model", "LFO rate init (Hz)", "LFO rate (Hz)", "Feedback", "Dry", "Wet"], params)
+    )
     C.write_results(args.out, "Phaser (Table 2 layout)", rows, text, meta)
     print(text)
     print(f"wrote {args.out} in {sw():.1f} s")
@@ -219,8 +257,12 @@ def main() -> None:
 
 def _describe(m: PhaserModel) -> Dict[str, float]:
     with torch.no_grad():
-        return {"rate_hz": float(m.rate0 * torch.exp(m.log_rate)), "feedback": float(0.95 * torch.tanh(m.fb)),
-                "dry": float(m.dry), "wet": float(m.wet)}
+        return {
+            "rate_hz": float(m.rate0 * torch.exp(m.log_rate)),
+            "feedback": float(0.95 * torch.tanh(m.fb)),
+            "dry": float(m.dry),
+            "wet": float(m.wet),
+        }
 
 
 def _plot(path, truth: TruePhaser, models, ds, hops_ms, t) -> None:

@@ -60,7 +60,11 @@ def acid_line(T: int, gen: torch.Generator) -> Tuple[torch.Tensor, torch.Tensor,
         s, e = k * step, min((k + 1) * step, T)
         if s >= T:
             break
-        note = 36 + int(scale[torch.randint(0, len(scale), (1,), generator=gen)]) + 12 * int(torch.rand(1, generator=gen) < 0.25)
+        note = (
+            36
+            + int(scale[torch.randint(0, len(scale), (1,), generator=gen)])
+            + 12 * int(torch.rand(1, generator=gen) < 0.25)
+        )
         f0[s:e] = 440.0 * 2 ** ((note - 69) / 12)
         square[s:e] = bool(torch.rand(1, generator=gen) < 0.4)
         accent = 1.0 + 0.6 * float(torch.rand(1, generator=gen) < 0.3)
@@ -175,8 +179,10 @@ def main() -> None:
             m = fit(key, "FS", n_win, x, y, steps, show)
             with torch.no_grad():
                 v_fs, v_td = float(C.mss(m.fs(x, n_win), y)), float(C.mss(m.td(x), y))
-            rows += [{"train": "FS", "infer": "FS", "metric": "mss", "value": v_fs, "filter": kind, "n_win": n_win},
-                     {"train": "FS", "infer": "TD", "metric": "mss", "value": v_td, "filter": kind, "n_win": n_win}]
+            rows += [
+                {"train": "FS", "infer": "FS", "metric": "mss", "value": v_fs, "filter": kind, "n_win": n_win},
+                {"train": "FS", "infer": "TD", "metric": "mss", "value": v_td, "filter": kind, "n_win": n_win},
+            ]
             table.append((kind, "FS", n_win, v_fs, v_td))
             models[(kind, n_win)] = m
         m = fit(key, "TD", 0, x, y, steps, show)
@@ -201,14 +207,28 @@ def main() -> None:
     C.write_wav(args.out / f"prediction_fs_{wins[0]}.wav", pred_fs, SR, peak)
     _plot(args.out / "modulation.png", cutoff, models, wins)
     md = C.markdown_table(["Filter", "Method (train)", "N_WIN", "MSS (FS infer)", "MSS (TD infer)"], table)
-    extra = "\n".join(f"- {r['filter']} TD-trained, FS inference N_WIN={r['n_win']}: MSS {r['value']:.4g}"
-                      for r in rows if r["train"] == "TD" and r["infer"] == "FS")
-    text = ("Multi-resolution STFT distance (lower is better; FFT sizes "
-            f"{', '.join(map(str, C.MSS_FFTS))}, spectral convergence + log-magnitude L1, averaged) "
-            "on the matched clip. Hop 32 samples at 48 kHz.\n\n" + md
-            + "\n\nNot in the paper's table (TD-trained parameters, FS inference):\n\n" + extra)
-    meta = {"mode": "quick" if args.quick else "full", "device": device.type, "backend": tritonlpc.backend_for(x),
-            "seconds": seconds, "steps": steps, "seed": args.seed, "wall_s": round(sw(), 1)}
+    extra = "\n".join(
+        f"- {r['filter']} TD-trained, FS inference N_WIN={r['n_win']}: MSS {r['value']:.4g}"
+        for r in rows
+        if r["train"] == "TD" and r["infer"] == "FS"
+    )
+    text = (
+        "Multi-resolution STFT distance (lower is better; FFT sizes "
+        f"{', '.join(map(str, C.MSS_FFTS))}, spectral convergence + log-magnitude L1, averaged) "
+        "on the matched clip. Hop 32 samples at 48 kHz.\n\n"
+        + md
+        + "\n\nNot in the paper's table (TD-trained parameters, FS inference):\n\n"
+        + extra
+    )
+    meta = {
+        "mode": "quick" if args.quick else "full",
+        "device": device.type,
+        "backend": tritonlpc.backend_for(x),
+        "seconds": seconds,
+        "steps": steps,
+        "seed": args.seed,
+        "wall_s": round(sw(), 1),
+    }
     C.write_results(args.out, "TB-303 sound matching (Table 3 layout, MSS only)", rows, text, meta)
     print(text)
     print(f"wrote {args.out} in {sw():.1f} s")
@@ -224,7 +244,14 @@ def _plot(path, cutoff, models, wins) -> None:
     for ax, kind in zip(axes, ("LP", "Coeff.")):
         ax.plot(t[sl], cutoff[sl], "k", lw=2.5, label="true cutoff")
         ax.plot(t[sl], models[(kind, "TD")].resonance_hz(T)[sl].cpu(), "C0", lw=1, label="learned (TD)")
-        ax.plot(t[sl], models[(kind, wins[0])].resonance_hz(T)[sl].cpu(), "C1", lw=1, alpha=0.7, label=f"learned (FS, N={wins[0]})")
+        ax.plot(
+            t[sl],
+            models[(kind, wins[0])].resonance_hz(T)[sl].cpu(),
+            "C1",
+            lw=1,
+            alpha=0.7,
+            label=f"learned (FS, N={wins[0]})",
+        )
         ax.set_yscale("log")
         ax.set_ylabel("Hz")
         ax.set_title("LP: cutoff" if kind == "LP" else "Coeff.: pole frequency (complex poles)", fontsize=9)

@@ -98,7 +98,7 @@ def lpc_case(M: int, dtype: torch.dtype, lengths: Sequence[int], with_zi: bool, 
     expanded a0), zi; float32 also against the float64 single-process result."""
     import tritonlpc
     import tritonlpc.distributed as td
-    from inputs import make_inputs
+    from tritonlpc.testing import make_inputs
 
     T = sum(lengths)
     x, a, zi = make_inputs(B, T, M, dtype, seed=M + T)
@@ -118,8 +118,13 @@ def lpc_case(M: int, dtype: torch.dtype, lengths: Sequence[int], with_zi: bool, 
         xs, coef, z, full = leaves(dt)
         y, zf = tritonlpc.sample_wise_lpc(xs, full, z, return_zf=True)
         loss_of(y, zf, w, v).backward()
-        ref[dt] = dict(y=y[:, s:e], zf=zf, gx=xs.grad[:, s:e], gc=coef.grad if expanded else coef.grad[:, s:e],
-                       gzi=z.grad if z is not None else None)
+        ref[dt] = dict(
+            y=y[:, s:e],
+            zf=zf,
+            gx=xs.grad[:, s:e],
+            gc=coef.grad if expanded else coef.grad[:, s:e],
+            gzi=z.grad if z is not None else None,
+        )
 
     xs, coef, z, full = leaves(dtype)
     xl = xs.detach()[:, s:e].requires_grad_()
@@ -156,14 +161,19 @@ def lpc_half_and_promotion() -> None:
     """float16 runs in float32 and comes back in float16; float32 x with float64 a promotes."""
     import tritonlpc
     import tritonlpc.distributed as td
-    from inputs import make_inputs
+    from tritonlpc.testing import make_inputs
 
     lengths = (6, 10) if size() == 2 else (3, 0, 5, 8)
     x, a, zi = make_inputs(2, sum(lengths), 2, torch.float64, seed=3)
     s, e = bounds(lengths)
     y = td.sample_wise_lpc(x[:, s:e].half(), a[:, s:e].half(), zi.half() if rank() == 0 else None)
     assert y.dtype == torch.float16
-    close("half y", y.double(), tritonlpc.sample_wise_lpc(x.half().float(), a.half().float(), zi.half().float())[:, s:e].double(), 1e-3)
+    close(
+        "half y",
+        y.double(),
+        tritonlpc.sample_wise_lpc(x.half().float(), a.half().float(), zi.half().float())[:, s:e].double(),
+        1e-3,
+    )
     y = td.sample_wise_lpc(x[:, s:e].float(), a[:, s:e], zi.float() if rank() == 0 else None)
     assert y.dtype == torch.float64
 
@@ -210,7 +220,7 @@ def recurrence_matches_one_process() -> None:
 def deterministic_and_no_grad() -> None:
     """Two runs give bit-identical results; under no_grad on every rank nothing is recorded."""
     import tritonlpc.distributed as td
-    from inputs import make_inputs
+    from tritonlpc.testing import make_inputs
 
     lengths = (40, 24) if size() == 2 else (10, 20, 3, 31)
     x, a, zi = make_inputs(2, sum(lengths), 3, torch.float32, seed=11)
@@ -257,7 +267,7 @@ def learned_zi_only_on_rank0() -> None:
     """Only rank 0 has an input that requires grad (zi): the others still join the backward."""
     import tritonlpc
     import tritonlpc.distributed as td
-    from inputs import make_inputs
+    from tritonlpc.testing import make_inputs
 
     lengths = (5, 5) if size() == 2 else (2, 3, 0, 5)
     x, a, zi = make_inputs(1, sum(lengths), 2, torch.float64, seed=2)
@@ -275,7 +285,7 @@ def backends_per_rank() -> None:
     """Rank 0 filters with Numba, the others with the Triton kernels (interpreted on CPU)."""
     import tritonlpc
     import tritonlpc.distributed as td
-    from inputs import make_inputs
+    from tritonlpc.testing import make_inputs
 
     if os.environ.get("TRITON_INTERPRET") != "1":
         return
@@ -300,9 +310,9 @@ def backends_per_rank() -> None:
 def iir_and_biquad() -> None:
     """FIR numerator across ranks (K = 4 > some slices) + all-pole denominator, zi on rank 0,
     return_zf; biquad; FIR only (M = 0)."""
-    from tritonlpc import audio
     import tritonlpc.distributed as td
-    from inputs import make_inputs
+    from tritonlpc import audio
+    from tritonlpc.testing import make_inputs
 
     lengths = (3, 14) if size() == 2 else (2, 1, 0, 11)
     T = sum(lengths)
@@ -314,14 +324,21 @@ def iir_and_biquad() -> None:
         b = torch.randn(2, T, K + 1, dtype=torch.float64, generator=g)
         zx = torch.randn(2, K, dtype=torch.float64, generator=g)
         w = torch.randn(2, T, dtype=torch.float64, generator=g)
-        vx, vy = torch.randn(2, K, dtype=torch.float64, generator=g), torch.randn(2, M, dtype=torch.float64, generator=g)
+        vx, vy = (
+            torch.randn(2, K, dtype=torch.float64, generator=g),
+            torch.randn(2, M, dtype=torch.float64, generator=g),
+        )
         full = [t.clone().requires_grad_() for t in (x, b, a, zx, zy)]
         fn = audio.time_varying_biquad if (K, M) == (2, 2) else audio.time_varying_iir
         sharded = td.time_varying_biquad if (K, M) == (2, 2) else td.time_varying_iir
         y, (fx, fy) = fn(full[0], full[1], full[2], (full[3], full[4]), return_zf=True)
         ((w * y).sum() + (vx * fx).sum() + (vy * fy).sum()).backward()
         loc = [t[:, s:e].clone().requires_grad_() for t in (x, b, a)]
-        zl = (full[3].detach().clone().requires_grad_(), full[4].detach().clone().requires_grad_()) if rank() == 0 else None
+        zl = (
+            (full[3].detach().clone().requires_grad_(), full[4].detach().clone().requires_grad_())
+            if rank() == 0
+            else None
+        )
         yl, (fxl, fyl) = sharded(*loc, zl, return_zf=True)
         last = rank() == size() - 1
         ((w[:, s:e] * yl).sum() + ((vx * fxl).sum() + (vy * fyl).sum()) * last).backward()
@@ -343,10 +360,11 @@ def dtensor_in_dtensor_out() -> None:
     replicated zf out; gradients (zi's as Partial) match one process. In the 2-rank group only:
     DTensor's first use imports torch._dynamo (~3 s per process), and the layouts below already
     cover what matters (torch.chunk sizes: T=10 -> 5+5, T=4 -> 2+2 with M=3, T=1 -> 1+0)."""
+    from torch.distributed.tensor import DTensor, Replicate, Shard, distribute_tensor, init_device_mesh
+
     import tritonlpc
     import tritonlpc.distributed as td
-    from torch.distributed.tensor import DTensor, Replicate, Shard, distribute_tensor, init_device_mesh
-    from inputs import make_inputs
+    from tritonlpc.testing import make_inputs
 
     if size() != 2:
         return
@@ -365,7 +383,9 @@ def dtensor_in_dtensor_out() -> None:
         yd, zfd = td.sample_wise_lpc(xd, ad, zd, return_zf=True)
         assert isinstance(yd, DTensor) and tuple(yd.placements) == (Shard(1),) and yd.shape == (2, T)
         assert isinstance(zfd, DTensor) and tuple(zfd.placements) == (Replicate(),)
-        loss = (distribute_tensor(w, mesh, [Shard(1)]) * yd).sum() + (distribute_tensor(v, mesh, [Replicate()]) * zfd).sum()
+        loss = (distribute_tensor(w, mesh, [Shard(1)]) * yd).sum() + (
+            distribute_tensor(v, mesh, [Replicate()]) * zfd
+        ).sum()
         loss.full_tensor().backward()
         close("y", yd.full_tensor(), y, 1e-10)
         close("zf", zfd.full_tensor(), zf, 1e-10)
@@ -387,9 +407,10 @@ def dtensor_in_dtensor_out() -> None:
 def ddp_step_matches_one_process() -> None:
     """Batch-parallel DDP: one SGD step of a model using tritonlpc gives one process's parameters.
     Time-parallel: the same model on time slices (parameters replicated, gradients summed)."""
+    from torch.nn.parallel import DistributedDataParallel as DDP
+
     import tritonlpc
     import tritonlpc.distributed as td
-    from torch.nn.parallel import DistributedDataParallel as DDP
 
     class Resonator(torch.nn.Module):
         """A learnable two-pole resonator whose pole angle follows a line in time."""
@@ -471,12 +492,16 @@ def long_signal_example() -> None:
 @check
 def bad_use_raises_on_every_rank() -> None:
     import tritonlpc.distributed as td
-    from inputs import make_inputs
+    from tritonlpc.testing import make_inputs
 
     x, a, zi = make_inputs(2, 8, 2, torch.float32, seed=0)
     last = size() - 1
     cases = [
-        (ValueError, "same x rows (B)", lambda: td.sample_wise_lpc(x[: 1 + (rank() == last)], a[: 1 + (rank() == last)])),
+        (
+            ValueError,
+            "same x rows (B)",
+            lambda: td.sample_wise_lpc(x[: 1 + (rank() == last)], a[: 1 + (rank() == last)]),
+        ),
         (ValueError, "order (M)", lambda: td.sample_wise_lpc(x, a[..., : 1 + (rank() == last)])),
         (TypeError, "different dtypes", lambda: td.sample_wise_lpc(x.double() if rank() == last else x, a)),
         (ValueError, "rank 0 only", lambda: td.sample_wise_lpc(x, a, zi)),

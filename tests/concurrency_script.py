@@ -49,7 +49,7 @@ def main(modes) -> None:
                 got = pool.map(work, range(4))
         else:
             got = [None] * 8
-            threads = [threading.Thread(target=lambda i=i: got.__setitem__(i, work(i))) for i in range(8)]
+            threads = [threading.Thread(target=lambda i=i: got.__setitem__(i, work(i))) for i in range(8)]  # noqa: B023 (joined below)
             for t in threads:
                 t.start()
             for t in threads:

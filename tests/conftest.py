@@ -9,17 +9,13 @@ from __future__ import annotations
 
 import importlib
 import os
-import sys
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Iterator, List
 
 import torch
 
 if "TRITON_INTERPRET" not in os.environ and not torch.cuda.is_available():
     os.environ["TRITON_INTERPRET"] = "1"
-
-sys.path.insert(0, str(Path(__file__).parent))  # tests/inputs.py
 
 import pytest  # noqa: E402
 

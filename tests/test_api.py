@@ -11,29 +11,7 @@ import pytest
 import torch
 
 import tritonlpc
-from tritonlpc import _reference
-from inputs import make_inputs
-
-TOL = {torch.float64: 1e-9, torch.complex128: 1e-9, torch.float32: 2e-4, torch.complex64: 2e-4}
-
-
-def assert_rel_close(actual: torch.Tensor, expected: torch.Tensor, rtol: float) -> None:
-    """max |actual - expected| <= rtol * max(|expected|, 1) over finite values; NaN and
-    infinite values must sit in the same places (and infinities have the same value)."""
-    assert actual.shape == expected.shape, (actual.shape, expected.shape)
-    a, e = actual.detach().cpu().to(expected.dtype), expected.detach().cpu()
-    assert torch.equal(a.isnan(), e.isnan())
-    assert torch.equal(a.isinf(), e.isinf()) and torch.equal(a[e.isinf()], e[e.isinf()])
-    mask = e.isfinite()
-    if mask.any():
-        err = (a[mask] - e[mask]).abs().max().item()
-        scale = max(e[mask].abs().max().item(), 1.0)
-        assert err <= rtol * scale, f"max error {err:.3g} > {rtol:.1g} * {scale:.3g}"
-
-
-def reference(x, a, zi):
-    hi = torch.complex128 if x.dtype.is_complex else torch.float64
-    return _reference.allpole(x.cpu().to(hi), a.cpu().to(hi), zi.cpu().to(hi))
+from tritonlpc.testing import TOL, assert_rel_close, make_inputs, reference
 
 
 # --------------------------------------------------------------------------- values
@@ -211,7 +189,9 @@ _ENTRY_POINTS = {
     "sample_wise_lpc": lambda x=_X, a=_A, zi=_ZI, flag=False: tritonlpc.sample_wise_lpc(x, a, zi, flag),
     "linear_recurrence": lambda x=_X, a=_A, zi=_ZI, flag=False: tritonlpc.linear_recurrence(a[..., 0], x, zi[:, 0]),
     "LPC.apply": lambda x=_X, a=_A, zi=_ZI, flag=False: tritonlpc.core.LPC.apply(x, a, zi, flag),
-    "Recurrence.apply": lambda x=_X, a=_A, zi=_ZI, flag=False: tritonlpc.recurrence.Recurrence.apply(a[..., 0], x, zi[:, 0]),
+    "Recurrence.apply": lambda x=_X, a=_A, zi=_ZI, flag=False: tritonlpc.recurrence.Recurrence.apply(
+        a[..., 0], x, zi[:, 0]
+    ),
     "Reverse.apply": lambda x=_X, a=_A, zi=_ZI, flag=False: tritonlpc.core.Reverse.apply(x, a, flag),
 }
 _LOW_LEVEL = ("LPC.apply", "Recurrence.apply", "Reverse.apply")
@@ -221,11 +201,27 @@ _LOW_LEVEL = ("LPC.apply", "Recurrence.apply", "Reverse.apply")
 @pytest.mark.parametrize(
     "bad,exc,match",
     [
-        (dict(x=_X.to_sparse()), TypeError, r"^(x|impulse|g) must be a dense \(strided\) tensor, got a torch.sparse_coo"),
+        (
+            dict(x=_X.to_sparse()),
+            TypeError,
+            r"^(x|impulse|g) must be a dense \(strided\) tensor, got a torch.sparse_coo",
+        ),
         (dict(a=_A.to_sparse()), TypeError, r"^(a|A|decay) must be a dense"),
-        (dict(x=_X.to(torch.complex32)), TypeError, r"^(x|impulse|g) must have a floating point or complex dtype .*complex32"),
-        (dict(a=_A.to(torch.float8_e4m3fn)), TypeError, r"^(a|A|decay) must have a floating point or complex dtype .*float8"),
-        (dict(zi=_ZI.to(torch.float8_e5m2)), TypeError, r"^(zi|initial_state) must have a floating point or complex dtype"),
+        (
+            dict(x=_X.to(torch.complex32)),
+            TypeError,
+            r"^(x|impulse|g) must have a floating point or complex dtype .*complex32",
+        ),
+        (
+            dict(a=_A.to(torch.float8_e4m3fn)),
+            TypeError,
+            r"^(a|A|decay) must have a floating point or complex dtype .*float8",
+        ),
+        (
+            dict(zi=_ZI.to(torch.float8_e5m2)),
+            TypeError,
+            r"^(zi|initial_state) must have a floating point or complex dtype",
+        ),
         (dict(flag="yes"), TypeError, r"^(return_zf|conj) must be a bool, got str"),
     ],
     ids=["sparse-x", "sparse-a", "complex32-x", "float8-a", "float8-zi", "flag"],

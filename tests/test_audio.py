@@ -80,7 +80,9 @@ def test_iir_matches_reference(backend, K, M):
     gen = torch.Generator().manual_seed(K * 10 + M)
     x = torch.randn(2, T, generator=gen, dtype=F64)
     b = torch.randn(2, T, K + 1, generator=gen, dtype=F64)
-    a = 0.3 / max(M, 1) * torch.tanh(torch.randn(2, 1, M, generator=gen, dtype=F64)) + 0.01 * torch.randn(2, T, M, generator=gen, dtype=F64)
+    a = 0.3 / max(M, 1) * torch.tanh(torch.randn(2, 1, M, generator=gen, dtype=F64)) + 0.01 * torch.randn(
+        2, T, M, generator=gen, dtype=F64
+    )
     zx, zy = torch.randn(2, K, generator=gen, dtype=F64), torch.randn(2, M, generator=gen, dtype=F64)
     dev = backend.device
     y = audio.time_varying_iir(x.to(dev), b.to(dev), a.to(dev), (zx.to(dev), zy.to(dev)))
@@ -171,7 +173,10 @@ def test_design_broadcasts_and_differentiates():
     q = torch.linspace(0.5, 4, 50, dtype=F64, requires_grad=True)
     b, a = audio.biquad_lowpass(fc, q, 48000)
     assert b.shape == (3, 50, 3) and a.shape == (3, 50, 2)
-    assert gradcheck(lambda f, q: audio.biquad_peak(f, q, 3.0, 48000), (fc[:1, :4].detach().clone().requires_grad_(), q[:4].detach().clone().requires_grad_()))
+    assert gradcheck(
+        lambda f, q: audio.biquad_peak(f, q, 3.0, 48000),
+        (fc[:1, :4].detach().clone().requires_grad_(), q[:4].detach().clone().requires_grad_()),
+    )
 
 
 def test_allpass_coefficient_phase():
@@ -261,14 +266,23 @@ def test_attack_release_matches_reference(backend):
     torch.testing.assert_close(g.cpu(), _ref_smooth(f, at, rt, zi), rtol=1e-12, atol=1e-14)
     g32 = audio.attack_release_smoothing(f.float().to(dev), 0.5, 0.05)
     assert g32.dtype == torch.float32
-    torch.testing.assert_close(g32.cpu().double(), _ref_smooth(f, at[:1].expand(3) * 0 + 0.5, torch.full((3,), 0.05, dtype=F64), torch.ones(3, dtype=F64)), rtol=1e-5, atol=1e-6)
+    torch.testing.assert_close(
+        g32.cpu().double(),
+        _ref_smooth(f, at[:1].expand(3) * 0 + 0.5, torch.full((3,), 0.05, dtype=F64), torch.ones(3, dtype=F64)),
+        rtol=1e-5,
+        atol=1e-6,
+    )
 
 
 def test_attack_release_gradients_match_reference(backend):
     T = _T(backend, 120, 27)
     gen = torch.Generator().manual_seed(9)
     f = _tie_free_gain(2, T, gen)
-    at, rt, zi = torch.tensor([0.3, 0.6], dtype=F64), torch.tensor([0.05, 0.1], dtype=F64), torch.tensor([0.9, 0.5], dtype=F64)
+    at, rt, zi = (
+        torch.tensor([0.3, 0.6], dtype=F64),
+        torch.tensor([0.05, 0.1], dtype=F64),
+        torch.tensor([0.9, 0.5], dtype=F64),
+    )
     g = torch.randn(2, T, generator=gen, dtype=F64)
     leaves = [t.clone().requires_grad_() for t in (f, at, rt, zi)]
     ref = torch.autograd.grad(_ref_smooth(*leaves), leaves, g)
@@ -286,7 +300,9 @@ def test_attack_release_gradcheck(backend):
     at = torch.tensor([0.3, 0.6], dtype=F64, device=dev, requires_grad=True)
     rt = torch.tensor([0.05, 0.1], dtype=F64, device=dev, requires_grad=True)
     zi = torch.tensor([0.9, 0.5], dtype=F64, device=dev, requires_grad=True)
-    assert gradcheck(audio.attack_release_smoothing, (f, at, rt, zi), check_forward_ad=not backend.interpreted, eps=1e-7)
+    assert gradcheck(
+        audio.attack_release_smoothing, (f, at, rt, zi), check_forward_ad=not backend.interpreted, eps=1e-7
+    )
 
 
 def test_attack_release_double_backward():
@@ -326,10 +342,18 @@ def test_compressor_matches_reference_and_gradcheck():
         energy.append(e)
     level = 10 * torch.log10(torch.stack(energy, 1) + 1e-8)
     gdb = -(1 - 1 / ratio) * torch.relu(level - ct)
-    ref = x * _ref_smooth(10 ** (gdb / 20), torch.full((2,), at, dtype=F64), torch.full((2,), rt, dtype=F64), torch.ones(2, dtype=F64)) * 10 ** (mk / 20)
+    ref = (
+        x
+        * _ref_smooth(
+            10 ** (gdb / 20), torch.full((2,), at, dtype=F64), torch.full((2,), rt, dtype=F64), torch.ones(2, dtype=F64)
+        )
+        * 10 ** (mk / 20)
+    )
     torch.testing.assert_close(y, ref, rtol=1e-10, atol=1e-12)
     params = [torch.tensor(v, dtype=F64, requires_grad=True) for v in (ct, ratio, at, rt, mk, 0.3)]
-    assert gradcheck(lambda *p: audio.feedforward_compressor(x[:, :24], *p[:5], rms_alpha=p[5]), params, eps=1e-7, atol=1e-6)
+    assert gradcheck(
+        lambda *p: audio.feedforward_compressor(x[:, :24], *p[:5], rms_alpha=p[5]), params, eps=1e-7, atol=1e-6
+    )
 
 
 def test_compressor_per_row_parameters_and_peak_detector():
@@ -337,7 +361,9 @@ def test_compressor_per_row_parameters_and_peak_detector():
     ct = torch.tensor([-20.0, -10.0, 0.0], dtype=F64)
     y = audio.feedforward_compressor(x, ct, 2.0, 0.5, 0.1)
     for i in range(3):
-        torch.testing.assert_close(y[i : i + 1], audio.feedforward_compressor(x[i : i + 1], float(ct[i]), 2.0, 0.5, 0.1))
+        torch.testing.assert_close(
+            y[i : i + 1], audio.feedforward_compressor(x[i : i + 1], float(ct[i]), 2.0, 0.5, 0.1)
+        )
 
 
 def test_static_gain_and_time_constants():
@@ -347,7 +373,7 @@ def test_static_gain_and_time_constants():
     soft = audio.compressor_static_gain(L, -20.0, 4.0, knee_db=6.0)
     assert torch.all(soft <= hard + 1e-12)  # the soft knee starts compressing below the threshold
     assert torch.all((soft - hard).abs()[(L + 20).abs() > 3] < 1e-12)
-    assert (soft.diff().abs().max() < 0.75 * 0.1 + 1e-9)  # continuous
+    assert soft.diff().abs().max() < 0.75 * 0.1 + 1e-9  # continuous
     for tau in (0.001, 0.1):
         a = audio.time_constant_to_alpha(tau, 48000)
         assert abs(audio.alpha_to_time_constant(a, 48000) - tau) < 1e-12
@@ -441,7 +467,9 @@ def test_errors_name_the_argument():
         audio.attack_release_smoothing(torch.zeros(2, 5), 0.1, torch.ones(3))
     with pytest.raises(ValueError, match="zi must have shape"):
         audio.attack_release_smoothing(torch.zeros(2, 5), 0.1, 0.1, torch.ones(3))
-    with pytest.raises(ValueError, match=r"threshold_db must be a number, a 0-d tensor or a tensor of shape \(B,\) = \(2,\)"):
+    with pytest.raises(
+        ValueError, match=r"threshold_db must be a number, a 0-d tensor or a tensor of shape \(B,\) = \(2,\)"
+    ):
         audio.feedforward_compressor(x, torch.zeros(3), 2.0, 0.1, 0.1)
     with pytest.raises(ValueError, match="knee_db must be a non-negative"):
         audio.compressor_static_gain(torch.zeros(3), -10.0, 2.0, knee_db=-1.0)

@@ -11,8 +11,7 @@ import tritonlpc
 from tritonlpc import _reference
 from tritonlpc.core import LPC
 from tritonlpc.recurrence import Recurrence
-from inputs import make_inputs
-from test_api import assert_rel_close
+from tritonlpc.testing import assert_rel_close, make_inputs
 
 
 def _req(*ts):
@@ -36,7 +35,9 @@ def test_gradients_match_reference(backend, dtype, B, T, M):
         assert_rel_close(got, exp, tol)
 
 
-@pytest.mark.parametrize("needs", [(True, True, True), (True, False, False), (False, True, False), (False, False, True)])
+@pytest.mark.parametrize(
+    "needs", [(True, True, True), (True, False, False), (False, True, False), (False, False, True)]
+)
 def test_only_requested_gradients(backend, needs):
     x, a, zi = make_inputs(2, 17, 3, torch.float64, seed=1, device=backend.device)
     ins = [t.clone().requires_grad_(n) for t, n in zip((x, a, zi), needs)]
@@ -111,7 +112,7 @@ def test_func_transforms_match_reference(backend, dtype):
         exp = torch.vmap(jac(ref, argnums=(0, 1, 2)))(*args_cpu)
         for g, e in zip(got, exp):
             assert_rel_close(g, e, 1e-9)
-    loss = lambda f: (lambda a: f(x[0], a, zi[0]).pow(2).sum())  # noqa: E731
+    loss = lambda f: lambda a: f(x[0], a, zi[0]).pow(2).sum()  # noqa: E731
     assert_rel_close(torch.func.grad(loss(ours))(a[0]), torch.func.grad(loss(ref))(a[0].cpu()), 1e-9)
     assert_rel_close(torch.func.hessian(loss(ours))(a[0]), torch.func.hessian(loss(ref))(a[0].cpu()), 1e-8)
 

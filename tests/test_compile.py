@@ -7,8 +7,7 @@ import torch
 from torch.library import opcheck
 
 import tritonlpc
-from inputs import make_inputs
-from test_api import assert_rel_close
+from tritonlpc.testing import assert_rel_close, make_inputs
 
 
 def _loss(x, a, zi):

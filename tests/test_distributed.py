@@ -16,9 +16,11 @@ import torch.distributed as dist
 import torch.multiprocessing as mp
 
 import _distributed_checks as checks
-from inputs import make_inputs
+from tritonlpc.testing import make_inputs
 
-pytestmark = pytest.mark.skipif(not dist.is_available() or not dist.is_gloo_available(), reason="needs torch.distributed with gloo")
+pytestmark = pytest.mark.skipif(
+    not dist.is_available() or not dist.is_gloo_available(), reason="needs torch.distributed with gloo"
+)
 
 WORLD_SIZES = (2, 4)
 NAMES = ["not_initialised"] + [fn.__name__ for fn in checks.CHECKS]
@@ -35,7 +37,9 @@ def reports(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFac
     """``{rank: {check: "ok" | traceback}}`` from one spawned group of ``request.param`` ranks."""
     size = request.param
     out = tmp_path_factory.mktemp(f"dist{size}")
-    ctx = mp.start_processes(checks.worker, args=(size, _free_port(), str(out)), nprocs=size, join=False, start_method="spawn")
+    ctx = mp.start_processes(
+        checks.worker, args=(size, _free_port(), str(out)), nprocs=size, join=False, start_method="spawn"
+    )
     deadline = time.monotonic() + 600  # collectives time out after 120 s (see worker), so this is a last resort
     try:
         while not ctx.join(timeout=5):

@@ -48,7 +48,12 @@ def test_read_only_package_without_home_caches_in_private_temp_dir(tmp_path):
     )
     code = CODE.format(site=str(site))
     # -S: no site hooks, so an editable install of the original cannot shadow the copy
-    runs = [subprocess.run([sys.executable, "-S", "-c", code], capture_output=True, text=True, env=env, timeout=600, cwd=tmp_path) for _ in range(2)]
+    runs = [
+        subprocess.run(
+            [sys.executable, "-S", "-c", code], capture_output=True, text=True, env=env, timeout=600, cwd=tmp_path
+        )
+        for _ in range(2)
+    ]
     for r in runs:
         assert r.returncode == 0, r.stderr
     where, _, first_misses = runs[0].stdout.split()

@@ -13,10 +13,8 @@ import torch
 
 from tritonlpc import _reference
 from tritonlpc.backends import numba_cpu as nb
-from inputs import make_inputs
-from test_api import assert_rel_close
+from tritonlpc.testing import TOL, assert_rel_close, make_inputs
 
-TOL = {torch.float64: 1e-9, torch.complex128: 1e-9, torch.float32: 2e-4, torch.complex64: 2e-4}
 SCHEDULES = [("rows", None), ("chunked", 4), ("chunked", 7), ("chunked", 16)]
 
 
@@ -64,7 +62,9 @@ def test_short_signals(schedule, chunk, T_of_M):
     g = torch.randn_like(x)
     y = nb.forward(x, a, zi, schedule=schedule, chunk_len=chunk)
     assert_rel_close(y, _reference.allpole(x, a, zi), 1e-12)
-    for got, exp in zip(nb.backward(g, a, y, zi, True, True, schedule=schedule, chunk_len=chunk), _ref_grads(x, a, zi, g, False)):
+    for got, exp in zip(
+        nb.backward(g, a, y, zi, True, True, schedule=schedule, chunk_len=chunk), _ref_grads(x, a, zi, g, False)
+    ):
         assert_rel_close(got, exp, 1e-12)
 
 
@@ -75,7 +75,9 @@ def test_high_orders(M, schedule, chunk):
     g = torch.randn_like(x)
     y = nb.forward(x, a, zi, schedule=schedule, chunk_len=chunk)
     assert_rel_close(y, _reference.allpole(x, a, zi), 1e-9)
-    for got, exp in zip(nb.backward(g, a, y, zi, True, True, schedule=schedule, chunk_len=chunk), _ref_grads(x, a, zi, g, False)):
+    for got, exp in zip(
+        nb.backward(g, a, y, zi, True, True, schedule=schedule, chunk_len=chunk), _ref_grads(x, a, zi, g, False)
+    ):
         assert_rel_close(got, exp, 1e-9)
 
 
@@ -124,7 +126,10 @@ def test_compiled_kernels_are_cached_across_processes():
         " sum(count(d, 'cache_hits') for d in rev))\n"
     )
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)}
-    runs = [subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=600) for _ in range(2)]
+    runs = [
+        subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=600)
+        for _ in range(2)
+    ]
     for r in runs:
         assert r.returncode == 0, r.stderr
     hits, misses, rev_hits = map(int, runs[1].stdout.split())

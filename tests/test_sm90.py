@@ -30,9 +30,19 @@ def test_every_variant_compiles_for_sm90_without_spills(tmp_path):
     env["TRITON_CACHE_DIR"] = str(tmp_path / "cache")  # compile for real, not from a cache
     procs = [
         subprocess.Popen(
-            [sys.executable, str(ROOT / "bench" / "sm90.py"), "variants", "--shard", f"{i}/{SHARDS}",
-             "--json", str(tmp_path / f"{i}.json")],
-            env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+            [
+                sys.executable,
+                str(ROOT / "bench" / "sm90.py"),
+                "variants",
+                "--shard",
+                f"{i}/{SHARDS}",
+                "--json",
+                str(tmp_path / f"{i}.json"),
+            ],
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
         )
         for i in range(SHARDS)
     ]
@@ -45,8 +55,13 @@ def test_every_variant_compiles_for_sm90_without_spills(tmp_path):
     variants = [v for i in range(SHARDS) for v in json.loads((tmp_path / f"{i}.json").read_text())["variants"]]
     names = {v["kernel"] for v in variants}
     tile = {"_fwd_pass_kernel", "_fwd_summary_kernel", "_rev_pass_kernel", "_rev_summary_kernel", "_carry_kernel"}
-    walk = {"_walk_fwd_pass_kernel", "_walk_fwd_summary_kernel", "_walk_rev_pass_kernel",
-            "_walk_rev_summary_kernel", "_walk_carry_kernel"}
+    walk = {
+        "_walk_fwd_pass_kernel",
+        "_walk_fwd_summary_kernel",
+        "_walk_rev_pass_kernel",
+        "_walk_rev_summary_kernel",
+        "_walk_carry_kernel",
+    }
     assert tile | walk <= names, f"kernels never launched: {(tile | walk) - names}"
     spilling = [(v["kernel"], v["regs"], v["spill_stores"], v["spill_loads"]) for v in variants if v["spills"]]
     assert not spilling, f"variants that spill (kernel, registers, spill stores, spill loads): {spilling}"

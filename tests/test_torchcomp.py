@@ -14,14 +14,14 @@ from pathlib import Path
 import pytest
 import torch
 
-from test_api import assert_rel_close
+from tritonlpc.testing import assert_rel_close
 
 pytestmark = [
     pytest.mark.skipif(importlib.util.find_spec("torchcomp") is None, reason="torchcomp is not installed"),
     pytest.mark.skipif(importlib.util.find_spec("torchlpc") is None, reason="torchlpc is not installed"),
 ]
 
-SCRIPT = r'''
+SCRIPT = r"""
 import sys, warnings
 warnings.simplefilter("ignore")
 if sys.argv[1] == "tritonlpc":
@@ -47,12 +47,14 @@ lim = torchcomp.limiter_gain(x, torch.tensor(-6.0, dtype=torch.float64), leaves[
 loss = (gain * x).square().mean() + lim.mean()
 grads = torch.autograd.grad(loss, [rms_coef, *leaves.values()])
 torch.save({"gain": gain.detach(), "lim": lim.detach(), "grads": [g.detach() for g in grads]}, sys.argv[2])
-'''
+"""
 
 
 def _run(lib: str, out: Path) -> dict:
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)}
-    proc = subprocess.run([sys.executable, "-c", SCRIPT, lib, str(out)], capture_output=True, text=True, env=env, timeout=600)
+    proc = subprocess.run(
+        [sys.executable, "-c", SCRIPT, lib, str(out)], capture_output=True, text=True, env=env, timeout=600
+    )
     assert proc.returncode == 0, proc.stderr[-3000:]
     return torch.load(out)
 

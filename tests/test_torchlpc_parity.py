@@ -8,12 +8,13 @@ import pytest
 import torch
 
 import tritonlpc
-from inputs import make_inputs
-from test_api import assert_rel_close
+from tritonlpc.testing import assert_rel_close, make_inputs
 
 with warnings.catch_warnings():
     warnings.simplefilter("ignore")
-    torchlpc = pytest.importorskip("torchlpc", reason="torchlpc is not installed (pip install --no-build-isolation torchlpc==0.7.2)")
+    torchlpc = pytest.importorskip(
+        "torchlpc", reason="torchlpc is not installed (pip install --no-build-isolation torchlpc==0.7.2)"
+    )
 
 if torchlpc is tritonlpc:  # pragma: no cover - install_as_torchlpc() ran in this process
     pytest.skip("torchlpc is aliased to tritonlpc in this process", allow_module_level=True)
@@ -59,5 +60,7 @@ def test_same_autograd_functions_as_torchlpc():
     assert_rel_close(tritonlpc.core.LPC.apply(x, a, zi), torchlpc.core.LPC.apply(x, a, zi), 1e-12)
     d = -a[..., 0]
     assert_rel_close(
-        tritonlpc.recurrence.Recurrence.apply(d, x, zi[:, 0]), torchlpc.recurrence.Recurrence.apply(d, x, zi[:, 0]), 1e-12
+        tritonlpc.recurrence.Recurrence.apply(d, x, zi[:, 0]),
+        torchlpc.recurrence.Recurrence.apply(d, x, zi[:, 0]),
+        1e-12,
     )

@@ -27,14 +27,12 @@ if not torch.cuda.is_available() and os.environ.get("TRITON_INTERPRET") != "1":
 tg = pytest.importorskip("tritonlpc.backends.triton_gpu", reason="triton is not importable")
 
 from tritonlpc import _reference  # noqa: E402
-from inputs import make_inputs  # noqa: E402
-from test_api import assert_rel_close  # noqa: E402
+from tritonlpc.testing import TOL, assert_rel_close, make_inputs  # noqa: E402
 
 CUDA = torch.cuda.is_available()
 DEV = "cuda" if CUDA else "cpu"
 gpu = pytest.mark.skipif(not CUDA, reason="needs a CUDA GPU")
 
-TOL = {torch.float64: 1e-9, torch.complex128: 1e-9, torch.float32: 2e-4, torch.complex64: 2e-4}
 # Tiny tiles (orders <= 4; a three-phase chunk is a tile) of 4 rows of 2 samples or 2 rows of 4,
 # and walk chunks of 8 (M > 4), so that small T crosses their boundaries.
 BT, CHUNK = 8, 8
@@ -99,9 +97,17 @@ def test_matrix(M, dtype):
         _check_all(x, a, zi, g, TOL[dtype], neg=bool(i % 2), **SCHEDULES[i % 2])
 
 
-@pytest.mark.parametrize("kw", [dict(block_t=2, schedule="three-phase"), dict(block_t=16, steps=8, schedule="three-phase"),
-                                dict(block_t=4, steps=1, schedule="single"), dict(chunk_len=5), dict(chunk_len=6)],
-                         ids=str)
+@pytest.mark.parametrize(
+    "kw",
+    [
+        dict(block_t=2, schedule="three-phase"),
+        dict(block_t=16, steps=8, schedule="three-phase"),
+        dict(block_t=4, steps=1, schedule="single"),
+        dict(chunk_len=5),
+        dict(chunk_len=6),
+    ],
+    ids=str,
+)
 @pytest.mark.parametrize("M", [2, 5])
 def test_tiles_and_chunks(M, kw):
     """Other tiles (tile path) and chunks (walk path; shorter than M at M = 5, L = 5)."""
@@ -256,9 +262,22 @@ def test_empty(B, T):
     assert tg.reverse(x, a).shape == (B, T)
 
 
-@pytest.mark.parametrize("kw", [dict(schedule="nope"), dict(chunk_len=0), dict(block_t=3), dict(block_t=1),
-                                dict(lanes=6), dict(chunk_len=4, schedule="single"), dict(chunk_len=True),
-                                dict(steps=16), dict(block_t=4, steps=8), dict(steps=3)], ids=str)
+@pytest.mark.parametrize(
+    "kw",
+    [
+        dict(schedule="nope"),
+        dict(chunk_len=0),
+        dict(block_t=3),
+        dict(block_t=1),
+        dict(lanes=6),
+        dict(chunk_len=4, schedule="single"),
+        dict(chunk_len=True),
+        dict(steps=16),
+        dict(block_t=4, steps=8),
+        dict(steps=3),
+    ],
+    ids=str,
+)
 def test_bad_knobs(kw):
     x, a, zi, _ = _inputs(1, 4, 1, torch.float64)
     with pytest.raises(ValueError):
@@ -280,8 +299,11 @@ def _numba_ref(x, a, zi, g=None):
 @gpu
 @pytest.mark.parametrize("dtype", [torch.float32, torch.float64, torch.complex64], ids=str)
 @pytest.mark.parametrize("M", [1, 2, 3, 4, 5, 8, 16])
-@pytest.mark.parametrize("kw", [{}, dict(schedule="single"), dict(schedule="three-phase"), dict(block_t=64, chunk_len=192),
-                                dict(chunk_len=1000)], ids=["auto", "single", "three-phase", "BT64-L192", "L1000"])
+@pytest.mark.parametrize(
+    "kw",
+    [{}, dict(schedule="single"), dict(schedule="three-phase"), dict(block_t=64, chunk_len=192), dict(chunk_len=1000)],
+    ids=["auto", "single", "three-phase", "BT64-L192", "L1000"],
+)
 def test_gpu_matrix(M, dtype, kw):
     B, T = 6, 3 * 4096 + 77
     x, a, zi, g = _inputs(B, T, M, dtype, seed=M)
@@ -323,11 +345,11 @@ def test_gpu_int64_offsets():
     _, ga, _ = tg.backward(gl, al, y, zi, True, False)
     del al
     a_t = a0.expand(B, K, M).contiguous()
-    zi_t = y[:, T - K - M:T - K].flip(1)
-    y_t = tg.forward(xl[:, T - K:], a_t, zi_t)
-    assert_rel_close(y[:, T - K:], y_t, 1e-4)
-    u_t, ga_t, _ = tg.backward(gl[:, T - K:], a_t, y_t, zi_t, True, False)
-    assert_rel_close(ga[:, T - K:], ga_t, 1e-4)
+    zi_t = y[:, T - K - M : T - K].flip(1)
+    y_t = tg.forward(xl[:, T - K :], a_t, zi_t)
+    assert_rel_close(y[:, T - K :], y_t, 1e-4)
+    u_t, ga_t, _ = tg.backward(gl[:, T - K :], a_t, y_t, zi_t, True, False)
+    assert_rel_close(ga[:, T - K :], ga_t, 1e-4)
 
 
 @gpu

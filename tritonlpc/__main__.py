@@ -45,7 +45,9 @@ def main() -> None:
 
     x = x * (1 + a.detach().sum(-1))  # unity gain at DC: the all-pole part alone has gain 1/A(1)
     y = tritonlpc.sample_wise_lpc(x, a)  # first call compiles (Numba caches it on disk)
+    assert isinstance(y, torch.Tensor)  # return_zf=False: y alone
     y.square().mean().backward()
+
     def timed(fn) -> float:  # median of 5 runs, in seconds
         times = []
         for _ in range(5):
@@ -60,11 +62,14 @@ def main() -> None:
 
     def fwd_bwd() -> None:
         a.grad = None
-        tritonlpc.sample_wise_lpc(x, a).square().mean().backward()
+        out = tritonlpc.sample_wise_lpc(x, a)
+        assert isinstance(out, torch.Tensor)
+        out.square().mean().backward()
 
     with torch.no_grad():
         t_fwd = timed(lambda: tritonlpc.sample_wise_lpc(x, a))
     t_both = timed(fwd_bwd)
+    assert a.grad is not None
     print(f"forward           {1e3 * t_fwd:8.2f} ms   ({args.batch * T / t_fwd / 1e6:.0f} Msamples/s)")
     print(f"forward+backward  {1e3 * t_both:8.2f} ms   grad of a: shape {tuple(a.grad.shape)}")
 
@@ -72,7 +77,9 @@ def main() -> None:
     with torch.no_grad():
         state, blocks = None, []
         for start in range(0, T, 4096):
-            yb, state = tritonlpc.sample_wise_lpc(x[:, start : start + 4096], a[:, start : start + 4096], state, return_zf=True)
+            yb, state = tritonlpc.sample_wise_lpc(
+                x[:, start : start + 4096], a[:, start : start + 4096], state, return_zf=True
+            )
             blocks.append(yb)
         err = (torch.cat(blocks, 1) - y).abs().max().item()
     print(f"block streaming (4096-sample blocks) vs one call: max |difference| = {err:.2e}")

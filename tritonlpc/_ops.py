@@ -46,7 +46,9 @@ def allpole_backward(
 
 
 @allpole_backward.register_fake
-def _(g: Tensor, a: Tensor, y: Tensor, zi: Tensor, neg_a: bool, need_grad_a: bool, need_grad_zi: bool) -> Tuple[Tensor, Tensor, Tensor]:
+def _(
+    g: Tensor, a: Tensor, y: Tensor, zi: Tensor, neg_a: bool, need_grad_a: bool, need_grad_zi: bool
+) -> Tuple[Tensor, Tensor, Tensor]:
     ga = g.new_empty(a.shape) if need_grad_a else g.new_empty(0)
     gzi = g.new_empty(zi.shape) if need_grad_zi else g.new_empty(0)
     return g.new_empty(g.shape), ga, gzi

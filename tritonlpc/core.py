@@ -1,6 +1,6 @@
 """Autograd for the all-pole filter: :class:`LPC` (torchlpc's ``torchlpc.core.LPC``).
 
-Gradients (see ``shared/notes/allpole-math.md`` and :mod:`tritonlpc._reference`), for
+Gradients (notation and the adjoint filter: :mod:`tritonlpc._reference`), for
 ``y = LPC(x, A, zi)`` and ``g = dL/dy``::
 
     u = dL/dx     : u[n] = g[n] - sum_i conj(A[n+i, i-1]) u[n+i]      (reverse filter)

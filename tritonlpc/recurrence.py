@@ -40,7 +40,12 @@ class Recurrence(Function):
     @staticmethod
     def forward(decay: torch.Tensor, impulse: torch.Tensor, initial_state: torch.Tensor) -> torch.Tensor:  # type: ignore[override]
         check_recurrence(
-            decay, impulse, initial_state, names=("decay", "impulse", "initial_state"), same_dtype=True, require_init=True
+            decay,
+            impulse,
+            initial_state,
+            names=("decay", "impulse", "initial_state"),
+            same_dtype=True,
+            require_init=True,
         )
         kernels = kernels_for(impulse, "impulse")
         return kernels.forward(impulse, decay.unsqueeze(2), initial_state.unsqueeze(1), neg_a=True)
@@ -57,8 +62,13 @@ class Recurrence(Function):
         need_decay, need_impulse, need_init = ctx.needs_input_grad
         if _fused_ok(grad_out, decay, init, out):
             u, gA, gzi = _dispatch.backend_module(grad_out).backward(
-                grad_out, decay.unsqueeze(2), out if need_decay else None, init.unsqueeze(1),
-                need_decay, need_init, neg_a=True,
+                grad_out,
+                decay.unsqueeze(2),
+                out if need_decay else None,
+                init.unsqueeze(1),
+                need_decay,
+                need_init,
+                neg_a=True,
             )
             g_decay = gA.squeeze(2) if gA is not None else None
             g_init = gzi.squeeze(1) if gzi is not None else None
@@ -70,7 +80,12 @@ class Recurrence(Function):
         return (g_decay if need_decay else None, u if need_impulse else None, g_init if need_init else None)
 
     @staticmethod
-    def jvp(ctx: Any, decay_dot: Optional[torch.Tensor], impulse_dot: Optional[torch.Tensor], init_dot: Optional[torch.Tensor]) -> torch.Tensor:  # type: ignore[override]
+    def jvp(  # type: ignore[override]
+        ctx: Any,
+        decay_dot: Optional[torch.Tensor],
+        impulse_dot: Optional[torch.Tensor],
+        init_dot: Optional[torch.Tensor],
+    ) -> torch.Tensor:
         decay, init, out = ctx.saved_tensors
         rhs = impulse_dot if impulse_dot is not None else torch.zeros_like(out)
         if decay_dot is not None:

@@ -93,7 +93,9 @@ def resolve_group(group: object) -> Optional[dist.ProcessGroup]:
             "calling tritonlpc.distributed functions"
         )
     if group is dist.GroupMember.NON_GROUP_MEMBER:  # what new_group returns to the ranks it leaves out
-        raise ValueError(f"group: this process (global rank {dist.get_rank()}) is not a member of the given process group")
+        raise ValueError(
+            f"group: this process (global rank {dist.get_rank()}) is not a member of the given process group"
+        )
     if group is not None and not isinstance(group, dist.ProcessGroup):
         raise TypeError(f"group must be a torch.distributed.ProcessGroup or None, got {type(group).__name__}")
     if dist.get_rank(group) < 0:
@@ -113,7 +115,7 @@ def _comm_device(group: Optional[dist.ProcessGroup], like: Optional[torch.device
             return like if like is not None else torch.device("cpu")
         backend = next(iter(per_device.values()))
     if backend == "nccl":
-        return like if kind == "cuda" else torch.device("cuda", torch.cuda.current_device())
+        return like if like is not None and kind == "cuda" else torch.device("cuda", torch.cuda.current_device())
     if backend in ("gloo", "mpi"):
         return torch.device("cpu")
     return like if like is not None else torch.device("cpu")
@@ -181,10 +183,14 @@ def _check(call: str, rows: Sequence[Dict[str, int]], zi_everywhere: bool) -> No
     where = f"tritonlpc.distributed.{call}"
     bad = _ranks(rows, lambda r: not r["valid"])
     if bad:
-        raise ValueError(f"{where}: rank(s) {bad} rejected their arguments (the error is raised there); nothing was computed")
+        raise ValueError(
+            f"{where}: rank(s) {bad} rejected their arguments (the error is raised there); nothing was computed"
+        )
     calls = {_CALLS[r["call"]] for r in rows}
     if len(calls) > 1:
-        raise ValueError(f"{where}: the ranks called different functions ({', '.join(sorted(calls))}); every rank must make the same call")
+        raise ValueError(
+            f"{where}: the ranks called different functions ({', '.join(sorted(calls))}); every rank must make the same call"
+        )
     x_name, a_name = ("a", "a") if call == "linear_recurrence" else ("x", "a")
     for key, what in (("B", f"{x_name} rows (B)"), ("M", f"{a_name} order (M)"), ("K", "b taps (K+1)")):
         seen = [r[key] for r in rows]
@@ -197,11 +203,15 @@ def _check(call: str, rows: Sequence[Dict[str, int]], zi_everywhere: bool) -> No
     if len(set(dtypes)) > 1:
         raise TypeError(f"{where}: the ranks compute in different dtypes; per rank: {[str(d) for d in dtypes]}")
     if len({r["return_zf"] for r in rows}) > 1:
-        raise ValueError(f"{where}: return_zf must be the same on every rank; per rank: {[bool(r['return_zf']) for r in rows]}")
+        raise ValueError(
+            f"{where}: return_zf must be the same on every rank; per rank: {[bool(r['return_zf']) for r in rows]}"
+        )
     with_zi = [bool(r["zi"]) for r in rows]
     if zi_everywhere:
         if len(set(with_zi)) > 1:
-            raise ValueError(f"{where}: zi must be given on every rank or on none (replicated); given on rank(s) {_ranks(rows, lambda r: r['zi'])}")
+            raise ValueError(
+                f"{where}: zi must be given on every rank or on none (replicated); given on rank(s) {_ranks(rows, lambda r: r['zi'])}"
+            )
     elif any(with_zi[1:]):
         raise ValueError(
             f"{where}: zi is the state before the first sample and is given on rank 0 only; "

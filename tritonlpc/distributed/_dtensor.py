@@ -29,30 +29,32 @@ Named = Sequence[Tuple[str, Any]]
 class Layout:
     """The mesh and local pieces of a DTensor call, and how to wrap its outputs."""
 
-    mesh: "DeviceMesh"
+    mesh: DeviceMesh
     sharded_locals: List[torch.Tensor]
     replicated_locals: List[Optional[torch.Tensor]]
     group: dist.ProcessGroup
     offset: Optional[int]
     length: int  # global number of samples
 
-    def shard(self, y: torch.Tensor) -> "DTensor":
+    def shard(self, y: torch.Tensor) -> DTensor:
         """This rank's slice `(B, T_r)` as the time-sharded DTensor `(B, T)`."""
         from torch.distributed.tensor import DTensor, Shard
 
         shape = torch.Size((y.shape[0], self.length))
         return DTensor.from_local(y, self.mesh, [Shard(1)], run_check=False, shape=shape, stride=(self.length, 1))
 
-    def replicate(self, z: torch.Tensor) -> "DTensor":
+    def replicate(self, z: torch.Tensor) -> DTensor:
         """A value every rank holds identically (e.g. ``zf``), as a replicated DTensor."""
         from torch.distributed.tensor import DTensor, Partial, Replicate
 
         return DTensor.from_local(z, self.mesh, [Replicate()], run_check=False, grad_placements=[Partial()])
 
 
-def _mesh_of(name: str, t: "DTensor", mesh: Optional["DeviceMesh"]) -> "DeviceMesh":
+def _mesh_of(name: str, t: DTensor, mesh: Optional[DeviceMesh]) -> DeviceMesh:
     if t.device_mesh.ndim != 1:
-        raise ValueError(f"{name} must live on a 1-D device mesh (the ranks sharing the time axis), got a {t.device_mesh.ndim}-D mesh")
+        raise ValueError(
+            f"{name} must live on a 1-D device mesh (the ranks sharing the time axis), got a {t.device_mesh.ndim}-D mesh"
+        )
     if mesh is not None and t.device_mesh != mesh:
         raise ValueError(f"{name} is on a different device mesh than the other DTensor arguments")
     return t.device_mesh
@@ -87,7 +89,9 @@ def unwrap(sharded: Named, replicated: Named, group: object, offset: object) -> 
     for name, t in sharded:
         mesh = _mesh_of(name, t, mesh)
         if tuple(t.placements) != (Shard(1),):
-            raise ValueError(f"{name} must be sharded on the time dimension, placements (Shard(1),), got {tuple(t.placements)}")
+            raise ValueError(
+                f"{name} must be sharded on the time dimension, placements (Shard(1),), got {tuple(t.placements)}"
+            )
     for name, t in replicated:
         if t is not None:
             mesh = _mesh_of(name, t, mesh)

@@ -14,8 +14,8 @@ from typing import Any, Dict, Optional, Sequence, Tuple, Union
 import torch
 from torch import Tensor
 from torch.autograd import Function
-from torch.distributed import ProcessGroup
 from torch.autograd.function import once_differentiable
+from torch.distributed import ProcessGroup
 
 from .._validation import common_dtype
 from ..audio import filters
@@ -49,7 +49,9 @@ class _Halo(Function):
     ``zi_x`` (rank 0's, or replicated) is rank 0's ``past``. Backward: one all-gather."""
 
     @staticmethod
-    def forward(ctx: Any, tail: torch.Tensor, zi_x: Optional[torch.Tensor], shards: Shards) -> Tuple[torch.Tensor, torch.Tensor]:  # type: ignore[override]
+    def forward(  # type: ignore[override]
+        ctx: Any, tail: torch.Tensor, zi_x: Optional[torch.Tensor], shards: Shards
+    ) -> Tuple[torch.Tensor, torch.Tensor]:
         B, K = tail.shape
         tails = shards.all_gather(tail)  # (R, B, K)
         flat = torch.cat([tails.permute(1, 0, 2).reshape(B, -1), tail.new_zeros(B, 1)], dim=1)
@@ -106,11 +108,16 @@ def _sharded_iir(x: Any, b: Any, a: Any, zi: Any, return_zf: Any, group: Any, of
         tail = graph_input(torch.cat([front, xx], dim=1)[:, -K:], shards)
         past, zf_x = _Halo.apply(tail, zx.to(xx.dtype) if zx is not None else None, shards)
     v = filters.time_varying_fir(x, b, past)
+    assert isinstance(v, Tensor)  # return_zf=False: y alone
     if M:
         dtype, cdt = common_dtype(v, a, zy), compute_dtype(v, a, zy)
         y, zf_y = filter_shards(
-            v.to(cdt), a.to(cdt), zy.to(cdt) if zy is not None else None, shards,
-            return_zf=return_zf, zi_everywhere=layout is not None,
+            v.to(cdt),
+            a.to(cdt),
+            zy.to(cdt) if zy is not None else None,
+            shards,
+            return_zf=return_zf,
+            zi_everywhere=layout is not None,
         )
         y, zf_y = y.to(dtype), zf_y.to(dtype)
     else:
@@ -121,8 +128,14 @@ def _sharded_iir(x: Any, b: Any, a: Any, zi: Any, return_zf: Any, group: Any, of
 
 
 def time_varying_iir(
-    x: Tensor, b: Tensor, a: Tensor, zi: Optional[IIRState] = None, return_zf: bool = False, *,
-    group: Optional[ProcessGroup] = None, offset: Optional[int] = None,
+    x: Tensor,
+    b: Tensor,
+    a: Tensor,
+    zi: Optional[IIRState] = None,
+    return_zf: bool = False,
+    *,
+    group: Optional[ProcessGroup] = None,
+    offset: Optional[int] = None,
 ) -> IIROutput:
     r"""Time-sharded :func:`tritonlpc.audio.time_varying_iir` (direct form I) over a process group.
 
@@ -149,8 +162,14 @@ def time_varying_iir(
 
 
 def time_varying_biquad(
-    x: Tensor, b: Tensor, a: Tensor, zi: Optional[IIRState] = None, return_zf: bool = False, *,
-    group: Optional[ProcessGroup] = None, offset: Optional[int] = None,
+    x: Tensor,
+    b: Tensor,
+    a: Tensor,
+    zi: Optional[IIRState] = None,
+    return_zf: bool = False,
+    *,
+    group: Optional[ProcessGroup] = None,
+    offset: Optional[int] = None,
 ) -> IIROutput:
     r"""Time-sharded :func:`tritonlpc.audio.time_varying_biquad`: :func:`time_varying_iir` with
     ``b (B, T_r, 3)``, ``a (B, T_r, 2)`` and ``zi = (zi_x (B, 2), zi_y (B, 2))`` on rank 0.

@@ -35,7 +35,15 @@ from . import _dtensor
 from ._comm import Shards, agree, resolve_group
 from .summary import apply_map, end_state, slice_summary
 
-__all__ = ["sample_wise_lpc", "linear_recurrence", "ShardedAllPole", "filter_shards", "agree_call", "compute_dtype", "graph_input"]
+__all__ = [
+    "sample_wise_lpc",
+    "linear_recurrence",
+    "ShardedAllPole",
+    "filter_shards",
+    "agree_call",
+    "compute_dtype",
+    "graph_input",
+]
 
 
 def compute_dtype(*tensors: Optional[torch.Tensor]) -> torch.dtype:
@@ -101,7 +109,9 @@ class ShardedAllPole(Function):
             y = kernels.forward(x, a, start, neg_a=neg_a)
             P, h = x.new_zeros(B, M, M), end_state(y, start)
         else:
-            P, h = slice_summary(x, a, neg_a=neg_a)
+            P_fwd, h = slice_summary(x, a, neg_a=neg_a)
+            assert P_fwd is not None  # forward summaries always have the map (only adjoints omit it)
+            P = P_fwd
         maps = shards.all_gather(torch.cat([P, h.unsqueeze(2)], dim=2))  # (R, B, M, M+1)
         state = x.new_zeros(B, M)
         for q in range(shards.size):
@@ -185,13 +195,20 @@ def agree_call(
     error: Optional[BaseException] = None
     try:
         if offset is not None and (isinstance(offset, bool) or not isinstance(offset, int) or offset < 0):
-            raise TypeError(f"offset must be a non-negative int (the slice's first sample in the signal) or None, got {offset!r}")
+            raise TypeError(
+                f"offset must be a non-negative int (the slice's first sample in the signal) or None, got {offset!r}"
+            )
         if not isinstance(return_zf, bool):
             raise TypeError(f"return_zf must be a bool, got {type(return_zf).__name__}")
         sizes, tensors, zi_given = check()
         fields = dict(
-            sizes, dtype=compute_dtype(*tensors), zi=zi_given, return_zf=return_zf, offset=offset,
-            needs_grad=needs_grad(*tensors), grad_mode=torch.is_grad_enabled(),
+            sizes,
+            dtype=compute_dtype(*tensors),
+            zi=zi_given,
+            return_zf=return_zf,
+            offset=offset,
+            needs_grad=needs_grad(*tensors),
+            grad_mode=torch.is_grad_enabled(),
         )
     except (TypeError, ValueError) as exc:
         error = exc
@@ -246,6 +263,7 @@ def sample_wise_lpc(
     layout = _dtensor.unwrap((("x", x), ("a", a)), (("zi", zi),), group, offset)
     if layout is not None:
         (x, a), (zi,), group, offset = layout.sharded_locals, layout.replicated_locals, layout.group, layout.offset
+
     def check() -> Tuple[Dict[str, int], Sequence[Optional[torch.Tensor]], bool]:
         B, T, M = check_lpc(x, a, zi)
         return dict(B=B, T=T, M=M), (x, a, zi), zi is not None
@@ -253,8 +271,12 @@ def sample_wise_lpc(
     shards = agree_call("sample_wise_lpc", group, offset, return_zf, layout is not None, check, x)
     dtype, cdt = common_dtype(x, a, zi), compute_dtype(x, a, zi)
     y, zf = filter_shards(
-        x.to(cdt), a.to(cdt), zi.to(cdt) if zi is not None else None, shards,
-        return_zf=return_zf, zi_everywhere=layout is not None,
+        x.to(cdt),
+        a.to(cdt),
+        zi.to(cdt) if zi is not None else None,
+        shards,
+        return_zf=return_zf,
+        zi_everywhere=layout is not None,
     )
     y, zf = y.to(dtype), zf.to(dtype)
     if layout is not None:
@@ -292,8 +314,12 @@ def linear_recurrence(
     shards = agree_call("linear_recurrence", group, offset, False, layout is not None, check, x)
     dtype, cdt = common_dtype(a, x, zi), compute_dtype(a, x, zi)
     h, _ = filter_shards(
-        x.to(cdt), a.to(cdt).unsqueeze(2), zi.to(cdt).unsqueeze(1) if zi is not None else None, shards,
-        neg_a=True, zi_everywhere=layout is not None,
+        x.to(cdt),
+        a.to(cdt).unsqueeze(2),
+        zi.to(cdt).unsqueeze(1) if zi is not None else None,
+        shards,
+        neg_a=True,
+        zi_everywhere=layout is not None,
     )
     h = h.to(dtype)
     return layout.shard(h) if layout is not None else h
