@@ -26,7 +26,7 @@ from ab import export_base  # noqa: E402
 from inputs import make_inputs  # noqa: E402
 
 from tritonlpc import _reference  # noqa: E402
-from tritonlpc.backends import numba_cpu as new  # noqa: E402
+from tritonlpc.backends.numba_cpu import BACKEND as new  # noqa: E402
 
 
 def rel_err(got: torch.Tensor, ref: torch.Tensor) -> float:
@@ -41,7 +41,8 @@ def main() -> None:
     args = p.parse_args()
     tmp = Path(tempfile.mkdtemp(prefix="tritonlpc-rounding-"))
     sys.path.insert(0, str(tmp))
-    base = importlib.import_module(export_base(args.base, tmp) + ".backends.numba_cpu")
+    base_module = importlib.import_module(export_base(args.base, tmp) + ".backends.numba_cpu")
+    base = getattr(base_module, "BACKEND", base_module)  # older versions: module-level functions
     print(f"{'M':>3} {'dtype':>10} {'direction':>9} {'base':>10} {'new':>10}")
     for M in (1, 2, 3, 8):
         for dtype in (torch.float32, torch.complex64):

@@ -84,7 +84,7 @@ def test_slice_summary_uses_a_backend_kernel(monkeypatch) -> None:
     from tritonlpc.distributed import slice_summary
 
     x = torch.zeros(1, 4)
-    kernels = _dispatch.backend_module(x)
+    kernels = _dispatch.backend_object(x)
     calls = []
 
     def summary(v, a, *, neg_a=False, adjoint=False):

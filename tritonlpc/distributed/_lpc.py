@@ -95,7 +95,7 @@ class ShardedAllPole(Function):
         zi_everywhere: bool,
     ) -> Tuple[torch.Tensor, torch.Tensor]:
         B, T, M = a.shape
-        kernels = _dispatch.backend_module(x)
+        kernels = _dispatch.backend_object(x)
         if shards.is_first:
             start = zi if zi is not None else x.new_zeros(B, M)
             y = kernels.forward(x, a, start, neg_a=neg_a)
@@ -120,7 +120,7 @@ class ShardedAllPole(Function):
         a, y, start, later = ctx.saved_tensors
         shards: Shards = ctx.shards
         need_x, need_a, need_zi = ctx.needs_input_grad[:3]
-        kernels = _dispatch.backend_module(grad_y)
+        kernels = _dispatch.backend_object(grad_y)
         B, T, M = a.shape
         need_start = shards.is_first and need_zi
         done = None

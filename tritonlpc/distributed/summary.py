@@ -28,7 +28,7 @@ A backend module may provide a dedicated kernel (one pass over the slice instead
                      neg_a) in torch's complex convention (conj(A) in the adjoint)
     T may be 0 (P = I, h = k = 0) or smaller than M.
 
-:func:`slice_summary` uses ``backend_module.summary`` when the backend of ``v`` has one, and
+:func:`slice_summary` uses the backend's ``summary`` (:meth:`tritonlpc.backends.base.Backend.summary`) when the backend of ``v`` has one, and
 otherwise the generic implementation built on the backend's ``forward``/``backward``.
 """
 
@@ -72,7 +72,7 @@ def _generic_forward(x: torch.Tensor, a: torch.Tensor, neg_a: bool) -> Tuple[tor
     ``P`` from ``(zero input, unit state e_j)``. ``a`` is never copied: the runs are batched over
     the ``M + 1`` states per row (``a[b]`` expanded, stride 0) when ``B <= M + 1``, else over rows
     with one call per state; either way ``min(B, M + 1)`` backend calls."""
-    kernels = _dispatch.backend_module(x)
+    kernels = _dispatch.backend_object(x)
     B, T, M = a.shape
     eye = torch.eye(M, dtype=x.dtype, device=x.device)
     P, h = x.new_empty(B, M, M), x.new_empty(B, M)
@@ -109,10 +109,10 @@ def slice_summary(
         ``(None, k (B,M))`` with ``dL/ds_start = P^H mu + k`` (see the module docstring).
         Uses the backend's ``summary`` kernel when it has one.
     """
-    kernels = _dispatch.backend_module(v)
-    dedicated = getattr(kernels, "summary", None)
+    kernels = _dispatch.backend_object(v)
+    dedicated = kernels.summary(v, a, neg_a=neg_a, adjoint=adjoint)
     if dedicated is not None:
-        return dedicated(v, a, neg_a=neg_a, adjoint=adjoint)
+        return dedicated
     if adjoint:
         zero = v.new_zeros(a.shape[0], a.shape[2])
         return None, kernels.backward(v, a, None, zero, False, True, neg_a=neg_a)[2]
