@@ -57,6 +57,11 @@ class Backend(abc.ABC):
     def check_device(self, t: Tensor) -> None:
         """Raise ``RuntimeError`` if this backend cannot run on ``t``'s device (default: any)."""
 
+    def _empty(self, like: Tensor, shape: Tuple[int, ...], dtype: Optional[torch.dtype] = None) -> Tensor:
+        """A new contiguous tensor of ``shape`` on ``like``'s device, of ``dtype`` (default:
+        ``like``'s). A backend on one device may override it with a cheaper allocation."""
+        return like.new_empty(shape) if dtype is None else like.new_empty(shape, dtype=dtype)
+
     @abc.abstractmethod
     def _forward(self, x: Tensor, a: Tensor, zi: Tensor, y: Tensor, conj_a: bool, neg_a: bool, **knobs: Any) -> None:
         """Fill ``y (B,T)`` with the forward filter (``B, T >= 1``; arguments as :meth:`forward`)."""
@@ -93,9 +98,12 @@ class Backend(abc.ABC):
         """
         self.check_device(x)
         B, T, _ = a.shape
-        y = x.new_empty((B, T))  # x's dtype and device, without building a device object
+        y = self._empty(x, (B, T))
         if B and T:
-            self._forward(x, a, zi, y, bool(conj_a), bool(neg_a), **knobs)
+            if knobs:
+                self._forward(x, a, zi, y, bool(conj_a), bool(neg_a), **knobs)
+            else:  # a plain call: no keyword dictionary to unpack (small calls count every step)
+                self._forward(x, a, zi, y, bool(conj_a), bool(neg_a))
         return y
 
     def backward(
@@ -140,8 +148,8 @@ class Backend(abc.ABC):
         """
         self.check_device(f)
         B, T = f.shape
-        g = f.new_empty((B, T))
-        zeta = f.new_empty((B, T), dtype=torch.bool)
+        g = self._empty(f, (B, T))
+        zeta = self._empty(f, (B, T), torch.bool)
         if B and T:
             self._smooth(f.contiguous(), at.contiguous(), rt.contiguous(), zi.contiguous(), g, zeta)
         return g, zeta
@@ -175,11 +183,14 @@ class Backend(abc.ABC):
     ) -> Grads:
         self.check_device(g)
         B, T, M = a.shape
-        u = g.new_empty((B, T))
-        grad_a = g.new_empty((B, T, M)) if need_a else None
+        u = self._empty(g, (B, T))
+        grad_a = self._empty(g, (B, T, M)) if need_a else None
         grad_zi = None
         if need_zi:  # the kernels write all of grad_zi when T > 0; with T == 0 it is zero
-            grad_zi = g.new_empty((B, M)) if T else g.new_zeros((B, M))
+            grad_zi = self._empty(g, (B, M)) if T else self._empty(g, (B, M)).zero_()
         if B and T:
-            self._adjoint(g, a, y, zi, u, grad_a, grad_zi, conj_a, neg_a, **knobs)
+            if knobs:
+                self._adjoint(g, a, y, zi, u, grad_a, grad_zi, conj_a, neg_a, **knobs)
+            else:
+                self._adjoint(g, a, y, zi, u, grad_a, grad_zi, conj_a, neg_a)
         return u, grad_a, grad_zi

@@ -530,6 +530,10 @@ class NumbaBackend(Backend):
     name = "numba"
     supports_half = False
 
+    def _empty(self, like: torch.Tensor, shape: Tuple[int, ...], dtype: Optional[torch.dtype] = None) -> torch.Tensor:
+        # CPU only: no device to pass; torch parses unpacked sizes faster than a tuple (~0.5 us)
+        return torch.empty(*shape, dtype=like.dtype if dtype is None else dtype)
+
     def _forward(self, x, a, zi, y, conj_a, neg_a, *, schedule: Optional[str] = None, chunk_len: Optional[int] = None):
         B, T, M = a.shape
         args = (_np(x), _np(a), _np(zi), y.numpy(), conj_a, _sign(x.dtype, neg_a))
