@@ -79,7 +79,7 @@ def test_slice_summary_is_the_slice_map(backend, dtype, B, T, M) -> None:
 
 
 def test_slice_summary_uses_a_backend_kernel(monkeypatch) -> None:
-    """A backend module's ``summary`` replaces the generic runs."""
+    """A backend's ``summary`` replaces the generic runs."""
     from tritonlpc import _dispatch
     from tritonlpc.distributed import slice_summary
 

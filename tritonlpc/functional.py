@@ -40,7 +40,7 @@ def _as(t: torch.Tensor, dtype: torch.dtype) -> torch.Tensor:
     return t if t.dtype == dtype else t.to(dtype)
 
 
-def _eager_kernels(x: torch.Tensor) -> Optional["Backend"]:
+def _eager_backend(x: torch.Tensor) -> Optional["Backend"]:
     """The backend for ``x``'s device; ``None`` under torch.compile (the custom ops pick
     the backend when they run, and backend state cannot be traced)."""
     return None if torch.compiler.is_compiling() else _dispatch.backend_object(x)
@@ -81,16 +81,16 @@ def sample_wise_lpc(
     B, T, M = check_lpc(x, a, zi)
     check_flag("return_zf", return_zf)
     dtype = common_dtype(x, a, zi)
-    kernels = _eager_kernels(x)
-    cdtype = _compute_dtype(dtype, kernels)
+    backend = _eager_backend(x)
+    cdtype = _compute_dtype(dtype, backend)
     x_, a_ = _as(x, cdtype), _as(a, cdtype)
     zi_ = _as(zi, cdtype) if zi is not None else x_.new_zeros(B, M)
-    if kernels is None:
+    if backend is None:
         y = torch.ops.tritonlpc.allpole(x_, a_, zi_, False)
     elif needs_autograd(x_, a_, zi_):
         y = apply(LPC, x_, a_, zi_, False)
     else:  # nothing to differentiate: the kernel directly
-        y = kernels.forward(x_, a_, zi_)
+        y = backend.forward(x_, a_, zi_)
     y = _as(y, dtype)
     if not return_zf:
         return y
@@ -114,14 +114,14 @@ def linear_recurrence(a: torch.Tensor, x: torch.Tensor, zi: Optional[torch.Tenso
     """
     B, _ = check_recurrence(a, x, zi, names=("a", "x", "zi"))
     dtype = common_dtype(a, x, zi)
-    kernels = _eager_kernels(x)
-    cdtype = _compute_dtype(dtype, kernels)
+    backend = _eager_backend(x)
+    cdtype = _compute_dtype(dtype, backend)
     a_, x_ = _as(a, cdtype), _as(x, cdtype)
     zi_ = _as(zi, cdtype) if zi is not None else x_.new_zeros(B)
-    if kernels is None:
+    if backend is None:
         h = torch.ops.tritonlpc.allpole(x_, a_.unsqueeze(2), zi_.unsqueeze(1), True)
     elif needs_autograd(a_, x_, zi_):
         h = apply(Recurrence, a_, x_, zi_)
     else:
-        h = kernels.forward(x_, a_.unsqueeze(2), zi_.unsqueeze(1), neg_a=True)
+        h = backend.forward(x_, a_.unsqueeze(2), zi_.unsqueeze(1), neg_a=True)
     return _as(h, dtype)
