@@ -140,6 +140,7 @@ def check_range(
     v = float(value)
     ok = (v > low if low_open else v >= low) and (v < high if high_open else v <= high)  # NaN: False
     if not ok or (finite and not math.isfinite(v)):
+        low_open, high_open = low_open or (finite and low == -math.inf), high_open or (finite and high == math.inf)
         interval = f"{'(' if low_open else '['}{low:g}, {high:g}{')' if high_open else ']'}"
         kind = "a finite number" if finite else "a number"
         raise ValueError(f"{name} must be {kind} in {interval}, got {value!r}")

@@ -235,9 +235,8 @@ def compressor_static_gain(level_db: torch.Tensor, threshold_db: Number, ratio: 
         ValueError: a number parameter outside its range (tensor values are not checked).
     """
     check_tensor("level_db", level_db, real=True)
-    if not isinstance(knee_db, (int, float)) or isinstance(knee_db, bool):
-        raise ValueError(f"knee_db must be a non-negative number, got {knee_db!r}")
-    check_range("knee_db", knee_db, 0.0, finite=True)
+    if not isinstance(knee_db, (int, float)) or isinstance(knee_db, bool) or not 0 <= knee_db < math.inf:
+        raise ValueError(f"knee_db must be a non-negative finite number, got {knee_db!r}")
     check_range("threshold_db", threshold_db, finite=True)
     check_range("ratio", ratio, 1.0)
     ct = as_tensor_like("threshold_db", threshold_db, level_db)
