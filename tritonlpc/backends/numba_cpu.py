@@ -61,6 +61,7 @@ import numba
 import numpy as np
 import torch
 from numba import prange
+from torch import Tensor
 
 from ._numba_smooth import smooth_rows, smooth_rows_serial
 from ._numba_support import jit, launch, launch_parallel, parallel_allowed, variant
@@ -534,13 +535,15 @@ class NumbaBackend(Backend):
         # CPU only: no device to pass; torch parses unpacked sizes faster than a tuple (~0.5 us)
         return torch.empty(*shape, dtype=like.dtype if dtype is None else dtype)
 
-    def _forward(self, x, a, zi, y, conj_a, neg_a, *, schedule: Optional[str] = None, chunk_len: Optional[int] = None):
+    def _forward(self, x: Tensor, a: Tensor, zi: Tensor, y: Tensor, conj_a: bool, neg_a: bool, *,
+                 schedule: Optional[str] = None, chunk_len: Optional[int] = None) -> None:
         B, T, M = a.shape
         args = (_np(x), _np(a), _np(zi), y.numpy(), conj_a, _sign(x.dtype, neg_a))
         _run(_FORWARD, B, T, M, schedule, chunk_len, args)
 
-    def _adjoint(self, g, a, y, zi, u, grad_a, grad_zi, conj_a, neg_a, *, schedule: Optional[str] = None,
-                 chunk_len: Optional[int] = None):
+    def _adjoint(self, g: Tensor, a: Tensor, y: Optional[Tensor], zi: Optional[Tensor], u: Tensor,
+                 grad_a: Optional[Tensor], grad_zi: Optional[Tensor], conj_a: bool, neg_a: bool, *,
+                 schedule: Optional[str] = None, chunk_len: Optional[int] = None) -> None:
         B, T, M = a.shape
         need_a, need_zi = grad_a is not None, grad_zi is not None
         args = (
@@ -558,7 +561,7 @@ class NumbaBackend(Backend):
         )
         _run(_REVERSE, B, T, M, schedule, chunk_len, args)
 
-    def _smooth(self, f, at, rt, zi, g, zeta):
+    def _smooth(self, f: Tensor, at: Tensor, rt: Tensor, zi: Tensor, g: Tensor, zeta: Tensor) -> None:
         B = f.shape[0]
         out = g.numpy()
         one = np.ones(1, dtype=out.dtype)[0]

@@ -460,13 +460,17 @@ class TritonBackend(Backend):
     def check_device(self, t: torch.Tensor) -> None:
         _check(t)
 
-    def _forward(self, x, a, zi, y, conj_a, neg_a, **knobs):
+    def _forward(self, x: torch.Tensor, a: torch.Tensor, zi: torch.Tensor, y: torch.Tensor, conj_a: bool,
+                 neg_a: bool, **knobs: Any) -> None:
         _forward(x, a, zi, y, conj_a, neg_a, **knobs)
 
-    def _adjoint(self, g, a, y, zi, u, grad_a, grad_zi, conj_a, neg_a, **knobs):
+    def _adjoint(self, g: torch.Tensor, a: torch.Tensor, y: Optional[torch.Tensor], zi: Optional[torch.Tensor],
+                 u: torch.Tensor, grad_a: Optional[torch.Tensor], grad_zi: Optional[torch.Tensor], conj_a: bool,
+                 neg_a: bool, **knobs: Any) -> None:
         _adjoint(g, a, y, zi, u, grad_a, grad_zi, conj_a, neg_a, knobs)
 
-    def _smooth(self, f, at, rt, zi, g, zeta):
+    def _smooth(self, f: torch.Tensor, at: torch.Tensor, rt: torch.Tensor, zi: torch.Tensor, g: torch.Tensor,
+                zeta: torch.Tensor) -> None:
         B, T = f.shape
         rows = min(32, triton.next_power_of_2(B))
         steps = 32 // f.element_size()  # 32 bytes of each row a block
