@@ -8,8 +8,8 @@ autograd, validation or dispatch: they receive tensors that :mod:`tritonlpc._val
 checked, and return plain tensors. Everything else (the autograd Functions in
 :mod:`tritonlpc.core` / :mod:`tritonlpc.recurrence`, the custom ops in :mod:`tritonlpc._ops`,
 :mod:`tritonlpc.audio`, :mod:`tritonlpc.distributed`) gets its backend from
-:func:`tritonlpc._dispatch.backend_object`. ``Backend.supports_half``: the backend computes
-float16/bfloat16 in place (else the public functions cast to float32). Keyword arguments past
+:func:`tritonlpc._dispatch.backend_object`. ``Backend.supports_half``: the backend takes
+float16/bfloat16 as they are, accumulating in float32 (else the public functions cast to float32). Keyword arguments past
 the contract's are kernel knobs (schedule overrides for tests and benchmarks).
 
 Contract (every backend implements it identically; the math is in :mod:`tritonlpc._reference`):
@@ -18,7 +18,7 @@ Contract (every backend implements it identically; the math is in :mod:`tritonlp
     ``y[n] = x[n] - sum_{i=1..M} A[n,i-1] y[n-i]``, ``y[-k] = zi[k-1]``, with ``A = a``
     (``-a`` if ``neg_a``; conjugated if ``conj_a``).
     ``x (B,T)``, ``a (B,T,M)``, ``zi (B,M)``; one dtype among float32, float64, complex64,
-    complex128; one device; **any strides** (``a`` may be expanded with stride 0 on any dim,
+    complex128 (and float16/bfloat16 where ``supports_half``); one device; **any strides** (``a`` may be expanded with stride 0 on any dim,
     and must be read in place, never copied). ``B``, ``T`` may be 0; ``T < M`` is allowed.
     Returns a new contiguous ``y (B,T)``.
 
