@@ -23,7 +23,7 @@ sys.path.insert(0, str(ROOT))
 
 from ab import export_base  # noqa: E402
 from tritonlpc import _reference  # noqa: E402
-from tritonlpc.backends import numba_cpu as new  # noqa: E402
+from tritonlpc.backends.numba_cpu import BACKEND as new  # noqa: E402
 from tritonlpc.testing import make_inputs, rel_error  # noqa: E402
 
 
@@ -35,7 +35,8 @@ def main() -> None:
     args = p.parse_args()
     tmp = Path(tempfile.mkdtemp(prefix="tritonlpc-rounding-"))
     sys.path.insert(0, str(tmp))
-    base = importlib.import_module(export_base(args.base, tmp) + ".backends.numba_cpu")
+    base_module = importlib.import_module(export_base(args.base, tmp) + ".backends.numba_cpu")
+    base = getattr(base_module, "BACKEND", base_module)  # older versions: module-level functions
     print(f"{'M':>3} {'dtype':>10} {'direction':>9} {'base':>10} {'new':>10}")
     for M in (1, 2, 3, 8):
         for dtype in (torch.float32, torch.complex64):

@@ -123,11 +123,11 @@ def record(
     x, a, zi = _tensors(B, T, M, dtype, expanded)
     with recording() as launches:
         if direction == "fwd":
-            tg.forward(x, a, zi, **knobs)
+            tg.BACKEND.forward(x, a, zi, **knobs)
         elif direction == "bwd":
-            tg.backward(x, a, x, zi, need[0], need[1], **knobs)
+            tg.BACKEND.backward(x, a, x, zi, need[0], need[1], **knobs)
         else:
-            tg.reverse(x, a, conj_a=True, **knobs)
+            tg.BACKEND.reverse(x, a, conj_a=True, **knobs)
     return launches
 
 

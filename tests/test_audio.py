@@ -315,7 +315,7 @@ def test_attack_release_double_backward():
 
 def test_attack_release_backward_runs_on_reverse_scan(backend, monkeypatch):
     """The backward is the backend's reverse kernel (neg_a, decay coefficients), not a loop."""
-    module = tritonlpc._dispatch.backend_module(torch.zeros(1, device=backend.device))
+    module = tritonlpc._dispatch.backend_object(torch.zeros(1, device=backend.device))
     calls = []
     original = module.reverse
 

@@ -83,12 +83,12 @@ def test_slice_summary_is_the_slice_map(backend, dtype, B, T, M) -> None:
 
 
 def test_slice_summary_uses_a_backend_kernel(monkeypatch) -> None:
-    """A backend module's ``summary`` replaces the generic runs."""
+    """A backend's ``summary`` replaces the generic runs."""
     from tritonlpc import _dispatch
     from tritonlpc.distributed import slice_summary
 
     x = torch.zeros(1, 4)
-    kernels = _dispatch.backend_module(x)
+    kernels = _dispatch.backend_object(x)
     calls = []
 
     def summary(v, a, *, neg_a=False, adjoint=False):

@@ -36,20 +36,20 @@ def test_forward_backward_reverse(schedule, chunk, dtype, M):
     g = torch.randn_like(x)
     kw = dict(schedule=schedule, chunk_len=chunk)
     for neg in (False, True):
-        y = nb.forward(x, a, zi, neg_a=neg, **kw)
+        y = nb.BACKEND.forward(x, a, zi, neg_a=neg, **kw)
         assert y.dtype == dtype and y.is_contiguous()
         assert_rel_close(y, _reference.allpole(_hi(x), _hi(a), _hi(zi), neg_a=neg), TOL[dtype])
-        gx, ga, gzi = nb.backward(g, a, y, zi, True, True, neg_a=neg, **kw)
+        gx, ga, gzi = nb.BACKEND.backward(g, a, y, zi, True, True, neg_a=neg, **kw)
         for got, exp in zip((gx, ga, gzi), _ref_grads(x, a, zi, g, neg)):
             assert got.dtype == dtype
             assert_rel_close(got, exp, TOL[dtype])
-        gx2, ga2, gzi2 = nb.backward(g, a, None, zi, False, False, neg_a=neg, **kw)
+        gx2, ga2, gzi2 = nb.BACKEND.backward(g, a, None, zi, False, False, neg_a=neg, **kw)
         assert ga2 is None and gzi2 is None
         assert torch.equal(gx2, gx)
     for conj in (False, True):
-        u = nb.reverse(g, a, conj_a=conj, **kw)
+        u = nb.BACKEND.reverse(g, a, conj_a=conj, **kw)
         assert_rel_close(u, _reference.reverse(_hi(g), _hi(a), conj_a=conj), TOL[dtype])
-        y = nb.forward(x, a, zi, conj_a=conj, **kw)
+        y = nb.BACKEND.forward(x, a, zi, conj_a=conj, **kw)
         assert_rel_close(y, _reference.allpole(_hi(x), _hi(a), _hi(zi), conj_a=conj), TOL[dtype])
 
 
@@ -60,11 +60,9 @@ def test_short_signals(schedule, chunk, T_of_M):
     T = {"1": 1, "M-1": M - 1, "M": M, "M+1": M + 1}[T_of_M]
     x, a, zi = make_inputs(2, T, M, torch.float64, seed=T)
     g = torch.randn_like(x)
-    y = nb.forward(x, a, zi, schedule=schedule, chunk_len=chunk)
+    y = nb.BACKEND.forward(x, a, zi, schedule=schedule, chunk_len=chunk)
     assert_rel_close(y, _reference.allpole(x, a, zi), 1e-12)
-    for got, exp in zip(
-        nb.backward(g, a, y, zi, True, True, schedule=schedule, chunk_len=chunk), _ref_grads(x, a, zi, g, False)
-    ):
+    for got, exp in zip(nb.BACKEND.backward(g, a, y, zi, True, True, schedule=schedule, chunk_len=chunk), _ref_grads(x, a, zi, g, False)):
         assert_rel_close(got, exp, 1e-12)
 
 
@@ -73,11 +71,9 @@ def test_short_signals(schedule, chunk, T_of_M):
 def test_high_orders(M, schedule, chunk):
     x, a, zi = make_inputs(2, 2 * M + 33, M, torch.float64, seed=M)
     g = torch.randn_like(x)
-    y = nb.forward(x, a, zi, schedule=schedule, chunk_len=chunk)
+    y = nb.BACKEND.forward(x, a, zi, schedule=schedule, chunk_len=chunk)
     assert_rel_close(y, _reference.allpole(x, a, zi), 1e-9)
-    for got, exp in zip(
-        nb.backward(g, a, y, zi, True, True, schedule=schedule, chunk_len=chunk), _ref_grads(x, a, zi, g, False)
-    ):
+    for got, exp in zip(nb.BACKEND.backward(g, a, y, zi, True, True, schedule=schedule, chunk_len=chunk), _ref_grads(x, a, zi, g, False)):
         assert_rel_close(got, exp, 1e-9)
 
 
@@ -85,7 +81,7 @@ def test_high_orders(M, schedule, chunk):
 def test_batch_sizes_and_odd_pairs(B):
     for M in (1, 2, 3):  # M >= 3: rows advanced in pairs by one kernel
         x, a, zi = make_inputs(B, 40, M, torch.float32, seed=B)
-        assert_rel_close(nb.forward(x, a, zi), _reference.allpole(_hi(x), _hi(a), _hi(zi)), 2e-4)
+        assert_rel_close(nb.BACKEND.forward(x, a, zi), _reference.allpole(_hi(x), _hi(a), _hi(zi)), 2e-4)
 
 
 def test_expanded_and_strided_inputs_are_read_in_place():
@@ -95,16 +91,16 @@ def test_expanded_and_strided_inputs_are_read_in_place():
     assert nb._np(a_exp).strides[:2] == (0, 0)  # the kernel sees the stride-0 view, no copy
     x_s = torch.randn(3, 128, dtype=torch.float64)[:, ::2]
     for schedule, chunk in SCHEDULES:
-        y = nb.forward(x_s, a_exp, zi, schedule=schedule, chunk_len=chunk)
+        y = nb.BACKEND.forward(x_s, a_exp, zi, schedule=schedule, chunk_len=chunk)
         assert_rel_close(y, _reference.allpole(x_s, a_exp.contiguous(), zi), 1e-12)
 
 
 def test_bad_schedule_arguments():
     x, a, zi = make_inputs(1, 8, 2, torch.float64)
     with pytest.raises(ValueError, match="schedule must be"):
-        nb.forward(x, a, zi, schedule="diagonal")
+        nb.BACKEND.forward(x, a, zi, schedule="diagonal")
     with pytest.raises(ValueError, match="chunk_len must be"):
-        nb.forward(x, a, zi, schedule="chunked", chunk_len=0)
+        nb.BACKEND.forward(x, a, zi, schedule="chunked", chunk_len=0)
 
 
 def test_automatic_schedule_prefers_rows_when_cores_are_few():
@@ -118,8 +114,8 @@ def test_compiled_kernels_are_cached_across_processes():
         "from tritonlpc.backends import numba_cpu as nb\n"
         "x = torch.randn(2, 50, dtype=torch.float64); a = torch.zeros(2, 50, 3, dtype=torch.float64)\n"
         "zi = torch.zeros(2, 3, dtype=torch.float64)\n"
-        "y = nb.forward(x, a, zi, schedule='rows')\n"
-        "nb.backward(x, a, y, zi, True, True, schedule='rows')\n"
+        "y = nb.BACKEND.forward(x, a, zi, schedule='rows')\n"
+        "nb.BACKEND.backward(x, a, y, zi, True, True, schedule='rows')\n"
         "count = lambda d, k: sum(getattr(d.stats, k).values())\n"
         "fwd = (nb._fwd_rows, nb._fwd_rows_serial); rev = (nb._rev_rows, nb._rev_rows_serial)\n"
         "print(sum(count(d, 'cache_hits') for d in fwd), sum(count(d, 'cache_misses') for d in fwd + rev),"
@@ -158,10 +154,10 @@ def test_unstable_silent_stretch_stays_finite():
     g = torch.zeros(1, T)
     g[0, T // 2 - 10] = 1
     y_bwd = torch.randn(1, T)
-    rows = (nb.forward(x, a_fwd, zi, schedule="rows"), *nb.backward(g, a_bwd, y_bwd, zi, True, True, schedule="rows"))
+    rows = (nb.BACKEND.forward(x, a_fwd, zi, schedule="rows"), *nb.BACKEND.backward(g, a_bwd, y_bwd, zi, True, True, schedule="rows"))
     for chunk in (4600, 1000):
         kw = dict(schedule="chunked", chunk_len=chunk)
-        chunked = (nb.forward(x, a_fwd, zi, **kw), *nb.backward(g, a_bwd, y_bwd, zi, True, True, **kw))
+        chunked = (nb.BACKEND.forward(x, a_fwd, zi, **kw), *nb.BACKEND.backward(g, a_bwd, y_bwd, zi, True, True, **kw))
         for got, exp in zip(chunked, rows):
             assert torch.isfinite(exp).all()
             assert torch.isfinite(got).all()
@@ -176,5 +172,5 @@ def test_unstable_filter_on_zeros_gives_zeros(dtype):
     zeros = torch.zeros(2, T, dtype=dtype)
     for schedule, chunk in (("rows", None), ("chunked", 8192)):
         kw = dict(schedule=schedule, chunk_len=chunk)
-        assert torch.equal(nb.forward(zeros, a, torch.zeros(2, 1, dtype=dtype), **kw), zeros)
-        assert torch.equal(nb.reverse(zeros, a, **kw), zeros)
+        assert torch.equal(nb.BACKEND.forward(zeros, a, torch.zeros(2, 1, dtype=dtype), **kw), zeros)
+        assert torch.equal(nb.BACKEND.reverse(zeros, a, **kw), zeros)

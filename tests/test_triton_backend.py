@@ -60,18 +60,18 @@ def _ref(x, a, zi, g, neg=False, conj=False):
 
 
 def _check_all(x, a, zi, g, tol, neg, **kw):
-    y = tg.forward(x, a, zi, neg_a=neg, **kw)
+    y = tg.BACKEND.forward(x, a, zi, neg_a=neg, **kw)
     assert y.dtype == x.dtype and y.device == x.device and y.is_contiguous()
     y_ref, grads_ref = _ref(x, a, zi, g, neg=neg)
     assert_rel_close(y, y_ref, tol)
-    grads = tg.backward(g, a, y, zi, True, True, neg_a=neg, **kw)
+    grads = tg.BACKEND.backward(g, a, y, zi, True, True, neg_a=neg, **kw)
     for got, exp in zip(grads, grads_ref):
         assert got.dtype == g.dtype and got.is_contiguous()
         assert_rel_close(got, exp, tol)
     conj = not neg  # both values of both flags over a test's T values
-    u = tg.reverse(g, a, conj_a=conj, neg_a=neg, **kw)
+    u = tg.BACKEND.reverse(g, a, conj_a=conj, neg_a=neg, **kw)
     assert_rel_close(u, _reference.reverse(_hi(g), _hi(a), conj_a=conj, neg_a=neg), tol)
-    yc = tg.forward(x, a, zi, conj_a=conj, **kw)
+    yc = tg.BACKEND.forward(x, a, zi, conj_a=conj, **kw)
     assert_rel_close(yc, _reference.allpole(_hi(x), _hi(a), _hi(zi), conj_a=conj), tol)
 
 
@@ -129,10 +129,10 @@ def test_half_precision(dtype, bound, M):
     """float16/bfloat16: loaded natively, accumulated in float32, stored in the input dtype."""
     x, a, zi = (t.to(dtype) for t in make_inputs(3, 21, M, torch.float64, seed=M, device=DEV))
     g = torch.randn(3, 21, generator=torch.Generator().manual_seed(5)).to(device=DEV, dtype=dtype)
-    y = tg.forward(x, a, zi, **THREE)
+    y = tg.BACKEND.forward(x, a, zi, **THREE)
     assert y.dtype == dtype
     y_ref, grads_ref = _ref(x, a, zi, g)
-    grads = tg.backward(g, a, y, zi, True, True, **THREE)
+    grads = tg.BACKEND.backward(g, a, y, zi, True, True, **THREE)
     for got, exp in zip((y, *grads), (y_ref, *grads_ref)):
         assert got.dtype == dtype
         err = (_hi(got) - exp).norm() / exp.norm()
@@ -165,15 +165,15 @@ def test_zero_state_through_overflowing_maps(M, kw):
     x = torch.zeros(1, T, device=DEV)
     x[0, T // 2 + 3] = 1.0  # one impulse after the unstable half
     zi = torch.zeros(1, M, device=DEV)
-    y = tg.forward(x, a, zi, **kw)
+    y = tg.BACKEND.forward(x, a, zi, **kw)
     y_ref = _reference.allpole(_hi(x), _hi(a), _hi(zi))
     assert torch.isfinite(y).all()
     assert_rel_close(y, y_ref, 1e-5)
-    assert torch.equal(tg.forward(torch.zeros_like(x), a, zi, **kw), torch.zeros_like(x))
+    assert torch.equal(tg.BACKEND.forward(torch.zeros_like(x), a, zi, **kw), torch.zeros_like(x))
     # adjoint: unstable (reversed in time) where the upstream gradient is silent
     a_rev = a.flip(1)
     g = x.flip(1)
-    u = tg.reverse(g, a_rev, **kw)
+    u = tg.BACKEND.reverse(g, a_rev, **kw)
     u_ref = _reference.reverse(_hi(g), _hi(a_rev))
     assert torch.isfinite(u).all()
     assert_rel_close(u, u_ref, 1e-5)
@@ -185,10 +185,10 @@ def test_zero_state_through_overflowing_maps(M, kw):
 def test_backward_flags(M, kw):
     """need_grad_a / need_grad_zi: None when not asked; y and zi optional; grad_x unchanged."""
     x, a, zi, g = _inputs(3, 21, M, torch.float64, seed=M)
-    y = tg.forward(x, a, zi, **kw)
-    gx, ga, gzi = tg.backward(g, a, y, zi, True, True, **kw)
+    y = tg.BACKEND.forward(x, a, zi, **kw)
+    gx, ga, gzi = tg.BACKEND.backward(g, a, y, zi, True, True, **kw)
     for need_a, need_zi in [(False, False), (True, False), (False, True)]:
-        gx2, ga2, gzi2 = tg.backward(g, a, y if need_a else None, zi if need_a else None, need_a, need_zi, **kw)
+        gx2, ga2, gzi2 = tg.BACKEND.backward(g, a, y if need_a else None, zi if need_a else None, need_a, need_zi, **kw)
         assert torch.equal(gx2, gx)
         assert (ga2 is None) != need_a and (gzi2 is None) != need_zi
         if need_a:
@@ -196,7 +196,7 @@ def test_backward_flags(M, kw):
         if need_zi:
             assert torch.equal(gzi2, gzi)
     with pytest.raises(ValueError):
-        tg.backward(g, a, None, zi, True, False, **kw)
+        tg.BACKEND.backward(g, a, None, zi, True, False, **kw)
 
 
 @pytest.mark.parametrize("M", [2, 5])
@@ -219,16 +219,16 @@ def test_strides_and_expanded(M, dtype):
     for aa in (a_exp, a_tm, a_bexp):
         a_c = aa.contiguous()
         for kw in SCHEDULES:
-            y = tg.forward(x, a_c, zi, **kw)
-            y_nc = tg.forward(x_nc, aa, zi_nc, **kw)
+            y = tg.BACKEND.forward(x, a_c, zi, **kw)
+            y_nc = tg.BACKEND.forward(x_nc, aa, zi_nc, **kw)
             assert torch.equal(y_nc, y)
-            ref = tg.backward(g, a_c, y, zi, True, True, **kw)
+            ref = tg.BACKEND.backward(g, a_c, y, zi, True, True, **kw)
             y_s = torch.stack([y, y], dim=2)[..., 0]
-            for got, exp in zip(tg.backward(g_nc, aa, y_s, zi_nc, True, True, **kw), ref):
+            for got, exp in zip(tg.BACKEND.backward(g_nc, aa, y_s, zi_nc, True, True, **kw), ref):
                 assert torch.equal(got, exp)
-            assert torch.equal(tg.reverse(g_nc, aa, conj_a=True, **kw), tg.reverse(g, a_c, conj_a=True, **kw))
+            assert torch.equal(tg.BACKEND.reverse(g_nc, aa, conj_a=True, **kw), tg.BACKEND.reverse(g, a_c, conj_a=True, **kw))
     y_ref, _ = _ref(x, a_exp, zi, g)
-    assert_rel_close(tg.forward(x, a_exp, zi, **THREE), y_ref, 1e-9)
+    assert_rel_close(tg.BACKEND.forward(x, a_exp, zi, **THREE), y_ref, 1e-9)
 
 
 def test_lazy_conj_and_neg_views():
@@ -237,29 +237,29 @@ def test_lazy_conj_and_neg_views():
     for a_view in (a.conj(), torch._neg_view(a)):
         want = a_view.resolve_conj().resolve_neg()
         for kw in SCHEDULES:
-            assert torch.equal(tg.forward(x, a_view, zi, **kw), tg.forward(x, want, zi, **kw))
-            assert torch.equal(tg.reverse(g, a_view, conj_a=True, **kw), tg.reverse(g, want, conj_a=True, **kw))
+            assert torch.equal(tg.BACKEND.forward(x, a_view, zi, **kw), tg.BACKEND.forward(x, want, zi, **kw))
+            assert torch.equal(tg.BACKEND.reverse(g, a_view, conj_a=True, **kw), tg.BACKEND.reverse(g, want, conj_a=True, **kw))
 
 
 @pytest.mark.parametrize("M", [2, 5])
 def test_deterministic(M):
     x, a, zi, g = _inputs(3, 2 * CHUNK + 5, M, torch.float32, seed=1)
     for kw in SCHEDULES:
-        y1, y2 = tg.forward(x, a, zi, **kw), tg.forward(x, a, zi, **kw)
+        y1, y2 = tg.BACKEND.forward(x, a, zi, **kw), tg.BACKEND.forward(x, a, zi, **kw)
         assert torch.equal(y1, y2)
-        for p, q in zip(tg.backward(g, a, y1, zi, True, True, **kw), tg.backward(g, a, y1, zi, True, True, **kw)):
+        for p, q in zip(tg.BACKEND.backward(g, a, y1, zi, True, True, **kw), tg.BACKEND.backward(g, a, y1, zi, True, True, **kw)):
             assert torch.equal(p, q)
 
 
 @pytest.mark.parametrize("B,T", [(0, 5), (2, 0), (0, 0)])
 def test_empty(B, T):
     x, a, zi = torch.zeros(B, T, device=DEV), torch.zeros(B, T, 3, device=DEV), torch.zeros(B, 3, device=DEV)
-    y = tg.forward(x, a, zi)
+    y = tg.BACKEND.forward(x, a, zi)
     assert y.shape == (B, T)
-    gx, ga, gzi = tg.backward(x, a, y, zi, True, True)
+    gx, ga, gzi = tg.BACKEND.backward(x, a, y, zi, True, True)
     assert gx.shape == (B, T) and ga.shape == (B, T, 3) and gzi.shape == (B, 3)
     assert not gzi.any()  # no samples: zi has no influence
-    assert tg.reverse(x, a).shape == (B, T)
+    assert tg.BACKEND.reverse(x, a).shape == (B, T)
 
 
 @pytest.mark.parametrize(
@@ -281,7 +281,7 @@ def test_empty(B, T):
 def test_bad_knobs(kw):
     x, a, zi, _ = _inputs(1, 4, 1, torch.float64)
     with pytest.raises(ValueError):
-        tg.forward(x, a, zi, **kw)
+        tg.BACKEND.forward(x, a, zi, **kw)
 
 
 # --------------------------------------------------------------------------- GPU, real sizes
@@ -290,10 +290,10 @@ def _numba_ref(x, a, zi, g=None):
     from tritonlpc.backends import numba_cpu
 
     xs, as_, zs = (_hi(t) for t in (x, a, zi))
-    y = numba_cpu.forward(xs, as_, zs)
+    y = numba_cpu.BACKEND.forward(xs, as_, zs)
     if g is None:
         return y
-    return y, numba_cpu.backward(_hi(g), as_, y, zs, True, True)
+    return y, numba_cpu.BACKEND.backward(_hi(g), as_, y, zs, True, True)
 
 
 @gpu
@@ -307,11 +307,11 @@ def _numba_ref(x, a, zi, g=None):
 def test_gpu_matrix(M, dtype, kw):
     B, T = 6, 3 * 4096 + 77
     x, a, zi, g = _inputs(B, T, M, dtype, seed=M)
-    y = tg.forward(x, a, zi, **kw)
+    y = tg.BACKEND.forward(x, a, zi, **kw)
     y_ref, grads_ref = _numba_ref(x, a, zi, g)
     tol = 1e-9 if dtype == torch.float64 else 1e-4
     assert_rel_close(y, y_ref, tol)
-    for got, exp in zip(tg.backward(g, a, y, zi, True, True, **kw), grads_ref):
+    for got, exp in zip(tg.BACKEND.backward(g, a, y, zi, True, True, **kw), grads_ref):
         assert_rel_close(got, exp, tol)
 
 
@@ -321,11 +321,11 @@ def test_gpu_long_signal_float32(M):
     """T = 2^20 in float32: relative L2 error <= 1e-5 against float64 (stable, slowly varying)."""
     B, T = 2, 1 << 20
     x, a, zi, g = _inputs(B, T, M, torch.float32, seed=M)
-    y = tg.forward(x, a, zi)
+    y = tg.BACKEND.forward(x, a, zi)
     y_ref, grads_ref = _numba_ref(x, a, zi, g)
     rel = lambda p, q: ((_hi(p) - q).norm() / q.norm()).item()  # noqa: E731
     assert rel(y, y_ref) <= 1e-5
-    for got, exp in zip(tg.backward(g, a, y, zi, True, True), grads_ref):
+    for got, exp in zip(tg.BACKEND.backward(g, a, y, zi, True, True), grads_ref):
         assert rel(got, exp) <= 1e-5
 
 
@@ -341,15 +341,15 @@ def test_gpu_int64_offsets():
     xl = x.repeat(1, T // K + 1)[:, :T].contiguous()
     gl = g.repeat(1, T // K + 1)[:, :T].contiguous()
     al = a0.expand(B, T, M).contiguous()
-    y = tg.forward(xl, al, zi)
-    _, ga, _ = tg.backward(gl, al, y, zi, True, False)
+    y = tg.BACKEND.forward(xl, al, zi)
+    _, ga, _ = tg.BACKEND.backward(gl, al, y, zi, True, False)
     del al
     a_t = a0.expand(B, K, M).contiguous()
-    zi_t = y[:, T - K - M : T - K].flip(1)
-    y_t = tg.forward(xl[:, T - K :], a_t, zi_t)
-    assert_rel_close(y[:, T - K :], y_t, 1e-4)
-    u_t, ga_t, _ = tg.backward(gl[:, T - K :], a_t, y_t, zi_t, True, False)
-    assert_rel_close(ga[:, T - K :], ga_t, 1e-4)
+    zi_t = y[:, T - K - M:T - K].flip(1)
+    y_t = tg.BACKEND.forward(xl[:, T - K:], a_t, zi_t)
+    assert_rel_close(y[:, T - K:], y_t, 1e-4)
+    u_t, ga_t, _ = tg.BACKEND.backward(gl[:, T - K:], a_t, y_t, zi_t, True, False)
+    assert_rel_close(ga[:, T - K:], ga_t, 1e-4)
 
 
 @gpu
@@ -358,14 +358,14 @@ def test_gpu_stream_and_graph():
     x, a, zi, g = _inputs(4, 5000, 2, torch.float32, seed=2)
     s = torch.cuda.Stream()
     with torch.cuda.stream(s):
-        y = tg.forward(x, a, zi)
+        y = tg.BACKEND.forward(x, a, zi)
     s.synchronize()
     assert_rel_close(y, _numba_ref(x, a, zi), 1e-4)
     graph = torch.cuda.CUDAGraph()
-    tg.forward(x, a, zi)  # compile outside the capture
+    tg.BACKEND.forward(x, a, zi)  # compile outside the capture
     torch.cuda.synchronize()
     with torch.cuda.graph(graph):
-        y_g = tg.forward(x, a, zi)
+        y_g = tg.BACKEND.forward(x, a, zi)
     graph.replay()
     torch.cuda.synchronize()
     assert torch.equal(y_g, y)

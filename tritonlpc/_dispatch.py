@@ -13,19 +13,21 @@ import contextlib
 import contextvars
 import importlib
 import os
-from types import ModuleType
-from typing import Iterator, Optional
+from typing import TYPE_CHECKING, Dict, Iterator, Optional
 
 import torch
 
-__all__ = ["BACKENDS", "get_backend", "set_backend", "use_backend", "backend_for", "backend_module"]
+if TYPE_CHECKING:
+    from .backends.base import Backend
+
+__all__ = ["BACKENDS", "get_backend", "set_backend", "use_backend", "backend_for", "backend_object"]
 
 BACKENDS = ("auto", "numba", "triton")
 ENV_VAR = "TRITONLPC_BACKEND"
 
 _MODULES = {"numba": "tritonlpc.backends.numba_cpu", "triton": "tritonlpc.backends.triton_gpu"}
 _global: Optional[str] = None
-_loaded: dict = {}
+_loaded: Dict[str, "Backend"] = {}
 _scoped: contextvars.ContextVar[Optional[str]] = contextvars.ContextVar("tritonlpc_backend", default=None)
 
 
@@ -104,13 +106,18 @@ def backend_for(tensor: torch.Tensor) -> str:
     raise RuntimeError(f"tritonlpc has no backend for {device} tensors (supported: cpu, cuda)")
 
 
-def backend_module(tensor: torch.Tensor) -> ModuleType:
-    """The backend module implementing the kernels for ``tensor``'s device (imported lazily)."""
+def backend_object(tensor: torch.Tensor) -> "Backend":
+    """The backend (a :class:`tritonlpc.backends.base.Backend`) for ``tensor``'s device, imported
+    on first use: every kernel call of the package goes through the object this returns.
+
+    Raises:
+        RuntimeError: the requested backend cannot run on that device, or is not installed.
+    """
     name = backend_for(tensor)
-    module = _loaded.get(name)
-    if module is None:
+    backend = _loaded.get(name)
+    if backend is None:
         try:
-            module = _loaded[name] = importlib.import_module(_MODULES[name])
+            backend = _loaded[name] = importlib.import_module(_MODULES[name]).BACKEND
         except ImportError as exc:  # e.g. triton not installed on this platform
             raise RuntimeError(f"the {name} backend is not available: {exc}") from exc
-    return module
+    return backend

@@ -27,7 +27,7 @@ __all__ = ["allpole", "allpole_backward"]
 @torch.library.custom_op("tritonlpc::allpole", mutates_args=())
 def allpole(x: Tensor, a: Tensor, zi: Tensor, neg_a: bool) -> Tensor:
     """``y[n] = x[n] - sum_i A[n,i-1] y[n-i]`` with ``A = -a`` if ``neg_a`` else ``a``."""
-    return _dispatch.backend_module(x).forward(x, a, zi, neg_a=neg_a)
+    return _dispatch.backend_object(x).forward(x, a, zi, neg_a=neg_a)
 
 
 @allpole.register_fake
@@ -40,7 +40,7 @@ def allpole_backward(
     g: Tensor, a: Tensor, y: Tensor, zi: Tensor, neg_a: bool, need_grad_a: bool, need_grad_zi: bool
 ) -> Tuple[Tensor, Tensor, Tensor]:
     """Fused backward of :func:`allpole`; see :mod:`tritonlpc.backends` for the math."""
-    gx, ga, gzi = _dispatch.backend_module(g).backward(g, a, y, zi, need_grad_a, need_grad_zi, neg_a=neg_a)
+    gx, ga, gzi = _dispatch.backend_object(g).backward(g, a, y, zi, need_grad_a, need_grad_zi, neg_a=neg_a)
     empty = g.new_empty(0)
     return gx, ga if ga is not None else empty, gzi if gzi is not None else empty.clone()
 

@@ -1,16 +1,33 @@
-"""Argument checking shared by the public functions and the autograd Functions.
+"""Argument checking for the whole package: the public functions, the autograd Functions and
+:mod:`tritonlpc.audio`.
 
 Every failure raises ``TypeError`` (wrong type or dtype) or ``ValueError`` (wrong shape,
-device or order) naming the argument and what was seen. Nothing here copies data.
+device, order or value) naming the argument and what was seen. Nothing here copies data.
+Parameter values (:func:`check_range`) are checked for Python numbers only: a tensor's values
+are used as they are, since reading them would synchronise the GPU.
 """
 
 from __future__ import annotations
 
-from typing import Optional, Sequence, Tuple
+import math
+from typing import Optional, Sequence, Tuple, Union
 
 import torch
 
-__all__ = ["check_kind", "check_tensor", "check_lpc", "check_recurrence", "check_flag", "common_dtype", "HALF_DTYPES"]
+__all__ = [
+    "check_kind",
+    "check_tensor",
+    "check_same_device",
+    "check_lpc",
+    "check_recurrence",
+    "check_flag",
+    "check_int",
+    "check_range",
+    "check_sample_rate",
+    "as_tensor_like",
+    "common_dtype",
+    "HALF_DTYPES",
+]
 
 HALF_DTYPES = (torch.float16, torch.bfloat16)
 DTYPES = (torch.float32, torch.float64, torch.complex64, torch.complex128) + HALF_DTYPES
@@ -26,12 +43,15 @@ def check_kind(name: str, t: torch.Tensor) -> None:
         raise TypeError(f"{name} must be a dense (strided) tensor, got {kind} tensor; convert it with .to_dense()")
 
 
-def check_tensor(name: str, t: object, ndim: int, dims: str) -> torch.Tensor:
-    """Check that ``t`` is a dense tensor of a supported floating/complex dtype with ``ndim`` dimensions."""
+def check_tensor(name: str, t: object, ndim: Optional[int] = None, dims: str = "", *, real: bool = False) -> torch.Tensor:
+    """Check that ``t`` is a dense tensor of a supported floating (or complex, unless ``real``)
+    dtype with ``ndim`` dimensions (any number if ``None``); ``dims`` names the shape."""
     if not isinstance(t, torch.Tensor):
-        raise TypeError(f"{name} must be a torch.Tensor of shape {dims}, got {type(t).__name__}")
+        raise TypeError(f"{name} must be a torch.Tensor{' of shape ' + dims if dims else ''}, got {type(t).__name__}")
+    if real and not t.dtype.is_floating_point:
+        raise TypeError(f"{name} must have a real floating point dtype, got {t.dtype}")
     check_kind(name, t)
-    if t.dim() != ndim:
+    if ndim is not None and t.dim() != ndim:
         raise ValueError(f"{name} must have shape {dims} ({ndim} dimensions), got shape {tuple(t.shape)}")
     return t
 
@@ -44,6 +64,13 @@ def _check_same_device(named: Sequence[Tuple[str, torch.Tensor]]) -> None:
                 f"{name} is on {t.device} but {first_name} is on {first.device}; "
                 "all inputs must be on the same device"
             )
+
+
+def check_same_device(named: Sequence[Tuple[str, Optional[torch.Tensor]]]) -> None:
+    """All given tensors (``None`` entries skipped) live on one device."""
+    present = [(n, t) for n, t in named if t is not None]
+    if len(present) > 1:
+        _check_same_device(present)
 
 
 def _check_same_dtype(named: Sequence[Tuple[str, torch.Tensor]]) -> None:
@@ -75,6 +102,73 @@ def check_flag(name: str, value: object) -> bool:
     if not isinstance(value, bool):
         raise TypeError(f"{name} must be a bool, got {type(value).__name__}")
     return value
+
+
+def check_int(name: str, value: object, minimum: int = 1) -> int:
+    """``value`` must be an ``int`` (not a bool) of at least ``minimum``."""
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise TypeError(f"{name} must be an int, got {type(value).__name__}")
+    if value < minimum:
+        raise ValueError(f"{name} must be >= {minimum}, got {value}")
+    return value
+
+
+Number = Union[float, torch.Tensor]
+
+
+def check_range(
+    name: str,
+    value: object,
+    low: float = -math.inf,
+    high: float = math.inf,
+    *,
+    low_open: bool = False,
+    high_open: bool = False,
+    finite: bool = False,
+) -> None:
+    """A Python number ``value`` must lie in the interval from ``low`` to ``high`` (open at an
+    end if ``low_open``/``high_open``; NaN never does; infinities not if ``finite``).
+
+    Tensors (and anything else: the type is checked where the value is used) pass unchecked:
+    reading a tensor's values would synchronise the GPU.
+
+    Raises:
+        ValueError: naming ``name`` and the value.
+    """
+    if not isinstance(value, (int, float)) or isinstance(value, bool):
+        return
+    v = float(value)
+    ok = (v > low if low_open else v >= low) and (v < high if high_open else v <= high)  # NaN: False
+    if not ok or (finite and not math.isfinite(v)):
+        low_open, high_open = low_open or (finite and low == -math.inf), high_open or (finite and high == math.inf)
+        interval = f"{'(' if low_open else '['}{low:g}, {high:g}{')' if high_open else ']'}"
+        kind = "a finite number" if finite else "a number"
+        raise ValueError(f"{name} must be {kind} in {interval}, got {value!r}")
+
+
+def check_sample_rate(sample_rate: object) -> None:
+    """``sample_rate`` must be a positive finite number (a Python ``int``/``float``).
+
+    Raises:
+        ValueError: naming ``sample_rate`` and the value (NaN included).
+    """
+    if isinstance(sample_rate, bool) or not isinstance(sample_rate, (int, float)) or not 0 < sample_rate < math.inf:
+        raise ValueError(f"sample_rate must be a positive finite number, got {sample_rate!r}")
+
+
+def as_tensor_like(name: str, value: Number, like: torch.Tensor, *, real: bool = True) -> torch.Tensor:
+    """A Python number becomes a 0-d tensor of ``like``'s dtype (the default dtype if ``like`` is
+    not real floating point) and device; a tensor is checked (:func:`check_tensor`) and returned.
+
+    Raises:
+        TypeError: ``value`` is neither a number nor a suitable tensor.
+    """
+    if isinstance(value, bool) or not isinstance(value, (int, float, torch.Tensor)):
+        raise TypeError(f"{name} must be a float or a torch.Tensor, got {type(value).__name__}")
+    if isinstance(value, torch.Tensor):
+        return check_tensor(name, value, real=real)
+    dtype = like.dtype if like.dtype.is_floating_point else torch.get_default_dtype()
+    return torch.tensor(float(value), dtype=dtype, device=like.device)
 
 
 def _missing(name: str, dims: str, what: str) -> TypeError:

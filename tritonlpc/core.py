@@ -20,69 +20,16 @@ Forward mode: ``y_dot = LPC(x_dot - sum_i A_dot[n,i-1] y[n-i], A, zi_dot)``.
 
 from __future__ import annotations
 
-import inspect
-from types import ModuleType
-from typing import Any, Callable, List, Optional, Tuple
+from typing import Any, Optional, Tuple
 
 import torch
 from torch.autograd import Function
 
 from . import _dispatch
-from ._validation import HALF_DTYPES, check_flag, check_lpc
+from ._autograd import backend_computing, flatten_vmap, fused_ok, precomputed_signature
+from ._validation import check_flag, check_lpc
 
-__all__ = ["LPC", "Reverse", "lpc_vjp", "past_values", "apply", "needs_autograd", "kernels_for"]
-
-_is_wrapped: Callable[[torch.Tensor], bool] = torch._C._functorch.is_functorch_wrapped_tensor
-_transforms_active: Callable[[], bool] = torch._C._are_functorch_transforms_active
-_forward_ad = torch.autograd.forward_ad
-
-
-def needs_autograd(*tensors: torch.Tensor) -> bool:
-    """Whether a call on ``tensors`` must run through the autograd Function: a graph is being
-    recorded for one of them, a forward-mode AD level or a ``torch.func`` transform is active,
-    or one is a tensor subclass. Otherwise the public functions call the kernels directly,
-    which saves ``Function.apply``'s bookkeeping (more than the kernel of a small call)."""
-    if _transforms_active() or _forward_ad._current_level >= 0:
-        return True
-    grad = torch.is_grad_enabled()
-    for t in tensors:
-        if type(t) is not torch.Tensor or (grad and t.requires_grad):
-            return True
-    return False
-
-
-def precomputed_signature(cls: type) -> type:
-    """Class decorator for autograd Functions: store ``forward``'s signature on it.
-
-    ``Function.apply`` binds its arguments with ``inspect.signature(cls.forward)`` on every
-    call (for Functions with ``setup_context``), which rebuilds the signature each time (~25 µs,
-    a third of a small call's overhead); ``inspect.signature`` returns a stored
-    ``__signature__`` at once.
-    """
-    cls.forward.__signature__ = inspect.signature(cls.forward)
-    return cls
-
-
-def apply(cls: type, *args: Any) -> Any:
-    """``cls.apply(*args)`` for an autograd Function given *all* of ``forward``'s arguments
-    positionally: without a ``torch.func`` transform or functorch wrapper around, it goes
-    straight to torch's C++ ``apply``, skipping ``Function.apply``'s binding of the arguments
-    to ``forward``'s signature (``inspect``, a few µs a call), which has nothing to do then."""
-    if _transforms_active() or any(isinstance(t, torch.Tensor) and _is_wrapped(t) for t in args):
-        return cls.apply(*args)
-    return super(Function, cls).apply(*args)  # type: ignore[misc]
-
-
-def kernels_for(t: torch.Tensor, name: str) -> ModuleType:
-    """The backend module for ``t``'s device, after checking that it computes in ``t``'s dtype
-    (the low-level Functions take one dtype as it is; the public functions cast half inputs)."""
-    kernels = _dispatch.backend_module(t)
-    if t.dtype in HALF_DTYPES and not getattr(kernels, "SUPPORTS_HALF", False):
-        raise TypeError(
-            f"{name} has dtype {t.dtype}, which the {_dispatch.backend_for(t)} backend does not compute in; "
-            "cast the inputs to float32, or call sample_wise_lpc / linear_recurrence, which do"
-        )
-    return kernels
+__all__ = ["LPC", "Reverse", "lpc_vjp", "past_values"]
 
 
 def _maybe_conj(t: torch.Tensor, conj: bool) -> torch.Tensor:
@@ -122,25 +69,6 @@ def _zi_grad(A: torch.Tensor, u: torch.Tensor) -> torch.Tensor:
     return torch.stack(cols, dim=1)
 
 
-def _fused_ok(*tensors: Optional[torch.Tensor]) -> bool:
-    """The fused, first-order-only backward kernel can be used (no graph, no functorch)."""
-    if torch.is_grad_enabled():
-        return False
-    return not any(t is not None and _is_wrapped(t) for t in tensors)
-
-
-def _flatten_vmap(info: Any, in_dims: Tuple[Optional[int], ...], args: Tuple[Any, ...]) -> List[Any]:
-    """Move vmapped dims to the front and fold them into the batch dimension."""
-    out = []
-    for t, d in zip(args, in_dims):
-        if not isinstance(t, torch.Tensor):
-            out.append(t)
-            continue
-        t = t.expand(info.batch_size, *t.shape) if d is None else t.movedim(d, 0)
-        out.append(t.reshape(-1, *t.shape[2:]))
-    return out
-
-
 def lpc_vjp(
     grad_y: torch.Tensor, A: torch.Tensor, y: torch.Tensor, zi: torch.Tensor, conj: bool, need_A: bool, need_zi: bool
 ) -> Tuple[torch.Tensor, Optional[torch.Tensor], Optional[torch.Tensor]]:
@@ -168,7 +96,7 @@ class LPC(Function):
     @staticmethod
     def forward(x: torch.Tensor, A: torch.Tensor, zi: torch.Tensor, conj: bool = False) -> torch.Tensor:  # type: ignore[override]
         check_lpc(x, A, zi, names=("x", "A", "zi"), same_dtype=True, require_zi=True)
-        return kernels_for(x, "x").forward(x, A, zi, conj_a=check_flag("conj", conj))
+        return backend_computing(x, "x").forward(x, A, zi, conj_a=check_flag("conj", conj))
 
     @staticmethod
     def setup_context(ctx: Any, inputs: Tuple[Any, ...], output: torch.Tensor) -> None:
@@ -182,8 +110,8 @@ class LPC(Function):
     def backward(ctx: Any, grad_y: torch.Tensor) -> Tuple[Optional[torch.Tensor], ...]:  # type: ignore[override]
         A, zi, y = ctx.saved_tensors
         need_x, need_A, need_zi = ctx.needs_input_grad[:3]
-        if not ctx.conj and _fused_ok(grad_y, A, zi, y):
-            gx, gA, gzi = _dispatch.backend_module(grad_y).backward(
+        if not ctx.conj and fused_ok(grad_y, A, zi, y):
+            gx, gA, gzi = _dispatch.backend_object(grad_y).backward(
                 grad_y, A, y if need_A else None, zi, need_A, need_zi
             )
         else:
@@ -202,7 +130,7 @@ class LPC(Function):
 
     @staticmethod
     def vmap(info: Any, in_dims: Tuple[Optional[int], ...], *args: Any) -> Tuple[torch.Tensor, int]:
-        flat = _flatten_vmap(info, in_dims, args)
+        flat = flatten_vmap(info, in_dims, args)
         y = LPC.apply(*flat)
         return y.reshape(info.batch_size, -1, *y.shape[1:]), 0
 
@@ -220,7 +148,7 @@ class Reverse(Function):
     @staticmethod
     def forward(g: torch.Tensor, A: torch.Tensor, conj: bool) -> torch.Tensor:  # type: ignore[override]
         check_lpc(g, A, None, names=("g", "A", "zi"), same_dtype=True)
-        return kernels_for(g, "g").reverse(g, A, conj_a=check_flag("conj", conj))
+        return backend_computing(g, "g").reverse(g, A, conj_a=check_flag("conj", conj))
 
     @staticmethod
     def setup_context(ctx: Any, inputs: Tuple[Any, ...], output: torch.Tensor) -> None:
@@ -252,6 +180,6 @@ class Reverse(Function):
 
     @staticmethod
     def vmap(info: Any, in_dims: Tuple[Optional[int], ...], *args: Any) -> Tuple[torch.Tensor, int]:
-        flat = _flatten_vmap(info, in_dims, args)
+        flat = flatten_vmap(info, in_dims, args)
         u = Reverse.apply(*flat)
         return u.reshape(info.batch_size, -1, *u.shape[1:]), 0

@@ -10,24 +10,27 @@ differentiated), the backend kernel directly (eager, nothing to differentiate) o
 
 from __future__ import annotations
 
-from types import ModuleType
-from typing import Optional, Tuple, Union
+from typing import TYPE_CHECKING, Optional, Tuple, Union
 
 import torch
 
 from . import _dispatch, _ops  # noqa: F401  (_ops registers torch.ops.tritonlpc.*)
 from ._validation import HALF_DTYPES, check_flag, check_lpc, check_recurrence, common_dtype
-from .core import LPC, apply, needs_autograd
+from ._autograd import apply, needs_autograd
+from .core import LPC
 from .recurrence import Recurrence
+
+if TYPE_CHECKING:
+    from .backends.base import Backend
 
 __all__ = ["sample_wise_lpc", "linear_recurrence"]
 
 
-def _compute_dtype(dtype: torch.dtype, kernels: Optional[ModuleType]) -> torch.dtype:
+def _compute_dtype(dtype: torch.dtype, backend: Optional["Backend"]) -> torch.dtype:
     """float16/bfloat16 run in float32 unless the backend loads them natively (accumulating in
-    float32 inside the kernel, which saves the conversion copies). ``kernels`` is ``None``
+    float32 inside the kernel, which saves the conversion copies). ``backend`` is ``None``
     under torch.compile, where the backend is not known until the custom op runs."""
-    if dtype in HALF_DTYPES and not getattr(kernels, "SUPPORTS_HALF", False):
+    if dtype in HALF_DTYPES and (backend is None or not backend.supports_half):
         return torch.float32
     return dtype
 
@@ -37,10 +40,10 @@ def _as(t: torch.Tensor, dtype: torch.dtype) -> torch.Tensor:
     return t if t.dtype == dtype else t.to(dtype)
 
 
-def _eager_kernels(x: torch.Tensor) -> Optional[ModuleType]:
-    """The backend module for ``x``'s device; ``None`` under torch.compile (the custom ops pick
+def _eager_backend(x: torch.Tensor) -> Optional["Backend"]:
+    """The backend for ``x``'s device; ``None`` under torch.compile (the custom ops pick
     the backend when they run, and backend state cannot be traced)."""
-    return None if torch.compiler.is_compiling() else _dispatch.backend_module(x)
+    return None if torch.compiler.is_compiling() else _dispatch.backend_object(x)
 
 
 def sample_wise_lpc(
@@ -78,16 +81,16 @@ def sample_wise_lpc(
     B, T, M = check_lpc(x, a, zi)
     check_flag("return_zf", return_zf)
     dtype = common_dtype(x, a, zi)
-    kernels = _eager_kernels(x)
-    cdtype = _compute_dtype(dtype, kernels)
+    backend = _eager_backend(x)
+    cdtype = _compute_dtype(dtype, backend)
     x_, a_ = _as(x, cdtype), _as(a, cdtype)
     zi_ = _as(zi, cdtype) if zi is not None else x_.new_zeros(B, M)
-    if kernels is None:
+    if backend is None:
         y = torch.ops.tritonlpc.allpole(x_, a_, zi_, False)
     elif needs_autograd(x_, a_, zi_):
         y = apply(LPC, x_, a_, zi_, False)
     else:  # nothing to differentiate: the kernel directly
-        y = kernels.forward(x_, a_, zi_)
+        y = backend.forward(x_, a_, zi_)
     y = _as(y, dtype)
     if not return_zf:
         return y
@@ -111,14 +114,14 @@ def linear_recurrence(a: torch.Tensor, x: torch.Tensor, zi: Optional[torch.Tenso
     """
     B, _ = check_recurrence(a, x, zi, names=("a", "x", "zi"))
     dtype = common_dtype(a, x, zi)
-    kernels = _eager_kernels(x)
-    cdtype = _compute_dtype(dtype, kernels)
+    backend = _eager_backend(x)
+    cdtype = _compute_dtype(dtype, backend)
     a_, x_ = _as(a, cdtype), _as(x, cdtype)
     zi_ = _as(zi, cdtype) if zi is not None else x_.new_zeros(B)
-    if kernels is None:
+    if backend is None:
         h = torch.ops.tritonlpc.allpole(x_, a_.unsqueeze(2), zi_.unsqueeze(1), True)
     elif needs_autograd(a_, x_, zi_):
         h = apply(Recurrence, a_, x_, zi_)
     else:
-        h = kernels.forward(x_, a_.unsqueeze(2), zi_.unsqueeze(1), neg_a=True)
+        h = backend.forward(x_, a_.unsqueeze(2), zi_.unsqueeze(1), neg_a=True)
     return _as(h, dtype)

@@ -19,7 +19,8 @@ from torch.autograd import Function
 
 from . import _dispatch
 from ._validation import check_recurrence
-from .core import _flatten_vmap, _fused_ok, kernels_for, lpc_vjp, precomputed_signature
+from ._autograd import backend_computing, flatten_vmap, fused_ok, precomputed_signature
+from .core import lpc_vjp
 
 __all__ = ["Recurrence"]
 
@@ -47,8 +48,7 @@ class Recurrence(Function):
             same_dtype=True,
             require_init=True,
         )
-        kernels = kernels_for(impulse, "impulse")
-        return kernels.forward(impulse, decay.unsqueeze(2), initial_state.unsqueeze(1), neg_a=True)
+        return backend_computing(impulse, "impulse").forward(impulse, decay.unsqueeze(2), initial_state.unsqueeze(1), neg_a=True)
 
     @staticmethod
     def setup_context(ctx: Any, inputs: Tuple[Any, ...], output: torch.Tensor) -> None:
@@ -60,15 +60,10 @@ class Recurrence(Function):
     def backward(ctx: Any, grad_out: torch.Tensor) -> Tuple[Optional[torch.Tensor], ...]:  # type: ignore[override]
         decay, init, out = ctx.saved_tensors
         need_decay, need_impulse, need_init = ctx.needs_input_grad
-        if _fused_ok(grad_out, decay, init, out):
-            u, gA, gzi = _dispatch.backend_module(grad_out).backward(
-                grad_out,
-                decay.unsqueeze(2),
-                out if need_decay else None,
-                init.unsqueeze(1),
-                need_decay,
-                need_init,
-                neg_a=True,
+        if fused_ok(grad_out, decay, init, out):
+            u, gA, gzi = _dispatch.backend_object(grad_out).backward(
+                grad_out, decay.unsqueeze(2), out if need_decay else None, init.unsqueeze(1),
+                need_decay, need_init, neg_a=True,
             )
             g_decay = gA.squeeze(2) if gA is not None else None
             g_init = gzi.squeeze(1) if gzi is not None else None
@@ -95,6 +90,6 @@ class Recurrence(Function):
 
     @staticmethod
     def vmap(info: Any, in_dims: Tuple[Optional[int], ...], *args: Any) -> Tuple[torch.Tensor, int]:
-        flat = _flatten_vmap(info, in_dims, args)
+        flat = flatten_vmap(info, in_dims, args)
         h = Recurrence.apply(*flat)
         return h.reshape(info.batch_size, -1, *h.shape[1:]), 0

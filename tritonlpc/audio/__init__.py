@@ -5,6 +5,15 @@ baseline the DAFx 2024 paper compares against.
 Everything is differentiable and runs on every tritonlpc backend (Numba on CPU, Triton on
 CUDA). Shapes follow tritonlpc: signals `(B, T)`, per-sample coefficients `(B, T, K)`.
 
+Parameter values: a parameter given as a Python number is checked, and one outside its
+meaningful range (``sample_rate`` NaN, infinite or ``<= 0``; ``q <= 0``; a phaser ``feedback``
+with ``|k| >= 1``; a smoothing coefficient outside ``[0, 1]``; a compressor ``ratio < 1``; a
+negative time constant; a non-finite level in dB, ...) raises ``ValueError`` naming the argument
+and the value. A parameter given as a tensor (per-sample cutoffs, all-pass coefficients ``p``,
+learned parameters) is used as it is, unchecked: reading its values would synchronise the GPU
+on every call. Out-of-range tensor values give what the formulas give (NaN, inf, an unstable
+filter); keep them in range, e.g. with a sigmoid or softplus on learned parameters.
+
 Filters (:mod:`tritonlpc.audio.filters`):
     time_varying_fir(x, b)                  y[n] = sum_k b[n,k] x[n-k]
     time_varying_iir(x, b, a, zi)           FIR numerator then the all-pole denominator

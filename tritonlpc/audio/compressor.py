@@ -10,8 +10,9 @@ the gain falls and a release time constant while it rises:
     \hat g[n] = \beta[n] f[n] + (1 - \beta[n]) \hat g[n-1]
 
 The forward recursion depends on the data (``zeta`` compares the input with the state), so it
-runs in a small sequential kernel per row (Numba on CPU, Triton on CUDA and in Triton's
-interpreter), picked with :func:`tritonlpc.backend_for`. Given the decisions, the map is the
+runs in a small sequential kernel per row, the backend's ``smooth``
+(:meth:`tritonlpc.backends.base.Backend.smooth`: Numba on CPU, Triton on CUDA and in Triton's
+interpreter), picked by :mod:`tritonlpc._dispatch` like every other kernel. Given the decisions, the map is the
 linear time-varying recursion ``h[n] = d[n] h[n-1] + beta[n] f[n]`` with ``d = 1 - beta``, so
 its gradient is exact and runs on tritonlpc's reverse scan (the backend's ``reverse`` kernel)::
 
@@ -28,7 +29,6 @@ differentiable :class:`tritonlpc.core.Reverse`.
 
 from __future__ import annotations
 
-import importlib
 import math
 from typing import Any, Optional, Tuple, Union
 
@@ -36,9 +36,10 @@ import torch
 from torch.autograd import Function
 
 from .. import _dispatch
-from ..core import Reverse, precomputed_signature
+from .._autograd import precomputed_signature
+from ..core import Reverse
 from ..functional import linear_recurrence
-from . import _checks
+from .._validation import as_tensor_like, check_range, check_same_device, check_sample_rate, check_tensor
 
 __all__ = [
     "attack_release_smoothing",
@@ -52,17 +53,6 @@ __all__ = [
 ]
 
 Number = Union[float, torch.Tensor]
-
-_KERNELS = {"numba": "tritonlpc.audio._smoothing_numba", "triton": "tritonlpc.audio._smoothing_triton"}
-
-
-def _kernel(t: torch.Tensor):
-    name = _dispatch.backend_for(t)
-    try:
-        return importlib.import_module(_KERNELS[name])
-    except ImportError as exc:
-        raise RuntimeError(f"the {name} backend is not available for attack/release smoothing: {exc}") from exc
-
 
 def _betas(zeta: torch.Tensor, at: torch.Tensor, rt: torch.Tensor) -> torch.Tensor:
     return torch.where(zeta, at.unsqueeze(1), rt.unsqueeze(1))
@@ -78,7 +68,7 @@ class AttackRelease(Function):
 
     @staticmethod
     def forward(ctx: Any, f: torch.Tensor, at: torch.Tensor, rt: torch.Tensor, zi: torch.Tensor) -> torch.Tensor:  # type: ignore[override]
-        g, zeta = _kernel(f).smooth(f, at, rt, zi)
+        g, zeta = _dispatch.backend_object(f).smooth(f, at, rt, zi)
         ctx.save_for_backward(f, at, rt, zi, g, zeta)
         ctx.save_for_forward(f, at, rt, zi, g, zeta)
         return g
@@ -92,7 +82,7 @@ class AttackRelease(Function):
         if torch.is_grad_enabled():  # create_graph: a differentiable reverse scan
             u = Reverse.apply(grad_g, -decay.unsqueeze(2), False)
         else:  # the backend's reverse kernel, reading the decays in place (neg_a)
-            u = _dispatch.backend_module(grad_g).reverse(grad_g.contiguous(), decay.unsqueeze(2), neg_a=True)
+            u = _dispatch.backend_object(grad_g).reverse(grad_g.contiguous(), decay.unsqueeze(2), neg_a=True)
         need_f, need_at, need_rt, need_zi = ctx.needs_input_grad
         gf = beta * u if need_f else None
         gat = grt = None
@@ -121,10 +111,10 @@ class AttackRelease(Function):
 
 
 def _per_row(name: str, value: Number, B: int, like: torch.Tensor, like_name: str = "x") -> torch.Tensor:
-    t = _checks.as_tensor_like(name, value, like)
+    t = as_tensor_like(name, value, like)
     if t.dim() > 1 or (t.dim() == 1 and t.shape[0] not in (1, B)):
         raise ValueError(f"{name} must be a number, a 0-d tensor or a tensor of shape (B,) = ({B},), got shape {tuple(t.shape)}")
-    _checks.same_device([(like_name, like), (name, t)])
+    check_same_device([(like_name, like), (name, t)])
     return t.reshape(-1).expand(B)
 
 
@@ -145,9 +135,9 @@ def attack_release_smoothing(
 
     Args:
         gain (Tensor): target gain ``f``, shape `(B, T)`, real floating point.
-        alpha_attack (float or Tensor): smoothing coefficient in ``(0, 1]`` used while the gain
-            falls (attack); a number, 0-d tensor or shape `(B,)` (one per row). See
-            :func:`time_constant_to_alpha`.
+        alpha_attack (float or Tensor): smoothing coefficient in ``[0, 1]`` used while the gain
+            falls (attack; 1 follows the target at once, 0 holds the state); a number, 0-d
+            tensor or shape `(B,)` (one per row). See :func:`time_constant_to_alpha`.
         alpha_release (float or Tensor): the same while the gain rises (release).
         zi (Tensor or None, optional): ``hat g[-1]``, shape `(B,)`. Default: ones (no gain
             reduction before the signal starts).
@@ -158,17 +148,20 @@ def attack_release_smoothing(
 
     Raises:
         TypeError: an argument is not a real floating point tensor (or a number).
-        ValueError: shapes or devices do not match.
+        ValueError: shapes or devices do not match, or a number ``alpha_attack`` /
+            ``alpha_release`` is outside ``[0, 1]`` (tensor values are not checked).
     """
-    _checks.tensor("gain", gain, 2, "(B, T)", real=True)
+    check_tensor("gain", gain, 2, "(B, T)", real=True)
+    check_range("alpha_attack", alpha_attack, 0.0, 1.0)
+    check_range("alpha_release", alpha_release, 0.0, 1.0)
     B, _ = gain.shape
     at = _per_row("alpha_attack", alpha_attack, B, gain, "gain")
     rt = _per_row("alpha_release", alpha_release, B, gain, "gain")
     if zi is not None:
-        _checks.tensor("zi", zi, 1, "(B,)", real=True)
+        check_tensor("zi", zi, 1, "(B,)", real=True)
         if tuple(zi.shape) != (B,):
             raise ValueError(f"zi must have shape (B,) = ({B},), got {tuple(zi.shape)}")
-        _checks.same_device([("gain", gain), ("zi", zi)])
+        check_same_device([("gain", gain), ("zi", zi)])
     dtype = gain.dtype
     for t in (at, rt, zi):
         if t is not None:
@@ -181,17 +174,43 @@ def attack_release_smoothing(
 
 def time_constant_to_alpha(seconds: Number, sample_rate: float) -> Union[float, torch.Tensor]:
     r"""One-pole smoothing coefficient ``alpha = 1 - exp(-1 / (tau fs))`` for time constant
-    ``tau`` (seconds; the step response reaches ``1 - 1/e`` after ``tau``). Tensors stay
-    tensors (differentiable), numbers stay numbers."""
+    ``tau`` (seconds; the step response reaches ``1 - 1/e`` after ``tau``).
+
+    ``tau = 0`` gives ``alpha = 1`` (instant), ``tau = inf`` gives ``alpha = 0`` (frozen), for
+    numbers and tensors alike. Tensors stay tensors (differentiable; their values are not
+    checked), numbers stay numbers.
+
+    Raises:
+        ValueError: a number ``seconds`` is negative or NaN, or ``sample_rate`` is not a positive
+            finite number.
+    """
+    check_sample_rate(sample_rate)
     if isinstance(seconds, torch.Tensor):
         return -torch.expm1(-1.0 / (seconds * sample_rate))
+    check_range("seconds", seconds, 0.0)
+    if seconds == 0:
+        return 1.0  # what the tensor formula gives: -expm1(-inf)
     return -math.expm1(-1.0 / (float(seconds) * sample_rate))
 
 
 def alpha_to_time_constant(alpha: Number, sample_rate: float) -> Union[float, torch.Tensor]:
-    r"""Inverse of :func:`time_constant_to_alpha`: ``tau = -1 / (fs log(1 - alpha))`` seconds."""
+    r"""Inverse of :func:`time_constant_to_alpha`: ``tau = -1 / (fs log(1 - alpha))`` seconds.
+
+    ``alpha = 1`` gives ``tau = 0``, ``alpha = 0`` gives ``tau = inf``, for numbers and tensors
+    alike (tensor values are not checked).
+
+    Raises:
+        ValueError: a number ``alpha`` is outside ``[0, 1]``, or ``sample_rate`` is not a positive
+            finite number.
+    """
+    check_sample_rate(sample_rate)
     if isinstance(alpha, torch.Tensor):
         return -1.0 / (sample_rate * torch.log1p(-alpha))
+    check_range("alpha", alpha, 0.0, 1.0)
+    if alpha == 1:
+        return 0.0
+    if alpha == 0:
+        return math.inf
     return -1.0 / (sample_rate * math.log1p(-float(alpha)))
 
 
@@ -203,19 +222,26 @@ def compressor_static_gain(level_db: torch.Tensor, threshold_db: Number, ratio: 
 
     Args:
         level_db (Tensor): level ``L`` in dB, any shape `(B, *)`.
-        threshold_db (float or Tensor): threshold ``CT`` in dB; number, 0-d or `(B,)`.
-        ratio (float or Tensor): ratio ``R >= 1``; number, 0-d or `(B,)`.
-        knee_db (float): knee width ``W`` in dB. Default: 0 (hard knee).
+        threshold_db (float or Tensor): threshold ``CT`` in dB (finite); number, 0-d or `(B,)`.
+        ratio (float or Tensor): ratio ``R`` in ``[1, inf]`` (1: no compression, ``inf``: a
+            limiter); number, 0-d or `(B,)`. ``0 < R < 1`` would be an upward expander (gain
+            above 0 dB), which this curve does not model, and ``R <= 0`` has no meaning.
+        knee_db (float): knee width ``W`` in dB, finite and ``>= 0``. Default: 0 (hard knee).
 
     Returns:
         Tensor: gain in dB (``<= 0``), shape of ``level_db``.
+
+    Raises:
+        ValueError: a number parameter outside its range (tensor values are not checked).
     """
-    _checks.tensor("level_db", level_db, real=True)
-    if not isinstance(knee_db, (int, float)) or isinstance(knee_db, bool) or knee_db < 0:
-        raise ValueError(f"knee_db must be a non-negative number, got {knee_db!r}")
-    ct = _checks.as_tensor_like("threshold_db", threshold_db, level_db)
-    r = _checks.as_tensor_like("ratio", ratio, level_db)
-    _checks.same_device([("level_db", level_db), ("threshold_db", ct), ("ratio", r)])
+    check_tensor("level_db", level_db, real=True)
+    if not isinstance(knee_db, (int, float)) or isinstance(knee_db, bool) or not 0 <= knee_db < math.inf:
+        raise ValueError(f"knee_db must be a non-negative finite number, got {knee_db!r}")
+    check_range("threshold_db", threshold_db, finite=True)
+    check_range("ratio", ratio, 1.0)
+    ct = as_tensor_like("threshold_db", threshold_db, level_db)
+    r = as_tensor_like("ratio", ratio, level_db)
+    check_same_device([("level_db", level_db), ("threshold_db", ct), ("ratio", r)])
     shape = (-1,) + (1,) * (level_db.dim() - 1)
     ct = ct.reshape(shape) if ct.dim() == 1 else ct
     r = r.reshape(shape) if r.dim() == 1 else r
@@ -235,14 +261,20 @@ def signal_level_db(x: torch.Tensor, rms_alpha: Optional[Number] = None, eps: fl
 
     Args:
         x (Tensor): signal, shape `(B, T)`.
-        rms_alpha (float or Tensor or None): RMS smoothing coefficient in ``(0, 1]``; number,
+        rms_alpha (float or Tensor or None): RMS smoothing coefficient in ``[0, 1]``; number,
             0-d or `(B,)`. Default: ``None`` (peak detector).
-        eps (float): floor added before the logarithm.
+        eps (float): floor added before the logarithm, finite and ``>= 0``.
 
     Returns:
         Tensor: level in dB, shape `(B, T)`.
+
+    Raises:
+        ValueError: a number ``rms_alpha`` outside ``[0, 1]`` or ``eps`` outside ``[0, inf)``
+            (tensor values are not checked).
     """
-    _checks.tensor("x", x, 2, "(B, T)", real=True)
+    check_tensor("x", x, 2, "(B, T)", real=True)
+    check_range("rms_alpha", rms_alpha, 0.0, 1.0)
+    check_range("eps", eps, 0.0, finite=True)
     if rms_alpha is None:
         return 20 * torch.log10(x.abs() + eps)
     B, T = x.shape
@@ -266,6 +298,8 @@ def compressor_gain(
     ``level -> static curve (dB) -> linear target gain f -> attack_release_smoothing``.
     Arguments as in :func:`feedforward_compressor`; returns ``hat g`` of shape `(B, T)`.
     """
+    check_range("threshold_db", threshold_db, finite=True)
+    check_range("ratio", ratio, 1.0)
     level = signal_level_db(x, rms_alpha)
     B = x.shape[0]
     ct, r = _per_row("threshold_db", threshold_db, B, x), _per_row("ratio", ratio, B, x)
@@ -292,12 +326,13 @@ def feedforward_compressor(
 
     Args:
         x (Tensor): input, shape `(B, T)`, real floating point.
-        threshold_db (float or Tensor): threshold ``CT`` in dB (of the detected level).
-        ratio (float or Tensor): compression ratio ``R >= 1``.
-        alpha_attack (float or Tensor): attack smoothing coefficient in ``(0, 1]``
+        threshold_db (float or Tensor): threshold ``CT`` in dB (of the detected level), finite.
+        ratio (float or Tensor): compression ratio ``R`` in ``[1, inf]``
+            (:func:`compressor_static_gain`).
+        alpha_attack (float or Tensor): attack smoothing coefficient in ``[0, 1]``
             (:func:`time_constant_to_alpha`).
-        alpha_release (float or Tensor): release smoothing coefficient in ``(0, 1]``.
-        makeup_db (float or Tensor): make-up gain in dB. Default: 0.
+        alpha_release (float or Tensor): release smoothing coefficient in ``[0, 1]``.
+        makeup_db (float or Tensor): make-up gain in dB, finite. Default: 0.
         rms_alpha (float or Tensor or None): RMS detector coefficient, or ``None`` for a peak
             detector (:func:`signal_level_db`). Default: ``None``.
         knee_db (float): knee width in dB (:func:`compressor_static_gain`). Default: 0.
@@ -305,7 +340,14 @@ def feedforward_compressor(
 
     Returns:
         Tensor: ``y``, shape `(B, T)`.
+
+    Raises:
+        TypeError: ``x`` is not a real floating point tensor, or a parameter has a wrong type.
+        ValueError: shapes or devices do not match, or a number parameter is outside its range
+            (``ValueError`` naming it; tensor parameters are not checked, see
+            :mod:`tritonlpc.audio`).
     """
+    check_range("makeup_db", makeup_db, finite=True)
     g = compressor_gain(x, threshold_db, ratio, alpha_attack, alpha_release, rms_alpha, knee_db, zi)
     B = x.shape[0]
     mk = _per_row("makeup_db", makeup_db, B, x).to(g.dtype)

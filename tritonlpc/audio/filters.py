@@ -23,7 +23,7 @@ from typing import Optional, Tuple, Union
 import torch
 
 from ..functional import sample_wise_lpc
-from . import _checks
+from .._validation import as_tensor_like, check_int, check_range, check_same_device, check_sample_rate, check_tensor
 
 __all__ = [
     "time_varying_fir",
@@ -48,7 +48,7 @@ IIRState = Tuple[torch.Tensor, torch.Tensor]
 def _check_zi_fir(zi: Optional[torch.Tensor], B: int, K: int, name: str) -> Optional[torch.Tensor]:
     if zi is None:
         return None
-    _checks.tensor(name, zi, 2, "(B, K)")
+    check_tensor(name, zi, 2, "(B, K)")
     if tuple(zi.shape) != (B, K):
         raise ValueError(f"{name} must have shape (B, K) = {(B, K)} (the last K inputs), got {tuple(zi.shape)}")
     return zi
@@ -78,14 +78,14 @@ def time_varying_fir(
         TypeError: an argument is not a tensor or not floating point/complex.
         ValueError: shapes or devices do not match.
     """
-    _checks.tensor("x", x, 2, "(B, T)")
-    _checks.tensor("b", b, 3, "(B, T, K+1)")
+    check_tensor("x", x, 2, "(B, T)")
+    check_tensor("b", b, 3, "(B, T, K+1)")
     B, T = x.shape
     if b.shape[:2] != (B, T) or b.shape[2] < 1:
         raise ValueError(f"b must have shape (B, T, K+1) = ({B}, {T}, K+1) with K >= 0 to match x, got {tuple(b.shape)}")
     K = b.shape[2] - 1
     _check_zi_fir(zi, B, K, "zi")
-    _checks.same_device([("x", x), ("b", b), ("zi", zi)])
+    check_same_device([("x", x), ("b", b), ("zi", zi)])
     dtype = torch.promote_types(x.dtype, b.dtype)
     if zi is not None:
         dtype = torch.promote_types(dtype, zi.dtype)
@@ -110,7 +110,7 @@ def _split_state(zi: object, B: int, K: int, M: int) -> Tuple[Optional[torch.Ten
         )
     zx, zy = zi
     _check_zi_fir(zx, B, K, "zi[0] (past inputs)")
-    _checks.tensor("zi[1] (past outputs)", zy, 2, "(B, M)")
+    check_tensor("zi[1] (past outputs)", zy, 2, "(B, M)")
     if tuple(zy.shape) != (B, M):
         raise ValueError(f"zi[1] (past outputs) must have shape (B, M) = {(B, M)}, got {tuple(zy.shape)}")
     return zx, zy
@@ -120,9 +120,9 @@ def check_iir(
     x: object, b: object, a: object, zi: object
 ) -> Tuple[int, int, int, int, Optional[torch.Tensor], Optional[torch.Tensor]]:
     """Validate :func:`time_varying_iir`'s arguments; returns ``(B, T, K, M, zi_x, zi_y)``."""
-    _checks.tensor("x", x, 2, "(B, T)")
-    _checks.tensor("b", b, 3, "(B, T, K+1)")
-    _checks.tensor("a", a, 3, "(B, T, M)")
+    check_tensor("x", x, 2, "(B, T)")
+    check_tensor("b", b, 3, "(B, T, K+1)")
+    check_tensor("a", a, 3, "(B, T, M)")
     B, T = x.shape
     if b.shape[:2] != (B, T) or b.shape[2] < 1:
         raise ValueError(f"b must have shape (B, T, K+1) = ({B}, {T}, K+1) with K >= 0 to match x, got {tuple(b.shape)}")
@@ -130,7 +130,7 @@ def check_iir(
         raise ValueError(f"a must have shape (B, T, M) = ({B}, {T}, M) to match x, got {tuple(a.shape)}")
     K, M = b.shape[2] - 1, a.shape[2]
     zx, zy = _split_state(zi, B, K, M)
-    _checks.same_device([("x", x), ("b", b), ("a", a), ("zi[0]", zx), ("zi[1]", zy)])
+    check_same_device([("x", x), ("b", b), ("a", a), ("zi[0]", zx), ("zi[1]", zy)])
     return B, T, K, M, zx, zy
 
 
@@ -202,18 +202,18 @@ def time_varying_biquad(
 def check_biquad(b: object, a: object) -> None:
     """``b`` and ``a`` hold the 3 and 2 coefficients of a biquad per sample."""
     for name, t, n in (("b", b, 3), ("a", a, 2)):
-        _checks.tensor(name, t, 3, f"(B, T, {n})")
+        check_tensor(name, t, 3, f"(B, T, {n})")
         if t.shape[2] != n:
             raise ValueError(f"{name} must have shape (B, T, {n}) for a biquad, got {tuple(t.shape)}")
 
 
 # --------------------------------------------------------------------------- biquad designs
 def _design_inputs(cutoff: torch.Tensor, q: Number, sample_rate: float, name: str = "cutoff") -> Tuple[torch.Tensor, torch.Tensor]:
-    _checks.tensor(name, cutoff, real=True)
-    if isinstance(sample_rate, bool) or not isinstance(sample_rate, (int, float)) or sample_rate <= 0:
-        raise ValueError(f"sample_rate must be a positive number, got {sample_rate!r}")
-    qt = _checks.as_tensor_like("q", q, cutoff)
-    _checks.same_device([(name, cutoff), ("q", qt)])
+    check_tensor(name, cutoff, real=True)
+    check_sample_rate(sample_rate)
+    check_range("q", q, 0.0, low_open=True, finite=True)
+    qt = as_tensor_like("q", q, cutoff)
+    check_same_device([(name, cutoff), ("q", qt)])
     w0 = (2 * math.pi / sample_rate) * cutoff
     return w0, qt
 
@@ -240,7 +240,8 @@ def _rbj(kind: str, cutoff: torch.Tensor, q: Number, sample_rate: float, gain_db
     if kind == "allpass":
         return _normalised(1 - alpha, -2 * cw, 1 + alpha, 1 + alpha, -2 * cw, 1 - alpha)
     if kind == "peak":
-        g = _checks.as_tensor_like("gain_db", gain_db, cutoff)
+        check_range("gain_db", gain_db, finite=True)
+        g = as_tensor_like("gain_db", gain_db, cutoff)
         A = torch.pow(10.0, g / 40)
         return _normalised(1 + alpha * A, -2 * cw, 1 - alpha * A, 1 + alpha / A, -2 * cw, 1 - alpha / A)
     raise AssertionError(kind)
@@ -249,9 +250,10 @@ def _rbj(kind: str, cutoff: torch.Tensor, q: Number, sample_rate: float, gain_db
 _DESIGN_DOC = r"""RBJ-cookbook {what} biquad, vectorised over any shape (e.g. per sample or per frame).
 
     Args:
-        cutoff (Tensor): {freq} in Hz, any shape `(*)` (e.g. `(B, T)`), real floating point.
-        q (float or Tensor): quality factor (broadcast against ``cutoff``).{extra}
-        sample_rate (float): sampling rate in Hz.
+        cutoff (Tensor): {freq} in Hz, any shape `(*)` (e.g. `(B, T)`), real floating point,
+            in ``(0, sample_rate / 2)`` (not checked: a tensor's values are used as they are).
+        q (float or Tensor): quality factor ``> 0`` (broadcast against ``cutoff``).{extra}
+        sample_rate (float): sampling rate in Hz, positive and finite.
 
     Returns:
         (Tensor, Tensor): ``b`` of shape `(*, 3)` and ``a`` of shape `(*, 2)` (normalised by
@@ -260,7 +262,8 @@ _DESIGN_DOC = r"""RBJ-cookbook {what} biquad, vectorised over any shape (e.g. pe
 
     Raises:
         TypeError: ``cutoff`` is not a real floating point tensor, or ``q`` has a wrong type.
-        ValueError: ``sample_rate`` is not positive.
+        ValueError: ``sample_rate`` is not a positive finite number, or a number ``q`` is not
+            positive and finite{gain_raise}.
     """
 
 
@@ -288,21 +291,22 @@ def biquad_peak(cutoff: torch.Tensor, q: Number, gain_db: Number, sample_rate: f
     return _rbj("peak", cutoff, q, sample_rate, gain_db)
 
 
-for _fn, _what, _freq, _extra, _gain in (
-    (biquad_lowpass, "low-pass", "cutoff frequency", "", ""),
-    (biquad_highpass, "high-pass", "cutoff frequency", "", ""),
-    (biquad_bandpass, "band-pass (0 dB peak gain)", "centre frequency", "", ""),
-    (biquad_notch, "notch", "centre frequency", "", ""),
-    (biquad_allpass, "all-pass", "centre frequency (phase -180 degrees)", "", ""),
+for _fn, _what, _freq, _extra, _gain, _gain_raise in (
+    (biquad_lowpass, "low-pass", "cutoff frequency", "", "", ""),
+    (biquad_highpass, "high-pass", "cutoff frequency", "", "", ""),
+    (biquad_bandpass, "band-pass (0 dB peak gain)", "centre frequency", "", "", ""),
+    (biquad_notch, "notch", "centre frequency", "", "", ""),
+    (biquad_allpass, "all-pass", "centre frequency (phase -180 degrees)", "", "", ""),
     (
         biquad_peak,
         "peaking-EQ",
         "centre frequency",
-        "\n        gain_db (float or Tensor): gain at the centre frequency in dB (broadcast).",
+        "\n        gain_db (float or Tensor): gain at the centre frequency in dB (broadcast; finite).",
         " and ``gain_db``",
+        ", or a number ``gain_db`` is not finite",
     ),
 ):
-    _fn.__doc__ = _DESIGN_DOC.format(what=_what, freq=_freq, extra=_extra, gain=_gain)
+    _fn.__doc__ = _DESIGN_DOC.format(what=_what, freq=_freq, extra=_extra, gain=_gain, gain_raise=_gain_raise)
 
 
 # --------------------------------------------------------------------------- all-pass / phaser
@@ -311,11 +315,15 @@ def allpass_coefficient(break_frequency: torch.Tensor, sample_rate: float) -> to
     is -90 degrees at ``break_frequency``: ``p = (tan(pi f / fs) - 1) / (tan(pi f / fs) + 1)``.
 
     Args:
-        break_frequency (Tensor): Hz, any shape, in ``(0, sample_rate / 2)``.
-        sample_rate (float): Hz.
+        break_frequency (Tensor): Hz, any shape, in ``(0, sample_rate / 2)`` (not checked: a
+            tensor's values are used as they are).
+        sample_rate (float): Hz, positive and finite.
 
     Returns:
         Tensor: ``p``, same shape, in ``(-1, 1)``. Differentiable.
+
+    Raises:
+        ValueError: ``sample_rate`` is not a positive finite number.
     """
     w0, _ = _design_inputs(break_frequency, 1.0, sample_rate, name="break_frequency")
     t = torch.tan(w0 / 2)
@@ -332,16 +340,16 @@ def first_order_allpass(
 
     Args:
         x (Tensor): input, shape `(B, T)`.
-        p (Tensor): coefficient per sample, shape `(B, T)`, ``|p| < 1`` (see
-            :func:`allpass_coefficient`).
+        p (Tensor): coefficient per sample, shape `(B, T)`, ``|p| < 1`` for a stable section
+            (not checked: a tensor's values are used as they are; see :func:`allpass_coefficient`).
         zi (tuple or None, optional): ``(x[-1] (B, 1), y[-1] (B, 1))``. Default: zeros.
         return_zf (bool, optional): also return the final state. Default: ``False``.
 
     Returns:
         Tensor: ``y``, shape `(B, T)` (or ``(y, zf)``). Differentiable in ``x``, ``p``, ``zi``.
     """
-    _checks.tensor("x", x, 2, "(B, T)")
-    _checks.tensor("p", p, 2, "(B, T)")
+    check_tensor("x", x, 2, "(B, T)")
+    check_tensor("p", p, 2, "(B, T)")
     if p.shape != x.shape:
         raise ValueError(f"p must have the shape of x {tuple(x.shape)}, got {tuple(p.shape)}")
     b = torch.stack([p, torch.ones_like(p)], dim=-1)
@@ -364,19 +372,26 @@ def phaser_coefficients(
     constant, and differs from it by terms of the order of ``p[n] - p[n-1]`` otherwise).
 
     Args:
-        p (Tensor): all-pass coefficient, any shape `(*)` (e.g. `(B, T)`), ``|p| < 1``.
+        p (Tensor): all-pass coefficient, any shape `(*)` (e.g. `(B, T)`), ``|p| < 1`` (not
+            checked: a tensor's values are used as they are).
         n_stages (int): number of all-pass sections ``N >= 1``.
-        feedback (float or Tensor): loop gain ``k`` (broadcast against ``p``); ``|k| < 1``
-            keeps the filter stable.
+        feedback (float or Tensor): loop gain ``k`` (broadcast against ``p``) in ``(-1, 1)``: the
+            loop gain of an all-pass cascade has modulus ``|k|`` at every frequency, so
+            ``|k| >= 1`` puts a pole on or outside the unit circle. A number outside is rejected;
+            a tensor is not checked.
 
     Returns:
         (Tensor, Tensor): ``b`` of shape `(*, N+1)` and ``a`` of shape `(*, N+1)` (leading 1 of
         the denominator not stored). Differentiable in ``p`` and ``feedback``.
+
+    Raises:
+        ValueError: ``n_stages < 1``, or a number ``feedback`` outside ``(-1, 1)``.
     """
-    _checks.tensor("p", p, real=True)
-    N = _checks.positive_int("n_stages", n_stages)
-    k = _checks.as_tensor_like("feedback", feedback, p)
-    _checks.same_device([("p", p), ("feedback", k)])
+    check_tensor("p", p, real=True)
+    N = check_int("n_stages", n_stages)
+    check_range("feedback", feedback, -1.0, 1.0, low_open=True, high_open=True)
+    k = as_tensor_like("feedback", feedback, p)
+    check_same_device([("p", p), ("feedback", k)])
     binom = torch.tensor([math.comb(N, i) for i in range(N + 1)], device=p.device, dtype=p.dtype)
     powers = [torch.ones_like(p)]
     for _ in range(N):  # p^0 .. p^N by products (no pow: its gradient is NaN at p = 0)

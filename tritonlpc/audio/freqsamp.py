@@ -21,7 +21,7 @@ from typing import Optional, Union
 
 import torch
 
-from . import _checks
+from .._validation import as_tensor_like, check_int, check_range, check_same_device, check_tensor
 
 __all__ = ["num_frames", "frame_centers", "frequency_response", "stft_filter", "frequency_sampling_iir"]
 
@@ -38,8 +38,8 @@ _WINDOWS = {
 
 def num_frames(num_samples: int, hop_length: int) -> int:
     """Number of STFT frames ``1 + num_samples // hop_length`` (frames centred on ``m * hop``)."""
-    _checks.positive_int("num_samples", num_samples, minimum=0)
-    _checks.positive_int("hop_length", hop_length)
+    check_int("num_samples", num_samples, minimum=0)
+    check_int("hop_length", hop_length)
     return 1 + num_samples // hop_length
 
 
@@ -62,13 +62,13 @@ def frequency_response(b: torch.Tensor, a: Optional[torch.Tensor], n_fft: int) -
         Tensor: complex, shape `(*, n_fft // 2 + 1)` (complex128 for float64 inputs, else
         complex64; computed in float64 either way). Differentiable.
     """
-    _checks.tensor("b", b, real=True)
-    n = _checks.positive_int("n_fft", n_fft)
+    check_tensor("b", b, real=True)
+    n = check_int("n_fft", n_fft)
     if b.dim() < 1 or b.shape[-1] > n:
         raise ValueError(f"b must have shape (*, K+1) with K+1 <= n_fft = {n}, got {tuple(b.shape)}")
     if a is not None:
-        _checks.tensor("a", a, real=True)
-        _checks.same_device([("b", b), ("a", a)])
+        check_tensor("a", a, real=True)
+        check_same_device([("b", b), ("a", a)])
         if a.dim() < 1 or a.shape[-1] + 1 > n:
             raise ValueError(f"a must have shape (*, M) with M+1 <= n_fft = {n}, got {tuple(a.shape)}")
     dtype = b.dtype if a is None else torch.promote_types(b.dtype, a.dtype)
@@ -85,7 +85,7 @@ def frequency_response(b: torch.Tensor, a: Optional[torch.Tensor], n_fft: int) -
 
 def _window(window: Window, win_length: int, like: torch.Tensor) -> torch.Tensor:
     if isinstance(window, torch.Tensor):
-        _checks.tensor("window", window, 1, "(win_length,)", real=True)
+        check_tensor("window", window, 1, "(win_length,)", real=True)
         if window.shape[0] != win_length:
             raise ValueError(f"window must have shape ({win_length},) = (win_length,), got {tuple(window.shape)}")
         return window.to(device=like.device, dtype=like.dtype)
@@ -118,10 +118,10 @@ def stft_filter(
     Returns:
         Tensor: ``y``, shape `(B, T)`. Differentiable in ``x`` and ``H``.
     """
-    _checks.tensor("x", x, 2, "(B, T)", real=True)
-    n = _checks.positive_int("n_fft", n_fft)
-    hop = _checks.positive_int("hop_length", hop_length)
-    wl = n if win_length is None else _checks.positive_int("win_length", win_length)
+    check_tensor("x", x, 2, "(B, T)", real=True)
+    n = check_int("n_fft", n_fft)
+    hop = check_int("hop_length", hop_length)
+    wl = n if win_length is None else check_int("win_length", win_length)
     if wl > n:
         raise ValueError(f"win_length must be <= n_fft = {n}, got {wl}")
     B, T = x.shape
@@ -131,7 +131,7 @@ def stft_filter(
                         + (f" of dtype {H.dtype}" if isinstance(H, torch.Tensor) else ""))
     if tuple(H.shape) != (B, F, n // 2 + 1):
         raise ValueError(f"H must have shape (B, F, n_fft//2+1) = {(B, F, n // 2 + 1)} for x of shape {(B, T)}, got {tuple(H.shape)}")
-    _checks.same_device([("x", x), ("H", H)])
+    check_same_device([("x", x), ("H", H)])
     w = _window(window, wl, x)
     X = torch.stft(x, n, hop, wl, w, center=True, pad_mode="constant", return_complex=True)  # (B, n//2+1, F)
     Y = X * H.transpose(1, 2).to(X.dtype)
@@ -162,14 +162,14 @@ def frequency_sampling_iir(
     Returns:
         Tensor: ``y``, shape `(B, T)`. Differentiable in ``x``, ``b`` and ``a``.
     """
-    _checks.tensor("x", x, 2, "(B, T)", real=True)
-    _checks.tensor("b", b, 3, "(B, F, K+1)", real=True)
+    check_tensor("x", x, 2, "(B, T)", real=True)
+    check_tensor("b", b, 3, "(B, F, K+1)", real=True)
     B, T = x.shape
-    F = num_frames(T, _checks.positive_int("hop_length", hop_length))
+    F = num_frames(T, check_int("hop_length", hop_length))
     if b.shape[:2] != (B, F):
         raise ValueError(f"b must have shape (B, F, K+1) = ({B}, {F}, K+1) (F = 1 + T // hop_length), got {tuple(b.shape)}")
     if a is not None:
-        _checks.tensor("a", a, 3, "(B, F, M)", real=True)
+        check_tensor("a", a, 3, "(B, F, M)", real=True)
         if a.shape[:2] != (B, F):
             raise ValueError(f"a must have shape (B, F, M) = ({B}, {F}, M) (F = 1 + T // hop_length), got {tuple(a.shape)}")
     H = frequency_response(b, a, n_fft)

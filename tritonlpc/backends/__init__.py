@@ -1,18 +1,24 @@
-"""Compute backends. Each module implements the same three kernels entry points.
+"""Compute backends: one :class:`~tritonlpc.backends.base.Backend` object each.
 
-Backends know nothing about autograd, validation or dispatch: they receive tensors that
-:mod:`tritonlpc._validation` already checked, and return plain tensors. The autograd
-Functions (:mod:`tritonlpc.core`, :mod:`tritonlpc.recurrence`) and the custom ops
-(:mod:`tritonlpc._ops`) pick a backend through :func:`tritonlpc._dispatch.backend_module`.
+``numba_cpu.BACKEND`` (CPU tensors) and ``triton_gpu.BACKEND`` (CUDA tensors; CPU tensors under
+``TRITON_INTERPRET=1``) are instances of subclasses of :class:`tritonlpc.backends.base.Backend`,
+which owns the public methods below (device check, output allocation, empty shapes, the
+``grad_a`` argument check) and leaves each backend only its kernels. Backends know nothing about
+autograd, validation or dispatch: they receive tensors that :mod:`tritonlpc._validation` already
+checked, and return plain tensors. Everything else (the autograd Functions in
+:mod:`tritonlpc.core` / :mod:`tritonlpc.recurrence`, the custom ops in :mod:`tritonlpc._ops`,
+:mod:`tritonlpc.audio`, :mod:`tritonlpc.distributed`) gets its backend from
+:func:`tritonlpc._dispatch.backend_object`. ``Backend.supports_half``: the backend takes
+float16/bfloat16 as they are, accumulating in float32 (else the public functions cast to float32). Keyword arguments past
+the contract's are kernel knobs (schedule overrides for tests and benchmarks).
 
-Contract (``numba_cpu`` and ``triton_gpu`` implement it identically; the math is in
-:mod:`tritonlpc._reference`):
+Contract (every backend implements it identically; the math is in :mod:`tritonlpc._reference`):
 
 ``forward(x, a, zi, conj_a=False, neg_a=False) -> y``
     ``y[n] = x[n] - sum_{i=1..M} A[n,i-1] y[n-i]``, ``y[-k] = zi[k-1]``, with ``A = a``
     (``-a`` if ``neg_a``; conjugated if ``conj_a``).
     ``x (B,T)``, ``a (B,T,M)``, ``zi (B,M)``; one dtype among float32, float64, complex64,
-    complex128; one device; **any strides** (``a`` may be expanded with stride 0 on any dim,
+    complex128 (and float16/bfloat16 where ``supports_half``); one device; **any strides** (``a`` may be expanded with stride 0 on any dim,
     and must be read in place, never copied). ``B``, ``T`` may be 0; ``T < M`` is allowed.
     Returns a new contiguous ``y (B,T)``.
 
@@ -33,4 +39,18 @@ Contract (``numba_cpu`` and ``triton_gpu`` implement it identically; the math is
 ``reverse(g, a, conj_a=False, neg_a=False) -> u``
     Only the reverse recursion ``u[n] = g[n] - sum_i A[n+i,i-1] u[n+i]`` (note: conjugated
     only if ``conj_a``). Used by the differentiable (double-backward) path.
+
+``smooth(f, at, rt, zi) -> (g, zeta)``
+    The attack/release gain smoother of :mod:`tritonlpc.audio` (data-dependent, sequential in
+    time)::
+
+        zeta[n] = f[n] < g[n-1],   beta[n] = at if zeta[n] else rt,
+        g[n]    = beta[n] f[n] + (1 - beta[n]) g[n-1],    g[-1] = zi
+
+    ``f (B,T)``, ``at, rt, zi (B,)`` of one real dtype (float32/float64); returns new
+    ``g (B,T)`` and ``zeta (B,T)`` (bool).
+
+``summary(v, a, *, neg_a=False, adjoint=False)`` (optional)
+    A dedicated kernel for :func:`tritonlpc.distributed.slice_summary`; ``None`` (the default)
+    when the backend has none.
 """

@@ -1,6 +1,7 @@
 """Numba CPU backend: fused all-pole forward and single-pass fused backward.
 
-Implements the contract of :mod:`tritonlpc.backends` on CPU tensors (float32, float64,
+Implements the contract of :mod:`tritonlpc.backends` on CPU tensors (:class:`NumbaBackend`, one
+instance :data:`BACKEND`) (float32, float64,
 complex64, complex128; one kernel body for all, compiled per dtype on first use and cached on
 disk, so a new process does not recompile). Tensors are viewed as NumPy arrays with their own
 strides: an expanded (stride-0) ``a`` is read in place, never copied. Conjugation and negation
@@ -60,10 +61,13 @@ import numba
 import numpy as np
 import torch
 from numba import prange
+from torch import Tensor
 
+from ._numba_smooth import smooth_rows, smooth_rows_serial
 from ._numba_support import jit, launch, launch_parallel, parallel_allowed, variant
+from .base import Backend
 
-__all__ = ["forward", "backward", "reverse"]
+__all__ = ["NumbaBackend", "BACKEND"]
 
 
 # --------------------------------------------------------------------------- helpers
@@ -517,79 +521,56 @@ def _run(kernels: Tuple, B: int, T: int, M: int, schedule: Optional[str], chunk_
         launch(rows_serial, *args)
 
 
-def forward(
-    x: torch.Tensor,
-    a: torch.Tensor,
-    zi: torch.Tensor,
-    conj_a: bool = False,
-    neg_a: bool = False,
-    *,
-    schedule: Optional[str] = None,
-    chunk_len: Optional[int] = None,
-) -> torch.Tensor:
-    """``y[n] = x[n] - sum_i A[n,i-1] y[n-i]``; ``x (B,T)``, ``a (B,T,M)``, ``zi (B,M)`` -> ``y (B,T)``.
+class NumbaBackend(Backend):
+    """The Numba CPU backend (:class:`tritonlpc.backends.base.Backend` on CPU tensors).
 
-    ``schedule`` ("rows" | "chunked") and ``chunk_len`` override the automatic choice.
+    Kernel knobs (keyword arguments of ``forward``/``backward``/``reverse``): ``schedule``
+    (``"rows"`` | ``"chunked"``) and ``chunk_len`` override the automatic choice.
     """
-    B, T, M = a.shape
-    y = torch.empty(B, T, dtype=x.dtype)
-    if B == 0 or T == 0:
-        return y
-    args = (_np(x), _np(a), _np(zi), y.numpy(), bool(conj_a), _sign(x.dtype, neg_a))
-    _run(_FORWARD, B, T, M, schedule, chunk_len, args)
-    return y
+
+    name = "numba"
+    supports_half = False
+
+    def _empty(self, like: torch.Tensor, shape: Tuple[int, ...], dtype: Optional[torch.dtype] = None) -> torch.Tensor:
+        # CPU only: no device to pass; torch parses unpacked sizes faster than a tuple (~0.5 us)
+        return torch.empty(*shape, dtype=like.dtype if dtype is None else dtype)
+
+    def _forward(self, x: Tensor, a: Tensor, zi: Tensor, y: Tensor, conj_a: bool, neg_a: bool, *,
+                 schedule: Optional[str] = None, chunk_len: Optional[int] = None) -> None:
+        B, T, M = a.shape
+        args = (_np(x), _np(a), _np(zi), y.numpy(), conj_a, _sign(x.dtype, neg_a))
+        _run(_FORWARD, B, T, M, schedule, chunk_len, args)
+
+    def _adjoint(self, g: Tensor, a: Tensor, y: Optional[Tensor], zi: Optional[Tensor], u: Tensor,
+                 grad_a: Optional[Tensor], grad_zi: Optional[Tensor], conj_a: bool, neg_a: bool, *,
+                 schedule: Optional[str] = None, chunk_len: Optional[int] = None) -> None:
+        B, T, M = a.shape
+        need_a, need_zi = grad_a is not None, grad_zi is not None
+        args = (
+            _np(g),
+            _np(a),
+            _np(y) if need_a else _dummy(g.dtype, 2),
+            _np(zi) if need_a else _dummy(g.dtype, 2),
+            u.numpy(),
+            grad_a.numpy() if need_a else _dummy(g.dtype, 3),
+            grad_zi.numpy() if need_zi else _dummy(g.dtype, 2),
+            need_a,
+            need_zi,
+            conj_a,
+            _sign(g.dtype, neg_a),
+        )
+        _run(_REVERSE, B, T, M, schedule, chunk_len, args)
+
+    def _smooth(self, f: Tensor, at: Tensor, rt: Tensor, zi: Tensor, g: Tensor, zeta: Tensor) -> None:
+        B = f.shape[0]
+        out = g.numpy()
+        one = np.ones(1, dtype=out.dtype)[0]
+        args = (*(t.detach().numpy() for t in (f, at, rt, zi)), out, zeta.view(torch.uint8).numpy(), one)
+        if B > 1:
+            launch_parallel(smooth_rows, smooth_rows_serial, *args)
+        else:  # one row: waking the thread pool only costs
+            launch(smooth_rows_serial, *args)
 
 
-def _reverse_impl(g, a, y, zi, need_a, need_zi, conj, neg, schedule, chunk_len):
-    B, T, M = a.shape
-    u = torch.empty(B, T, dtype=g.dtype)
-    ga = torch.empty(B, T, M, dtype=g.dtype) if need_a else None
-    gzi = torch.zeros(B, M, dtype=g.dtype) if need_zi else None
-    if B == 0 or T == 0:
-        return u, ga, gzi
-    args = (
-        _np(g),
-        _np(a),
-        _np(y) if need_a else _dummy(g.dtype, 2),
-        _np(zi) if zi is not None else _dummy(g.dtype, 2),
-        u.numpy(),
-        ga.numpy() if need_a else _dummy(g.dtype, 3),
-        gzi.numpy() if need_zi else _dummy(g.dtype, 2),
-        bool(need_a),
-        bool(need_zi),
-        bool(conj),
-        _sign(g.dtype, neg),
-    )
-    _run(_REVERSE, B, T, M, schedule, chunk_len, args)
-    return u, ga, gzi
-
-
-def backward(
-    g: torch.Tensor,
-    a: torch.Tensor,
-    y: Optional[torch.Tensor],
-    zi: Optional[torch.Tensor],
-    need_grad_a: bool,
-    need_grad_zi: bool,
-    neg_a: bool = False,
-    *,
-    schedule: Optional[str] = None,
-    chunk_len: Optional[int] = None,
-) -> Tuple[torch.Tensor, Optional[torch.Tensor], Optional[torch.Tensor]]:
-    """Fused VJP of :func:`forward`: ``(grad_x (B,T), grad_a (B,T,M) | None, grad_zi (B,M) | None)``."""
-    if need_grad_a and (y is None or zi is None):
-        raise ValueError("backward needs y and zi to compute grad_a")
-    return _reverse_impl(g, a, y, zi, need_grad_a, need_grad_zi, True, neg_a, schedule, chunk_len)
-
-
-def reverse(
-    g: torch.Tensor,
-    a: torch.Tensor,
-    conj_a: bool = False,
-    neg_a: bool = False,
-    *,
-    schedule: Optional[str] = None,
-    chunk_len: Optional[int] = None,
-) -> torch.Tensor:
-    """``u[n] = g[n] - sum_i A[n+i,i-1] u[n+i]``; ``g (B,T)``, ``a (B,T,M)`` -> ``u (B,T)``."""
-    return _reverse_impl(g, a, None, None, False, False, conj_a, neg_a, schedule, chunk_len)[0]
+BACKEND = NumbaBackend()
+"""The backend object (:func:`tritonlpc._dispatch.backend_object` returns it for CPU tensors)."""

@@ -33,7 +33,7 @@ The backward (``backward``/``reverse``) runs the same schedules on the adjoint r
 state at the start. Everything is read through strides in place (an expanded ``a`` costs
 nothing; a lazily conjugated/negated ``a`` becomes a runtime sign), offsets are int64, complex
 tensors are read through real views with complex arithmetic in the kernel, float16/bfloat16
-are loaded natively and accumulated in float32 (``SUPPORTS_HALF``), float64/complex128 in
+are loaded natively and accumulated in float32 (``TritonBackend.supports_half``), float64/complex128 in
 float64. No atomics (identical bits run to run), no host synchronisation (CUDA-graph
 capturable), launches on the tensors' device and torch's current stream. Scratch per call in
 three-phase: ``B C (M^2 + M)`` values for the chunk maps and ``B C M`` start states.
@@ -61,10 +61,11 @@ import triton.language as tl
 
 from . import _triton_tile as _tile
 from . import _triton_walk as _walk
+from ._triton_smooth import smooth_kernel
+from .base import Backend, check_knob
 
-__all__ = ["forward", "backward", "reverse", "plan", "Plan", "SUPPORTS_HALF", "SCHEDULES", "TILE_ORDERS"]
+__all__ = ["TritonBackend", "BACKEND", "plan", "Plan", "SCHEDULES", "TILE_ORDERS"]
 
-SUPPORTS_HALF = True
 SCHEDULES = ("single", "three-phase")
 TILE_ORDERS = 4  # orders up to this run the tile scan (complex128: 3); above, per-lane walks
 
@@ -134,14 +135,6 @@ class Plan:
     steps: int = 1
 
 
-def _check_knob(name: str, value: Optional[int], pow2: bool = False) -> None:
-    if value is None:
-        return
-    if isinstance(value, bool) or not isinstance(value, int) or value < 1 or (pow2 and value & (value - 1)):
-        kind = "a power of two" if pow2 else "a positive int"
-        raise ValueError(f"{name} must be {kind}, got {value!r}")
-
-
 def plan(
     B: int,
     T: int,
@@ -171,10 +164,10 @@ def plan(
     """
     if schedule is not None and schedule not in SCHEDULES:
         raise ValueError(f"schedule must be one of {SCHEDULES} or None, got {schedule!r}")
-    _check_knob("block_t", block_t, pow2=True)
-    _check_knob("chunk_len", chunk_len)
-    _check_knob("lanes", lanes, pow2=True)
-    _check_knob("steps", steps, pow2=True)
+    check_knob("block_t", block_t, pow2=True)
+    check_knob("chunk_len", chunk_len)
+    check_knob("lanes", lanes, pow2=True)
+    check_knob("steps", steps, pow2=True)
     if block_t is not None and block_t < 2:
         raise ValueError(f"block_t must be at least 2, got {block_t}")
     if steps is not None and (steps > 8 or (block_t is not None and steps > block_t)):
@@ -307,29 +300,10 @@ def _a_strides(ar: torch.Tensor, M: int, W: int) -> Dict[str, Any]:
 
 
 # --------------------------------------------------------------------------- forward
-def forward(
-    x: torch.Tensor,
-    a: torch.Tensor,
-    zi: torch.Tensor,
-    conj_a: bool = False,
-    neg_a: bool = False,
-    **knobs: Any,
-) -> torch.Tensor:
-    """``y[n] = x[n] - sum_i A[n,i-1] y[n-i]``, ``y[-k] = zi[k-1]``; ``A = (-)a``, conjugated if ``conj_a``.
-
-    Args:
-        x: ``(B, T)``; a: ``(B, T, M)``; zi: ``(B, M)``; one dtype, one device, any strides.
-        **knobs: ``schedule``, ``block_t``, ``chunk_len``, ``lanes`` of :func:`plan` (tests
-            force small tiles and chunks with these).
-
-    Returns:
-        ``y``, a new contiguous ``(B, T)`` tensor of ``x``'s dtype.
-    """
-    _check(x)
+def _forward(x: torch.Tensor, a: torch.Tensor, zi: torch.Tensor, y: torch.Tensor, conj_a: bool, neg_a: bool,
+             **knobs: Any) -> None:
+    """Fill ``y`` (see :meth:`TritonBackend.forward`); ``knobs`` are :func:`plan`'s."""
     B, T, M = a.shape
-    y = torch.empty((B, T), dtype=x.dtype, device=x.device)
-    if B == 0 or T == 0:
-        return y
     p = _plan_for(x, B, T, M, **knobs)
     ar, sign, conj = _coef(a, conj_a, neg_a)
     xr, zr, yr = _real(x), _real(zi), _real(y)
@@ -342,7 +316,6 @@ def forward(
             _tile_forward(p, args, zr, yr, B, T, M, W, _a_strides(ar, M, W))
         else:
             _walk_forward(p, args, zr, yr, B, M, W, ar)
-    return y
 
 
 def _tile_geometry(p: Plan, T: int, a_st: Dict[str, Any]) -> Tuple[Dict[str, Any], Dict[str, Any]]:
@@ -403,20 +376,13 @@ def _walk_carry(p: Plan, maps, ends, zr, starts, B: int, M: int, args: Dict[str,
 
 
 # --------------------------------------------------------------------------- reverse
-def _reverse_impl(
-    g: torch.Tensor, a: torch.Tensor, y: Optional[torch.Tensor], zi: Optional[torch.Tensor],
-    need_a: bool, need_zi: bool, conj_a: bool, neg_a: bool, knobs: Dict[str, Any],
-) -> Tuple[torch.Tensor, Optional[torch.Tensor], Optional[torch.Tensor]]:
-    _check(g)
+def _adjoint(
+    g: torch.Tensor, a: torch.Tensor, y: Optional[torch.Tensor], zi: Optional[torch.Tensor], u: torch.Tensor,
+    ga: Optional[torch.Tensor], gzi: Optional[torch.Tensor], conj_a: bool, neg_a: bool, knobs: Dict[str, Any],
+) -> None:
+    """Fill ``u`` (and ``ga``/``gzi`` when given; see :meth:`TritonBackend.backward`)."""
     B, T, M = a.shape
-    dev = g.device
-    u = torch.empty((B, T), dtype=g.dtype, device=dev)
-    ga = torch.empty((B, T, M), dtype=g.dtype, device=dev) if need_a else None
-    gzi = (torch.empty if T > 0 else torch.zeros)((B, M), dtype=g.dtype, device=dev) if need_zi else None
-    if B == 0 or T == 0:
-        return u, ga, gzi
-    if need_a and (y is None or zi is None):
-        raise ValueError("grad_a needs y and zi")
+    need_a, need_zi = ga is not None, gzi is not None
     p = _plan_for(g, B, T, M, **knobs)
     ar, sign, conj = _coef(a, conj_a, neg_a)
     gr, ur = _real(g), _real(u)
@@ -434,7 +400,6 @@ def _reverse_impl(
             _tile_reverse(p, args, B, T, M, W, _a_strides(ar, M, W))
         else:
             _walk_reverse(p, args, B, M, W, ar, need_zi)
-    return u, ga, gzi
 
 
 _PASS_ONLY = ("u_ptr", "y_ptr", "z_ptr", "ga_ptr", "gz_ptr", "syb", "syt", "szb", "szm")
@@ -479,41 +444,40 @@ def _walk_reverse(p: Plan, args: Dict[str, Any], B: int, M: int, W: int, ar, nee
             ssc=M * W, ssm=W, n_jobs=B * C, n_chunks=C, L=L, n_steps=steps, **args)
 
 
-def backward(
-    g: torch.Tensor,
-    a: torch.Tensor,
-    y: Optional[torch.Tensor],
-    zi: Optional[torch.Tensor],
-    need_grad_a: bool,
-    need_grad_zi: bool,
-    neg_a: bool = False,
-    **knobs: Any,
-) -> Tuple[torch.Tensor, Optional[torch.Tensor], Optional[torch.Tensor]]:
-    """Fused VJP of :func:`forward` (``conj_a=False``) in torch's complex convention.
+# --------------------------------------------------------------------------- the backend object
+class TritonBackend(Backend):
+    """The Triton backend (:class:`tritonlpc.backends.base.Backend` on CUDA tensors, and on CPU
+    tensors under ``TRITON_INTERPRET=1``).
 
-    Args:
-        g: ``dL/dy``, ``(B, T)``; a: ``(B, T, M)``; y: the forward output ``(B, T)`` (may be
-            ``None`` unless ``need_grad_a``); zi: ``(B, M)`` (needed for ``grad_a``).
-        need_grad_a, need_grad_zi: which optional gradients to compute.
-        neg_a: the forward used ``A = -a``; ``grad_a`` is then w.r.t. ``a``.
-        **knobs: as in :func:`forward`.
-
-    Returns:
-        ``(grad_x (B,T), grad_a (B,T,M) or None, grad_zi (B,M) or None)``, new contiguous tensors.
+    Kernel knobs (keyword arguments of ``forward``/``backward``/``reverse``): ``schedule``,
+    ``block_t``, ``steps``, ``chunk_len``, ``lanes`` of :func:`plan` (tests force small tiles and
+    chunks with these).
     """
-    return _reverse_impl(g, a, y, zi, need_grad_a, need_grad_zi, True, neg_a, knobs)
+
+    name = "triton"
+    supports_half = True
+
+    def check_device(self, t: torch.Tensor) -> None:
+        _check(t)
+
+    def _forward(self, x: torch.Tensor, a: torch.Tensor, zi: torch.Tensor, y: torch.Tensor, conj_a: bool,
+                 neg_a: bool, **knobs: Any) -> None:
+        _forward(x, a, zi, y, conj_a, neg_a, **knobs)
+
+    def _adjoint(self, g: torch.Tensor, a: torch.Tensor, y: Optional[torch.Tensor], zi: Optional[torch.Tensor],
+                 u: torch.Tensor, grad_a: Optional[torch.Tensor], grad_zi: Optional[torch.Tensor], conj_a: bool,
+                 neg_a: bool, **knobs: Any) -> None:
+        _adjoint(g, a, y, zi, u, grad_a, grad_zi, conj_a, neg_a, knobs)
+
+    def _smooth(self, f: torch.Tensor, at: torch.Tensor, rt: torch.Tensor, zi: torch.Tensor, g: torch.Tensor,
+                zeta: torch.Tensor) -> None:
+        B, T = f.shape
+        rows = min(32, triton.next_power_of_2(B))
+        steps = 32 // f.element_size()  # 32 bytes of each row a block
+        with _on_device(f):
+            _launch(smooth_kernel, (triton.cdiv(B, rows),), f_ptr=f, at_ptr=at, rt_ptr=rt, zi_ptr=zi, g_ptr=g,
+                    zeta_ptr=zeta.view(torch.int8), B=B, T=T, ROWS=rows, STEPS=steps, num_warps=1)
 
 
-def reverse(
-    g: torch.Tensor,
-    a: torch.Tensor,
-    conj_a: bool = False,
-    neg_a: bool = False,
-    **knobs: Any,
-) -> torch.Tensor:
-    """Reverse filter ``u[n] = g[n] - sum_i A[n+i,i-1] u[n+i]`` (``A = (-)a``, conjugated only if ``conj_a``).
-
-    ``g (B, T)``, ``a (B, T, M)`` read at shifted times in place -> ``u (B, T)``. Keywords as in
-    :func:`forward`.
-    """
-    return _reverse_impl(g, a, None, None, False, False, conj_a, neg_a, knobs)[0]
+BACKEND = TritonBackend()
+"""The backend object (:func:`tritonlpc._dispatch.backend_object` returns it for CUDA tensors)."""

@@ -103,10 +103,10 @@ class ShardedAllPole(Function):
         zi_everywhere: bool,
     ) -> Tuple[torch.Tensor, torch.Tensor]:
         B, T, M = a.shape
-        kernels = _dispatch.backend_module(x)
+        backend = _dispatch.backend_object(x)
         if shards.is_first:
             start = zi if zi is not None else x.new_zeros(B, M)
-            y = kernels.forward(x, a, start, neg_a=neg_a)
+            y = backend.forward(x, a, start, neg_a=neg_a)
             P, h = x.new_zeros(B, M, M), end_state(y, start)
         else:
             P_fwd, h = slice_summary(x, a, neg_a=neg_a)
@@ -119,7 +119,7 @@ class ShardedAllPole(Function):
                 start = state
             state = apply_map(maps[q, ..., :M], maps[q, ..., M], state)
         if not shards.is_first:
-            y = kernels.forward(x, a, start, neg_a=neg_a)
+            y = backend.forward(x, a, start, neg_a=neg_a)
         ctx.save_for_backward(a, y, start, maps[shards.rank + 1 :, ..., :M])
         ctx.shards, ctx.neg_a, ctx.return_zf = shards, neg_a, return_zf
         return y, state
@@ -130,14 +130,14 @@ class ShardedAllPole(Function):
         a, y, start, later = ctx.saved_tensors
         shards: Shards = ctx.shards
         need_x, need_a, need_zi = ctx.needs_input_grad[:3]
-        kernels = _dispatch.backend_module(grad_y)
+        backend = _dispatch.backend_object(grad_y)
         B, T, M = a.shape
         need_start = shards.is_first and need_zi
         done = None
         if shards.is_first:  # nobody composes rank 0's map backwards
             k = grad_y.new_zeros(B, M)
         elif shards.is_last and not ctx.return_zf:  # mu = 0: the local backward is the whole of it
-            done = kernels.backward(grad_y, a, y if need_a else None, start, need_a, True, neg_a=ctx.neg_a)
+            done = backend.backward(grad_y, a, y if need_a else None, start, need_a, True, neg_a=ctx.neg_a)
             k = done[2]
         else:
             k = slice_summary(grad_y, a, neg_a=ctx.neg_a, adjoint=True)[1]
@@ -146,7 +146,7 @@ class ShardedAllPole(Function):
         for q in range(shards.size - 1, shards.rank, -1):
             mu = apply_map(later[q - shards.rank - 1].mH, adj[q, 0], mu)
         if done is None:
-            done = kernels.backward(
+            done = backend.backward(
                 _inject(grad_y, mu), a, y if need_a else None, start, need_a, need_start, neg_a=ctx.neg_a
             )
         grad_x, grad_a, grad_start = done

@@ -15,7 +15,7 @@ time-sharded call exchange (:mod:`tritonlpc.distributed`), and what a chunked sc
 
 Backend hook
 ------------
-A backend module may provide a dedicated kernel (one pass over the slice instead of the
+A backend may provide a dedicated kernel (one pass over the slice instead of the
 ``M + 1`` runs of the generic version below)::
 
     summary(v, a, *, neg_a=False, adjoint=False) -> (P or None, h or k)
@@ -28,8 +28,9 @@ A backend module may provide a dedicated kernel (one pass over the slice instead
                      neg_a) in torch's complex convention (conj(A) in the adjoint)
     T may be 0 (P = I, h = k = 0) or smaller than M.
 
-:func:`slice_summary` uses ``backend_module.summary`` when the backend of ``v`` has one, and
-otherwise the generic implementation built on the backend's ``forward``/``backward``.
+:func:`slice_summary` uses the backend's ``summary`` (:meth:`tritonlpc.backends.base.Backend.summary`)
+when the backend of ``v`` has one (it returns something other than ``None``), and otherwise the
+generic implementation built on the backend's ``forward``/``backward``.
 """
 
 from __future__ import annotations
@@ -72,7 +73,7 @@ def _generic_forward(x: torch.Tensor, a: torch.Tensor, neg_a: bool) -> Tuple[tor
     ``P`` from ``(zero input, unit state e_j)``. ``a`` is never copied: the runs are batched over
     the ``M + 1`` states per row (``a[b]`` expanded, stride 0) when ``B <= M + 1``, else over rows
     with one call per state; either way ``min(B, M + 1)`` backend calls."""
-    kernels = _dispatch.backend_module(x)
+    backend = _dispatch.backend_object(x)
     B, T, M = a.shape
     eye = torch.eye(M, dtype=x.dtype, device=x.device)
     P, h = x.new_empty(B, M, M), x.new_empty(B, M)
@@ -81,15 +82,15 @@ def _generic_forward(x: torch.Tensor, a: torch.Tensor, neg_a: bool) -> Tuple[tor
         for b in range(B):
             inputs = x.new_zeros(M + 1, T)
             inputs[0] = x[b]
-            ends = end_state(kernels.forward(inputs, a[b : b + 1].expand(M + 1, T, M), states, neg_a=neg_a), states)
+            ends = end_state(backend.forward(inputs, a[b : b + 1].expand(M + 1, T, M), states, neg_a=neg_a), states)
             h[b], P[b] = ends[0], ends[1:].T
         return P, h
     zero_input = x.new_zeros(()).expand(B, T)
     start = x.new_zeros(B, M)
-    h.copy_(end_state(kernels.forward(x, a, start, neg_a=neg_a), start))
+    h.copy_(end_state(backend.forward(x, a, start, neg_a=neg_a), start))
     for j in range(M):
         start = eye[j].expand(B, M)
-        P[:, :, j] = end_state(kernels.forward(zero_input, a, start, neg_a=neg_a), start)
+        P[:, :, j] = end_state(backend.forward(zero_input, a, start, neg_a=neg_a), start)
     return P, h
 
 
@@ -109,11 +110,11 @@ def slice_summary(
         ``(None, k (B,M))`` with ``dL/ds_start = P^H mu + k`` (see the module docstring).
         Uses the backend's ``summary`` kernel when it has one.
     """
-    kernels = _dispatch.backend_module(v)
-    dedicated = getattr(kernels, "summary", None)
+    backend = _dispatch.backend_object(v)
+    dedicated = backend.summary(v, a, neg_a=neg_a, adjoint=adjoint)
     if dedicated is not None:
-        return dedicated(v, a, neg_a=neg_a, adjoint=adjoint)
+        return dedicated
     if adjoint:
         zero = v.new_zeros(a.shape[0], a.shape[2])
-        return None, kernels.backward(v, a, None, zero, False, True, neg_a=neg_a)[2]
+        return None, backend.backward(v, a, None, zero, False, True, neg_a=neg_a)[2]
     return _generic_forward(v, a, neg_a)

@@ -7,24 +7,22 @@ to 32 in a program of one warp), and time advances ``STEPS`` samples at a time: 
 ``STEPS`` inputs are loaded as one block (32 contiguous bytes a row), issued before this
 block's stores, the recursion runs over the block's columns in registers, and ``g`` and the
 decisions are stored as blocks. Runs on CUDA tensors and, with ``TRITON_INTERPRET=1``, on CPU
-tensors (how the tests exercise it). Same math as :mod:`tritonlpc.audio._smoothing_numba`.
+tensors (how the tests exercise it). Same math as :mod:`tritonlpc.backends._numba_smooth`;
+launched by :meth:`tritonlpc.backends.triton_gpu.TritonBackend._smooth`.
 """
 
 from __future__ import annotations
 
-import contextlib
-
-import torch
 import triton
 import triton.language as tl
 
-from ..backends._triton_tile import _unzip, _zip
+from ._triton_tile import _unzip, _zip
 
-__all__ = ["smooth"]
+__all__ = ["smooth_kernel"]
 
 
 @triton.jit(do_not_specialize=["B", "T"])
-def _smooth_kernel(f_ptr, at_ptr, rt_ptr, zi_ptr, g_ptr, zeta_ptr, B, T, ROWS: tl.constexpr, STEPS: tl.constexpr):
+def smooth_kernel(f_ptr, at_ptr, rt_ptr, zi_ptr, g_ptr, zeta_ptr, B, T, ROWS: tl.constexpr, STEPS: tl.constexpr):
     rows = tl.program_id(0) * ROWS + tl.arange(0, ROWS)
     ok = rows < B
     a = tl.load(at_ptr + rows, mask=ok, other=0.0)
@@ -52,18 +50,3 @@ def _smooth_kernel(f_ptr, at_ptr, rt_ptr, zi_ptr, g_ptr, zeta_ptr, B, T, ROWS: t
         blk = nxt
         t0 = t1
 
-
-def smooth(f: torch.Tensor, at: torch.Tensor, rt: torch.Tensor, zi: torch.Tensor):
-    """``f (B,T)``, ``at, rt, zi (B,)`` of one real dtype -> ``(g (B,T), zeta (B,T) bool)``."""
-    B, T = f.shape
-    f, at, rt, zi = (t.contiguous() for t in (f, at, rt, zi))
-    out = torch.empty(B, T, dtype=f.dtype, device=f.device)
-    zeta = torch.empty(B, T, dtype=torch.int8, device=f.device)
-    if B and T:
-        rows = min(32, triton.next_power_of_2(B))
-        steps = 32 // f.element_size()  # 32 bytes of each row a block
-        ctx = torch.cuda.device(f.device) if f.device.type == "cuda" else contextlib.nullcontext()
-        with ctx:
-            _smooth_kernel[(triton.cdiv(B, rows),)](f, at, rt, zi, out, zeta, B, T, ROWS=rows, STEPS=steps,
-                                                    num_warps=1)
-    return out, zeta.view(torch.bool)

@@ -1,0 +1,196 @@
+"""The backend contract in code: :class:`Backend` owns the public entry points.
+
+A backend subclasses :class:`Backend` and supplies only its kernels, which fill outputs that the
+base class allocated (:meth:`Backend._forward`, :meth:`Backend._adjoint`, :meth:`Backend._smooth`)
+and, where it has one, the optional :meth:`Backend.summary`. The base class checks the device and
+the arguments, allocates the outputs and returns early for empty shapes, so every backend behaves
+the same at the edges. The contract's prose is in :mod:`tritonlpc.backends`; the math in
+:mod:`tritonlpc._reference`.
+"""
+
+from __future__ import annotations
+
+import abc
+from typing import Any, ClassVar, Optional, Tuple
+
+import torch
+from torch import Tensor
+
+__all__ = ["Backend", "Grads", "check_knob"]
+
+Grads = Tuple[Tensor, Optional[Tensor], Optional[Tensor]]
+
+
+def check_knob(name: str, value: Optional[int], pow2: bool = False) -> None:
+    """A schedule knob is ``None`` (automatic) or a positive int (a power of two if ``pow2``).
+
+    Raises:
+        ValueError: otherwise, naming the knob.
+    """
+    if value is None:
+        return
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1 or (pow2 and value & (value - 1)):
+        kind = "a power of two" if pow2 else "a positive int"
+        raise ValueError(f"{name} must be {kind}, got {value!r}")
+
+
+class Backend(abc.ABC):
+    """One compute backend (``numba`` on CPU, ``triton`` on CUDA).
+
+    Public methods (the contract, the same for every backend; see :mod:`tritonlpc.backends`):
+    :meth:`forward`, :meth:`backward`, :meth:`reverse`, :meth:`smooth`, and the optional
+    :meth:`summary`. Keyword arguments beyond the contract's (``**knobs``) go to the backend's
+    kernels unchanged: schedule overrides that tests and benchmarks use (unknown ones raise
+    ``TypeError``, bad values ``ValueError``).
+
+    Inputs are taken as :mod:`tritonlpc._validation` checked them (shapes, one dtype, one
+    device); the base class checks only what the kernels cannot see (the device kind, and that
+    ``backward`` has what ``grad_a`` needs).
+    """
+
+    name: ClassVar[str]
+    supports_half: ClassVar[bool] = False
+    """Computes float16/bfloat16 inputs as they are (accumulating in float32); otherwise the
+    public functions cast them to float32 first."""
+
+    # ------------------------------------------------------------------ what a backend supplies
+    def check_device(self, t: Tensor) -> None:
+        """Raise ``RuntimeError`` if this backend cannot run on ``t``'s device (default: any)."""
+
+    def _empty(self, like: Tensor, shape: Tuple[int, ...], dtype: Optional[torch.dtype] = None) -> Tensor:
+        """A new contiguous tensor of ``shape`` on ``like``'s device, of ``dtype`` (default:
+        ``like``'s). A backend on one device may override it with a cheaper allocation."""
+        return like.new_empty(shape) if dtype is None else like.new_empty(shape, dtype=dtype)
+
+    @abc.abstractmethod
+    def _forward(self, x: Tensor, a: Tensor, zi: Tensor, y: Tensor, conj_a: bool, neg_a: bool, **knobs: Any) -> None:
+        """Fill ``y (B,T)`` with the forward filter (``B, T >= 1``; arguments as :meth:`forward`)."""
+
+    @abc.abstractmethod
+    def _adjoint(
+        self,
+        g: Tensor,
+        a: Tensor,
+        y: Optional[Tensor],
+        zi: Optional[Tensor],
+        u: Tensor,
+        grad_a: Optional[Tensor],
+        grad_zi: Optional[Tensor],
+        conj_a: bool,
+        neg_a: bool,
+        **knobs: Any,
+    ) -> None:
+        """Fill ``u (B,T)`` with the reverse filter, and ``grad_a (B,T,M)`` / ``grad_zi (B,M)``
+        when they are given (``y`` and ``zi`` are then given with ``grad_a``); ``B, T >= 1``."""
+
+    @abc.abstractmethod
+    def _smooth(self, f: Tensor, at: Tensor, rt: Tensor, zi: Tensor, g: Tensor, zeta: Tensor) -> None:
+        """Fill ``g (B,T)`` and ``zeta (B,T)`` (bool) as :meth:`smooth` describes; contiguous
+        inputs, ``B, T >= 1``."""
+
+    # ------------------------------------------------------------------ the contract
+    def forward(self, x: Tensor, a: Tensor, zi: Tensor, conj_a: bool = False, neg_a: bool = False, **knobs: Any) -> Tensor:
+        """``y[n] = x[n] - sum_i A[n,i-1] y[n-i]``, ``y[-k] = zi[k-1]``; ``A = a`` (``-a`` if
+        ``neg_a``; conjugated if ``conj_a``).
+
+        ``x (B,T)``, ``a (B,T,M)``, ``zi (B,M)``: one dtype and device, any strides (``a`` is read
+        in place). Returns a new contiguous ``y (B,T)``.
+        """
+        self.check_device(x)
+        B, T, _ = a.shape
+        y = self._empty(x, (B, T))
+        if B and T:
+            if knobs:
+                self._forward(x, a, zi, y, bool(conj_a), bool(neg_a), **knobs)
+            else:  # a plain call: no keyword dictionary to unpack (small calls count every step)
+                self._forward(x, a, zi, y, bool(conj_a), bool(neg_a))
+        return y
+
+    def backward(
+        self,
+        g: Tensor,
+        a: Tensor,
+        y: Optional[Tensor],
+        zi: Optional[Tensor],
+        need_grad_a: bool,
+        need_grad_zi: bool,
+        neg_a: bool = False,
+        **knobs: Any,
+    ) -> Grads:
+        """Fused vector-Jacobian product of :meth:`forward` (``conj_a=False``) in torch's
+        convention for complex numbers.
+
+        ``g = dL/dy (B,T)``; ``y`` (the forward's output) and ``zi`` may be ``None`` unless
+        ``need_grad_a``. Returns new contiguous ``(grad_x (B,T), grad_a (B,T,M) or None,
+        grad_zi (B,M) or None)``; with ``neg_a``, ``grad_a`` is w.r.t. the ``a`` passed in.
+
+        Raises:
+            ValueError: ``need_grad_a`` without ``y`` or ``zi``.
+        """
+        if need_grad_a and (y is None or zi is None):
+            raise ValueError("backward needs y and zi to compute grad_a (need_grad_a=True)")
+        return self._run_adjoint(g, a, y, zi, bool(need_grad_a), bool(need_grad_zi), True, bool(neg_a), knobs)
+
+    def reverse(self, g: Tensor, a: Tensor, conj_a: bool = False, neg_a: bool = False, **knobs: Any) -> Tensor:
+        """The reverse filter ``u[n] = g[n] - sum_i A[n+i,i-1] u[n+i]`` (``A`` as in
+        :meth:`forward`, conjugated only if ``conj_a``): ``g (B,T)``, ``a (B,T,M)`` -> new ``u (B,T)``."""
+        return self._run_adjoint(g, a, None, None, False, False, bool(conj_a), bool(neg_a), knobs)[0]
+
+    def smooth(self, f: Tensor, at: Tensor, rt: Tensor, zi: Tensor) -> Tuple[Tensor, Tensor]:
+        """The attack/release gain smoother (the data-dependent forward of
+        :class:`tritonlpc.audio.AttackRelease`)::
+
+            zeta[n] = f[n] < g[n-1],   beta[n] = at if zeta[n] else rt,
+            g[n]    = beta[n] f[n] + (1 - beta[n]) g[n-1],    g[-1] = zi
+
+        ``f (B,T)``, ``at, rt, zi (B,)`` of one real dtype and device -> new ``(g (B,T),
+        zeta (B,T) bool)``.
+        """
+        self.check_device(f)
+        B, T = f.shape
+        g = self._empty(f, (B, T))
+        zeta = self._empty(f, (B, T), torch.bool)
+        if B and T:
+            self._smooth(f.contiguous(), at.contiguous(), rt.contiguous(), zi.contiguous(), g, zeta)
+        return g, zeta
+
+    def summary(
+        self, v: Tensor, a: Tensor, *, neg_a: bool = False, adjoint: bool = False
+    ) -> Optional[Tuple[Optional[Tensor], Tensor]]:
+        """Optional: a dedicated kernel for a slice's affine map, as
+        :func:`tritonlpc.distributed.slice_summary` defines it (same arguments and results).
+
+        Returns ``None`` when the backend has none (the default): ``slice_summary`` then builds
+        the map from :meth:`forward` / :meth:`backward`.
+        """
+        return None
+
+    def __repr__(self) -> str:
+        return f"<tritonlpc {self.name} backend>"
+
+    # ------------------------------------------------------------------ helpers
+    def _run_adjoint(
+        self,
+        g: Tensor,
+        a: Tensor,
+        y: Optional[Tensor],
+        zi: Optional[Tensor],
+        need_a: bool,
+        need_zi: bool,
+        conj_a: bool,
+        neg_a: bool,
+        knobs: Any,
+    ) -> Grads:
+        self.check_device(g)
+        B, T, M = a.shape
+        u = self._empty(g, (B, T))
+        grad_a = self._empty(g, (B, T, M)) if need_a else None
+        grad_zi = None
+        if need_zi:  # the kernels write all of grad_zi when T > 0; with T == 0 it is zero
+            grad_zi = self._empty(g, (B, M)) if T else self._empty(g, (B, M)).zero_()
+        if B and T:
+            if knobs:
+                self._adjoint(g, a, y, zi, u, grad_a, grad_zi, conj_a, neg_a, **knobs)
+            else:
+                self._adjoint(g, a, y, zi, u, grad_a, grad_zi, conj_a, neg_a)
+        return u, grad_a, grad_zi
