@@ -23,7 +23,7 @@ from tritonlpc.backends import numba_cpu as nb
 from tritonlpc.core import LPC  # noqa: F401 (used by the timed statements)
 
 kernels = getattr(nb, "BACKEND", nb)  # the backend object (older versions: module functions)
-backend_object = getattr(_dispatch, "backend_object", None) or getattr(_dispatch, "backend_module")
+backend_object = getattr(_dispatch, "backend_object", None) or _dispatch.backend_module
 
 B, T, M = 8, 1024, 2
 x = torch.randn(B, T)

@@ -26,7 +26,9 @@ def _raises(name: str, value: object):
 
 # --------------------------------------------------------------------------- biquad designs
 @pytest.mark.parametrize("sample_rate", [NAN, INF, -INF, 0.0, -48000.0])
-@pytest.mark.parametrize("design", ["biquad_lowpass", "biquad_highpass", "biquad_bandpass", "biquad_notch", "biquad_allpass"])
+@pytest.mark.parametrize(
+    "design", ["biquad_lowpass", "biquad_highpass", "biquad_bandpass", "biquad_notch", "biquad_allpass"]
+)
 def test_design_rejects_sample_rate(design, sample_rate):
     with pytest.raises(ValueError, match="sample_rate"):
         getattr(audio, design)(_cutoff(), 0.7, sample_rate)

@@ -113,6 +113,8 @@ def test_backend_contract_empty(backend, B, T, M):
     assert be.forward(x, a, zi).shape == (B, T)
     assert be.reverse(x, a, conj_a=True).shape == (B, T)
     gx, ga, gz = be.backward(x, a, x, zi, True, True)
-    assert gx.shape == (B, T) and ga.shape == (B, T, M) and torch.equal(gz, torch.zeros(B, M, dtype=x.dtype, device=dev))
+    assert (
+        gx.shape == (B, T) and ga.shape == (B, T, M) and torch.equal(gz, torch.zeros(B, M, dtype=x.dtype, device=dev))
+    )
     g, zeta = be.smooth(x, zi[:, 0], zi[:, 0], zi[:, 0])
     assert g.shape == zeta.shape == (B, T) and zeta.dtype == torch.bool

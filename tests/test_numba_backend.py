@@ -62,7 +62,9 @@ def test_short_signals(schedule, chunk, T_of_M):
     g = torch.randn_like(x)
     y = nb.BACKEND.forward(x, a, zi, schedule=schedule, chunk_len=chunk)
     assert_rel_close(y, _reference.allpole(x, a, zi), 1e-12)
-    for got, exp in zip(nb.BACKEND.backward(g, a, y, zi, True, True, schedule=schedule, chunk_len=chunk), _ref_grads(x, a, zi, g, False)):
+    for got, exp in zip(
+        nb.BACKEND.backward(g, a, y, zi, True, True, schedule=schedule, chunk_len=chunk), _ref_grads(x, a, zi, g, False)
+    ):
         assert_rel_close(got, exp, 1e-12)
 
 
@@ -73,7 +75,9 @@ def test_high_orders(M, schedule, chunk):
     g = torch.randn_like(x)
     y = nb.BACKEND.forward(x, a, zi, schedule=schedule, chunk_len=chunk)
     assert_rel_close(y, _reference.allpole(x, a, zi), 1e-9)
-    for got, exp in zip(nb.BACKEND.backward(g, a, y, zi, True, True, schedule=schedule, chunk_len=chunk), _ref_grads(x, a, zi, g, False)):
+    for got, exp in zip(
+        nb.BACKEND.backward(g, a, y, zi, True, True, schedule=schedule, chunk_len=chunk), _ref_grads(x, a, zi, g, False)
+    ):
         assert_rel_close(got, exp, 1e-9)
 
 
@@ -154,7 +158,10 @@ def test_unstable_silent_stretch_stays_finite():
     g = torch.zeros(1, T)
     g[0, T // 2 - 10] = 1
     y_bwd = torch.randn(1, T)
-    rows = (nb.BACKEND.forward(x, a_fwd, zi, schedule="rows"), *nb.BACKEND.backward(g, a_bwd, y_bwd, zi, True, True, schedule="rows"))
+    rows = (
+        nb.BACKEND.forward(x, a_fwd, zi, schedule="rows"),
+        *nb.BACKEND.backward(g, a_bwd, y_bwd, zi, True, True, schedule="rows"),
+    )
     for chunk in (4600, 1000):
         kw = dict(schedule="chunked", chunk_len=chunk)
         chunked = (nb.BACKEND.forward(x, a_fwd, zi, **kw), *nb.BACKEND.backward(g, a_bwd, y_bwd, zi, True, True, **kw))

@@ -226,7 +226,9 @@ def test_strides_and_expanded(M, dtype):
             y_s = torch.stack([y, y], dim=2)[..., 0]
             for got, exp in zip(tg.BACKEND.backward(g_nc, aa, y_s, zi_nc, True, True, **kw), ref):
                 assert torch.equal(got, exp)
-            assert torch.equal(tg.BACKEND.reverse(g_nc, aa, conj_a=True, **kw), tg.BACKEND.reverse(g, a_c, conj_a=True, **kw))
+            assert torch.equal(
+                tg.BACKEND.reverse(g_nc, aa, conj_a=True, **kw), tg.BACKEND.reverse(g, a_c, conj_a=True, **kw)
+            )
     y_ref, _ = _ref(x, a_exp, zi, g)
     assert_rel_close(tg.BACKEND.forward(x, a_exp, zi, **THREE), y_ref, 1e-9)
 
@@ -238,7 +240,9 @@ def test_lazy_conj_and_neg_views():
         want = a_view.resolve_conj().resolve_neg()
         for kw in SCHEDULES:
             assert torch.equal(tg.BACKEND.forward(x, a_view, zi, **kw), tg.BACKEND.forward(x, want, zi, **kw))
-            assert torch.equal(tg.BACKEND.reverse(g, a_view, conj_a=True, **kw), tg.BACKEND.reverse(g, want, conj_a=True, **kw))
+            assert torch.equal(
+                tg.BACKEND.reverse(g, a_view, conj_a=True, **kw), tg.BACKEND.reverse(g, want, conj_a=True, **kw)
+            )
 
 
 @pytest.mark.parametrize("M", [2, 5])
@@ -247,7 +251,9 @@ def test_deterministic(M):
     for kw in SCHEDULES:
         y1, y2 = tg.BACKEND.forward(x, a, zi, **kw), tg.BACKEND.forward(x, a, zi, **kw)
         assert torch.equal(y1, y2)
-        for p, q in zip(tg.BACKEND.backward(g, a, y1, zi, True, True, **kw), tg.BACKEND.backward(g, a, y1, zi, True, True, **kw)):
+        for p, q in zip(
+            tg.BACKEND.backward(g, a, y1, zi, True, True, **kw), tg.BACKEND.backward(g, a, y1, zi, True, True, **kw)
+        ):
             assert torch.equal(p, q)
 
 
@@ -345,11 +351,11 @@ def test_gpu_int64_offsets():
     _, ga, _ = tg.BACKEND.backward(gl, al, y, zi, True, False)
     del al
     a_t = a0.expand(B, K, M).contiguous()
-    zi_t = y[:, T - K - M:T - K].flip(1)
-    y_t = tg.BACKEND.forward(xl[:, T - K:], a_t, zi_t)
-    assert_rel_close(y[:, T - K:], y_t, 1e-4)
-    u_t, ga_t, _ = tg.BACKEND.backward(gl[:, T - K:], a_t, y_t, zi_t, True, False)
-    assert_rel_close(ga[:, T - K:], ga_t, 1e-4)
+    zi_t = y[:, T - K - M : T - K].flip(1)
+    y_t = tg.BACKEND.forward(xl[:, T - K :], a_t, zi_t)
+    assert_rel_close(y[:, T - K :], y_t, 1e-4)
+    u_t, ga_t, _ = tg.BACKEND.backward(gl[:, T - K :], a_t, y_t, zi_t, True, False)
+    assert_rel_close(ga[:, T - K :], ga_t, 1e-4)
 
 
 @gpu

@@ -60,7 +60,7 @@ def apply(cls: type, *args: Any) -> Any:
     return super(Function, cls).apply(*args)  # type: ignore[misc]
 
 
-def backend_computing(t: torch.Tensor, name: str) -> "Backend":
+def backend_computing(t: torch.Tensor, name: str) -> Backend:
     """The backend for ``t``'s device, after checking that it computes in ``t``'s dtype (the
     low-level Functions take one dtype as it is; the public functions cast half inputs).
 

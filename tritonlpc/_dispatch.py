@@ -27,7 +27,7 @@ ENV_VAR = "TRITONLPC_BACKEND"
 
 _MODULES = {"numba": "tritonlpc.backends.numba_cpu", "triton": "tritonlpc.backends.triton_gpu"}
 _global: Optional[str] = None
-_loaded: Dict[str, "Backend"] = {}
+_loaded: Dict[str, Backend] = {}
 _scoped: contextvars.ContextVar[Optional[str]] = contextvars.ContextVar("tritonlpc_backend", default=None)
 
 
@@ -106,7 +106,7 @@ def backend_for(tensor: torch.Tensor) -> str:
     raise RuntimeError(f"tritonlpc has no backend for {device} tensors (supported: cpu, cuda)")
 
 
-def backend_object(tensor: torch.Tensor) -> "Backend":
+def backend_object(tensor: torch.Tensor) -> Backend:
     """The backend (a :class:`tritonlpc.backends.base.Backend`) for ``tensor``'s device, imported
     on first use: every kernel call of the package goes through the object this returns.
 

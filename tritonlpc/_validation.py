@@ -43,7 +43,9 @@ def check_kind(name: str, t: torch.Tensor) -> None:
         raise TypeError(f"{name} must be a dense (strided) tensor, got {kind} tensor; convert it with .to_dense()")
 
 
-def check_tensor(name: str, t: object, ndim: Optional[int] = None, dims: str = "", *, real: bool = False) -> torch.Tensor:
+def check_tensor(
+    name: str, t: object, ndim: Optional[int] = None, dims: str = "", *, real: bool = False
+) -> torch.Tensor:
     """Check that ``t`` is a dense tensor of a supported floating (or complex, unless ``real``)
     dtype with ``ndim`` dimensions (any number if ``None``); ``dims`` names the shape."""
     if not isinstance(t, torch.Tensor):
@@ -61,8 +63,7 @@ def _check_same_device(named: Sequence[Tuple[str, torch.Tensor]]) -> None:
     for name, t in named[1:]:
         if t.device != first.device:
             raise ValueError(
-                f"{name} is on {t.device} but {first_name} is on {first.device}; "
-                "all inputs must be on the same device"
+                f"{name} is on {t.device} but {first_name} is on {first.device}; all inputs must be on the same device"
             )
 
 
@@ -193,7 +194,9 @@ def check_lpc(
     a = check_tensor(na, a, 3, "(B, T, M)")
     B, T, M = a.shape
     if M < 1:
-        raise ValueError(f"{na} must have at least one coefficient per sample (order M >= 1), got shape {tuple(a.shape)}")
+        raise ValueError(
+            f"{na} must have at least one coefficient per sample (order M >= 1), got shape {tuple(a.shape)}"
+        )
     if tuple(x.shape) != (B, T):
         raise ValueError(
             f"{nx} must have shape (B, T) = {(B, T)} to match {na} of shape (B, T, M) = {tuple(a.shape)}, "

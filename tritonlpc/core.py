@@ -94,7 +94,7 @@ class LPC(Function):
     """
 
     @staticmethod
-    def forward(x: torch.Tensor, A: torch.Tensor, zi: torch.Tensor, conj: bool = False) -> torch.Tensor:  # type: ignore[override]
+    def forward(x: torch.Tensor, A: torch.Tensor, zi: torch.Tensor, conj: bool = False) -> torch.Tensor:
         check_lpc(x, A, zi, names=("x", "A", "zi"), same_dtype=True, require_zi=True)
         return backend_computing(x, "x").forward(x, A, zi, conj_a=check_flag("conj", conj))
 
@@ -120,7 +120,9 @@ class LPC(Function):
         return grads[: ctx.n_inputs]
 
     @staticmethod
-    def jvp(ctx: Any, x_dot: Optional[torch.Tensor], A_dot: Optional[torch.Tensor], zi_dot: Optional[torch.Tensor], *_: Any) -> torch.Tensor:  # type: ignore[override]
+    def jvp(  # type: ignore[override]
+        ctx: Any, x_dot: Optional[torch.Tensor], A_dot: Optional[torch.Tensor], zi_dot: Optional[torch.Tensor], *_: Any
+    ) -> torch.Tensor:  # type: ignore[override]
         A, zi, y = ctx.saved_tensors
         rhs = x_dot if x_dot is not None else torch.zeros_like(y)
         if A_dot is not None:

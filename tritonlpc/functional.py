@@ -15,8 +15,8 @@ from typing import TYPE_CHECKING, Optional, Tuple, Union
 import torch
 
 from . import _dispatch, _ops  # noqa: F401  (_ops registers torch.ops.tritonlpc.*)
-from ._validation import HALF_DTYPES, check_flag, check_lpc, check_recurrence, common_dtype
 from ._autograd import apply, needs_autograd
+from ._validation import HALF_DTYPES, check_flag, check_lpc, check_recurrence, common_dtype
 from .core import LPC
 from .recurrence import Recurrence
 
@@ -26,7 +26,7 @@ if TYPE_CHECKING:
 __all__ = ["sample_wise_lpc", "linear_recurrence"]
 
 
-def _compute_dtype(dtype: torch.dtype, backend: Optional["Backend"]) -> torch.dtype:
+def _compute_dtype(dtype: torch.dtype, backend: Optional[Backend]) -> torch.dtype:
     """float16/bfloat16 run in float32 unless the backend loads them natively (accumulating in
     float32 inside the kernel, which saves the conversion copies). ``backend`` is ``None``
     under torch.compile, where the backend is not known until the custom op runs."""
@@ -40,7 +40,7 @@ def _as(t: torch.Tensor, dtype: torch.dtype) -> torch.Tensor:
     return t if t.dtype == dtype else t.to(dtype)
 
 
-def _eager_backend(x: torch.Tensor) -> Optional["Backend"]:
+def _eager_backend(x: torch.Tensor) -> Optional[Backend]:
     """The backend for ``x``'s device; ``None`` under torch.compile (the custom ops pick
     the backend when they run, and backend state cannot be traced)."""
     return None if torch.compiler.is_compiling() else _dispatch.backend_object(x)

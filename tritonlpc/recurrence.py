@@ -18,8 +18,8 @@ import torch
 from torch.autograd import Function
 
 from . import _dispatch
-from ._validation import check_recurrence
 from ._autograd import backend_computing, flatten_vmap, fused_ok, precomputed_signature
+from ._validation import check_recurrence
 from .core import lpc_vjp
 
 __all__ = ["Recurrence"]
@@ -48,7 +48,9 @@ class Recurrence(Function):
             same_dtype=True,
             require_init=True,
         )
-        return backend_computing(impulse, "impulse").forward(impulse, decay.unsqueeze(2), initial_state.unsqueeze(1), neg_a=True)
+        return backend_computing(impulse, "impulse").forward(
+            impulse, decay.unsqueeze(2), initial_state.unsqueeze(1), neg_a=True
+        )
 
     @staticmethod
     def setup_context(ctx: Any, inputs: Tuple[Any, ...], output: torch.Tensor) -> None:
@@ -62,8 +64,13 @@ class Recurrence(Function):
         need_decay, need_impulse, need_init = ctx.needs_input_grad
         if fused_ok(grad_out, decay, init, out):
             u, gA, gzi = _dispatch.backend_object(grad_out).backward(
-                grad_out, decay.unsqueeze(2), out if need_decay else None, init.unsqueeze(1),
-                need_decay, need_init, neg_a=True,
+                grad_out,
+                decay.unsqueeze(2),
+                out if need_decay else None,
+                init.unsqueeze(1),
+                need_decay,
+                need_init,
+                neg_a=True,
             )
             g_decay = gA.squeeze(2) if gA is not None else None
             g_init = gzi.squeeze(1) if gzi is not None else None

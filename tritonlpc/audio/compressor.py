@@ -37,9 +37,9 @@ from torch.autograd import Function
 
 from .. import _dispatch
 from .._autograd import precomputed_signature
+from .._validation import as_tensor_like, check_range, check_same_device, check_sample_rate, check_tensor
 from ..core import Reverse
 from ..functional import linear_recurrence
-from .._validation import as_tensor_like, check_range, check_same_device, check_sample_rate, check_tensor
 
 __all__ = [
     "attack_release_smoothing",
@@ -54,6 +54,7 @@ __all__ = [
 
 Number = Union[float, torch.Tensor]
 
+
 def _betas(zeta: torch.Tensor, at: torch.Tensor, rt: torch.Tensor) -> torch.Tensor:
     return torch.where(zeta, at.unsqueeze(1), rt.unsqueeze(1))
 
@@ -67,7 +68,7 @@ class AttackRelease(Function):
     """
 
     @staticmethod
-    def forward(ctx: Any, f: torch.Tensor, at: torch.Tensor, rt: torch.Tensor, zi: torch.Tensor) -> torch.Tensor:  # type: ignore[override]
+    def forward(ctx: Any, f: torch.Tensor, at: torch.Tensor, rt: torch.Tensor, zi: torch.Tensor) -> torch.Tensor:
         g, zeta = _dispatch.backend_object(f).smooth(f, at, rt, zi)
         ctx.save_for_backward(f, at, rt, zi, g, zeta)
         ctx.save_for_forward(f, at, rt, zi, g, zeta)
@@ -97,7 +98,13 @@ class AttackRelease(Function):
         return gf, gat, grt, gzi
 
     @staticmethod
-    def jvp(ctx: Any, f_dot: Optional[torch.Tensor], at_dot: Optional[torch.Tensor], rt_dot: Optional[torch.Tensor], zi_dot: Optional[torch.Tensor]) -> torch.Tensor:  # type: ignore[override]
+    def jvp(  # type: ignore[override]
+        ctx: Any,
+        f_dot: Optional[torch.Tensor],
+        at_dot: Optional[torch.Tensor],
+        rt_dot: Optional[torch.Tensor],
+        zi_dot: Optional[torch.Tensor],
+    ) -> torch.Tensor:  # type: ignore[override]
         f, at, rt, zi, g, zeta = ctx.saved_tensors
         beta = _betas(zeta, at, rt)
         rhs = beta * f_dot if f_dot is not None else torch.zeros_like(g)
@@ -113,7 +120,9 @@ class AttackRelease(Function):
 def _per_row(name: str, value: Number, B: int, like: torch.Tensor, like_name: str = "x") -> torch.Tensor:
     t = as_tensor_like(name, value, like)
     if t.dim() > 1 or (t.dim() == 1 and t.shape[0] not in (1, B)):
-        raise ValueError(f"{name} must be a number, a 0-d tensor or a tensor of shape (B,) = ({B},), got shape {tuple(t.shape)}")
+        raise ValueError(
+            f"{name} must be a number, a 0-d tensor or a tensor of shape (B,) = ({B},), got shape {tuple(t.shape)}"
+        )
     check_same_device([(like_name, like), (name, t)])
     return t.reshape(-1).expand(B)
 
@@ -214,7 +223,9 @@ def alpha_to_time_constant(alpha: Number, sample_rate: float) -> Union[float, to
     return -1.0 / (sample_rate * math.log1p(-float(alpha)))
 
 
-def compressor_static_gain(level_db: torch.Tensor, threshold_db: Number, ratio: Number, knee_db: float = 0.0) -> torch.Tensor:
+def compressor_static_gain(
+    level_db: torch.Tensor, threshold_db: Number, ratio: Number, knee_db: float = 0.0
+) -> torch.Tensor:
     r"""Static compression curve: gain in dB for an input level in dB.
 
     Hard knee: ``min(0, (1/R - 1) (L - CT))``. With ``knee_db = W > 0`` the corner is replaced

@@ -22,8 +22,8 @@ from typing import Optional, Tuple, Union
 
 import torch
 
-from ..functional import sample_wise_lpc
 from .._validation import as_tensor_like, check_int, check_range, check_same_device, check_sample_rate, check_tensor
+from ..functional import sample_wise_lpc
 
 __all__ = [
     "time_varying_fir",
@@ -82,7 +82,9 @@ def time_varying_fir(
     check_tensor("b", b, 3, "(B, T, K+1)")
     B, T = x.shape
     if b.shape[:2] != (B, T) or b.shape[2] < 1:
-        raise ValueError(f"b must have shape (B, T, K+1) = ({B}, {T}, K+1) with K >= 0 to match x, got {tuple(b.shape)}")
+        raise ValueError(
+            f"b must have shape (B, T, K+1) = ({B}, {T}, K+1) with K >= 0 to match x, got {tuple(b.shape)}"
+        )
     K = b.shape[2] - 1
     _check_zi_fir(zi, B, K, "zi")
     check_same_device([("x", x), ("b", b), ("zi", zi)])
@@ -125,7 +127,9 @@ def check_iir(
     check_tensor("a", a, 3, "(B, T, M)")
     B, T = x.shape
     if b.shape[:2] != (B, T) or b.shape[2] < 1:
-        raise ValueError(f"b must have shape (B, T, K+1) = ({B}, {T}, K+1) with K >= 0 to match x, got {tuple(b.shape)}")
+        raise ValueError(
+            f"b must have shape (B, T, K+1) = ({B}, {T}, K+1) with K >= 0 to match x, got {tuple(b.shape)}"
+        )
     if a.shape[:2] != (B, T):
         raise ValueError(f"a must have shape (B, T, M) = ({B}, {T}, M) to match x, got {tuple(a.shape)}")
     K, M = b.shape[2] - 1, a.shape[2]
@@ -208,7 +212,9 @@ def check_biquad(b: object, a: object) -> None:
 
 
 # --------------------------------------------------------------------------- biquad designs
-def _design_inputs(cutoff: torch.Tensor, q: Number, sample_rate: float, name: str = "cutoff") -> Tuple[torch.Tensor, torch.Tensor]:
+def _design_inputs(
+    cutoff: torch.Tensor, q: Number, sample_rate: float, name: str = "cutoff"
+) -> Tuple[torch.Tensor, torch.Tensor]:
     check_tensor(name, cutoff, real=True)
     check_sample_rate(sample_rate)
     check_range("q", q, 0.0, low_open=True, finite=True)
@@ -224,7 +230,9 @@ def _normalised(b0, b1, b2, a0, a1, a2) -> Tuple[torch.Tensor, torch.Tensor]:
     return b, a
 
 
-def _rbj(kind: str, cutoff: torch.Tensor, q: Number, sample_rate: float, gain_db: Number = 0.0) -> Tuple[torch.Tensor, torch.Tensor]:
+def _rbj(
+    kind: str, cutoff: torch.Tensor, q: Number, sample_rate: float, gain_db: Number = 0.0
+) -> Tuple[torch.Tensor, torch.Tensor]:
     w0, qt = _design_inputs(cutoff, q, sample_rate)
     cw, sw = torch.cos(w0), torch.sin(w0)
     alpha = sw / (2 * qt)
@@ -287,7 +295,9 @@ def biquad_allpass(cutoff: torch.Tensor, q: Number, sample_rate: float) -> Tuple
     return _rbj("allpass", cutoff, q, sample_rate)
 
 
-def biquad_peak(cutoff: torch.Tensor, q: Number, gain_db: Number, sample_rate: float) -> Tuple[torch.Tensor, torch.Tensor]:
+def biquad_peak(
+    cutoff: torch.Tensor, q: Number, gain_db: Number, sample_rate: float
+) -> Tuple[torch.Tensor, torch.Tensor]:
     return _rbj("peak", cutoff, q, sample_rate, gain_db)
 
 
@@ -356,9 +366,7 @@ def first_order_allpass(
     return time_varying_iir(x, b, p.unsqueeze(-1), zi, return_zf)
 
 
-def phaser_coefficients(
-    p: torch.Tensor, n_stages: int, feedback: Number = 0.0
-) -> Tuple[torch.Tensor, torch.Tensor]:
+def phaser_coefficients(p: torch.Tensor, n_stages: int, feedback: Number = 0.0) -> Tuple[torch.Tensor, torch.Tensor]:
     r"""Numerator and denominator of ``n_stages`` identical first-order all-pass sections with a
     feedback loop (one-sample delay) around them, for :func:`time_varying_iir`:
 

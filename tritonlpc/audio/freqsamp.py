@@ -21,7 +21,7 @@ from typing import Optional, Union
 
 import torch
 
-from .._validation import as_tensor_like, check_int, check_range, check_same_device, check_tensor
+from .._validation import check_int, check_same_device, check_tensor
 
 __all__ = ["num_frames", "frame_centers", "frequency_response", "stft_filter", "frequency_sampling_iir"]
 
@@ -127,10 +127,14 @@ def stft_filter(
     B, T = x.shape
     F = num_frames(T, hop)
     if not isinstance(H, torch.Tensor) or not H.is_complex():
-        raise TypeError(f"H must be a complex torch.Tensor of shape (B, F, n_fft//2+1), got {type(H).__name__}"
-                        + (f" of dtype {H.dtype}" if isinstance(H, torch.Tensor) else ""))
+        raise TypeError(
+            f"H must be a complex torch.Tensor of shape (B, F, n_fft//2+1), got {type(H).__name__}"
+            + (f" of dtype {H.dtype}" if isinstance(H, torch.Tensor) else "")
+        )
     if tuple(H.shape) != (B, F, n // 2 + 1):
-        raise ValueError(f"H must have shape (B, F, n_fft//2+1) = {(B, F, n // 2 + 1)} for x of shape {(B, T)}, got {tuple(H.shape)}")
+        raise ValueError(
+            f"H must have shape (B, F, n_fft//2+1) = {(B, F, n // 2 + 1)} for x of shape {(B, T)}, got {tuple(H.shape)}"
+        )
     check_same_device([("x", x), ("H", H)])
     w = _window(window, wl, x)
     X = torch.stft(x, n, hop, wl, w, center=True, pad_mode="constant", return_complex=True)  # (B, n//2+1, F)
@@ -167,10 +171,14 @@ def frequency_sampling_iir(
     B, T = x.shape
     F = num_frames(T, check_int("hop_length", hop_length))
     if b.shape[:2] != (B, F):
-        raise ValueError(f"b must have shape (B, F, K+1) = ({B}, {F}, K+1) (F = 1 + T // hop_length), got {tuple(b.shape)}")
+        raise ValueError(
+            f"b must have shape (B, F, K+1) = ({B}, {F}, K+1) (F = 1 + T // hop_length), got {tuple(b.shape)}"
+        )
     if a is not None:
         check_tensor("a", a, 3, "(B, F, M)", real=True)
         if a.shape[:2] != (B, F):
-            raise ValueError(f"a must have shape (B, F, M) = ({B}, {F}, M) (F = 1 + T // hop_length), got {tuple(a.shape)}")
+            raise ValueError(
+                f"a must have shape (B, F, M) = ({B}, {F}, M) (F = 1 + T // hop_length), got {tuple(a.shape)}"
+            )
     H = frequency_response(b, a, n_fft)
     return stft_filter(x, H, n_fft, hop_length, window, win_length)

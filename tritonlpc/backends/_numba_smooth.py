@@ -40,4 +40,3 @@ def _smooth_rows_py(f, at, rt, zi, out, zeta, one):  # pragma: no cover - compil
 
 smooth_rows = jit(parallel=True)(variant(_smooth_rows_py, "_smooth_rows"))
 smooth_rows_serial = jit(variant(_smooth_rows_py, "_smooth_rows_serial"))
-

@@ -146,7 +146,9 @@ def launch(kernel: Any, *args: Any) -> None:
     if entry is None:
         layout = "C" if contiguous else "A"
         sig = tuple(
-            numba.types.Array(numba.from_dtype(v.dtype), v.ndim, layout) if isinstance(v, np.ndarray) else numba.typeof(v)
+            numba.types.Array(numba.from_dtype(v.dtype), v.ndim, layout)
+            if isinstance(v, np.ndarray)
+            else numba.typeof(v)
             for v in args
         )
         entry = _ENTRIES[key] = kernel.compile(sig)  # loads from the on-disk cache when it can

@@ -49,4 +49,3 @@ def smooth_kernel(f_ptr, at_ptr, rt_ptr, zi_ptr, g_ptr, zeta_ptr, B, T, ROWS: tl
         tl.store(zeta_ptr + base + t0 + j, _zip(zs, STEPS, ROWS), mask=m)
         blk = nxt
         t0 = t1
-

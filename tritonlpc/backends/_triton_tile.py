@@ -186,51 +186,300 @@ def _compose_r2(a0, a1, a2, a3, a4, a5, b0, b1, b2, b3, b4, b5):
 
 
 @triton.jit
-def _compose_c2(a0, a1, a2, a3, a4, a5, a6, a7, a8, a9, a10, a11,
-                b0, b1, b2, b3, b4, b5, b6, b7, b8, b9, b10, b11):
-    return _compose((a0, a1, a2, a3, a4, a5, a6, a7, a8, a9, a10, a11),
-                    (b0, b1, b2, b3, b4, b5, b6, b7, b8, b9, b10, b11), 2, True)
+def _compose_c2(a0, a1, a2, a3, a4, a5, a6, a7, a8, a9, a10, a11, b0, b1, b2, b3, b4, b5, b6, b7, b8, b9, b10, b11):
+    return _compose(
+        (a0, a1, a2, a3, a4, a5, a6, a7, a8, a9, a10, a11), (b0, b1, b2, b3, b4, b5, b6, b7, b8, b9, b10, b11), 2, True
+    )
 
 
 @triton.jit
-def _compose_r3(a0, a1, a2, a3, a4, a5, a6, a7, a8, a9, a10, a11,
-                b0, b1, b2, b3, b4, b5, b6, b7, b8, b9, b10, b11):
-    return _compose((a0, a1, a2, a3, a4, a5, a6, a7, a8, a9, a10, a11),
-                    (b0, b1, b2, b3, b4, b5, b6, b7, b8, b9, b10, b11), 3, False)
+def _compose_r3(a0, a1, a2, a3, a4, a5, a6, a7, a8, a9, a10, a11, b0, b1, b2, b3, b4, b5, b6, b7, b8, b9, b10, b11):
+    return _compose(
+        (a0, a1, a2, a3, a4, a5, a6, a7, a8, a9, a10, a11), (b0, b1, b2, b3, b4, b5, b6, b7, b8, b9, b10, b11), 3, False
+    )
 
 
 @triton.jit
-def _compose_c3(a0, a1, a2, a3, a4, a5, a6, a7, a8, a9, a10, a11, a12, a13, a14, a15, a16, a17, a18, a19,
-                a20, a21, a22, a23,
-                b0, b1, b2, b3, b4, b5, b6, b7, b8, b9, b10, b11, b12, b13, b14, b15, b16, b17, b18, b19,
-                b20, b21, b22, b23):
-    return _compose((a0, a1, a2, a3, a4, a5, a6, a7, a8, a9, a10, a11, a12, a13, a14, a15, a16, a17, a18, a19,
-                     a20, a21, a22, a23),
-                    (b0, b1, b2, b3, b4, b5, b6, b7, b8, b9, b10, b11, b12, b13, b14, b15, b16, b17, b18, b19,
-                     b20, b21, b22, b23), 3, True)
+def _compose_c3(
+    a0,
+    a1,
+    a2,
+    a3,
+    a4,
+    a5,
+    a6,
+    a7,
+    a8,
+    a9,
+    a10,
+    a11,
+    a12,
+    a13,
+    a14,
+    a15,
+    a16,
+    a17,
+    a18,
+    a19,
+    a20,
+    a21,
+    a22,
+    a23,
+    b0,
+    b1,
+    b2,
+    b3,
+    b4,
+    b5,
+    b6,
+    b7,
+    b8,
+    b9,
+    b10,
+    b11,
+    b12,
+    b13,
+    b14,
+    b15,
+    b16,
+    b17,
+    b18,
+    b19,
+    b20,
+    b21,
+    b22,
+    b23,
+):
+    return _compose(
+        (a0, a1, a2, a3, a4, a5, a6, a7, a8, a9, a10, a11, a12, a13, a14, a15, a16, a17, a18, a19, a20, a21, a22, a23),
+        (b0, b1, b2, b3, b4, b5, b6, b7, b8, b9, b10, b11, b12, b13, b14, b15, b16, b17, b18, b19, b20, b21, b22, b23),
+        3,
+        True,
+    )
 
 
 @triton.jit
-def _compose_r4(a0, a1, a2, a3, a4, a5, a6, a7, a8, a9, a10, a11, a12, a13, a14, a15, a16, a17, a18, a19,
-                b0, b1, b2, b3, b4, b5, b6, b7, b8, b9, b10, b11, b12, b13, b14, b15, b16, b17, b18, b19):
-    return _compose((a0, a1, a2, a3, a4, a5, a6, a7, a8, a9, a10, a11, a12, a13, a14, a15, a16, a17, a18, a19),
-                    (b0, b1, b2, b3, b4, b5, b6, b7, b8, b9, b10, b11, b12, b13, b14, b15, b16, b17, b18, b19),
-                    4, False)
+def _compose_r4(
+    a0,
+    a1,
+    a2,
+    a3,
+    a4,
+    a5,
+    a6,
+    a7,
+    a8,
+    a9,
+    a10,
+    a11,
+    a12,
+    a13,
+    a14,
+    a15,
+    a16,
+    a17,
+    a18,
+    a19,
+    b0,
+    b1,
+    b2,
+    b3,
+    b4,
+    b5,
+    b6,
+    b7,
+    b8,
+    b9,
+    b10,
+    b11,
+    b12,
+    b13,
+    b14,
+    b15,
+    b16,
+    b17,
+    b18,
+    b19,
+):
+    return _compose(
+        (a0, a1, a2, a3, a4, a5, a6, a7, a8, a9, a10, a11, a12, a13, a14, a15, a16, a17, a18, a19),
+        (b0, b1, b2, b3, b4, b5, b6, b7, b8, b9, b10, b11, b12, b13, b14, b15, b16, b17, b18, b19),
+        4,
+        False,
+    )
 
 
 @triton.jit
-def _compose_c4(a0, a1, a2, a3, a4, a5, a6, a7, a8, a9, a10, a11, a12, a13, a14, a15, a16, a17, a18, a19,
-                a20, a21, a22, a23, a24, a25, a26, a27, a28, a29, a30, a31, a32, a33, a34, a35, a36, a37, a38,
-                a39,
-                b0, b1, b2, b3, b4, b5, b6, b7, b8, b9, b10, b11, b12, b13, b14, b15, b16, b17, b18, b19,
-                b20, b21, b22, b23, b24, b25, b26, b27, b28, b29, b30, b31, b32, b33, b34, b35, b36, b37, b38,
-                b39):
-    return _compose((a0, a1, a2, a3, a4, a5, a6, a7, a8, a9, a10, a11, a12, a13, a14, a15, a16, a17, a18, a19,
-                     a20, a21, a22, a23, a24, a25, a26, a27, a28, a29, a30, a31, a32, a33, a34, a35, a36, a37,
-                     a38, a39),
-                    (b0, b1, b2, b3, b4, b5, b6, b7, b8, b9, b10, b11, b12, b13, b14, b15, b16, b17, b18, b19,
-                     b20, b21, b22, b23, b24, b25, b26, b27, b28, b29, b30, b31, b32, b33, b34, b35, b36, b37,
-                     b38, b39), 4, True)
+def _compose_c4(
+    a0,
+    a1,
+    a2,
+    a3,
+    a4,
+    a5,
+    a6,
+    a7,
+    a8,
+    a9,
+    a10,
+    a11,
+    a12,
+    a13,
+    a14,
+    a15,
+    a16,
+    a17,
+    a18,
+    a19,
+    a20,
+    a21,
+    a22,
+    a23,
+    a24,
+    a25,
+    a26,
+    a27,
+    a28,
+    a29,
+    a30,
+    a31,
+    a32,
+    a33,
+    a34,
+    a35,
+    a36,
+    a37,
+    a38,
+    a39,
+    b0,
+    b1,
+    b2,
+    b3,
+    b4,
+    b5,
+    b6,
+    b7,
+    b8,
+    b9,
+    b10,
+    b11,
+    b12,
+    b13,
+    b14,
+    b15,
+    b16,
+    b17,
+    b18,
+    b19,
+    b20,
+    b21,
+    b22,
+    b23,
+    b24,
+    b25,
+    b26,
+    b27,
+    b28,
+    b29,
+    b30,
+    b31,
+    b32,
+    b33,
+    b34,
+    b35,
+    b36,
+    b37,
+    b38,
+    b39,
+):
+    return _compose(
+        (
+            a0,
+            a1,
+            a2,
+            a3,
+            a4,
+            a5,
+            a6,
+            a7,
+            a8,
+            a9,
+            a10,
+            a11,
+            a12,
+            a13,
+            a14,
+            a15,
+            a16,
+            a17,
+            a18,
+            a19,
+            a20,
+            a21,
+            a22,
+            a23,
+            a24,
+            a25,
+            a26,
+            a27,
+            a28,
+            a29,
+            a30,
+            a31,
+            a32,
+            a33,
+            a34,
+            a35,
+            a36,
+            a37,
+            a38,
+            a39,
+        ),
+        (
+            b0,
+            b1,
+            b2,
+            b3,
+            b4,
+            b5,
+            b6,
+            b7,
+            b8,
+            b9,
+            b10,
+            b11,
+            b12,
+            b13,
+            b14,
+            b15,
+            b16,
+            b17,
+            b18,
+            b19,
+            b20,
+            b21,
+            b22,
+            b23,
+            b24,
+            b25,
+            b26,
+            b27,
+            b28,
+            b29,
+            b30,
+            b31,
+            b32,
+            b33,
+            b34,
+            b35,
+            b36,
+            b37,
+            b38,
+            b39,
+        ),
+        4,
+        True,
+    )
 
 
 @triton.jit
@@ -354,8 +603,7 @@ def _zip(c, N: tl.constexpr, R: tl.constexpr):
 
 
 @triton.jit
-def _load_steps(ptr, off, stride_t, ok, full, CPLX: tl.constexpr, CDT: tl.constexpr, R: tl.constexpr,
-                S: tl.constexpr):
+def _load_steps(ptr, off, stride_t, ok, full, CPLX: tl.constexpr, CDT: tl.constexpr, R: tl.constexpr, S: tl.constexpr):
     """Entries ``ptr[off + j * stride_t]`` (``+1``: imaginary part), ``j < S``, of ``R`` rows:
     one ``[R, S]`` block (each row's ``S`` samples are adjacent: one vector load a part where
     aligned), as a tuple of ``S`` entries of ``[R]`` tiles in ``CDT``; zero where not ``ok``
@@ -409,8 +657,23 @@ def _store_steps(ptr, off, v, ok, full, CPLX: tl.constexpr, R: tl.constexpr, S: 
 
 
 @triton.jit
-def _load_coefs(a_ptr, arow, n0, lo_lim, hi_lim, sat, sam, sign, conj, M: tl.constexpr, CPLX: tl.constexpr,
-                A_CONTIG: tl.constexpr, CDT: tl.constexpr, R: tl.constexpr, S: tl.constexpr):
+def _load_coefs(
+    a_ptr,
+    arow,
+    n0,
+    lo_lim,
+    hi_lim,
+    sat,
+    sam,
+    sign,
+    conj,
+    M: tl.constexpr,
+    CPLX: tl.constexpr,
+    A_CONTIG: tl.constexpr,
+    CDT: tl.constexpr,
+    R: tl.constexpr,
+    S: tl.constexpr,
+):
     """``A[n0 + j, i] = sign * a`` (conjugated when ``conj == -1``) for ``j < S``, ``i < M``, of
     ``R`` rows (``n0`` ``[R]``; zero unless ``lo_lim <= n0 + j < hi_lim``): per sample one
     ``[R, M]`` block (a row's coefficients are adjacent: vector loads). Flat tuple, entry
@@ -457,8 +720,11 @@ def _store_row(ptr, off, v, ok, N: tl.constexpr, CPLX: tl.constexpr, R: tl.const
             else:
                 cols = cols + (tl.zeros_like(v[0]),)
     k = tl.arange(0, NP * W)
-    tl.store(ptr + off[:, None] + k[None, :], _zip(cols, NP * W, R).to(ptr.dtype.element_ty),
-             mask=ok[:, None] & (k < N * W)[None, :])
+    tl.store(
+        ptr + off[:, None] + k[None, :],
+        _zip(cols, NP * W, R).to(ptr.dtype.element_ty),
+        mask=ok[:, None] & (k < N * W)[None, :],
+    )
 
 
 @triton.jit
@@ -516,7 +782,7 @@ def _row_map(X, A, REV: tl.constexpr, M: tl.constexpr, CPLX: tl.constexpr, S: tl
                 m = _push(m, one, zero, CPLX)
             else:
                 m = _push(m, zero, zero, CPLX)
-    for r in tl.static_range(M):
+    for _r in tl.static_range(M):
         m = _push(m, zero, zero, CPLX)
     for j in tl.static_range(S):
         mat = ()
@@ -542,8 +808,9 @@ def _map_entry(m, r: tl.constexpr, c: tl.constexpr, M: tl.constexpr, CPLX: tl.co
 
 
 @triton.jit
-def _map_step_entry(m, X, A, j: tl.constexpr, r: tl.constexpr, c: tl.constexpr, REV: tl.constexpr,
-                    M: tl.constexpr, CPLX: tl.constexpr):
+def _map_step_entry(
+    m, X, A, j: tl.constexpr, r: tl.constexpr, c: tl.constexpr, REV: tl.constexpr, M: tl.constexpr, CPLX: tl.constexpr
+):
     """Entry ``(r, c)`` of ``[E | b]`` after sample ``j`` (see :func:`_row_map`)."""
     if REV:
         ar, ai = _entry(A, j * M + r, CPLX)
@@ -606,7 +873,7 @@ def _run_rev(G, A, lam, n, M: tl.constexpr, CPLX: tl.constexpr, S: tl.constexpr)
     samples' times, a tuple of ``S`` ``[R]`` tiles; zeros where no sample is at 0)."""
     us = ()
     at0 = ()
-    for i in tl.static_range(M):
+    for _i in tl.static_range(M):
         at0 = _push(at0, tl.zeros_like(G[0]), tl.zeros_like(G[0]), CPLX)
     for j in tl.static_range(S):
         l0r, l0i = _entry(lam, 0, CPLX)
@@ -650,24 +917,61 @@ def _reversed(t, S: tl.constexpr, E: tl.constexpr):
 
 # --------------------------------------------------------------------------- forward
 @triton.jit
-def _fwd_tile_inputs(x_ptr, a_ptr, xrow, arow, t0, n0, hi, sxt, sat, sam, sign, conj, M: tl.constexpr,
-                     CPLX: tl.constexpr, A_CONTIG: tl.constexpr, CDT: tl.constexpr, R: tl.constexpr,
-                     S: tl.constexpr):
+def _fwd_tile_inputs(
+    x_ptr,
+    a_ptr,
+    xrow,
+    arow,
+    t0,
+    n0,
+    hi,
+    sxt,
+    sat,
+    sam,
+    sign,
+    conj,
+    M: tl.constexpr,
+    CPLX: tl.constexpr,
+    A_CONTIG: tl.constexpr,
+    CDT: tl.constexpr,
+    R: tl.constexpr,
+    S: tl.constexpr,
+):
     """A tile's inputs: row ``r`` holds samples ``n0[r] + j``, ``j < S`` (those ``< hi``; the
     tile starts at ``t0``)."""
-    X = _load_steps(x_ptr, xrow + n0 * sxt, sxt, n0[:, None] + tl.arange(0, S)[None, :] < hi, t0 + R * S <= hi,
-                    CPLX, CDT, R, S)
+    X = _load_steps(
+        x_ptr, xrow + n0 * sxt, sxt, n0[:, None] + tl.arange(0, S)[None, :] < hi, t0 + R * S <= hi, CPLX, CDT, R, S
+    )
     A = _load_coefs(a_ptr, arow, n0, 0, hi, sat, sam, sign, conj, M, CPLX, A_CONTIG, CDT, R, S)
     return X, A
 
 
 @triton.jit(do_not_specialize=["T", "n_tiles", "tiles_per_chunk"])
 def _fwd_pass_kernel(
-    x_ptr, a_ptr, s_ptr, y_ptr,
-    sxb, sxt, sab, sat, sam, ssb, ssc, ssm, syb,
-    T, n_tiles, tiles_per_chunk, sign, conj,
-    M: tl.constexpr, CPLX: tl.constexpr, A_CONTIG: tl.constexpr, CDT: tl.constexpr,
-    ROWS: tl.constexpr, STEPS: tl.constexpr,
+    x_ptr,
+    a_ptr,
+    s_ptr,
+    y_ptr,
+    sxb,
+    sxt,
+    sab,
+    sat,
+    sam,
+    ssb,
+    ssc,
+    ssm,
+    syb,
+    T,
+    n_tiles,
+    tiles_per_chunk,
+    sign,
+    conj,
+    M: tl.constexpr,
+    CPLX: tl.constexpr,
+    A_CONTIG: tl.constexpr,
+    CDT: tl.constexpr,
+    ROWS: tl.constexpr,
+    STEPS: tl.constexpr,
 ):
     """``y`` of the tiles of chunk ``c = program_id(1)`` of row ``b = program_id(0)``, from the
     chunk's start state ``s[b, c, :]`` (strides ``ssb, ssc, ssm``; zeros if ``s_ptr`` is None).
@@ -691,12 +995,31 @@ def _fwd_pass_kernel(
     arow = b * sab
     yrow = b * syb  # y is contiguous: syb = T (x2 for complex), an argument so that its alignment is known
     n0 = q * BT + r * STEPS
-    X, A = _fwd_tile_inputs(x_ptr, a_ptr, xrow, arow, q * BT, n0, T, sxt, sat, sam, sign, conj, M, CPLX, A_CONTIG,
-                            CDT, ROWS, STEPS)
+    X, A = _fwd_tile_inputs(
+        x_ptr, a_ptr, xrow, arow, q * BT, n0, T, sxt, sat, sam, sign, conj, M, CPLX, A_CONTIG, CDT, ROWS, STEPS
+    )
     while q < q_end:
         n1 = n0 + BT
-        X1, A1 = _fwd_tile_inputs(x_ptr, a_ptr, xrow, arow, q * BT + BT, n1, tl.where(q + 1 < q_end, T, 0), sxt, sat,
-                                  sam, sign, conj, M, CPLX, A_CONTIG, CDT, ROWS, STEPS)
+        X1, A1 = _fwd_tile_inputs(
+            x_ptr,
+            a_ptr,
+            xrow,
+            arow,
+            q * BT + BT,
+            n1,
+            tl.where(q + 1 < q_end, T, 0),
+            sxt,
+            sat,
+            sam,
+            sign,
+            conj,
+            M,
+            CPLX,
+            A_CONTIG,
+            CDT,
+            ROWS,
+            STEPS,
+        )
         m = _fold_map(_row_map(X, A, False, M, CPLX, STEPS), r == 0, s, M, CPLX)
         ends = _states(_scan(m, M, CPLX), M, CPLX)
         ys, _ = _run_fwd(X, A, _previous_rows(ends, r, s), M, CPLX, STEPS)
@@ -710,11 +1033,25 @@ def _fwd_pass_kernel(
 
 @triton.jit(do_not_specialize=["T", "n_chunks", "first_chunk"])
 def _fwd_summary_kernel(
-    x_ptr, a_ptr, p_ptr,
-    sxb, sxt, sab, sat, sam,
-    T, n_chunks, first_chunk, sign, conj,
-    M: tl.constexpr, CPLX: tl.constexpr, A_CONTIG: tl.constexpr, CDT: tl.constexpr,
-    ROWS: tl.constexpr, STEPS: tl.constexpr,
+    x_ptr,
+    a_ptr,
+    p_ptr,
+    sxb,
+    sxt,
+    sab,
+    sat,
+    sam,
+    T,
+    n_chunks,
+    first_chunk,
+    sign,
+    conj,
+    M: tl.constexpr,
+    CPLX: tl.constexpr,
+    A_CONTIG: tl.constexpr,
+    CDT: tl.constexpr,
+    ROWS: tl.constexpr,
+    STEPS: tl.constexpr,
 ):
     """The map of chunk (tile) ``c = first_chunk + program_id(1)`` of row ``b``: the scan of its
     rows' maps, stored to ``p[b, c, :]`` (``E`` row-major, then ``b``) by the thread holding
@@ -725,17 +1062,50 @@ def _fwd_summary_kernel(
     c = first_chunk + tl.program_id(1).to(tl.int64)
     r = tl.arange(0, ROWS)
     n0 = c * (ROWS * STEPS) + r * STEPS
-    X, A = _fwd_tile_inputs(x_ptr, a_ptr, b * sxb, b * sab, c * (ROWS * STEPS), n0, T, sxt, sat, sam, sign, conj, M,
-                            CPLX, A_CONTIG, CDT, ROWS, STEPS)
-    _store_last(p_ptr + (b * n_chunks + c) * K, _scan(_row_map(X, A, False, M, CPLX, STEPS), M, CPLX),
-                r == ROWS - 1)
+    X, A = _fwd_tile_inputs(
+        x_ptr,
+        a_ptr,
+        b * sxb,
+        b * sab,
+        c * (ROWS * STEPS),
+        n0,
+        T,
+        sxt,
+        sat,
+        sam,
+        sign,
+        conj,
+        M,
+        CPLX,
+        A_CONTIG,
+        CDT,
+        ROWS,
+        STEPS,
+    )
+    _store_last(p_ptr + (b * n_chunks + c) * K, _scan(_row_map(X, A, False, M, CPLX, STEPS), M, CPLX), r == ROWS - 1)
 
 
 # --------------------------------------------------------------------------- reverse
 @triton.jit
-def _rev_tile_inputs(g_ptr, a_ptr, grow, arow, lo, T, sgt, sat, sam, sign, conj, M: tl.constexpr,
-                     CPLX: tl.constexpr, A_CONTIG: tl.constexpr, CDT: tl.constexpr, R: tl.constexpr,
-                     S: tl.constexpr):
+def _rev_tile_inputs(
+    g_ptr,
+    a_ptr,
+    grow,
+    arow,
+    lo,
+    T,
+    sgt,
+    sat,
+    sam,
+    sign,
+    conj,
+    M: tl.constexpr,
+    CPLX: tl.constexpr,
+    A_CONTIG: tl.constexpr,
+    CDT: tl.constexpr,
+    R: tl.constexpr,
+    S: tl.constexpr,
+):
     """A reverse tile's inputs in processing (descending) order: row ``r`` holds samples
     ``lo[r] + S - 1 - j``, ``j < S`` (loaded ascending), and coefficient rows ``n + 1``.
     ``lo`` at or beyond ``T`` (no tile) loads nothing."""
@@ -749,8 +1119,21 @@ def _rev_tile_inputs(g_ptr, a_ptr, grow, arow, lo, T, sgt, sat, sam, sign, conj,
 
 
 @triton.jit
-def _rev_past_outputs(y_ptr, z_ptr, yrow, zrow, lo, T, syt, szm, M: tl.constexpr, CPLX: tl.constexpr,
-                      CDT: tl.constexpr, R: tl.constexpr, S: tl.constexpr):
+def _rev_past_outputs(
+    y_ptr,
+    z_ptr,
+    yrow,
+    zrow,
+    lo,
+    T,
+    syt,
+    szm,
+    M: tl.constexpr,
+    CPLX: tl.constexpr,
+    CDT: tl.constexpr,
+    R: tl.constexpr,
+    S: tl.constexpr,
+):
     """``y[n-1-i]``, ``i < M``, of a reverse tile's samples in processing order (``y[-k] = zi[k-1]``;
     shifted block loads). Flat tuple, entry ``j * M + i``."""
     W: tl.constexpr = 2 if CPLX else 1
@@ -771,17 +1154,48 @@ def _rev_past_outputs(y_ptr, z_ptr, yrow, zrow, lo, T, syt, szm, M: tl.constexpr
     return out
 
 
-@triton.heuristics({
-    "NEED_A": lambda args: args["ga_ptr"] is not None,
-    "NEED_ZI": lambda args: args["gz_ptr"] is not None,
-})
+@triton.heuristics(
+    {
+        "NEED_A": lambda args: args["ga_ptr"] is not None,
+        "NEED_ZI": lambda args: args["gz_ptr"] is not None,
+    }
+)
 @triton.jit(do_not_specialize=["T", "n_tiles", "tiles_per_chunk"])
 def _rev_pass_kernel(
-    g_ptr, a_ptr, s_ptr, u_ptr, y_ptr, z_ptr, ga_ptr, gz_ptr,
-    sgb, sgt, sab, sat, sam, ssb, ssc, ssm, syb, syt, szb, szm, sub,
-    T, n_tiles, tiles_per_chunk, sign, conj,
-    M: tl.constexpr, CPLX: tl.constexpr, A_CONTIG: tl.constexpr, CDT: tl.constexpr,
-    ROWS: tl.constexpr, STEPS: tl.constexpr, NEED_A: tl.constexpr, NEED_ZI: tl.constexpr,
+    g_ptr,
+    a_ptr,
+    s_ptr,
+    u_ptr,
+    y_ptr,
+    z_ptr,
+    ga_ptr,
+    gz_ptr,
+    sgb,
+    sgt,
+    sab,
+    sat,
+    sam,
+    ssb,
+    ssc,
+    ssm,
+    syb,
+    syt,
+    szb,
+    szm,
+    sub,
+    T,
+    n_tiles,
+    tiles_per_chunk,
+    sign,
+    conj,
+    M: tl.constexpr,
+    CPLX: tl.constexpr,
+    A_CONTIG: tl.constexpr,
+    CDT: tl.constexpr,
+    ROWS: tl.constexpr,
+    STEPS: tl.constexpr,
+    NEED_A: tl.constexpr,
+    NEED_ZI: tl.constexpr,
 ):
     """``u`` of the tiles of chunk ``c`` of row ``b`` (chunks in processing order: tile ``q`` of
     the walk is ``[t BT, t BT + BT)``, ``t = n_tiles - 1 - q``, in descending time), from
@@ -804,12 +1218,14 @@ def _rev_pass_kernel(
     if NEED_ZI:  # row 0 of the coefficients, for grad_zi (loaded ahead of any store)
         A0 = _coefs(_load_state(a_ptr, arow, sam, M, CPLX, CDT), sign, conj, M, CPLX)
     lo = (n_tiles - 1 - q) * BT + (ROWS - 1 - r) * STEPS  # each row's lowest sample
-    G, A = _rev_tile_inputs(g_ptr, a_ptr, grow, arow, lo, T, sgt, sat, sam, sign, conj, M, CPLX, A_CONTIG, CDT,
-                            ROWS, STEPS)
+    G, A = _rev_tile_inputs(
+        g_ptr, a_ptr, grow, arow, lo, T, sgt, sat, sam, sign, conj, M, CPLX, A_CONTIG, CDT, ROWS, STEPS
+    )
     while q < q_end:
         lo1 = tl.where(q + 1 < q_end, lo - BT, T)  # the next tile's loads, before this tile's stores
-        G1, A1 = _rev_tile_inputs(g_ptr, a_ptr, grow, arow, lo1, T, sgt, sat, sam, sign, conj, M, CPLX, A_CONTIG,
-                                  CDT, ROWS, STEPS)
+        G1, A1 = _rev_tile_inputs(
+            g_ptr, a_ptr, grow, arow, lo1, T, sgt, sat, sam, sign, conj, M, CPLX, A_CONTIG, CDT, ROWS, STEPS
+        )
         if NEED_A:  # y is only read: these loads overlap with the scan
             Y = _rev_past_outputs(y_ptr, z_ptr, b * syb, b * szb, lo, T, syt, szm, M, CPLX, CDT, ROWS, STEPS)
         m = _fold_map(_row_map(G, A, True, M, CPLX, STEPS), r == 0, s, M, CPLX)
@@ -820,8 +1236,7 @@ def _rev_pass_kernel(
         us, _, at0 = _run_rev(G, A, _previous_rows(ends, r, s), times, M, CPLX, STEPS)
         n = lo[:, None] + js
         ok = (n >= 0) & (n < T)
-        _store_steps(u_ptr, urow + lo * W, _reversed(us, STEPS, W), ok, (n_tiles - q) * BT <= T, CPLX, ROWS,
-                     STEPS)
+        _store_steps(u_ptr, urow + lo * W, _reversed(us, STEPS, W), ok, (n_tiles - q) * BT <= T, CPLX, ROWS, STEPS)
         if NEED_A:
             for jj in tl.static_range(STEPS):  # one [ROWS, M] block a sample
                 ur, ui = _entry(us, jj, CPLX)
@@ -857,11 +1272,25 @@ def _rev_pass_kernel(
 
 @triton.jit(do_not_specialize=["T", "n_chunks", "first_chunk"])
 def _rev_summary_kernel(
-    g_ptr, a_ptr, p_ptr,
-    sgb, sgt, sab, sat, sam,
-    T, n_chunks, first_chunk, sign, conj,
-    M: tl.constexpr, CPLX: tl.constexpr, A_CONTIG: tl.constexpr, CDT: tl.constexpr,
-    ROWS: tl.constexpr, STEPS: tl.constexpr,
+    g_ptr,
+    a_ptr,
+    p_ptr,
+    sgb,
+    sgt,
+    sab,
+    sat,
+    sam,
+    T,
+    n_chunks,
+    first_chunk,
+    sign,
+    conj,
+    M: tl.constexpr,
+    CPLX: tl.constexpr,
+    A_CONTIG: tl.constexpr,
+    CDT: tl.constexpr,
+    ROWS: tl.constexpr,
+    STEPS: tl.constexpr,
 ):
     """The adjoint map of chunk (tile) ``c = first_chunk + program_id(1)`` of row ``b`` (in
     processing order: tile ``n_chunks - 1 - c``; ``lam`` at its end -> ``lam`` at its start) to
@@ -873,17 +1302,25 @@ def _rev_summary_kernel(
     c = first_chunk + tl.program_id(1).to(tl.int64)
     r = tl.arange(0, ROWS)
     lo = (n_chunks - 1 - c) * (ROWS * STEPS) + (ROWS - 1 - r) * STEPS
-    G, A = _rev_tile_inputs(g_ptr, a_ptr, b * sgb, b * sab, lo, T, sgt, sat, sam, sign, conj, M, CPLX, A_CONTIG,
-                            CDT, ROWS, STEPS)
-    _store_last(p_ptr + (b * n_chunks + c) * K, _scan(_row_map(G, A, True, M, CPLX, STEPS), M, CPLX),
-                r == ROWS - 1)
+    G, A = _rev_tile_inputs(
+        g_ptr, a_ptr, b * sgb, b * sab, lo, T, sgt, sat, sam, sign, conj, M, CPLX, A_CONTIG, CDT, ROWS, STEPS
+    )
+    _store_last(p_ptr + (b * n_chunks + c) * K, _scan(_row_map(G, A, True, M, CPLX, STEPS), M, CPLX), r == ROWS - 1)
 
 
 # --------------------------------------------------------------------------- carry
 @triton.jit(do_not_specialize=["n_chunks"])
 def _carry_kernel(
-    p_ptr, z_ptr, s_ptr, szb, szm, n_chunks,
-    M: tl.constexpr, CPLX: tl.constexpr, CDT: tl.constexpr, BLOCK_C: tl.constexpr,
+    p_ptr,
+    z_ptr,
+    s_ptr,
+    szb,
+    szm,
+    n_chunks,
+    M: tl.constexpr,
+    CPLX: tl.constexpr,
+    CDT: tl.constexpr,
+    BLOCK_C: tl.constexpr,
 ):
     """Start states of the chunks of row ``b`` (in processing order) from their maps:
     ``s[b, 0] = zi[b]`` (zeros if ``z_ptr`` is None), ``s[b, c+1] = p_c(s[b, c])``. A parallel scan

@@ -76,24 +76,66 @@ def _coef(a_ptr, off, mask, sign, conj, CPLX: tl.constexpr, CDT: tl.constexpr):
 
 # --------------------------------------------------------------------------- forward
 @triton.jit
-def _fwd_step_loads(x_ptr, a_ptr, xrow, arow, n, tau, valid, sxt, sat, sam, sign, conj,
-                    M: tl.constexpr, MP: tl.constexpr, CPLX: tl.constexpr, CDT: tl.constexpr):
+def _fwd_step_loads(
+    x_ptr,
+    a_ptr,
+    xrow,
+    arow,
+    n,
+    tau,
+    valid,
+    sxt,
+    sat,
+    sam,
+    sign,
+    conj,
+    M: tl.constexpr,
+    MP: tl.constexpr,
+    CPLX: tl.constexpr,
+    CDT: tl.constexpr,
+):
     """``x[n]`` and the coefficient row of sample ``n`` rotated to the slots at local time
     ``tau`` (slot ``p`` holds ``y[n-1-lag]``, ``lag = (tau - 1 - p) mod M``)."""
     p = tl.arange(0, MP)
     lag = (tau + 2 * M - 1 - p) % M
     xr, xi = _ld(x_ptr, xrow + n * sxt, valid, CPLX, CDT)
-    cr, ci = _coef(a_ptr, (arow + n * sat)[:, None] + (lag * sam)[None, :], valid[:, None] & (p < M)[None, :],
-                   sign, conj, CPLX, CDT)
+    cr, ci = _coef(
+        a_ptr,
+        (arow + n * sat)[:, None] + (lag * sam)[None, :],
+        valid[:, None] & (p < M)[None, :],
+        sign,
+        conj,
+        CPLX,
+        CDT,
+    )
     return xr, xi, cr, ci
 
 
 @triton.jit(do_not_specialize=["n_jobs", "T", "n_chunks", "L"])
 def _walk_fwd_pass_kernel(
-    x_ptr, a_ptr, s_ptr, y_ptr,
-    sxb, sxt, sab, sat, sam, ssb, ssc, ssm,
-    n_jobs, T, n_chunks, L, sign, conj,
-    M: tl.constexpr, MP: tl.constexpr, N: tl.constexpr, CPLX: tl.constexpr, CDT: tl.constexpr,
+    x_ptr,
+    a_ptr,
+    s_ptr,
+    y_ptr,
+    sxb,
+    sxt,
+    sab,
+    sat,
+    sam,
+    ssb,
+    ssc,
+    ssm,
+    n_jobs,
+    T,
+    n_chunks,
+    L,
+    sign,
+    conj,
+    M: tl.constexpr,
+    MP: tl.constexpr,
+    N: tl.constexpr,
+    CPLX: tl.constexpr,
+    CDT: tl.constexpr,
 ):
     """``y`` of ``N`` chunks ``[c L, c L + L)`` from their start states ``s[b, c, k] = y[cL-1-k]``
     (strides ``ssb, ssc, ssm``; zeros if ``s_ptr`` is None)."""
@@ -114,13 +156,13 @@ def _walk_fwd_pass_kernel(
     yrow = b * T * W
     n = t0
     valid = ok & (n < t_end)
-    xr, xi, cr, ci = _fwd_step_loads(x_ptr, a_ptr, xrow, arow, n, 0, valid, sxt, sat, sam, sign, conj,
-                                     M, MP, CPLX, CDT)
+    xr, xi, cr, ci = _fwd_step_loads(x_ptr, a_ptr, xrow, arow, n, 0, valid, sxt, sat, sam, sign, conj, M, MP, CPLX, CDT)
     tau = 0
     while tau < L:
         v1 = ok & (n + 1 < t_end)  # the next step's loads, ahead of this step's store
-        xr1, xi1, cr1, ci1 = _fwd_step_loads(x_ptr, a_ptr, xrow, arow, n + 1, tau + 1, v1, sxt, sat, sam, sign,
-                                             conj, M, MP, CPLX, CDT)
+        xr1, xi1, cr1, ci1 = _fwd_step_loads(
+            x_ptr, a_ptr, xrow, arow, n + 1, tau + 1, v1, sxt, sat, sam, sign, conj, M, MP, CPLX, CDT
+        )
         pr, pi = _mul(Fr, Fi, cr, ci, CPLX)
         vr = xr - tl.sum(pr, axis=1)
         vi = xi - tl.sum(pi, axis=1)
@@ -137,10 +179,26 @@ def _walk_fwd_pass_kernel(
 
 @triton.jit(do_not_specialize=["n_jobs", "T", "n_chunks", "L"])
 def _walk_fwd_summary_kernel(
-    x_ptr, a_ptr, p_ptr, h_ptr,
-    sxb, sxt, sab, sat, sam,
-    n_jobs, T, n_chunks, L, sign, conj,
-    M: tl.constexpr, MP: tl.constexpr, N: tl.constexpr, CPLX: tl.constexpr, CDT: tl.constexpr,
+    x_ptr,
+    a_ptr,
+    p_ptr,
+    h_ptr,
+    sxb,
+    sxt,
+    sab,
+    sat,
+    sam,
+    n_jobs,
+    T,
+    n_chunks,
+    L,
+    sign,
+    conj,
+    M: tl.constexpr,
+    MP: tl.constexpr,
+    N: tl.constexpr,
+    CPLX: tl.constexpr,
+    CDT: tl.constexpr,
 ):
     """Maps of ``N`` full chunks ``[c L, c L + L)``: the zero-state end state ``h[j, k]`` and the
     transition ``P[j, k, k']`` (column ``k'``: the end state from ``y[cL-1-k'] = 1``)."""
@@ -155,13 +213,13 @@ def _walk_fwd_summary_kernel(
     xrow = b * sxb
     arow = b * sab
     n = c * L
-    xr, xi, cr, ci = _fwd_step_loads(x_ptr, a_ptr, xrow, arow, n, 0, ok, sxt, sat, sam, sign, conj,
-                                     M, MP, CPLX, CDT)
+    xr, xi, cr, ci = _fwd_step_loads(x_ptr, a_ptr, xrow, arow, n, 0, ok, sxt, sat, sam, sign, conj, M, MP, CPLX, CDT)
     tau = 0
     while tau < L:
         v1 = ok & (n + 1 < c * L + L)
-        xr1, xi1, cr1, ci1 = _fwd_step_loads(x_ptr, a_ptr, xrow, arow, n + 1, tau + 1, v1, sxt, sat, sam, sign,
-                                             conj, M, MP, CPLX, CDT)
+        xr1, xi1, cr1, ci1 = _fwd_step_loads(
+            x_ptr, a_ptr, xrow, arow, n + 1, tau + 1, v1, sxt, sat, sam, sign, conj, M, MP, CPLX, CDT
+        )
         pr, pi = _mul(Fr, Fi, cr, ci, CPLX)
         w = (p == tau % M)[None, :]
         Fr = tl.where(w, (xr - tl.sum(pr, axis=1))[:, None], Fr)
@@ -183,21 +241,58 @@ def _walk_fwd_summary_kernel(
 
 # --------------------------------------------------------------------------- reverse
 @triton.jit
-def _rev_step_loads(g_ptr, a_ptr, grow, arow, n, tau, valid, cvalid, sgt, sat, sam, sign, conj,
-                    M: tl.constexpr, MP: tl.constexpr, CPLX: tl.constexpr, CDT: tl.constexpr):
+def _rev_step_loads(
+    g_ptr,
+    a_ptr,
+    grow,
+    arow,
+    n,
+    tau,
+    valid,
+    cvalid,
+    sgt,
+    sat,
+    sam,
+    sign,
+    conj,
+    M: tl.constexpr,
+    MP: tl.constexpr,
+    CPLX: tl.constexpr,
+    CDT: tl.constexpr,
+):
     """``g[n]`` and row ``n + 1`` of the coefficients rotated to the slots after step ``tau``
     (slot ``p`` then holds ``lam_kk``, ``kk = (p - 1 - tau) mod M``)."""
     p = tl.arange(0, MP)
     kk = (p + 2 * M - 1 - tau % M) % M
     gr, gi = _ld(g_ptr, grow + n * sgt, valid, CPLX, CDT)
-    cr, ci = _coef(a_ptr, (arow + (n + 1) * sat)[:, None] + (kk * sam)[None, :],
-                   cvalid[:, None] & (p < M)[None, :], sign, conj, CPLX, CDT)
+    cr, ci = _coef(
+        a_ptr,
+        (arow + (n + 1) * sat)[:, None] + (kk * sam)[None, :],
+        cvalid[:, None] & (p < M)[None, :],
+        sign,
+        conj,
+        CPLX,
+        CDT,
+    )
     return gr, gi, cr, ci
 
 
 @triton.jit
-def _past_outputs(y_ptr, z_ptr, b, n, valid, syb, syt, szb, szm, M: tl.constexpr, MP: tl.constexpr,
-                  CPLX: tl.constexpr, CDT: tl.constexpr):
+def _past_outputs(
+    y_ptr,
+    z_ptr,
+    b,
+    n,
+    valid,
+    syb,
+    syt,
+    szb,
+    szm,
+    M: tl.constexpr,
+    MP: tl.constexpr,
+    CPLX: tl.constexpr,
+    CDT: tl.constexpr,
+):
     """``y[n-1-k]``, ``k < M``, as ``(N, MP)`` (``y[-k'] = zi[k'-1]``)."""
     p = tl.arange(0, MP)
     m = n[:, None] - 1 - p[None, :]
@@ -207,17 +302,48 @@ def _past_outputs(y_ptr, z_ptr, b, n, valid, syb, syt, szb, szm, M: tl.constexpr
     return hr + zr, hi + zi
 
 
-@triton.heuristics({
-    "NEED_A": lambda args: args["ga_ptr"] is not None,
-    "NEED_ZI": lambda args: args["gz_ptr"] is not None,
-})
+@triton.heuristics(
+    {
+        "NEED_A": lambda args: args["ga_ptr"] is not None,
+        "NEED_ZI": lambda args: args["gz_ptr"] is not None,
+    }
+)
 @triton.jit(do_not_specialize=["n_jobs", "T", "n_chunks", "L", "n_steps"])
 def _walk_rev_pass_kernel(
-    g_ptr, a_ptr, s_ptr, u_ptr, y_ptr, z_ptr, ga_ptr, gz_ptr,
-    sgb, sgt, sab, sat, sam, ssb, ssc, ssm, syb, syt, szb, szm,
-    n_jobs, T, n_chunks, L, n_steps, sign, conj,
-    M: tl.constexpr, MP: tl.constexpr, N: tl.constexpr, CPLX: tl.constexpr, CDT: tl.constexpr,
-    NEED_A: tl.constexpr, NEED_ZI: tl.constexpr,
+    g_ptr,
+    a_ptr,
+    s_ptr,
+    u_ptr,
+    y_ptr,
+    z_ptr,
+    ga_ptr,
+    gz_ptr,
+    sgb,
+    sgt,
+    sab,
+    sat,
+    sam,
+    ssb,
+    ssc,
+    ssm,
+    syb,
+    syt,
+    szb,
+    szm,
+    n_jobs,
+    T,
+    n_chunks,
+    L,
+    n_steps,
+    sign,
+    conj,
+    M: tl.constexpr,
+    MP: tl.constexpr,
+    N: tl.constexpr,
+    CPLX: tl.constexpr,
+    CDT: tl.constexpr,
+    NEED_A: tl.constexpr,
+    NEED_ZI: tl.constexpr,
 ):
     """Adjoint walk (transposed direct form) of ``N`` chunks ending at ``t1 = T - c L``::
 
@@ -238,29 +364,59 @@ def _walk_rev_pass_kernel(
         Fr = tl.zeros((N, MP), CDT)
         Fi = tl.zeros((N, MP), CDT)
     else:
-        Fr, Fi = _ld(s_ptr, (b * ssb + c * ssc)[:, None] + (p * ssm)[None, :], ok[:, None] & pok[None, :],
-                     CPLX, CDT)
+        Fr, Fi = _ld(s_ptr, (b * ssb + c * ssc)[:, None] + (p * ssm)[None, :], ok[:, None] & pok[None, :], CPLX, CDT)
     uFr = tl.sum(tl.where((p == 0)[None, :], Fr, 0.0), axis=1)  # lam_0 = u[t1]
     uFi = tl.sum(tl.where((p == 0)[None, :], Fi, 0.0), axis=1)
     grow = b * sgb
     arow = b * sab
     urow = b * T * W
     n = t1 - 1
-    gr, gi, cr, ci = _rev_step_loads(g_ptr, a_ptr, grow, arow, n, 0, ok & (n >= t0),
-                                     ok & (n >= t0 - 1) & (n + 1 < T), sgt, sat, sam, sign, conj,
-                                     M, MP, CPLX, CDT)
+    gr, gi, cr, ci = _rev_step_loads(
+        g_ptr,
+        a_ptr,
+        grow,
+        arow,
+        n,
+        0,
+        ok & (n >= t0),
+        ok & (n >= t0 - 1) & (n + 1 < T),
+        sgt,
+        sat,
+        sam,
+        sign,
+        conj,
+        M,
+        MP,
+        CPLX,
+        CDT,
+    )
     if NEED_A:
         hr, hi = _past_outputs(y_ptr, z_ptr, b, n, ok & (n >= t0), syb, syt, szb, szm, M, MP, CPLX, CDT)
     tau = 0
     while tau < n_steps:
         valid = ok & (n >= t0)
         # the next step's loads, ahead of this step's stores
-        gr1, gi1, cr1, ci1 = _rev_step_loads(g_ptr, a_ptr, grow, arow, n - 1, tau + 1, ok & (n - 1 >= t0),
-                                             ok & (n - 1 >= tl.maximum(t0 - 1, t1 - n_steps)), sgt, sat, sam,
-                                             sign, conj, M, MP, CPLX, CDT)
+        gr1, gi1, cr1, ci1 = _rev_step_loads(
+            g_ptr,
+            a_ptr,
+            grow,
+            arow,
+            n - 1,
+            tau + 1,
+            ok & (n - 1 >= t0),
+            ok & (n - 1 >= tl.maximum(t0 - 1, t1 - n_steps)),
+            sgt,
+            sat,
+            sam,
+            sign,
+            conj,
+            M,
+            MP,
+            CPLX,
+            CDT,
+        )
         if NEED_A:
-            hr1, hi1 = _past_outputs(y_ptr, z_ptr, b, n - 1, ok & (n - 1 >= t0), syb, syt, szb, szm, M, MP, CPLX,
-                                     CDT)
+            hr1, hi1 = _past_outputs(y_ptr, z_ptr, b, n - 1, ok & (n - 1 >= t0), syb, syt, szb, szm, M, MP, CPLX, CDT)
         old = (p == tau % M)[None, :]
         new = (p == (tau + 1) % M)[None, :]
         dr, di = _mul(cr, ci, uFr[:, None], uFi[:, None], CPLX)
@@ -272,8 +428,14 @@ def _walk_rev_pass_kernel(
         _st(u_ptr, urow + n * W, uFr, uFi, valid, CPLX)
         if NEED_A:
             qr, qi = _mul(uFr[:, None], uFi[:, None], hr, -hi, CPLX)
-            _st(ga_ptr, ((b * T + n) * M)[:, None] * W + p[None, :] * W, -sign * qr, -sign * qi,
-                valid[:, None] & pok[None, :], CPLX)
+            _st(
+                ga_ptr,
+                ((b * T + n) * M)[:, None] * W + p[None, :] * W,
+                -sign * qr,
+                -sign * qi,
+                valid[:, None] & pok[None, :],
+                CPLX,
+            )
             hr, hi = hr1, hi1
         if NEED_ZI:
             # after the step at n = -1 the state is grad_zi; lam_k sits in slot (k + tau + 1) mod M
@@ -287,10 +449,26 @@ def _walk_rev_pass_kernel(
 
 @triton.jit(do_not_specialize=["n_jobs", "T", "n_chunks", "L"])
 def _walk_rev_summary_kernel(
-    g_ptr, a_ptr, p_ptr, h_ptr,
-    sgb, sgt, sab, sat, sam,
-    n_jobs, T, n_chunks, L, sign, conj,
-    M: tl.constexpr, MP: tl.constexpr, N: tl.constexpr, CPLX: tl.constexpr, CDT: tl.constexpr,
+    g_ptr,
+    a_ptr,
+    p_ptr,
+    h_ptr,
+    sgb,
+    sgt,
+    sab,
+    sat,
+    sam,
+    n_jobs,
+    T,
+    n_chunks,
+    L,
+    sign,
+    conj,
+    M: tl.constexpr,
+    MP: tl.constexpr,
+    N: tl.constexpr,
+    CPLX: tl.constexpr,
+    CDT: tl.constexpr,
 ):
     """Adjoint maps ``lam[t1] -> lam[t1 - L]`` of ``N`` full chunks ending at ``t1 = T - c L``."""
     j, ok, b, c = _lanes(n_chunks, n_jobs, N)
@@ -308,13 +486,15 @@ def _walk_rev_summary_kernel(
     grow = b * sgb
     arow = b * sab
     n = T - c * L - 1
-    gr, gi, cr, ci = _rev_step_loads(g_ptr, a_ptr, grow, arow, n, 0, ok, ok & (n + 1 < T), sgt, sat, sam, sign,
-                                     conj, M, MP, CPLX, CDT)
+    gr, gi, cr, ci = _rev_step_loads(
+        g_ptr, a_ptr, grow, arow, n, 0, ok, ok & (n + 1 < T), sgt, sat, sam, sign, conj, M, MP, CPLX, CDT
+    )
     tau = 0
     while tau < L:
         v1 = ok & (n - 1 >= T - c * L - L)
-        gr1, gi1, cr1, ci1 = _rev_step_loads(g_ptr, a_ptr, grow, arow, n - 1, tau + 1, v1, v1, sgt, sat, sam, sign,
-                                             conj, M, MP, CPLX, CDT)
+        gr1, gi1, cr1, ci1 = _rev_step_loads(
+            g_ptr, a_ptr, grow, arow, n - 1, tau + 1, v1, v1, sgt, sat, sam, sign, conj, M, MP, CPLX, CDT
+        )
         old = (p == tau % M)[None, :]
         new = (p == (tau + 1) % M)[None, :]
         dr, di = _mul(cr, ci, uFr[:, None], uFi[:, None], CPLX)
@@ -341,8 +521,19 @@ def _walk_rev_summary_kernel(
 # --------------------------------------------------------------------------- carry
 @triton.jit(do_not_specialize=["B", "n_chunks"])
 def _walk_carry_kernel(
-    p_ptr, h_ptr, z_ptr, s_ptr, szb, szm, B, n_chunks,
-    M: tl.constexpr, MP: tl.constexpr, N: tl.constexpr, CPLX: tl.constexpr, CDT: tl.constexpr,
+    p_ptr,
+    h_ptr,
+    z_ptr,
+    s_ptr,
+    szb,
+    szm,
+    B,
+    n_chunks,
+    M: tl.constexpr,
+    MP: tl.constexpr,
+    N: tl.constexpr,
+    CPLX: tl.constexpr,
+    CDT: tl.constexpr,
 ):
     """Sequential scan over the chunks of ``N`` rows: ``s[b, 0] = zi[b]`` (zeros if ``z_ptr`` is
     None), ``s[b, c+1] = P[b, c] s[b, c] + h[b, c]`` (products with a zero state entry are
@@ -371,8 +562,9 @@ def _walk_carry_kernel(
         gr, gi = _ld(h_ptr, (nb * M * W)[:, None] + k[None, :] * W, m2, CPLX, CDT)
         _st(s_ptr, ((rows * n_chunks + c) * M * W)[:, None] + k[None, :] * W, sr, si, m2, CPLX)
         z = (sr == 0) & (si == 0)
-        mr, mi = _mul(tl.where(z[:, None, :], 0.0, pr), tl.where(z[:, None, :], 0.0, pi), sr[:, None, :],
-                      si[:, None, :], CPLX)
+        mr, mi = _mul(
+            tl.where(z[:, None, :], 0.0, pr), tl.where(z[:, None, :], 0.0, pi), sr[:, None, :], si[:, None, :], CPLX
+        )
         sr = tl.sum(mr, axis=2) + hr
         if CPLX:
             si = tl.sum(mi, axis=2) + hi

@@ -54,7 +54,7 @@ class Backend(abc.ABC):
     public functions cast them to float32 first."""
 
     # ------------------------------------------------------------------ what a backend supplies
-    def check_device(self, t: Tensor) -> None:
+    def check_device(self, t: Tensor) -> None:  # noqa: B027 (an optional hook: any device by default)
         """Raise ``RuntimeError`` if this backend cannot run on ``t``'s device (default: any)."""
 
     def _empty(self, like: Tensor, shape: Tuple[int, ...], dtype: Optional[torch.dtype] = None) -> Tensor:
@@ -89,7 +89,9 @@ class Backend(abc.ABC):
         inputs, ``B, T >= 1``."""
 
     # ------------------------------------------------------------------ the contract
-    def forward(self, x: Tensor, a: Tensor, zi: Tensor, conj_a: bool = False, neg_a: bool = False, **knobs: Any) -> Tensor:
+    def forward(
+        self, x: Tensor, a: Tensor, zi: Tensor, conj_a: bool = False, neg_a: bool = False, **knobs: Any
+    ) -> Tensor:
         """``y[n] = x[n] - sum_i A[n,i-1] y[n-i]``, ``y[-k] = zi[k-1]``; ``A = a`` (``-a`` if
         ``neg_a``; conjugated if ``conj_a``).
 

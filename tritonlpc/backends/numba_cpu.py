@@ -482,14 +482,14 @@ def _np(t: torch.Tensor) -> np.ndarray:
     return t.numpy()
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _sign(dtype: torch.dtype, negative: bool):
     """-1 or +1 as a NumPy scalar of the real dtype matching ``dtype`` (keeps float32 kernels in float32)."""
     real = dtype.to_real() if dtype.is_complex else dtype
     return torch.tensor(-1.0 if negative else 1.0, dtype=real).numpy()[()]
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _dummy(dtype: torch.dtype, ndim: int) -> np.ndarray:
     """A stand-in for an array the kernel is told not to touch (never written)."""
     return torch.zeros((1,) * ndim, dtype=dtype).numpy()
@@ -506,7 +506,9 @@ _FORWARD = (_fwd_rows, _fwd_rows_serial, _fwd_chunked, _fwd_chunked_serial)
 _REVERSE = (_rev_rows, _rev_rows_serial, _rev_chunked, _rev_chunked_serial)
 
 
-def _run(kernels: Tuple, B: int, T: int, M: int, schedule: Optional[str], chunk_len: Optional[int], args: Tuple) -> None:
+def _run(
+    kernels: Tuple, B: int, T: int, M: int, schedule: Optional[str], chunk_len: Optional[int], args: Tuple
+) -> None:
     """Launch one of ``kernels`` (``_FORWARD`` or ``_REVERSE``) on ``args`` with this call's schedule."""
     rows, rows_serial, chunked, chunked_serial = kernels
     if _small(B, T, M, schedule, chunk_len):
@@ -535,15 +537,37 @@ class NumbaBackend(Backend):
         # CPU only: no device to pass; torch parses unpacked sizes faster than a tuple (~0.5 us)
         return torch.empty(*shape, dtype=like.dtype if dtype is None else dtype)
 
-    def _forward(self, x: Tensor, a: Tensor, zi: Tensor, y: Tensor, conj_a: bool, neg_a: bool, *,
-                 schedule: Optional[str] = None, chunk_len: Optional[int] = None) -> None:
+    def _forward(
+        self,
+        x: Tensor,
+        a: Tensor,
+        zi: Tensor,
+        y: Tensor,
+        conj_a: bool,
+        neg_a: bool,
+        *,
+        schedule: Optional[str] = None,
+        chunk_len: Optional[int] = None,
+    ) -> None:
         B, T, M = a.shape
         args = (_np(x), _np(a), _np(zi), y.numpy(), conj_a, _sign(x.dtype, neg_a))
         _run(_FORWARD, B, T, M, schedule, chunk_len, args)
 
-    def _adjoint(self, g: Tensor, a: Tensor, y: Optional[Tensor], zi: Optional[Tensor], u: Tensor,
-                 grad_a: Optional[Tensor], grad_zi: Optional[Tensor], conj_a: bool, neg_a: bool, *,
-                 schedule: Optional[str] = None, chunk_len: Optional[int] = None) -> None:
+    def _adjoint(
+        self,
+        g: Tensor,
+        a: Tensor,
+        y: Optional[Tensor],
+        zi: Optional[Tensor],
+        u: Tensor,
+        grad_a: Optional[Tensor],
+        grad_zi: Optional[Tensor],
+        conj_a: bool,
+        neg_a: bool,
+        *,
+        schedule: Optional[str] = None,
+        chunk_len: Optional[int] = None,
+    ) -> None:
         B, T, M = a.shape
         need_a, need_zi = grad_a is not None, grad_zi is not None
         args = (

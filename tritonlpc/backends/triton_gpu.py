@@ -75,10 +75,21 @@ TILE_ORDERS = 4  # orders up to this run the tile scan (complex128: 3); above, p
 # no spills, and about 128 registers a thread (4 programs of 4 warps an SM) unless more steps cut
 # the instructions a sample by much more than the occupancy lost (float32 M = 4: 168 registers).
 _TILE_CONFIG: Dict[Tuple[int, str], Tuple[int, int]] = {
-    (1, "r32"): (8, 4), (1, "r64"): (4, 4), (1, "c32"): (4, 4), (1, "c64"): (2, 4),
-    (2, "r32"): (4, 4), (2, "r64"): (2, 4), (2, "c32"): (2, 4), (2, "c64"): (1, 4),
-    (3, "r32"): (4, 4), (3, "r64"): (2, 4), (3, "c32"): (2, 4), (3, "c64"): (1, 4),
-    (4, "r32"): (4, 4), (4, "r64"): (2, 4), (4, "c32"): (1, 4),
+    (1, "r32"): (8, 4),
+    (1, "r64"): (4, 4),
+    (1, "c32"): (4, 4),
+    (1, "c64"): (2, 4),
+    (2, "r32"): (4, 4),
+    (2, "r64"): (2, 4),
+    (2, "c32"): (2, 4),
+    (2, "c64"): (1, 4),
+    (3, "r32"): (4, 4),
+    (3, "r64"): (2, 4),
+    (3, "c32"): (2, 4),
+    (3, "c64"): (1, 4),
+    (4, "r32"): (4, 4),
+    (4, "r64"): (2, 4),
+    (4, "c32"): (1, 4),
 }
 # complex128 at M = 4 is not in the table: a complex128 4x4 map is 80 registers and a combine
 # holds three of them; its scans spill even at one sample a thread (sm_90), so it runs the
@@ -244,7 +255,7 @@ def _launch(kernel: Any, grid: Tuple[int, ...], **kwargs: Any) -> None:
     kernel[grid](**kwargs)
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _sm_count(index: int) -> int:
     return torch.cuda.get_device_properties(index).multi_processor_count
 
@@ -295,13 +306,18 @@ def _check(t: torch.Tensor) -> None:
 
 def _a_strides(ar: torch.Tensor, M: int, W: int) -> Dict[str, Any]:
     """Strides of the coefficients; ``A_CONTIG`` when ``(t, j)`` is contiguous (vector loads)."""
-    return dict(sab=ar.stride(0), sat=ar.stride(1), sam=ar.stride(2),
-                A_CONTIG=ar.stride(1) == M * W and (M == 1 or ar.stride(2) == W))
+    return dict(
+        sab=ar.stride(0),
+        sat=ar.stride(1),
+        sam=ar.stride(2),
+        A_CONTIG=ar.stride(1) == M * W and (M == 1 or ar.stride(2) == W),
+    )
 
 
 # --------------------------------------------------------------------------- forward
-def _forward(x: torch.Tensor, a: torch.Tensor, zi: torch.Tensor, y: torch.Tensor, conj_a: bool, neg_a: bool,
-             **knobs: Any) -> None:
+def _forward(
+    x: torch.Tensor, a: torch.Tensor, zi: torch.Tensor, y: torch.Tensor, conj_a: bool, neg_a: bool, **knobs: Any
+) -> None:
     """Fill ``y`` (see :meth:`TritonBackend.forward`); ``knobs`` are :func:`plan`'s."""
     B, T, M = a.shape
     p = _plan_for(x, B, T, M, **knobs)
@@ -309,8 +325,18 @@ def _forward(x: torch.Tensor, a: torch.Tensor, zi: torch.Tensor, y: torch.Tensor
     xr, zr, yr = _real(x), _real(zi), _real(y)
     cplx = x.is_complex()
     W = 2 if cplx else 1
-    args = dict(x_ptr=xr, a_ptr=ar, sxb=xr.stride(0), sxt=xr.stride(1), T=T, sign=sign, conj=conj,
-                M=M, CPLX=cplx, CDT=_cdt(x.dtype))
+    args = dict(
+        x_ptr=xr,
+        a_ptr=ar,
+        sxb=xr.stride(0),
+        sxt=xr.stride(1),
+        T=T,
+        sign=sign,
+        conj=conj,
+        M=M,
+        CPLX=cplx,
+        CDT=_cdt(x.dtype),
+    )
     with _on_device(x):
         if p.path == "tile":
             _tile_forward(p, args, zr, yr, B, T, M, W, _a_strides(ar, M, W))
@@ -327,58 +353,144 @@ def _tile_geometry(p: Plan, T: int, a_st: Dict[str, Any]) -> Tuple[Dict[str, Any
 def _tile_forward(p: Plan, args: Dict[str, Any], zr, yr, B: int, T: int, M: int, W: int, a_st) -> None:
     geo, passes = _tile_geometry(p, T, a_st)
     if p.n_chunks == 1:
-        _launch(_tile._fwd_pass_kernel, (B, 1), s_ptr=zr, y_ptr=yr, ssb=zr.stride(0), ssc=0, ssm=zr.stride(1),
-                syb=yr.stride(0), **args, **geo, **passes)
+        _launch(
+            _tile._fwd_pass_kernel,
+            (B, 1),
+            s_ptr=zr,
+            y_ptr=yr,
+            ssb=zr.stride(0),
+            ssc=0,
+            ssm=zr.stride(1),
+            syb=yr.stride(0),
+            **args,
+            **geo,
+            **passes,
+        )
         return
     C = p.n_chunks
     maps = _scratch((B, C, (M * M + M) * W), yr.dtype, yr.device)
     starts = _scratch((B, C, M * W), yr.dtype, yr.device)
     _launch(_tile._fwd_summary_kernel, (B, C - 1), p_ptr=maps, n_chunks=C, first_chunk=0, **args, **geo)
     _tile_carry(p, maps, zr, starts, B, M, args)
-    _launch(_tile._fwd_pass_kernel, (B, C), s_ptr=starts, y_ptr=yr, ssb=C * M * W, ssc=M * W, ssm=W,
-            syb=yr.stride(0), **args, **geo, **passes)
+    _launch(
+        _tile._fwd_pass_kernel,
+        (B, C),
+        s_ptr=starts,
+        y_ptr=yr,
+        ssb=C * M * W,
+        ssc=M * W,
+        ssm=W,
+        syb=yr.stride(0),
+        **args,
+        **geo,
+        **passes,
+    )
 
 
 def _tile_carry(p: Plan, maps, zr, starts, B: int, M: int, args: Dict[str, Any]) -> None:
-    _launch(_tile._carry_kernel, (B,), p_ptr=maps, z_ptr=zr, s_ptr=starts,
-            szb=zr.stride(0) if zr is not None else 0, szm=zr.stride(1) if zr is not None else 0,
-            n_chunks=p.n_chunks, M=M, CPLX=args["CPLX"], CDT=args["CDT"], BLOCK_C=p.block_c,
-            num_warps=p.carry_warps)
+    _launch(
+        _tile._carry_kernel,
+        (B,),
+        p_ptr=maps,
+        z_ptr=zr,
+        s_ptr=starts,
+        szb=zr.stride(0) if zr is not None else 0,
+        szm=zr.stride(1) if zr is not None else 0,
+        n_chunks=p.n_chunks,
+        M=M,
+        CPLX=args["CPLX"],
+        CDT=args["CDT"],
+        BLOCK_C=p.block_c,
+        num_warps=p.carry_warps,
+    )
 
 
 def _walk_forward(p: Plan, args: Dict[str, Any], zr, yr, B: int, M: int, W: int, ar) -> None:
-    args = dict(args, sab=ar.stride(0), sat=ar.stride(1), sam=ar.stride(2), MP=_next_pow2(M), N=p.lanes,
-                num_warps=p.num_warps)
+    args = dict(
+        args, sab=ar.stride(0), sat=ar.stride(1), sam=ar.stride(2), MP=_next_pow2(M), N=p.lanes, num_warps=p.num_warps
+    )
     C, L = p.n_chunks, p.chunk_len
     if C == 1:
-        _launch(_walk._walk_fwd_pass_kernel, (triton.cdiv(B, p.lanes),), s_ptr=zr, y_ptr=yr, ssb=zr.stride(0),
-                ssc=0, ssm=zr.stride(1), n_jobs=B, n_chunks=1, L=L, **args)
+        _launch(
+            _walk._walk_fwd_pass_kernel,
+            (triton.cdiv(B, p.lanes),),
+            s_ptr=zr,
+            y_ptr=yr,
+            ssb=zr.stride(0),
+            ssc=0,
+            ssm=zr.stride(1),
+            n_jobs=B,
+            n_chunks=1,
+            L=L,
+            **args,
+        )
         return
     maps = _scratch((B, C - 1, M, M * W), yr.dtype, yr.device)
     ends = _scratch((B, C - 1, M * W), yr.dtype, yr.device)
     starts = _scratch((B, C, M * W), yr.dtype, yr.device)
     jobs = B * (C - 1)
-    _launch(_walk._walk_fwd_summary_kernel, (triton.cdiv(jobs, p.lanes),), p_ptr=maps, h_ptr=ends, n_jobs=jobs,
-            n_chunks=C - 1, L=L, **args)
+    _launch(
+        _walk._walk_fwd_summary_kernel,
+        (triton.cdiv(jobs, p.lanes),),
+        p_ptr=maps,
+        h_ptr=ends,
+        n_jobs=jobs,
+        n_chunks=C - 1,
+        L=L,
+        **args,
+    )
     _walk_carry(p, maps, ends, zr, starts, B, M, args)
-    _launch(_walk._walk_fwd_pass_kernel, (triton.cdiv(B * C, p.lanes),), s_ptr=starts, y_ptr=yr,
-            ssb=C * M * W, ssc=M * W, ssm=W, n_jobs=B * C, n_chunks=C, L=L, **args)
+    _launch(
+        _walk._walk_fwd_pass_kernel,
+        (triton.cdiv(B * C, p.lanes),),
+        s_ptr=starts,
+        y_ptr=yr,
+        ssb=C * M * W,
+        ssc=M * W,
+        ssm=W,
+        n_jobs=B * C,
+        n_chunks=C,
+        L=L,
+        **args,
+    )
 
 
 def _walk_carry(p: Plan, maps, ends, zr, starts, B: int, M: int, args: Dict[str, Any]) -> None:
     MP = _next_pow2(M)
     W = 2 if args["CPLX"] else 1
     n = max(1, min(32, _next_pow2(B), _WALK_VALUES // (2 * MP * MP * W)))  # two maps live (one prefetched)
-    _launch(_walk._walk_carry_kernel, (triton.cdiv(B, n),), p_ptr=maps, h_ptr=ends, z_ptr=zr, s_ptr=starts,
-            szb=zr.stride(0) if zr is not None else 0, szm=zr.stride(1) if zr is not None else 0, B=B,
-            n_chunks=p.n_chunks, M=M, MP=MP, N=n, CPLX=args["CPLX"], CDT=args["CDT"],
-            num_warps=max(1, min(4, n * MP * MP * W // 512)))
+    _launch(
+        _walk._walk_carry_kernel,
+        (triton.cdiv(B, n),),
+        p_ptr=maps,
+        h_ptr=ends,
+        z_ptr=zr,
+        s_ptr=starts,
+        szb=zr.stride(0) if zr is not None else 0,
+        szm=zr.stride(1) if zr is not None else 0,
+        B=B,
+        n_chunks=p.n_chunks,
+        M=M,
+        MP=MP,
+        N=n,
+        CPLX=args["CPLX"],
+        CDT=args["CDT"],
+        num_warps=max(1, min(4, n * MP * MP * W // 512)),
+    )
 
 
 # --------------------------------------------------------------------------- reverse
 def _adjoint(
-    g: torch.Tensor, a: torch.Tensor, y: Optional[torch.Tensor], zi: Optional[torch.Tensor], u: torch.Tensor,
-    ga: Optional[torch.Tensor], gzi: Optional[torch.Tensor], conj_a: bool, neg_a: bool, knobs: Dict[str, Any],
+    g: torch.Tensor,
+    a: torch.Tensor,
+    y: Optional[torch.Tensor],
+    zi: Optional[torch.Tensor],
+    u: torch.Tensor,
+    ga: Optional[torch.Tensor],
+    gzi: Optional[torch.Tensor],
+    conj_a: bool,
+    neg_a: bool,
+    knobs: Dict[str, Any],
 ) -> None:
     """Fill ``u`` (and ``ga``/``gzi`` when given; see :meth:`TritonBackend.backward`)."""
     B, T, M = a.shape
@@ -390,11 +502,27 @@ def _adjoint(
     W = 2 if cplx else 1
     yr = _real(y) if need_a else None
     zr = _real(zi) if need_a else None
-    args = dict(g_ptr=gr, a_ptr=ar, u_ptr=ur, y_ptr=yr, z_ptr=zr,
-                ga_ptr=_real(ga) if need_a else None, gz_ptr=_real(gzi) if need_zi else None,
-                sgb=gr.stride(0), sgt=gr.stride(1), syb=yr.stride(0) if need_a else 0,
-                syt=yr.stride(1) if need_a else 0, szb=zr.stride(0) if need_a else 0,
-                szm=zr.stride(1) if need_a else 0, T=T, sign=sign, conj=conj, M=M, CPLX=cplx, CDT=_cdt(g.dtype))
+    args = dict(
+        g_ptr=gr,
+        a_ptr=ar,
+        u_ptr=ur,
+        y_ptr=yr,
+        z_ptr=zr,
+        ga_ptr=_real(ga) if need_a else None,
+        gz_ptr=_real(gzi) if need_zi else None,
+        sgb=gr.stride(0),
+        sgt=gr.stride(1),
+        syb=yr.stride(0) if need_a else 0,
+        syt=yr.stride(1) if need_a else 0,
+        szb=zr.stride(0) if need_a else 0,
+        szm=zr.stride(1) if need_a else 0,
+        T=T,
+        sign=sign,
+        conj=conj,
+        M=M,
+        CPLX=cplx,
+        CDT=_cdt(g.dtype),
+    )
     with _on_device(g):
         if p.path == "tile":
             _tile_reverse(p, args, B, T, M, W, _a_strides(ar, M, W))
@@ -418,18 +546,29 @@ def _tile_reverse(p: Plan, args: Dict[str, Any], B: int, T: int, M: int, W: int,
     summary_args = {k: v for k, v in args.items() if k not in _PASS_ONLY}
     _launch(_tile._rev_summary_kernel, (B, C - 1), p_ptr=maps, n_chunks=C, first_chunk=0, **summary_args, **geo)
     _tile_carry(p, maps, None, starts, B, M, args)
-    _launch(_tile._rev_pass_kernel, (B, C), s_ptr=starts, ssb=C * M * W, ssc=M * W, ssm=W, **args, **geo,
-            **passes)
+    _launch(_tile._rev_pass_kernel, (B, C), s_ptr=starts, ssb=C * M * W, ssc=M * W, ssm=W, **args, **geo, **passes)
 
 
 def _walk_reverse(p: Plan, args: Dict[str, Any], B: int, M: int, W: int, ar, need_zi: bool) -> None:
-    args = dict(args, sab=ar.stride(0), sat=ar.stride(1), sam=ar.stride(2), MP=_next_pow2(M), N=p.lanes,
-                num_warps=p.num_warps)
+    args = dict(
+        args, sab=ar.stride(0), sat=ar.stride(1), sam=ar.stride(2), MP=_next_pow2(M), N=p.lanes, num_warps=p.num_warps
+    )
     C, L = p.n_chunks, p.chunk_len
     steps = L + 1 if need_zi else L  # the lane owning n = 0 takes one more step: grad_zi
     if C == 1:
-        _launch(_walk._walk_rev_pass_kernel, (triton.cdiv(B, p.lanes),), s_ptr=None, ssb=0, ssc=0, ssm=0,
-                n_jobs=B, n_chunks=1, L=L, n_steps=steps, **args)
+        _launch(
+            _walk._walk_rev_pass_kernel,
+            (triton.cdiv(B, p.lanes),),
+            s_ptr=None,
+            ssb=0,
+            ssc=0,
+            ssm=0,
+            n_jobs=B,
+            n_chunks=1,
+            L=L,
+            n_steps=steps,
+            **args,
+        )
         return
     ref = args["u_ptr"]
     maps = _scratch((B, C - 1, M, M * W), ref.dtype, ref.device)
@@ -437,11 +576,30 @@ def _walk_reverse(p: Plan, args: Dict[str, Any], B: int, M: int, W: int, ar, nee
     starts = _scratch((B, C, M * W), ref.dtype, ref.device)
     jobs = B * (C - 1)
     summary_args = {k: v for k, v in args.items() if k not in _PASS_ONLY}
-    _launch(_walk._walk_rev_summary_kernel, (triton.cdiv(jobs, p.lanes),), p_ptr=maps, h_ptr=ends, n_jobs=jobs,
-            n_chunks=C - 1, L=L, **summary_args)
+    _launch(
+        _walk._walk_rev_summary_kernel,
+        (triton.cdiv(jobs, p.lanes),),
+        p_ptr=maps,
+        h_ptr=ends,
+        n_jobs=jobs,
+        n_chunks=C - 1,
+        L=L,
+        **summary_args,
+    )
     _walk_carry(p, maps, ends, None, starts, B, M, args)
-    _launch(_walk._walk_rev_pass_kernel, (triton.cdiv(B * C, p.lanes),), s_ptr=starts, ssb=C * M * W,
-            ssc=M * W, ssm=W, n_jobs=B * C, n_chunks=C, L=L, n_steps=steps, **args)
+    _launch(
+        _walk._walk_rev_pass_kernel,
+        (triton.cdiv(B * C, p.lanes),),
+        s_ptr=starts,
+        ssb=C * M * W,
+        ssc=M * W,
+        ssm=W,
+        n_jobs=B * C,
+        n_chunks=C,
+        L=L,
+        n_steps=steps,
+        **args,
+    )
 
 
 # --------------------------------------------------------------------------- the backend object
@@ -460,23 +618,55 @@ class TritonBackend(Backend):
     def check_device(self, t: torch.Tensor) -> None:
         _check(t)
 
-    def _forward(self, x: torch.Tensor, a: torch.Tensor, zi: torch.Tensor, y: torch.Tensor, conj_a: bool,
-                 neg_a: bool, **knobs: Any) -> None:
+    def _forward(
+        self,
+        x: torch.Tensor,
+        a: torch.Tensor,
+        zi: torch.Tensor,
+        y: torch.Tensor,
+        conj_a: bool,
+        neg_a: bool,
+        **knobs: Any,
+    ) -> None:
         _forward(x, a, zi, y, conj_a, neg_a, **knobs)
 
-    def _adjoint(self, g: torch.Tensor, a: torch.Tensor, y: Optional[torch.Tensor], zi: Optional[torch.Tensor],
-                 u: torch.Tensor, grad_a: Optional[torch.Tensor], grad_zi: Optional[torch.Tensor], conj_a: bool,
-                 neg_a: bool, **knobs: Any) -> None:
+    def _adjoint(
+        self,
+        g: torch.Tensor,
+        a: torch.Tensor,
+        y: Optional[torch.Tensor],
+        zi: Optional[torch.Tensor],
+        u: torch.Tensor,
+        grad_a: Optional[torch.Tensor],
+        grad_zi: Optional[torch.Tensor],
+        conj_a: bool,
+        neg_a: bool,
+        **knobs: Any,
+    ) -> None:
         _adjoint(g, a, y, zi, u, grad_a, grad_zi, conj_a, neg_a, knobs)
 
-    def _smooth(self, f: torch.Tensor, at: torch.Tensor, rt: torch.Tensor, zi: torch.Tensor, g: torch.Tensor,
-                zeta: torch.Tensor) -> None:
+    def _smooth(
+        self, f: torch.Tensor, at: torch.Tensor, rt: torch.Tensor, zi: torch.Tensor, g: torch.Tensor, zeta: torch.Tensor
+    ) -> None:
         B, T = f.shape
         rows = min(32, triton.next_power_of_2(B))
         steps = 32 // f.element_size()  # 32 bytes of each row a block
         with _on_device(f):
-            _launch(smooth_kernel, (triton.cdiv(B, rows),), f_ptr=f, at_ptr=at, rt_ptr=rt, zi_ptr=zi, g_ptr=g,
-                    zeta_ptr=zeta.view(torch.int8), B=B, T=T, ROWS=rows, STEPS=steps, num_warps=1)
+            _launch(
+                smooth_kernel,
+                (triton.cdiv(B, rows),),
+                f_ptr=f,
+                at_ptr=at,
+                rt_ptr=rt,
+                zi_ptr=zi,
+                g_ptr=g,
+                zeta_ptr=zeta.view(torch.int8),
+                B=B,
+                T=T,
+                ROWS=rows,
+                STEPS=steps,
+                num_warps=1,
+            )
 
 
 BACKEND = TritonBackend()
