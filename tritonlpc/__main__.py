@@ -45,7 +45,6 @@ def main() -> None:
 
     x = x * (1 + a.detach().sum(-1))  # unity gain at DC: the all-pole part alone has gain 1/A(1)
     y = tritonlpc.sample_wise_lpc(x, a)  # first call compiles (Numba caches it on disk)
-    assert isinstance(y, torch.Tensor)  # return_zf=False: y alone
     y.square().mean().backward()
 
     def timed(fn) -> float:  # median of 5 runs, in seconds
@@ -63,7 +62,6 @@ def main() -> None:
     def fwd_bwd() -> None:
         a.grad = None
         out = tritonlpc.sample_wise_lpc(x, a)
-        assert isinstance(out, torch.Tensor)
         out.square().mean().backward()
 
     with torch.no_grad():

@@ -6,7 +6,7 @@ go through autograd at all, a fast ``Function.apply``, vmap folding, and which b
 from __future__ import annotations
 
 import inspect
-from typing import TYPE_CHECKING, Any, Callable, List, Optional, Tuple
+from typing import TYPE_CHECKING, Any, Callable, List, Optional, Tuple, Type, TypeVar
 
 import torch
 from torch.autograd import Function
@@ -22,6 +22,7 @@ __all__ = ["needs_autograd", "precomputed_signature", "apply", "backend_computin
 _is_wrapped: Callable[[torch.Tensor], bool] = torch._C._functorch.is_functorch_wrapped_tensor
 _transforms_active: Callable[[], bool] = torch._C._are_functorch_transforms_active
 _forward_ad = torch.autograd.forward_ad
+_FunctionT = TypeVar("_FunctionT", bound=Type[Function])
 
 
 def needs_autograd(*tensors: torch.Tensor) -> bool:
@@ -38,7 +39,7 @@ def needs_autograd(*tensors: torch.Tensor) -> bool:
     return False
 
 
-def precomputed_signature(cls: type) -> type:
+def precomputed_signature(cls: _FunctionT) -> _FunctionT:
     """Class decorator for autograd Functions: store ``forward``'s signature on it.
 
     ``Function.apply`` binds its arguments with ``inspect.signature(cls.forward)`` on every
@@ -46,11 +47,11 @@ def precomputed_signature(cls: type) -> type:
     a third of a small call's overhead); ``inspect.signature`` returns a stored
     ``__signature__`` at once.
     """
-    cls.forward.__signature__ = inspect.signature(cls.forward)
+    cls.forward.__signature__ = inspect.signature(cls.forward)  # type: ignore[attr-defined]  # a plain function
     return cls
 
 
-def apply(cls: type, *args: Any) -> Any:
+def apply(cls: Type[Function], *args: Any) -> Any:
     """``cls.apply(*args)`` for an autograd Function given *all* of ``forward``'s arguments
     positionally: without a ``torch.func`` transform or functorch wrapper around, it goes
     straight to torch's C++ ``apply``, skipping ``Function.apply``'s binding of the arguments

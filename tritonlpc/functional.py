@@ -10,7 +10,7 @@ differentiated), the backend kernel directly (eager, nothing to differentiate) o
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Optional, Tuple, Union
+from typing import TYPE_CHECKING, Literal, Optional, Tuple, Union, overload
 
 import torch
 
@@ -44,6 +44,24 @@ def _eager_backend(x: torch.Tensor) -> Optional[Backend]:
     """The backend for ``x``'s device; ``None`` under torch.compile (the custom ops pick
     the backend when they run, and backend state cannot be traced)."""
     return None if torch.compiler.is_compiling() else _dispatch.backend_object(x)
+
+
+@overload
+def sample_wise_lpc(
+    x: torch.Tensor, a: torch.Tensor, zi: Optional[torch.Tensor] = ..., return_zf: Literal[False] = ...
+) -> torch.Tensor: ...
+@overload
+def sample_wise_lpc(
+    x: torch.Tensor, a: torch.Tensor, zi: Optional[torch.Tensor], return_zf: Literal[True]
+) -> Tuple[torch.Tensor, torch.Tensor]: ...
+@overload
+def sample_wise_lpc(
+    x: torch.Tensor, a: torch.Tensor, zi: Optional[torch.Tensor] = ..., *, return_zf: Literal[True]
+) -> Tuple[torch.Tensor, torch.Tensor]: ...
+@overload
+def sample_wise_lpc(
+    x: torch.Tensor, a: torch.Tensor, zi: Optional[torch.Tensor] = ..., return_zf: bool = ...
+) -> Union[torch.Tensor, Tuple[torch.Tensor, torch.Tensor]]: ...
 
 
 def sample_wise_lpc(

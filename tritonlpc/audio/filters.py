@@ -18,7 +18,7 @@ leading 1 is not stored).
 from __future__ import annotations
 
 import math
-from typing import Optional, Tuple, Union
+from typing import Literal, Optional, Tuple, Union, overload
 
 import torch
 
@@ -52,6 +52,24 @@ def _check_zi_fir(zi: Optional[torch.Tensor], B: int, K: int, name: str) -> Opti
     if tuple(zi.shape) != (B, K):
         raise ValueError(f"{name} must have shape (B, K) = {(B, K)} (the last K inputs), got {tuple(zi.shape)}")
     return zi
+
+
+@overload
+def time_varying_fir(
+    x: torch.Tensor, b: torch.Tensor, zi: Optional[torch.Tensor] = ..., return_zf: Literal[False] = ...
+) -> torch.Tensor: ...
+@overload
+def time_varying_fir(
+    x: torch.Tensor, b: torch.Tensor, zi: Optional[torch.Tensor], return_zf: Literal[True]
+) -> Tuple[torch.Tensor, torch.Tensor]: ...
+@overload
+def time_varying_fir(
+    x: torch.Tensor, b: torch.Tensor, zi: Optional[torch.Tensor] = ..., *, return_zf: Literal[True]
+) -> Tuple[torch.Tensor, torch.Tensor]: ...
+@overload
+def time_varying_fir(
+    x: torch.Tensor, b: torch.Tensor, zi: Optional[torch.Tensor] = ..., return_zf: bool = ...
+) -> Union[torch.Tensor, Tuple[torch.Tensor, torch.Tensor]]: ...
 
 
 def time_varying_fir(
@@ -122,9 +140,9 @@ def check_iir(
     x: object, b: object, a: object, zi: object
 ) -> Tuple[int, int, int, int, Optional[torch.Tensor], Optional[torch.Tensor]]:
     """Validate :func:`time_varying_iir`'s arguments; returns ``(B, T, K, M, zi_x, zi_y)``."""
-    check_tensor("x", x, 2, "(B, T)")
-    check_tensor("b", b, 3, "(B, T, K+1)")
-    check_tensor("a", a, 3, "(B, T, M)")
+    x = check_tensor("x", x, 2, "(B, T)")
+    b = check_tensor("b", b, 3, "(B, T, K+1)")
+    a = check_tensor("a", a, 3, "(B, T, M)")
     B, T = x.shape
     if b.shape[:2] != (B, T) or b.shape[2] < 1:
         raise ValueError(
@@ -206,7 +224,7 @@ def time_varying_biquad(
 def check_biquad(b: object, a: object) -> None:
     """``b`` and ``a`` hold the 3 and 2 coefficients of a biquad per sample."""
     for name, t, n in (("b", b, 3), ("a", a, 2)):
-        check_tensor(name, t, 3, f"(B, T, {n})")
+        t = check_tensor(name, t, 3, f"(B, T, {n})")
         if t.shape[2] != n:
             raise ValueError(f"{name} must have shape (B, T, {n}) for a biquad, got {tuple(t.shape)}")
 

@@ -29,7 +29,7 @@ import stat
 import tempfile
 import threading
 import types
-from typing import Any, Callable, Dict, Optional
+from typing import Any, Callable, Dict, Literal, Optional
 
 import numba
 import numpy as np
@@ -39,7 +39,7 @@ __all__ = ["jit", "variant", "launch", "launch_parallel", "parallel_allowed", "c
 
 # contract: a * b + c may be one fused multiply-add (one rounding instead of two; the recursion
 # is latency-bound, and a fused step halves the chain). No reassociation: sums keep their order.
-_OPTIONS = dict(nogil=True, error_model="numpy", fastmath={"contract"})
+_OPTIONS: Dict[str, Any] = dict(nogil=True, error_model="numpy", fastmath={"contract"})
 
 
 # --------------------------------------------------------------------------- on-disk cache
@@ -144,7 +144,7 @@ def launch(kernel: Any, *args: Any) -> None:
     key = (kernel, args[0].dtype, contiguous)
     entry = _ENTRIES.get(key)
     if entry is None:
-        layout = "C" if contiguous else "A"
+        layout: Literal["C", "A"] = "C" if contiguous else "A"
         sig = tuple(
             numba.types.Array(numba.from_dtype(v.dtype), v.ndim, layout)
             if isinstance(v, np.ndarray)
@@ -170,7 +170,7 @@ def _started_layer() -> Optional[str]:
 
 def _gnu_openmp() -> bool:
     try:
-        from numba.np.ufunc import omppool  # noqa: PLC0415
+        from numba.np.ufunc import omppool  # type: ignore[attr-defined]  # noqa: PLC0415  (compiled, not in numba's stubs)
     except ImportError:
         return False
     return getattr(omppool, "openmp_vendor", "GNU") == "GNU"

@@ -537,7 +537,7 @@ class NumbaBackend(Backend):
         # CPU only: no device to pass; torch parses unpacked sizes faster than a tuple (~0.5 us)
         return torch.empty(*shape, dtype=like.dtype if dtype is None else dtype)
 
-    def _forward(
+    def _forward(  # type: ignore[override]  # takes only its own knobs, not the base's **knobs: Any
         self,
         x: Tensor,
         a: Tensor,
@@ -553,7 +553,7 @@ class NumbaBackend(Backend):
         args = (_np(x), _np(a), _np(zi), y.numpy(), conj_a, _sign(x.dtype, neg_a))
         _run(_FORWARD, B, T, M, schedule, chunk_len, args)
 
-    def _adjoint(
+    def _adjoint(  # type: ignore[override]  # takes only its own knobs, not the base's **knobs: Any
         self,
         g: Tensor,
         a: Tensor,
@@ -573,11 +573,11 @@ class NumbaBackend(Backend):
         args = (
             _np(g),
             _np(a),
-            _np(y) if need_a else _dummy(g.dtype, 2),
-            _np(zi) if need_a else _dummy(g.dtype, 2),
+            _np(y) if need_a else _dummy(g.dtype, 2),  # type: ignore[arg-type]  # need_a: Backend.backward checked y, zi
+            _np(zi) if need_a else _dummy(g.dtype, 2),  # type: ignore[arg-type]
             u.numpy(),
-            grad_a.numpy() if need_a else _dummy(g.dtype, 3),
-            grad_zi.numpy() if need_zi else _dummy(g.dtype, 2),
+            grad_a.numpy() if need_a else _dummy(g.dtype, 3),  # type: ignore[union-attr]  # need_a: grad_a is given
+            grad_zi.numpy() if need_zi else _dummy(g.dtype, 2),  # type: ignore[union-attr]  # need_zi: grad_zi is given
             need_a,
             need_zi,
             conj_a,

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import sys
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, List, Optional, Sequence, Tuple
+from typing import TYPE_CHECKING, Any, List, Optional, Sequence, Tuple, cast
 
 import torch
 import torch.distributed as dist
@@ -97,7 +97,7 @@ def unwrap(sharded: Named, replicated: Named, group: object, offset: object) -> 
             mesh = _mesh_of(name, t, mesh)
             if tuple(t.placements) != (Replicate(),):
                 raise ValueError(f"{name} must be replicated, placements (Replicate(),), got {tuple(t.placements)}")
-    assert mesh is not None
+    mesh = cast("DeviceMesh", mesh)  # set by the loop: sharded is never empty
     signal = sharded[0][1]
     try:  # a private helper of torch's; without it the slices' order is not checked
         from torch.distributed.tensor._utils import compute_local_shape_and_global_offset

@@ -23,7 +23,7 @@ previous ``M`` outputs overall), so nothing else is exchanged.
 from __future__ import annotations
 
 from functools import reduce
-from typing import Any, Callable, Dict, Optional, Sequence, Tuple, Union
+from typing import Any, Callable, Dict, Optional, Sequence, Tuple, Union, cast
 
 import torch
 from torch.autograd import Function
@@ -110,8 +110,7 @@ class ShardedAllPole(Function):
             P, h = x.new_zeros(B, M, M), end_state(y, start)
         else:
             P_fwd, h = slice_summary(x, a, neg_a=neg_a)
-            assert P_fwd is not None  # forward summaries always have the map (only adjoints omit it)
-            P = P_fwd
+            P = cast(torch.Tensor, P_fwd)  # forward summaries always have the map (only adjoints omit it)
         maps = shards.all_gather(torch.cat([P, h.unsqueeze(2)], dim=2))  # (R, B, M, M+1)
         state = x.new_zeros(B, M)
         for q in range(shards.size):
@@ -138,7 +137,7 @@ class ShardedAllPole(Function):
             k = grad_y.new_zeros(B, M)
         elif shards.is_last and not ctx.return_zf:  # mu = 0: the local backward is the whole of it
             done = backend.backward(grad_y, a, y if need_a else None, start, need_a, True, neg_a=ctx.neg_a)
-            k = done[2]
+            k = cast(torch.Tensor, done[2])  # need_grad_zi=True: grad_zi is given
         else:
             k = slice_summary(grad_y, a, neg_a=ctx.neg_a, adjoint=True)[1]
         adj = shards.all_gather(torch.stack([k, grad_zf]))  # (R, 2, B, M)
@@ -152,7 +151,7 @@ class ShardedAllPole(Function):
         grad_x, grad_a, grad_start = done
         grad_zi = None
         if need_start:
-            grad_zi = grad_start.clone()
+            grad_zi = cast(torch.Tensor, grad_start).clone()  # need_start: grad_zi was asked for
             grad_zi[:, : max(M - T, 0)] += mu[:, T:]  # the end state holds part of zi when T < M
         elif need_zi:  # replicated zi on a later rank: rank 0's copy was used
             grad_zi = torch.zeros_like(start)

@@ -35,7 +35,7 @@ generic implementation built on the backend's ``forward``/``backward``.
 
 from __future__ import annotations
 
-from typing import Optional, Tuple
+from typing import Optional, Tuple, cast
 
 import torch
 
@@ -116,5 +116,6 @@ def slice_summary(
         return dedicated
     if adjoint:
         zero = v.new_zeros(a.shape[0], a.shape[2])
-        return None, backend.backward(v, a, None, zero, False, True, neg_a=neg_a)[2]
+        k = backend.backward(v, a, None, zero, False, True, neg_a=neg_a)[2]
+        return None, cast(torch.Tensor, k)  # need_grad_zi=True: grad_zi is given
     return _generic_forward(v, a, neg_a)
