@@ -437,7 +437,7 @@ def _walk_forward(p: Plan, args: Dict[str, Any], zr, yr, B: int, M: int, W: int,
         n_jobs=jobs,
         n_chunks=C - 1,
         L=L,
-        **args,
+        **dict(args, num_warps=_walk_summary_warps(p.lanes, M, W)),
     )
     _walk_carry(p, maps, ends, zr, starts, B, M, args)
     _launch(
@@ -475,8 +475,14 @@ def _walk_carry(p: Plan, maps, ends, zr, starts, B: int, M: int, args: Dict[str,
         N=n,
         CPLX=args["CPLX"],
         CDT=args["CDT"],
-        num_warps=max(1, min(4, n * MP * MP * W // 512)),
+        num_warps=max(1, min(8, n * MP * MP * W // 512)),  # M = 33 complex: 8 warps (16 would cap registers at 128)
     )
+
+
+def _walk_summary_warps(lanes: int, M: int, W: int) -> int:
+    """Warps of a walk summary kernel: its ``(lanes, MP, MP)`` unit responses at ~16 values a
+    thread (at 32 a thread, M = 8 half precision spilled on sm_90)."""
+    return max(1, min(8, lanes * _next_pow2(M) ** 2 * W // 512))
 
 
 # --------------------------------------------------------------------------- reverse
@@ -576,6 +582,7 @@ def _walk_reverse(p: Plan, args: Dict[str, Any], B: int, M: int, W: int, ar, nee
     starts = _scratch((B, C, M * W), ref.dtype, ref.device)
     jobs = B * (C - 1)
     summary_args = {k: v for k, v in args.items() if k not in _PASS_ONLY}
+    summary_args["num_warps"] = _walk_summary_warps(p.lanes, M, W)
     _launch(
         _walk._walk_rev_summary_kernel,
         (triton.cdiv(jobs, p.lanes),),
