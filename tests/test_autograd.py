@@ -62,6 +62,8 @@ def test_gradcheck_lpc(backend, M, cplx, zi_grad):
     zi = zi.clone().requires_grad_(zi_grad)
     fast = backend.interpreted
     assert gradcheck(LPC.apply, (x, a, zi), check_forward_ad=True, fast_mode=fast)
+    if backend.interpreted and cplx:
+        return  # interpreter: double backward is checked at M = 2 real (same kernels); keeps the suite fast
     assert gradgradcheck(LPC.apply, (x, a, zi), check_fwd_over_rev=not fast, fast_mode=fast)
 
 

@@ -34,6 +34,8 @@ def test_compile_fullgraph_matches_eager(backend, M):
 
 @pytest.mark.parametrize("dtype", [torch.float64, torch.float32, torch.complex128])
 def test_opcheck(backend, dtype):
+    if backend.interpreted and dtype != torch.complex128:
+        pytest.skip("interpreter: complex128 covers the op's registration; keeps the suite fast")
     x, a, zi = make_inputs(2, 12, 2, dtype, seed=1, device=backend.device)
     for neg in (False, True):
         opcheck(torch.ops.tritonlpc.allpole.default, (x.requires_grad_(), a.requires_grad_(), zi.requires_grad_(), neg))

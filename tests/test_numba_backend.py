@@ -31,6 +31,8 @@ def _ref_grads(x, a, zi, g, neg):
 @pytest.mark.parametrize("dtype", [torch.float64, torch.float32, torch.complex128, torch.complex64])
 @pytest.mark.parametrize("M", [1, 2, 3, 5])
 def test_forward_backward_reverse(schedule, chunk, dtype, M):
+    if schedule == "chunked" and dtype == torch.complex64:
+        pytest.skip("complex64 chunked: the complex128 kernels' code (saves a ~20 s compile in CI)")
     # T crosses chunk boundaries with an odd tail: 3 * 16 + 5 = 53.
     x, a, zi = make_inputs(3, 53, M, dtype, seed=M)
     g = torch.randn_like(x)
