@@ -354,17 +354,7 @@ def all_variants(full: bool, only: Optional[str] = None, shard: Tuple[int, int] 
 
 
 # --------------------------------------------------------------------------- geometry
-GPU_MATRIX: List[Tuple[int, int, int, str]] = [
-    (1, 2**20, 2, "float32"),
-    (8, 2**18, 2, "float32"),
-    (64, 2**16, 2, "float32"),
-    (1024, 2**14, 2, "float32"),
-    (1, 2**20, 1, "float32"),
-    (8, 2**18, 4, "float32"),
-    (16, 2**16, 16, "float32"),
-    (8, 2**16, 2, "complex64"),
-    (8, 2**18, 2, "bfloat16"),
-]
+from lpcbench import GPU_MATRIX  # noqa: E402  (the benchmark suite's GPU shapes: one list)
 
 
 def _bytes_model(p: tg.Plan, B: int, T: int, M: int, dtype: torch.dtype, direction: str) -> Tuple[int, int]:
