@@ -7,6 +7,8 @@ Usage::
     python bench/report.py cpu --readme bench/README.md             # this machine's CPU results
     python bench/report.py path/to/0001_cpu.json --out DIR          # a given file
     python bench/report.py bench/results/<device>/ --readme bench/README.md   # also update README
+    python bench/report.py bench/results/<gpu>/bench.json --environment bench/results/<gpu>/environment.json
+                                                                   # a GPU session's run, with its target table
 
 Writes ``report.md``, ``time_vs_T.png``, ``speedup.png`` (and ``training.png`` when the run
 has training results) to ``--out`` (default: ``bench/results/<device>/``, the directory named by
@@ -195,6 +197,128 @@ def training_table(rows: Sequence[Row]) -> str:
 
 
 # ----------------------------------------------------------------------------------------------
+# GPU targets (issue 20: same run, float32) and planner variants
+# ----------------------------------------------------------------------------------------------
+# fwd+bwd speed-up over torchlpc wanted at the target shapes (B, T, M); everywhere else that
+# torchlpc runs: never slower (1x).
+TARGET_SPEEDUP: Dict[Tuple[int, int, int], float] = {(1, 2**20, 2): 100.0, (8, 2**18, 2): 30.0, (1024, 2**14, 2): 1.5}
+# % of the copy bandwidth (minimum bytes) wanted in float32, by direction and schedule
+TARGET_PCT: Dict[Tuple[str, str], float] = {
+    ("fwd", "single"): 80.0,
+    ("fwd", "three-phase"): 50.0,
+    ("fwd+bwd", "single"): 60.0,
+    ("fwd+bwd", "three-phase"): 40.0,
+}
+Schedules = Dict[Tuple[int, int, int, str], str]
+
+
+def schedules_from_environment(env: dict) -> Schedules:
+    """``(B, T, M, dtype) -> schedule`` from a GPU session's ``environment.json`` (its ``planner`` list)."""
+    out: Schedules = {}
+    for p in env.get("planner", []):
+        plan = p.get("plan") or {}
+        if "schedule" in plan:
+            out[(int(p["B"]), int(p["T"]), int(p["M"]), str(p["dtype"]))] = str(plan["schedule"])
+    return out
+
+
+def target_rows(rows: Sequence[Row], schedules: Schedules) -> List[dict]:
+    """Each (shape, direction) with a tritonlpc filter result, checked against the targets.
+
+    Keys: ``shape``, ``key`` (B, T, M, dtype, direction), ``schedule``, ``median``, ``speedup``
+    (torchlpc median / median, None without torchlpc), ``want_speedup``, ``pct`` (copy median /
+    median * 100), ``want_pct`` (None outside float32 or without a known schedule), ``miss``
+    (list of what missed; empty when every target with a measurement is met), ``target_shape``.
+    """
+    cells: OrderedDict[Tuple, Dict[str, Row]] = OrderedDict()
+    for r in rows:
+        if r.kind == "filter":
+            cells.setdefault(r.shape_key, {})[r.impl] = r
+    out = []
+    for key, cell in cells.items():
+        r = cell.get("tritonlpc")
+        if r is None:
+            continue
+        B, T, M, dtype, direction = key
+        base, copy = cell.get(BASELINE), cell.get("copy")
+        sp = base.median / r.median if base else None
+        pct = copy.median / r.median * 100 if copy else r.info.get("pct_of_copy")
+        target_shape = (B, T, M) in TARGET_SPEEDUP and dtype == "float32"
+        want_sp = TARGET_SPEEDUP[(B, T, M)] if (target_shape and direction == "fwd+bwd") else 1.0
+        sched = schedules.get((B, T, M, dtype))
+        want_pct = TARGET_PCT.get((direction, sched or "")) if dtype == "float32" else None
+        miss = []
+        if sp is not None and sp < want_sp:
+            miss.append(f"speed-up {sp:.3g}× < {want_sp:g}×")
+        if want_pct is not None and pct is not None and pct < want_pct:
+            miss.append(f"{pct:.3g}% of copy < {want_pct:g}%")
+        out.append(
+            dict(
+                shape=r.shape_label,
+                key=key,
+                schedule=sched,
+                median=r.median,
+                speedup=sp,
+                want_speedup=want_sp,
+                pct=pct,
+                want_pct=want_pct,
+                miss=miss,
+                target_shape=target_shape,
+            )
+        )
+    # the issue's target shapes first, then the run's order
+    return sorted(out, key=lambda d: not d["target_shape"])
+
+
+def target_table(rows: Sequence[Row], schedules: Schedules) -> str:
+    """Markdown table of :func:`target_rows`: ratio to torchlpc and % of copy against the targets."""
+    lines = [
+        "| shape (B×T×M dtype) | direction | schedule | tritonlpc | vs torchlpc (target) | % of copy (target) | verdict |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for d in target_rows(rows, schedules):
+        want_pct = f" (≥ {d['want_pct']:g}%)" if d["want_pct"] is not None else ""
+        verdict = (
+            "miss: " + "; ".join(d["miss"]) if d["miss"] else ("met" if d["speedup"] is not None else "no torchlpc")
+        )
+        lines.append(
+            f"| {d['shape']}{' **target**' if d['target_shape'] else ''} | {d['key'][4]} | {d['schedule'] or '?'} | "
+            f"{fmt_time(d['median'])} | {fmt_x(d['speedup'])} (≥ {d['want_speedup']:g}×) | "
+            f"{fmt_pct(d['pct'])}{want_pct} | {verdict} |"
+        )
+    return "\n".join(lines)
+
+
+def variant_table(data: dict) -> str:
+    """Markdown table of the planner-variant results (``extra_info.kind == "variant"``) in a results JSON."""
+    lines = [
+        "| shape (B×T×M dtype) | direction | variant | plan | median | vs default | % of copy | max rel. diff vs default |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
+    rows = [b for b in data.get("benchmarks", []) if b.get("extra_info", {}).get("kind") == "variant"]
+    default: Dict[Tuple, float] = {}
+    for b in rows:
+        i = b["extra_info"]
+        if i.get("variant") == "default":
+            default[(i["B"], i["T"], i["M"], i["dtype"], i["direction"])] = float(b["stats"]["median"])
+    for b in rows:
+        i = b["extra_info"]
+        med = float(b["stats"]["median"])
+        base = default.get((i["B"], i["T"], i["M"], i["dtype"], i["direction"]))
+        plan = i.get("plan") or {}
+        plan_s = ", ".join(
+            f"{k}={plan[k]}" for k in ("schedule", "block_t", "steps", "num_warps", "lanes", "chunk_len") if k in plan
+        )
+        diff = i.get("max_rel_diff_vs_default")
+        lines.append(
+            f"| {i['B']}×{fmt_pow2(int(i['T']))}×{i['M']} {i['dtype']} | {i['direction']} | {i.get('variant', '?')} | {plan_s} | "
+            f"{fmt_time(med)} | {fmt_x(base / med if base else None)} | {fmt_pct(i.get('pct_of_copy'))} | "
+            f"{'—' if diff is None else f'{diff:.2g}'} |"
+        )
+    return "\n".join(lines) if rows else "(no planner-variant results)"
+
+
+# ----------------------------------------------------------------------------------------------
 # Plots
 # ----------------------------------------------------------------------------------------------
 def _plt():
@@ -328,7 +452,9 @@ def plot_training(rows: Sequence[Row], out: Path, title: str) -> None:
 # ----------------------------------------------------------------------------------------------
 # Report
 # ----------------------------------------------------------------------------------------------
-def build(json_path: Path, out_dir: Optional[Path]) -> Tuple[str, Path]:
+def build(json_path: Path, out_dir: Optional[Path], environment: Optional[Path] = None) -> Tuple[str, Path]:
+    """Write the report of ``json_path``; with a GPU session's ``environment`` (its
+    ``environment.json``: the planner's schedule of every shape) also the target table."""
     data, rows = load(json_path)
     if not rows:
         raise SystemExit(f"{json_path}: no tritonlpc benchmark results in it")
@@ -389,6 +515,16 @@ def build(json_path: Path, out_dir: Optional[Path]) -> Tuple[str, Path]:
             "",
             "</details>",
         ]
+    if filt and environment is not None:
+        schedules = schedules_from_environment(json.loads(environment.read_text()))
+        md += [
+            "",
+            "#### Targets (float32, same run; schedule from the planner in the run's environment.json)",
+            "",
+            target_table(filt, schedules),
+        ]
+    if any(b.get("extra_info", {}).get("kind") == "variant" for b in data.get("benchmarks", [])):
+        md += ["", "#### Planner variants (backend called directly, same run)", "", variant_table(data)]
     if train:
         plot_training(train, out / "training.png", title + ": training step")
         t0 = train[0].info
@@ -438,6 +574,11 @@ def main(argv: Optional[Sequence[str]] = None) -> None:
     )
     p.add_argument("--out", type=Path, help="output directory (default: bench/results/<device>/)")
     p.add_argument(
+        "--environment",
+        type=Path,
+        help="a GPU session's environment.json (bench/gpu_session.py): adds the target table (schedules from its planner)",
+    )
+    p.add_argument(
         "--readme", type=Path, help="also put the report between <!-- report:<device> --> markers in this file"
     )
     args = p.parse_args(argv)
@@ -448,7 +589,7 @@ def main(argv: Optional[Sequence[str]] = None) -> None:
 
         path = RESULTS_DIR / lpcbench.device_slug(str(path))
     json_path = find_json(path)
-    text, out = build(json_path, args.out)
+    text, out = build(json_path, args.out, args.environment)
     print(f"report: {out / 'report.md'} (from {json_path})")
     if args.readme:
         slug = load(json_path)[1][0].info.get("device_slug", "unknown")
