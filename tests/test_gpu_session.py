@@ -208,4 +208,4 @@ def test_bench_selection_priority():
     matrix_impls = [n.rsplit("-", 1)[-1].rstrip("]") for n in sel["bench-matrix"]]
     first_other = next(i for i, m in enumerate(matrix_impls) if m not in gs.PRIORITY_IMPLS)
     assert all(m not in gs.PRIORITY_IMPLS for m in matrix_impls[first_other:])
-    assert len(sel["bench-training"]) == 6
+    assert len(sel["bench-training"]) == 6  # T = 2^20, 2^21, 2^22 x (tritonlpc, torchlpc)
