@@ -231,14 +231,14 @@ def target_rows(rows: Sequence[Row], schedules: Schedules) -> List[dict]:
     (list of what missed; empty when every target with a measurement is met), ``target_shape``.
     """
     cells: OrderedDict[Tuple, Dict[str, Row]] = OrderedDict()
-    for r in rows:
-        if r.kind == "filter":
-            cells.setdefault(r.shape_key, {})[r.impl] = r
+    for row in rows:
+        if row.kind == "filter":
+            cells.setdefault(row.shape_key, {})[row.impl] = row
     out = []
     for key, cell in cells.items():
-        r = cell.get("tritonlpc")
-        if r is None:
+        if "tritonlpc" not in cell:
             continue
+        r = cell["tritonlpc"]
         B, T, M, dtype, direction = key
         base, copy = cell.get(BASELINE), cell.get("copy")
         sp = base.median / r.median if base else None
