@@ -866,9 +866,7 @@ class Session:
 
         def target() -> None:
             try:
-                self.build = build_torchlpc(
-                    PEER_SDIST, self.work / "torchlpc", log, max(limit, 5.0), dry_run=self.dry_run
-                )
+                self.build = build_torchlpc(PEER_SDIST, self.work / "torchlpc", log, limit, dry_run=self.dry_run)
             except Exception as exc:  # build_torchlpc never raises; belt and braces
                 self.build = BuildResult("failed", f"{exc.__class__.__name__}: {exc}")
 
@@ -1144,8 +1142,13 @@ class Session:
             self.log("interrupted: writing what exists")
             self.cut_items.append("the session was interrupted (Ctrl-C / SIGINT)")
         finally:
-            if self.records["torchlpc-build"].status == "not run" and self.build_thread is not None:
+            build_rec = self.records["torchlpc-build"]
+            if build_rec.status == "not run" and self.build_thread is not None:
                 self.join_build()
+            elif build_rec.status == "cut" and self.build is not None:  # it finished after the targets began
+                build_rec.notes.append(
+                    f"finished later ({self.build.status}: {self.build.detail}); later steps used it"
+                )
             self.fill_missing_outputs()
             self.write_summary(final=True)
             self.log(f"session end after {time.monotonic() - self.t0:.0f} s; outputs in {self.out}")
