@@ -9,9 +9,8 @@ import torch
 scipy_signal = pytest.importorskip("scipy.signal")
 
 import tritonlpc  # noqa: E402
-from tritonlpc import signal as ts  # noqa: E402
-
 from conftest import BACKENDS  # noqa: E402
+from tritonlpc import signal as ts  # noqa: E402
 
 T64 = dict(dtype=torch.float64)
 
@@ -201,8 +200,14 @@ def test_filtfilt_matches_scipy(padtype, axis):
     sos = _stable_sos(rng, 2)
     sos[1, 2] = sos[1, 5] = 0.0  # a first-order section: scipy's default padlen counts it
     x = rng.standard_normal((60, 3)) if axis == 0 else rng.standard_normal((3, 60))
-    _close(ts.filtfilt(_t(b), _t(a), _t(x), axis=axis, padtype=padtype), scipy_signal.filtfilt(b, a, x, axis=axis, padtype=padtype))
-    _close(ts.sosfiltfilt(_t(sos), _t(x), axis=axis, padtype=padtype), scipy_signal.sosfiltfilt(sos, x, axis=axis, padtype=padtype))
+    _close(
+        ts.filtfilt(_t(b), _t(a), _t(x), axis=axis, padtype=padtype),
+        scipy_signal.filtfilt(b, a, x, axis=axis, padtype=padtype),
+    )
+    _close(
+        ts.sosfiltfilt(_t(sos), _t(x), axis=axis, padtype=padtype),
+        scipy_signal.sosfiltfilt(sos, x, axis=axis, padtype=padtype),
+    )
     _close(
         ts.filtfilt(_t(b), _t(a), _t(x), axis=axis, padtype=padtype, padlen=7),
         scipy_signal.filtfilt(b, a, x, axis=axis, padtype=padtype, padlen=7),
@@ -277,7 +282,9 @@ def test_gradcheck_lfilter():
     # per-row coefficients, time on axis 0
     B = torch.randn(2, 2, generator=g, **T64).requires_grad_()
     A = torch.tensor([[1.0, -0.5], [0.8, 0.3]], **T64).requires_grad_()
-    assert torch.autograd.gradcheck(lambda B, A, x: ts.lfilter(B, A, x, axis=0), (B, A, x.detach().T.clone().requires_grad_()))
+    assert torch.autograd.gradcheck(
+        lambda B, A, x: ts.lfilter(B, A, x, axis=0), (B, A, x.detach().T.clone().requires_grad_())
+    )
 
 
 def test_gradcheck_sos_filtfilt_and_states():

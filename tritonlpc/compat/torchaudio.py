@@ -126,6 +126,7 @@ def biquad(waveform: Tensor, b0: Number, b1: Number, b2: Number, a0: Number, a1:
 
 
 def _params(waveform: Tensor, *values: Number) -> Tuple[Tensor, ...]:
+    waveform = check_tensor("waveform", waveform)
     return tuple(torch.as_tensor(v, dtype=waveform.dtype, device=waveform.device) for v in values)
 
 

@@ -151,7 +151,9 @@ class Rows:
             raise ValueError(f"{name} must have shape {tuple(expected)}, got {tuple(z.shape)}")
         zm = z.movedim(self.out_axis, -1)
         if zm.shape[-1] != N:
-            raise ValueError(f"{name} must have shape {tuple(expected)} (the filter order {N} at axis), got {tuple(z.shape)}")
+            raise ValueError(
+                f"{name} must have shape {tuple(expected)} (the filter order {N} at axis), got {tuple(z.shape)}"
+            )
         try:
             return zm.expand(*self.S, N).reshape(self.R, N)
         except RuntimeError:

@@ -205,7 +205,9 @@ def sos_rows(
     y = x
     for s in range(sos.shape[-2]):
         sec = sos[..., s, :]
-        y, zf = lfilter_rows(rows.coef(sec[..., :3]), rows.coef(sec[..., 3:]), y, None if zi is None else zi[s], want_zf)
+        y, zf = lfilter_rows(
+            rows.coef(sec[..., :3]), rows.coef(sec[..., 3:]), y, None if zi is None else zi[s], want_zf
+        )
         if zf is not None:
             zfs.append(zf)
     return y, zfs
@@ -214,7 +216,9 @@ def sos_rows(
 @overload
 def sosfilt(sos: ArrayLike, x: torch.Tensor, axis: int = ..., zi: None = ...) -> torch.Tensor: ...
 @overload
-def sosfilt(sos: ArrayLike, x: torch.Tensor, axis: int = ..., *, zi: torch.Tensor) -> Tuple[torch.Tensor, torch.Tensor]: ...
+def sosfilt(
+    sos: ArrayLike, x: torch.Tensor, axis: int = ..., *, zi: torch.Tensor
+) -> Tuple[torch.Tensor, torch.Tensor]: ...
 @overload
 def sosfilt(sos: ArrayLike, x: torch.Tensor, axis: int, zi: torch.Tensor) -> Tuple[torch.Tensor, torch.Tensor]: ...
 
