@@ -127,7 +127,7 @@ def _check(op: str, direction: str, impl: str, x: torch.Tensor) -> None:
     assert err <= tol * scale, f"{op} {impl}: max error {err:.3g} (scale {scale:.3g})"
 
 
-def test_signal(benchmark, bench_env, signal_case) -> None:
+def test_signal(benchmark, bench_env, signal_case, request) -> None:
     direction, op, dtype, impl, B, T = signal_case
     x = torch.randn(B, T, dtype=DTYPES[dtype], generator=torch.Generator().manual_seed(0))
     info = benchmark.extra_info
@@ -143,6 +143,7 @@ def test_signal(benchmark, bench_env, signal_case) -> None:
     benchmark(call)
     if benchmark.stats is not None:
         info["median_s"] = float(benchmark.stats.stats.median)
+        request.node._signal_median = info["median_s"]  # for test_signal_summary
 
 
 def test_signal_summary(request) -> None:
@@ -160,11 +161,3 @@ def test_signal_summary(request) -> None:
         if base is not None and impl in ("tritonlpc", "time-invariant"):
             lines.append(f"{op} {d} {dt}: {impl} {med * 1e3:.3f} ms, {base / med:.2f}x")
     print("\n" + "\n".join(lines))
-
-
-@pytest.fixture(autouse=True)
-def _remember_median(request, benchmark):  # type: ignore[no-untyped-def]
-    yield
-    stats = getattr(benchmark, "stats", None)
-    if stats is not None:
-        request.node._signal_median = float(stats.stats.median)

@@ -172,16 +172,14 @@ def normalize(b: torch.Tensor, a: torch.Tensor) -> Tuple[torch.Tensor, torch.Ten
 
 def fir(b: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
     """``w[r, n] = sum_k b[r, k] x[r, n-k]`` (zero history); ``b`` `(1 or R, K+1)`, ``x`` `(R, T)`.
-    Returns a new tensor (the callers add ``zi`` to it in place)."""
-    K = b.shape[-1] - 1
-    R, T = x.shape
-    if K == 0 or T == 0:
-        return b[:, :1] * x
-    xp = F.pad(x, (K, 0))
-    w_flip = b.flip(-1)
-    if b.shape[0] == 1:
-        return F.conv1d(xp.unsqueeze(1), w_flip.unsqueeze(1)).squeeze(1)
-    return F.conv1d(xp.unsqueeze(0), w_flip.unsqueeze(1), groups=R).squeeze(0)
+
+    ``K + 1`` in-place multiply-adds of shifted views of ``x`` (no padded copy; faster on CPU
+    than ``conv1d`` for a few taps, whose float32 path is slow for one long channel). Returns a
+    new tensor (the callers add ``zi`` to it in place)."""
+    w = x * b[:, :1]
+    for k in range(1, min(b.shape[-1], x.shape[-1] + 1)):
+        w[:, k:].addcmul_(x[:, :-k], b[:, k : k + 1])
+    return w
 
 
 def hankel(c: torch.Tensor, N: int) -> torch.Tensor:
