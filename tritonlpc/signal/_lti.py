@@ -36,7 +36,7 @@ reversed output history. That gives
 
 from __future__ import annotations
 
-from typing import Optional, Sequence, Tuple, Union
+from typing import Any, Optional, Sequence, Tuple, Union
 
 import numpy as np
 import torch
@@ -170,16 +170,91 @@ def normalize(b: torch.Tensor, a: torch.Tensor) -> Tuple[torch.Tensor, torch.Ten
     return b / a0, a / a0
 
 
+def _shift_add(c: torch.Tensor, v: torch.Tensor, sign: int) -> torch.Tensor:
+    """``sum_k c[:, k] v[:, n - sign*k]`` (zeros outside ``v``) as ``K + 1`` in-place multiply-adds
+    of shifted views into one new tensor: ``sign = 1`` the causal FIR, ``-1`` its adjoint."""
+    w = v * c[:, :1]
+    for k in range(1, min(c.shape[-1], v.shape[-1] + 1)):
+        if sign > 0:
+            w[:, k:].addcmul_(v[:, :-k], c[:, k : k + 1])
+        else:
+            w[:, :-k].addcmul_(v[:, k:], c[:, k : k + 1])
+    return w
+
+
+class _FIR(torch.autograd.Function):
+    """The FIR part with a direct backward: ``dL/dx`` is the adjoint (anti-causal) FIR of the
+    gradient, ``dL/db[k]`` a dot product of the gradient and ``x`` shifted by ``k`` (autograd
+    through the in-place shifted adds would clone and zero-fill full tensors per tap)."""
+
+    @staticmethod
+    def forward(b: torch.Tensor, x: torch.Tensor) -> torch.Tensor:  # type: ignore[override]
+        return _shift_add(b, x, 1)
+
+    @staticmethod
+    def setup_context(ctx: Any, inputs: Tuple[torch.Tensor, torch.Tensor], output: torch.Tensor) -> None:
+        ctx.save_for_backward(*inputs)
+
+    @staticmethod
+    def backward(ctx: Any, g: torch.Tensor) -> Tuple[Optional[torch.Tensor], Optional[torch.Tensor]]:  # type: ignore[override]
+        b, x = ctx.saved_tensors
+        gb = gx = None
+        if ctx.needs_input_grad[1]:
+            gx = fir_adjoint(b.conj(), g)
+        if ctx.needs_input_grad[0]:
+            T = x.shape[-1]
+            xc = x.conj()
+            cols = [
+                (g[:, k:] * xc[:, : T - k]).sum(-1) if k < T else g.new_zeros(g.shape[0]) for k in range(b.shape[-1])
+            ]
+            gb = torch.stack(cols, -1)
+            if b.shape[0] == 1:
+                gb = gb.sum(0, keepdim=True)
+        return gb, gx
+
+
+class _FIRAdjoint(torch.autograd.Function):
+    """``u[n] = sum_k c[k] g[n+k]``: the backward of :class:`_FIR` (itself differentiable, for
+    double backward)."""
+
+    @staticmethod
+    def forward(c: torch.Tensor, g: torch.Tensor) -> torch.Tensor:  # type: ignore[override]
+        return _shift_add(c, g, -1)
+
+    @staticmethod
+    def setup_context(ctx: Any, inputs: Tuple[torch.Tensor, torch.Tensor], output: torch.Tensor) -> None:
+        ctx.save_for_backward(*inputs)
+
+    @staticmethod
+    def backward(ctx: Any, h: torch.Tensor) -> Tuple[Optional[torch.Tensor], Optional[torch.Tensor]]:  # type: ignore[override]
+        c, g = ctx.saved_tensors
+        gc = gg = None
+        if ctx.needs_input_grad[1]:
+            gg = fir(c.conj(), h)
+        if ctx.needs_input_grad[0]:
+            T = g.shape[-1]
+            gcj = g.conj()
+            cols = [
+                (h[:, : T - k] * gcj[:, k:]).sum(-1) if k < T else h.new_zeros(h.shape[0]) for k in range(c.shape[-1])
+            ]
+            gc = torch.stack(cols, -1)
+            if c.shape[0] == 1:
+                gc = gc.sum(0, keepdim=True)
+        return gc, gg
+
+
 def fir(b: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
     """``w[r, n] = sum_k b[r, k] x[r, n-k]`` (zero history); ``b`` `(1 or R, K+1)`, ``x`` `(R, T)`.
 
-    ``K + 1`` in-place multiply-adds of shifted views of ``x`` (no padded copy; faster on CPU
-    than ``conv1d`` for a few taps, whose float32 path is slow for one long channel). Returns a
-    new tensor (the callers add ``zi`` to it in place)."""
-    w = x * b[:, :1]
-    for k in range(1, min(b.shape[-1], x.shape[-1] + 1)):
-        w[:, k:].addcmul_(x[:, :-k], b[:, k : k + 1])
-    return w
+    In-place multiply-adds of shifted views of ``x`` (no padded copy; on CPU faster than
+    ``conv1d``, whose float32 path is slow for one long channel). Returns a new tensor (the
+    callers add ``zi`` to it in place)."""
+    return _FIR.apply(b, x)
+
+
+def fir_adjoint(c: torch.Tensor, g: torch.Tensor) -> torch.Tensor:
+    """``u[r, n] = sum_k c[r, k] g[r, n+k]`` (zeros past the end)."""
+    return _FIRAdjoint.apply(c, g)
 
 
 def hankel(c: torch.Tensor, N: int) -> torch.Tensor:
