@@ -279,6 +279,14 @@ def test_gradcheck_lfilter():
 
     assert torch.autograd.gradcheck(f, (b, a, x, zi))
     assert torch.autograd.gradgradcheck(f, (b, a, x, zi))
+    # complex (torch's conjugate convention), including the FIR's own backward
+    c = dict(dtype=torch.complex128)
+    xc = torch.randn(2, 5, generator=g, **c).requires_grad_()
+    bc = torch.randn(3, generator=g, **c).requires_grad_()
+    ac = torch.tensor([1.2, -0.3 + 0.2j, 0.1], **c).requires_grad_()
+    zc = torch.randn(2, 2, generator=g, **c).requires_grad_()
+    assert torch.autograd.gradcheck(f, (bc, ac, xc, zc))
+    assert torch.autograd.gradgradcheck(f, (bc, ac, xc, zc))
     # per-row coefficients, time on axis 0
     B = torch.randn(2, 2, generator=g, **T64).requires_grad_()
     A = torch.tensor([[1.0, -0.5], [0.8, 0.3]], **T64).requires_grad_()
