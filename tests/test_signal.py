@@ -218,6 +218,51 @@ def test_filtfilt_matches_scipy(padtype, axis):
     )
 
 
+@pytest.mark.parametrize("axis", [0, -1])
+def test_both_paths_match_scipy(axis):
+    """Without gradients, CPU calls run the one-pass Numba kernels; with them, the FIR +
+    all-pole decomposition. Both against scipy, with states, batched and complex."""
+    rng = np.random.default_rng(50 + axis)
+    b, a = rng.standard_normal(5), _stable_a(rng, 3)
+    sos = _stable_sos(rng, 3)
+    x = rng.standard_normal((30, 4)) if axis == 0 else rng.standard_normal((4, 30))
+    zshape = (4, 4)  # N = 4 at axis, 4 rows
+    sshape = (3, 2, 4) if axis == 0 else (3, 4, 2)
+    zi, szi = rng.standard_normal(zshape), rng.standard_normal(sshape)
+    y_ref, zf_ref = scipy_signal.lfilter(b, a, x, axis=axis, zi=zi)
+    s_ref, sf_ref = scipy_signal.sosfilt(sos, x, axis=axis, zi=szi)
+    ff_ref = scipy_signal.filtfilt(b, a, x, axis=axis)
+    sff_ref = scipy_signal.sosfiltfilt(sos, x, axis=axis)
+    for grad in (False, True):
+        xt = _t(x).requires_grad_(grad)
+        y, zf = ts.lfilter(_t(b), _t(a), xt, axis=axis, zi=_t(zi))
+        _close(y, y_ref)
+        _close(zf, zf_ref)
+        y, zf = ts.sosfilt(_t(sos), xt, axis=axis, zi=_t(szi))
+        _close(y, s_ref)
+        _close(zf, sf_ref)
+        _close(ts.filtfilt(_t(b), _t(a), xt, axis=axis), ff_ref)
+        _close(ts.sosfiltfilt(_t(sos), xt, axis=axis), sff_ref)
+        assert y.requires_grad == grad
+
+
+@pytest.mark.filterwarnings("ignore:There is a performance drop")  # vmap: addcmul_ has no batching rule
+def test_forward_ad_and_vmap():
+    rng = np.random.default_rng(60)
+    b, a, sos = _t(rng.standard_normal(3)), _t(_stable_a(rng, 2)), _t(_stable_sos(rng, 2))
+    x, v = _t(rng.standard_normal((2, 15))), _t(rng.standard_normal((2, 15)))
+    _, tangent = torch.func.jvp(lambda x: ts.lfilter(b, a, x), (x,), (v,))
+    _close(tangent, scipy_signal.lfilter(b.numpy(), a.numpy(), v.numpy()))  # linear in x
+    d = torch.ones_like(sos)
+    d[:, 3] = 0  # sos[:, 3] stays 1
+    _, tangent = torch.func.jvp(lambda s: ts.sosfilt(s, x), (sos,), (d,))
+    eps = 1e-6
+    fd = (ts.sosfilt(sos + eps * d, x) - ts.sosfilt(sos - eps * d, x)) / (2 * eps)
+    torch.testing.assert_close(tangent, fd, rtol=1e-6, atol=1e-7)
+    ys = torch.vmap(lambda r: ts.lfilter(b, a, r))(x)
+    _close(ys, scipy_signal.lfilter(b.numpy(), a.numpy(), x.numpy()))
+
+
 # ---------------------------------------------------------------------------------------------
 # errors
 

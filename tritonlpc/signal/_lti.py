@@ -182,10 +182,20 @@ def _shift_add(c: torch.Tensor, v: torch.Tensor, sign: int) -> torch.Tensor:
     return w
 
 
+def _bilinear_tangent(
+    c: torch.Tensor, v: torch.Tensor, dc: Optional[torch.Tensor], dv: Optional[torch.Tensor], sign: int
+) -> torch.Tensor:
+    """Forward-mode tangent of the bilinear ``_shift_add(c, v, sign)``."""
+    out = _shift_add(c, dv, sign) if dv is not None else torch.zeros_like(v if dc is None else v * dc[:, :1])
+    return out + _shift_add(dc, v, sign) if dc is not None else out
+
+
 class _FIR(torch.autograd.Function):
     """The FIR part with a direct backward: ``dL/dx`` is the adjoint (anti-causal) FIR of the
     gradient, ``dL/db[k]`` a dot product of the gradient and ``x`` shifted by ``k`` (autograd
     through the in-place shifted adds would clone and zero-fill full tensors per tap)."""
+
+    generate_vmap_rule = True
 
     @staticmethod
     def forward(b: torch.Tensor, x: torch.Tensor) -> torch.Tensor:  # type: ignore[override]
@@ -194,6 +204,12 @@ class _FIR(torch.autograd.Function):
     @staticmethod
     def setup_context(ctx: Any, inputs: Tuple[torch.Tensor, torch.Tensor], output: torch.Tensor) -> None:
         ctx.save_for_backward(*inputs)
+        ctx.save_for_forward(*inputs)
+
+    @staticmethod
+    def jvp(ctx: Any, db: Optional[torch.Tensor], dx: Optional[torch.Tensor]) -> torch.Tensor:  # type: ignore[override]
+        b, x = ctx.saved_tensors
+        return _bilinear_tangent(b, x, db, dx, 1)
 
     @staticmethod
     def backward(ctx: Any, g: torch.Tensor) -> Tuple[Optional[torch.Tensor], Optional[torch.Tensor]]:  # type: ignore[override]
@@ -217,6 +233,8 @@ class _FIRAdjoint(torch.autograd.Function):
     """``u[n] = sum_k c[k] g[n+k]``: the backward of :class:`_FIR` (itself differentiable, for
     double backward)."""
 
+    generate_vmap_rule = True
+
     @staticmethod
     def forward(c: torch.Tensor, g: torch.Tensor) -> torch.Tensor:  # type: ignore[override]
         return _shift_add(c, g, -1)
@@ -224,6 +242,12 @@ class _FIRAdjoint(torch.autograd.Function):
     @staticmethod
     def setup_context(ctx: Any, inputs: Tuple[torch.Tensor, torch.Tensor], output: torch.Tensor) -> None:
         ctx.save_for_backward(*inputs)
+        ctx.save_for_forward(*inputs)
+
+    @staticmethod
+    def jvp(ctx: Any, dc: Optional[torch.Tensor], dg: Optional[torch.Tensor]) -> torch.Tensor:  # type: ignore[override]
+        c, g = ctx.saved_tensors
+        return _bilinear_tangent(c, g, dc, dg, -1)
 
     @staticmethod
     def backward(ctx: Any, h: torch.Tensor) -> Tuple[Optional[torch.Tensor], Optional[torch.Tensor]]:  # type: ignore[override]
@@ -248,7 +272,10 @@ def fir(b: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
 
     In-place multiply-adds of shifted views of ``x`` (no padded copy; on CPU faster than
     ``conv1d``, whose float32 path is slow for one long channel). Returns a new tensor (the
-    callers add ``zi`` to it in place)."""
+    callers add ``zi`` to it in place). Under torch.compile (which cannot trace a custom
+    ``jvp``) plain autograd through the shifted adds."""
+    if torch.compiler.is_compiling():
+        return _shift_add(b, x, 1)
     return _FIR.apply(b, x)
 
 
@@ -277,6 +304,56 @@ def history(x: torch.Tensor, N: int) -> torch.Tensor:
     return F.pad(h, (0, N - T)) if T < N else h
 
 
+_KERNEL_DTYPES = (torch.float32, torch.float64, torch.complex64, torch.complex128)
+
+
+def use_lti_kernel(x: torch.Tensor, *others: Optional[torch.Tensor]) -> bool:
+    """Whether the one-pass Numba kernels (``tritonlpc.backends._numba_lti``) run this call: CPU
+    tensors on the Numba backend, eager, nothing requiring a gradient."""
+    if torch.compiler.is_compiling() or x.device.type != "cpu" or x.dtype not in _KERNEL_DTYPES:
+        return False
+    ts = [x, *(t for t in others if t is not None)]
+    if torch.is_grad_enabled() and any(t.requires_grad for t in ts):
+        return False
+    if any(torch._C._functorch.is_functorch_wrapped_tensor(t) for t in ts):  # vmap / grad transforms
+        return False
+    if torch.autograd.forward_ad._current_level >= 0:  # inside forward-mode AD: tensors may be dual
+        return False
+    from .._dispatch import backend_for  # noqa: PLC0415
+
+    return backend_for(x) == "numba"
+
+
+def _np(t: torch.Tensor) -> np.ndarray:
+    return t.detach().resolve_conj().resolve_neg().contiguous().numpy()
+
+
+def lfilter_rows_kernel(
+    b: torch.Tensor, a: torch.Tensor, x: torch.Tensor, zi: Optional[torch.Tensor]
+) -> Tuple[torch.Tensor, torch.Tensor]:
+    """:func:`lfilter_rows` in one pass of the Numba kernel (no autograd); ``N >= 1``."""
+    from ..backends._numba_lti import tdf2  # noqa: PLC0415
+
+    R, T = x.shape
+    N = max(b.shape[-1], a.shape[-1]) - 1
+    z = _np(zi).copy() if zi is not None else np.zeros((R, N), dtype=_np(x[:0]).dtype)
+    y = tdf2(_np(F.pad(b, (0, N + 1 - b.shape[-1]))), _np(F.pad(a, (0, N + 1 - a.shape[-1]))), _np(x), z)
+    return torch.from_numpy(y), torch.from_numpy(z)
+
+
+def sos_rows_kernel(
+    sos: torch.Tensor, x: torch.Tensor, zi: Optional[torch.Tensor]
+) -> Tuple[torch.Tensor, torch.Tensor]:
+    """The SOS cascade ``sos`` `(1 or R, n, 6)` in one pass of the Numba kernel (no autograd);
+    ``zi`` `(R, n, 2)` or ``None``. Returns ``y`` `(R, T)` and the final states `(R, n, 2)`."""
+    from ..backends._numba_lti import sos_cascade  # noqa: PLC0415
+
+    R, T = x.shape
+    z = _np(zi).copy() if zi is not None else np.zeros((R, sos.shape[1], 2), dtype=_np(x[:0]).dtype)
+    y = sos_cascade(_np(sos), _np(x), z)
+    return torch.from_numpy(y), torch.from_numpy(z)
+
+
 def lfilter_rows(
     b: torch.Tensor, a: torch.Tensor, x: torch.Tensor, zi: Optional[torch.Tensor], want_zf: bool
 ) -> Tuple[torch.Tensor, Optional[torch.Tensor]]:
@@ -286,6 +363,9 @@ def lfilter_rows(
     R, T = x.shape
     K, P = b.shape[-1] - 1, a.shape[-1] - 1
     N = max(K, P)
+    if N > 0 and T > 0 and use_lti_kernel(x, b, a, zi):
+        y, zf_k = lfilter_rows_kernel(b, a, x, zi)
+        return y, (zf_k if want_zf else None)
     w = fir(b, x)
     if zi is not None and N > 0 and T > 0:
         n = min(N, T)

@@ -1,0 +1,78 @@
+"""Numba CPU kernels of time-invariant IIR filters (forward only): one pass over the signal.
+
+Used by :mod:`tritonlpc.signal` on CPU tensors when nothing is to be differentiated (the
+differentiable path runs the FIR part in torch and the all-pole part on the backend). Each
+row walks time once in scipy's transposed direct form II, rows in parallel:
+
+* ``tdf2_rows``: one filter of order ``N`` (``b``, ``a`` normalised, padded to ``N + 1``),
+  ``y[n] = b[0] x[n] + z[0]``, ``z[i] = b[i+1] x[n] + z[i+1] - a[i+1] y[n]``;
+* ``sos_rows``: a cascade of second-order sections ``[b0, b1, b2, 1, a1, a2]``, every
+  section's two state values updated per sample before the next sample is read.
+
+The state ``z`` is read as the initial state and overwritten with the final one. Coefficient
+arrays hold one row (``step = 0``: one filter for all rows) or one row per signal row
+(``step = 1``). Launched through :func:`._numba_support.launch_parallel` (serial twin where a
+parallel launch is unsafe).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from numba import prange
+
+from ._numba_support import jit, launch_parallel, variant
+
+__all__ = ["tdf2", "sos_cascade"]
+
+
+def _tdf2_rows_py(b, a, x, z, y, step):  # pragma: no cover - compiled
+    R, T = x.shape
+    N = z.shape[1]
+    for r in prange(R):
+        c = r * step
+        b0 = b[c, 0]
+        for t in range(T):
+            xt = x[r, t]
+            yt = b0 * xt + z[r, 0]
+            for i in range(N - 1):
+                z[r, i] = b[c, i + 1] * xt + z[r, i + 1] - a[c, i + 1] * yt
+            z[r, N - 1] = b[c, N] * xt - a[c, N] * yt
+            y[r, t] = yt
+
+
+def _sos_rows_py(sos, x, z, y, step):  # pragma: no cover - compiled
+    R, T = x.shape
+    n = sos.shape[1]
+    for r in prange(R):
+        c = r * step
+        for t in range(T):
+            v = x[r, t]
+            for s in range(n):
+                o = sos[c, s, 0] * v + z[r, s, 0]
+                z[r, s, 0] = sos[c, s, 1] * v - sos[c, s, 4] * o + z[r, s, 1]
+                z[r, s, 1] = sos[c, s, 2] * v - sos[c, s, 5] * o
+                v = o
+            y[r, t] = v
+
+
+_tdf2_par = jit(parallel=True)(variant(_tdf2_rows_py, "_lti_tdf2_rows"))
+_tdf2_ser = jit(variant(_tdf2_rows_py, "_lti_tdf2_rows_serial"))
+_sos_par = jit(parallel=True)(variant(_sos_rows_py, "_lti_sos_rows"))
+_sos_ser = jit(variant(_sos_rows_py, "_lti_sos_rows_serial"))
+
+
+def tdf2(b: np.ndarray, a: np.ndarray, x: np.ndarray, z: np.ndarray) -> np.ndarray:
+    """``y`` of rows ``x`` `(R, T)` filtered by ``b``, ``a`` `(1 or R, N+1)` (``a[:, 0] == 1``,
+    ``N >= 1``) from state ``z`` `(R, N)` (overwritten with the final state). C-contiguous
+    arrays of one dtype."""
+    y = np.empty_like(x)
+    launch_parallel(_tdf2_par, _tdf2_ser, b, a, x, z, y, 1 if b.shape[0] > 1 else 0)
+    return y
+
+
+def sos_cascade(sos: np.ndarray, x: np.ndarray, z: np.ndarray) -> np.ndarray:
+    """``y`` of rows ``x`` `(R, T)` through the sections ``sos`` `(1 or R, n, 6)` from states
+    ``z`` `(R, n, 2)` (overwritten with the final states). C-contiguous arrays of one dtype."""
+    y = np.empty_like(x)
+    launch_parallel(_sos_par, _sos_ser, sos, x, z, y, 1 if sos.shape[0] > 1 else 0)
+    return y
