@@ -2,7 +2,8 @@
 
 Used by :mod:`tritonlpc.signal` on CPU tensors when nothing is to be differentiated (the
 differentiable path runs the FIR part in torch and the all-pole part on the backend). Each
-row walks time once in scipy's transposed direct form II, rows in parallel:
+row walks time once in scipy's transposed direct form II (coefficients and state copied to
+row-local arrays), rows in parallel:
 
 * ``tdf2_rows``: one filter of order ``N`` (``b``, ``a`` normalised, padded to ``N + 1``),
   ``y[n] = b[0] x[n] + z[0]``, ``z[i] = b[i+1] x[n] + z[i+1] - a[i+1] y[n]``;
@@ -30,29 +31,35 @@ def _tdf2_rows_py(b, a, x, z, y, step):  # pragma: no cover - compiled
     N = z.shape[1]
     for r in prange(R):
         c = r * step
-        b0 = b[c, 0]
+        bc = b[c].copy()  # row-local copies: no aliasing with x and y
+        ac = a[c].copy()
+        s = z[r].copy()
+        b0 = bc[0]
         for t in range(T):
             xt = x[r, t]
-            yt = b0 * xt + z[r, 0]
+            yt = b0 * xt + s[0]
             for i in range(N - 1):
-                z[r, i] = b[c, i + 1] * xt + z[r, i + 1] - a[c, i + 1] * yt
-            z[r, N - 1] = b[c, N] * xt - a[c, N] * yt
+                s[i] = bc[i + 1] * xt + s[i + 1] - ac[i + 1] * yt
+            s[N - 1] = bc[N] * xt - ac[N] * yt
             y[r, t] = yt
+        z[r] = s
 
 
 def _sos_rows_py(sos, x, z, y, step):  # pragma: no cover - compiled
     R, T = x.shape
     n = sos.shape[1]
     for r in prange(R):
-        c = r * step
+        q = sos[r * step].copy()
+        s = z[r].copy()
         for t in range(T):
             v = x[r, t]
-            for s in range(n):
-                o = sos[c, s, 0] * v + z[r, s, 0]
-                z[r, s, 0] = sos[c, s, 1] * v - sos[c, s, 4] * o + z[r, s, 1]
-                z[r, s, 1] = sos[c, s, 2] * v - sos[c, s, 5] * o
+            for k in range(n):
+                o = q[k, 0] * v + s[k, 0]
+                s[k, 0] = q[k, 1] * v - q[k, 4] * o + s[k, 1]
+                s[k, 1] = q[k, 2] * v - q[k, 5] * o
                 v = o
             y[r, t] = v
+        z[r] = s
 
 
 _tdf2_par = jit(parallel=True)(variant(_tdf2_rows_py, "_lti_tdf2_rows"))
