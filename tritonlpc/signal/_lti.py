@@ -51,7 +51,7 @@ HALF = (torch.float16, torch.bfloat16)
 
 def as_tensor(name: str, value: ArrayLike, like: Optional[torch.Tensor] = None) -> torch.Tensor:
     """A tensor from ``value``: tensors as they are; sequences and numbers on ``like``'s device in
-    ``like``'s floating dtype (complex values keep complex), without ``like`` numpy arrays keep
+    ``like``'s floating dtype (float32 for float16/bfloat16; complex values keep complex), without ``like`` numpy arrays keep
     their dtype and Python numbers become float64/complex128 (as in numpy)."""
     if isinstance(value, torch.Tensor):
         return value
@@ -62,7 +62,8 @@ def as_tensor(name: str, value: ArrayLike, like: Optional[torch.Tensor] = None) 
     except (TypeError, ValueError, RuntimeError) as exc:
         raise TypeError(f"{name} must be a tensor or a sequence of numbers: {exc}") from None
     if like is not None and (like.is_floating_point() or like.is_complex()):
-        return t.to(torch.promote_types(like.dtype, t.dtype) if t.is_complex() else like.dtype)
+        dtype = torch.float32 if like.dtype in HALF else like.dtype  # half inputs compute in float32
+        return t.to(torch.promote_types(dtype, t.dtype) if t.is_complex() else dtype)
     if not isinstance(value, np.ndarray):  # Python numbers: float64 / complex128, as numpy
         t = t.to(torch.complex128 if t.is_complex() else torch.float64)
     return t
