@@ -143,6 +143,7 @@ def test_dtypes():
     assert y16.dtype == torch.float16
     np.testing.assert_allclose(y16.double().numpy(), ref, rtol=1e-2, atol=1e-2)
     assert ts.lfilter(_t(b).float(), _t(a), _t(x).float()).dtype == torch.float64  # promotion
+    _close(ts.lfilter([0.5 + 1j, 0.2], list(a), _t(x)), scipy_signal.lfilter([0.5 + 1j, 0.2], a, x))  # complex list
     xc = x + 1j * rng.standard_normal((2, 50))
     bc = b + 0.5j
     _close(ts.lfilter(_t(bc), _t(a), _t(xc)), scipy_signal.lfilter(bc, a, xc))

@@ -51,22 +51,29 @@ HALF = (torch.float16, torch.bfloat16)
 
 def as_tensor(name: str, value: ArrayLike, like: Optional[torch.Tensor] = None) -> torch.Tensor:
     """A tensor from ``value``: tensors as they are; sequences and numbers on ``like``'s device in
-    ``like``'s floating dtype (float32 for float16/bfloat16; complex values keep complex), without ``like`` numpy arrays keep
-    their dtype and Python numbers become float64/complex128 (as in numpy)."""
+    ``like``'s floating dtype (float32 for float16/bfloat16; complex values stay complex); without
+    ``like``, numpy's dtype (Python numbers: float64 / complex128)."""
     if isinstance(value, torch.Tensor):
         return value
     if isinstance(value, (str, bytes)) or value is None:
         raise TypeError(f"{name} must be a tensor or a sequence of numbers, got {type(value).__name__}")
-    try:
-        t = torch.as_tensor(value, device=like.device if like is not None else None)
+    try:  # through numpy: Python numbers become float64 / complex128 (torch would pick float32)
+        arr = np.asarray(value)
+        if arr.dtype == object:
+            raise TypeError(f"not numbers (dtype object): {value!r}")
+        t = torch.as_tensor(arr, device=like.device if like is not None else None)
     except (TypeError, ValueError, RuntimeError) as exc:
         raise TypeError(f"{name} must be a tensor or a sequence of numbers: {exc}") from None
     if like is not None and (like.is_floating_point() or like.is_complex()):
         dtype = torch.float32 if like.dtype in HALF else like.dtype  # half inputs compute in float32
         return t.to(torch.promote_types(dtype, t.dtype) if t.is_complex() else dtype)
-    if not isinstance(value, np.ndarray):  # Python numbers: float64 / complex128, as numpy
-        t = t.to(torch.complex128 if t.is_complex() else torch.float64)
     return t
+
+
+def promoted(given: Sequence[object], converted: Sequence[torch.Tensor]) -> Tuple[torch.Tensor, ...]:
+    """The converted arguments that take part in dtype promotion: those given as tensors, and
+    complex ones (sequences of real numbers follow ``x``'s dtype)."""
+    return tuple(c for g, c in zip(given, converted) if isinstance(g, torch.Tensor) or c.is_complex())
 
 
 def check_tensor(name: str, t: object) -> torch.Tensor:

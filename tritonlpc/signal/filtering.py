@@ -25,6 +25,7 @@ from ._lti import (
     lfilter_rows,
     matvec,
     normalize,
+    promoted,
     result_dtype,
     sos_rows_kernel,
     use_lti_kernel,
@@ -90,13 +91,14 @@ def lfilter(
             shape, shapes that do not broadcast, arguments on different devices.
     """
     x = _prepare_x(x)
+    given = (b, a)  # sequences take x's dtype (float32 for half x): not promoted
     b, a = as_tensor("b", b, x), as_tensor("a", a, x)
     check_coefficients("b", b)
     check_coefficients("a", a)
     if zi is not None:
         zi = check_tensor("zi", zi)
     check_same_device(x=x, b=b, a=a, zi=zi)
-    dtype, cdtype = result_dtype(x, b, a, zi)
+    dtype, cdtype = result_dtype(x, *promoted(given, (b, a)), zi)
     check_leading_nonzero("a", a)
     rows = Rows(x, axis, b.shape[:-1], a.shape[:-1])
     bn, an = normalize(b.to(cdtype), a.to(cdtype))
@@ -254,12 +256,13 @@ def sosfilt(
             out of range.
     """
     x = _prepare_x(x)
+    given = sos
     sos = as_tensor("sos", sos, x)
     n = _check_sos(sos)
     if zi is not None:
         zi = check_tensor("zi", zi)
     check_same_device(x=x, sos=sos, zi=zi)
-    dtype, cdtype = result_dtype(x, sos, zi)
+    dtype, cdtype = result_dtype(x, *promoted((given,), (sos,)), zi)
     rows = Rows(x, axis, sos.shape[:-2])
     zi_rows = None
     if zi is not None:

@@ -22,6 +22,7 @@ from ._lti import (
     check_same_device,
     lfilter_rows,
     normalize,
+    promoted,
     result_dtype,
 )
 from .filtering import _check_sos, _lfilter_zi, _prepare_x, _sosfilt_zi, sos_rows
@@ -91,11 +92,12 @@ def filtfilt(
             unknown ``padtype``, ``a[0] == 0``, and the errors of :func:`lfilter`.
     """
     x = _prepare_x(x)
+    given = (b, a)  # sequences take x's dtype (float32 for half x): not promoted
     b, a = as_tensor("b", b, x), as_tensor("a", a, x)
     check_coefficients("b", b)
     check_coefficients("a", a)
     check_same_device(x=x, b=b, a=a)
-    dtype, cdtype = result_dtype(x, b, a)
+    dtype, cdtype = result_dtype(x, *promoted(given, (b, a)))
     check_leading_nonzero("a", a)
     rows = Rows(x, axis, b.shape[:-1], a.shape[:-1])
     edge = _edge(padtype, padlen, rows.T, max(b.shape[-1], a.shape[-1]))
@@ -135,10 +137,11 @@ def sosfiltfilt(
         ValueError: as :func:`filtfilt` and :func:`sosfilt`.
     """
     x = _prepare_x(x)
+    given = sos
     sos = as_tensor("sos", sos, x)
     n = _check_sos(sos)
     check_same_device(x=x, sos=sos)
-    dtype, cdtype = result_dtype(x, sos)
+    dtype, cdtype = result_dtype(x, *promoted((given,), (sos,)))
     rows = Rows(x, axis, sos.shape[:-2])
     ntaps = 2 * n + 1
     if padlen is None and padtype is not None:  # scipy counts the sections of lower order (reads values)
