@@ -45,6 +45,25 @@ def _tdf2_rows_py(b, a, x, z, y, step):  # pragma: no cover - compiled
         z[r] = s
 
 
+def _tdf2_order4_rows_py(b, a, x, z, y, step):  # pragma: no cover - compiled
+    # orders 1..4 padded to 4 (zero coefficients add exact zeros): the state in registers
+    R, T = x.shape
+    for r in prange(R):
+        c = r * step
+        b0, b1, b2, b3, b4 = b[c, 0], b[c, 1], b[c, 2], b[c, 3], b[c, 4]
+        a1, a2, a3, a4 = a[c, 1], a[c, 2], a[c, 3], a[c, 4]
+        s0, s1, s2, s3 = z[r, 0], z[r, 1], z[r, 2], z[r, 3]
+        for t in range(T):
+            xt = x[r, t]
+            yt = b0 * xt + s0
+            s0 = b1 * xt + s1 - a1 * yt
+            s1 = b2 * xt + s2 - a2 * yt
+            s2 = b3 * xt + s3 - a3 * yt
+            s3 = b4 * xt - a4 * yt
+            y[r, t] = yt
+        z[r, 0], z[r, 1], z[r, 2], z[r, 3] = s0, s1, s2, s3
+
+
 def _sos_rows_py(sos, x, z, y, step):  # pragma: no cover - compiled
     R, T = x.shape
     n = sos.shape[1]
@@ -64,6 +83,8 @@ def _sos_rows_py(sos, x, z, y, step):  # pragma: no cover - compiled
 
 _tdf2_par = jit(parallel=True)(variant(_tdf2_rows_py, "_lti_tdf2_rows"))
 _tdf2_ser = jit(variant(_tdf2_rows_py, "_lti_tdf2_rows_serial"))
+_tdf2_4_par = jit(parallel=True)(variant(_tdf2_order4_rows_py, "_lti_tdf2_order4_rows"))
+_tdf2_4_ser = jit(variant(_tdf2_order4_rows_py, "_lti_tdf2_order4_rows_serial"))
 _sos_par = jit(parallel=True)(variant(_sos_rows_py, "_lti_sos_rows"))
 _sos_ser = jit(variant(_sos_rows_py, "_lti_sos_rows_serial"))
 
@@ -73,7 +94,17 @@ def tdf2(b: np.ndarray, a: np.ndarray, x: np.ndarray, z: np.ndarray) -> np.ndarr
     ``N >= 1``) from state ``z`` `(R, N)` (overwritten with the final state). C-contiguous
     arrays of one dtype."""
     y = np.empty_like(x)
-    launch_parallel(_tdf2_par, _tdf2_ser, b, a, x, z, y, 1 if b.shape[0] > 1 else 0)
+    step = 1 if b.shape[0] > 1 else 0
+    N = z.shape[1]
+    if N < 4:  # pad to order 4 for the register kernel
+        pad = ((0, 0), (0, 4 - N))
+        b, a, z4 = np.pad(b, pad), np.pad(a, pad), np.pad(z, pad)
+        launch_parallel(_tdf2_4_par, _tdf2_4_ser, b, a, x, z4, y, step)
+        z[:] = z4[:, :N]
+    elif N == 4:
+        launch_parallel(_tdf2_4_par, _tdf2_4_ser, b, a, x, z, y, step)
+    else:
+        launch_parallel(_tdf2_par, _tdf2_ser, b, a, x, z, y, step)
     return y
 
 
