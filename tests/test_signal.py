@@ -46,7 +46,7 @@ def _close(actual: torch.Tensor, expected: np.ndarray, tol: float = 1e-12) -> No
 # lfilter, lfilter_zi, lfiltic
 
 
-@pytest.mark.parametrize("nb, na", [(4, 3), (2, 5), (3, 3), (1, 3), (4, 1), (1, 1)])
+@pytest.mark.parametrize("nb, na", [(4, 3), (2, 5), (3, 3), (1, 3), (4, 1), (2, 2), (7, 6), (1, 1)])
 @pytest.mark.parametrize("axis", [0, 1, -1])
 def test_lfilter_matches_scipy(nb, na, axis):
     rng = np.random.default_rng(nb * 10 + na + axis)
