@@ -161,10 +161,11 @@ def test_dtypes():
 @pytest.mark.parametrize("axis", [0, 1, 2])
 def test_sosfilt_matches_scipy(axis):
     rng = np.random.default_rng(10 + axis)
-    sos = _stable_sos(rng, 3)
+    n = 5 if axis == 0 else 3  # the CPU kernel runs passes of four sections
+    sos = _stable_sos(rng, n)
     x = rng.standard_normal((6, 5, 4))
     _close(ts.sosfilt(_t(sos), _t(x), axis=axis), scipy_signal.sosfilt(sos, x, axis=axis))
-    zshape = [3] + list(x.shape)
+    zshape = [n] + list(x.shape)
     zshape[axis + 1] = 2
     zi = rng.standard_normal(zshape)
     y, zf = ts.sosfilt(_t(sos), _t(x), axis=axis, zi=_t(zi))

@@ -6,9 +6,12 @@ row walks time once in scipy's transposed direct form II (coefficients and state
 row-local arrays), rows in parallel:
 
 * ``tdf2_rows``: one filter of order ``N`` (``b``, ``a`` normalised, padded to ``N + 1``),
-  ``y[n] = b[0] x[n] + z[0]``, ``z[i] = b[i+1] x[n] + z[i+1] - a[i+1] y[n]``;
+  ``y[n] = b[0] x[n] + z[0]``, ``z[i] = b[i+1] x[n] + z[i+1] - a[i+1] y[n]``; orders up to 4
+  padded to 4 with the state in registers;
 * ``sos_rows``: a cascade of second-order sections ``[b0, b1, b2, 1, a1, a2]``, every
-  section's two state values updated per sample before the next sample is read.
+  section's two state values updated per sample before the next sample is read; run as
+  passes of four sections with every state in registers (fewer padded with pass-through
+  sections ``[1, 0, 0, 1, 0, 0]``, which add exact zeros).
 
 The state ``z`` is read as the initial state and overwritten with the final one. Coefficient
 arrays hold one row (``step = 0``: one filter for all rows) or one row per signal row
@@ -81,10 +84,45 @@ def _sos_rows_py(sos, x, z, y, step):  # pragma: no cover - compiled
         z[r] = s
 
 
+def _sos4_rows_py(q, x, z, y, step):  # pragma: no cover - compiled
+    # four sections, every state and coefficient in registers
+    R, T = x.shape
+    for r in prange(R):
+        c = r * step
+        p0, p1, p2, p4, p5 = q[c, 0, 0], q[c, 0, 1], q[c, 0, 2], q[c, 0, 4], q[c, 0, 5]
+        u0, u1, u2, u4, u5 = q[c, 1, 0], q[c, 1, 1], q[c, 1, 2], q[c, 1, 4], q[c, 1, 5]
+        v0, v1, v2, v4, v5 = q[c, 2, 0], q[c, 2, 1], q[c, 2, 2], q[c, 2, 4], q[c, 2, 5]
+        w0, w1, w2, w4, w5 = q[c, 3, 0], q[c, 3, 1], q[c, 3, 2], q[c, 3, 4], q[c, 3, 5]
+        s00, s01, s10, s11 = z[r, 0, 0], z[r, 0, 1], z[r, 1, 0], z[r, 1, 1]
+        s20, s21, s30, s31 = z[r, 2, 0], z[r, 2, 1], z[r, 3, 0], z[r, 3, 1]
+        for t in range(T):
+            v = x[r, t]
+            o = p0 * v + s00
+            s00 = p1 * v - p4 * o + s01
+            s01 = p2 * v - p5 * o
+            v = o
+            o = u0 * v + s10
+            s10 = u1 * v - u4 * o + s11
+            s11 = u2 * v - u5 * o
+            v = o
+            o = v0 * v + s20
+            s20 = v1 * v - v4 * o + s21
+            s21 = v2 * v - v5 * o
+            v = o
+            o = w0 * v + s30
+            s30 = w1 * v - w4 * o + s31
+            s31 = w2 * v - w5 * o
+            y[r, t] = o
+        z[r, 0, 0], z[r, 0, 1], z[r, 1, 0], z[r, 1, 1] = s00, s01, s10, s11
+        z[r, 2, 0], z[r, 2, 1], z[r, 3, 0], z[r, 3, 1] = s20, s21, s30, s31
+
+
 _tdf2_par = jit(parallel=True)(variant(_tdf2_rows_py, "_lti_tdf2_rows"))
 _tdf2_ser = jit(variant(_tdf2_rows_py, "_lti_tdf2_rows_serial"))
 _tdf2_4_par = jit(parallel=True)(variant(_tdf2_order4_rows_py, "_lti_tdf2_order4_rows"))
 _tdf2_4_ser = jit(variant(_tdf2_order4_rows_py, "_lti_tdf2_order4_rows_serial"))
+_sos4_par = jit(parallel=True)(variant(_sos4_rows_py, "_lti_sos4_rows"))
+_sos4_ser = jit(variant(_sos4_rows_py, "_lti_sos4_rows_serial"))
 _sos_par = jit(parallel=True)(variant(_sos_rows_py, "_lti_sos_rows"))
 _sos_ser = jit(variant(_sos_rows_py, "_lti_sos_rows_serial"))
 
@@ -111,6 +149,20 @@ def tdf2(b: np.ndarray, a: np.ndarray, x: np.ndarray, z: np.ndarray) -> np.ndarr
 def sos_cascade(sos: np.ndarray, x: np.ndarray, z: np.ndarray) -> np.ndarray:
     """``y`` of rows ``x`` `(R, T)` through the sections ``sos`` `(1 or R, n, 6)` from states
     ``z`` `(R, n, 2)` (overwritten with the final states). C-contiguous arrays of one dtype."""
-    y = np.empty_like(x)
-    launch_parallel(_sos_par, _sos_ser, sos, x, z, y, 1 if sos.shape[0] > 1 else 0)
+    step = 1 if sos.shape[0] > 1 else 0
+    n = sos.shape[1]
+    y = x
+    for k in range(0, n, 4):  # passes of four sections, padded with pass-through sections
+        m = min(4, n - k)
+        q, zk = sos[:, k : k + m], z[:, k : k + m]
+        if m < 4:
+            ident = np.zeros((sos.shape[0], 4 - m, 6), dtype=sos.dtype)
+            ident[:, :, 0] = ident[:, :, 3] = 1
+            q = np.concatenate([q, ident], 1)
+            zk = np.concatenate([zk, np.zeros((z.shape[0], 4 - m, 2), dtype=z.dtype)], 1)
+        q, zk = np.ascontiguousarray(q), np.ascontiguousarray(zk)
+        out = np.empty_like(x)
+        launch_parallel(_sos4_par, _sos4_ser, q, y, zk, out, step)
+        z[:, k : k + m] = zk[:, :m]
+        y = out
     return y
