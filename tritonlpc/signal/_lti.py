@@ -327,7 +327,7 @@ def use_lti_kernel(x: torch.Tensor, *others: Optional[torch.Tensor]) -> bool:
         return False
     if torch.autograd.forward_ad._current_level >= 0:  # inside forward-mode AD: tensors may be dual
         return False
-    from .._dispatch import backend_for  # noqa: PLC0415
+    from .. import backend_for  # noqa: PLC0415  (the public selection: use_backend, TRITONLPC_BACKEND)
 
     return backend_for(x) == "numba"
 
