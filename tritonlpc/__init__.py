@@ -10,7 +10,11 @@ Public API:
     get_backend / set_backend / use_backend / backend_for
     install_as_torchlpc()                              make ``import torchlpc`` load tritonlpc
 
-Subpackages (import them explicitly): ``tritonlpc.audio`` (time-varying IIR/biquad, phaser,
+``tritonlpc.signal`` (imported with the package): scipy.signal's ``lfilter``, ``lfilter_zi``,
+``lfiltic``, ``sosfilt``, ``sosfilt_zi``, ``filtfilt``, ``sosfiltfilt`` on tensors, differentiable.
+
+Subpackages (import them explicitly): ``tritonlpc.compat.torchaudio`` (torchaudio.functional's
+``lfilter``/``filtfilt``/``*_biquad``), ``tritonlpc.audio`` (time-varying IIR/biquad, phaser,
 compressor) and ``tritonlpc.distributed`` (the filters with the time axis sharded over the ranks
 of a ``torch.distributed`` process group).
 """
@@ -28,6 +32,9 @@ from .recurrence import Recurrence
 
 __version__ = "0.1.0"
 
+# --- tritonlpc.signal (scipy.signal names; built on sample_wise_lpc above) ---
+from . import signal  # noqa: E402
+
 __all__ = [
     "sample_wise_lpc",
     "linear_recurrence",
@@ -38,6 +45,7 @@ __all__ = [
     "use_backend",
     "backend_for",
     "install_as_torchlpc",
+    "signal",
     "__version__",
 ]
 

@@ -1,0 +1,403 @@
+"""tritonlpc.signal against scipy.signal (float64 oracle): results, states, errors, gradients."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+scipy_signal = pytest.importorskip("scipy.signal")
+
+import tritonlpc  # noqa: E402
+from conftest import BACKENDS  # noqa: E402
+from tritonlpc import signal as ts  # noqa: E402
+
+T64 = dict(dtype=torch.float64)
+
+
+def _t(v: np.ndarray) -> torch.Tensor:
+    return torch.from_numpy(np.ascontiguousarray(v))
+
+
+def _stable_a(rng: np.random.Generator, order: int, a0: float = 1.7) -> np.ndarray:
+    """Random stable denominator (poles inside radius 0.9) scaled by ``a0`` (!= 1)."""
+    poles = []
+    for _ in range(order // 2):
+        p = rng.uniform(0.2, 0.9) * np.exp(1j * rng.uniform(0, np.pi))
+        poles += [p, np.conj(p)]
+    if order % 2:
+        poles.append(rng.uniform(-0.9, 0.9))
+    return a0 * np.real(np.poly(poles)) if poles else np.array([a0])
+
+
+def _stable_sos(rng: np.random.Generator, n: int) -> np.ndarray:
+    sos = np.empty((n, 6))
+    for s in range(n):
+        sos[s, :3] = rng.standard_normal(3)
+        sos[s, 3:] = _stable_a(rng, 2, a0=1.0)
+    return sos
+
+
+def _close(actual: torch.Tensor, expected: np.ndarray, tol: float = 1e-12) -> None:
+    np.testing.assert_allclose(actual.detach().numpy(), expected, rtol=tol, atol=tol)
+
+
+# ---------------------------------------------------------------------------------------------
+# lfilter, lfilter_zi, lfiltic
+
+
+@pytest.mark.parametrize("nb, na", [(4, 3), (2, 5), (3, 3), (1, 3), (4, 1), (2, 2), (7, 6), (1, 1)])
+@pytest.mark.parametrize("axis", [0, 1, -1])
+def test_lfilter_matches_scipy(nb, na, axis):
+    rng = np.random.default_rng(nb * 10 + na + axis)
+    b, a = rng.standard_normal(nb), _stable_a(rng, na - 1)
+    x = rng.standard_normal({0: (40, 5, 3), 1: (5, 40, 3), -1: (5, 3, 40)}[axis])
+    y = ts.lfilter(_t(b), _t(a), _t(x), axis=axis)
+    _close(y, scipy_signal.lfilter(b, a, x, axis=axis))
+    N = max(nb, na) - 1
+    zshape = list(x.shape)
+    zshape[axis] = N
+    zi = rng.standard_normal(zshape)
+    y, zf = ts.lfilter(_t(b), _t(a), _t(x), axis=axis, zi=_t(zi))
+    y_ref, zf_ref = scipy_signal.lfilter(b, a, x, axis=axis, zi=zi)
+    _close(y, y_ref)
+    _close(zf, zf_ref)
+
+
+@pytest.mark.parametrize("T", [0, 1, 2, 5])
+def test_lfilter_shorter_than_state(T):
+    """T < N: the unconsumed part of zi stays in zf."""
+    rng = np.random.default_rng(T)
+    b, a = rng.standard_normal(6), _stable_a(rng, 3)
+    x, zi = rng.standard_normal((2, T)), rng.standard_normal((2, 5))
+    y, zf = ts.lfilter(_t(b), _t(a), _t(x), zi=_t(zi))
+    if T == 0:  # scipy 1.17 returns uninitialised memory as zf here; the state is unchanged
+        assert y.shape == (2, 0)
+        _close(zf, zi)
+        return
+    y_ref, zf_ref = scipy_signal.lfilter(b, a, x, zi=zi)
+    _close(y, y_ref)
+    _close(zf, zf_ref)
+
+
+def test_lfilter_streaming_blocks():
+    rng = np.random.default_rng(1)
+    b, a = rng.standard_normal(3), _stable_a(rng, 4)
+    x = _t(rng.standard_normal((2, 64)))
+    z = torch.zeros(2, 4, **T64)
+    parts = []
+    for blk in x.split([10, 1, 30, 23], dim=1):
+        y, z = ts.lfilter(_t(b), _t(a), blk, zi=z)
+        parts.append(y)
+    _close(torch.cat(parts, 1), scipy_signal.lfilter(b, a, x.numpy()))
+
+
+def test_lfilter_zi_and_lfiltic():
+    rng = np.random.default_rng(2)
+    for nb, na in [(4, 3), (2, 5), (3, 1), (1, 1)]:
+        b, a = rng.standard_normal(nb), _stable_a(rng, na - 1)
+        if max(nb, na) > 1:
+            _close(ts.lfilter_zi(_t(b), _t(a)), scipy_signal.lfilter_zi(b, a))
+        else:  # scipy 1.17 raises inside scipy.linalg.companion; the state is empty
+            assert ts.lfilter_zi(_t(b), _t(a)).shape == (0,)
+        y, x = rng.standard_normal(7), rng.standard_normal(2)
+        _close(ts.lfiltic(_t(b), _t(a), _t(y), _t(x)), scipy_signal.lfiltic(b, a, y, x))
+        _close(ts.lfiltic(_t(b), _t(a), _t(y[:1])), scipy_signal.lfiltic(b, a, y[:1]))
+    # a step input from lfilter_zi * x[0] has no transient
+    b, a = scipy_signal.butter(3, 0.2)
+    step = torch.ones(1, 20, **T64)
+    y, _ = ts.lfilter(_t(b), _t(a), step, zi=ts.lfilter_zi(_t(b), _t(a))[None])
+    _close(y, np.full((1, 20), b.sum() / a.sum()), 1e-10)
+    # Python sequences are accepted, as in scipy
+    _close(ts.lfilter_zi(list(b), list(a)), scipy_signal.lfilter_zi(b, a))
+
+
+def test_batched_coefficients():
+    """Leading dimensions of b and a: a filter per row, broadcast with x's other dimensions."""
+    rng = np.random.default_rng(3)
+    B = rng.standard_normal((3, 1, 3))
+    A = np.stack([_stable_a(rng, 2) for _ in range(3)])[:, None]  # (3, 1, 3)
+    x = rng.standard_normal((3, 4, 30))
+    zi = rng.standard_normal((3, 4, 2))
+    y, zf = ts.lfilter(_t(B), _t(A), _t(x), zi=_t(zi))
+    for i in range(3):
+        y_ref, zf_ref = scipy_signal.lfilter(B[i, 0], A[i, 0], x[i], zi=zi[i])
+        _close(y[i], y_ref)
+        _close(zf[i], zf_ref)
+    _close(ts.lfilter_zi(_t(B), _t(A))[:, 0], np.stack([scipy_signal.lfilter_zi(B[i, 0], A[i, 0]) for i in range(3)]))
+    # time along axis 0, filters along the last dimension
+    xt = rng.standard_normal((25, 3))
+    y = ts.lfilter(_t(B[:, 0]), _t(A[:, 0]), _t(xt), axis=0)
+    _close(y, np.stack([scipy_signal.lfilter(B[i, 0], A[i, 0], xt[:, i]) for i in range(3)], 1))
+
+
+def test_dtypes():
+    rng = np.random.default_rng(4)
+    b, a = rng.standard_normal(3), _stable_a(rng, 2)
+    x = rng.standard_normal((2, 50))
+    ref = scipy_signal.lfilter(b, a, x)
+    y32 = ts.lfilter(_t(b).float(), _t(a).float(), _t(x).float())
+    assert y32.dtype == torch.float32
+    np.testing.assert_allclose(y32.numpy(), ref, rtol=1e-4, atol=1e-5)
+    y16 = ts.lfilter(list(b), list(a), _t(x).half())  # computed in float32, returned in float16
+    assert y16.dtype == torch.float16
+    np.testing.assert_allclose(y16.double().numpy(), ref, rtol=1e-2, atol=1e-2)
+    assert ts.lfilter(_t(b).float(), _t(a), _t(x).float()).dtype == torch.float64  # promotion
+    _close(ts.lfilter([0.5 + 1j, 0.2], list(a), _t(x)), scipy_signal.lfilter([0.5 + 1j, 0.2], a, x))  # complex list
+    xc = x + 1j * rng.standard_normal((2, 50))
+    bc = b + 0.5j
+    _close(ts.lfilter(_t(bc), _t(a), _t(xc)), scipy_signal.lfilter(bc, a, xc))
+    zi = rng.standard_normal((2, 2)) + 1j
+    y, zf = ts.lfilter(_t(b), _t(a), _t(xc), zi=_t(zi))
+    y_ref, zf_ref = scipy_signal.lfilter(b, a, xc, zi=zi)
+    _close(y, y_ref)
+    _close(zf, zf_ref)
+
+
+# ---------------------------------------------------------------------------------------------
+# sosfilt, sosfilt_zi
+
+
+@pytest.mark.parametrize("axis", [0, 1, 2])
+def test_sosfilt_matches_scipy(axis):
+    rng = np.random.default_rng(10 + axis)
+    n = 5 if axis == 0 else 3  # the CPU kernel runs passes of four sections
+    sos = _stable_sos(rng, n)
+    x = rng.standard_normal((6, 5, 4))
+    _close(ts.sosfilt(_t(sos), _t(x), axis=axis), scipy_signal.sosfilt(sos, x, axis=axis))
+    zshape = [n] + list(x.shape)
+    zshape[axis + 1] = 2
+    zi = rng.standard_normal(zshape)
+    y, zf = ts.sosfilt(_t(sos), _t(x), axis=axis, zi=_t(zi))
+    y_ref, zf_ref = scipy_signal.sosfilt(sos, x, axis=axis, zi=zi)
+    _close(y, y_ref)
+    _close(zf, zf_ref)
+
+
+def test_sosfilt_zi_and_batched_sos():
+    rng = np.random.default_rng(11)
+    sos = scipy_signal.butter(6, 0.15, output="sos")
+    _close(ts.sosfilt_zi(_t(sos)), scipy_signal.sosfilt_zi(sos))
+    x = rng.standard_normal((2, 40)) + 3.0
+    zi = scipy_signal.sosfilt_zi(sos)[:, None, :] * x[:, :1]
+    y, zf = ts.sosfilt(_t(sos), _t(x), zi=_t(zi))
+    y_ref, zf_ref = scipy_signal.sosfilt(sos, x, zi=zi)
+    _close(y, y_ref)
+    _close(zf, zf_ref)
+    sos_b = np.stack([_stable_sos(rng, 2) for _ in range(2)])  # (2, 2, 6): a cascade per row
+    y = ts.sosfilt(_t(sos_b), _t(x))
+    _close(y, np.stack([scipy_signal.sosfilt(sos_b[i], x[i]) for i in range(2)]))
+    _close(ts.sosfilt_zi(_t(sos_b)), np.stack([scipy_signal.sosfilt_zi(sos_b[i]) for i in range(2)]))
+
+
+# ---------------------------------------------------------------------------------------------
+# filtfilt, sosfiltfilt
+
+
+@pytest.mark.parametrize("padtype", ["odd", "even", "constant", None])
+@pytest.mark.parametrize("axis", [0, -1])
+def test_filtfilt_matches_scipy(padtype, axis):
+    rng = np.random.default_rng(20)
+    b, a = rng.standard_normal(4), _stable_a(rng, 2)
+    sos = _stable_sos(rng, 2)
+    sos[1, 2] = sos[1, 5] = 0.0  # a first-order section: scipy's default padlen counts it
+    x = rng.standard_normal((60, 3)) if axis == 0 else rng.standard_normal((3, 60))
+    _close(
+        ts.filtfilt(_t(b), _t(a), _t(x), axis=axis, padtype=padtype),
+        scipy_signal.filtfilt(b, a, x, axis=axis, padtype=padtype),
+    )
+    _close(
+        ts.sosfiltfilt(_t(sos), _t(x), axis=axis, padtype=padtype),
+        scipy_signal.sosfiltfilt(sos, x, axis=axis, padtype=padtype),
+    )
+    _close(
+        ts.filtfilt(_t(b), _t(a), _t(x), axis=axis, padtype=padtype, padlen=7),
+        scipy_signal.filtfilt(b, a, x, axis=axis, padtype=padtype, padlen=7),
+    )
+    _close(
+        ts.sosfiltfilt(_t(sos), _t(x), axis=axis, padtype=padtype, padlen=0),
+        scipy_signal.sosfiltfilt(sos, x, axis=axis, padtype=padtype, padlen=0),
+    )
+
+
+@pytest.mark.parametrize("axis", [0, -1])
+def test_both_paths_match_scipy(axis):
+    """Without gradients, CPU calls run the one-pass Numba kernels; with them, the FIR +
+    all-pole decomposition. Both against scipy, with states, batched and complex."""
+    rng = np.random.default_rng(50 + axis)
+    b, a = rng.standard_normal(5), _stable_a(rng, 3)
+    sos = _stable_sos(rng, 3)
+    x = rng.standard_normal((30, 4)) if axis == 0 else rng.standard_normal((4, 30))
+    zshape = (4, 4)  # N = 4 at axis, 4 rows
+    sshape = (3, 2, 4) if axis == 0 else (3, 4, 2)
+    zi, szi = rng.standard_normal(zshape), rng.standard_normal(sshape)
+    y_ref, zf_ref = scipy_signal.lfilter(b, a, x, axis=axis, zi=zi)
+    s_ref, sf_ref = scipy_signal.sosfilt(sos, x, axis=axis, zi=szi)
+    ff_ref = scipy_signal.filtfilt(b, a, x, axis=axis)
+    sff_ref = scipy_signal.sosfiltfilt(sos, x, axis=axis)
+    for grad in (False, True):
+        xt = _t(x).requires_grad_(grad)
+        y, zf = ts.lfilter(_t(b), _t(a), xt, axis=axis, zi=_t(zi))
+        _close(y, y_ref)
+        _close(zf, zf_ref)
+        y, zf = ts.sosfilt(_t(sos), xt, axis=axis, zi=_t(szi))
+        _close(y, s_ref)
+        _close(zf, sf_ref)
+        _close(ts.filtfilt(_t(b), _t(a), xt, axis=axis), ff_ref)
+        _close(ts.sosfiltfilt(_t(sos), xt, axis=axis), sff_ref)
+        assert y.requires_grad == grad
+
+
+@pytest.mark.filterwarnings("ignore:There is a performance drop")  # vmap: addcmul_ has no batching rule
+def test_forward_ad_and_vmap():
+    rng = np.random.default_rng(60)
+    b, a, sos = _t(rng.standard_normal(3)), _t(_stable_a(rng, 2)), _t(_stable_sos(rng, 2))
+    x, v = _t(rng.standard_normal((2, 15))), _t(rng.standard_normal((2, 15)))
+    _, tangent = torch.func.jvp(lambda x: ts.lfilter(b, a, x), (x,), (v,))
+    _close(tangent, scipy_signal.lfilter(b.numpy(), a.numpy(), v.numpy()))  # linear in x
+    d = torch.ones_like(sos)
+    d[:, 3] = 0  # sos[:, 3] stays 1
+    _, tangent = torch.func.jvp(lambda s: ts.sosfilt(s, x), (sos,), (d,))
+    eps = 1e-6
+    fd = (ts.sosfilt(sos + eps * d, x) - ts.sosfilt(sos - eps * d, x)) / (2 * eps)
+    torch.testing.assert_close(tangent, fd, rtol=1e-6, atol=1e-7)
+    ys = torch.vmap(lambda r: ts.lfilter(b, a, r))(x)
+    _close(ys, scipy_signal.lfilter(b.numpy(), a.numpy(), x.numpy()))
+
+
+# ---------------------------------------------------------------------------------------------
+# errors
+
+
+def test_errors_name_the_argument():
+    x = torch.randn(2, 20, **T64)
+    b, a = torch.tensor([1.0, 0.5], **T64), torch.tensor([1.0, -0.5], **T64)
+    with pytest.raises(ValueError, match=r"a\[0\] must be nonzero"):
+        ts.lfilter(b, torch.tensor([0.0, 1.0], **T64), x)
+    with pytest.raises(ValueError, match=r"a\[0\] must be nonzero"):
+        ts.lfilter_zi(b, torch.tensor([0.0, 1.0], **T64))
+    with pytest.raises(ValueError, match="b must have at least one coefficient"):
+        ts.lfilter(torch.zeros(0, **T64), a, x)
+    with pytest.raises(TypeError, match="x must be a torch.Tensor"):
+        ts.lfilter(b, a, [1.0, 2.0])  # type: ignore[arg-type]
+    with pytest.raises(TypeError, match="b must be a tensor or a sequence"):
+        ts.lfilter("ab", a, x)  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match="axis=2 is out of range"):
+        ts.lfilter(b, a, x, axis=2)
+    with pytest.raises(ValueError, match=r"zi must have shape \(2, 1\)"):
+        ts.lfilter(b, a, x, zi=torch.zeros(2, 3, **T64))
+    with pytest.raises(ValueError, match=r"sos must have shape \(n_sections, 6\)"):
+        ts.sosfilt(torch.zeros(2, 5, **T64), x)
+    with pytest.raises(ValueError, match=r"sos must have shape \(n_sections, 6\)"):
+        ts.sosfilt_zi(torch.zeros(6, **T64))
+    sos = torch.tensor([[1.0, 0, 0, 2.0, 0, 0]], **T64)
+    with pytest.raises(ValueError, match=r"sos\[:, 3\] must be all ones"):
+        ts.sosfilt(sos, x)
+    with pytest.raises(ValueError, match=r"zi must have shape \(1, 2, 2\)"):
+        ts.sosfilt(torch.tensor([[1.0, 0, 0, 1, 0, 0]], **T64), x, zi=torch.zeros(2, 2, 2, **T64))
+    with pytest.raises(ValueError, match="must be greater than padlen, which is 20"):
+        ts.filtfilt(b, a, x, padlen=20)
+    with pytest.raises(ValueError, match="must be greater than padlen, which is 21"):
+        ts.sosfiltfilt(torch.tensor([[1.0, 0.5, 0.1, 1, -0.5, 0.1]] * 3, **T64), x)
+    with pytest.raises(ValueError, match="padtype must be"):
+        ts.filtfilt(b, a, x, padtype="reflect")
+    with pytest.raises(ValueError, match="padlen must be >= 0"):
+        ts.filtfilt(b, a, x, padlen=-1)
+    with pytest.raises(ValueError, match="do not broadcast"):
+        ts.lfilter(torch.ones(3, 2, **T64), a, x)
+    with pytest.raises(ValueError, match="y must have at least one dimension"):
+        ts.lfiltic(b, a, torch.tensor(1.0, **T64))
+
+
+# ---------------------------------------------------------------------------------------------
+# gradients
+
+
+def test_gradcheck_lfilter():
+    g = torch.Generator().manual_seed(0)
+    x = torch.randn(2, 7, generator=g, **T64).requires_grad_()
+    b = torch.randn(3, generator=g, **T64).requires_grad_()
+    a = torch.tensor([1.3, -0.4, 0.2], **T64).requires_grad_()
+    zi = torch.randn(2, 2, generator=g, **T64).requires_grad_()
+
+    def f(b, a, x, zi):
+        y, zf = ts.lfilter(b, a, x, zi=zi)
+        return y, zf
+
+    assert torch.autograd.gradcheck(f, (b, a, x, zi))
+    assert torch.autograd.gradgradcheck(f, (b, a, x, zi))
+    # complex (torch's conjugate convention), including the FIR's own backward
+    c = dict(dtype=torch.complex128)
+    xc = torch.randn(2, 5, generator=g, **c).requires_grad_()
+    bc = torch.randn(3, generator=g, **c).requires_grad_()
+    ac = torch.tensor([1.2, -0.3 + 0.2j, 0.1], **c).requires_grad_()
+    zc = torch.randn(2, 2, generator=g, **c).requires_grad_()
+    assert torch.autograd.gradcheck(f, (bc, ac, xc, zc))
+    assert torch.autograd.gradgradcheck(f, (bc, ac, xc, zc))
+    # per-row coefficients, time on axis 0
+    B = torch.randn(2, 2, generator=g, **T64).requires_grad_()
+    A = torch.tensor([[1.0, -0.5], [0.8, 0.3]], **T64).requires_grad_()
+    assert torch.autograd.gradcheck(
+        lambda B, A, x: ts.lfilter(B, A, x, axis=0), (B, A, x.detach().T.clone().requires_grad_())
+    )
+
+
+def test_gradcheck_sos_filtfilt_and_states():
+    g = torch.Generator().manual_seed(1)
+    x = torch.randn(2, 9, generator=g, **T64).requires_grad_()
+    sos = torch.tensor([[0.5, 0.2, 0.1, 1.0, -0.6, 0.2], [1.0, -0.3, 0.0, 1.0, 0.4, 0.1]], **T64).requires_grad_()
+    zi = torch.randn(2, 2, 2, generator=g, **T64).requires_grad_()
+    # sos[:, 3] must stay 1 (scipy's rule, checked): differentiate the other five columns
+    one = torch.ones(2, 1, **T64)
+    full = lambda s: torch.cat([s[:, :3], one, s[:, 3:]], 1)  # noqa: E731
+    sos = sos[:, [0, 1, 2, 4, 5]].detach().requires_grad_()
+    assert torch.autograd.gradcheck(lambda s, x, z: ts.sosfilt(full(s), x, zi=z), (sos, x, zi))
+    assert torch.autograd.gradgradcheck(lambda s, x, z: ts.sosfilt(full(s), x, zi=z)[0], (sos, x, zi))
+    b = torch.tensor([0.3, 0.2], **T64).requires_grad_()
+    a = torch.tensor([1.2, -0.5], **T64).requires_grad_()
+    assert torch.autograd.gradcheck(lambda b, a, x: ts.filtfilt(b, a, x, padlen=3), (b, a, x))
+    assert torch.autograd.gradcheck(lambda s, x: ts.sosfiltfilt(full(s), x, padlen=2), (sos, x))
+    y = torch.randn(3, generator=g, **T64).requires_grad_()
+    assert torch.autograd.gradcheck(lambda b, a, y: ts.lfiltic(b, a, y, y[:1]), (b, a, y))
+    assert torch.autograd.gradcheck(ts.lfilter_zi, (b, torch.tensor([1.0, -0.5, 0.2], **T64).requires_grad_()))
+
+
+# ---------------------------------------------------------------------------------------------
+# backends and torch.compile
+
+
+@pytest.mark.parametrize("backend", BACKENDS, ids=str)
+def test_backends(backend):
+    """Every backend (the Triton kernels in the interpreter without CUDA) on tiny shapes."""
+    rng = np.random.default_rng(30)
+    b, a = rng.standard_normal(3), _stable_a(rng, 2)
+    sos = _stable_sos(rng, 2)
+    x, zi = rng.standard_normal((2, 12)), rng.standard_normal((2, 2))
+    dev = backend.device
+    with tritonlpc.use_backend(backend.name):
+        y, zf = ts.lfilter(_t(b).to(dev), _t(a).to(dev), _t(x).to(dev), zi=_t(zi).to(dev))
+        ys = ts.sosfilt(_t(sos).to(dev), _t(x).float().to(dev))
+    y_ref, zf_ref = scipy_signal.lfilter(b, a, x, zi=zi)
+    _close(y.cpu(), y_ref)
+    _close(zf.cpu(), zf_ref)
+    np.testing.assert_allclose(ys.cpu().numpy(), scipy_signal.sosfilt(sos, x), rtol=1e-4, atol=1e-5)
+
+
+def test_compile_fullgraph():
+    """One compile covering lfilter (with zi) and sosfilt, forward and backward."""
+    rng = np.random.default_rng(40)
+    b, a, sos = _t(rng.standard_normal(3)), _t(_stable_a(rng, 2)), _t(_stable_sos(rng, 2))
+    x = _t(rng.standard_normal((2, 16))).requires_grad_()
+    zi = torch.zeros(2, 2, **T64)
+
+    def f(b, a, sos, x, zi):
+        y, zf = ts.lfilter(b, a, x, zi=zi)
+        return ts.sosfilt(sos, y) + zf.sum(-1, keepdim=True)
+
+    compiled = torch.compile(f, fullgraph=True, backend="aot_eager")
+    out = compiled(b, a, sos, x, zi)
+    ref = f(b, a, sos, x, zi)
+    torch.testing.assert_close(out, ref)
+    (gc,) = torch.autograd.grad(out.sum(), x)
+    (ge,) = torch.autograd.grad(ref.sum(), x)
+    torch.testing.assert_close(gc, ge)

@@ -1,0 +1,392 @@
+r"""Time-invariant IIR filtering on rows: the FIR part in torch, the all-pole part on tritonlpc.
+
+A filter ``(b, a)`` normalised so that ``a[0] = 1`` (``K = len(b) - 1``, ``P = len(a) - 1``,
+``N = max(K, P)``, both padded with zeros to length ``N + 1`` where an index runs past them) is
+
+.. math::
+
+    w[n] = \sum_{k=0}^{K} b[k]\, x[n-k], \qquad
+    y[n] = w[n] - \sum_{k=1}^{P} a[k]\, y[n-k],
+
+the FIR ``b`` followed by the all-pole ``a``: ``w`` comes from a convolution, ``y`` from
+:func:`tritonlpc.sample_wise_lpc` with ``a[1:]`` expanded over time (stride 0, never copied).
+
+**State.** scipy's transposed direct form II keeps ``N`` values; after sample ``n``
+
+.. math::
+
+    z_i[n] = \sum_{k=i+1}^{N} \bigl(b[k]\, x[n+i+1-k] - a[k]\, y[n+i+1-k]\bigr),
+    \qquad i = 0, \dots, N-1,
+
+so that ``y[n+1] = b[0] x[n+1] + z_0[n]``. The state is therefore a fixed linear map of the
+last ``N`` inputs and outputs (the FIR history and the all-pole state): with
+``j = k - i - 1``, ``z_i = \sum_{j=0}^{N-1-i} (b[i+1+j] x[n-j] - a[i+1+j] y[n-j])`` — a Hankel
+matrix of ``b`` applied to the reversed input history minus one of ``a`` applied to the
+reversed output history. That gives
+
+* ``zf`` (the state after the last sample ``T - 1``) from the last ``N`` samples of ``x`` and
+  ``y``, and ``lfiltic`` (the state from given past values) from the same Hankel matrices;
+* the effect of an initial state ``zi`` (the state "after sample -1"): the sums above over the
+  unknown past contribute exactly ``zi[n]`` to ``y[n]`` for ``n < N`` (each step shifts the
+  state down by one), so ``zi`` is *added to the FIR output* ``w[0:N]`` and the all-pole filter
+  starts from rest. No past values need to be reconstructed (which would need ``a[N] != 0``),
+  and the map is linear, hence differentiable, in ``zi``. When ``T < N``, the part of ``zi``
+  not yet consumed, ``zi[T:]``, is still in the final state: ``zf[i] += zi[T + i]``.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Optional, Sequence, Tuple, Union
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from ..functional import sample_wise_lpc
+
+ArrayLike = Union[torch.Tensor, Sequence[float], float]
+
+HALF = (torch.float16, torch.bfloat16)
+
+
+def as_tensor(name: str, value: ArrayLike, like: Optional[torch.Tensor] = None) -> torch.Tensor:
+    """A tensor from ``value``: tensors as they are; sequences and numbers on ``like``'s device in
+    ``like``'s floating dtype (float32 for float16/bfloat16; complex values stay complex); without
+    ``like``, numpy's dtype (Python numbers: float64 / complex128)."""
+    if isinstance(value, torch.Tensor):
+        return value
+    if isinstance(value, (str, bytes)) or value is None:
+        raise TypeError(f"{name} must be a tensor or a sequence of numbers, got {type(value).__name__}")
+    try:  # through numpy: Python numbers become float64 / complex128 (torch would pick float32)
+        arr = np.asarray(value)
+        if arr.dtype == object:
+            raise TypeError(f"not numbers (dtype object): {value!r}")
+        t = torch.as_tensor(arr, device=like.device if like is not None else None)
+    except (TypeError, ValueError, RuntimeError) as exc:
+        raise TypeError(f"{name} must be a tensor or a sequence of numbers: {exc}") from None
+    if like is not None and (like.is_floating_point() or like.is_complex()):
+        dtype = torch.float32 if like.dtype in HALF else like.dtype  # half inputs compute in float32
+        return t.to(torch.promote_types(dtype, t.dtype) if t.is_complex() else dtype)
+    return t
+
+
+def promoted(given: Sequence[object], converted: Sequence[torch.Tensor]) -> Tuple[torch.Tensor, ...]:
+    """The converted arguments that take part in dtype promotion: those given as tensors, and
+    complex ones (sequences of real numbers follow ``x``'s dtype)."""
+    return tuple(c for g, c in zip(given, converted) if isinstance(g, torch.Tensor) or c.is_complex())
+
+
+def check_tensor(name: str, t: object) -> torch.Tensor:
+    if not isinstance(t, torch.Tensor):
+        raise TypeError(f"{name} must be a torch.Tensor, got {type(t).__name__}")
+    return t
+
+
+def result_dtype(*tensors: Optional[torch.Tensor]) -> Tuple[torch.dtype, torch.dtype]:
+    """(dtype returned, dtype computed in): torch's promotion of the arguments; integers and bools
+    become the default float dtype; float16/bfloat16 are computed in float32."""
+    ts = [t for t in tensors if t is not None]
+    dtype = ts[0].dtype
+    for t in ts[1:]:
+        dtype = torch.promote_types(dtype, t.dtype)
+    if not (dtype.is_floating_point or dtype.is_complex):
+        dtype = torch.get_default_dtype()
+    return dtype, (torch.float32 if dtype in HALF else dtype)
+
+
+def check_same_device(**tensors: Optional[torch.Tensor]) -> None:
+    items = [(k, v) for k, v in tensors.items() if v is not None]
+    first, ref = items[0]
+    for k, v in items[1:]:
+        if v.device != ref.device:
+            raise ValueError(f"{k} is on {v.device} but {first} is on {ref.device}")
+
+
+def check_coefficients(name: str, c: torch.Tensor) -> None:
+    if c.ndim == 0:
+        raise ValueError(f"{name} must have at least one dimension (the coefficients), got a scalar")
+    if c.shape[-1] == 0:
+        raise ValueError(f"{name} must have at least one coefficient, got shape {tuple(c.shape)}")
+
+
+def check_leading_nonzero(name: str, a: torch.Tensor) -> None:
+    """scipy's ``a[0] != 0`` check (skipped under torch.compile: it reads the values)."""
+    if not torch.compiler.is_compiling() and bool((a[..., 0] == 0).any()):
+        raise ValueError(f"{name}[0] must be nonzero (the leading denominator coefficient), got 0")
+
+
+def normalize_axis(axis: int, ndim: int, name: str = "axis") -> int:
+    if isinstance(axis, bool) or not isinstance(axis, int):
+        raise TypeError(f"{name} must be an int, got {type(axis).__name__}")
+    if not -ndim <= axis < ndim:
+        raise ValueError(f"{name}={axis} is out of range for x with {ndim} dimensions")
+    return axis % ndim
+
+
+class Rows:
+    """``x`` moved to rows ``(R, T)``: the batch shape ``S`` (x's other dimensions broadcast with
+    the coefficients' leading dimensions) and where the time axis goes back (``out_axis``)."""
+
+    def __init__(self, x: torch.Tensor, axis: int, *coef_batch: Tuple[int, ...]):
+        ax = normalize_axis(axis, x.ndim)
+        xm = x.movedim(ax, -1)
+        try:
+            S = torch.broadcast_shapes(xm.shape[:-1], *coef_batch)
+        except RuntimeError:
+            raise ValueError(
+                f"the coefficients' leading dimensions {[tuple(c) for c in coef_batch]} do not broadcast "
+                f"with x's shape without its axis {tuple(xm.shape[:-1])}"
+            ) from None
+        self.S = tuple(S)
+        self.T = xm.shape[-1]
+        self.R = 1
+        for s in self.S:
+            self.R *= s
+        self.out_axis = ax + len(self.S) + 1 - x.ndim
+        self.x = xm.expand(*self.S, self.T).reshape(self.R, self.T)
+
+    def coef(self, c: torch.Tensor) -> torch.Tensor:
+        """Coefficients ``(..., n)`` as ``(1, n)`` (one filter) or ``(R, n)`` (a filter per row)."""
+        if c.ndim == 1:
+            return c.unsqueeze(0)
+        return c.expand(*self.S, c.shape[-1]).reshape(self.R, c.shape[-1])
+
+    def state_in(self, name: str, z: torch.Tensor, N: int) -> torch.Tensor:
+        """A state with ``N`` at ``out_axis`` (scipy's layout) as rows ``(R, N)``."""
+        expected = list(self.S)
+        expected.insert(self.out_axis, N)
+        if z.ndim != len(expected):
+            raise ValueError(f"{name} must have shape {tuple(expected)}, got {tuple(z.shape)}")
+        zm = z.movedim(self.out_axis, -1)
+        if zm.shape[-1] != N:
+            raise ValueError(
+                f"{name} must have shape {tuple(expected)} (the filter order {N} at axis), got {tuple(z.shape)}"
+            )
+        try:
+            return zm.expand(*self.S, N).reshape(self.R, N)
+        except RuntimeError:
+            raise ValueError(f"{name} must have shape {tuple(expected)}, got {tuple(z.shape)}") from None
+
+    def out(self, y: torch.Tensor) -> torch.Tensor:
+        """Rows ``(R, n)`` back to the batch shape with ``n`` at ``out_axis``."""
+        return y.reshape(*self.S, y.shape[-1]).movedim(-1, self.out_axis)
+
+
+def normalize(b: torch.Tensor, a: torch.Tensor) -> Tuple[torch.Tensor, torch.Tensor]:
+    """``(b / a[0], a / a[0])`` (unchanged tensors when ``a[0]`` is 1 for sure: one coefficient)."""
+    a0 = a[..., :1]
+    return b / a0, a / a0
+
+
+def _shift_add(c: torch.Tensor, v: torch.Tensor, sign: int) -> torch.Tensor:
+    """``sum_k c[:, k] v[:, n - sign*k]`` (zeros outside ``v``) as ``K + 1`` in-place multiply-adds
+    of shifted views into one new tensor: ``sign = 1`` the causal FIR, ``-1`` its adjoint."""
+    w = v * c[:, :1]
+    for k in range(1, min(c.shape[-1], v.shape[-1] + 1)):
+        if sign > 0:
+            w[:, k:].addcmul_(v[:, :-k], c[:, k : k + 1])
+        else:
+            w[:, :-k].addcmul_(v[:, k:], c[:, k : k + 1])
+    return w
+
+
+def _bilinear_tangent(
+    c: torch.Tensor, v: torch.Tensor, dc: Optional[torch.Tensor], dv: Optional[torch.Tensor], sign: int
+) -> torch.Tensor:
+    """Forward-mode tangent of the bilinear ``_shift_add(c, v, sign)``."""
+    out = _shift_add(c, dv, sign) if dv is not None else torch.zeros_like(v if dc is None else v * dc[:, :1])
+    return out + _shift_add(dc, v, sign) if dc is not None else out
+
+
+class _FIR(torch.autograd.Function):
+    """The FIR part with a direct backward: ``dL/dx`` is the adjoint (anti-causal) FIR of the
+    gradient, ``dL/db[k]`` a dot product of the gradient and ``x`` shifted by ``k`` (autograd
+    through the in-place shifted adds would clone and zero-fill full tensors per tap)."""
+
+    generate_vmap_rule = True
+
+    @staticmethod
+    def forward(b: torch.Tensor, x: torch.Tensor) -> torch.Tensor:  # type: ignore[override]
+        return _shift_add(b, x, 1)
+
+    @staticmethod
+    def setup_context(ctx: Any, inputs: Tuple[torch.Tensor, torch.Tensor], output: torch.Tensor) -> None:
+        ctx.save_for_backward(*inputs)
+        ctx.save_for_forward(*inputs)
+
+    @staticmethod
+    def jvp(ctx: Any, db: Optional[torch.Tensor], dx: Optional[torch.Tensor]) -> torch.Tensor:  # type: ignore[override]
+        b, x = ctx.saved_tensors
+        return _bilinear_tangent(b, x, db, dx, 1)
+
+    @staticmethod
+    def backward(ctx: Any, g: torch.Tensor) -> Tuple[Optional[torch.Tensor], Optional[torch.Tensor]]:  # type: ignore[override]
+        b, x = ctx.saved_tensors
+        gb = gx = None
+        if ctx.needs_input_grad[1]:
+            gx = fir_adjoint(b.conj(), g)
+        if ctx.needs_input_grad[0]:
+            T = x.shape[-1]
+            xc = x.conj()
+            cols = [
+                (g[:, k:] * xc[:, : T - k]).sum(-1) if k < T else g.new_zeros(g.shape[0]) for k in range(b.shape[-1])
+            ]
+            gb = torch.stack(cols, -1)
+            if b.shape[0] == 1:
+                gb = gb.sum(0, keepdim=True)
+        return gb, gx
+
+
+class _FIRAdjoint(torch.autograd.Function):
+    """``u[n] = sum_k c[k] g[n+k]``: the backward of :class:`_FIR` (itself differentiable, for
+    double backward)."""
+
+    generate_vmap_rule = True
+
+    @staticmethod
+    def forward(c: torch.Tensor, g: torch.Tensor) -> torch.Tensor:  # type: ignore[override]
+        return _shift_add(c, g, -1)
+
+    @staticmethod
+    def setup_context(ctx: Any, inputs: Tuple[torch.Tensor, torch.Tensor], output: torch.Tensor) -> None:
+        ctx.save_for_backward(*inputs)
+        ctx.save_for_forward(*inputs)
+
+    @staticmethod
+    def jvp(ctx: Any, dc: Optional[torch.Tensor], dg: Optional[torch.Tensor]) -> torch.Tensor:  # type: ignore[override]
+        c, g = ctx.saved_tensors
+        return _bilinear_tangent(c, g, dc, dg, -1)
+
+    @staticmethod
+    def backward(ctx: Any, h: torch.Tensor) -> Tuple[Optional[torch.Tensor], Optional[torch.Tensor]]:  # type: ignore[override]
+        c, g = ctx.saved_tensors
+        gc = gg = None
+        if ctx.needs_input_grad[1]:
+            gg = fir(c.conj(), h)
+        if ctx.needs_input_grad[0]:
+            T = g.shape[-1]
+            gcj = g.conj()
+            cols = [
+                (h[:, : T - k] * gcj[:, k:]).sum(-1) if k < T else h.new_zeros(h.shape[0]) for k in range(c.shape[-1])
+            ]
+            gc = torch.stack(cols, -1)
+            if c.shape[0] == 1:
+                gc = gc.sum(0, keepdim=True)
+        return gc, gg
+
+
+def fir(b: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
+    """``w[r, n] = sum_k b[r, k] x[r, n-k]`` (zero history); ``b`` `(1 or R, K+1)`, ``x`` `(R, T)`.
+
+    In-place multiply-adds of shifted views of ``x`` (no padded copy; on CPU faster than
+    ``conv1d``, whose float32 path is slow for one long channel). Returns a new tensor (the
+    callers add ``zi`` to it in place). Under torch.compile (which cannot trace a custom
+    ``jvp``) plain autograd through the shifted adds."""
+    if torch.compiler.is_compiling():
+        return _shift_add(b, x, 1)
+    return _FIR.apply(b, x)
+
+
+def fir_adjoint(c: torch.Tensor, g: torch.Tensor) -> torch.Tensor:
+    """``u[r, n] = sum_k c[r, k] g[r, n+k]`` (zeros past the end)."""
+    return _FIRAdjoint.apply(c, g)
+
+
+def hankel(c: torch.Tensor, N: int) -> torch.Tensor:
+    """``H[..., i, j] = c[..., i + 1 + j]`` (zero past the end of ``c``), shape `(..., N, N)`."""
+    n = c.shape[-1]
+    cp = F.pad(c, (0, 2 * N + 1 - n)) if n < 2 * N + 1 else c
+    idx = torch.arange(N, device=c.device)
+    return cp[..., idx[:, None] + idx[None, :] + 1]
+
+
+def matvec(m: torch.Tensor, v: torch.Tensor) -> torch.Tensor:
+    """``m @ v`` over the last dimension of ``v``, batch dimensions broadcast."""
+    return (m @ v.unsqueeze(-1)).squeeze(-1)
+
+
+def history(x: torch.Tensor, N: int) -> torch.Tensor:
+    """``(x[T-1], ..., x[T-N])`` of rows ``x`` `(R, T)`, zeros before the start, shape `(R, N)`."""
+    T = x.shape[-1]
+    h = x[:, max(T - N, 0) :].flip(-1)
+    return F.pad(h, (0, N - T)) if T < N else h
+
+
+_KERNEL_DTYPES = (torch.float32, torch.float64, torch.complex64, torch.complex128)
+
+
+def use_lti_kernel(x: torch.Tensor, *others: Optional[torch.Tensor]) -> bool:
+    """Whether the one-pass Numba kernels (``tritonlpc.backends._numba_lti``) run this call: CPU
+    tensors on the Numba backend, eager, nothing requiring a gradient."""
+    if torch.compiler.is_compiling() or x.device.type != "cpu" or x.dtype not in _KERNEL_DTYPES:
+        return False
+    ts = [x, *(t for t in others if t is not None)]
+    if torch.is_grad_enabled() and any(t.requires_grad for t in ts):
+        return False
+    if any(torch._C._functorch.is_functorch_wrapped_tensor(t) for t in ts):  # vmap / grad transforms
+        return False
+    if torch.autograd.forward_ad._current_level >= 0:  # inside forward-mode AD: tensors may be dual
+        return False
+    from .. import backend_for  # noqa: PLC0415  (the public selection: use_backend, TRITONLPC_BACKEND)
+
+    return backend_for(x) == "numba"
+
+
+def _np(t: torch.Tensor) -> np.ndarray:
+    return t.detach().resolve_conj().resolve_neg().contiguous().numpy()
+
+
+def lfilter_rows_kernel(
+    b: torch.Tensor, a: torch.Tensor, x: torch.Tensor, zi: Optional[torch.Tensor]
+) -> Tuple[torch.Tensor, torch.Tensor]:
+    """:func:`lfilter_rows` in one pass of the Numba kernel (no autograd); ``N >= 1``."""
+    from ..backends._numba_lti import tdf2  # noqa: PLC0415
+
+    R, T = x.shape
+    N = max(b.shape[-1], a.shape[-1]) - 1
+    z = _np(zi).copy() if zi is not None else np.zeros((R, N), dtype=_np(x[:0]).dtype)
+    y = tdf2(_np(F.pad(b, (0, N + 1 - b.shape[-1]))), _np(F.pad(a, (0, N + 1 - a.shape[-1]))), _np(x), z)
+    return torch.from_numpy(y), torch.from_numpy(z)
+
+
+def sos_rows_kernel(
+    sos: torch.Tensor, x: torch.Tensor, zi: Optional[torch.Tensor]
+) -> Tuple[torch.Tensor, torch.Tensor]:
+    """The SOS cascade ``sos`` `(1 or R, n, 6)` in one pass of the Numba kernel (no autograd);
+    ``zi`` `(R, n, 2)` or ``None``. Returns ``y`` `(R, T)` and the final states `(R, n, 2)`."""
+    from ..backends._numba_lti import sos_cascade  # noqa: PLC0415
+
+    R, T = x.shape
+    z = _np(zi).copy() if zi is not None else np.zeros((R, sos.shape[1], 2), dtype=_np(x[:0]).dtype)
+    y = sos_cascade(_np(sos), _np(x), z)
+    return torch.from_numpy(y), torch.from_numpy(z)
+
+
+def lfilter_rows(
+    b: torch.Tensor, a: torch.Tensor, x: torch.Tensor, zi: Optional[torch.Tensor], want_zf: bool
+) -> Tuple[torch.Tensor, Optional[torch.Tensor]]:
+    """One normalised filter (``a[:, 0] == 1``) over rows: ``b`` `(1 or R, K+1)`, ``a``
+    `(1 or R, P+1)`, ``x`` `(R, T)`, ``zi`` `(R, N)` or ``None``. Returns ``y`` `(R, T)` and,
+    if ``want_zf``, ``zf`` `(R, N)` (scipy's transposed-direct-form-II state)."""
+    R, T = x.shape
+    K, P = b.shape[-1] - 1, a.shape[-1] - 1
+    N = max(K, P)
+    if N > 0 and T > 0 and use_lti_kernel(x, b, a, zi):
+        y, zf_k = lfilter_rows_kernel(b, a, x, zi)
+        return y, (zf_k if want_zf else None)
+    w = fir(b, x)
+    if zi is not None and N > 0 and T > 0:
+        n = min(N, T)
+        w[:, :n] += zi[:, :n]
+    if P > 0 and T > 0:
+        y = sample_wise_lpc(w, a[:, None, 1:].expand(R, T, P))
+    else:
+        y = w
+    if not want_zf:
+        return y, None
+    if N == 0:
+        return y, y.new_zeros(R, 0)
+    zf = matvec(hankel(b, N), history(x, N)) - matvec(hankel(a, N), history(y, N))
+    if zi is not None and T < N:
+        zf = zf + F.pad(zi[:, T:], (0, T))
+    return y, zf
