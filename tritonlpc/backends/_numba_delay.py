@@ -29,7 +29,6 @@ Rows run in parallel (``prange``); each kernel has a serial twin for
 
 from __future__ import annotations
 
-import math
 from typing import Tuple
 
 import numpy as np
@@ -44,12 +43,10 @@ __all__ += ["fdn_bwd", "fdn_bwd_serial", "comb_forward", "comb_backward", "fdn_f
 
 @jit(inline="always")
 def _read(v, zi, b, j):  # pragma: no cover - compiled
+    """Line ``b``'s ``v[b, j]``, or ``zi[b, L + j]`` before the block (FDN: ``j >= -L`` always)."""
     if j >= 0:
         return v[b, j]
-    L = zi.shape[1]
-    if j >= -L:
-        return zi[b, L + j]
-    return v[b, 0] * 0.0
+    return zi[b, zi.shape[1] + j]
 
 
 @jit(inline="always")
@@ -62,55 +59,96 @@ def _add(acc, dzi, b, j, w):  # pragma: no cover - compiled
             dzi[b, L + j] += w
 
 
-def _comb_fwd_py(x, v, d, g, zi, y, c, dmin):  # pragma: no cover - compiled
-    B, T = x.shape
-    far = float(T + zi.shape[1] + 1)  # a read this far back sees zeros only
-    for b in prange(B):
-        for n in range(T):
-            dn = d[b, n]
-            if dn != dn:
-                y[b, n] = dn
-                continue
-            if dn < dmin:
-                dn = dmin
-            r = x[b, n] * 0.0
-            if dn < far:
-                k = int(math.floor(dn))
-                f = dn - k
-                r = (1.0 - f) * _read(v, zi, b, n - k) + f * _read(v, zi, b, n - k - 1)
-            y[b, n] = c * x[b, n] + g[b, n] * r
+@jit(inline="always")
+def _read_row(v, z, j, zero):  # pragma: no cover - compiled
+    """``v[j]``, or ``z[L + j]`` before the block, or zero (not ``v[0] * 0``: ``v`` may be the
+    output, not yet written)."""
+    if j >= 0:
+        return v[j]
+    L = z.shape[0]
+    return z[L + j] if j >= -L else zero
 
 
-def _comb_bwd_py(u_src, acc, v, d, g, zi, dd, dg, dzi, dmin):  # pragma: no cover - compiled
-    B, T = v.shape
-    far = float(T + zi.shape[1] + 1)
-    for b in prange(B):
-        for n in range(T - 1, -1, -1):
-            u = u_src[b, n]
-            dn = d[b, n]
-            zero = u * 0.0
-            dd[b, n] = zero
-            dg[b, n] = zero
-            if dn != dn:
-                dd[b, n] = dn
-                dg[b, n] = dn
-                continue
-            clamped = dn < dmin
-            if clamped:
-                dn = dmin
-            if dn >= far:
-                continue
-            k = int(math.floor(dn))
-            f = dn - k
-            v0 = _read(v, zi, b, n - k)
-            v1 = _read(v, zi, b, n - k - 1)
-            gn = g[b, n]
-            dg[b, n] = u * ((1.0 - f) * v0 + f * v1)
-            if not clamped:
-                dd[b, n] = u * gn * (v1 - v0)
-            w = u * gn
-            _add(acc, dzi, b, n - k, w * (1.0 - f))
-            _add(acc, dzi, b, n - k - 1, w * f)
+@jit(inline="always")
+def _add_row(acc, dz, j, w):  # pragma: no cover - compiled
+    if j >= 0:
+        acc[j] += w
+    elif j >= -dz.shape[0]:
+        dz[dz.shape[0] + j] += w
+
+
+@jit
+def _comb_fwd_row(xb, vb, db, gb, zb, yb, c, dmin, one):  # pragma: no cover - compiled
+    """One row of the comb forward (a function of its own: compiled outside the parfor, where
+    Numba optimises the walk better)."""
+    T = xb.shape[0]
+    far = T + zb.shape[0] + 1  # a read this far back sees zeros only
+    zero = one - one
+    for n in range(T):
+        dn = db[n]
+        if dn != dn:
+            yb[n] = dn
+            continue
+        dn = max(dn, dmin)
+        r = zero
+        if dn < far:
+            kf = np.floor(dn)  # in the working dtype (float32 - int64 would be float64)
+            k = int(kf)
+            f = dn - kf
+            j = n - k
+            if j >= 1:  # the common case: both samples in the block
+                r = (one - f) * vb[j] + f * vb[j - 1]
+            else:
+                r = (one - f) * _read_row(vb, zb, j, zero) + f * _read_row(vb, zb, j - 1, zero)
+        yb[n] = c * xb[n] + gb[n] * r
+
+
+@jit
+def _comb_bwd_row(gyb, ab, vb, db, gb, zb, ddb, dgb, dzb, c, feedback, dmin, one):  # pragma: no cover - compiled
+    """One row of the comb backward: ``ab = c gy``, then the reverse walk."""
+    T = vb.shape[0]
+    far = T + zb.shape[0] + 1
+    zero = one - one
+    for n in range(T):
+        ab[n] = c * gyb[n]
+    for n in range(T - 1, -1, -1):
+        u = ab[n] if feedback else gyb[n]
+        dn = db[n]
+        if dn != dn:
+            ddb[n] = dn
+            dgb[n] = dn
+            continue
+        clamped = dn < dmin
+        dn = max(dn, dmin)
+        if dn >= far:
+            ddb[n] = zero
+            dgb[n] = zero
+            continue
+        kf = np.floor(dn)
+        k = int(kf)
+        f = dn - kf
+        j = n - k
+        w = u * gb[n]
+        if j >= 1:
+            v0, v1 = vb[j], vb[j - 1]
+            ab[j] += w * (one - f)
+            ab[j - 1] += w * f
+        else:
+            v0, v1 = _read_row(vb, zb, j, zero), _read_row(vb, zb, j - 1, zero)
+            _add_row(ab, dzb, j, w * (one - f))
+            _add_row(ab, dzb, j - 1, w * f)
+        dgb[n] = u * ((one - f) * v0 + f * v1)
+        ddb[n] = zero if clamped else w * (v1 - v0)
+
+
+def _comb_fwd_py(x, v, d, g, zi, y, c, dmin, one):  # pragma: no cover - compiled
+    for b in prange(x.shape[0]):
+        _comb_fwd_row(x[b], v[b], d[b], g[b], zi[b], y[b], c, dmin, one)
+
+
+def _comb_bwd_py(gy, acc, v, d, g, zi, dd, dg, dzi, c, feedback, dmin, one):  # pragma: no cover - compiled
+    for b in prange(v.shape[0]):
+        _comb_bwd_row(gy[b], acc[b], v[b], d[b], g[b], zi[b], dd[b], dg[b], dzi[b], c, feedback, dmin, one)
 
 
 def _fdn_fwd_py(x, m, A, bin_, cout, direct, zi, s, y):  # pragma: no cover - compiled
@@ -191,7 +229,8 @@ def comb_forward(
     y = torch.empty(x.shape, dtype=x.dtype)
     xn, yn = _np(x), y.numpy()
     s = xn.dtype.type
-    launch_parallel(comb_fwd, comb_fwd_serial, xn, yn if feedback else xn, _np(d), _np(g), _np(zi), yn, s(c), s(dmin))
+    args = (xn, yn if feedback else xn, _np(d), _np(g), _np(zi), yn, s(c), s(dmin), s(1))
+    launch_parallel(comb_fwd, comb_fwd_serial, *args)
     return y
 
 
@@ -206,13 +245,13 @@ def comb_backward(
     dmin: float,
 ) -> Tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
     """``(dx, dd, dg, dzi)``; ``v`` is what the forward read (``y`` for feedback, else ``x``)."""
-    dx = gy.clone(memory_format=torch.contiguous_format) if feedback else c * gy.contiguous()
-    dd = torch.empty(v.shape, dtype=v.dtype)
+    dx = torch.empty(v.shape, dtype=v.dtype)  # set to c gy by the kernel (no torch op here:
+    dd = torch.empty(v.shape, dtype=v.dtype)  # torch's idle threads would compete with Numba's)
     dg = torch.empty(v.shape, dtype=v.dtype)
     dzi = torch.zeros(zi.shape, dtype=v.dtype)
-    dxn = dx.numpy()
-    u = dxn if feedback else _np(gy)
-    args = (u, dxn, _np(v), _np(d), _np(g), _np(zi), dd.numpy(), dg.numpy(), dzi.numpy(), dxn.dtype.type(dmin))
+    t = dd.numpy().dtype.type
+    args = (_np(gy), dx.numpy(), _np(v), _np(d), _np(g), _np(zi), dd.numpy(), dg.numpy(), dzi.numpy())
+    args += (t(c), feedback, t(dmin), t(1))
     launch_parallel(comb_bwd, comb_bwd_serial, *args)
     return dx, dd, dg, dzi
 
