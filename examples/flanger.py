@@ -116,7 +116,7 @@ def main() -> None:
         model = Flanger(sr)
         C.train(
             model.parameters(),
-            lambda: C.esr(model(x, mode, hop), y),
+            lambda model=model, mode=mode: C.esr(model(x, mode, hop), y),
             steps,
             0.03,
             f"{mode} training",
