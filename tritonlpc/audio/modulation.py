@@ -13,7 +13,7 @@ shapes a tensor may have. Differentiable in all of them, the delay through the i
 from __future__ import annotations
 
 import math
-from typing import Optional, Union
+from typing import Optional, Tuple, Union
 
 import torch
 
@@ -26,7 +26,14 @@ Param = Union[float, torch.Tensor]
 
 
 def lfo_delay(
-    num_samples: int, delay_ms: Param, depth_ms: Param, rate_hz: Param, phase: Param, sample_rate: float
+    num_samples: int,
+    delay_ms: Param,
+    depth_ms: Param,
+    rate_hz: Param,
+    phase: Param,
+    sample_rate: float,
+    *,
+    like: Optional[torch.Tensor] = None,
 ) -> torch.Tensor:
     r"""The LFO-swept delay ``d[n]`` in samples (module docstring).
 
@@ -35,15 +42,19 @@ def lfo_delay(
         delay_ms, depth_ms, rate_hz, phase (Tensor or float): numbers or tensors of shape `(*, 1)`
             broadcasting against each other (``phase`` in radians).
         sample_rate (float): ``fs`` in Hz.
+        like (Tensor or None): the dtype (at least) and device to compute in (e.g. the signal's);
+            default: the parameters' (or torch's default dtype).
 
     Returns:
         Tensor: delays of shape `(*, T)` (`(1, T)` for numbers only).
     """
     check_int("num_samples", num_samples, minimum=0)
     check_sample_rate(sample_rate)
-    like = next((p for p in (delay_ms, depth_ms, rate_hz, phase) if isinstance(p, torch.Tensor)), None)
+    params = [p for p in (delay_ms, depth_ms, rate_hz, phase) if isinstance(p, torch.Tensor)]
     dtype = like.dtype if like is not None else torch.get_default_dtype()
-    device = like.device if like is not None else None
+    for p in params:
+        dtype = torch.promote_types(dtype, p.dtype) if like is not None else p.dtype
+    device = like.device if like is not None else (params[0].device if params else None)
     n = torch.arange(num_samples, dtype=dtype, device=device)[None]
     sweep = 0.5 * (1.0 - torch.cos(2.0 * math.pi * rate_hz * n / sample_rate + phase))
     return (delay_ms + depth_ms * sweep) * (sample_rate / 1000.0)
@@ -88,7 +99,8 @@ def flanger(
     mix: Param = 0.5,
     sample_rate: float = 48000.0,
     zi: Optional[torch.Tensor] = None,
-) -> torch.Tensor:
+    return_zf: bool = False,
+) -> Union[torch.Tensor, Tuple[torch.Tensor, torch.Tensor]]:
     r"""Flanger: a feedback comb swept by an LFO, mixed with the dry signal::
 
         w[n] = x[n] + feedback w(n - d[n])        (comb_filter, feedback)
@@ -103,13 +115,17 @@ def flanger(
         feedback (Tensor or float): comb gain, ``|feedback| < 1``.
         mix (Tensor or float): wet share, in ``[0, 1]`` (0.5: the deepest notches).
         sample_rate (float): ``fs`` in Hz.
-        zi (Tensor or None): the last samples of ``w`` before the block, oldest first, shape
-            `(B, L)` (see :func:`comb_filter`); ``None``: zeros.
+        zi (Tensor or None): the last ``L`` samples of ``w`` before the block, oldest first,
+            shape `(B, L)` (both reads of ``w`` continue from it; see :func:`comb_filter`);
+            ``None``: zeros.
+        return_zf (bool): also return ``zf (B, L)``, the last ``L`` samples of ``w``. To
+            continue in the next block, pass it as ``zi`` and advance ``phase`` by
+            ``2 pi rate_hz T / fs``.
 
     Every parameter is a number or a tensor of shape `()` or `(B,)`.
 
     Returns:
-        Tensor: `(B, T)`.
+        Tensor: `(B, T)`, or ``(y, zf)``.
     """
     x = _x(x)
     B, T = x.shape
@@ -122,14 +138,20 @@ def flanger(
     check_range("mix", mix, 0.0, 1.0)
     p = [_row_param(n, v, B) for n, v in (("delay_ms", delay_ms), ("depth_ms", depth_ms), ("rate_hz", rate_hz))]
     ph, fb, mx = (_row_param(n, v, B) for n, v in (("phase", phase), ("feedback", feedback), ("mix", mix)))
-    d = lfo_delay(T, p[0], p[1], p[2], ph, sample_rate).reshape(-1, T)  # (B or 1, T)
+    d = lfo_delay(T, p[0], p[1], p[2], ph, sample_rate, like=x).reshape(-1, T)  # (B or 1, T)
     d = d.to(torch.promote_types(d.dtype, x.dtype))
     g = fb[:, :, 0] if isinstance(fb, torch.Tensor) else fb
-    w = comb_filter(x, d, g, feedback=True, zi=zi)
-    assert isinstance(w, torch.Tensor)
-    wet = fractional_delay(w, d)
+    if zi is None and not return_zf:
+        w = comb_filter(x, d, g, feedback=True)
+        assert isinstance(w, torch.Tensor)
+        wet = fractional_delay(w, d)
+        assert isinstance(wet, torch.Tensor)
+        return _mix(x, wet, mx)
+    w, zf = comb_filter(x, d, g, feedback=True, zi=zi, return_zf=True)
+    wet = fractional_delay(w, d, zi=zi)
     assert isinstance(wet, torch.Tensor)
-    return _mix(x, wet, mx)
+    y = _mix(x, wet, mx)
+    return (y, zf) if return_zf else y
 
 
 def chorus(
@@ -174,7 +196,7 @@ def chorus(
     p = [_row_param(n, v, B, V) for n, v in (("delay_ms", delay_ms), ("depth_ms", depth_ms), ("rate_hz", rate_hz))]
     ph = _row_param("phase", phase, B, V)
     spread = torch.arange(V, dtype=x.dtype, device=x.device)[None, :, None] * (2.0 * math.pi / V)
-    d = lfo_delay(T, p[0], p[1], p[2], ph + spread, sample_rate)  # (B or 1, V, T)
+    d = lfo_delay(T, p[0], p[1], p[2], ph + spread, sample_rate, like=x)  # (B or 1, V, T)
     d = d.to(torch.promote_types(d.dtype, x.dtype)).expand(B, V, T).reshape(B * V, T)
     xv = x[:, None].expand(B, V, T).reshape(B * V, T)
     wet = fractional_delay(xv, d)
