@@ -131,7 +131,7 @@ def main() -> None:
     ax.legend()
     C.save_figure(fig, out / "response.png")
     table = C.markdown_table(
-        ["train", "infer", "ESR", "|A - A_true| / |A_true|"],
+        ["train", "infer", "ESR", "relative error of A"],
         [[r["train"], r["infer"], r["value"], r["a_error"]] for r in rows],
     )
     meta = dict(quick=quick, sr=sr, T=T, n_fft=n_fft, delays=list(delays), steps=steps, esr_start=round(esr_start, 4))

@@ -134,11 +134,13 @@ def main() -> None:
     out = args.out
     out.mkdir(parents=True, exist_ok=True)
     peak = float(y_test.abs().max())
-    C.write_wav(out / "input.wav", x_test, sr, peak)
-    C.write_wav(out / "target.wav", y_test, sr, peak)
+    clip = slice(0, min(T, sr))  # the first second of the held-out audio
+    C.write_wav(out / "input.wav", x_test[:, clip], sr, peak)
+    C.write_wav(out / "target.wav", y_test[:, clip], sr, peak)
     with torch.no_grad():
         for mode in ("TD", "FS"):
-            C.write_wav(out / f"prediction_{mode.lower()}.wav", models[mode](x_test, "TD", hop, offset=T), sr, peak)
+            pred = models[mode](x_test, "TD", hop, offset=T)[:, clip]
+            C.write_wav(out / f"prediction_{mode.lower()}.wav", pred, sr, peak)
     plt = C.pyplot()
     fig, ax = plt.subplots(figsize=(7, 3))
     t = torch.arange(T) / sr
