@@ -353,3 +353,17 @@ def test_flanger_streams_in_blocks():
     y1, zi = flanger(x[:, :70], phase=0.3, zi=zi, return_zf=True, **kw)
     y2 = flanger(x[:, 70:], phase=0.3 + 2 * math.pi * 7.0 * 70 / fs, zi=zi, **kw)
     torch.testing.assert_close(torch.cat([y1, y2], 1), whole, rtol=1e-9, atol=1e-9)
+
+
+def test_numba_kernel_never_reads_unwritten_output():
+    """Reads before the history are zero, not ``y[0] * 0`` of a not yet written (NaN) output."""
+    import numpy as np
+
+    from tritonlpc.backends import _numba_delay as nd
+
+    x = np.ones((1, 4))
+    y = np.full((1, 4), np.nan)
+    d = np.full((1, 4), 1.5)
+    nd.comb_fwd_serial(x, y, d, np.full((1, 4), 0.5), np.zeros((1, 0)), y, 1.0, 1.0, 1.0)
+    ref = ref_comb(torch.ones(1, 4, dtype=F64), 1.5, 0.5, None, 1.0, True)
+    np.testing.assert_allclose(y, ref.numpy())
