@@ -130,7 +130,7 @@ def test_comb_streams_in_blocks(backend, feedback):
 @pytest.mark.parametrize("kind", ["feedback", "feedforward", "fractional"])
 def test_comb_gradcheck(backend, kind):
     gen = torch.Generator().manual_seed(3)
-    B, T = 2, 14
+    B, T = 2, 10
     x = torch.randn(B, T, generator=gen, dtype=F64)
     d = _off_integer(_rand(B, T, gen=gen, lo=1.0, hi=4.0))
     g = _rand(B, T, gen=gen, lo=-0.8, hi=0.8)
@@ -185,7 +185,7 @@ def test_fdn_matches_reference(backend, a_shape):
 
 def test_fdn_gradcheck_and_streaming(backend):
     gen = torch.Generator().manual_seed(5)
-    B, T, m = 2, 12, [1, 3]
+    B, T, m = 2, 8, [1, 3]
     N = len(m)
     x = torch.randn(B, T, generator=gen, dtype=F64)
     ins = [

@@ -250,9 +250,8 @@ def comb_backward(
     dg = torch.empty(v.shape, dtype=v.dtype)
     dzi = torch.zeros(zi.shape, dtype=v.dtype)
     t = dd.numpy().dtype.type
-    args = (_np(gy), dx.numpy(), _np(v), _np(d), _np(g), _np(zi), dd.numpy(), dg.numpy(), dzi.numpy())
-    args += (t(c), feedback, t(dmin), t(1))
-    launch_parallel(comb_bwd, comb_bwd_serial, *args)
+    arrays = (_np(gy), dx.numpy(), _np(v), _np(d), _np(g), _np(zi), dd.numpy(), dg.numpy(), dzi.numpy())
+    launch_parallel(comb_bwd, comb_bwd_serial, *arrays, t(c), feedback, t(dmin), t(1))
     return dx, dd, dg, dzi
 
 
