@@ -367,3 +367,13 @@ def test_numba_kernel_never_reads_unwritten_output():
     nd.comb_fwd_serial(x, y, d, np.full((1, 4), 0.5), np.zeros((1, 0)), y, 1.0, 1.0, 1.0)
     ref = ref_comb(torch.ones(1, 4, dtype=F64), 1.5, 0.5, None, 1.0, True)
     np.testing.assert_allclose(y, ref.numpy())
+
+
+def test_single_line_fdn_is_a_delayed_comb(backend):
+    """N = 1: s[n] = x[n] + g s[n - m], y[n] = s[n - m]."""
+    gen = torch.Generator().manual_seed(10)
+    x = torch.randn(2, 40, generator=gen, dtype=F64)
+    one = torch.ones(1, dtype=F64)
+    y = feedback_delay_network(x, [3], torch.tensor([[0.5]], dtype=F64), one, one)
+    ref = fractional_delay(comb_filter(x, 3.0, 0.5), 3.0)
+    torch.testing.assert_close(y, ref, rtol=1e-12, atol=1e-12)
