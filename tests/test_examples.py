@@ -59,3 +59,27 @@ def test_example_quick(name, tmp_path):
     md = (out / "results.md").read_text()
     assert md.startswith("# ") and "|---|" in md
     assert "wall_s=" in md
+
+
+# --------------------------------------------------------------------------- delay effects (issue 24)
+# example -> (upper bound on the TD-trained, TD-inferred ESR, whether TD training must beat FS training under TD inference)
+DELAY_EXAMPLES = {"flanger": (0.15, False), "fdn": (0.05, True)}
+
+
+@pytest.mark.parametrize("name", list(DELAY_EXAMPLES))
+def test_delay_example_quick(name, tmp_path):
+    out = tmp_path / name
+    proc = _run(name, out)
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    plot = "modulation.png" if name == "flanger" else "response.png"
+    for f in ("results.json", "results.md", "input.wav", "target.wav", "prediction_td.wav", "prediction_fs.wav", plot):
+        assert (out / f).is_file() and (out / f).stat().st_size > 0, f
+    rows = json.loads((out / "results.json").read_text())
+    assert {(r["train"], r["infer"]) for r in rows} == {("TD", "TD"), ("TD", "FS"), ("FS", "TD"), ("FS", "FS")}
+    assert all(r["metric"] == "esr" and math.isfinite(r["value"]) and r["value"] >= 0 for r in rows), rows
+    value = {(r["train"], r["infer"]): r["value"] for r in rows}
+    threshold, td_beats_fs = DELAY_EXAMPLES[name]
+    assert value["TD", "TD"] <= threshold, rows
+    if td_beats_fs:
+        assert value["TD", "TD"] < value["FS", "TD"], rows
+    assert "wall_s=" in (out / "results.md").read_text()

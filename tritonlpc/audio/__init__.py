@@ -38,3 +38,10 @@ from .filters import *  # noqa: F401,F403
 from .freqsamp import *  # noqa: F401,F403
 
 __all__ = [*filters.__all__, *compressor.__all__, *freqsamp.__all__]
+
+# delay-line effects (issue 24)
+from . import delay, modulation  # noqa: E402
+from .delay import *  # noqa: F401,F403,E402
+from .modulation import *  # noqa: F401,F403,E402
+
+__all__ += [*delay.__all__, *modulation.__all__]

@@ -1,0 +1,355 @@
+"""Triton kernels of the delay-line effects (:mod:`tritonlpc.audio.delay`); same math and
+launcher contract as :mod:`tritonlpc.backends._numba_delay`.
+
+A feedback read reaches at least ``floor(d) >= 1`` samples back, so a block of samples whose
+reads all land before the block depends only on the past and runs in parallel, one lane a
+sample:
+
+* **Feedback comb, forward**: a program a row walks time in blocks. At block start ``t0`` the
+  lanes ``i < BLOCK`` load their delays and the block is cut at the first lane whose read
+  reaches into the block (``floor(d[t0 + i]) < i + 1``): as long as the delay allows, up to
+  ``BLOCK`` samples, at least one. Reads are gathers from ``y`` already written (or ``zi``).
+* **Feedback comb, backward**: the same walk in reverse; the block ``[t0, t1)`` is cut where
+  every adjoint ``acc[n]`` in it is final (no scatter target inside it), and each sample's
+  adjoint scatters to the two samples it read with atomic adds (two lanes may hit one sample
+  when the delay varies), so float sums may differ in the last bits run to run.
+* **Feed-forward comb / fractional delay**: fully parallel, a program a ``(row, block)``.
+* **FDN**: a program a row, lanes over ``(time, line)``; blocks of ``S = min(delays)``
+  samples (capped at ``BLOCK``) are parallel. In the backward each line's scatter targets in a
+  block are distinct, so it is a plain read-modify-write (no atomics, deterministic).
+
+Within a program, a block's stores are made visible to the next block's loads by a barrier.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Tuple
+
+import torch
+import triton
+import triton.language as tl
+
+__all__ = ["comb_forward", "comb_backward", "fdn_forward", "fdn_backward", "COMB_BLOCK", "fdn_block"]
+
+COMB_BLOCK = 128
+
+
+def fdn_block(N: int) -> int:
+    """Time lanes of an FDN program: ``BLOCK * NP * NP <= 2048`` (``NP``: ``N`` to a power of 2;
+    more spills the backward on sm_90)."""
+    NP = triton.next_power_of_2(N)
+    return max(1, min(64, 2048 // (NP * NP)))
+
+
+def _launch(kernel: Any, grid: Tuple[int, ...], *args: Any, **constexprs: Any) -> None:
+    """Launch ``kernel`` with its arguments by name (``bench/sm90.py`` records launches here)."""
+    kernel[grid](**dict(zip(kernel.arg_names, args)), **constexprs)
+
+
+# --------------------------------------------------------------------------- comb
+@triton.jit
+def _read(v_ptr, zi_ptr, row_v, row_z, L, szt, j, act):
+    """``v[j]`` (``j >= 0``), ``zi[L + j]`` (``-L <= j < 0``), else 0; lanes ``act`` only."""
+    here = tl.load(v_ptr + row_v + j, mask=act & (j >= 0), other=0.0)
+    past = tl.load(zi_ptr + row_z + (L + j) * szt, mask=act & (j < 0) & (j >= -L), other=0.0)
+    return tl.where(j >= 0, here, past)
+
+
+@triton.jit
+def _delay_split(d_ptr, row_d, sdt, n, act, dmin, far):
+    """Loads ``d[n]``; returns (clamped d, k = floor, f, is_nan, clamped below)."""
+    d = tl.load(d_ptr + row_d + n * sdt, mask=act, other=dmin)
+    nan = d != d
+    low = d < dmin
+    dc = tl.where(low | nan, dmin, d)
+    dc = tl.minimum(dc, far)
+    k = tl.floor(dc)
+    return dc, k.to(tl.int64), dc - k, nan, low
+
+
+@triton.jit(do_not_specialize=["T", "L"])
+def _comb_fwd_kernel(
+    x_ptr, v_ptr, d_ptr, g_ptr, zi_ptr, y_ptr, T, L,
+    sxb, sxt, sdb, sdt, sgb, sgt, szb, szt, c, dmin,
+    FEEDBACK: tl.constexpr, BLOCK: tl.constexpr,
+):  # fmt: skip
+    b = tl.program_id(0).to(tl.int64)
+    i = tl.arange(0, BLOCK)
+    far = (T + L + 1).to(tl.float32)
+    row_v = b * T  # v is y (feedback) or a contiguous x
+    t0 = 0 if FEEDBACK else tl.program_id(1) * BLOCK
+    t_end = T if FEEDBACK else t0 + 1
+    while t0 < t_end:
+        n = t0 + i
+        inb = n < T
+        dc, k, f, nan, _ = _delay_split(d_ptr, b * sdb, sdt, n, inb, dmin, far)
+        if FEEDBACK:  # the block ends at the first lane whose read reaches into it
+            s = tl.min(tl.where((k >= i + 1) | ~inb, BLOCK, i))
+        else:
+            s = BLOCK
+        act = inb & (i < s)
+        j = n - k
+        v0 = _read(v_ptr, zi_ptr, row_v, b * szb, L, szt, j, act & (dc < far))
+        v1 = _read(v_ptr, zi_ptr, row_v, b * szb, L, szt, j - 1, act & (dc < far))
+        x = tl.load(x_ptr + b * sxb + n * sxt, mask=act, other=0.0)
+        g = tl.load(g_ptr + b * sgb + n * sgt, mask=act, other=0.0)
+        y = c * x + g * ((1.0 - f) * v0 + f * v1)
+        y = tl.where(nan, float("nan"), y)
+        tl.store(y_ptr + row_v + n, y, mask=act)
+        if FEEDBACK:
+            tl.debug_barrier()
+        t0 += s
+
+
+@triton.jit(do_not_specialize=["T", "L"])
+def _comb_bwd_kernel(
+    u_ptr, acc_ptr, v_ptr, d_ptr, g_ptr, zi_ptr, dd_ptr, dg_ptr, dzi_ptr, T, L,
+    sdb, sdt, sgb, sgt, szb, szt, dmin,
+    FEEDBACK: tl.constexpr, BLOCK: tl.constexpr,
+):  # fmt: skip
+    b = tl.program_id(0).to(tl.int64)
+    i = tl.arange(0, BLOCK)
+    far = (T + L + 1).to(tl.float32)
+    row = b * T  # u, acc, v, dd, dg: contiguous (B, T)
+    t1 = T if FEEDBACK else tl.minimum(T, (tl.program_id(1) + 1) * BLOCK)
+    t_stop = 0 if FEEDBACK else t1 - 1
+    while t1 > t_stop:
+        n = t1 - 1 - i
+        ok = n >= 0
+        dc, k, f, nan, low = _delay_split(d_ptr, b * sdb, sdt, n, ok, dmin, far)
+        if FEEDBACK:  # start the block after every scatter target of its lanes
+            t0 = tl.maximum(tl.maximum(t1 - BLOCK, 0), tl.max(tl.where(ok, n - k + 1, 0)).to(tl.int32))
+        else:
+            t0 = tl.program_id(1) * BLOCK
+        act = ok & (n >= t0)
+        live = act & ~nan & (dc < far)
+        u = tl.load(u_ptr + row + n, mask=act, other=0.0)
+        j = n - k
+        v0 = _read(v_ptr, zi_ptr, row, b * szb, L, szt, j, live)
+        v1 = _read(v_ptr, zi_ptr, row, b * szb, L, szt, j - 1, live)
+        g = tl.load(g_ptr + b * sgb + n * sgt, mask=act, other=0.0)
+        dg = tl.where(nan, float("nan"), u * ((1.0 - f) * v0 + f * v1))
+        dd = tl.where(nan, float("nan"), tl.where(low, 0.0, u * g * (v1 - v0)))
+        tl.store(dg_ptr + row + n, dg, mask=act)
+        tl.store(dd_ptr + row + n, dd, mask=act)
+        w = u * g
+        for side in tl.static_range(2):
+            js = j - side
+            ws = w * (1.0 - f) if side == 0 else w * f
+            tl.atomic_add(acc_ptr + row + js, ws, mask=live & (js >= 0))
+            tl.atomic_add(dzi_ptr + b * L + L + js, ws, mask=live & (js < 0) & (js >= -L))
+        if FEEDBACK:
+            tl.debug_barrier()
+        t1 = t0
+
+
+def comb_forward(
+    x: torch.Tensor, d: torch.Tensor, g: torch.Tensor, zi: torch.Tensor, c: float, feedback: bool, dmin: float
+) -> torch.Tensor:
+    """``y (B,T)``; see :func:`tritonlpc.backends._numba_delay.comb_forward`."""
+    B, T = x.shape
+    y = torch.empty((B, T), dtype=x.dtype, device=x.device)
+    v = y if feedback else x.contiguous()
+    grid = (B,) if feedback else (B, triton.cdiv(T, COMB_BLOCK))
+    if B and T:
+        _launch(
+            _comb_fwd_kernel, grid,
+            x, v, d, g, zi, y, T, zi.shape[1], x.stride(0), x.stride(1), d.stride(0), d.stride(1),
+            g.stride(0), g.stride(1), zi.stride(0), zi.stride(1), float(c), float(dmin),
+            FEEDBACK=feedback, BLOCK=COMB_BLOCK,
+        )  # fmt: skip
+    return y
+
+
+def comb_backward(
+    gy: torch.Tensor,
+    v: torch.Tensor,
+    d: torch.Tensor,
+    g: torch.Tensor,
+    zi: torch.Tensor,
+    c: float,
+    feedback: bool,
+    dmin: float,
+) -> Tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
+    """``(dx, dd, dg, dzi)``; see :func:`tritonlpc.backends._numba_delay.comb_backward`."""
+    B, T = v.shape
+    dx = gy.clone(memory_format=torch.contiguous_format) if feedback else c * gy.contiguous()
+    u = dx if feedback else gy.contiguous()
+    dd = torch.empty((B, T), dtype=v.dtype, device=v.device)
+    dg = torch.empty_like(dd)
+    dzi = torch.zeros(zi.shape, dtype=v.dtype, device=v.device)
+    grid = (B,) if feedback else (B, triton.cdiv(T, COMB_BLOCK))
+    if B and T:
+        _launch(
+            _comb_bwd_kernel, grid,
+            u, dx, v.contiguous(), d, g, zi, dd, dg, dzi, T, zi.shape[1], d.stride(0), d.stride(1),
+            g.stride(0), g.stride(1), zi.stride(0), zi.stride(1), float(dmin),
+            FEEDBACK=feedback, BLOCK=COMB_BLOCK,
+        )  # fmt: skip
+    return dx, dd, dg, dzi
+
+
+# --------------------------------------------------------------------------- FDN
+@triton.jit
+def _fdn_reads(s_ptr, zi_ptr, b, T, L, N, n, m, jl, act, szb, szn, szt):
+    """``r[t, j] = s_j[n_t - m_j]`` from ``s (B,N,T)`` or ``zi``, shape (BLOCK, NP)."""
+    src = n[:, None] - m[None, :]
+    a2 = act[:, None] & (jl < N)[None, :]
+    here = tl.load(s_ptr + (b * N + jl[None, :]) * T + src, mask=a2 & (src >= 0), other=0.0)
+    past = tl.load(zi_ptr + b * szb + jl[None, :] * szn + (L + src) * szt, mask=a2 & (src < 0), other=0.0)
+    return tl.where(src >= 0, here, past), src, a2
+
+
+@triton.jit(do_not_specialize=["T", "L", "S"])
+def _fdn_fwd_kernel(
+    x_ptr, m_ptr, A_ptr, bin_ptr, cout_ptr, dir_ptr, zi_ptr, s_ptr, y_ptr, T, L, S, N,
+    sxb, sxt, sAb, sAt, sAi, sAj, sbb, sbn, scb, scn, sdb, szb, szn, szt,
+    NP: tl.constexpr, BLOCK: tl.constexpr,
+):  # fmt: skip
+    b = tl.program_id(0).to(tl.int64)
+    t = tl.arange(0, BLOCK)
+    jl = tl.arange(0, NP)
+    okl = jl < N
+    m = tl.load(m_ptr + jl, mask=okl, other=1)
+    bin_ = tl.load(bin_ptr + b * sbb + jl * sbn, mask=okl, other=0.0)
+    cout = tl.load(cout_ptr + b * scb + jl * scn, mask=okl, other=0.0)
+    dr = tl.load(dir_ptr + b * sdb)
+    a_off = b * sAb + jl[None, :, None] * sAi + jl[None, None, :] * sAj
+    a_ok = okl[None, :, None] & okl[None, None, :]
+    t0 = 0
+    while t0 < T:
+        n = t0 + t
+        act = (t < S) & (n < T)
+        r, src, a2 = _fdn_reads(s_ptr, zi_ptr, b, T, L, N, n, m, jl, act, szb, szn, szt)
+        x = tl.load(x_ptr + b * sxb + n * sxt, mask=act, other=0.0)
+        tl.store(y_ptr + b * T + n, tl.sum(r * cout[None, :], 1) + dr * x, mask=act)
+        A = tl.load(A_ptr + a_off + n[:, None, None] * sAt, mask=act[:, None, None] & a_ok, other=0.0)
+        s = bin_[None, :] * x[:, None] + tl.sum(A * r[:, None, :], 2)  # (BLOCK, NP) over lines i
+        tl.store(s_ptr + (b * N + jl[None, :]) * T + n[:, None], s, mask=a2)
+        tl.debug_barrier()
+        t0 += S
+
+
+@triton.jit(do_not_specialize=["T", "L", "S"])
+def _fdn_bwd_kernel(
+    gy_ptr, x_ptr, m_ptr, A_ptr, bin_ptr, cout_ptr, dir_ptr, zi_ptr, s_ptr, us_ptr, dzi_ptr,
+    dx_ptr, dA_ptr, dbin_ptr, dcout_ptr, ddir_ptr, T, L, S, N,
+    sgb, sgt, sxb, sxt, sAb, sAt, sAi, sAj, sbb, sbn, scb, scn, sdb, szb, szn, szt, dAb, dAt,
+    NP: tl.constexpr, BLOCK: tl.constexpr, TV: tl.constexpr,
+):  # fmt: skip
+    b = tl.program_id(0).to(tl.int64)
+    t = tl.arange(0, BLOCK)
+    jl = tl.arange(0, NP)
+    okl = jl < N
+    m = tl.load(m_ptr + jl, mask=okl, other=1)
+    bin_ = tl.load(bin_ptr + b * sbb + jl * sbn, mask=okl, other=0.0)
+    cout = tl.load(cout_ptr + b * scb + jl * scn, mask=okl, other=0.0)
+    dr = tl.load(dir_ptr + b * sdb)
+    a_off = b * sAb + jl[None, :, None] * sAi + jl[None, None, :] * sAj
+    a_ok = okl[None, :, None] & okl[None, None, :]
+    d_off = b * dAb + jl[None, :, None] * N + jl[None, None, :]
+    acc_bin = bin_ * 0.0
+    acc_cout = cout * 0.0
+    acc_dir = dr * 0.0
+    acc_A = tl.sum(a_ok.to(bin_.dtype) * 0.0, 0)  # (NP, NP) zeros of the working dtype
+    t1 = T
+    while t1 > 0:
+        t0 = tl.maximum(t1 - S, 0)
+        n = t0 + t
+        act = n < t1
+        us = tl.load(us_ptr + (b * N + jl[None, :]) * T + n[:, None], mask=act[:, None] & okl[None, :], other=0.0)
+        gy = tl.load(gy_ptr + b * sgb + n * sgt, mask=act, other=0.0)
+        x = tl.load(x_ptr + b * sxb + n * sxt, mask=act, other=0.0)
+        tl.store(dx_ptr + b * T + n, dr * gy + tl.sum(us * bin_[None, :], 1), mask=act)
+        acc_bin += tl.sum(us * x[:, None], 0)
+        acc_dir += tl.sum(gy * x, 0)
+        r, src, a2 = _fdn_reads(s_ptr, zi_ptr, b, T, L, N, n, m, jl, act, szb, szn, szt)
+        acc_cout += tl.sum(gy[:, None] * r, 0)
+        outer = us[:, :, None] * r[:, None, :]  # (BLOCK, NP i, NP j)
+        if TV:
+            tl.store(dA_ptr + d_off + n[:, None, None] * dAt, outer, mask=act[:, None, None] & a_ok)
+        else:
+            acc_A += tl.sum(outer, 0)
+        A = tl.load(A_ptr + a_off + n[:, None, None] * sAt, mask=act[:, None, None] & a_ok, other=0.0)
+        ur = cout[None, :] * gy[:, None] + tl.sum(A * us[:, :, None], 1)  # (BLOCK, NP) over lines j
+        line = (b * N + jl[None, :]) * T + src
+        back = tl.load(us_ptr + line, mask=a2 & (src >= 0), other=0.0)
+        tl.store(us_ptr + line, back + ur, mask=a2 & (src >= 0))
+        zline = (b * N + jl[None, :]) * L + L + src
+        zback = tl.load(dzi_ptr + zline, mask=a2 & (src < 0), other=0.0)
+        tl.store(dzi_ptr + zline, zback + ur, mask=a2 & (src < 0))
+        tl.debug_barrier()
+        t1 = t0
+    tl.store(dbin_ptr + b * N + jl, acc_bin, mask=okl)
+    tl.store(dcout_ptr + b * N + jl, acc_cout, mask=okl)
+    tl.store(ddir_ptr + b, acc_dir)
+    if not TV:
+        tl.store(dA_ptr + b * dAb + jl[:, None] * N + jl[None, :], acc_A, mask=okl[:, None] & okl[None, :])
+
+
+def _fdn_common(x: torch.Tensor, m: Tuple[int, ...], A: torch.Tensor) -> Tuple[torch.Tensor, int, int, int]:
+    N = len(m)
+    NP = triton.next_power_of_2(N)
+    block = fdn_block(N)
+    S = min(min(m), block)
+    return torch.tensor(m, dtype=torch.int64, device=x.device), NP, block, S
+
+
+def _a_strides(A: torch.Tensor) -> Tuple[int, int, int, int]:
+    return A.stride(0), (A.stride(1) if A.shape[1] > 1 else 0), A.stride(2), A.stride(3)
+
+
+def fdn_forward(
+    x: torch.Tensor,
+    m: Tuple[int, ...],
+    A: torch.Tensor,
+    bin_: torch.Tensor,
+    cout: torch.Tensor,
+    direct: torch.Tensor,
+    zi: torch.Tensor,
+) -> Tuple[torch.Tensor, torch.Tensor]:
+    """``(y (B,T), s (B,N,T))``; see :func:`tritonlpc.backends._numba_delay.fdn_forward`."""
+    B, T = x.shape
+    N = len(m)
+    y = torch.empty((B, T), dtype=x.dtype, device=x.device)
+    s = torch.empty((B, N, T), dtype=x.dtype, device=x.device)
+    mt, NP, block, S = _fdn_common(x, m, A)
+    if B and T:
+        _launch(
+            _fdn_fwd_kernel, (B,),
+            x, mt, A, bin_, cout, direct, zi, s, y, T, zi.shape[2], S, N, x.stride(0), x.stride(1),
+            *_a_strides(A), bin_.stride(0), bin_.stride(1), cout.stride(0), cout.stride(1), direct.stride(0),
+            zi.stride(0), zi.stride(1), zi.stride(2), NP=NP, BLOCK=block,
+        )  # fmt: skip
+    return y, s
+
+
+def fdn_backward(
+    gy: torch.Tensor,
+    gs: torch.Tensor,
+    x: torch.Tensor,
+    m: Tuple[int, ...],
+    A: torch.Tensor,
+    bin_: torch.Tensor,
+    cout: torch.Tensor,
+    direct: torch.Tensor,
+    zi: torch.Tensor,
+    s: torch.Tensor,
+) -> Tuple[torch.Tensor, ...]:
+    """``(dx, dA, dbin, dcout, ddirect, dzi)``; see :func:`tritonlpc.backends._numba_delay.fdn_backward`."""
+    B, T = x.shape
+    N = len(m)
+    L = zi.shape[2]
+    us = gs.clone(memory_format=torch.contiguous_format)
+    dzi, dx, dA = x.new_zeros((B, N, L)), x.new_zeros((B, T)), x.new_zeros(A.shape)
+    dbin, dcout, ddir = x.new_zeros((B, N)), x.new_zeros((B, N)), x.new_zeros((B,))
+    mt, NP, block, S = _fdn_common(x, m, A)
+    if B and T:
+        _launch(
+            _fdn_bwd_kernel, (B,),
+            gy, x, mt, A, bin_, cout, direct, zi, s.contiguous(), us, dzi, dx, dA, dbin, dcout, ddir, T, L, S, N,
+            gy.stride(0), gy.stride(1), x.stride(0), x.stride(1), *_a_strides(A), bin_.stride(0), bin_.stride(1),
+            cout.stride(0), cout.stride(1), direct.stride(0), zi.stride(0), zi.stride(1), zi.stride(2),
+            dA.stride(0), (dA.stride(1) if A.shape[1] > 1 else 0), NP=NP, BLOCK=block, TV=A.shape[1] > 1,
+        )  # fmt: skip
+    return dx, dA, dbin, dcout, ddir, dzi
