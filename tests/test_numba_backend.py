@@ -117,13 +117,13 @@ def test_automatic_schedule_prefers_rows_when_cores_are_few():
 def test_compiled_kernels_are_cached_across_processes():
     code = (
         "import torch\n"
-        "from tritonlpc.backends import numba_cpu as nb\n"
+        "from tritonlpc.backends import numba_cpu as nb, _numba_forward as f, _numba_reverse as r\n"
         "x = torch.randn(2, 50, dtype=torch.float64); a = torch.zeros(2, 50, 3, dtype=torch.float64)\n"
         "zi = torch.zeros(2, 3, dtype=torch.float64)\n"
         "y = nb.BACKEND.forward(x, a, zi, schedule='rows')\n"
         "nb.BACKEND.backward(x, a, y, zi, True, True, schedule='rows')\n"
         "count = lambda d, k: sum(getattr(d.stats, k).values())\n"
-        "fwd = (nb._fwd_rows, nb._fwd_rows_serial); rev = (nb._rev_rows, nb._rev_rows_serial)\n"
+        "fwd = (f.fwd_rows, f.fwd_rows_serial); rev = (r.rev_rows, r.rev_rows_serial)\n"
         "print(sum(count(d, 'cache_hits') for d in fwd), sum(count(d, 'cache_misses') for d in fwd + rev),"
         " sum(count(d, 'cache_hits') for d in rev))\n"
     )

@@ -30,10 +30,10 @@ from torch.autograd import Function
 from torch.autograd.function import once_differentiable
 
 from .. import _dispatch
+from .._reference import apply_map, end_state
 from .._validation import HALF_DTYPES, check_lpc, check_recurrence, common_dtype
 from . import _dtensor
 from ._comm import Shards, agree, resolve_group
-from .summary import apply_map, end_state, slice_summary
 
 __all__ = [
     "sample_wise_lpc",
@@ -109,7 +109,7 @@ class ShardedAllPole(Function):
             y = backend.forward(x, a, start, neg_a=neg_a)
             P, h = x.new_zeros(B, M, M), end_state(y, start)
         else:
-            P_fwd, h = slice_summary(x, a, neg_a=neg_a)
+            P_fwd, h = backend.summary(x, a, neg_a=neg_a)
             P = cast(torch.Tensor, P_fwd)  # forward summaries always have the map (only adjoints omit it)
         maps = shards.all_gather(torch.cat([P, h.unsqueeze(2)], dim=2))  # (R, B, M, M+1)
         state = x.new_zeros(B, M)
@@ -139,7 +139,7 @@ class ShardedAllPole(Function):
             done = backend.backward(grad_y, a, y if need_a else None, start, need_a, True, neg_a=ctx.neg_a)
             k = cast(torch.Tensor, done[2])  # need_grad_zi=True: grad_zi is given
         else:
-            k = slice_summary(grad_y, a, neg_a=ctx.neg_a, adjoint=True)[1]
+            k = backend.summary(grad_y, a, neg_a=ctx.neg_a, adjoint=True)[1]
         adj = shards.all_gather(torch.stack([k, grad_zf]))  # (R, 2, B, M)
         mu = reduce(torch.add, adj[:, 1].unbind(0))  # dL/dzf, every rank's, in rank order
         for q in range(shards.size - 1, shards.rank, -1):
