@@ -119,42 +119,77 @@ fwd_rows_serial = jit(variant(_rows_py, "_fwd_rows_serial"))
 
 # --------------------------------------------------------------------------- slice maps
 @jit
-def _map_segment(x, a, b, t0, t1, conj, sgn, st):
+def _map_segment(x, a, b, t0, t1, conj, sgn, tiny, st):
     """The affine map of times [t0, t1) of row b, in one pass: ``M + 1`` lanes advanced
     together, lane 0 from the zero state with input ``x`` (gives ``h``), lane ``j + 1`` from
     the unit state ``e_j`` with zero input (gives column ``j`` of ``P``).
 
     ``st`` (M, M+1) is overwritten: on return ``st[:, 0] = h`` and ``st[:, 1:] = P`` (state
-    ordering ``(y[t1-1], ..., y[t1-M])``).
+    ordering ``(y[t1-1], ..., y[t1-M])``). Orders 1 and 2 keep the lanes in registers.
+
+    Once every entry of ``P`` is below ``tiny`` (the dtype's smallest normal number; checked
+    every 256 samples) ``P`` is set to zero and only ``h`` is carried on: a decaying response
+    would otherwise sit on subnormal numbers, which are many times slower, for the rest of a
+    long slice (a value of ``P`` below ``tiny`` contributes less than ``tiny`` per unit of state).
     """
     M = a.shape[2]
     zero = np.zeros(1, st.dtype)[0]
+    one = zero + 1
+    live = True
+    if M == 1:
+        h, p = zero, one
+        for n in range(t0, t1):
+            c0 = coef(a[b, n, 0], conj, sgn)
+            h = x[b, n] - c0 * h
+            if live:
+                p = -c0 * p
+                if (n - t0) & 255 == 255 and abs(p) < tiny:
+                    p, live = zero, False
+        st[0, 0], st[0, 1] = h, p
+        return
+    if M == 2:  # (y[n-1], y[n-2]) of the three lanes: input, unit e_0, unit e_1
+        h0, h1, p0, p1, q0, q1 = zero, zero, one, zero, zero, one
+        for n in range(t0, t1):
+            c0 = coef(a[b, n, 0], conj, sgn)
+            c1 = coef(a[b, n, 1], conj, sgn)
+            h0, h1 = x[b, n] - c1 * h1 - c0 * h0, h0
+            if live:
+                p0, p1 = -c1 * p1 - c0 * p0, p0
+                q0, q1 = -c1 * q1 - c0 * q0, q0
+                if (n - t0) & 255 == 255 and max(abs(p0), abs(p1), abs(q0), abs(q1)) < tiny:
+                    p0, p1, q0, q1, live = zero, zero, zero, zero, False
+        st[0, 0], st[1, 0], st[0, 1], st[1, 1], st[0, 2], st[1, 2] = h0, h1, p0, p1, q0, q1
+        return
     c = np.empty(M, st.dtype)
-    new = np.empty(M + 1, st.dtype)
-    st[:, :] = zero
-    for j in range(M):
-        st[j, j + 1] = 1
+    for i in range(M):
+        for lane in range(M + 1):
+            st[i, lane] = one if lane == i + 1 else zero
+    lanes = M + 1
     for n in range(t0, t1):
         for i in range(M):
             c[i] = coef(a[b, n, i], conj, sgn)
-        for lane in range(M + 1):
+        for lane in range(lanes):
             acc = x[b, n] if lane == 0 else zero
             for i in range(M - 1, -1, -1):  # oldest tap first, as the rows kernels
                 acc -= c[i] * st[i, lane]
-            new[lane] = acc
-        for i in range(M - 1, 0, -1):
-            st[i, :] = st[i - 1, :]
-        st[0, :] = new
+            for i in range(M - 1, 0, -1):
+                st[i, lane] = st[i - 1, lane]
+            st[0, lane] = acc
+        if lanes > 1 and (n - t0) & 255 == 255 and np.abs(st[:, 1:]).max() < tiny:
+            st[:, 1:] = zero
+            lanes = 1
 
 
-def _summary_py(x, a, P, h, conj, sgn):
+def _summary_py(x, a, P, h, conj, sgn, tiny):
     B, T = x.shape
     M = a.shape[2]
     for b in prange(B):
         st = np.empty((M, M + 1), P.dtype)
-        _map_segment(x, a, b, 0, T, conj, sgn, st)
-        h[b] = st[:, 0]
-        P[b] = st[:, 1:]
+        _map_segment(x, a, b, 0, T, conj, sgn, tiny, st)
+        for i in range(M):
+            h[b, i] = st[i, 0]
+            for j in range(M):
+                P[b, i, j] = st[i, j + 1]
 
 
 fwd_summary = jit(parallel=True)(variant(_summary_py, "_fwd_summary"))
@@ -182,7 +217,7 @@ def _run_segment(x, a, b, t0, t1, state, conj, sgn, buf):
         state[k] = buf[M + L - 1 - k]
 
 
-def _chunked_py(x, a, zi, y, conj, sgn, L):
+def _chunked_py(x, a, zi, y, conj, sgn, tiny, L):
     B, T = x.shape
     M = a.shape[2]
     C = (T + L - 1) // L
@@ -190,7 +225,7 @@ def _chunked_py(x, a, zi, y, conj, sgn, L):
     maps = np.zeros((B, C, M, M + 1), dt)  # per chunk: [h | P] (see _map_segment)
     for job in prange(B * C):
         b, c = job // C, job % C
-        _map_segment(x, a, b, c * L, min(T, c * L + L), conj, sgn, maps[b, c])
+        _map_segment(x, a, b, c * L, min(T, c * L + L), conj, sgn, tiny, maps[b, c])
     S = np.zeros((B, C, M), dt)  # start state of every chunk
     for b in prange(B):
         s = zi[b].copy()

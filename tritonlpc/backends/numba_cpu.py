@@ -116,6 +116,13 @@ def _sign(dtype: torch.dtype, negative: bool):
 
 
 @functools.cache
+def _tiny(dtype: torch.dtype):
+    """The smallest normal number of ``dtype``'s real dtype, as a NumPy scalar of that dtype."""
+    real = dtype.to_real() if dtype.is_complex else dtype
+    return torch.tensor(torch.finfo(real).tiny, dtype=real).numpy()[()]
+
+
+@functools.cache
 def _dummy(dtype: torch.dtype, ndim: int) -> np.ndarray:
     """A stand-in for an array the kernel is told not to touch (never written)."""
     return torch.zeros((1,) * ndim, dtype=dtype).numpy()
@@ -133,16 +140,24 @@ _REVERSE = (rev.rev_rows, rev.rev_rows_serial, rev.rev_chunked, rev.rev_chunked_
 
 
 def _run(
-    kernels: Tuple, B: int, T: int, M: int, schedule: Optional[str], chunk_len: Optional[int], args: Tuple
+    kernels: Tuple,
+    B: int,
+    T: int,
+    M: int,
+    schedule: Optional[str],
+    chunk_len: Optional[int],
+    args: Tuple,
+    chunked_args: Tuple = (),
 ) -> None:
-    """Launch one of ``kernels`` (``_FORWARD`` or ``_REVERSE``) on ``args`` with this call's schedule."""
+    """Launch one of ``kernels`` (``_FORWARD`` or ``_REVERSE``) on ``args`` with this call's
+    schedule (the chunked kernels take ``chunked_args`` and the chunk length after ``args``)."""
     rows, rows_serial, chunked, chunked_serial = kernels
     if _small(B, T, M, schedule, chunk_len):
         launch(rows_serial, *args)
         return
     sched, L = _pick_schedule(B, T, M, schedule, chunk_len)
     if sched == "chunked":
-        launch_parallel(chunked, chunked_serial, *args, L)
+        launch_parallel(chunked, chunked_serial, *args, *chunked_args, L)
     elif _parallel_pays(B, T, M):
         launch_parallel(rows, rows_serial, *args)
     else:
@@ -177,7 +192,7 @@ class NumbaBackend(Backend):
     ) -> None:
         B, T, M = a.shape
         args = (_np(x), _np(a), _np(zi), y.numpy(), conj_a, _sign(x.dtype, neg_a))
-        _run(_FORWARD, B, T, M, schedule, chunk_len, args)
+        _run(_FORWARD, B, T, M, schedule, chunk_len, args, (_tiny(x.dtype),))
 
     def _adjoint(  # type: ignore[override]  # takes only its own knobs, not the base's **knobs: Any
         self,
@@ -227,7 +242,7 @@ class NumbaBackend(Backend):
         P = torch.eye(M, dtype=v.dtype).expand(B, M, M).contiguous()
         h = torch.zeros(B, M, dtype=v.dtype)
         if B and T:
-            args = (_np(v), _np(a), P.numpy(), h.numpy(), False, sgn)
+            args = (_np(v), _np(a), P.numpy(), h.numpy(), False, sgn, _tiny(v.dtype))
             self._launch_rows(fwd.fwd_summary, fwd.fwd_summary_serial, B, T, M, *args)
         return P, h
 
