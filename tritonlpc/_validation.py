@@ -18,6 +18,7 @@ __all__ = [
     "check_kind",
     "check_tensor",
     "check_same_device",
+    "check_not_meta",
     "check_lpc",
     "check_recurrence",
     "check_flag",
@@ -27,9 +28,12 @@ __all__ = [
     "as_tensor_like",
     "common_dtype",
     "HALF_DTYPES",
+    "DTYPES",
 ]
 
 HALF_DTYPES = (torch.float16, torch.bfloat16)
+# The one dtype table: what every public function accepts (the order numbers dtypes in
+# tritonlpc.distributed's exchange between ranks).
 DTYPES = (torch.float32, torch.float64, torch.complex64, torch.complex128) + HALF_DTYPES
 _SUPPORTED = "float16, bfloat16, float32, float64, complex64 or complex128"
 
@@ -72,6 +76,17 @@ def check_same_device(named: Sequence[Tuple[str, Optional[torch.Tensor]]]) -> No
     present = [(n, t) for n, t in named if t is not None]
     if len(present) > 1:
         _check_same_device(present)
+
+
+def check_not_meta(named: Sequence[Tuple[str, object]]) -> None:
+    """No given tensor is a meta tensor (for calls that must run, e.g. collectives).
+
+    Raises:
+        TypeError: naming the first meta tensor.
+    """
+    for name, t in named:
+        if isinstance(t, torch.Tensor) and t.is_meta:
+            raise TypeError(f"{name} is a meta tensor; tritonlpc.distributed needs tensors with data")
 
 
 def _check_same_dtype(named: Sequence[Tuple[str, torch.Tensor]]) -> None:

@@ -36,8 +36,16 @@ import torch
 from torch.autograd import Function
 
 from .. import _dispatch
-from .._autograd import precomputed_signature
-from .._validation import as_tensor_like, check_range, check_same_device, check_sample_rate, check_tensor
+from .._autograd import apply, precomputed_signature
+from .._prepare import compute_dtype
+from .._validation import (
+    as_tensor_like,
+    check_range,
+    check_same_device,
+    check_sample_rate,
+    check_tensor,
+    common_dtype,
+)
 from ..core import Reverse
 from ..functional import linear_recurrence
 
@@ -81,7 +89,7 @@ class AttackRelease(Function):
         decay = 1 - beta
         grad_g = grad_g.to(g.dtype)
         if torch.is_grad_enabled():  # create_graph: a differentiable reverse scan
-            u = Reverse.apply(grad_g, -decay.unsqueeze(2), False)
+            u = apply(Reverse, grad_g, -decay.unsqueeze(2), False)
         else:  # the backend's reverse kernel, reading the decays in place (neg_a)
             u = _dispatch.backend_object(grad_g).reverse(grad_g.contiguous(), decay.unsqueeze(2), neg_a=True)
         need_f, need_at, need_rt, need_zi = ctx.needs_input_grad
@@ -171,11 +179,10 @@ def attack_release_smoothing(
         if tuple(zi.shape) != (B,):
             raise ValueError(f"zi must have shape (B,) = ({B},), got {tuple(zi.shape)}")
         check_same_device([("gain", gain), ("zi", zi)])
-    dtype = gain.dtype
-    for t in (at, rt, zi):
-        if t is not None:
-            dtype = torch.promote_types(dtype, t.dtype)
-    cdtype = torch.float32 if dtype in (torch.float16, torch.bfloat16) else dtype
+    dtype = common_dtype(gain, at, rt, zi)
+    if gain.is_meta:  # shapes only
+        return gain.new_empty(gain.shape, dtype=dtype)
+    cdtype = compute_dtype(dtype)  # the smoother computes half precision in float32
     z = zi if zi is not None else gain.new_ones(B)
     out = AttackRelease.apply(gain.to(cdtype), at.to(cdtype), rt.to(cdtype), z.to(cdtype))
     return out.to(dtype)

@@ -1,0 +1,67 @@
+"""The boundary where every call is decided once: validated tensors, result and compute dtype,
+and the backend object. :mod:`tritonlpc.functional`, :mod:`tritonlpc.audio` and
+:mod:`tritonlpc.distributed` prepare their calls here and hand the result down; the autograd
+Functions and the backends trust what they get.
+
+The half-precision rule (the one place it is written): float16/bfloat16 inputs are computed in
+float32 unless the backend computes them natively (``Backend.supports_half``; it accumulates in
+float32 inside the kernel), and results are returned in the promoted input dtype.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, NamedTuple, Optional
+
+import torch
+
+from . import _dispatch
+from ._validation import HALF_DTYPES, common_dtype
+
+if TYPE_CHECKING:
+    from .backends.base import Backend
+
+__all__ = ["Prepared", "prepare", "compute_dtype", "eager_backend", "as_dtype"]
+
+
+class Prepared(NamedTuple):
+    """What a public call decided: ``dtype`` (torch's promotion of the inputs' dtypes: the
+    result's), ``compute`` (the dtype the kernels run in) and ``backend`` (``None`` under
+    torch.compile, where the custom ops pick it when they run, and for meta tensors, which only
+    propagate shapes through the custom ops' fake implementations)."""
+
+    dtype: torch.dtype
+    compute: torch.dtype
+    backend: Optional[Backend]
+
+
+def compute_dtype(dtype: torch.dtype, native_half: bool = False) -> torch.dtype:
+    """The dtype kernels run in for inputs of ``dtype``: float16/bfloat16 become float32 unless
+    ``native_half`` (a backend that computes them as they are)."""
+    return torch.float32 if dtype in HALF_DTYPES and not native_half else dtype
+
+
+def eager_backend(t: torch.Tensor) -> Optional[Backend]:
+    """The backend for ``t``'s device; ``None`` under torch.compile (backend state cannot be
+    traced: the custom ops pick it when they run) and for meta tensors (shapes only)."""
+    if t.is_meta or torch.compiler.is_compiling():
+        return None
+    return _dispatch.backend_object(t)
+
+
+def prepare(like: torch.Tensor, *tensors: Optional[torch.Tensor], native_half: bool = True) -> Prepared:
+    """Decide a call on ``tensors`` (already validated; ``None`` entries skipped) whose kernels run
+    on ``like``'s device. ``native_half=False``: half precision is computed in float32 whatever
+    the backend (the sharded maps and the compressor's smoother need the range).
+
+    Raises:
+        RuntimeError: the requested backend cannot run on that device.
+    """
+    dtype = common_dtype(*tensors)
+    backend = eager_backend(like)
+    native = native_half and backend is not None and backend.supports_half
+    return Prepared(dtype, compute_dtype(dtype, native), backend)
+
+
+def as_dtype(t: torch.Tensor, dtype: torch.dtype) -> torch.Tensor:
+    """``t.to(dtype)`` (the same tensor when it already has that dtype, without the call)."""
+    return t if t.dtype == dtype else t.to(dtype)
