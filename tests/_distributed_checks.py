@@ -546,6 +546,7 @@ def bad_use_raises_on_every_rank() -> None:
         (ValueError, "return_zf must be the same", lambda: td.sample_wise_lpc(x, a, return_zf=rank() == 0)),
         (ValueError, "K+1", lambda: td.time_varying_iir(x, a[..., :2] if rank() else a[..., :1], a)),
         (TypeError, "group must be a torch.distributed.ProcessGroup", lambda: td.sample_wise_lpc(x, a, group="world")),
+        (TypeError, "x is a meta tensor", lambda: td.sample_wise_lpc(x.to("meta"), a.to("meta"))),
     ]
     for kind, text, call in cases:
         expect_error(kind, text, call)

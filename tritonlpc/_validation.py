@@ -3,13 +3,14 @@
 
 Every failure raises ``TypeError`` (wrong type or dtype) or ``ValueError`` (wrong shape,
 device, order or value) naming the argument and what was seen. Nothing here copies data.
-Parameter values (:func:`check_range`) are checked for Python numbers only: a tensor's values
+Parameter values (:func:`check_range`) are checked for numbers only (Python or NumPy real scalars): a tensor's values
 are used as they are, since reading them would synchronise the GPU.
 """
 
 from __future__ import annotations
 
 import math
+import numbers
 from typing import Optional, Sequence, Tuple, Union
 
 import torch
@@ -23,6 +24,8 @@ __all__ = [
     "check_recurrence",
     "check_flag",
     "check_int",
+    "check_number",
+    "is_number",
     "check_range",
     "check_sample_rate",
     "as_tensor_like",
@@ -120,13 +123,34 @@ def check_flag(name: str, value: object) -> bool:
     return value
 
 
+def is_number(value: object) -> bool:
+    """``value`` is a real number: a Python ``int``/``float`` or a NumPy real scalar (not a
+    bool, not a tensor or array)."""
+    return isinstance(value, numbers.Real) and not isinstance(value, bool)
+
+
 def check_int(name: str, value: object, minimum: int = 1) -> int:
-    """``value`` must be an ``int`` (not a bool) of at least ``minimum``."""
-    if isinstance(value, bool) or not isinstance(value, int):
+    """``value`` must be an integer (a Python ``int`` or NumPy integer, not a bool) of at least
+    ``minimum``; returned as an ``int``."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
         raise TypeError(f"{name} must be an int, got {type(value).__name__}")
     if value < minimum:
         raise ValueError(f"{name} must be >= {minimum}, got {value}")
-    return value
+    return int(value)
+
+
+def check_number(name: str, value: object, low: float = -math.inf, *, low_open: bool = False) -> float:
+    """``value`` must be a finite real number (:func:`is_number`) of at least ``low`` (above it
+    if ``low_open``); returned as a ``float``.
+
+    Raises:
+        TypeError: not a number (a tensor included: this parameter is not differentiable).
+        ValueError: out of range, naming ``name`` and the value.
+    """
+    if not is_number(value):
+        raise TypeError(f"{name} must be a number (int or float), got {type(value).__name__}")
+    check_range(name, value, low, low_open=low_open, finite=True)
+    return float(value)  # type: ignore[arg-type]  # a real number
 
 
 Number = Union[float, torch.Tensor]
@@ -151,9 +175,9 @@ def check_range(
     Raises:
         ValueError: naming ``name`` and the value.
     """
-    if not isinstance(value, (int, float)) or isinstance(value, bool):
+    if not is_number(value):
         return
-    v = float(value)
+    v = float(value)  # type: ignore[arg-type]  # a real number
     ok = (v > low if low_open else v >= low) and (v < high if high_open else v <= high)  # NaN: False
     if not ok or (finite and not math.isfinite(v)):
         low_open, high_open = low_open or (finite and low == -math.inf), high_open or (finite and high == math.inf)
@@ -162,14 +186,13 @@ def check_range(
         raise ValueError(f"{name} must be {kind} in {interval}, got {value!r}")
 
 
-def check_sample_rate(sample_rate: object) -> None:
-    """``sample_rate`` must be a positive finite number (a Python ``int``/``float``).
+def check_sample_rate(sample_rate: object) -> float:
+    """``sample_rate`` must be a positive finite number (:func:`check_number`); returned as a float.
 
     Raises:
-        ValueError: naming ``sample_rate`` and the value (NaN included).
+        TypeError: not a number. ValueError: naming ``sample_rate`` and the value (NaN included).
     """
-    if isinstance(sample_rate, bool) or not isinstance(sample_rate, (int, float)) or not 0 < sample_rate < math.inf:
-        raise ValueError(f"sample_rate must be a positive finite number, got {sample_rate!r}")
+    return check_number("sample_rate", sample_rate, 0.0, low_open=True)
 
 
 def as_tensor_like(name: str, value: Number, like: torch.Tensor, *, real: bool = True) -> torch.Tensor:
@@ -179,10 +202,10 @@ def as_tensor_like(name: str, value: Number, like: torch.Tensor, *, real: bool =
     Raises:
         TypeError: ``value`` is neither a number nor a suitable tensor.
     """
-    if isinstance(value, bool) or not isinstance(value, (int, float, torch.Tensor)):
-        raise TypeError(f"{name} must be a float or a torch.Tensor, got {type(value).__name__}")
     if isinstance(value, torch.Tensor):
         return check_tensor(name, value, real=real)
+    if not is_number(value):
+        raise TypeError(f"{name} must be a float or a torch.Tensor, got {type(value).__name__}")
     dtype = like.dtype if like.dtype.is_floating_point else torch.get_default_dtype()
     return torch.tensor(float(value), dtype=dtype, device=like.device)
 

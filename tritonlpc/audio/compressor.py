@@ -40,6 +40,7 @@ from .._autograd import apply, precomputed_signature
 from .._prepare import compute_dtype
 from .._validation import (
     as_tensor_like,
+    check_number,
     check_range,
     check_same_device,
     check_sample_rate,
@@ -200,7 +201,7 @@ def time_constant_to_alpha(seconds: Number, sample_rate: float) -> Union[float, 
         ValueError: a number ``seconds`` is negative or NaN, or ``sample_rate`` is not a positive
             finite number.
     """
-    check_sample_rate(sample_rate)
+    sample_rate = check_sample_rate(sample_rate)
     if isinstance(seconds, torch.Tensor):
         return -torch.expm1(-1.0 / (seconds * sample_rate))
     check_range("seconds", seconds, 0.0)
@@ -219,7 +220,7 @@ def alpha_to_time_constant(alpha: Number, sample_rate: float) -> Union[float, to
         ValueError: a number ``alpha`` is outside ``[0, 1]``, or ``sample_rate`` is not a positive
             finite number.
     """
-    check_sample_rate(sample_rate)
+    sample_rate = check_sample_rate(sample_rate)
     if isinstance(alpha, torch.Tensor):
         return -1.0 / (sample_rate * torch.log1p(-alpha))
     check_range("alpha", alpha, 0.0, 1.0)
@@ -253,8 +254,7 @@ def compressor_static_gain(
         ValueError: a number parameter outside its range (tensor values are not checked).
     """
     check_tensor("level_db", level_db, real=True)
-    if not isinstance(knee_db, (int, float)) or isinstance(knee_db, bool) or not 0 <= knee_db < math.inf:
-        raise ValueError(f"knee_db must be a non-negative finite number, got {knee_db!r}")
+    knee_db = check_number("knee_db", knee_db, 0.0)
     check_range("threshold_db", threshold_db, finite=True)
     check_range("ratio", ratio, 1.0)
     ct = as_tensor_like("threshold_db", threshold_db, level_db)
@@ -292,7 +292,7 @@ def signal_level_db(x: torch.Tensor, rms_alpha: Optional[Number] = None, eps: fl
     """
     check_tensor("x", x, 2, "(B, T)", real=True)
     check_range("rms_alpha", rms_alpha, 0.0, 1.0)
-    check_range("eps", eps, 0.0, finite=True)
+    eps = check_number("eps", eps, 0.0)
     if rms_alpha is None:
         return 20 * torch.log10(x.abs() + eps)
     B, T = x.shape

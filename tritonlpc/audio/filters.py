@@ -234,7 +234,7 @@ def _design_inputs(
     cutoff: torch.Tensor, q: Number, sample_rate: float, name: str = "cutoff"
 ) -> Tuple[torch.Tensor, torch.Tensor]:
     check_tensor(name, cutoff, real=True)
-    check_sample_rate(sample_rate)
+    sample_rate = check_sample_rate(sample_rate)
     check_range("q", q, 0.0, low_open=True, finite=True)
     qt = as_tensor_like("q", q, cutoff)
     check_same_device([(name, cutoff), ("q", qt)])
