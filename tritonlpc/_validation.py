@@ -192,7 +192,11 @@ def check_sample_rate(sample_rate: object) -> float:
     Raises:
         TypeError: not a number. ValueError: naming ``sample_rate`` and the value (NaN included).
     """
-    return check_number("sample_rate", sample_rate, 0.0, low_open=True)
+    if not is_number(sample_rate):
+        raise TypeError(f"sample_rate must be a number (int or float), got {type(sample_rate).__name__}")
+    if not 0 < sample_rate < math.inf:  # type: ignore[operator]  # a real number
+        raise ValueError(f"sample_rate must be a positive finite number, got {sample_rate!r}")
+    return float(sample_rate)  # type: ignore[arg-type]
 
 
 def as_tensor_like(name: str, value: Number, like: torch.Tensor, *, real: bool = True) -> torch.Tensor:
