@@ -10,7 +10,7 @@ float32 inside the kernel), and results are returned in the promoted input dtype
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, NamedTuple, Optional
+from typing import TYPE_CHECKING, NamedTuple, Optional, Tuple
 
 import torch
 
@@ -48,18 +48,21 @@ def eager_backend(t: torch.Tensor) -> Optional[Backend]:
     return _dispatch.backend_object(t)
 
 
-def prepare(like: torch.Tensor, *tensors: Optional[torch.Tensor], native_half: bool = True) -> Prepared:
+def prepare(
+    like: torch.Tensor, *tensors: Optional[torch.Tensor], native_half: bool = True
+) -> Tuple[torch.dtype, torch.dtype, Optional[Backend]]:
     """Decide a call on ``tensors`` (already validated; ``None`` entries skipped) whose kernels run
-    on ``like``'s device. ``native_half=False``: half precision is computed in float32 whatever
-    the backend (the sharded maps and the compressor's smoother need the range).
+    on ``like``'s device: returns ``(dtype, compute, backend)`` as :class:`Prepared` describes
+    (a plain tuple: small calls count every microsecond). ``native_half=False``: half precision
+    is computed in float32 whatever the backend (the sharded maps need the range).
 
     Raises:
         RuntimeError: the requested backend cannot run on that device.
     """
     dtype = common_dtype(*tensors)
-    backend = eager_backend(like)
-    native = native_half and backend is not None and backend.supports_half
-    return Prepared(dtype, compute_dtype(dtype, native), backend)
+    backend = None if like.is_meta or torch.compiler.is_compiling() else _dispatch.backend_object(like)
+    compute = compute_dtype(dtype, native_half and backend is not None and backend.supports_half)
+    return dtype, compute, backend
 
 
 def as_dtype(t: torch.Tensor, dtype: torch.dtype) -> torch.Tensor:

@@ -110,7 +110,11 @@ def common_dtype(*tensors: Optional[torch.Tensor]) -> torch.dtype:
     dtype = None
     for t in tensors:
         if t is not None:
-            dtype = t.dtype if dtype is None else torch.promote_types(dtype, t.dtype)
+            d = t.dtype
+            if dtype is None:
+                dtype = d
+            elif d is not dtype:  # dtypes are singletons: promote only when they differ
+                dtype = torch.promote_types(dtype, d)
     if dtype is None:
         raise ValueError("common_dtype needs at least one tensor")
     return dtype

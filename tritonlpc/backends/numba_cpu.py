@@ -147,17 +147,19 @@ def _run(
     schedule: Optional[str],
     chunk_len: Optional[int],
     args: Tuple,
-    chunked_args: Tuple = (),
+    tiny_of: Optional[torch.dtype] = None,
 ) -> None:
     """Launch one of ``kernels`` (``_FORWARD`` or ``_REVERSE``) on ``args`` with this call's
-    schedule (the chunked kernels take ``chunked_args`` and the chunk length after ``args``)."""
+    schedule (the chunked kernels take the chunk length after ``args``, preceded by
+    ``_tiny(tiny_of)`` where given)."""
     rows, rows_serial, chunked, chunked_serial = kernels
     if _small(B, T, M, schedule, chunk_len):
         launch(rows_serial, *args)
         return
     sched, L = _pick_schedule(B, T, M, schedule, chunk_len)
     if sched == "chunked":
-        launch_parallel(chunked, chunked_serial, *args, *chunked_args, L)
+        extra = () if tiny_of is None else (_tiny(tiny_of),)
+        launch_parallel(chunked, chunked_serial, *args, *extra, L)
     elif _parallel_pays(B, T, M):
         launch_parallel(rows, rows_serial, *args)
     else:
@@ -192,7 +194,7 @@ class NumbaBackend(Backend):
     ) -> None:
         B, T, M = a.shape
         args = (_np(x), _np(a), _np(zi), y.numpy(), conj_a, _sign(x.dtype, neg_a))
-        _run(_FORWARD, B, T, M, schedule, chunk_len, args, (_tiny(x.dtype),))
+        _run(_FORWARD, B, T, M, schedule, chunk_len, args, x.dtype)
 
     def _adjoint(  # type: ignore[override]  # takes only its own knobs, not the base's **knobs: Any
         self,
