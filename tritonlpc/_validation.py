@@ -65,13 +65,16 @@ def check_tensor(
     return t
 
 
-def _check_same_device(named: Sequence[Tuple[str, torch.Tensor]]) -> None:
+def _check_same(named: Sequence[Tuple[str, torch.Tensor]], attr: str, verb: str, exc: type, hint: str) -> None:
+    """Every tensor's ``attr`` equals the first's; else ``exc`` naming both (``"{name} {verb} ..."``)."""
     first_name, first = named[0]
     for name, t in named[1:]:
-        if t.device != first.device:
-            raise ValueError(
-                f"{name} is on {t.device} but {first_name} is on {first.device}; all inputs must be on the same device"
-            )
+        if getattr(t, attr) != getattr(first, attr):
+            raise exc(f"{name} {verb} {getattr(t, attr)} but {first_name} {verb} {getattr(first, attr)}; {hint}")
+
+
+def _check_same_device(named: Sequence[Tuple[str, torch.Tensor]]) -> None:
+    _check_same(named, "device", "is on", ValueError, "all inputs must be on the same device")
 
 
 def check_same_device(named: Sequence[Tuple[str, Optional[torch.Tensor]]]) -> None:
@@ -93,13 +96,8 @@ def check_not_meta(named: Sequence[Tuple[str, object]]) -> None:
 
 
 def _check_same_dtype(named: Sequence[Tuple[str, torch.Tensor]]) -> None:
-    first_name, first = named[0]
-    for name, t in named[1:]:
-        if t.dtype != first.dtype:
-            raise TypeError(
-                f"{name} has dtype {t.dtype} but {first_name} has dtype {first.dtype}; this "
-                "low-level Function needs one dtype (the public functions promote mixed dtypes)"
-            )
+    hint = "this low-level Function needs one dtype (the public functions promote mixed dtypes)"
+    _check_same(named, "dtype", "has dtype", TypeError, hint)
 
 
 def common_dtype(*tensors: Optional[torch.Tensor]) -> torch.dtype:

@@ -54,7 +54,7 @@ described there), :mod:`._numba_smooth`.
 from __future__ import annotations
 
 import functools
-from typing import Optional, Tuple
+from typing import Any, Optional, Tuple
 
 import numba
 import numpy as np
@@ -141,17 +141,18 @@ _REVERSE = (rev.rev_rows, rev.rev_rows_serial, rev.rev_chunked, rev.rev_chunked_
 
 def _run(
     kernels: Tuple,
-    B: int,
-    T: int,
-    M: int,
-    schedule: Optional[str],
-    chunk_len: Optional[int],
+    shape: Tuple[int, ...],
     args: Tuple,
     tiny_of: Optional[torch.dtype] = None,
+    *,
+    schedule: Optional[str] = None,
+    chunk_len: Optional[int] = None,
 ) -> None:
-    """Launch one of ``kernels`` (``_FORWARD`` or ``_REVERSE``) on ``args`` with this call's
-    schedule (the chunked kernels take the chunk length after ``args``, preceded by
+    """Launch one of ``kernels`` (``_FORWARD`` or ``_REVERSE``) on ``args`` for ``a`` of ``shape``
+    with this call's schedule (the knobs ``schedule`` and ``chunk_len``, see
+    :class:`NumbaBackend`; the chunked kernels take the chunk length after ``args``, preceded by
     ``_tiny(tiny_of)`` where given)."""
+    B, T, M = shape
     rows, rows_serial, chunked, chunked_serial = kernels
     if _small(B, T, M, schedule, chunk_len):
         launch(rows_serial, *args)
@@ -180,23 +181,11 @@ class NumbaBackend(Backend):
         # CPU only: no device to pass; torch parses unpacked sizes faster than a tuple (~0.5 us)
         return torch.empty(*shape, dtype=like.dtype if dtype is None else dtype)
 
-    def _forward(  # type: ignore[override]  # takes only its own knobs, not the base's **knobs: Any
-        self,
-        x: Tensor,
-        a: Tensor,
-        zi: Tensor,
-        y: Tensor,
-        conj_a: bool,
-        neg_a: bool,
-        *,
-        schedule: Optional[str] = None,
-        chunk_len: Optional[int] = None,
-    ) -> None:
-        B, T, M = a.shape
+    def _forward(self, x: Tensor, a: Tensor, zi: Tensor, y: Tensor, conj_a: bool, neg_a: bool, **knobs: Any) -> None:
         args = (_np(x), _np(a), _np(zi), y.numpy(), conj_a, _sign(x.dtype, neg_a))
-        _run(_FORWARD, B, T, M, schedule, chunk_len, args, x.dtype)
+        _run(_FORWARD, a.shape, args, x.dtype, **knobs)
 
-    def _adjoint(  # type: ignore[override]  # takes only its own knobs, not the base's **knobs: Any
+    def _adjoint(
         self,
         g: Tensor,
         a: Tensor,
@@ -207,11 +196,8 @@ class NumbaBackend(Backend):
         grad_zi: Optional[Tensor],
         conj_a: bool,
         neg_a: bool,
-        *,
-        schedule: Optional[str] = None,
-        chunk_len: Optional[int] = None,
+        **knobs: Any,
     ) -> None:
-        B, T, M = a.shape
         need_a, need_zi = grad_a is not None, grad_zi is not None
         args = (
             _np(g),
@@ -226,7 +212,7 @@ class NumbaBackend(Backend):
             conj_a,
             _sign(g.dtype, neg_a),
         )
-        _run(_REVERSE, B, T, M, schedule, chunk_len, args)
+        _run(_REVERSE, a.shape, args, **knobs)
 
     def summary(
         self, v: Tensor, a: Tensor, *, neg_a: bool = False, adjoint: bool = False
