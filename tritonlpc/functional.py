@@ -22,7 +22,7 @@ from ._validation import check_flag, check_lpc, check_recurrence
 from .core import LPC
 from .recurrence import Recurrence
 
-__all__ = ["sample_wise_lpc", "linear_recurrence"]
+__all__ = ["sample_wise_lpc", "linear_recurrence", "lpc_checked"]
 
 
 @overload
@@ -75,8 +75,16 @@ def sample_wise_lpc(
         TypeError: an argument is not a tensor or has a non-floating dtype.
         ValueError: shapes or devices do not match, or ``M == 0``.
     """
-    B, T, M = check_lpc(x, a, zi)
-    check_flag("return_zf", return_zf)
+    check_lpc(x, a, zi)
+    return lpc_checked(x, a, zi, check_flag("return_zf", return_zf))
+
+
+def lpc_checked(
+    x: torch.Tensor, a: torch.Tensor, zi: Optional[torch.Tensor], return_zf: bool
+) -> Union[torch.Tensor, Tuple[torch.Tensor, torch.Tensor]]:
+    """:func:`sample_wise_lpc` on arguments another public function already validated (as
+    :func:`tritonlpc._validation.check_lpc` does): prepares the call and runs it."""
+    B, _, M = a.shape
     dtype, cdtype, backend = prepare(x, x, a, zi)
     x_, a_ = as_dtype(x, cdtype), as_dtype(a, cdtype)
     zi_ = as_dtype(zi, cdtype) if zi is not None else x_.new_zeros(B, M)

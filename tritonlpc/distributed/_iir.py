@@ -108,7 +108,7 @@ def _sharded_iir(x: Any, b: Any, a: Any, zi: Any, return_zf: Any, group: Any, of
         front = zx.to(xx.dtype).flip(1) if zx is not None and shards.is_first else xx.new_zeros(B, K)
         tail = graph_input(torch.cat([front, xx], dim=1)[:, -K:], shards)
         past, zf_x = _Halo.apply(tail, zx.to(xx.dtype) if zx is not None else None, shards)
-    v = filters.time_varying_fir(x, b, past)
+    v = filters.fir_checked(x, b, past)[0]
     if M:
         y, zf_y = filter_shards(v, a, zy, shards, return_zf=return_zf, zi_everywhere=layout is not None)
     else:
