@@ -15,12 +15,12 @@ from typing import TYPE_CHECKING, NamedTuple, Optional, Tuple
 import torch
 
 from . import _dispatch
-from ._validation import HALF_DTYPES, common_dtype
+from ._validation import HALF_DTYPES
 
 if TYPE_CHECKING:
     from .backends.base import Backend
 
-__all__ = ["Prepared", "prepare", "compute_dtype", "eager_backend", "as_dtype"]
+__all__ = ["Prepared", "prepare", "common_dtype", "compute_dtype", "eager_backend", "as_dtype"]
 
 
 class Prepared(NamedTuple):
@@ -32,6 +32,24 @@ class Prepared(NamedTuple):
     dtype: torch.dtype
     compute: torch.dtype
     backend: Optional[Backend]
+
+
+def common_dtype(*tensors: Optional[torch.Tensor]) -> torch.dtype:
+    """The dtype the public functions compute in: torch's promotion of the inputs' dtypes.
+
+    Real and complex inputs promote to complex; float32 and float64 to float64.
+    """
+    dtype = None
+    for t in tensors:
+        if t is not None:
+            d = t.dtype
+            if dtype is None:
+                dtype = d
+            elif d is not dtype:  # dtypes are singletons: promote only when they differ
+                dtype = torch.promote_types(dtype, d)
+    if dtype is None:
+        raise ValueError("common_dtype needs at least one tensor")
+    return dtype
 
 
 def compute_dtype(dtype: torch.dtype, native_half: bool = False) -> torch.dtype:

@@ -29,7 +29,6 @@ __all__ = [
     "check_range",
     "check_sample_rate",
     "as_tensor_like",
-    "common_dtype",
     "HALF_DTYPES",
     "DTYPES",
 ]
@@ -98,24 +97,6 @@ def check_not_meta(named: Sequence[Tuple[str, object]]) -> None:
 def _check_same_dtype(named: Sequence[Tuple[str, torch.Tensor]]) -> None:
     hint = "this low-level Function needs one dtype (the public functions promote mixed dtypes)"
     _check_same(named, "dtype", "has dtype", TypeError, hint)
-
-
-def common_dtype(*tensors: Optional[torch.Tensor]) -> torch.dtype:
-    """The dtype the public functions compute in: torch's promotion of the inputs' dtypes.
-
-    Real and complex inputs promote to complex; float32 and float64 to float64.
-    """
-    dtype = None
-    for t in tensors:
-        if t is not None:
-            d = t.dtype
-            if dtype is None:
-                dtype = d
-            elif d is not dtype:  # dtypes are singletons: promote only when they differ
-                dtype = torch.promote_types(dtype, d)
-    if dtype is None:
-        raise ValueError("common_dtype needs at least one tensor")
-    return dtype
 
 
 def check_flag(name: str, value: object) -> bool:

@@ -37,16 +37,8 @@ from torch.autograd import Function
 
 from .. import _dispatch
 from .._autograd import apply, precomputed_signature
-from .._prepare import compute_dtype
-from .._validation import (
-    as_tensor_like,
-    check_number,
-    check_range,
-    check_same_device,
-    check_sample_rate,
-    check_tensor,
-    common_dtype,
-)
+from .._prepare import common_dtype, compute_dtype
+from .._validation import as_tensor_like, check_number, check_range, check_same_device, check_sample_rate, check_tensor
 from ..core import Reverse
 from ..functional import linear_recurrence
 

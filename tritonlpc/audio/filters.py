@@ -22,6 +22,7 @@ from typing import Literal, Optional, Tuple, Union, cast, overload
 
 import torch
 
+from .._prepare import common_dtype
 from .._validation import (
     as_tensor_like,
     check_flag,
@@ -30,7 +31,6 @@ from .._validation import (
     check_same_device,
     check_sample_rate,
     check_tensor,
-    common_dtype,
 )
 from ..functional import lpc_checked
 

@@ -17,7 +17,8 @@ from torch.autograd import Function
 from torch.autograd.function import once_differentiable
 from torch.distributed import ProcessGroup
 
-from .._validation import check_not_meta, common_dtype
+from .._prepare import common_dtype
+from .._validation import check_not_meta
 from ..audio import filters
 from . import _dtensor
 from ._comm import Shards

@@ -30,9 +30,9 @@ from torch.autograd import Function
 from torch.autograd.function import once_differentiable
 
 from .. import _dispatch
-from .._prepare import as_dtype, compute_dtype, prepare
+from .._prepare import as_dtype, common_dtype, compute_dtype, prepare
 from .._reference import apply_map, end_state
-from .._validation import check_lpc, check_not_meta, check_recurrence, common_dtype
+from .._validation import check_lpc, check_not_meta, check_recurrence
 from . import _dtensor
 from ._comm import Shards, agree, resolve_group
 
