@@ -10,7 +10,7 @@ float32 inside the kernel), and results are returned in the promoted input dtype
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, NamedTuple, Optional, Tuple
+from typing import TYPE_CHECKING, Optional, Tuple
 
 import torch
 
@@ -20,18 +20,7 @@ from ._validation import HALF_DTYPES
 if TYPE_CHECKING:
     from .backends.base import Backend
 
-__all__ = ["Prepared", "prepare", "common_dtype", "compute_dtype", "eager_backend", "as_dtype"]
-
-
-class Prepared(NamedTuple):
-    """What a public call decided: ``dtype`` (torch's promotion of the inputs' dtypes: the
-    result's), ``compute`` (the dtype the kernels run in) and ``backend`` (``None`` under
-    torch.compile, where the custom ops pick it when they run, and for meta tensors, which only
-    propagate shapes through the custom ops' fake implementations)."""
-
-    dtype: torch.dtype
-    compute: torch.dtype
-    backend: Optional[Backend]
+__all__ = ["prepare", "common_dtype", "compute_dtype", "eager_backend", "as_dtype"]
 
 
 def common_dtype(*tensors: Optional[torch.Tensor]) -> torch.dtype:
@@ -70,15 +59,18 @@ def prepare(
     like: torch.Tensor, *tensors: Optional[torch.Tensor], native_half: bool = True
 ) -> Tuple[torch.dtype, torch.dtype, Optional[Backend]]:
     """Decide a call on ``tensors`` (already validated; ``None`` entries skipped) whose kernels run
-    on ``like``'s device: returns ``(dtype, compute, backend)`` as :class:`Prepared` describes
-    (a plain tuple: small calls count every microsecond). ``native_half=False``: half precision
-    is computed in float32 whatever the backend (the sharded maps need the range).
+    on ``like``'s device.
+
+    Returns ``(dtype, compute, backend)``: the result's dtype (:func:`common_dtype`), the dtype
+    the kernels run in (:func:`compute_dtype`; ``native_half=False``: half precision in float32
+    whatever the backend, as the sharded maps need the range), and the backend
+    (:func:`eager_backend`; ``None`` under torch.compile and for meta tensors).
 
     Raises:
         RuntimeError: the requested backend cannot run on that device.
     """
     dtype = common_dtype(*tensors)
-    backend = None if like.is_meta or torch.compiler.is_compiling() else _dispatch.backend_object(like)
+    backend = eager_backend(like)
     compute = compute_dtype(dtype, native_half and backend is not None and backend.supports_half)
     return dtype, compute, backend
 
