@@ -150,7 +150,6 @@ def lpc_orders_dtypes_layouts() -> None:
     n = 0
     for M in (1, 2, 3, 8):
         for dtype in dtypes:
-            # B = 5 > M + 1 (complex cases, M < 8) takes the generic summary's per-state branch
             B = 5 if dtype.is_complex else 2
             lpc_case(M, dtype, cases[n % len(cases)], with_zi=n % 2 == 0, expanded=n % 3 == 1, B=B)
             n += 1
@@ -176,6 +175,44 @@ def lpc_half_and_promotion() -> None:
     )
     y = td.sample_wise_lpc(x[:, s:e].float(), a[:, s:e], zi.float() if rank() == 0 else None)
     assert y.dtype == torch.float64
+
+
+@check
+def one_summary_and_one_forward_per_rank() -> None:
+    """A rank after the first runs one slice summary and one forward kernel per call (rank 0:
+    the forward only); the backward one adjoint summary (none on the last rank without
+    ``return_zf``) and one fused backward."""
+    from collections import Counter
+
+    import tritonlpc.distributed as td
+    from tritonlpc import _dispatch
+    from tritonlpc.testing import make_inputs
+
+    x, a, zi = make_inputs(1, 8 * size(), 3, torch.float64, seed=11)
+    s, e = bounds([8] * size())
+    xl = x[:, s:e].clone().requires_grad_()
+    backend = _dispatch.backend_object(xl)
+    calls: Counter = Counter()
+
+    def counted(name: str, fn: Callable) -> Callable:
+        def call(*args, **kwargs):
+            calls[name + ("_adjoint" if kwargs.get("adjoint") else "")] += 1
+            return fn(*args, **kwargs)
+
+        return call
+
+    for name in ("_forward", "_adjoint", "summary"):  # instance attributes shadow the methods
+        setattr(backend, name, counted(name, getattr(backend, name)))
+    try:
+        y = td.sample_wise_lpc(xl, a[:, s:e], zi if rank() == 0 else None)
+        forward = dict(calls)
+        y.square().sum().backward()
+    finally:
+        for name in ("_forward", "_adjoint", "summary"):
+            delattr(backend, name)
+    assert forward == ({"_forward": 1} if rank() == 0 else {"_forward": 1, "summary": 1}), forward
+    middle = 0 < rank() < size() - 1
+    assert calls["_adjoint"] == 1 and calls["summary_adjoint"] == int(middle), dict(calls)
 
 
 @check
@@ -509,6 +546,7 @@ def bad_use_raises_on_every_rank() -> None:
         (ValueError, "return_zf must be the same", lambda: td.sample_wise_lpc(x, a, return_zf=rank() == 0)),
         (ValueError, "K+1", lambda: td.time_varying_iir(x, a[..., :2] if rank() else a[..., :1], a)),
         (TypeError, "group must be a torch.distributed.ProcessGroup", lambda: td.sample_wise_lpc(x, a, group="world")),
+        (TypeError, "x is a meta tensor", lambda: td.sample_wise_lpc(x.to("meta"), a.to("meta"))),
     ]
     for kind, text, call in cases:
         expect_error(kind, text, call)

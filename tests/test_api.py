@@ -255,6 +255,28 @@ def test_low_level_functions_name_a_dtype_the_backend_does_not_compute_in():
         assert tritonlpc.sample_wise_lpc(x, a, zi).dtype == torch.float16  # the public function casts
 
 
+def test_meta_tensors_propagate_shapes():
+    """Meta tensors give the outputs' shapes and dtypes (the custom ops' fake implementations);
+    the low-level Functions, which run kernels, name the argument."""
+    from tritonlpc import audio
+
+    def m(*shape, dtype=torch.float32):
+        return torch.empty(*shape, device="meta", dtype=dtype)
+
+    y, zf = tritonlpc.sample_wise_lpc(m(2, 5), m(2, 5, 3, dtype=torch.float64), return_zf=True)
+    assert y.is_meta and y.shape == (2, 5) and zf.shape == (2, 3) and y.dtype == zf.dtype == torch.float64
+    h = tritonlpc.linear_recurrence(
+        m(2, 5, dtype=torch.float16), m(2, 5, dtype=torch.float16), m(2, dtype=torch.float16)
+    )
+    assert h.is_meta and h.shape == (2, 5) and h.dtype == torch.float16
+    assert audio.feedforward_compressor(m(2, 9), -20.0, 4.0, 0.3, 0.1).shape == (2, 9)
+    assert audio.time_varying_biquad(m(2, 9), m(2, 9, 3), m(2, 9, 2)).shape == (2, 9)
+    with pytest.raises(TypeError, match="^x is a meta tensor"):
+        tritonlpc.core.LPC.apply(m(2, 5), m(2, 5, 2), m(2, 2))
+    with pytest.raises(TypeError, match="^impulse is a meta tensor"):
+        tritonlpc.recurrence.Recurrence.apply(m(2, 5), m(2, 5), m(2))
+
+
 def test_functions_reject_mixed_dtypes():
     x, a, zi = _good()
     with pytest.raises(TypeError, match="A has dtype torch.float64 but x has dtype torch.float32"):
@@ -316,3 +338,22 @@ def test_install_as_torchlpc_in_a_fresh_process():
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=300)
     assert out.returncode == 0, out.stderr
     assert out.stdout.strip().splitlines()[-1] == "[[1.0, 1.5, 1.75]]"
+
+
+@pytest.mark.parametrize(
+    "argv,match",
+    [
+        (["--seconds", "0"], "--seconds: must be a positive finite number"),
+        (["--seconds", "-1"], "--seconds: must be a positive finite number"),
+        (["--seconds", "nan"], "--seconds: must be a positive finite number"),
+        (["--batch", "0"], "--batch: must be a positive integer"),
+        (["--device", "tpu"], "--device: must be 'cpu' or 'cuda'"),
+    ]
+    + ([] if torch.cuda.is_available() else [(["--device", "cuda"], "--device: 'cuda' was asked for, but CUDA")]),
+)
+def test_demo_rejects_bad_options(capsys, argv, match):
+    from tritonlpc.__main__ import main
+
+    with pytest.raises(SystemExit) as exit_:
+        main(argv)
+    assert exit_.value.code == 2 and match in capsys.readouterr().err

@@ -150,3 +150,44 @@ def test_time_constants_reject_sample_rate(sample_rate):
         audio.time_constant_to_alpha(0.01, sample_rate)
     with pytest.raises(ValueError, match="sample_rate"):
         audio.alpha_to_time_constant(0.5, sample_rate)
+
+
+# --------------------------------------------------------------------------- NumPy scalars, tensors
+def test_numpy_real_scalars_are_numbers():
+    """NumPy real scalars are accepted wherever Python numbers are, with the same result."""
+    np = pytest.importorskip("numpy")
+    cut = _cutoff()
+    for got, want in (
+        (audio.biquad_lowpass(cut, np.float32(0.7), np.float32(FS)), audio.biquad_lowpass(cut, 0.7, FS)),
+        (
+            audio.biquad_peak(cut, np.float64(0.7), np.int64(48000), np.float32(3.0)),
+            audio.biquad_peak(cut, 0.7, FS, 3.0),
+        ),
+    ):
+        assert all(torch.allclose(g, w) for g, w in zip(got, want))
+    assert audio.time_constant_to_alpha(np.float32(0.01), np.int32(48000)) == pytest.approx(
+        audio.time_constant_to_alpha(0.01, FS)
+    )
+    x = torch.rand(2, 8, dtype=torch.float64)
+    kw = dict(threshold_db=np.float32(-20.0), ratio=np.int64(4), alpha_attack=np.float64(0.3), alpha_release=0.1)
+    y = audio.feedforward_compressor(x, **kw, knee_db=np.float32(2.0), rms_alpha=np.float32(0.5))
+    assert torch.allclose(y, audio.feedforward_compressor(x, -20.0, 4.0, 0.3, 0.1, rms_alpha=0.5, knee_db=2.0))
+    p = torch.rand(1, 8)
+    assert torch.equal(audio.phaser_coefficients(p, np.int64(2))[1], audio.phaser_coefficients(p, 2)[1])
+    with _raises("sample_rate", np.float32(0.0)):  # still range-checked, value shown
+        audio.biquad_lowpass(cut, 0.7, np.float32(0.0))
+
+
+@pytest.mark.parametrize(
+    "call",
+    [
+        lambda: audio.biquad_lowpass(_cutoff(), 0.7, torch.tensor(FS)),
+        lambda: audio.time_constant_to_alpha(0.01, torch.tensor(FS)),
+        lambda: audio.compressor_static_gain(torch.zeros(2, 8), -20.0, 4.0, torch.tensor(1.0)),
+        lambda: audio.signal_level_db(torch.rand(2, 8), 0.5, eps=torch.tensor(1e-8)),
+    ],
+    ids=["sample_rate", "sample_rate-time-constant", "knee_db", "eps"],
+)
+def test_a_tensor_where_a_number_is_required_is_a_type_error(call):
+    with pytest.raises(TypeError, match=r"(sample_rate|knee_db|eps) must be a number"):
+        call()

@@ -25,6 +25,13 @@ CASES = [
     (2, 9, 1, torch.complex128, False),
 ]
 EMPTY = [(0, 5, 2), (2, 0, 2), (0, 0, 1)]
+# slice maps: M = 1, 2, 5; T < M, T = 0; complex; a expanded over batch
+SUMMARY_CASES = [
+    (2, 9, 1, torch.complex128, False),
+    (3, 6, 2, torch.float64, True),
+    (1, 3, 5, torch.complex128, True),  # T < M
+    (2, 0, 2, torch.float64, False),
+]
 RTOL = 1e-10
 
 
@@ -104,6 +111,23 @@ def test_backend_contract(backend, case):
         be.backward(g, a, None, zi, True, False)
 
     _check_smooth(be, B, T, backend.device)
+
+
+@pytest.mark.parametrize("case", SUMMARY_CASES, ids=_ids)
+def test_backend_summary(backend, case):
+    """``summary``: the slice map ``(P, h)`` and the adjoint's ``k`` of :mod:`tritonlpc._reference`."""
+    x, a, _, g = _inputs(case, backend.device)
+    be = _dispatch.backend_object(x)
+    B, T, M = a.shape
+    for neg in (False, True):
+        P, h = be.summary(x, a, neg_a=neg)
+        assert P is not None and P.shape == (B, M, M) and h.shape == (B, M) and P.dtype == h.dtype == x.dtype
+        P_ref, h_ref = _reference.slice_map(x.cpu(), a.cpu(), neg_a=neg)
+        assert_rel_close(P, P_ref, RTOL)
+        assert_rel_close(h, h_ref, RTOL)
+        none, k = be.summary(g, a, neg_a=neg, adjoint=True)
+        assert none is None and k.shape == (B, M) and k.dtype == g.dtype
+        assert_rel_close(k, _reference.adjoint_slice_map(g.cpu(), a.cpu(), neg_a=neg), RTOL)
 
 
 @pytest.mark.parametrize("B,T,M", EMPTY)

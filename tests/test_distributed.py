@@ -63,8 +63,9 @@ def test_distributed(reports: Dict[int, Dict[str, str]], name: str) -> None:
 @pytest.mark.parametrize("B,T,M", [(2, 9, 3), (6, 9, 2), (1, 2, 4), (3, 0, 2)])
 def test_slice_summary_is_the_slice_map(backend, dtype, B, T, M) -> None:
     """``s_end = P s_start + h`` for any start state, and ``dL/ds_start = P^H mu + k`` for any
-    end-state adjoint ``mu`` (checked with the float64 reference and autograd), on every backend;
-    both branches of the generic version (B <= M+1 and B > M+1)."""
+    end-state adjoint ``mu`` (checked with the float64 reference and autograd), on every backend
+    (B <= M+1 and B > M+1: both branches of ``Backend.summary``'s default, used until Triton has
+    its kernel)."""
     from tritonlpc import _reference
     from tritonlpc.distributed import slice_summary
     from tritonlpc.distributed.summary import end_state
@@ -83,7 +84,7 @@ def test_slice_summary_is_the_slice_map(backend, dtype, B, T, M) -> None:
 
 
 def test_slice_summary_uses_a_backend_kernel(monkeypatch) -> None:
-    """A backend's ``summary`` replaces the generic runs."""
+    """``slice_summary`` is the backend's ``summary`` kernel, arguments passed through."""
     from tritonlpc import _dispatch
     from tritonlpc.distributed import slice_summary
 

@@ -117,13 +117,13 @@ def test_automatic_schedule_prefers_rows_when_cores_are_few():
 def test_compiled_kernels_are_cached_across_processes():
     code = (
         "import torch\n"
-        "from tritonlpc.backends import numba_cpu as nb\n"
+        "from tritonlpc.backends import numba_cpu as nb, _numba_forward as f, _numba_reverse as r\n"
         "x = torch.randn(2, 50, dtype=torch.float64); a = torch.zeros(2, 50, 3, dtype=torch.float64)\n"
         "zi = torch.zeros(2, 3, dtype=torch.float64)\n"
         "y = nb.BACKEND.forward(x, a, zi, schedule='rows')\n"
         "nb.BACKEND.backward(x, a, y, zi, True, True, schedule='rows')\n"
         "count = lambda d, k: sum(getattr(d.stats, k).values())\n"
-        "fwd = (nb._fwd_rows, nb._fwd_rows_serial); rev = (nb._rev_rows, nb._rev_rows_serial)\n"
+        "fwd = (f.fwd_rows, f.fwd_rows_serial); rev = (r.rev_rows, r.rev_rows_serial)\n"
         "print(sum(count(d, 'cache_hits') for d in fwd), sum(count(d, 'cache_misses') for d in fwd + rev),"
         " sum(count(d, 'cache_hits') for d in rev))\n"
     )
@@ -183,3 +183,14 @@ def test_unstable_filter_on_zeros_gives_zeros(dtype):
         kw = dict(schedule=schedule, chunk_len=chunk)
         assert torch.equal(nb.BACKEND.forward(zeros, a, torch.zeros(2, 1, dtype=dtype), **kw), zeros)
         assert torch.equal(nb.BACKEND.reverse(zeros, a, **kw), zeros)
+
+
+@pytest.mark.parametrize("M", [1, 2, 3])
+def test_summary_of_a_long_decaying_slice(M):
+    """The unit-state responses of a long stable slice decay below the smallest normal float:
+    the slice map drops them (``P == 0``, no subnormal arithmetic) and keeps ``h`` exact."""
+    x, a, _ = make_inputs(2, 3000, M, torch.float32, seed=M, max_radius=0.9)
+    P, h = nb.BACKEND.summary(x, a)
+    assert torch.equal(P, torch.zeros_like(P))
+    zero = torch.zeros(2, M)
+    assert_rel_close(h, _reference.end_state(_reference.allpole(_hi(x), _hi(a), _hi(zero)), _hi(zero)), 1e-5)

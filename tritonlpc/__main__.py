@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import math
 import time
+from typing import Optional, Sequence
 
 import torch
 
@@ -24,16 +25,57 @@ def lowpass_denominator(cutoff_hz: torch.Tensor, q: float, sr: float) -> torch.T
     return torch.stack([-2 * torch.cos(w0) / a0, (1 - alpha) / a0], dim=-1)
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--seconds", type=float, default=4.0, help="signal length (default 4 s)")
-    parser.add_argument("--batch", type=int, default=4, help="batch size (default 4)")
-    parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
-    args = parser.parse_args()
+def _positive_seconds(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        value = math.nan
+    if not 0 < value < math.inf or int(value * 48_000) < 1:
+        raise argparse.ArgumentTypeError(
+            f"must be a positive finite number of seconds (at least one sample), got {text!r}"
+        )
+    return value
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be a positive integer, got {text!r}")
+    return value
+
+
+def _device(text: str) -> torch.device:
+    try:
+        device = torch.device(text)
+    except RuntimeError:
+        raise argparse.ArgumentTypeError(f"must be 'cpu' or 'cuda' (or 'cuda:N'), got {text!r}") from None
+    if device.type not in ("cpu", "cuda"):
+        raise argparse.ArgumentTypeError(f"must be 'cpu' or 'cuda' (or 'cuda:N'), got {text!r}")
+    if device.type == "cuda" and not torch.cuda.is_available():
+        raise argparse.ArgumentTypeError("'cuda' was asked for, but CUDA is not available here; use 'cpu'")
+    if device.type == "cuda" and device.index is not None and device.index >= torch.cuda.device_count():
+        raise argparse.ArgumentTypeError(f"{text!r}: this machine has {torch.cuda.device_count()} CUDA device(s)")
+    return device
+
+
+def main(argv: Optional[Sequence[str]] = None) -> None:
+    """Run the demo; ``argv`` as ``sys.argv[1:]`` (bad options end in an argparse error, exit 2)."""
+    parser = argparse.ArgumentParser(
+        prog="python -m tritonlpc", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--seconds", type=_positive_seconds, default=4.0, help="signal length (default 4 s)")
+    parser.add_argument("--batch", type=_positive_int, default=4, help="batch size (default 4)")
+    parser.add_argument(
+        "--device", type=_device, default="cuda" if torch.cuda.is_available() else "cpu", help="cpu or cuda"
+    )
+    args = parser.parse_args(argv)
 
     sr = 48_000
     T = int(args.seconds * sr)
-    device = torch.device(args.device)
+    device = args.device
     gen = torch.Generator().manual_seed(0)
     x = torch.randn(args.batch, T, generator=gen).to(device)
     t = torch.linspace(0, 1, T, device=device)

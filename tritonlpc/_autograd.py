@@ -17,7 +17,15 @@ from ._validation import HALF_DTYPES
 if TYPE_CHECKING:
     from .backends.base import Backend
 
-__all__ = ["needs_autograd", "precomputed_signature", "apply", "backend_computing", "fused_ok", "flatten_vmap"]
+__all__ = [
+    "needs_autograd",
+    "precomputed_signature",
+    "apply",
+    "checked_apply",
+    "backend_computing",
+    "fused_ok",
+    "flatten_vmap",
+]
 
 _is_wrapped: Callable[[torch.Tensor], bool] = torch._C._functorch.is_functorch_wrapped_tensor
 _transforms_active: Callable[[], bool] = torch._C._are_functorch_transforms_active
@@ -52,13 +60,29 @@ def precomputed_signature(cls: _FunctionT) -> _FunctionT:
 
 
 def apply(cls: Type[Function], *args: Any) -> Any:
-    """``cls.apply(*args)`` for an autograd Function given *all* of ``forward``'s arguments
-    positionally: without a ``torch.func`` transform or functorch wrapper around, it goes
-    straight to torch's C++ ``apply``, skipping ``Function.apply``'s binding of the arguments
-    to ``forward``'s signature (``inspect``, a few µs a call), which has nothing to do then."""
+    """``cls.apply(*args)`` without the argument checks of a user's direct call
+    (:func:`checked_apply`), for the package's own calls, whose arguments are prepared.
+
+    ``forward``'s arguments are given positionally: without a ``torch.func`` transform or
+    functorch wrapper around, it goes straight to torch's C++ ``apply``, skipping
+    ``Function.apply``'s binding of the arguments to ``forward``'s signature (``inspect``, a few
+    µs a call), which has nothing to do then."""
     if _transforms_active() or any(isinstance(t, torch.Tensor) and _is_wrapped(t) for t in args):
-        return cls.apply(*args)
+        return _function_apply(cls, *args)
     return super(Function, cls).apply(*args)  # type: ignore[misc]
+
+
+_function_apply = Function.apply.__func__  # type: ignore[attr-defined]  # the unchecked classmethod
+
+
+def checked_apply(cls: Type[Function], check: Callable[..., None], args: Any, kwargs: Any) -> Any:
+    """A user's direct ``cls.apply(*args, **kwargs)`` (torchlpc's low-level API): the arguments
+    bound to ``forward``'s signature and passed to ``check`` (which raises ``TypeError`` /
+    ``ValueError`` naming the argument), then the Function applied."""
+    bound = cls.forward.__signature__.bind(*args, **kwargs)  # type: ignore[attr-defined]
+    bound.apply_defaults()
+    check(*bound.args)
+    return _function_apply(cls, *bound.args)
 
 
 def backend_computing(t: torch.Tensor, name: str) -> Backend:
@@ -66,8 +90,15 @@ def backend_computing(t: torch.Tensor, name: str) -> Backend:
     low-level Functions take one dtype as it is; the public functions cast half inputs).
 
     Raises:
-        TypeError: ``t`` (named ``name``) is float16/bfloat16 and the backend does not compute in it.
+        TypeError: ``t`` (named ``name``) is a meta tensor (this runs kernels; the public
+            functions propagate meta shapes), or float16/bfloat16 and the backend does not
+            compute in it.
     """
+    if t.is_meta:
+        raise TypeError(
+            f"{name} is a meta tensor; this Function runs kernels (sample_wise_lpc / linear_recurrence "
+            "propagate meta shapes)"
+        )
     backend = _dispatch.backend_object(t)
     if t.dtype in HALF_DTYPES and not backend.supports_half:
         raise TypeError(

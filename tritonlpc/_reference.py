@@ -15,15 +15,27 @@ filter, which gives ``dL/dx`` from ``dL/dy``, runs backwards in time reading the
 coefficient at time ``n+i``::
 
     u[n] = g[n] - sum_{i=1..M} A[n+i, i-1] * u[n+i]     (terms with n+i >= T vanish)
+
+Slice maps. With the state ``s[n] = (y[n], ..., y[n-M+1])`` (``zi``'s ordering), filtering a slice
+of ``T`` samples maps the state before it to the state after it affinely, and the adjoint of
+the state after it back to the adjoint of the state before it::
+
+    s_end = P s_start + h                  P (B,M,M), h (B,M): :func:`slice_map`
+    dL/ds_start = P^H mu + k               k (B,M): :func:`adjoint_slice_map`, mu = dL/ds_end
+
+:func:`apply_map` applies a map so that a zero state stays exactly zero, even through a map
+that overflowed (as the sequential recursion, which never forms ``P``). Time-parallel
+schedules and :mod:`tritonlpc.distributed` compose these maps; backends compute them with
+their ``summary`` kernel (:meth:`tritonlpc.backends.base.Backend.summary`).
 """
 
 from __future__ import annotations
 
-from typing import Optional
+from typing import Optional, Tuple
 
 import torch
 
-__all__ = ["allpole", "reverse", "coefficients"]
+__all__ = ["allpole", "reverse", "coefficients", "end_state", "apply_map", "slice_map", "adjoint_slice_map"]
 
 
 def coefficients(a: torch.Tensor, conj_a: bool = False, neg_a: bool = False) -> torch.Tensor:
@@ -101,3 +113,72 @@ def reverse(
     if T == 0:
         return g.new_zeros(B, 0, dtype=dtype)
     return torch.stack(u, dim=1)
+
+
+def end_state(y: torch.Tensor, zi: torch.Tensor) -> torch.Tensor:
+    """The state after a slice, ``(y[T-1], ..., y[T-M])`` with ``y[-k] = zi[k-1]``, `(B, M)`.
+
+    Args:
+        y: the slice's output, `(B, T)`. zi: the state before it, `(B, M)`.
+    """
+    T, M = y.shape[1], zi.shape[1]
+    if T >= M:
+        return y[:, T - M :].flip(1)
+    return torch.cat([zi.flip(1), y], dim=1)[:, T:].flip(1)
+
+
+def apply_map(P: torch.Tensor, h: torch.Tensor, s: torch.Tensor) -> torch.Tensor:
+    """``P s + h`` for batches of small maps, `(B,M,M)`, `(B,M)`, `(B,M)` -> `(B,M)`.
+
+    A zero component of ``s`` contributes exactly zero even where ``P`` overflowed (``inf`` or
+    ``NaN`` after an unstable stretch): the sequential recursion carries a zero state through
+    such a stretch without ever multiplying by the overflowed map, and so does this.
+    """
+    s_ = s.unsqueeze(-2)
+    terms = torch.where(s_ == 0, P.new_zeros(()), P * s_)
+    return h + terms.sum(-1)
+
+
+def slice_map(x: torch.Tensor, a: torch.Tensor, *, neg_a: bool = False) -> Tuple[torch.Tensor, torch.Tensor]:
+    """The affine map ``s_end = P s_start + h`` of filtering ``x`` with ``a`` (:func:`allpole`).
+
+    ``h`` is the end state from the zero state; column ``j`` of ``P`` the end state from the unit
+    state ``e_j`` with a zero input. ``T`` may be 0 (``P = I``, ``h = 0``) or smaller than ``M``.
+
+    Args:
+        x: `(B, T)`. a: `(B, T, M)`. neg_a: the recursion uses ``-a``.
+
+    Returns:
+        ``(P (B,M,M), h (B,M))``.
+    """
+    B, T, M = a.shape
+    zero = x.new_zeros(B, M)
+    h = end_state(allpole(x, a, zero, neg_a=neg_a), zero)
+    P = x.new_zeros(B, M, M)
+    for j in range(M):
+        unit = x.new_zeros(B, M)
+        unit[:, j] = 1
+        P[:, :, j] = end_state(allpole(torch.zeros_like(x), a, unit, neg_a=neg_a), unit)
+    return P, h
+
+
+def adjoint_slice_map(g: torch.Tensor, a: torch.Tensor, *, neg_a: bool = False) -> torch.Tensor:
+    """``k = dL/ds_start`` of a slice whose output gradient is ``g = dL/dy`` and whose end state
+    has a zero gradient (torch's convention for complex numbers: the adjoint uses ``conj(A)``)::
+
+        u = reverse(g, a, conj_a=True),    k[j] = -sum_{n=0..M-1-j, n<T} conj(A[n, n+j]) u[n]
+
+    Args:
+        g: `(B, T)`. a: `(B, T, M)`. neg_a: the recursion uses ``-a``.
+
+    Returns:
+        ``k (B,M)`` (zeros when ``T == 0``).
+    """
+    B, T, M = a.shape
+    A = coefficients(a, conj_a=True, neg_a=neg_a)
+    u = reverse(g, a, conj_a=True, neg_a=neg_a)
+    k = g.new_zeros(B, M, dtype=u.dtype)
+    for j in range(M):
+        for n in range(min(T, M - j)):
+            k[:, j] = k[:, j] - A[:, n, n + j] * u[:, n]
+    return k

@@ -3,13 +3,14 @@
 
 Every failure raises ``TypeError`` (wrong type or dtype) or ``ValueError`` (wrong shape,
 device, order or value) naming the argument and what was seen. Nothing here copies data.
-Parameter values (:func:`check_range`) are checked for Python numbers only: a tensor's values
+Parameter values (:func:`check_range`) are checked for numbers only (Python or NumPy real scalars): a tensor's values
 are used as they are, since reading them would synchronise the GPU.
 """
 
 from __future__ import annotations
 
 import math
+import numbers
 from typing import Optional, Sequence, Tuple, Union
 
 import torch
@@ -18,18 +19,23 @@ __all__ = [
     "check_kind",
     "check_tensor",
     "check_same_device",
+    "check_not_meta",
     "check_lpc",
     "check_recurrence",
     "check_flag",
     "check_int",
+    "check_number",
+    "is_number",
     "check_range",
     "check_sample_rate",
     "as_tensor_like",
-    "common_dtype",
     "HALF_DTYPES",
+    "DTYPES",
 ]
 
 HALF_DTYPES = (torch.float16, torch.bfloat16)
+# The one dtype table: what every public function accepts (the order numbers dtypes in
+# tritonlpc.distributed's exchange between ranks).
 DTYPES = (torch.float32, torch.float64, torch.complex64, torch.complex128) + HALF_DTYPES
 _SUPPORTED = "float16, bfloat16, float32, float64, complex64 or complex128"
 
@@ -58,13 +64,16 @@ def check_tensor(
     return t
 
 
-def _check_same_device(named: Sequence[Tuple[str, torch.Tensor]]) -> None:
+def _check_same(named: Sequence[Tuple[str, torch.Tensor]], attr: str, verb: str, exc: type, hint: str) -> None:
+    """Every tensor's ``attr`` equals the first's; else ``exc`` naming both (``"{name} {verb} ..."``)."""
     first_name, first = named[0]
     for name, t in named[1:]:
-        if t.device != first.device:
-            raise ValueError(
-                f"{name} is on {t.device} but {first_name} is on {first.device}; all inputs must be on the same device"
-            )
+        if getattr(t, attr) != getattr(first, attr):
+            raise exc(f"{name} {verb} {getattr(t, attr)} but {first_name} {verb} {getattr(first, attr)}; {hint}")
+
+
+def _check_same_device(named: Sequence[Tuple[str, torch.Tensor]]) -> None:
+    _check_same(named, "device", "is on", ValueError, "all inputs must be on the same device")
 
 
 def check_same_device(named: Sequence[Tuple[str, Optional[torch.Tensor]]]) -> None:
@@ -74,28 +83,20 @@ def check_same_device(named: Sequence[Tuple[str, Optional[torch.Tensor]]]) -> No
         _check_same_device(present)
 
 
-def _check_same_dtype(named: Sequence[Tuple[str, torch.Tensor]]) -> None:
-    first_name, first = named[0]
-    for name, t in named[1:]:
-        if t.dtype != first.dtype:
-            raise TypeError(
-                f"{name} has dtype {t.dtype} but {first_name} has dtype {first.dtype}; this "
-                "low-level Function needs one dtype (the public functions promote mixed dtypes)"
-            )
+def check_not_meta(named: Sequence[Tuple[str, object]]) -> None:
+    """No given tensor is a meta tensor (for calls that must run, e.g. collectives).
 
-
-def common_dtype(*tensors: Optional[torch.Tensor]) -> torch.dtype:
-    """The dtype the public functions compute in: torch's promotion of the inputs' dtypes.
-
-    Real and complex inputs promote to complex; float32 and float64 to float64.
+    Raises:
+        TypeError: naming the first meta tensor.
     """
-    dtype = None
-    for t in tensors:
-        if t is not None:
-            dtype = t.dtype if dtype is None else torch.promote_types(dtype, t.dtype)
-    if dtype is None:
-        raise ValueError("common_dtype needs at least one tensor")
-    return dtype
+    for name, t in named:
+        if isinstance(t, torch.Tensor) and t.is_meta:
+            raise TypeError(f"{name} is a meta tensor; tritonlpc.distributed needs tensors with data")
+
+
+def _check_same_dtype(named: Sequence[Tuple[str, torch.Tensor]]) -> None:
+    hint = "this low-level Function needs one dtype (the public functions promote mixed dtypes)"
+    _check_same(named, "dtype", "has dtype", TypeError, hint)
 
 
 def check_flag(name: str, value: object) -> bool:
@@ -105,13 +106,34 @@ def check_flag(name: str, value: object) -> bool:
     return value
 
 
+def is_number(value: object) -> bool:
+    """``value`` is a real number: a Python ``int``/``float`` or a NumPy real scalar (not a
+    bool, not a tensor or array)."""
+    return isinstance(value, numbers.Real) and not isinstance(value, bool)
+
+
 def check_int(name: str, value: object, minimum: int = 1) -> int:
-    """``value`` must be an ``int`` (not a bool) of at least ``minimum``."""
-    if isinstance(value, bool) or not isinstance(value, int):
+    """``value`` must be an integer (a Python ``int`` or NumPy integer, not a bool) of at least
+    ``minimum``; returned as an ``int``."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
         raise TypeError(f"{name} must be an int, got {type(value).__name__}")
     if value < minimum:
         raise ValueError(f"{name} must be >= {minimum}, got {value}")
-    return value
+    return int(value)
+
+
+def check_number(name: str, value: object, low: float = -math.inf, *, low_open: bool = False) -> float:
+    """``value`` must be a finite real number (:func:`is_number`) of at least ``low`` (above it
+    if ``low_open``); returned as a ``float``.
+
+    Raises:
+        TypeError: not a number (a tensor included: this parameter is not differentiable).
+        ValueError: out of range, naming ``name`` and the value.
+    """
+    if not is_number(value):
+        raise TypeError(f"{name} must be a number (int or float), got {type(value).__name__}")
+    check_range(name, value, low, low_open=low_open, finite=True)
+    return float(value)  # type: ignore[arg-type]  # a real number
 
 
 Number = Union[float, torch.Tensor]
@@ -136,9 +158,9 @@ def check_range(
     Raises:
         ValueError: naming ``name`` and the value.
     """
-    if not isinstance(value, (int, float)) or isinstance(value, bool):
+    if not is_number(value):
         return
-    v = float(value)
+    v = float(value)  # type: ignore[arg-type]  # a real number
     ok = (v > low if low_open else v >= low) and (v < high if high_open else v <= high)  # NaN: False
     if not ok or (finite and not math.isfinite(v)):
         low_open, high_open = low_open or (finite and low == -math.inf), high_open or (finite and high == math.inf)
@@ -147,14 +169,17 @@ def check_range(
         raise ValueError(f"{name} must be {kind} in {interval}, got {value!r}")
 
 
-def check_sample_rate(sample_rate: object) -> None:
-    """``sample_rate`` must be a positive finite number (a Python ``int``/``float``).
+def check_sample_rate(sample_rate: object) -> float:
+    """``sample_rate`` must be a positive finite number (:func:`check_number`); returned as a float.
 
     Raises:
-        ValueError: naming ``sample_rate`` and the value (NaN included).
+        TypeError: not a number. ValueError: naming ``sample_rate`` and the value (NaN included).
     """
-    if isinstance(sample_rate, bool) or not isinstance(sample_rate, (int, float)) or not 0 < sample_rate < math.inf:
+    if not is_number(sample_rate):
+        raise TypeError(f"sample_rate must be a number (int or float), got {type(sample_rate).__name__}")
+    if not 0 < sample_rate < math.inf:  # type: ignore[operator]  # a real number
         raise ValueError(f"sample_rate must be a positive finite number, got {sample_rate!r}")
+    return float(sample_rate)  # type: ignore[arg-type]
 
 
 def as_tensor_like(name: str, value: Number, like: torch.Tensor, *, real: bool = True) -> torch.Tensor:
@@ -164,10 +189,10 @@ def as_tensor_like(name: str, value: Number, like: torch.Tensor, *, real: bool =
     Raises:
         TypeError: ``value`` is neither a number nor a suitable tensor.
     """
-    if isinstance(value, bool) or not isinstance(value, (int, float, torch.Tensor)):
-        raise TypeError(f"{name} must be a float or a torch.Tensor, got {type(value).__name__}")
     if isinstance(value, torch.Tensor):
         return check_tensor(name, value, real=real)
+    if not is_number(value):
+        raise TypeError(f"{name} must be a float or a torch.Tensor, got {type(value).__name__}")
     dtype = like.dtype if like.dtype.is_floating_point else torch.get_default_dtype()
     return torch.tensor(float(value), dtype=dtype, device=like.device)
 

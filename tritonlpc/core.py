@@ -26,7 +26,7 @@ import torch
 from torch.autograd import Function
 
 from . import _dispatch
-from ._autograd import backend_computing, flatten_vmap, fused_ok, precomputed_signature
+from ._autograd import apply, backend_computing, checked_apply, flatten_vmap, fused_ok, precomputed_signature
 from ._validation import check_flag, check_lpc
 
 __all__ = ["LPC", "Reverse", "lpc_vjp", "past_values"]
@@ -78,10 +78,22 @@ def lpc_vjp(
     :class:`Reverse` and torch ops so that it can itself be differentiated.
     """
     M = A.shape[2]
-    u = Reverse.apply(grad_y, A, not conj)  # R(g; conj(Ac))
+    u = apply(Reverse, grad_y, A, not conj)  # R(g; conj(Ac))
     gA = _maybe_conj(-u.unsqueeze(2) * past_values(y, zi, M).conj(), conj) if need_A else None
     gzi = _zi_grad(_maybe_conj(A, not conj), u) if need_zi else None
     return u, gA, gzi
+
+
+def _check_lpc_args(x: object, A: object, zi: object, conj: object) -> None:
+    check_lpc(x, A, zi, names=("x", "A", "zi"), same_dtype=True, require_zi=True)
+    check_flag("conj", conj)
+    backend_computing(x, "x")  # type: ignore[arg-type]  # check_lpc: a tensor
+
+
+def _check_reverse_args(g: object, A: object, conj: object) -> None:
+    check_lpc(g, A, None, names=("g", "A", "zi"), same_dtype=True)
+    check_flag("conj", conj)
+    backend_computing(g, "g")  # type: ignore[arg-type]  # check_lpc: a tensor
 
 
 @precomputed_signature
@@ -91,12 +103,18 @@ class LPC(Function):
     ``LPC.apply(x, A, zi)``: ``x (B,T)``, ``A (B,T,M)``, ``zi (B,M)`` of one dtype and device;
     returns ``y (B,T)``. Supports backward (fused), double backward, forward-mode AD and vmap.
     (An optional fourth argument ``conj`` filters with ``conj(A)``; used internally.)
+
+    Raises (a direct call; the package's own calls are prepared and skip the checks):
+        TypeError, ValueError: naming the argument (types, shapes, dtypes, devices).
     """
+
+    @classmethod
+    def apply(cls, *args: Any, **kwargs: Any) -> Any:  # type: ignore[override]
+        return checked_apply(cls, _check_lpc_args, args, kwargs)
 
     @staticmethod
     def forward(x: torch.Tensor, A: torch.Tensor, zi: torch.Tensor, conj: bool = False) -> torch.Tensor:
-        check_lpc(x, A, zi, names=("x", "A", "zi"), same_dtype=True, require_zi=True)
-        return backend_computing(x, "x").forward(x, A, zi, conj_a=check_flag("conj", conj))
+        return _dispatch.backend_object(x).forward(x, A, zi, conj_a=conj)
 
     @staticmethod
     def setup_context(ctx: Any, inputs: Tuple[Any, ...], output: torch.Tensor) -> None:
@@ -128,12 +146,12 @@ class LPC(Function):
         if A_dot is not None:
             rhs = rhs - (_maybe_conj(A_dot, ctx.conj) * past_values(y, zi, A.shape[2])).sum(2)
         z0 = zi_dot if zi_dot is not None else torch.zeros_like(zi)
-        return LPC.apply(rhs, A, z0, ctx.conj)
+        return apply(LPC, rhs, A, z0, ctx.conj)
 
     @staticmethod
     def vmap(info: Any, in_dims: Tuple[Optional[int], ...], *args: Any) -> Tuple[torch.Tensor, int]:
         flat = flatten_vmap(info, in_dims, args)
-        y = LPC.apply(*flat)
+        y = apply(LPC, *flat)
         return y.reshape(info.batch_size, -1, *y.shape[1:]), 0
 
 
@@ -144,13 +162,16 @@ class Reverse(Function):
     ``Reverse.apply(g, A, conj)`` with ``Ac = conj(A)`` if ``conj`` else ``A``; ``g (B,T)``,
     ``A (B,T,M)`` read at shifted times in place; returns ``u (B,T)``. With ``conj=True`` this is
     ``dL/dx`` of :class:`LPC` for ``dL/dy = g``. Differentiable to any order (its backward is
-    :class:`LPC`); supports forward-mode AD and vmap.
+    :class:`LPC`); supports forward-mode AD and vmap. A direct call checks its arguments.
     """
+
+    @classmethod
+    def apply(cls, *args: Any, **kwargs: Any) -> Any:  # type: ignore[override]
+        return checked_apply(cls, _check_reverse_args, args, kwargs)
 
     @staticmethod
     def forward(g: torch.Tensor, A: torch.Tensor, conj: bool) -> torch.Tensor:  # type: ignore[override]
-        check_lpc(g, A, None, names=("g", "A", "zi"), same_dtype=True)
-        return backend_computing(g, "g").reverse(g, A, conj_a=check_flag("conj", conj))
+        return _dispatch.backend_object(g).reverse(g, A, conj_a=conj)
 
     @staticmethod
     def setup_context(ctx: Any, inputs: Tuple[Any, ...], output: torch.Tensor) -> None:
@@ -165,7 +186,7 @@ class Reverse(Function):
         need_g, need_A, _ = ctx.needs_input_grad
         M = A.shape[2]
         # u = R(g; Ac): dL/dg = F(grad_u; conj(Ac), 0); dL/dAc[m,i-1] = -conj(u[m]) dL/dg[m-i].
-        gg = LPC.apply(grad_u, A, grad_u.new_zeros(grad_u.shape[0], M), not ctx.conj)
+        gg = apply(LPC, grad_u, A, grad_u.new_zeros(grad_u.shape[0], M), not ctx.conj)
         gA = None
         if need_A:
             gAc = -u.conj().unsqueeze(2) * past_values(gg, None, M)
@@ -178,10 +199,10 @@ class Reverse(Function):
         rhs = g_dot if g_dot is not None else torch.zeros_like(u)
         if A_dot is not None:
             rhs = rhs - _diagonal_sum(_maybe_conj(A_dot, ctx.conj) * u.unsqueeze(2))
-        return Reverse.apply(rhs, A, ctx.conj)
+        return apply(Reverse, rhs, A, ctx.conj)
 
     @staticmethod
     def vmap(info: Any, in_dims: Tuple[Optional[int], ...], *args: Any) -> Tuple[torch.Tensor, int]:
         flat = flatten_vmap(info, in_dims, args)
-        u = Reverse.apply(*flat)
+        u = apply(Reverse, *flat)
         return u.reshape(info.batch_size, -1, *u.shape[1:]), 0

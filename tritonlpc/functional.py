@@ -10,40 +10,19 @@ differentiated), the backend kernel directly (eager, nothing to differentiate) o
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Literal, Optional, Tuple, Union, overload
+from typing import Literal, Optional, Tuple, Union, overload
 
 import torch
 
-from . import _dispatch, _ops  # noqa: F401  (_ops registers torch.ops.tritonlpc.*)
+from . import _ops  # noqa: F401  (_ops registers torch.ops.tritonlpc.*)
 from ._autograd import apply, needs_autograd
-from ._validation import HALF_DTYPES, check_flag, check_lpc, check_recurrence, common_dtype
+from ._prepare import as_dtype, prepare
+from ._reference import end_state
+from ._validation import check_flag, check_lpc, check_recurrence
 from .core import LPC
 from .recurrence import Recurrence
 
-if TYPE_CHECKING:
-    from .backends.base import Backend
-
-__all__ = ["sample_wise_lpc", "linear_recurrence"]
-
-
-def _compute_dtype(dtype: torch.dtype, backend: Optional[Backend]) -> torch.dtype:
-    """float16/bfloat16 run in float32 unless the backend loads them natively (accumulating in
-    float32 inside the kernel, which saves the conversion copies). ``backend`` is ``None``
-    under torch.compile, where the backend is not known until the custom op runs."""
-    if dtype in HALF_DTYPES and (backend is None or not backend.supports_half):
-        return torch.float32
-    return dtype
-
-
-def _as(t: torch.Tensor, dtype: torch.dtype) -> torch.Tensor:
-    """``t.to(dtype)`` (the same tensor when it already has that dtype, without the call)."""
-    return t if t.dtype == dtype else t.to(dtype)
-
-
-def _eager_backend(x: torch.Tensor) -> Optional[Backend]:
-    """The backend for ``x``'s device; ``None`` under torch.compile (the custom ops pick
-    the backend when they run, and backend state cannot be traced)."""
-    return None if torch.compiler.is_compiling() else _dispatch.backend_object(x)
+__all__ = ["sample_wise_lpc", "linear_recurrence", "lpc_checked"]
 
 
 @overload
@@ -96,27 +75,27 @@ def sample_wise_lpc(
         TypeError: an argument is not a tensor or has a non-floating dtype.
         ValueError: shapes or devices do not match, or ``M == 0``.
     """
-    B, T, M = check_lpc(x, a, zi)
-    check_flag("return_zf", return_zf)
-    dtype = common_dtype(x, a, zi)
-    backend = _eager_backend(x)
-    cdtype = _compute_dtype(dtype, backend)
-    x_, a_ = _as(x, cdtype), _as(a, cdtype)
-    zi_ = _as(zi, cdtype) if zi is not None else x_.new_zeros(B, M)
-    if backend is None:
+    check_lpc(x, a, zi)
+    return lpc_checked(x, a, zi, check_flag("return_zf", return_zf))
+
+
+def lpc_checked(
+    x: torch.Tensor, a: torch.Tensor, zi: Optional[torch.Tensor], return_zf: bool
+) -> Union[torch.Tensor, Tuple[torch.Tensor, torch.Tensor]]:
+    """:func:`sample_wise_lpc` on arguments another public function already validated (as
+    :func:`tritonlpc._validation.check_lpc` does): prepares the call and runs it."""
+    B, _, M = a.shape
+    dtype, cdtype, backend = prepare(x, x, a, zi)
+    x_, a_ = as_dtype(x, cdtype), as_dtype(a, cdtype)
+    zi_ = as_dtype(zi, cdtype) if zi is not None else x_.new_zeros(B, M)
+    if backend is None:  # torch.compile, or meta tensors (the op's fake implementation)
         y = torch.ops.tritonlpc.allpole(x_, a_, zi_, False)
     elif needs_autograd(x_, a_, zi_):
         y = apply(LPC, x_, a_, zi_, False)
     else:  # nothing to differentiate: the kernel directly
         y = backend.forward(x_, a_, zi_)
-    y = _as(y, dtype)
-    if not return_zf:
-        return y
-    if T >= M:
-        zf = y[:, T - M :].flip(1)
-    else:
-        zf = torch.cat([zi_.to(dtype).flip(1), y], dim=1)[:, T:].flip(1)
-    return y, zf
+    y = as_dtype(y, dtype)
+    return (y, end_state(y, as_dtype(zi_, dtype))) if return_zf else y
 
 
 def linear_recurrence(a: torch.Tensor, x: torch.Tensor, zi: Optional[torch.Tensor] = None) -> torch.Tensor:
@@ -131,15 +110,13 @@ def linear_recurrence(a: torch.Tensor, x: torch.Tensor, zi: Optional[torch.Tenso
         Tensor: ``h``, shape `(B, T)`. Differentiable in ``a``, ``x`` and ``zi``.
     """
     B, _ = check_recurrence(a, x, zi, names=("a", "x", "zi"))
-    dtype = common_dtype(a, x, zi)
-    backend = _eager_backend(x)
-    cdtype = _compute_dtype(dtype, backend)
-    a_, x_ = _as(a, cdtype), _as(x, cdtype)
-    zi_ = _as(zi, cdtype) if zi is not None else x_.new_zeros(B)
+    dtype, cdtype, backend = prepare(x, a, x, zi)
+    a_, x_ = as_dtype(a, cdtype), as_dtype(x, cdtype)
+    zi_ = as_dtype(zi, cdtype) if zi is not None else x_.new_zeros(B)
     if backend is None:
         h = torch.ops.tritonlpc.allpole(x_, a_.unsqueeze(2), zi_.unsqueeze(1), True)
     elif needs_autograd(a_, x_, zi_):
         h = apply(Recurrence, a_, x_, zi_)
     else:
         h = backend.forward(x_, a_.unsqueeze(2), zi_.unsqueeze(1), neg_a=True)
-    return _as(h, dtype)
+    return as_dtype(h, dtype)

@@ -18,7 +18,7 @@ import torch
 from torch.autograd import Function
 
 from . import _dispatch
-from ._autograd import backend_computing, flatten_vmap, fused_ok, precomputed_signature
+from ._autograd import apply, backend_computing, checked_apply, flatten_vmap, fused_ok, precomputed_signature
 from ._validation import check_recurrence
 from .core import lpc_vjp
 
@@ -30,27 +30,29 @@ def _previous(out: torch.Tensor, init: torch.Tensor) -> torch.Tensor:
     return torch.cat([init.unsqueeze(1), out[:, :-1]], dim=1)
 
 
+def _check_args(decay: object, impulse: object, initial_state: object) -> None:
+    names = ("decay", "impulse", "initial_state")
+    check_recurrence(decay, impulse, initial_state, names=names, same_dtype=True, require_init=True)
+    backend_computing(impulse, "impulse")  # type: ignore[arg-type]  # check_recurrence: a tensor
+
+
 @precomputed_signature
 class Recurrence(Function):
     """``Recurrence.apply(decay, impulse, initial_state)``: ``decay, impulse (B,T)``,
     ``initial_state (B,)`` of one dtype and device; returns ``h (B,T)``.
 
-    Supports backward (fused), double backward, forward-mode AD and vmap.
+    Supports backward (fused), double backward, forward-mode AD and vmap. A direct call checks
+    its arguments (``TypeError`` / ``ValueError`` naming the argument).
     """
+
+    @classmethod
+    def apply(cls, *args: Any, **kwargs: Any) -> Any:  # type: ignore[override]
+        return checked_apply(cls, _check_args, args, kwargs)
 
     @staticmethod
     def forward(decay: torch.Tensor, impulse: torch.Tensor, initial_state: torch.Tensor) -> torch.Tensor:  # type: ignore[override]
-        check_recurrence(
-            decay,
-            impulse,
-            initial_state,
-            names=("decay", "impulse", "initial_state"),
-            same_dtype=True,
-            require_init=True,
-        )
-        return backend_computing(impulse, "impulse").forward(
-            impulse, decay.unsqueeze(2), initial_state.unsqueeze(1), neg_a=True
-        )
+        backend = _dispatch.backend_object(impulse)
+        return backend.forward(impulse, decay.unsqueeze(2), initial_state.unsqueeze(1), neg_a=True)
 
     @staticmethod
     def setup_context(ctx: Any, inputs: Tuple[Any, ...], output: torch.Tensor) -> None:
@@ -93,10 +95,10 @@ class Recurrence(Function):
         if decay_dot is not None:
             rhs = rhs + decay_dot * _previous(out, init)
         z0 = init_dot if init_dot is not None else torch.zeros_like(init)
-        return Recurrence.apply(decay, rhs, z0)
+        return apply(Recurrence, decay, rhs, z0)
 
     @staticmethod
     def vmap(info: Any, in_dims: Tuple[Optional[int], ...], *args: Any) -> Tuple[torch.Tensor, int]:
         flat = flatten_vmap(info, in_dims, args)
-        h = Recurrence.apply(*flat)
+        h = apply(Recurrence, *flat)
         return h.reshape(info.batch_size, -1, *h.shape[1:]), 0

@@ -36,8 +36,9 @@ import torch
 from torch.autograd import Function
 
 from .. import _dispatch
-from .._autograd import precomputed_signature
-from .._validation import as_tensor_like, check_range, check_same_device, check_sample_rate, check_tensor
+from .._autograd import apply, precomputed_signature
+from .._prepare import common_dtype, compute_dtype
+from .._validation import as_tensor_like, check_number, check_range, check_same_device, check_sample_rate, check_tensor
 from ..core import Reverse
 from ..functional import linear_recurrence
 
@@ -81,7 +82,7 @@ class AttackRelease(Function):
         decay = 1 - beta
         grad_g = grad_g.to(g.dtype)
         if torch.is_grad_enabled():  # create_graph: a differentiable reverse scan
-            u = Reverse.apply(grad_g, -decay.unsqueeze(2), False)
+            u = apply(Reverse, grad_g, -decay.unsqueeze(2), False)
         else:  # the backend's reverse kernel, reading the decays in place (neg_a)
             u = _dispatch.backend_object(grad_g).reverse(grad_g.contiguous(), decay.unsqueeze(2), neg_a=True)
         need_f, need_at, need_rt, need_zi = ctx.needs_input_grad
@@ -171,11 +172,10 @@ def attack_release_smoothing(
         if tuple(zi.shape) != (B,):
             raise ValueError(f"zi must have shape (B,) = ({B},), got {tuple(zi.shape)}")
         check_same_device([("gain", gain), ("zi", zi)])
-    dtype = gain.dtype
-    for t in (at, rt, zi):
-        if t is not None:
-            dtype = torch.promote_types(dtype, t.dtype)
-    cdtype = torch.float32 if dtype in (torch.float16, torch.bfloat16) else dtype
+    dtype = common_dtype(gain, at, rt, zi)
+    if gain.is_meta:  # shapes only
+        return gain.new_empty(gain.shape, dtype=dtype)
+    cdtype = compute_dtype(dtype)  # the smoother computes half precision in float32
     z = zi if zi is not None else gain.new_ones(B)
     out = AttackRelease.apply(gain.to(cdtype), at.to(cdtype), rt.to(cdtype), z.to(cdtype))
     return out.to(dtype)
@@ -193,7 +193,7 @@ def time_constant_to_alpha(seconds: Number, sample_rate: float) -> Union[float, 
         ValueError: a number ``seconds`` is negative or NaN, or ``sample_rate`` is not a positive
             finite number.
     """
-    check_sample_rate(sample_rate)
+    sample_rate = check_sample_rate(sample_rate)
     if isinstance(seconds, torch.Tensor):
         return -torch.expm1(-1.0 / (seconds * sample_rate))
     check_range("seconds", seconds, 0.0)
@@ -212,7 +212,7 @@ def alpha_to_time_constant(alpha: Number, sample_rate: float) -> Union[float, to
         ValueError: a number ``alpha`` is outside ``[0, 1]``, or ``sample_rate`` is not a positive
             finite number.
     """
-    check_sample_rate(sample_rate)
+    sample_rate = check_sample_rate(sample_rate)
     if isinstance(alpha, torch.Tensor):
         return -1.0 / (sample_rate * torch.log1p(-alpha))
     check_range("alpha", alpha, 0.0, 1.0)
@@ -246,8 +246,7 @@ def compressor_static_gain(
         ValueError: a number parameter outside its range (tensor values are not checked).
     """
     check_tensor("level_db", level_db, real=True)
-    if not isinstance(knee_db, (int, float)) or isinstance(knee_db, bool) or not 0 <= knee_db < math.inf:
-        raise ValueError(f"knee_db must be a non-negative finite number, got {knee_db!r}")
+    knee_db = check_number("knee_db", knee_db, 0.0)
     check_range("threshold_db", threshold_db, finite=True)
     check_range("ratio", ratio, 1.0)
     ct = as_tensor_like("threshold_db", threshold_db, level_db)
@@ -285,7 +284,7 @@ def signal_level_db(x: torch.Tensor, rms_alpha: Optional[Number] = None, eps: fl
     """
     check_tensor("x", x, 2, "(B, T)", real=True)
     check_range("rms_alpha", rms_alpha, 0.0, 1.0)
-    check_range("eps", eps, 0.0, finite=True)
+    eps = check_number("eps", eps, 0.0)
     if rms_alpha is None:
         return 20 * torch.log10(x.abs() + eps)
     B, T = x.shape

@@ -18,12 +18,21 @@ leading 1 is not stored).
 from __future__ import annotations
 
 import math
-from typing import Literal, Optional, Tuple, Union, overload
+from typing import Literal, Optional, Tuple, Union, cast, overload
 
 import torch
 
-from .._validation import as_tensor_like, check_int, check_range, check_same_device, check_sample_rate, check_tensor
-from ..functional import sample_wise_lpc
+from .._prepare import common_dtype
+from .._validation import (
+    as_tensor_like,
+    check_flag,
+    check_int,
+    check_range,
+    check_same_device,
+    check_sample_rate,
+    check_tensor,
+)
+from ..functional import lpc_checked
 
 __all__ = [
     "time_varying_fir",
@@ -97,26 +106,34 @@ def time_varying_fir(
         ValueError: shapes or devices do not match.
     """
     check_tensor("x", x, 2, "(B, T)")
-    check_tensor("b", b, 3, "(B, T, K+1)")
-    B, T = x.shape
+    _check_b(b, *x.shape)
+    _check_zi_fir(zi, x.shape[0], b.shape[2] - 1, "zi")
+    check_same_device([("x", x), ("b", b), ("zi", zi)])
+    y, zf = fir_checked(x, b, zi)
+    return (y, zf) if check_flag("return_zf", return_zf) else y
+
+
+def _check_b(b: object, B: int, T: int) -> torch.Tensor:
+    b = check_tensor("b", b, 3, "(B, T, K+1)")
     if b.shape[:2] != (B, T) or b.shape[2] < 1:
         raise ValueError(
             f"b must have shape (B, T, K+1) = ({B}, {T}, K+1) with K >= 0 to match x, got {tuple(b.shape)}"
         )
+    return b
+
+
+def fir_checked(x: torch.Tensor, b: torch.Tensor, zi: Optional[torch.Tensor]) -> Tuple[torch.Tensor, torch.Tensor]:
+    """:func:`time_varying_fir` on arguments already validated (by it, or :func:`check_iir`):
+    ``(y, zf)``."""
+    B, T = x.shape
     K = b.shape[2] - 1
-    _check_zi_fir(zi, B, K, "zi")
-    check_same_device([("x", x), ("b", b), ("zi", zi)])
-    dtype = torch.promote_types(x.dtype, b.dtype)
-    if zi is not None:
-        dtype = torch.promote_types(dtype, zi.dtype)
+    dtype = common_dtype(x, b, zi)
     xx = x.to(dtype)
     past = zi.to(dtype).flip(1) if zi is not None else xx.new_zeros(B, K)
     xp = torch.cat([past, xx], dim=1)  # xp[:, K + n] = x[n]
     y = b[:, :, 0].to(dtype) * xx
     for k in range(1, K + 1):  # a loop over taps, never over time
         y = y + b[:, :, k].to(dtype) * xp[:, K - k : K - k + T]
-    if not return_zf:
-        return y
     return y, xp[:, xp.shape[1] - K :].flip(1)
 
 
@@ -141,13 +158,9 @@ def check_iir(
 ) -> Tuple[int, int, int, int, Optional[torch.Tensor], Optional[torch.Tensor]]:
     """Validate :func:`time_varying_iir`'s arguments; returns ``(B, T, K, M, zi_x, zi_y)``."""
     x = check_tensor("x", x, 2, "(B, T)")
-    b = check_tensor("b", b, 3, "(B, T, K+1)")
-    a = check_tensor("a", a, 3, "(B, T, M)")
     B, T = x.shape
-    if b.shape[:2] != (B, T) or b.shape[2] < 1:
-        raise ValueError(
-            f"b must have shape (B, T, K+1) = ({B}, {T}, K+1) with K >= 0 to match x, got {tuple(b.shape)}"
-        )
+    b = _check_b(b, B, T)
+    a = check_tensor("a", a, 3, "(B, T, M)")
     if a.shape[:2] != (B, T):
         raise ValueError(f"a must have shape (B, T, M) = ({B}, {T}, M) to match x, got {tuple(a.shape)}")
     K, M = b.shape[2] - 1, a.shape[2]
@@ -193,12 +206,24 @@ def time_varying_iir(
         >>> b, a = biquad_lowpass(cutoff, q=2.0, sample_rate=48000)   # (B, T, 3), (B, T, 2)
         >>> y = time_varying_iir(x, b, a)
     """
-    B, _, _, M, zx, zy = check_iir(x, b, a, zi)
-    v, zf_x = time_varying_fir(x, b, zx, return_zf=True)
-    if M == 0:
-        y, zf_y = v, v.new_zeros(B, 0)
+    *_, zx, zy = check_iir(x, b, a, zi)
+    return iir_checked(x, b, a, zx, zy, check_flag("return_zf", return_zf))
+
+
+def iir_checked(
+    x: torch.Tensor,
+    b: torch.Tensor,
+    a: torch.Tensor,
+    zx: Optional[torch.Tensor],
+    zy: Optional[torch.Tensor],
+    return_zf: bool,
+) -> Union[torch.Tensor, Tuple[torch.Tensor, IIRState]]:
+    """:func:`time_varying_iir` on arguments :func:`check_iir` validated (``zi`` split in two)."""
+    v, zf_x = fir_checked(x, b, zx)
+    if a.shape[2] == 0:
+        y, zf_y = v, v.new_zeros(x.shape[0], 0)
     else:
-        y, zf_y = sample_wise_lpc(v, a, zy, return_zf=True)
+        y, zf_y = cast(Tuple[torch.Tensor, torch.Tensor], lpc_checked(v, a, zy, True))
     return (y, (zf_x, zf_y)) if return_zf else y
 
 
@@ -218,7 +243,8 @@ def time_varying_biquad(
         ValueError: ``b`` or ``a`` does not hold 3 and 2 coefficients per sample.
     """
     check_biquad(b, a)
-    return time_varying_iir(x, b, a, zi, return_zf)
+    *_, zx, zy = check_iir(x, b, a, zi)
+    return iir_checked(x, b, a, zx, zy, check_flag("return_zf", return_zf))
 
 
 def check_biquad(b: object, a: object) -> None:
@@ -234,7 +260,7 @@ def _design_inputs(
     cutoff: torch.Tensor, q: Number, sample_rate: float, name: str = "cutoff"
 ) -> Tuple[torch.Tensor, torch.Tensor]:
     check_tensor(name, cutoff, real=True)
-    check_sample_rate(sample_rate)
+    sample_rate = check_sample_rate(sample_rate)
     check_range("q", q, 0.0, low_open=True, finite=True)
     qt = as_tensor_like("q", q, cutoff)
     check_same_device([(name, cutoff), ("q", qt)])

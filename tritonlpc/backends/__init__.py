@@ -50,7 +50,12 @@ Contract (every backend implements it identically; the math is in :mod:`tritonlp
     ``f (B,T)``, ``at, rt, zi (B,)`` of one real dtype (float32/float64); returns new
     ``g (B,T)`` and ``zeta (B,T)`` (bool).
 
-``summary(v, a, *, neg_a=False, adjoint=False)`` (optional)
-    A dedicated kernel for :func:`tritonlpc.distributed.slice_summary`; ``None`` (the default)
-    when the backend has none.
+``summary(v, a, *, neg_a=False, adjoint=False) -> (P (B,M,M), h (B,M))`` or ``(None, k (B,M))``
+    The affine map ``s_end = P s_start + h`` of filtering the slice ``x = v`` (state
+    ``s = (y[n], ..., y[n-M+1])``), or with ``adjoint`` the constant part ``k`` of
+    ``dL/ds_start = P^H mu + k`` for ``g = dL/dy = v`` (torch's complex convention), in one
+    pass over the slice; definitions in :func:`tritonlpc._reference.slice_map` /
+    :func:`tritonlpc._reference.adjoint_slice_map`. ``a`` any strides, read in place; ``T``
+    may be 0 (``P = I``, ``h = k = 0``) or smaller than ``M``. Used by
+    :mod:`tritonlpc.distributed` (one summary and one forward per call on a later rank).
 """

@@ -35,7 +35,7 @@ import numba
 import numpy as np
 from numba.core import caching
 
-__all__ = ["jit", "variant", "launch", "launch_parallel", "parallel_allowed", "cache_dir"]
+__all__ = ["jit", "variant", "launch", "launch_parallel", "parallel_allowed", "cache_dir", "coef", "affine"]
 
 # contract: a * b + c may be one fused multiply-add (one rounding instead of two; the recursion
 # is latency-bound, and a fused step halves the chain). No reassociation: sums keep their order.
@@ -120,6 +120,30 @@ def variant(fn: Callable, name: str) -> Callable:
     new = types.FunctionType(fn.__code__, fn.__globals__, name, fn.__defaults__, fn.__closure__)
     new.__qualname__ = name
     return new
+
+
+# --------------------------------------------------------------------------- shared kernel math
+@jit(inline="always")
+def coef(c, conj, sgn):
+    """The coefficient the recursion uses: ``c`` times ``sgn`` (``-1`` for ``neg_a``),
+    conjugated if ``conj``."""
+    c = c * sgn
+    return c.conjugate() if conj else c
+
+
+@jit
+def affine(P, s, h):
+    """``P @ s + h`` for a small square matrix (no BLAS), where a zero ``s[j]`` contributes exactly
+    zero: the map ``P`` of an unstable stretch can overflow (inf, or NaN from inf - inf), and a
+    zero state carried through it must stay zero, as in the sequential recursion, which never
+    forms ``P`` (``inf * 0`` would be NaN). The same rule as :func:`tritonlpc._reference.apply_map`."""
+    out = h.copy()
+    for j in range(P.shape[1]):
+        sj = s[j]
+        if sj != 0:
+            for i in range(P.shape[0]):
+                out[i] += P[i, j] * sj
+    return out
 
 
 # --------------------------------------------------------------------------- launching

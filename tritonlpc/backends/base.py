@@ -2,7 +2,7 @@
 
 A backend subclasses :class:`Backend` and supplies only its kernels, which fill outputs that the
 base class allocated (:meth:`Backend._forward`, :meth:`Backend._adjoint`, :meth:`Backend._smooth`)
-and, where it has one, the optional :meth:`Backend.summary`. The base class checks the device and
+and the slice map :meth:`Backend.summary`. The base class checks the device and
 the arguments, allocates the outputs and returns early for empty shapes, so every backend behaves
 the same at the edges. The contract's prose is in :mod:`tritonlpc.backends`; the math in
 :mod:`tritonlpc._reference`.
@@ -11,10 +11,12 @@ the same at the edges. The contract's prose is in :mod:`tritonlpc.backends`; the
 from __future__ import annotations
 
 import abc
-from typing import Any, ClassVar, Optional, Tuple
+from typing import Any, ClassVar, Optional, Tuple, cast
 
 import torch
 from torch import Tensor
+
+from .._reference import end_state
 
 __all__ = ["Backend", "Grads", "check_knob"]
 
@@ -38,8 +40,7 @@ class Backend(abc.ABC):
     """One compute backend (``numba`` on CPU, ``triton`` on CUDA).
 
     Public methods (the contract, the same for every backend; see :mod:`tritonlpc.backends`):
-    :meth:`forward`, :meth:`backward`, :meth:`reverse`, :meth:`smooth`, and the optional
-    :meth:`summary`. Keyword arguments beyond the contract's (``**knobs``) go to the backend's
+    :meth:`forward`, :meth:`backward`, :meth:`reverse`, :meth:`smooth` and :meth:`summary`. Keyword arguments beyond the contract's (``**knobs``) go to the backend's
     kernels unchanged: schedule overrides that tests and benchmarks use (unknown ones raise
     ``TypeError``, bad values ``ValueError``).
 
@@ -158,14 +159,39 @@ class Backend(abc.ABC):
 
     def summary(
         self, v: Tensor, a: Tensor, *, neg_a: bool = False, adjoint: bool = False
-    ) -> Optional[Tuple[Optional[Tensor], Tensor]]:
-        """Optional: a dedicated kernel for a slice's affine map, as
-        :func:`tritonlpc.distributed.slice_summary` defines it (same arguments and results).
+    ) -> Tuple[Optional[Tensor], Tensor]:
+        """The affine map of a slice (:func:`tritonlpc._reference.slice_map`), or its adjoint's
+        constant part (:func:`tritonlpc._reference.adjoint_slice_map`), in one pass over the slice.
 
-        Returns ``None`` when the backend has none (the default): ``slice_summary`` then builds
-        the map from :meth:`forward` / :meth:`backward`.
+        ``v (B,T)``: the input ``x``, or ``g = dL/dy`` if ``adjoint``; ``a (B,T,M)``, any strides,
+        read in place; ``A = -a`` if ``neg_a``. ``T`` may be 0 (``P = I``, ``h = k = 0``) or
+        smaller than ``M``. Returns new ``(P (B,M,M), h (B,M))``, or ``(None, k (B,M))`` if
+        ``adjoint``, in ``v``'s dtype.
+
+        This default is a stand-in for a backend without its own kernel yet (Triton, until its
+        ``summary`` lands; then it goes and this method becomes abstract): ``min(B, M + 1)``
+        calls of :meth:`forward`, or one :meth:`backward`.
         """
-        return None
+        B, T, M = a.shape
+        if adjoint:
+            return None, cast(Tensor, self.backward(v, a, None, v.new_zeros(B, M), False, True, neg_a=neg_a)[2])
+        eye = torch.eye(M, dtype=v.dtype, device=v.device)
+        P, h = v.new_empty(B, M, M), v.new_empty(B, M)
+        if B <= M + 1:  # the M + 1 runs of a row batched, a[b] expanded (stride 0)
+            states = torch.cat([v.new_zeros(1, M), eye])  # (M+1, M): zero state, then e_1..e_M
+            for b in range(B):
+                inputs = v.new_zeros(M + 1, T)
+                inputs[0] = v[b]
+                y = self.forward(inputs, a[b : b + 1].expand(M + 1, T, M), states, neg_a=neg_a)
+                ends = end_state(y, states)
+                h[b], P[b] = ends[0], ends[1:].T
+            return P, h
+        start = v.new_zeros(B, M)
+        h.copy_(end_state(self.forward(v, a, start, neg_a=neg_a), start))
+        for j in range(M):
+            start = eye[j].expand(B, M)
+            P[:, :, j] = end_state(self.forward(v.new_zeros(()).expand(B, T), a, start, neg_a=neg_a), start)
+        return P, h
 
     def __repr__(self) -> str:
         return f"<tritonlpc {self.name} backend>"

@@ -16,12 +16,13 @@ from typing import Dict, Optional, Sequence, Tuple
 import torch
 import torch.distributed as dist
 
+from .._validation import DTYPES
+
 __all__ = ["Shards", "agree", "resolve_group"]
 
 # torch >= 2.13 names it all_gather_single (all_gather_into_tensor is deprecated there)
 _gather_into = getattr(dist, "all_gather_single", None) or dist.all_gather_into_tensor
 
-_DTYPES = (torch.float32, torch.float64, torch.complex64, torch.complex128, torch.float16, torch.bfloat16)
 _CALLS = ("sample_wise_lpc", "linear_recurrence", "time_varying_iir")
 # Per-rank record exchanged by `agree` (int64 each). "offset" is -1 when not given.
 _FIELDS = ("valid", "call", "B", "M", "K", "T", "dtype", "zi", "return_zf", "offset", "needs_grad", "grad_mode")
@@ -125,7 +126,7 @@ def _record(fields: Optional[Dict[str, object]], call: str) -> list:
     if fields is None:  # this rank's arguments were rejected: only say so
         return [0, _CALLS.index(call)] + [0] * (len(_FIELDS) - 2)
     values = dict(fields, valid=1, call=_CALLS.index(call))
-    values["dtype"] = _DTYPES.index(values["dtype"])  # type: ignore[arg-type]
+    values["dtype"] = DTYPES.index(values["dtype"])  # type: ignore[arg-type]
     values["offset"] = -1 if values.get("offset") is None else values["offset"]
     values.setdefault("K", 0)
     return [int(values[f]) for f in _FIELDS]  # type: ignore[call-overload]
@@ -199,7 +200,7 @@ def _check(call: str, rows: Sequence[Dict[str, int]], zi_everywhere: bool) -> No
                 f"{where}: every rank must hold the same {what}; per rank: {seen} "
                 "(shard the time axis only: slices of one signal)"
             )
-    dtypes = [_DTYPES[r["dtype"]] for r in rows]
+    dtypes = [DTYPES[r["dtype"]] for r in rows]
     if len(set(dtypes)) > 1:
         raise TypeError(f"{where}: the ranks compute in different dtypes; per rank: {[str(d) for d in dtypes]}")
     if len({r["return_zf"] for r in rows}) > 1:

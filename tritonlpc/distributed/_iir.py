@@ -17,11 +17,12 @@ from torch.autograd import Function
 from torch.autograd.function import once_differentiable
 from torch.distributed import ProcessGroup
 
-from .._validation import common_dtype
+from .._prepare import common_dtype
+from .._validation import check_not_meta
 from ..audio import filters
 from . import _dtensor
 from ._comm import Shards
-from ._lpc import agree_call, compute_dtype, filter_shards, graph_input
+from ._lpc import agree_call, filter_shards, graph_input
 
 __all__ = ["time_varying_iir", "time_varying_biquad"]
 
@@ -96,6 +97,7 @@ def _sharded_iir(x: Any, b: Any, a: Any, zi: Any, return_zf: Any, group: Any, of
         if biquad:
             filters.check_biquad(b, a)
         B, T, K, M, state["x"], state["y"] = filters.check_iir(x, b, a, zi)
+        check_not_meta((("x", x), ("b", b), ("a", a), ("zi[0]", state["x"]), ("zi[1]", state["y"])))
         return dict(B=B, T=T, M=M, K=K), (x, b, a, state["x"], state["y"]), zi is not None
 
     shards = agree_call("time_varying_iir", group, offset, return_zf, layout is not None, check, x)
@@ -107,18 +109,9 @@ def _sharded_iir(x: Any, b: Any, a: Any, zi: Any, return_zf: Any, group: Any, of
         front = zx.to(xx.dtype).flip(1) if zx is not None and shards.is_first else xx.new_zeros(B, K)
         tail = graph_input(torch.cat([front, xx], dim=1)[:, -K:], shards)
         past, zf_x = _Halo.apply(tail, zx.to(xx.dtype) if zx is not None else None, shards)
-    v = filters.time_varying_fir(x, b, past)
+    v = filters.fir_checked(x, b, past)[0]
     if M:
-        dtype, cdt = common_dtype(v, a, zy), compute_dtype(v, a, zy)
-        y, zf_y = filter_shards(
-            v.to(cdt),
-            a.to(cdt),
-            zy.to(cdt) if zy is not None else None,
-            shards,
-            return_zf=return_zf,
-            zi_everywhere=layout is not None,
-        )
-        y, zf_y = y.to(dtype), zf_y.to(dtype)
+        y, zf_y = filter_shards(v, a, zy, shards, return_zf=return_zf, zi_everywhere=layout is not None)
     else:
         y, zf_y = v, v.new_zeros(B, 0)
     if layout is not None:

@@ -23,17 +23,21 @@ previous ``M`` outputs overall), so nothing else is exchanged.
 from __future__ import annotations
 
 from functools import reduce
-from typing import Any, Callable, Dict, Optional, Sequence, Tuple, Union, cast
+from typing import TYPE_CHECKING, Any, Callable, Dict, Optional, Sequence, Tuple, Union, cast
 
 import torch
 from torch.autograd import Function
 from torch.autograd.function import once_differentiable
 
 from .. import _dispatch
-from .._validation import HALF_DTYPES, check_lpc, check_recurrence, common_dtype
+from .._prepare import as_dtype, common_dtype, compute_dtype, prepare
+from .._reference import apply_map, end_state
+from .._validation import check_lpc, check_not_meta, check_recurrence
 from . import _dtensor
 from ._comm import Shards, agree, resolve_group
-from .summary import apply_map, end_state, slice_summary
+
+if TYPE_CHECKING:
+    from ..backends.base import Backend
 
 __all__ = [
     "sample_wise_lpc",
@@ -41,16 +45,8 @@ __all__ = [
     "ShardedAllPole",
     "filter_shards",
     "agree_call",
-    "compute_dtype",
     "graph_input",
 ]
-
-
-def compute_dtype(*tensors: Optional[torch.Tensor]) -> torch.dtype:
-    """torch's promotion of the inputs' dtypes, with float16/bfloat16 computed in float32 (the
-    maps of long slices need the range and precision)."""
-    dtype = common_dtype(*tensors)
-    return torch.float32 if dtype in HALF_DTYPES else dtype
 
 
 def needs_grad(*tensors: Optional[torch.Tensor]) -> bool:
@@ -82,7 +78,7 @@ def _inject(g: torch.Tensor, mu: torch.Tensor) -> torch.Tensor:
 
 
 class ShardedAllPole(Function):
-    """``(y, zf) = ShardedAllPole.apply(x, A, zi, shards, neg_a, return_zf, zi_everywhere)``.
+    """``(y, zf) = ShardedAllPole.apply(x, A, zi, shards, backend, neg_a, return_zf, zi_everywhere)``.
 
     ``x (B,T_r)``, ``A (B,T_r,M)``: this rank's slice; ``zi (B,M)`` on rank 0 (or on every rank
     when ``zi_everywhere``, rank 0's is used), else ``None``. Returns the slice's ``y (B,T_r)``
@@ -98,18 +94,18 @@ class ShardedAllPole(Function):
         a: torch.Tensor,
         zi: Optional[torch.Tensor],
         shards: Shards,
+        backend: Backend,
         neg_a: bool,
         return_zf: bool,
         zi_everywhere: bool,
     ) -> Tuple[torch.Tensor, torch.Tensor]:
         B, T, M = a.shape
-        backend = _dispatch.backend_object(x)
         if shards.is_first:
             start = zi if zi is not None else x.new_zeros(B, M)
             y = backend.forward(x, a, start, neg_a=neg_a)
             P, h = x.new_zeros(B, M, M), end_state(y, start)
         else:
-            P_fwd, h = slice_summary(x, a, neg_a=neg_a)
+            P_fwd, h = backend.summary(x, a, neg_a=neg_a)
             P = cast(torch.Tensor, P_fwd)  # forward summaries always have the map (only adjoints omit it)
         maps = shards.all_gather(torch.cat([P, h.unsqueeze(2)], dim=2))  # (R, B, M, M+1)
         state = x.new_zeros(B, M)
@@ -120,7 +116,7 @@ class ShardedAllPole(Function):
         if not shards.is_first:
             y = backend.forward(x, a, start, neg_a=neg_a)
         ctx.save_for_backward(a, y, start, maps[shards.rank + 1 :, ..., :M])
-        ctx.shards, ctx.neg_a, ctx.return_zf = shards, neg_a, return_zf
+        ctx.shards, ctx.backend, ctx.neg_a, ctx.return_zf = shards, backend, neg_a, return_zf
         return y, state
 
     @staticmethod
@@ -129,7 +125,7 @@ class ShardedAllPole(Function):
         a, y, start, later = ctx.saved_tensors
         shards: Shards = ctx.shards
         need_x, need_a, need_zi = ctx.needs_input_grad[:3]
-        backend = _dispatch.backend_object(grad_y)
+        backend: Backend = ctx.backend
         B, T, M = a.shape
         need_start = shards.is_first and need_zi
         done = None
@@ -139,7 +135,7 @@ class ShardedAllPole(Function):
             done = backend.backward(grad_y, a, y if need_a else None, start, need_a, True, neg_a=ctx.neg_a)
             k = cast(torch.Tensor, done[2])  # need_grad_zi=True: grad_zi is given
         else:
-            k = slice_summary(grad_y, a, neg_a=ctx.neg_a, adjoint=True)[1]
+            k = backend.summary(grad_y, a, neg_a=ctx.neg_a, adjoint=True)[1]
         adj = shards.all_gather(torch.stack([k, grad_zf]))  # (R, 2, B, M)
         mu = reduce(torch.add, adj[:, 1].unbind(0))  # dL/dzf, every rank's, in rank order
         for q in range(shards.size - 1, shards.rank, -1):
@@ -155,7 +151,7 @@ class ShardedAllPole(Function):
             grad_zi[:, : max(M - T, 0)] += mu[:, T:]  # the end state holds part of zi when T < M
         elif need_zi:  # replicated zi on a later rank: rank 0's copy was used
             grad_zi = torch.zeros_like(start)
-        return grad_x if need_x else None, grad_a if need_a else None, grad_zi, None, None, None, None
+        return grad_x if need_x else None, grad_a if need_a else None, grad_zi, None, None, None, None, None
 
 
 def filter_shards(
@@ -168,10 +164,18 @@ def filter_shards(
     return_zf: bool = False,
     zi_everywhere: bool = False,
 ) -> Tuple[torch.Tensor, torch.Tensor]:
-    """Run :class:`ShardedAllPole` on already agreed and converted tensors."""
+    """Run :class:`ShardedAllPole` on agreed, validated tensors: promoted and cast to the
+    compute dtype here (:func:`tritonlpc._prepare.prepare`), the result returned in the
+    promoted dtype."""
+    dtype, cdt, backend = prepare(x, x, a, zi, native_half=False)
+    if backend is None:  # under torch.compile: the collectives run eagerly anyway
+        backend = _dispatch.backend_object(x)
+    x, a = as_dtype(x, cdt), as_dtype(a, cdt)
+    zi = as_dtype(zi, cdt) if zi is not None else None
     if shards.needs_grad and not any(t is not None and t.requires_grad for t in (x, a, zi)):
         x = graph_input(x, shards)
-    return ShardedAllPole.apply(x, a, zi, shards, neg_a, return_zf, zi_everywhere)
+    y, zf = ShardedAllPole.apply(x, a, zi, shards, backend, neg_a, return_zf, zi_everywhere)
+    return as_dtype(y, dtype), as_dtype(zf, dtype)
 
 
 def agree_call(
@@ -202,7 +206,7 @@ def agree_call(
         sizes, tensors, zi_given = check()
         fields = dict(
             sizes,
-            dtype=compute_dtype(*tensors),
+            dtype=compute_dtype(common_dtype(*tensors)),
             zi=zi_given,
             return_zf=return_zf,
             offset=offset,
@@ -265,19 +269,11 @@ def sample_wise_lpc(
 
     def check() -> Tuple[Dict[str, int], Sequence[Optional[torch.Tensor]], bool]:
         B, T, M = check_lpc(x, a, zi)
+        check_not_meta((("x", x), ("a", a), ("zi", zi)))
         return dict(B=B, T=T, M=M), (x, a, zi), zi is not None
 
     shards = agree_call("sample_wise_lpc", group, offset, return_zf, layout is not None, check, x)
-    dtype, cdt = common_dtype(x, a, zi), compute_dtype(x, a, zi)
-    y, zf = filter_shards(
-        x.to(cdt),
-        a.to(cdt),
-        zi.to(cdt) if zi is not None else None,
-        shards,
-        return_zf=return_zf,
-        zi_everywhere=layout is not None,
-    )
-    y, zf = y.to(dtype), zf.to(dtype)
+    y, zf = filter_shards(x, a, zi, shards, return_zf=return_zf, zi_everywhere=layout is not None)
     if layout is not None:
         y, zf = layout.shard(y), layout.replicate(zf)
     return (y, zf) if return_zf else y
@@ -308,17 +304,10 @@ def linear_recurrence(
 
     def check() -> Tuple[Dict[str, int], Sequence[Optional[torch.Tensor]], bool]:
         B, T = check_recurrence(a, x, zi, names=("a", "x", "zi"))
+        check_not_meta((("a", a), ("x", x), ("zi", zi)))
         return dict(B=B, T=T, M=1), (a, x, zi), zi is not None
 
     shards = agree_call("linear_recurrence", group, offset, False, layout is not None, check, x)
-    dtype, cdt = common_dtype(a, x, zi), compute_dtype(a, x, zi)
-    h, _ = filter_shards(
-        x.to(cdt),
-        a.to(cdt).unsqueeze(2),
-        zi.to(cdt).unsqueeze(1) if zi is not None else None,
-        shards,
-        neg_a=True,
-        zi_everywhere=layout is not None,
-    )
-    h = h.to(dtype)
+    unsqueezed = zi.unsqueeze(1) if zi is not None else None
+    h, _ = filter_shards(x, a.unsqueeze(2), unsqueezed, shards, neg_a=True, zi_everywhere=layout is not None)
     return layout.shard(h) if layout is not None else h

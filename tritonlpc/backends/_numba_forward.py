@@ -1,0 +1,246 @@
+"""Numba CPU kernels of the forward filter: rows, chunked, and the slice map (summary).
+
+``y[n] = x[n] - sum_i A[n,i] y[n-1-i]`` with ``A = sgn * a`` (``sgn = -1`` for ``neg_a``),
+conjugated if ``conj``. Launched by :class:`tritonlpc.backends.numba_cpu.NumbaBackend`; the
+schedules are described there. Every entry point has a parallel and a serial twin (the same
+body; see :mod:`._numba_support`).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from numba import prange
+
+from ._numba_support import affine, coef, jit, variant
+
+__all__ = [
+    "fwd_rows",
+    "fwd_rows_serial",
+    "fwd_chunked",
+    "fwd_chunked_serial",
+    "fwd_summary",
+    "fwd_summary_serial",
+]
+
+
+# --------------------------------------------------------------------------- rows
+@jit
+def _pair_any(x, a, zi, y, b0, b1, conj, sgn):
+    """Order M >= 2: rows ``b0`` and ``b1`` advanced together (two independent dependency
+    chains in flight: about twice the rows in the time of one); ``b1 == b0`` for an odd last row.
+
+    The taps are summed oldest first and the two newest outputs stay in registers, so the
+    dependency chain from one output to the next is one multiply-add: the older taps (read
+    back from ``y``) are summed while the previous output is still being computed.
+    """
+    T = x.shape[1]
+    M = a.shape[2]
+    two = b1 != b0  # loop-invariant: the compiler keeps a one-row and a two-row loop
+    for b in (b0, b1):
+        for n in range(min(M, T)):  # head: history partly from zi
+            acc = x[b, n]
+            for i in range(M - 1, -1, -1):
+                k = n - 1 - i
+                prev = y[b, k] if k >= 0 else zi[b, -k - 1]
+                acc -= coef(a[b, n, i], conj, sgn) * prev
+            y[b, n] = acc
+    if T <= M:
+        return
+    p0, q0 = y[b0, M - 1], y[b0, M - 2]  # y[n-1], y[n-2]
+    p1, q1 = y[b1, M - 1], y[b1, M - 2]
+    for n in range(M, T):
+        acc0 = x[b0, n]
+        acc1 = x[b1, n]
+        for i in range(M - 1, 1, -1):
+            acc0 -= coef(a[b0, n, i], conj, sgn) * y[b0, n - 1 - i]
+            if two:
+                acc1 -= coef(a[b1, n, i], conj, sgn) * y[b1, n - 1 - i]
+        acc0 -= coef(a[b0, n, 1], conj, sgn) * q0
+        acc0 -= coef(a[b0, n, 0], conj, sgn) * p0
+        y[b0, n] = acc0
+        q0, p0 = p0, acc0
+        if two:
+            acc1 -= coef(a[b1, n, 1], conj, sgn) * q1
+            acc1 -= coef(a[b1, n, 0], conj, sgn) * p1
+            y[b1, n] = acc1
+            q1, p1 = p1, acc1
+
+
+@jit
+def _pair_m1(x, a, zi, y, b0, b1, conj, sgn):
+    """Two rows of order 1 advanced together (``b1 == b0``: one row, written twice)."""
+    T = x.shape[1]
+    s0 = zi[b0, 0]
+    s1 = zi[b1, 0]
+    for n in range(T):
+        s0 = x[b0, n] - coef(a[b0, n, 0], conj, sgn) * s0
+        s1 = x[b1, n] - coef(a[b1, n, 0], conj, sgn) * s1
+        y[b0, n] = s0
+        y[b1, n] = s1
+
+
+@jit
+def _pair_m2(x, a, zi, y, b0, b1, conj, sgn):
+    """Two rows of order 2 advanced together, state in registers (``b1 == b0``: one row)."""
+    T = x.shape[1]
+    p0, q0 = zi[b0, 0], zi[b0, 1]  # y[n-1], y[n-2]
+    p1, q1 = zi[b1, 0], zi[b1, 1]
+    for n in range(T):
+        # older tap first: the chain from y[n-1] to y[n] is one multiply-add
+        v0 = x[b0, n] - coef(a[b0, n, 1], conj, sgn) * q0 - coef(a[b0, n, 0], conj, sgn) * p0
+        v1 = x[b1, n] - coef(a[b1, n, 1], conj, sgn) * q1 - coef(a[b1, n, 0], conj, sgn) * p1
+        q0, p0 = p0, v0
+        q1, p1 = p1, v1
+        y[b0, n] = v0
+        y[b1, n] = v1
+
+
+def _rows_py(x, a, zi, y, conj, sgn):
+    B = x.shape[0]
+    M = a.shape[2]
+    for p in prange((B + 1) // 2):
+        b0 = 2 * p
+        # Odd B: the last row is paired with itself (the same values written twice); the pair is
+        # latency-bound, so this costs nothing measurable and saves single-row kernels.
+        b1 = min(b0 + 1, B - 1)
+        if M == 1:
+            _pair_m1(x, a, zi, y, b0, b1, conj, sgn)
+        elif M == 2:
+            _pair_m2(x, a, zi, y, b0, b1, conj, sgn)
+        else:
+            _pair_any(x, a, zi, y, b0, b1, conj, sgn)
+
+
+# Parallel for real work; serial for small calls, where waking the thread pool costs more
+# than the filtering (prange runs as range there).
+fwd_rows = jit(parallel=True)(variant(_rows_py, "_fwd_rows"))
+fwd_rows_serial = jit(variant(_rows_py, "_fwd_rows_serial"))
+
+
+# --------------------------------------------------------------------------- slice maps
+@jit
+def _map_segment(x, a, b, t0, t1, conj, sgn, tiny, st):
+    """The affine map of times [t0, t1) of row b, in one pass: ``M + 1`` lanes advanced
+    together, lane 0 from the zero state with input ``x`` (gives ``h``), lane ``j + 1`` from
+    the unit state ``e_j`` with zero input (gives column ``j`` of ``P``).
+
+    ``st`` (M, M+1) is overwritten: on return ``st[:, 0] = h`` and ``st[:, 1:] = P`` (state
+    ordering ``(y[t1-1], ..., y[t1-M])``). Orders 1 and 2 keep the lanes in registers.
+
+    Once every entry of ``P`` is below ``tiny`` (the dtype's smallest normal number; checked
+    every 256 samples) ``P`` is set to zero and only ``h`` is carried on: a decaying response
+    would otherwise sit on subnormal numbers, which are many times slower, for the rest of a
+    long slice (a value of ``P`` below ``tiny`` contributes less than ``tiny`` per unit of state).
+    """
+    M = a.shape[2]
+    zero = np.zeros(1, st.dtype)[0]
+    one = zero + 1
+    live = True
+    if M == 1:
+        h, p = zero, one
+        for n in range(t0, t1):
+            c0 = coef(a[b, n, 0], conj, sgn)
+            h = x[b, n] - c0 * h
+            if live:
+                p = -c0 * p
+                if (n - t0) & 255 == 255 and abs(p) < tiny:
+                    p, live = zero, False
+        st[0, 0], st[0, 1] = h, p
+        return
+    if M == 2:  # (y[n-1], y[n-2]) of the three lanes: input, unit e_0, unit e_1
+        h0, h1, p0, p1, q0, q1 = zero, zero, one, zero, zero, one
+        for n in range(t0, t1):
+            c0 = coef(a[b, n, 0], conj, sgn)
+            c1 = coef(a[b, n, 1], conj, sgn)
+            h0, h1 = x[b, n] - c1 * h1 - c0 * h0, h0
+            if live:
+                p0, p1 = -c1 * p1 - c0 * p0, p0
+                q0, q1 = -c1 * q1 - c0 * q0, q0
+                if (n - t0) & 255 == 255 and max(abs(p0), abs(p1), abs(q0), abs(q1)) < tiny:
+                    p0, p1, q0, q1, live = zero, zero, zero, zero, False
+        st[0, 0], st[1, 0], st[0, 1], st[1, 1], st[0, 2], st[1, 2] = h0, h1, p0, p1, q0, q1
+        return
+    c = np.empty(M, st.dtype)
+    for i in range(M):
+        for lane in range(M + 1):
+            st[i, lane] = one if lane == i + 1 else zero
+    lanes = M + 1
+    for n in range(t0, t1):
+        for i in range(M):
+            c[i] = coef(a[b, n, i], conj, sgn)
+        for lane in range(lanes):
+            acc = x[b, n] if lane == 0 else zero
+            for i in range(M - 1, -1, -1):  # oldest tap first, as the rows kernels
+                acc -= c[i] * st[i, lane]
+            for i in range(M - 1, 0, -1):
+                st[i, lane] = st[i - 1, lane]
+            st[0, lane] = acc
+        if lanes > 1 and (n - t0) & 255 == 255 and np.abs(st[:, 1:]).max() < tiny:
+            st[:, 1:] = zero
+            lanes = 1
+
+
+def _summary_py(x, a, P, h, conj, sgn, tiny):
+    B, T = x.shape
+    M = a.shape[2]
+    for b in prange(B):
+        st = np.empty((M, M + 1), P.dtype)
+        _map_segment(x, a, b, 0, T, conj, sgn, tiny, st)
+        for i in range(M):
+            h[b, i] = st[i, 0]
+            for j in range(M):
+                P[b, i, j] = st[i, j + 1]
+
+
+fwd_summary = jit(parallel=True)(variant(_summary_py, "_fwd_summary"))
+fwd_summary_serial = jit(variant(_summary_py, "_fwd_summary_serial"))
+
+
+# --------------------------------------------------------------------------- chunked
+@jit
+def _run_segment(x, a, b, t0, t1, state, conj, sgn, buf):
+    """Run times [t0, t1) of row b from ``state`` = (y[t0-1], ..., y[t0-M]).
+
+    ``buf`` (length >= M + t1 - t0) receives the history then the outputs; ``state`` is
+    overwritten with the end state (y[t1-1], ..., y[t1-M]).
+    """
+    M = a.shape[2]
+    L = t1 - t0
+    for k in range(M):
+        buf[M - 1 - k] = state[k]
+    for t in range(L):
+        acc = x[b, t0 + t]
+        for i in range(M - 1, -1, -1):
+            acc -= coef(a[b, t0 + t, i], conj, sgn) * buf[M + t - 1 - i]
+        buf[M + t] = acc
+    for k in range(M):
+        state[k] = buf[M + L - 1 - k]
+
+
+def _chunked_py(x, a, zi, y, conj, sgn, tiny, L):
+    B, T = x.shape
+    M = a.shape[2]
+    C = (T + L - 1) // L
+    dt = y.dtype
+    maps = np.zeros((B, C, M, M + 1), dt)  # per chunk: [h | P] (see _map_segment)
+    for job in prange(B * C):
+        b, c = job // C, job % C
+        _map_segment(x, a, b, c * L, min(T, c * L + L), conj, sgn, tiny, maps[b, c])
+    S = np.zeros((B, C, M), dt)  # start state of every chunk
+    for b in prange(B):
+        s = zi[b].copy()
+        for c in range(C):
+            S[b, c] = s
+            s = affine(maps[b, c, :, 1:], s, maps[b, c, :, 0])
+    for job in prange(B * C):
+        b, c = job // C, job % C
+        t0, t1 = c * L, min(T, c * L + L)
+        buf = np.empty(M + L, dt)
+        st = S[b, c].copy()
+        _run_segment(x, a, b, t0, t1, st, conj, sgn, buf)
+        for t in range(t1 - t0):
+            y[b, t0 + t] = buf[M + t]
+
+
+fwd_chunked = jit(parallel=True)(variant(_chunked_py, "_fwd_chunked"))
+fwd_chunked_serial = jit(variant(_chunked_py, "_fwd_chunked_serial"))  # where parallel is unsafe
