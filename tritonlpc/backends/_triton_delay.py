@@ -29,9 +29,12 @@ import torch
 import triton
 import triton.language as tl
 
-__all__ = ["comb_forward", "comb_backward", "fdn_forward", "fdn_backward", "COMB_BLOCK", "fdn_block"]
+__all__ = ["comb_forward", "comb_backward", "fdn_forward", "fdn_backward", "COMB_BLOCK", "COMB_BWD_BLOCK", "fdn_block"]
 
 COMB_BLOCK = 128
+#: lanes of a backward block: the deterministic scatter compares every pair of lanes
+#: (``BLOCK x BLOCK`` matrices), so it is narrower than the forward's to stay spill-free.
+COMB_BWD_BLOCK = 64
 
 
 def fdn_block(N: int) -> int:
@@ -101,6 +104,27 @@ def _comb_fwd_kernel(
         t0 += s
 
 
+@triton.jit
+def _gather_block(j, a, c, live, i):
+    """Deterministic scatter of one block: lane ``p`` adds ``a[p]`` to sample ``j[p]`` and
+    ``c[p]`` to ``j[p] - 1``. Returns, for each lane's two targets, the total every live lane
+    adds there (``tot0`` at ``j``, ``tot1`` at ``j - 1``; fixed-order ``tl.sum`` over a
+    lanes x lanes match matrix) and whether the lane owns the target (the first entry, in the
+    order ``(lane, side)``, that hits it), so each target is written once, by a plain
+    read-modify-write."""
+    D = j[None, :] - j[:, None]  # D[p, q] = j[q] - j[p]
+    lq = live[None, :]
+    e0 = (D == 0) & lq
+    ep = (D == 1) & lq  # lane q's second read j[q] - 1 hits j[p]
+    em = (D == -1) & lq  # lane q's first read hits j[p] - 1
+    tot0 = tl.sum(tl.where(e0, a[None, :], 0.0) + tl.where(ep, c[None, :], 0.0), 1)
+    tot1 = tl.sum(tl.where(em, a[None, :], 0.0) + tl.where(e0, c[None, :], 0.0), 1)
+    before = i[None, :] < i[:, None]
+    dup0 = tl.max((before & (e0 | ep)).to(tl.int32), 1)
+    dup1 = tl.max((before & (e0 | em)).to(tl.int32), 1)
+    return tot0, tot1, live & (dup0 == 0), live & (dup1 == 0)
+
+
 @triton.jit(do_not_specialize=["T", "L"])
 def _comb_bwd_kernel(
     u_ptr, acc_ptr, v_ptr, d_ptr, g_ptr, zi_ptr, dd_ptr, dg_ptr, dzi_ptr, T, L,
@@ -111,16 +135,14 @@ def _comb_bwd_kernel(
     i = tl.arange(0, BLOCK)
     far = (T + L + 1).to(tl.float32)
     row = b * T  # u, acc, v, dd, dg: contiguous (B, T)
-    t1 = T if FEEDBACK else tl.minimum(T, (tl.program_id(1) + 1) * BLOCK)
-    t_stop = 0 if FEEDBACK else t1 - 1
-    while t1 > t_stop:
+    t1 = T
+    while t1 > 0:
         n = t1 - 1 - i
         ok = n >= 0
         dc, k, f, nan, low = _delay_split(d_ptr, b * sdb, sdt, n, ok, dmin, far)
-        if FEEDBACK:  # start the block after every scatter target of its lanes
-            t0 = tl.maximum(tl.maximum(t1 - BLOCK, 0), tl.max(tl.where(ok, n - k + 1, 0)).to(tl.int32))
-        else:
-            t0 = tl.program_id(1) * BLOCK
+        t0 = tl.maximum(t1 - BLOCK, 0)
+        if FEEDBACK:  # start the block after every scatter target of its lanes: adjoints final
+            t0 = tl.maximum(t0, tl.max(tl.where(ok, n - k + 1, 0)).to(tl.int32))
         act = ok & (n >= t0)
         live = act & ~nan & (dc < far)
         u = tl.load(u_ptr + row + n, mask=act, other=0.0)
@@ -133,13 +155,20 @@ def _comb_bwd_kernel(
         tl.store(dg_ptr + row + n, dg, mask=act)
         tl.store(dd_ptr + row + n, dd, mask=act)
         w = u * g
+        a = tl.where(live, w * (1.0 - f), 0.0)
+        c = tl.where(live, w * f, 0.0)
+        tot0, tot1, own0, own1 = _gather_block(j.to(tl.int32), a, c, live, i)
         for side in tl.static_range(2):
             js = j - side
-            ws = w * (1.0 - f) if side == 0 else w * f
-            tl.atomic_add(acc_ptr + row + js, ws, mask=live & (js >= 0))
-            tl.atomic_add(dzi_ptr + b * L + L + js, ws, mask=live & (js < 0) & (js >= -L))
-        if FEEDBACK:
-            tl.debug_barrier()
+            tot = tot0 if side == 0 else tot1
+            own = own0 if side == 0 else own1
+            here = own & (js >= 0)
+            old = tl.load(acc_ptr + row + js, mask=here, other=0.0)
+            tl.store(acc_ptr + row + js, old + tot, mask=here)
+            past = own & (js < 0) & (js >= -L)
+            zold = tl.load(dzi_ptr + b * L + L + js, mask=past, other=0.0)
+            tl.store(dzi_ptr + b * L + L + js, zold + tot, mask=past)
+        tl.debug_barrier()
         t1 = t0
 
 
@@ -178,13 +207,12 @@ def comb_backward(
     dd = torch.empty((B, T), dtype=v.dtype, device=v.device)
     dg = torch.empty_like(dd)
     dzi = torch.zeros(zi.shape, dtype=v.dtype, device=v.device)
-    grid = (B,) if feedback else (B, triton.cdiv(T, COMB_BLOCK))
     if B and T:
         _launch(
-            _comb_bwd_kernel, grid,
+            _comb_bwd_kernel, (B,),
             u, dx, v.contiguous(), d, g, zi, dd, dg, dzi, T, zi.shape[1], d.stride(0), d.stride(1),
             g.stride(0), g.stride(1), zi.stride(0), zi.stride(1), float(dmin),
-            FEEDBACK=feedback, BLOCK=COMB_BLOCK,
+            FEEDBACK=feedback, BLOCK=COMB_BWD_BLOCK,
         )  # fmt: skip
     return dx, dd, dg, dzi
 
