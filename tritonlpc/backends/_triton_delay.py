@@ -9,14 +9,29 @@ sample:
   lanes ``i < BLOCK`` load their delays and the block is cut at the first lane whose read
   reaches into the block (``floor(d[t0 + i]) < i + 1``): as long as the delay allows, up to
   ``BLOCK`` samples, at least one. Reads are gathers from ``y`` already written (or ``zi``).
-* **Feedback comb, backward**: the same walk in reverse; the block ``[t0, t1)`` is cut where
-  every adjoint ``acc[n]`` in it is final (no scatter target inside it), and each sample's
-  adjoint scatters to the two samples it read with atomic adds (two lanes may hit one sample
-  when the delay varies), so float sums may differ in the last bits run to run.
-* **Feed-forward comb / fractional delay**: fully parallel, a program a ``(row, block)``.
+* **Comb backward** (every kind): the same walk in reverse, a program a row, in blocks of up
+  to ``COMB_BWD_BLOCK`` samples; with feedback the block ``[t0, t1)`` is cut where every
+  adjoint ``acc[n]`` in it is final (no scatter target inside it). Each sample's adjoint goes
+  to the two samples it read, and two lanes may hit one sample when the delay varies, so the
+  block's scatter is a gather (:func:`_gather_block`): for each lane's target, a fixed-order
+  ``tl.sum`` over a lanes x lanes match matrix adds every contribution to it, and only the
+  first lane hitting a target writes it, by a plain read-modify-write. No atomics: gradients
+  are bitwise equal run to run.
+* **Feed-forward comb / fractional delay, forward**: fully parallel, a program a
+  ``(row, block)``.
 * **FDN**: a program a row, lanes over ``(time, line)``; blocks of ``S = min(delays)``
   samples (capped at ``BLOCK``) are parallel. In the backward each line's scatter targets in a
   block are distinct, so it is a plain read-modify-write (no atomics, deterministic).
+
+**Small batches.** Every recursion here (the feedback comb both ways, every comb backward, the
+FDN) runs one program a row (``B`` programs of four warps), each walking the whole row
+in blocks: at ``B = 1`` one streaming multiprocessor works and the rest of the GPU idles. Time
+blocks cannot run in parallel within a row: a feedback block needs the one before it, and the
+backward's scatter reaches arbitrarily far back through a moving delay. Only the feed-forward
+comb / fractional delay forward spreads a row over programs (their backward walks the row too,
+for the deterministic scatter). Batch rows (or chorus voices,
+which become rows) to fill a GPU; a chunked (parallel-prefix) scheme across time blocks is not
+implemented.
 
 Within a program, a block's stores are made visible to the next block's loads by a barrier.
 """
