@@ -425,3 +425,33 @@ def test_comb_backward_is_deterministic(backend, feedback):
         runs.append(torch.autograd.grad(comb_filter(ins[0], ins[1], ins[2], feedback=feedback, zi=ins[3]), ins, gy))
     for a, b in zip(*runs):
         assert torch.equal(a, b)
+
+
+@pytest.mark.parametrize("numbers", [True, False])
+def test_chorus_streams_in_blocks(numbers):
+    """Blocks with zi/zf equal one call, with number and (learnable) tensor voice parameters."""
+    gen = torch.Generator().manual_seed(13)
+    B, T, fs, V = 2, 160, 8000.0, 3
+    x = torch.randn(B, T, generator=gen, dtype=F64)
+    delay = 0.5 if numbers else torch.tensor([0.5, 0.9, 1.3], dtype=F64, requires_grad=True)
+    rate = torch.tensor([[5.0], [7.0]], dtype=F64)
+    kw = dict(voices=V, delay_ms=delay, depth_ms=1.5, rate_hz=rate, mix=0.6, sample_rate=fs)
+    whole, zf_whole = chorus(x, phase=0.2, return_zf=True, **kw)
+    L = math.floor((0.5 + 1.5) * fs / 1000) + 1 if numbers else zf_whole.shape[1]
+    assert zf_whole.shape == (B, L)
+    torch.testing.assert_close(zf_whole, x[:, -L:])
+    # numbers: the state's length is known up front; tensors: start from zeros that long
+    parts, zi, t0 = [], (None if numbers else torch.zeros(B, L, dtype=F64)), 0
+    for t1 in (11, 90, T):  # the first block is shorter than the state
+        ph = 0.2 + 2 * math.pi * rate * t0 / fs
+        y, zi = chorus(x[:, t0:t1], phase=ph, zi=zi, return_zf=True, **kw)
+        assert zi.shape == (B, L)
+        parts.append(y)
+        t0 = t1
+    torch.testing.assert_close(torch.cat(parts, 1), whole, rtol=1e-10, atol=1e-10)
+    torch.testing.assert_close(zi, zf_whole)
+    # zi is differentiable: the second block's output depends on the first block's input
+    x1 = x[:, :40].clone().requires_grad_()
+    _, z = chorus(x1, phase=0.2, return_zf=True, **kw)
+    chorus(x[:, 40:80], phase=0.2 + 2 * math.pi * rate * 40 / fs, zi=z, **kw).sum().backward()
+    assert x1.grad is not None and x1.grad[:, -L:].abs().sum() > 0 and x1.grad[:, : 40 - L].abs().sum() == 0
