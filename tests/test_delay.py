@@ -268,6 +268,18 @@ def test_lfo_delay_range():
         (lambda x: chorus(x, mix=1.5), "mix must be"),
         (lambda x: chorus(x, voices=0), "voices must be >= 1"),
         (lambda x: chorus(x, 2, delay_ms=torch.ones(3)), "delay_ms must have shape"),
+        # the list: delay < 1 with feedback, NaN delays, FDN delays, zi length, |gain| >= 1
+        (lambda x: comb_filter(x, 0.999, 0.3, zi=torch.zeros(2, 4)), "delay must be >= 1 with feedback"),
+        (lambda x: comb_filter(x, float("nan"), 0.3, feedback=False), "delay must not be NaN"),
+        (lambda x: fractional_delay(x, float("nan")), "delay must not be NaN"),
+        (lambda x: comb_filter(x, 2.0, float("nan")), "gain must be"),
+        (lambda x: _fdn(x, [3, -2]), "delays must be integers >= 1"),
+        (lambda x: _fdn(x, [2.0, 3]), "delays must be integers >= 1"),
+        (lambda x: fractional_delay(x, 3.5, zi=torch.zeros(2, 3)), "zi must hold at least"),
+        (lambda x: flanger(x, 1.0, 3.0, sample_rate=1000.0, zi=torch.zeros(2, 4)), "zi must hold at least"),
+        (lambda x: flanger(x, zi=torch.zeros(3, 400)), "zi must have shape"),
+        (lambda x: chorus(x, 2, 10.0, 5.0, sample_rate=1000.0, zi=torch.zeros(2, 15)), "zi must hold at least"),
+        (lambda x: chorus(x, zi=torch.zeros(1, 2000)), "zi must have shape"),
     ],
 )
 def test_bad_arguments_raise_value_error(call, match):
@@ -287,6 +299,10 @@ def test_type_errors_name_the_argument():
         comb_filter(x, 2.0, "0.5")  # type: ignore[arg-type]
     with pytest.raises(TypeError, match="feedback must be a bool"):
         comb_filter(x, 2.0, 0.3, feedback=1)  # type: ignore[arg-type]
+    with pytest.raises(TypeError, match="return_zf must be a bool"):
+        chorus(x, return_zf=1)  # type: ignore[arg-type]
+    with pytest.raises(TypeError, match="zi must be"):
+        chorus(x, zi=[[0.0] * 800])  # type: ignore[arg-type]
     with pytest.raises(TypeError, match="delays must be a sequence"):
         feedback_delay_network(x, torch.tensor([1, 2]), torch.zeros(2, 2), torch.ones(2), torch.ones(2))  # type: ignore[arg-type]
 
