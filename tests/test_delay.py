@@ -401,7 +401,9 @@ def _colliding_delays(B, T, gen, lo=-3):
     ``zi``) plus a fraction, so both interpolation taps of different samples collide."""
     n = torch.arange(T, dtype=F64)
     target = torch.randint(lo, 4, (B, T), generator=gen).to(F64)
-    d = torch.where(n < 10, 1.0 + _rand(B, T, gen=gen, lo=0.2, hi=0.8), n - target + _rand(B, T, gen=gen, lo=0.2, hi=0.8))
+    d = torch.where(
+        n < 10, 1.0 + _rand(B, T, gen=gen, lo=0.2, hi=0.8), n - target + _rand(B, T, gen=gen, lo=0.2, hi=0.8)
+    )
     return d
 
 
