@@ -354,8 +354,16 @@ def test_triton_kernels_compile_for_sm90_without_spills(tmp_path):
     assert p.returncode == 0, p.stdout + p.stderr
     variants = json.loads(out.read_text())["variants"]
     names = {v["kernel"] for v in variants}
-    assert names == {"_comb_fwd_kernel", "_comb_bwd_kernel", "_fdn_fwd_kernel", "_fdn_bwd_kernel"}
-    assert len(variants) == 7  # comb: 2 kinds x 2 directions; FDN: forward, backward x (fixed, time-varying A)
+    assert names == {
+        "_comb_fwd_kernel",
+        "_comb_bwd_kernel",
+        "_comb_ff_bwd_kernel",
+        "_fdn_fwd_kernel",
+        "_fdn_bwd_kernel",
+    }
+    assert (
+        len(variants) == 7
+    )  # comb: 2 kinds x 2 directions (feed-forward backward: its own kernel); FDN: forward, backward x (fixed, time-varying A)
     assert all(v["spill_stores"] == 0 and v["spill_loads"] == 0 and v["regs"] <= 255 for v in variants), variants
 
 
@@ -476,3 +484,22 @@ def test_chorus_streams_in_blocks(numbers):
     _, z = chorus(x1, phase=0.2, return_zf=True, **kw)
     chorus(x[:, 40:80], phase=0.2 + 2 * math.pi * rate * 40 / fs, zi=z, **kw).sum().backward()
     assert x1.grad is not None and x1.grad[:, -L:].abs().sum() > 0 and x1.grad[:, : 40 - L].abs().sum() == 0
+
+
+def test_feedforward_gradients_with_reads_beyond_the_history(backend):
+    """Delays from 0 to past ``zi`` (reads of zero) and NaN in one row: the Triton gather bounds
+    its sources by each row's delay range; gradients match Numba's (gradcheck on Numba)."""
+    gen = torch.Generator().manual_seed(14)
+    B, T = 2, 20
+    x = torch.randn(B, T, generator=gen, dtype=F64)
+    d = _off_integer(_rand(B, T, gen=gen, lo=0.0, hi=30.0))
+    d[0, 5] = 200.0  # beyond T + L: reads zero
+    g = _rand(B, T, gen=gen, lo=-0.8, hi=0.8)
+    zi = torch.randn(B, 3, generator=gen, dtype=F64)
+    ins = [t.to(backend.device).requires_grad_() for t in (x, d, g, zi)]
+    _check_grads(backend, lambda x, d, g, zi: comb_filter(x, d, g, feedback=False, zi=zi), ins)
+    x, d, g, zi = (t.detach().clone() for t in ins)
+    d[1, 7] = float("nan")
+    y = comb_filter(x, d, g, feedback=False, zi=zi)
+    torch.testing.assert_close(y[:, :7].cpu(), ref_comb(x[:, :7], d[:, :7], g[:, :7], zi, 1.0, False))
+    assert y[1, 7].isnan() and not y[0].isnan().any()

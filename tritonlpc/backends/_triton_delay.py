@@ -9,29 +9,32 @@ sample:
   lanes ``i < BLOCK`` load their delays and the block is cut at the first lane whose read
   reaches into the block (``floor(d[t0 + i]) < i + 1``): as long as the delay allows, up to
   ``BLOCK`` samples, at least one. Reads are gathers from ``y`` already written (or ``zi``).
-* **Comb backward** (every kind): the same walk in reverse, a program a row, in blocks of up
-  to ``COMB_BWD_BLOCK`` samples; with feedback the block ``[t0, t1)`` is cut where every
-  adjoint ``acc[n]`` in it is final (no scatter target inside it). Each sample's adjoint goes
-  to the two samples it read, and two lanes may hit one sample when the delay varies, so the
-  block's scatter is a gather (:func:`_gather_block`): for each lane's target, a fixed-order
-  ``tl.sum`` over a lanes x lanes match matrix adds every contribution to it, and only the
-  first lane hitting a target writes it, by a plain read-modify-write. No atomics: gradients
-  are bitwise equal run to run.
-* **Feed-forward comb / fractional delay, forward**: fully parallel, a program a
-  ``(row, block)``.
+* **Feedback comb, backward**: the same walk in reverse, a program a row, in blocks of up to
+  ``COMB_BWD_BLOCK`` samples, cut where every adjoint ``acc[n]`` in the block ``[t0, t1)`` is
+  final (no scatter target inside it). Each sample's adjoint goes to the two samples it read,
+  and two lanes may hit one sample when the delay varies, so the block's scatter is a gather
+  (:func:`_gather_block`): for each lane's target, a fixed-order ``tl.sum`` over a lanes x
+  lanes match matrix adds every contribution to it, and only the first lane hitting a target
+  writes it, by a plain read-modify-write.
+* **Feed-forward comb / fractional delay**: fully parallel both ways, a program a
+  ``(row, block)``. The backward gathers: a program owns a block of targets (``dzi`` then
+  ``dx``) and visits, in order, every source sample whose reads may land there, bounded by the
+  row's range of ``floor(delay)`` (``kmin``, ``kmax``, computed on the device: no
+  synchronisation). Delays that jump across the whole row make every program visit the whole
+  row (correct, slower).
 * **FDN**: a program a row, lanes over ``(time, line)``; blocks of ``S = min(delays)``
   samples (capped at ``BLOCK``) are parallel. In the backward each line's scatter targets in a
-  block are distinct, so it is a plain read-modify-write (no atomics, deterministic).
+  block are distinct, so it is a plain read-modify-write.
 
-**Small batches.** Every recursion here (the feedback comb both ways, every comb backward, the
-FDN) runs one program a row (``B`` programs of four warps), each walking the whole row
-in blocks: at ``B = 1`` one streaming multiprocessor works and the rest of the GPU idles. Time
-blocks cannot run in parallel within a row: a feedback block needs the one before it, and the
-backward's scatter reaches arbitrarily far back through a moving delay. Only the feed-forward
-comb / fractional delay forward spreads a row over programs (their backward walks the row too,
-for the deterministic scatter). Batch rows (or chorus voices,
-which become rows) to fill a GPU; a chunked (parallel-prefix) scheme across time blocks is not
-implemented.
+No kernel uses atomics: gradients are bitwise equal run to run.
+
+**Small batches.** The recursions (the feedback comb both ways, the FDN both ways) run one
+program a row (``B`` programs of four warps), each walking the whole row in blocks: at
+``B = 1`` one streaming multiprocessor works and the rest of the GPU idles. Their time blocks
+cannot run in parallel within a row (a block needs the one before it, forward and in reverse),
+and no chunked (parallel-prefix) scheme across time blocks is implemented; batch rows to fill a
+GPU. The feed-forward comb and the fractional delay (hence ``chorus``, whose voices also become
+rows, and the flanger's wet read) spread each row over programs.
 
 Within a program, a block's stores are made visible to the next block's loads by a barrier.
 """
@@ -144,8 +147,9 @@ def _gather_block(j, a, c, live, i):
 def _comb_bwd_kernel(
     u_ptr, acc_ptr, v_ptr, d_ptr, g_ptr, zi_ptr, dd_ptr, dg_ptr, dzi_ptr, T, L,
     sdb, sdt, sgb, sgt, szb, szt, dmin,
-    FEEDBACK: tl.constexpr, BLOCK: tl.constexpr,
+    BLOCK: tl.constexpr,
 ):  # fmt: skip
+    """Feedback comb backward: a program a row walks it in reverse (``u`` is ``acc``)."""
     b = tl.program_id(0).to(tl.int64)
     i = tl.arange(0, BLOCK)
     far = (T + L + 1).to(tl.float32)
@@ -155,9 +159,8 @@ def _comb_bwd_kernel(
         n = t1 - 1 - i
         ok = n >= 0
         dc, k, f, nan, low = _delay_split(d_ptr, b * sdb, sdt, n, ok, dmin, far)
-        t0 = tl.maximum(t1 - BLOCK, 0)
-        if FEEDBACK:  # start the block after every scatter target of its lanes: adjoints final
-            t0 = tl.maximum(t0, tl.max(tl.where(ok, n - k + 1, 0)).to(tl.int32))
+        # start the block after every scatter target of its lanes: its adjoints are final
+        t0 = tl.maximum(tl.maximum(t1 - BLOCK, 0), tl.max(tl.where(ok, n - k + 1, 0)).to(tl.int32))
         act = ok & (n >= t0)
         live = act & ~nan & (dc < far)
         u = tl.load(u_ptr + row + n, mask=act, other=0.0)
@@ -185,6 +188,55 @@ def _comb_bwd_kernel(
             tl.store(dzi_ptr + b * L + L + js, zold + tot, mask=past)
         tl.debug_barrier()
         t1 = t0
+
+
+@triton.jit(do_not_specialize=["T", "L"])
+def _comb_ff_bwd_kernel(
+    gy_ptr, dx_ptr, v_ptr, d_ptr, g_ptr, zi_ptr, dd_ptr, dg_ptr, dzi_ptr, kmin_ptr, kmax_ptr, T, L,
+    sdb, sdt, sgb, sgt, szb, szt, dmin,
+    BLOCK: tl.constexpr,
+):  # fmt: skip
+    """Feed-forward comb / fractional delay backward, a program a ``(row, block)``: ``dd, dg`` of
+    the samples ``p BLOCK + i``, and the gather into the targets ``m = p BLOCK - L + i`` (``dzi``
+    for ``m < 0``, else ``dx``): every sample ``n`` whose reads ``n - k[n]`` or ``n - k[n] - 1``
+    may land in the block (``k`` within the row's ``[kmin, kmax]``) is visited in source blocks
+    of ``BLOCK``, in order, each summed with a fixed-order ``tl.sum`` over a targets x sources
+    match matrix. Each program owns its targets: plain stores, no atomics."""
+    b = tl.program_id(0).to(tl.int64)
+    p = tl.program_id(1)
+    i = tl.arange(0, BLOCK)
+    far = (T + L + 1).to(tl.float32)
+    row = b * T  # gy, dx, v, dd, dg: contiguous (B, T)
+    n = p * BLOCK + i
+    act = n < T
+    dc, k, f, nan, low = _delay_split(d_ptr, b * sdb, sdt, n, act, dmin, far)
+    live = act & ~nan & (dc < far)
+    u = tl.load(gy_ptr + row + n, mask=act, other=0.0)
+    v0 = _read(v_ptr, zi_ptr, row, b * szb, L, szt, n - k, live)
+    v1 = _read(v_ptr, zi_ptr, row, b * szb, L, szt, n - k - 1, live)
+    g = tl.load(g_ptr + b * sgb + n * sgt, mask=act, other=0.0)
+    tl.store(dg_ptr + row + n, tl.where(nan, float("nan"), u * ((1.0 - f) * v0 + f * v1)), mask=act)
+    tl.store(dd_ptr + row + n, tl.where(nan, float("nan"), tl.where(low, 0.0, u * g * (v1 - v0))), mask=act)
+    m0 = p * BLOCK - L
+    m = m0 + i
+    s = tl.maximum(m0 + tl.load(kmin_ptr + b), 0)
+    s_end = tl.minimum(m0 + BLOCK + 1 + tl.load(kmax_ptr + b), T)
+    tot = tl.zeros_like(u)
+    while s < s_end:
+        ns = s + i
+        oks = ns < s_end
+        dcs, ks, fs, nans, _ = _delay_split(d_ptr, b * sdb, sdt, ns, oks, dmin, far)
+        lives = (oks & ~nans & (dcs < far))[None, :]
+        ws = tl.load(gy_ptr + row + ns, mask=oks, other=0.0) * tl.load(g_ptr + b * sgb + ns * sgt, mask=oks, other=0.0)
+        D = (ns - ks - m0).to(tl.int32)[None, :] - i[:, None]  # source's first read - target
+        hit0 = tl.where(lives & (D == 0), (ws * (1.0 - fs))[None, :], 0.0)
+        hit1 = tl.where(lives & (D == 1), (ws * fs)[None, :], 0.0)
+        tot += tl.sum(hit0 + hit1, 1)
+        s += BLOCK
+    here = (m >= 0) & (m < T)
+    old = tl.load(dx_ptr + row + m, mask=here, other=0.0)
+    tl.store(dx_ptr + row + m, old + tot, mask=here)
+    tl.store(dzi_ptr + b * L + L + m, tot, mask=m < 0)
 
 
 def comb_forward(
@@ -222,12 +274,20 @@ def comb_backward(
     dd = torch.empty((B, T), dtype=v.dtype, device=v.device)
     dg = torch.empty_like(dd)
     dzi = torch.zeros(zi.shape, dtype=v.dtype, device=v.device)
-    if B and T:
+    L = zi.shape[1]
+    strides = (d.stride(0), d.stride(1), g.stride(0), g.stride(1), zi.stride(0), zi.stride(1), float(dmin))
+    if B and T and feedback:
         _launch(
             _comb_bwd_kernel, (B,),
-            u, dx, v.contiguous(), d, g, zi, dd, dg, dzi, T, zi.shape[1], d.stride(0), d.stride(1),
-            g.stride(0), g.stride(1), zi.stride(0), zi.stride(1), float(dmin),
-            FEEDBACK=feedback, BLOCK=COMB_BWD_BLOCK,
+            u, dx, v.contiguous(), d, g, zi, dd, dg, dzi, T, L, *strides, BLOCK=COMB_BWD_BLOCK,
+        )  # fmt: skip
+    elif B and T:
+        # each row's range of read offsets k = floor(delay) (as the kernel clamps it), on the device
+        kk = torch.nan_to_num(d, nan=dmin).clamp(dmin, T + L).floor()
+        kmin, kmax = (t.to(torch.int64).contiguous() for t in torch.aminmax(kk, dim=1))
+        _launch(
+            _comb_ff_bwd_kernel, (B, triton.cdiv(T + L, COMB_BWD_BLOCK)),
+            u, dx, v.contiguous(), d, g, zi, dd, dg, dzi, kmin, kmax, T, L, *strides, BLOCK=COMB_BWD_BLOCK,
         )  # fmt: skip
     return dx, dd, dg, dzi
 
