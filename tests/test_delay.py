@@ -417,8 +417,9 @@ def _colliding_delays(B, T, gen, lo=-3):
 
 @pytest.mark.parametrize("feedback", [True, False])
 def test_comb_gradients_with_colliding_reads(backend, feedback):
-    """Two (or many) lanes of a Triton backward block scatter to one sample, in y and in zi
-    (Numba's scatter is a serial loop, where collisions are no special case: gradchecked above)."""
+    """Two (or many) samples of a Triton backward block send their adjoints to one sample, in y
+    and in zi: the feedback block gather and the feed-forward target gather (Numba's scatter is a
+    serial loop, where collisions are no special case: gradchecked above)."""
     if backend.name == "numba":
         pytest.skip("collisions are a Triton block-scatter case; Numba's serial scatter is gradchecked above")
     gen = torch.Generator().manual_seed(11)
