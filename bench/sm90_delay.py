@@ -77,7 +77,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         v = sm90.compile_launch(launch)
         variants.append(v)
         print(
-            f"{v.kernel:18s} warps={v.num_warps} regs={v.regs:3d} spill_st={v.spill_stores} "
+            f"{v.kernel:19s} warps={v.num_warps} regs={v.regs:3d} spill_st={v.spill_stores} "
             f"spill_ld={v.spill_loads} shared={v.shared} ({v.compile_s:.1f} s)"
         )
     if args.json:

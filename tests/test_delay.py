@@ -268,6 +268,18 @@ def test_lfo_delay_range():
         (lambda x: chorus(x, mix=1.5), "mix must be"),
         (lambda x: chorus(x, voices=0), "voices must be >= 1"),
         (lambda x: chorus(x, 2, delay_ms=torch.ones(3)), "delay_ms must have shape"),
+        # the issue's list: delay < 1 with feedback, NaN delays, FDN delays, zi length, |gain| >= 1
+        (lambda x: comb_filter(x, 0.999, 0.3, zi=torch.zeros(2, 4)), "delay must be >= 1 with feedback"),
+        (lambda x: comb_filter(x, float("nan"), 0.3, feedback=False), "delay must not be NaN"),
+        (lambda x: fractional_delay(x, float("nan")), "delay must not be NaN"),
+        (lambda x: comb_filter(x, 2.0, float("nan")), "gain must be"),
+        (lambda x: _fdn(x, [3, -2]), "delays must be integers >= 1"),
+        (lambda x: _fdn(x, [2.0, 3]), "delays must be integers >= 1"),
+        (lambda x: fractional_delay(x, 3.5, zi=torch.zeros(2, 3)), "zi must hold at least"),
+        (lambda x: flanger(x, 1.0, 3.0, sample_rate=1000.0, zi=torch.zeros(2, 4)), "zi must hold at least"),
+        (lambda x: flanger(x, zi=torch.zeros(3, 400)), "zi must have shape"),
+        (lambda x: chorus(x, 2, 10.0, 5.0, sample_rate=1000.0, zi=torch.zeros(2, 15)), "zi must hold at least"),
+        (lambda x: chorus(x, zi=torch.zeros(1, 2000)), "zi must have shape"),
     ],
 )
 def test_bad_arguments_raise_value_error(call, match):
@@ -287,6 +299,10 @@ def test_type_errors_name_the_argument():
         comb_filter(x, 2.0, "0.5")  # type: ignore[arg-type]
     with pytest.raises(TypeError, match="feedback must be a bool"):
         comb_filter(x, 2.0, 0.3, feedback=1)  # type: ignore[arg-type]
+    with pytest.raises(TypeError, match="return_zf must be a bool"):
+        chorus(x, return_zf=1)  # type: ignore[arg-type]
+    with pytest.raises(TypeError, match="zi must be"):
+        chorus(x, zi=[[0.0] * 800])  # type: ignore[arg-type]
     with pytest.raises(TypeError, match="delays must be a sequence"):
         feedback_delay_network(x, torch.tensor([1, 2]), torch.zeros(2, 2), torch.ones(2), torch.ones(2))  # type: ignore[arg-type]
 
@@ -338,8 +354,16 @@ def test_triton_kernels_compile_for_sm90_without_spills(tmp_path):
     assert p.returncode == 0, p.stdout + p.stderr
     variants = json.loads(out.read_text())["variants"]
     names = {v["kernel"] for v in variants}
-    assert names == {"_comb_fwd_kernel", "_comb_bwd_kernel", "_fdn_fwd_kernel", "_fdn_bwd_kernel"}
-    assert len(variants) == 7  # comb: 2 kinds x 2 directions; FDN: forward, backward x (fixed, time-varying A)
+    assert names == {
+        "_comb_fwd_kernel",
+        "_comb_bwd_kernel",
+        "_comb_ff_bwd_kernel",
+        "_fdn_fwd_kernel",
+        "_fdn_bwd_kernel",
+    }
+    assert (
+        len(variants) == 7
+    )  # comb: 2 kinds x 2 directions (feed-forward backward: its own kernel); FDN: forward, backward x (fixed, time-varying A)
     assert all(v["spill_stores"] == 0 and v["spill_loads"] == 0 and v["regs"] <= 255 for v in variants), variants
 
 
@@ -377,3 +401,106 @@ def test_single_line_fdn_is_a_delayed_comb(backend):
     y = feedback_delay_network(x, [3], torch.tensor([[0.5]], dtype=F64), one, one)
     ref = fractional_delay(comb_filter(x, 3.0, 0.5), 3.0)
     torch.testing.assert_close(y, ref, rtol=1e-12, atol=1e-12)
+
+
+def _colliding_delays(B, T, gen, lo=-3):
+    """Delays that move every sample so that many lanes read the same samples: after the first
+    10 samples, each sample reads at a random integer target in ``[lo, 3]`` (``lo < 0``: in
+    ``zi``) plus a fraction, so both interpolation taps of different samples collide."""
+    n = torch.arange(T, dtype=F64)
+    target = torch.randint(lo, 4, (B, T), generator=gen).to(F64)
+    d = torch.where(
+        n < 10, 1.0 + _rand(B, T, gen=gen, lo=0.2, hi=0.8), n - target + _rand(B, T, gen=gen, lo=0.2, hi=0.8)
+    )
+    return d
+
+
+@pytest.mark.parametrize("feedback", [True, False])
+def test_comb_gradients_with_colliding_reads(backend, feedback):
+    """Two (or many) samples of a Triton backward block send their adjoints to one sample, in y
+    and in zi: the feedback block gather and the feed-forward target gather (Numba's scatter is a
+    serial loop, where collisions are no special case: gradchecked above)."""
+    if backend.name == "numba":
+        pytest.skip("collisions are a Triton block-scatter case; Numba's serial scatter is gradchecked above")
+    gen = torch.Generator().manual_seed(11)
+    B, T = 2, 30
+    x = torch.randn(B, T, generator=gen, dtype=F64)
+    d = _colliding_delays(B, T, gen)
+    g = _rand(B, T, gen=gen, lo=-0.8, hi=0.8)
+    zi = torch.randn(B, 5, generator=gen, dtype=F64)
+    ins = [t.to(backend.device).requires_grad_() for t in (x, d, g, zi)]
+    _check_grads(backend, lambda x, d, g, zi: comb_filter(x, d, g, feedback=feedback, zi=zi), ins)
+
+
+@pytest.mark.parametrize("feedback", [True, False])
+def test_comb_backward_is_deterministic(backend, feedback):
+    """Two runs give bitwise equal gradients (colliding reads: a scatter by atomic adds could
+    sum them in another order), and the Triton kernels use no atomics at all."""
+    if backend.name == "triton":
+        import inspect
+
+        from tritonlpc.backends import _triton_delay
+
+        assert "tl.atomic_" not in inspect.getsource(_triton_delay)
+    gen = torch.Generator().manual_seed(12)
+    B, T = 2, 90
+    x = torch.randn(B, T, generator=gen, dtype=torch.float32).to(backend.device)
+    d = _colliding_delays(B, T, gen).float().to(backend.device)
+    g = _rand(B, T, gen=gen, lo=-0.8, hi=0.8).float().to(backend.device)
+    zi = torch.randn(B, 5, generator=gen, dtype=torch.float32).to(backend.device)
+    gy = torch.randn(B, T, generator=gen, dtype=torch.float32).to(backend.device)
+    runs = []
+    for _ in range(2):
+        ins = [t.clone().requires_grad_() for t in (x, d, g, zi)]
+        runs.append(torch.autograd.grad(comb_filter(ins[0], ins[1], ins[2], feedback=feedback, zi=ins[3]), ins, gy))
+    for a, b in zip(*runs):
+        assert torch.equal(a, b)
+
+
+@pytest.mark.parametrize("numbers", [True, False])
+def test_chorus_streams_in_blocks(numbers):
+    """Blocks with zi/zf equal one call, with number and (learnable) tensor voice parameters."""
+    gen = torch.Generator().manual_seed(13)
+    B, T, fs, V = 2, 160, 8000.0, 3
+    x = torch.randn(B, T, generator=gen, dtype=F64)
+    delay = 0.5 if numbers else torch.tensor([0.5, 0.9, 1.3], dtype=F64, requires_grad=True)
+    rate = torch.tensor([[5.0], [7.0]], dtype=F64)
+    kw = dict(voices=V, delay_ms=delay, depth_ms=1.5, rate_hz=rate, mix=0.6, sample_rate=fs)
+    whole, zf_whole = chorus(x, phase=0.2, return_zf=True, **kw)
+    L = math.floor((0.5 + 1.5) * fs / 1000) + 1 if numbers else zf_whole.shape[1]
+    assert zf_whole.shape == (B, L)
+    torch.testing.assert_close(zf_whole, x[:, -L:])
+    # numbers: the state's length is known up front; tensors: start from zeros that long
+    parts, zi, t0 = [], (None if numbers else torch.zeros(B, L, dtype=F64)), 0
+    for t1 in (11, 90, T):  # the first block is shorter than the state
+        ph = 0.2 + 2 * math.pi * rate * t0 / fs
+        y, zi = chorus(x[:, t0:t1], phase=ph, zi=zi, return_zf=True, **kw)
+        assert zi.shape == (B, L)
+        parts.append(y)
+        t0 = t1
+    torch.testing.assert_close(torch.cat(parts, 1), whole, rtol=1e-10, atol=1e-10)
+    torch.testing.assert_close(zi, zf_whole)
+    # zi is differentiable: the second block's output depends on the first block's input
+    x1 = x[:, :40].clone().requires_grad_()
+    _, z = chorus(x1, phase=0.2, return_zf=True, **kw)
+    chorus(x[:, 40:80], phase=0.2 + 2 * math.pi * rate * 40 / fs, zi=z, **kw).sum().backward()
+    assert x1.grad is not None and x1.grad[:, -L:].abs().sum() > 0 and x1.grad[:, : 40 - L].abs().sum() == 0
+
+
+def test_feedforward_gradients_with_reads_beyond_the_history(backend):
+    """Delays from 0 to past ``zi`` (reads of zero) and NaN in one row: the Triton gather bounds
+    its sources by each row's delay range; gradients match Numba's (gradcheck on Numba)."""
+    gen = torch.Generator().manual_seed(14)
+    B, T = 2, 20
+    x = torch.randn(B, T, generator=gen, dtype=F64)
+    d = _off_integer(_rand(B, T, gen=gen, lo=0.0, hi=30.0))
+    d[0, 5] = 200.0  # beyond T + L: reads zero
+    g = _rand(B, T, gen=gen, lo=-0.8, hi=0.8)
+    zi = torch.randn(B, 3, generator=gen, dtype=F64)
+    ins = [t.to(backend.device).requires_grad_() for t in (x, d, g, zi)]
+    _check_grads(backend, lambda x, d, g, zi: comb_filter(x, d, g, feedback=False, zi=zi), ins)
+    x, d, g, zi = (t.detach().clone() for t in ins)
+    d[1, 7] = float("nan")
+    y = comb_filter(x, d, g, feedback=False, zi=zi)
+    torch.testing.assert_close(y[:, :7].cpu(), ref_comb(x[:, :7], d[:, :7], g[:, :7], zi, 1.0, False))
+    assert y[1, 7].isnan() and not y[0].isnan().any()

@@ -11,8 +11,11 @@ delays the gradient jumps). Samples before the block are zero, or come from ``zi
 
 Kernels: Numba on CPU tensors, Triton on CUDA tensors (the backend is picked by
 :func:`tritonlpc.backend_for`). Each runs one walk forward in time and, for the backward, one
-walk in reverse in which the adjoint of an interpolated read scatters to the two samples read.
-The recursions are never written as an all-pole filter of order ``max delay``.
+walk in reverse in which the adjoint of an interpolated read goes to the two samples read (the
+Triton kernels gather these contributions in a fixed order, without atomics: gradients are
+bitwise equal run to run). The recursions are never written as an all-pole filter of order
+``max delay``. On a GPU the recursions (feedback comb, FDN) run one program a row: a batch of
+one row fills one streaming multiprocessor only (see :mod:`tritonlpc.backends._triton_delay`).
 
 Parameter values given as Python numbers are checked (``ValueError`` naming the argument);
 tensor values are used as they are (reading them would synchronise the GPU). A tensor delay

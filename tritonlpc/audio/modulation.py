@@ -17,7 +17,7 @@ from typing import Optional, Tuple, Union
 
 import torch
 
-from .._validation import check_int, check_range, check_sample_rate, check_tensor
+from .._validation import check_flag, check_int, check_range, check_sample_rate, check_tensor
 from .delay import comb_filter, fractional_delay
 
 __all__ = ["lfo_delay", "flanger", "chorus"]
@@ -84,6 +84,34 @@ def _x(x: object) -> torch.Tensor:
     return check_tensor("x", x, 2, "(B, T)", real=True)
 
 
+def _state(
+    zi: object, x: torch.Tensor, delay_ms: object, depth_ms: object, fs: float, return_zf: bool, d: torch.Tensor
+) -> Optional[torch.Tensor]:
+    """A flanger's or chorus's state ``(B, L)``: ``zi`` checked, or zeros when ``zf`` is asked for
+    (else ``None``). With ``delay_ms`` and ``depth_ms`` numbers the longest delay is known without
+    reading a tensor: ``zi`` must reach it and a new state is that long (so a ``zf`` always fits
+    the next call); otherwise a new state is ``floor(max d) + 1`` long (one read of ``d``)."""
+    B = x.shape[0]
+    need = None
+    if not isinstance(delay_ms, torch.Tensor) and not isinstance(depth_ms, torch.Tensor):
+        need = int(math.floor((float(delay_ms) + float(depth_ms)) * fs / 1000.0)) + 1  # type: ignore[arg-type]
+    if zi is None:
+        if not return_zf:
+            return None
+        if need is None:
+            need = int(math.floor(float(d.detach().max()))) + 1 if d.numel() else 1
+        return x.new_zeros((B, need))
+    zi = check_tensor("zi", zi, 2, "(B, L)", real=True)
+    if zi.shape[0] != B:
+        raise ValueError(f"zi must have shape (B, L) with B = {B} rows like x, got {tuple(zi.shape)}")
+    if need is not None and zi.shape[1] < need:
+        raise ValueError(
+            f"zi must hold at least floor((delay_ms + depth_ms) fs / 1000) + 1 = {need} samples (the "
+            f"longest delay), got length {zi.shape[1]}"
+        )
+    return zi
+
+
 def _mix(x: torch.Tensor, wet: torch.Tensor, mix: Param) -> torch.Tensor:
     m = mix[:, :, 0] if isinstance(mix, torch.Tensor) else mix
     return (1.0 - m) * x + m * wet
@@ -122,7 +150,9 @@ def flanger(
             continue in the next block, pass it as ``zi`` and advance ``phase`` by
             ``2 pi rate_hz T / fs``.
 
-    Every parameter is a number or a tensor of shape `()` or `(B,)`.
+    Every parameter is a number or a tensor of shape `()` or `(B,)`. With ``delay_ms`` and
+    ``depth_ms`` numbers, ``zi`` must hold at least ``floor((delay_ms + depth_ms) fs / 1000) + 1``
+    samples, and a ``zf`` made without ``zi`` is that long.
 
     Returns:
         Tensor: `(B, T)`, or ``(y, zf)``.
@@ -130,6 +160,7 @@ def flanger(
     x = _x(x)
     B, T = x.shape
     check_sample_rate(sample_rate)
+    check_flag("return_zf", return_zf)
     check_range("delay_ms", delay_ms, 1000.0 / sample_rate, finite=True)
     check_range("depth_ms", depth_ms, 0.0, finite=True)
     check_range("rate_hz", rate_hz, 0.0, finite=True)
@@ -147,6 +178,7 @@ def flanger(
         wet = fractional_delay(w, d)
         assert isinstance(wet, torch.Tensor)
         return _mix(x, wet, mx)
+    zi = _state(zi, x, delay_ms, depth_ms, sample_rate, True, d)
     w, zf = comb_filter(x, d, g, feedback=True, zi=zi, return_zf=True)
     wet = fractional_delay(w, d, zi=zi)
     assert isinstance(wet, torch.Tensor)
@@ -163,7 +195,9 @@ def chorus(
     phase: Param = 0.0,
     mix: Param = 0.5,
     sample_rate: float = 48000.0,
-) -> torch.Tensor:
+    zi: Optional[torch.Tensor] = None,
+    return_zf: bool = False,
+) -> Union[torch.Tensor, Tuple[torch.Tensor, torch.Tensor]]:
     r"""Chorus: ``V`` delayed copies, each swept by its own LFO, averaged and mixed with the dry
     signal::
 
@@ -179,16 +213,26 @@ def chorus(
             ``2 pi v / V``).
         mix (Tensor or float): wet share in ``[0, 1]``, a number or a tensor of shape `()` or `(B,)`.
         sample_rate (float): ``fs`` in Hz.
+        zi (Tensor or None): the last ``L`` samples of ``x`` before the block, oldest first,
+            shape `(B, L)`, read by every voice (the state of :func:`fractional_delay`, shared by
+            the voices); samples further back are zero. ``None``: zeros.
+        return_zf (bool): also return ``zf (B, L)``, the last ``L`` samples of ``[zi, x]``
+            (without ``zi``, ``L = floor(max delay) + 1`` samples over all voices). To continue
+            in the next block, pass it as ``zi`` and advance ``phase`` by
+            ``2 pi rate_hz T / fs``.
 
-    The voice parameters are numbers or tensors of shape `()`, `(V,)` or `(B, V)`.
+    The voice parameters are numbers or tensors of shape `()`, `(V,)` or `(B, V)`. With
+    ``delay_ms`` and ``depth_ms`` numbers, ``zi`` must hold at least
+    ``floor((delay_ms + depth_ms) fs / 1000) + 1`` samples.
 
     Returns:
-        Tensor: `(B, T)`.
+        Tensor: `(B, T)`, or ``(y, zf)``.
     """
     x = _x(x)
     B, T = x.shape
     V = check_int("voices", voices)
     check_sample_rate(sample_rate)
+    check_flag("return_zf", return_zf)
     for name, v in (("delay_ms", delay_ms), ("depth_ms", depth_ms), ("rate_hz", rate_hz)):
         check_range(name, v, 0.0, finite=True)
     check_range("phase", phase, finite=True)
@@ -199,6 +243,12 @@ def chorus(
     d = lfo_delay(T, p[0], p[1], p[2], ph + spread, sample_rate, like=x)  # (B or 1, V, T)
     d = d.to(torch.promote_types(d.dtype, x.dtype)).expand(B, V, T).reshape(B * V, T)
     xv = x[:, None].expand(B, V, T).reshape(B * V, T)
-    wet = fractional_delay(xv, d)
+    z = _state(zi, x, delay_ms, depth_ms, sample_rate, return_zf, d)
+    zv = None if z is None else z[:, None].expand(B, V, z.shape[1]).reshape(B * V, z.shape[1])
+    wet = fractional_delay(xv, d, zi=zv)
     assert isinstance(wet, torch.Tensor)
-    return _mix(x, wet.reshape(B, V, T).mean(1), _row_param("mix", mix, B))
+    y = _mix(x, wet.reshape(B, V, T).mean(1), _row_param("mix", mix, B))
+    if not return_zf:
+        return y
+    assert z is not None
+    return y, torch.cat([z.to(x.dtype), x], 1)[:, T:]

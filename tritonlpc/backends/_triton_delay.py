@@ -9,14 +9,32 @@ sample:
   lanes ``i < BLOCK`` load their delays and the block is cut at the first lane whose read
   reaches into the block (``floor(d[t0 + i]) < i + 1``): as long as the delay allows, up to
   ``BLOCK`` samples, at least one. Reads are gathers from ``y`` already written (or ``zi``).
-* **Feedback comb, backward**: the same walk in reverse; the block ``[t0, t1)`` is cut where
-  every adjoint ``acc[n]`` in it is final (no scatter target inside it), and each sample's
-  adjoint scatters to the two samples it read with atomic adds (two lanes may hit one sample
-  when the delay varies), so float sums may differ in the last bits run to run.
-* **Feed-forward comb / fractional delay**: fully parallel, a program a ``(row, block)``.
+* **Feedback comb, backward**: the same walk in reverse, a program a row, in blocks of up to
+  ``COMB_BWD_BLOCK`` samples, cut where every adjoint ``acc[n]`` in the block ``[t0, t1)`` is
+  final (no scatter target inside it). Each sample's adjoint goes to the two samples it read,
+  and two lanes may hit one sample when the delay varies, so the block's scatter is a gather
+  (:func:`_gather_block`): for each lane's target, a fixed-order ``tl.sum`` over a lanes x
+  lanes match matrix adds every contribution to it, and only the first lane hitting a target
+  writes it, by a plain read-modify-write.
+* **Feed-forward comb / fractional delay**: fully parallel both ways, a program a
+  ``(row, block)``. The backward gathers: a program owns a block of targets (``dzi`` then
+  ``dx``) and visits, in order, every source sample whose reads may land there, bounded by the
+  row's range of ``floor(delay)`` (``kmin``, ``kmax``, computed on the device: no
+  synchronisation). Delays that jump across the whole row make every program visit the whole
+  row (correct, slower).
 * **FDN**: a program a row, lanes over ``(time, line)``; blocks of ``S = min(delays)``
   samples (capped at ``BLOCK``) are parallel. In the backward each line's scatter targets in a
-  block are distinct, so it is a plain read-modify-write (no atomics, deterministic).
+  block are distinct, so it is a plain read-modify-write.
+
+No kernel uses atomics: gradients are bitwise equal run to run.
+
+**Small batches.** The recursions (the feedback comb both ways, the FDN both ways) run one
+program a row (``B`` programs of four warps), each walking the whole row in blocks: at
+``B = 1`` one streaming multiprocessor works and the rest of the GPU idles. Their time blocks
+cannot run in parallel within a row (a block needs the one before it, forward and in reverse),
+and no chunked (parallel-prefix) scheme across time blocks is implemented; batch rows to fill a
+GPU. The feed-forward comb and the fractional delay (hence ``chorus``, whose voices also become
+rows, and the flanger's wet read) spread each row over programs.
 
 Within a program, a block's stores are made visible to the next block's loads by a barrier.
 """
@@ -29,9 +47,12 @@ import torch
 import triton
 import triton.language as tl
 
-__all__ = ["comb_forward", "comb_backward", "fdn_forward", "fdn_backward", "COMB_BLOCK", "fdn_block"]
+__all__ = ["comb_forward", "comb_backward", "fdn_forward", "fdn_backward", "COMB_BLOCK", "COMB_BWD_BLOCK", "fdn_block"]
 
 COMB_BLOCK = 128
+#: lanes of a backward block: the deterministic scatter compares every pair of lanes
+#: (``BLOCK x BLOCK`` matrices), so it is narrower than the forward's to stay spill-free.
+COMB_BWD_BLOCK = 64
 
 
 def fdn_block(N: int) -> int:
@@ -101,26 +122,45 @@ def _comb_fwd_kernel(
         t0 += s
 
 
+@triton.jit
+def _gather_block(j, a, c, live, i):
+    """Deterministic scatter of one block: lane ``p`` adds ``a[p]`` to sample ``j[p]`` and
+    ``c[p]`` to ``j[p] - 1``. Returns, for each lane's two targets, the total every live lane
+    adds there (``tot0`` at ``j``, ``tot1`` at ``j - 1``; fixed-order ``tl.sum`` over a
+    lanes x lanes match matrix) and whether the lane owns the target (the first entry, in the
+    order ``(lane, side)``, that hits it), so each target is written once, by a plain
+    read-modify-write."""
+    D = j[None, :] - j[:, None]  # D[p, q] = j[q] - j[p]
+    lq = live[None, :]
+    e0 = (D == 0) & lq
+    ep = (D == 1) & lq  # lane q's second read j[q] - 1 hits j[p]
+    em = (D == -1) & lq  # lane q's first read hits j[p] - 1
+    tot0 = tl.sum(tl.where(e0, a[None, :], 0.0) + tl.where(ep, c[None, :], 0.0), 1)
+    tot1 = tl.sum(tl.where(em, a[None, :], 0.0) + tl.where(e0, c[None, :], 0.0), 1)
+    before = i[None, :] < i[:, None]
+    dup0 = tl.max((before & (e0 | ep)).to(tl.int32), 1)
+    dup1 = tl.max((before & (e0 | em)).to(tl.int32), 1)
+    return tot0, tot1, live & (dup0 == 0), live & (dup1 == 0)
+
+
 @triton.jit(do_not_specialize=["T", "L"])
 def _comb_bwd_kernel(
     u_ptr, acc_ptr, v_ptr, d_ptr, g_ptr, zi_ptr, dd_ptr, dg_ptr, dzi_ptr, T, L,
     sdb, sdt, sgb, sgt, szb, szt, dmin,
-    FEEDBACK: tl.constexpr, BLOCK: tl.constexpr,
+    BLOCK: tl.constexpr,
 ):  # fmt: skip
+    """Feedback comb backward: a program a row walks it in reverse (``u`` is ``acc``)."""
     b = tl.program_id(0).to(tl.int64)
     i = tl.arange(0, BLOCK)
     far = (T + L + 1).to(tl.float32)
     row = b * T  # u, acc, v, dd, dg: contiguous (B, T)
-    t1 = T if FEEDBACK else tl.minimum(T, (tl.program_id(1) + 1) * BLOCK)
-    t_stop = 0 if FEEDBACK else t1 - 1
-    while t1 > t_stop:
+    t1 = T
+    while t1 > 0:
         n = t1 - 1 - i
         ok = n >= 0
         dc, k, f, nan, low = _delay_split(d_ptr, b * sdb, sdt, n, ok, dmin, far)
-        if FEEDBACK:  # start the block after every scatter target of its lanes
-            t0 = tl.maximum(tl.maximum(t1 - BLOCK, 0), tl.max(tl.where(ok, n - k + 1, 0)).to(tl.int32))
-        else:
-            t0 = tl.program_id(1) * BLOCK
+        # start the block after every scatter target of its lanes: its adjoints are final
+        t0 = tl.maximum(tl.maximum(t1 - BLOCK, 0), tl.max(tl.where(ok, n - k + 1, 0)).to(tl.int32))
         act = ok & (n >= t0)
         live = act & ~nan & (dc < far)
         u = tl.load(u_ptr + row + n, mask=act, other=0.0)
@@ -133,14 +173,70 @@ def _comb_bwd_kernel(
         tl.store(dg_ptr + row + n, dg, mask=act)
         tl.store(dd_ptr + row + n, dd, mask=act)
         w = u * g
+        a = tl.where(live, w * (1.0 - f), 0.0)
+        c = tl.where(live, w * f, 0.0)
+        tot0, tot1, own0, own1 = _gather_block(j.to(tl.int32), a, c, live, i)
         for side in tl.static_range(2):
             js = j - side
-            ws = w * (1.0 - f) if side == 0 else w * f
-            tl.atomic_add(acc_ptr + row + js, ws, mask=live & (js >= 0))
-            tl.atomic_add(dzi_ptr + b * L + L + js, ws, mask=live & (js < 0) & (js >= -L))
-        if FEEDBACK:
-            tl.debug_barrier()
+            tot = tot0 if side == 0 else tot1
+            own = own0 if side == 0 else own1
+            here = own & (js >= 0)
+            old = tl.load(acc_ptr + row + js, mask=here, other=0.0)
+            tl.store(acc_ptr + row + js, old + tot, mask=here)
+            past = own & (js < 0) & (js >= -L)
+            zold = tl.load(dzi_ptr + b * L + L + js, mask=past, other=0.0)
+            tl.store(dzi_ptr + b * L + L + js, zold + tot, mask=past)
+        tl.debug_barrier()
         t1 = t0
+
+
+@triton.jit(do_not_specialize=["T", "L"])
+def _comb_ff_bwd_kernel(
+    gy_ptr, dx_ptr, v_ptr, d_ptr, g_ptr, zi_ptr, dd_ptr, dg_ptr, dzi_ptr, kmin_ptr, kmax_ptr, T, L,
+    sdb, sdt, sgb, sgt, szb, szt, dmin,
+    BLOCK: tl.constexpr,
+):  # fmt: skip
+    """Feed-forward comb / fractional delay backward, a program a ``(row, block)``: ``dd, dg`` of
+    the samples ``p BLOCK + i``, and the gather into the targets ``m = p BLOCK - L + i`` (``dzi``
+    for ``m < 0``, else ``dx``): every sample ``n`` whose reads ``n - k[n]`` or ``n - k[n] - 1``
+    may land in the block (``k`` within the row's ``[kmin, kmax]``) is visited in source blocks
+    of ``BLOCK``, in order, each summed with a fixed-order ``tl.sum`` over a targets x sources
+    match matrix. Each program owns its targets: plain stores, no atomics."""
+    b = tl.program_id(0).to(tl.int64)
+    p = tl.program_id(1)
+    i = tl.arange(0, BLOCK)
+    far = (T + L + 1).to(tl.float32)
+    row = b * T  # gy, dx, v, dd, dg: contiguous (B, T)
+    n = p * BLOCK + i
+    act = n < T
+    dc, k, f, nan, low = _delay_split(d_ptr, b * sdb, sdt, n, act, dmin, far)
+    live = act & ~nan & (dc < far)
+    u = tl.load(gy_ptr + row + n, mask=act, other=0.0)
+    v0 = _read(v_ptr, zi_ptr, row, b * szb, L, szt, n - k, live)
+    v1 = _read(v_ptr, zi_ptr, row, b * szb, L, szt, n - k - 1, live)
+    g = tl.load(g_ptr + b * sgb + n * sgt, mask=act, other=0.0)
+    tl.store(dg_ptr + row + n, tl.where(nan, float("nan"), u * ((1.0 - f) * v0 + f * v1)), mask=act)
+    tl.store(dd_ptr + row + n, tl.where(nan, float("nan"), tl.where(low, 0.0, u * g * (v1 - v0))), mask=act)
+    m0 = p * BLOCK - L
+    m = m0 + i
+    s = tl.maximum(m0 + tl.load(kmin_ptr + b), 0)
+    s_end = tl.minimum(m0 + BLOCK + 1 + tl.load(kmax_ptr + b), T)
+    tot = tl.zeros_like(u)
+    while s < s_end:
+        ns = s + i
+        oks = ns < s_end
+        dcs, ks, fs, nans, _ = _delay_split(d_ptr, b * sdb, sdt, ns, oks, dmin, far)
+        lives = (oks & ~nans & (dcs < far))[None, :]
+        ws = tl.load(gy_ptr + row + ns, mask=oks, other=0.0) * tl.load(g_ptr + b * sgb + ns * sgt, mask=oks, other=0.0)
+        D = (ns - ks - m0).to(tl.int32)[None, :] - i[:, None]  # source's first read - target
+        hit0 = tl.where(lives & (D == 0), (ws * (1.0 - fs))[None, :], 0.0)
+        hit1 = tl.where(lives & (D == 1), (ws * fs)[None, :], 0.0)
+        tot += tl.sum(hit0 + hit1, 1)
+        s += BLOCK
+    here = (m >= 0) & (m < T)
+    old = tl.load(dx_ptr + row + m, mask=here, other=0.0)
+    tl.store(dx_ptr + row + m, old + tot, mask=here)
+    tl.store(dzi_ptr + b * L + L + m, tot, mask=m < 0)
 
 
 def comb_forward(
@@ -178,13 +274,20 @@ def comb_backward(
     dd = torch.empty((B, T), dtype=v.dtype, device=v.device)
     dg = torch.empty_like(dd)
     dzi = torch.zeros(zi.shape, dtype=v.dtype, device=v.device)
-    grid = (B,) if feedback else (B, triton.cdiv(T, COMB_BLOCK))
-    if B and T:
+    L = zi.shape[1]
+    strides = (d.stride(0), d.stride(1), g.stride(0), g.stride(1), zi.stride(0), zi.stride(1), float(dmin))
+    if B and T and feedback:
         _launch(
-            _comb_bwd_kernel, grid,
-            u, dx, v.contiguous(), d, g, zi, dd, dg, dzi, T, zi.shape[1], d.stride(0), d.stride(1),
-            g.stride(0), g.stride(1), zi.stride(0), zi.stride(1), float(dmin),
-            FEEDBACK=feedback, BLOCK=COMB_BLOCK,
+            _comb_bwd_kernel, (B,),
+            u, dx, v.contiguous(), d, g, zi, dd, dg, dzi, T, L, *strides, BLOCK=COMB_BWD_BLOCK,
+        )  # fmt: skip
+    elif B and T:
+        # each row's range of read offsets k = floor(delay) (as the kernel clamps it), on the device
+        kk = torch.nan_to_num(d, nan=dmin).clamp(dmin, T + L).floor()
+        kmin, kmax = (t.to(torch.int64).contiguous() for t in torch.aminmax(kk, dim=1))
+        _launch(
+            _comb_ff_bwd_kernel, (B, triton.cdiv(T + L, COMB_BWD_BLOCK)),
+            u, dx, v.contiguous(), d, g, zi, dd, dg, dzi, kmin, kmax, T, L, *strides, BLOCK=COMB_BWD_BLOCK,
         )  # fmt: skip
     return dx, dd, dg, dzi
 
