@@ -24,9 +24,9 @@ import torch
 if not torch.cuda.is_available() and os.environ.get("TRITON_INTERPRET") != "1":
     pytest.skip("needs CUDA or TRITON_INTERPRET=1 (set before triton is imported)", allow_module_level=True)
 
-tg = pytest.importorskip("tritonlpc.backends.triton_gpu", reason="triton is not importable")
-
+tg = pytest.importorskip("tritonlpc.backends.triton.backend", reason="triton is not importable")
 from tritonlpc import _reference  # noqa: E402
+from tritonlpc.backends.triton.plan import TILE_ORDERS  # noqa: E402
 from tritonlpc.testing import TOL, assert_rel_close, make_inputs  # noqa: E402
 
 CUDA = torch.cuda.is_available()
@@ -111,7 +111,7 @@ def test_matrix(M, dtype):
 @pytest.mark.parametrize("M", [2, 5])
 def test_tiles_and_chunks(M, kw):
     """Other tiles (tile path) and chunks (walk path; shorter than M at M = 5, L = 5)."""
-    if (M <= tg.TILE_ORDERS) != ("block_t" in kw):
+    if (M <= TILE_ORDERS) != ("block_t" in kw):
         pytest.skip("block_t is a tile-path knob, chunk_len a walk-path knob")
     x, a, zi, g = _inputs(3, 27, M, torch.float64, seed=len(kw))
     _check_all(x, a, zi, g, 1e-9, neg=True, **kw)
