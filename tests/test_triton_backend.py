@@ -290,6 +290,52 @@ def test_bad_knobs(kw):
         tg.BACKEND.forward(x, a, zi, **kw)
 
 
+# --------------------------------------------------------------------------- slice summaries
+def _end_state(y, zi):
+    """``(y[T-1], ..., y[T-M])`` with ``y[-k] = zi[k-1]``."""
+    M = zi.shape[1]
+    return torch.cat([zi.flip(1), y], dim=1)[:, -M:].flip(1)
+
+
+@pytest.mark.parametrize(
+    "M,dtype,T,neg",
+    [
+        (1, torch.float64, 11, True),  # tile order, full chunks and a short one
+        (2, torch.complex128, 1, False),  # T < M
+        (2, torch.float64, 8, False),  # full chunks only
+        (2, torch.float32, 0, False),  # empty slice
+        (5, torch.float64, 2, True),  # walk order, T < M
+        (5, torch.complex128, 11, True),
+    ],
+    ids=str,
+)
+def test_summary(M, dtype, T, neg):
+    """``summary`` against float64 from the reference: ``P``'s column ``j`` is the end state of a
+    zero input from ``e_j``, ``h`` the end state of ``x`` from zero, ``k`` the ``grad_zi`` of the
+    adjoint from a zero state; chunks of 4 (several, and a short one)."""
+    B = 2
+    x, a, _, g = _inputs(B, T, M, dtype, seed=T + M)
+    xs, as_, gs = _hi(x), _hi(a), _hi(g)
+    zero = torch.zeros(B, M, dtype=xs.dtype)
+    P_ref = torch.stack(
+        [
+            _end_state(_reference.allpole(torch.zeros_like(xs), as_, e, neg_a=neg), e)
+            for e in torch.eye(M, dtype=xs.dtype).expand(B, M, M).unbind(1)
+        ],
+        dim=-1,
+    )
+    h_ref = _end_state(_reference.allpole(xs, as_, zero, neg_a=neg), zero)
+    zi = zero.clone().requires_grad_()
+    y = _reference.allpole(xs, as_, zi, neg_a=neg)
+    (k_ref,) = torch.autograd.grad(y, zi, gs, allow_unused=True) if T else (zero,)
+    P, h = tg.BACKEND.summary(x, a, neg_a=neg, chunk_len=4)
+    none, k = tg.BACKEND.summary(g, a, neg_a=neg, adjoint=True, chunk_len=4)
+    assert none is None and P.shape == (B, M, M) and h.shape == k.shape == (B, M)
+    assert P.dtype == h.dtype == k.dtype == dtype
+    for got, exp in ((P, P_ref), (h, h_ref), (k, k_ref)):
+        assert_rel_close(got, exp, TOL[dtype])
+
+
 # --------------------------------------------------------------------------- GPU, real sizes
 def _numba_ref(x, a, zi, g=None):
     """float64 reference at sizes the Python loop cannot do: the Numba backend on the CPU."""

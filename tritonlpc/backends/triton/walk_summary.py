@@ -58,12 +58,12 @@ def _store_map(
     store(h_ptr, ((i * M)[:, None] + kout[None, :]) * W, Fr, Fi, ok[:, None] & (p < M)[None, :], CPLX)
 
 
-@triton.jit(do_not_specialize=["n_jobs", "T", "n_chunks", "n_maps", "t0", "L"])
+@triton.jit(do_not_specialize=["n_jobs", "T", "n_chunks", "t0", "L"])
 def walk_fwd_summary_kernel(
-    v_ptr, a_ptr, p_ptr, h_ptr, svb, svt, sab, sat, sam, n_jobs, T, n_chunks, n_maps, t0, L, sign, conj,
+    v_ptr, a_ptr, p_ptr, h_ptr, svb, svt, sab, sat, sam, n_jobs, T, n_chunks, t0, L, sign, conj,
     M: tl.constexpr, MP: tl.constexpr, N: tl.constexpr, CPLX: tl.constexpr, CDT: tl.constexpr,
 ):  # fmt: skip
-    """Maps of ``N`` chunks ``[t0 + c L, t0 + c L + L)`` to map ``b n_maps + c``: the zero-state
+    """Maps of ``N`` chunks ``[t0 + c L, t0 + c L + L)`` (map ``j``, the job): the zero-state
     end state ``h[k]`` and the transition ``P[k, k']`` (column ``k'``: the end state from
     ``y[start-1-k'] = 1``)."""
     j, ok, b, c = lanes(n_chunks, n_jobs, N)
@@ -91,12 +91,12 @@ def walk_fwd_summary_kernel(
         tau += 1
     p = tl.arange(0, MP)
     kout = (L + 2 * M - 1 - p) % M  # canonical index of slot p after L steps
-    _store_map(p_ptr, h_ptr, b * n_maps + c, ok, kout, (2 * M - 1 - p) % M, Ur, Ui, Fr, Fi, M, MP, CPLX)
+    _store_map(p_ptr, h_ptr, j, ok, kout, (2 * M - 1 - p) % M, Ur, Ui, Fr, Fi, M, MP, CPLX)
 
 
-@triton.jit(do_not_specialize=["n_jobs", "T", "n_chunks", "n_maps", "t0", "L"])
+@triton.jit(do_not_specialize=["n_jobs", "T", "n_chunks", "t0", "L"])
 def walk_rev_summary_kernel(
-    v_ptr, a_ptr, p_ptr, h_ptr, svb, svt, sab, sat, sam, n_jobs, T, n_chunks, n_maps, t0, L, sign, conj,
+    v_ptr, a_ptr, p_ptr, h_ptr, svb, svt, sab, sat, sam, n_jobs, T, n_chunks, t0, L, sign, conj,
     M: tl.constexpr, MP: tl.constexpr, N: tl.constexpr, CPLX: tl.constexpr, CDT: tl.constexpr,
 ):  # fmt: skip
     """Adjoint maps ``lam[t1] -> lam[t1 - L]`` of ``N`` chunks ending at ``t1 = t0 - c L`` (the
@@ -135,12 +135,13 @@ def walk_rev_summary_kernel(
         n -= 1
         tau += 1
     kout = (p + M - L % M) % M  # canonical lam index of slot p after L steps
-    _store_map(p_ptr, h_ptr, b * n_maps + c, ok, kout, p, Ur, Ui, Fr, Fi, M, MP, CPLX)
+    _store_map(p_ptr, h_ptr, j, ok, kout, p, Ur, Ui, Fr, Fi, M, MP, CPLX)
 
 
-def _summary_launch(call: Call, P: torch.Tensor, h: torch.Tensor, n_chunks: int, n_maps: int, t0: int, L: int) -> None:
+def _summary_launch(call: Call, n_chunks: int, t0: int, L: int) -> Tuple[torch.Tensor, torch.Tensor]:
     p, M, W = call.plan, call.M, call.W
     jobs = call.B * n_chunks
+    P, h = call.scratch(call.B, n_chunks, M, M * W), call.scratch(call.B, n_chunks, M * W)
     launch(
         walk_rev_summary_kernel if call.reverse else walk_fwd_summary_kernel,
         (triton.cdiv(jobs, p.lanes),),
@@ -148,7 +149,6 @@ def _summary_launch(call: Call, P: torch.Tensor, h: torch.Tensor, n_chunks: int,
         h_ptr=h,
         n_jobs=jobs,
         n_chunks=n_chunks,
-        n_maps=n_maps,
         t0=t0,
         L=L,
         MP=next_pow2(M),
@@ -156,15 +156,14 @@ def _summary_launch(call: Call, P: torch.Tensor, h: torch.Tensor, n_chunks: int,
         num_warps=walk_summary_warps(p.lanes, M, W),
         **call.common(),
     )
+    return P, h
 
 
 def walk_summary(call: Call) -> Tuple[torch.Tensor, ...]:
     """Phase 1: the maps ``P (B, C-1, M, M W)``, ``h (B, C-1, M W)`` of every chunk but the last
     in processing order."""
-    C, M, W = call.plan.n_chunks, call.M, call.W
-    P, h = call.scratch(call.B, C - 1, M, M * W), call.scratch(call.B, C - 1, M * W)
-    _summary_launch(call, P, h, C - 1, C - 1, call.T if call.reverse else 0, call.plan.chunk_len)
-    return P, h
+    C = call.plan.n_chunks
+    return _summary_launch(call, C - 1, call.T if call.reverse else 0, call.plan.chunk_len)
 
 
 # --------------------------------------------------------------------------- carry
@@ -272,14 +271,13 @@ def slice_maps(call: Call) -> Tuple[Optional[torch.Tensor], torch.Tensor]:
     B, T, M, W = call.B, call.T, call.M, call.W
     L = call.plan.chunk_len
     full, tail = divmod(T, L)
-    n_maps = full + (tail > 0)
-    P, h = call.scratch(B, n_maps, M, M * W), call.scratch(B, n_maps, M * W)
+    maps = []  # in processing order
     if full:
-        first = 1 if tail and not call.reverse else 0
-        _summary_launch(call, P[:, first:], h[:, first:], full, n_maps, T if call.reverse else tail, L)
+        maps.append(_summary_launch(call, full, T if call.reverse else tail, L))
     if tail:
-        last = full if call.reverse else 0
-        _summary_launch(call, P[:, last:], h[:, last:], 1, n_maps, tail, tail)
+        maps.insert(len(maps) if call.reverse else 0, _summary_launch(call, 1, tail if call.reverse else 0, tail))
+    P, h = (torch.cat(m, dim=1) for m in zip(*maps)) if len(maps) > 1 else maps[0]
+    n_maps = full + (tail > 0)
     h_end = _carry_launch(call, P, h, None, B, 1, n_maps + 1)[:, n_maps]
     if call.reverse:
         return None, h_end
