@@ -85,15 +85,9 @@ class TritonBackend(Backend):
             raise RuntimeError("the triton backend needs CUDA tensors (or TRITON_INTERPRET=1 for CPU tensors)")
 
     def _forward(
-        self,
-        x: torch.Tensor,
-        a: torch.Tensor,
-        zi: torch.Tensor,
-        y: torch.Tensor,
-        conj_a: bool,
-        neg_a: bool,
+        self, x: torch.Tensor, a: torch.Tensor, zi: torch.Tensor, y: torch.Tensor, conj_a: bool, neg_a: bool,
         **knobs: Any,
-    ) -> None:
+    ) -> None:  # fmt: skip
         B, T, M = a.shape
         p = plan(B, T, M, x.dtype, **_device_knobs(x), **knobs)
         ar, sign, conj = coefficients(a, conj_a, neg_a)
@@ -119,19 +113,10 @@ class TritonBackend(Backend):
         ar, sign, conj = coefficients(a, conj_a, neg_a)
         need_a = grad_a is not None  # then Backend.backward checked that y and zi are given
         call = Call(
-            p,
-            True,
-            real(g),
-            ar,
-            real(u),
-            sign,
-            conj,
-            g.is_complex(),
-            y=real(y) if need_a and y is not None else None,
-            zi=real(zi) if need_a and zi is not None else None,
-            ga=real(grad_a) if grad_a is not None else None,
-            gz=real(grad_zi) if grad_zi is not None else None,
-        )
+            p, True, real(g), ar, real(u), sign, conj, g.is_complex(),
+            y=real(y) if need_a and y is not None else None, zi=real(zi) if need_a and zi is not None else None,
+            ga=real(grad_a) if grad_a is not None else None, gz=real(grad_zi) if grad_zi is not None else None,
+        )  # fmt: skip
         with _on_device(g):
             run(call, TILE if p.path == "tile" else WALK)
 

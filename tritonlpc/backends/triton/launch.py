@@ -158,36 +158,19 @@ class Call:
     def common(self) -> dict:
         """The keywords every summary and pass kernel takes."""
         return dict(
-            v_ptr=self.v,
-            a_ptr=self.a,
-            svb=self.v.stride(0),
-            svt=self.v.stride(1),
-            sab=self.a.stride(0),
-            sat=self.a.stride(1),
-            sam=self.a.stride(2),
-            T=self.T,
-            sign=self.sign,
-            conj=self.conj,
-            M=self.M,
-            CPLX=self.cplx,
-            CDT=self.cdt,
-        )
+            v_ptr=self.v, a_ptr=self.a, svb=self.v.stride(0), svt=self.v.stride(1), sab=self.a.stride(0),
+            sat=self.a.stride(1), sam=self.a.stride(2), T=self.T, sign=self.sign, conj=self.conj, M=self.M,
+            CPLX=self.cplx, CDT=self.cdt,
+        )  # fmt: skip
 
     def adjoint_outputs(self) -> dict:
         """The keywords of the adjoint pass kernels beyond :meth:`common` and the start states."""
         syb, syt = _strides(self.y)
         szb, szm = _strides(self.zi)
         return dict(
-            o_ptr=self.o,
-            y_ptr=self.y,
-            z_ptr=self.zi,
-            ga_ptr=self.ga,
-            gz_ptr=self.gz,
-            syb=syb,
-            syt=syt,
-            szb=szb,
+            o_ptr=self.o, y_ptr=self.y, z_ptr=self.zi, ga_ptr=self.ga, gz_ptr=self.gz, syb=syb, syt=syt, szb=szb,
             szm=szm,
-        )
+        )  # fmt: skip
 
     def pass_starts(self, starts: Optional[torch.Tensor]) -> Tuple[Optional[torch.Tensor], Tuple[int, int, int]]:
         """A pass kernel's start states and their ``(row, chunk, entry)`` strides: the carry's

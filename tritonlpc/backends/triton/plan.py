@@ -173,16 +173,9 @@ def plan(
 
 
 def plan_summary(
-    B: int,
-    T: int,
-    M: int,
-    dtype: torch.dtype,
-    *,
-    sm_count: int = 132,
-    interpreted: bool = False,
-    chunk_len: Optional[int] = None,
-    lanes: Optional[int] = None,
-) -> Plan:
+    B: int, T: int, M: int, dtype: torch.dtype, *, sm_count: int = 132, interpreted: bool = False,
+    chunk_len: Optional[int] = None, lanes: Optional[int] = None,
+) -> Plan:  # fmt: skip
     """The plan of a slice summary (any order: walk chunk maps, then their composition).
 
     The chunks are ``chunk_len`` long (planned as the walk path's three-phase schedule when

@@ -59,18 +59,6 @@ def smooth(
     """Fill ``g (B,T)`` and ``zeta (B,T)`` (bool): rows of one warp, 32 bytes of each row a block."""
     B, T = f.shape
     rows = min(32, triton.next_power_of_2(B))
-    launch(
-        smooth_kernel,
-        (triton.cdiv(B, rows),),
-        f_ptr=f,
-        at_ptr=at,
-        rt_ptr=rt,
-        zi_ptr=zi,
-        g_ptr=g,
-        zeta_ptr=zeta.view(torch.int8),
-        B=B,
-        T=T,
-        ROWS=rows,
-        STEPS=32 // f.element_size(),
-        num_warps=1,
-    )
+    grid = (triton.cdiv(B, rows),)
+    kw = dict(f_ptr=f, at_ptr=at, rt_ptr=rt, zi_ptr=zi, g_ptr=g, zeta_ptr=zeta.view(torch.int8), B=B, T=T)
+    launch(smooth_kernel, grid, ROWS=rows, STEPS=32 // f.element_size(), num_warps=1, **kw)

@@ -21,22 +21,9 @@ __all__ = ["load_coef_rows", "fwd_tile_inputs", "rev_tile_inputs", "rev_past_out
 
 @triton.jit
 def load_coef_rows(
-    a_ptr,
-    arow,
-    n0,
-    lo_lim,
-    hi_lim,
-    sat,
-    sam,
-    sign,
-    conj,
-    M: tl.constexpr,
-    CPLX: tl.constexpr,
-    A_CONTIG: tl.constexpr,
-    CDT: tl.constexpr,
-    R: tl.constexpr,
-    S: tl.constexpr,
-):
+    a_ptr, arow, n0, lo_lim, hi_lim, sat, sam, sign, conj, M: tl.constexpr, CPLX: tl.constexpr,
+    A_CONTIG: tl.constexpr, CDT: tl.constexpr, R: tl.constexpr, S: tl.constexpr,
+):  # fmt: skip
     """``A[n0 + j, i] = sign * a`` (conjugated when ``conj == -1``) for ``j < S``, ``i < M``, of
     ``R`` rows (``n0`` ``[R]``; zero unless ``lo_lim <= n0 + j < hi_lim``): per sample one
     ``[R, M]`` block (a row's coefficients are adjacent: vector loads). Flat tuple, entry
@@ -71,25 +58,9 @@ def load_coef_rows(
 
 @triton.jit
 def fwd_tile_inputs(
-    x_ptr,
-    a_ptr,
-    xrow,
-    arow,
-    t0,
-    n0,
-    hi,
-    sxt,
-    sat,
-    sam,
-    sign,
-    conj,
-    M: tl.constexpr,
-    CPLX: tl.constexpr,
-    A_CONTIG: tl.constexpr,
-    CDT: tl.constexpr,
-    R: tl.constexpr,
-    S: tl.constexpr,
-):
+    x_ptr, a_ptr, xrow, arow, t0, n0, hi, sxt, sat, sam, sign, conj, M: tl.constexpr, CPLX: tl.constexpr,
+    A_CONTIG: tl.constexpr, CDT: tl.constexpr, R: tl.constexpr, S: tl.constexpr,
+):  # fmt: skip
     """A tile's inputs: row ``r`` holds samples ``n0[r] + j``, ``j < S`` (those ``< hi``; the
     tile starts at ``t0``)."""
     X = load_steps(
@@ -101,24 +72,9 @@ def fwd_tile_inputs(
 
 @triton.jit
 def rev_tile_inputs(
-    g_ptr,
-    a_ptr,
-    grow,
-    arow,
-    lo,
-    T,
-    sgt,
-    sat,
-    sam,
-    sign,
-    conj,
-    M: tl.constexpr,
-    CPLX: tl.constexpr,
-    A_CONTIG: tl.constexpr,
-    CDT: tl.constexpr,
-    R: tl.constexpr,
-    S: tl.constexpr,
-):
+    g_ptr, a_ptr, grow, arow, lo, T, sgt, sat, sam, sign, conj, M: tl.constexpr, CPLX: tl.constexpr,
+    A_CONTIG: tl.constexpr, CDT: tl.constexpr, R: tl.constexpr, S: tl.constexpr,
+):  # fmt: skip
     """A reverse tile's inputs in processing (descending) order: row ``r`` holds samples
     ``lo[r] + S - 1 - j``, ``j < S`` (loaded ascending), and coefficient rows ``n + 1``.
     ``lo`` at or beyond ``T`` (no tile) loads nothing."""
@@ -133,20 +89,9 @@ def rev_tile_inputs(
 
 @triton.jit
 def rev_past_outputs(
-    y_ptr,
-    z_ptr,
-    yrow,
-    zrow,
-    lo,
-    T,
-    syt,
-    szm,
-    M: tl.constexpr,
-    CPLX: tl.constexpr,
-    CDT: tl.constexpr,
-    R: tl.constexpr,
-    S: tl.constexpr,
-):
+    y_ptr, z_ptr, yrow, zrow, lo, T, syt, szm, M: tl.constexpr, CPLX: tl.constexpr, CDT: tl.constexpr,
+    R: tl.constexpr, S: tl.constexpr,
+):  # fmt: skip
     """``y[n-1-i]``, ``i < M``, of a reverse tile's samples in processing order (``y[-k] = zi[k-1]``;
     shifted block loads). Flat tuple, entry ``j * M + i``."""
     W: tl.constexpr = 2 if CPLX else 1

@@ -20,7 +20,7 @@ import triton.language as tl
 from .lang import entry, load_state, mul, push, reverse_groups, signed, store_entries, store_state, store_steps
 from .launch import Call, launch
 from .tile_io import fwd_tile_inputs, rev_past_outputs, rev_tile_inputs
-from .tile_scan import fold_map, pick, previous_rows, row_map, run_fwd, run_rev, scan, states
+from .tile_scan import adjoint_step, fold_map, pick, previous_rows, row_map, run_fwd, run_rev, scan, states
 
 __all__ = ["tile_fwd_pass_kernel", "tile_rev_pass_kernel", "tile_pass"]
 
@@ -31,33 +31,23 @@ def _tile_end_states(V, A, s, r, REV: tl.constexpr, M: tl.constexpr, CPLX: tl.co
     return states(scan(fold_map(row_map(V, A, REV, M, CPLX, S), r == 0, s, M, CPLX), M, CPLX), M, CPLX)
 
 
+@triton.jit
+def _program_chunk(
+    s_ptr, ssb, ssc, ssm, n_tiles, tiles_per_chunk, M: tl.constexpr, CPLX: tl.constexpr, CDT: tl.constexpr
+):
+    """This program's row ``b``, its chunk's tiles ``[q, q_end)`` and start state."""
+    b = tl.program_id(0).to(tl.int64)
+    c = tl.program_id(1).to(tl.int64)
+    q = c * tiles_per_chunk
+    return b, q, tl.minimum(q + tiles_per_chunk, n_tiles), load_state(s_ptr, b * ssb + c * ssc, ssm, M, CPLX, CDT)
+
+
 @triton.jit(do_not_specialize=["T", "n_tiles", "tiles_per_chunk"])
 def tile_fwd_pass_kernel(
-    v_ptr,
-    a_ptr,
-    s_ptr,
-    o_ptr,
-    svb,
-    svt,
-    sab,
-    sat,
-    sam,
-    ssb,
-    ssc,
-    ssm,
-    sob,
-    T,
-    n_tiles,
-    tiles_per_chunk,
-    sign,
-    conj,
-    M: tl.constexpr,
-    CPLX: tl.constexpr,
-    A_CONTIG: tl.constexpr,
-    CDT: tl.constexpr,
-    ROWS: tl.constexpr,
+    v_ptr, a_ptr, s_ptr, o_ptr, svb, svt, sab, sat, sam, ssb, ssc, ssm, sob, T, n_tiles, tiles_per_chunk, sign,
+    conj, M: tl.constexpr, CPLX: tl.constexpr, A_CONTIG: tl.constexpr, CDT: tl.constexpr, ROWS: tl.constexpr,
     STEPS: tl.constexpr,
-):
+):  # fmt: skip
     """``y`` (``o``) of the tiles of chunk ``c = program_id(1)`` of row ``b = program_id(0)`` from
     ``x`` (``v``) and the chunk's start state ``s[b, c, :]`` (zeros if ``s_ptr`` is None).
 
@@ -68,16 +58,9 @@ def tile_fwd_pass_kernel(
     """
     W: tl.constexpr = 2 if CPLX else 1
     BT: tl.constexpr = ROWS * STEPS
-    b = tl.program_id(0).to(tl.int64)
-    c = tl.program_id(1).to(tl.int64)
-    q = c * tiles_per_chunk
-    q_end = tl.minimum(q + tiles_per_chunk, n_tiles)
-    r = tl.arange(0, ROWS)
+    b, q, q_end, s, r = _program_chunk(s_ptr, ssb, ssc, ssm, n_tiles, tiles_per_chunk, M, CPLX, CDT, ROWS)
     j = tl.arange(0, STEPS)[None, :]
-    s = load_state(s_ptr, b * ssb + c * ssc, ssm, M, CPLX, CDT)
-    vrow = b * svb
-    arow = b * sab
-    orow = b * sob  # the output is contiguous: sob = T (x2 for complex), an argument so that its alignment is known
+    vrow, arow, orow = b * svb, b * sab, b * sob  # orow: sob = T (x2 for complex), an argument: its alignment is known
     n0 = q * BT + r * STEPS
     X, A = fwd_tile_inputs(
         v_ptr, a_ptr, vrow, arow, q * BT, n0, T, svt, sat, sam, sign, conj, M, CPLX, A_CONTIG, CDT, ROWS, STEPS
@@ -86,25 +69,9 @@ def tile_fwd_pass_kernel(
         n1 = n0 + BT
         hi = tl.where(q + 1 < q_end, T, 0)  # the next tile's loads, before this tile's stores
         X1, A1 = fwd_tile_inputs(
-            v_ptr,
-            a_ptr,
-            vrow,
-            arow,
-            q * BT + BT,
-            n1,
-            hi,
-            svt,
-            sat,
-            sam,
-            sign,
-            conj,
-            M,
-            CPLX,
-            A_CONTIG,
-            CDT,
-            ROWS,
+            v_ptr, a_ptr, vrow, arow, q * BT + BT, n1, hi, svt, sat, sam, sign, conj, M, CPLX, A_CONTIG, CDT, ROWS,
             STEPS,
-        )
+        )  # fmt: skip
         ends = _tile_end_states(X, A, s, r, False, M, CPLX, STEPS)
         ys, _ = run_fwd(X, A, previous_rows(ends, r, s), M, CPLX, STEPS)
         store_steps(o_ptr, orow + n0 * W, ys, n0[:, None] + j < T, q * BT + BT <= T, CPLX, ROWS, STEPS)
@@ -135,18 +102,7 @@ def _grad_zi(gz_ptr, at0, A0, lo, b, M: tl.constexpr, CPLX: tl.constexpr, S: tl.
     """``grad_zi = C[0]^T lam[0]``, one more adjoint step (``n = -1``, ``g = 0``, row 0 of ``A``):
     ``-A[0, i] lam_0 + lam_{i+1}``, stored by the thread holding ``n = 0``."""
     W: tl.constexpr = 2 if CPLX else 1
-    lr, li = entry(at0, 0, CPLX)
-    gz = ()
-    for i in tl.static_range(M):
-        cr, ci = entry(A0, i, CPLX)
-        zr, zi = mul(cr, ci, lr, li, CPLX)
-        zr = -zr
-        zi = -zi
-        if i + 1 < M:
-            vr, vi = entry(at0, i + 1, CPLX)
-            zr += vr
-            zi += vi
-        gz = push(gz, zr, zi, CPLX)
+    gz = adjoint_step(at0, A0, 0, 0.0, 0.0, False, M, CPLX)
     store_state(gz_ptr, b * (M * W) + tl.zeros_like(lo), W, gz, M, CPLX, mask=(lo <= 0) & (lo + S > 0))
 
 
@@ -155,57 +111,19 @@ def _grad_zi(gz_ptr, at0, A0, lo, b, M: tl.constexpr, CPLX: tl.constexpr, S: tl.
 )
 @triton.jit(do_not_specialize=["T", "n_tiles", "tiles_per_chunk"])
 def tile_rev_pass_kernel(
-    v_ptr,
-    a_ptr,
-    s_ptr,
-    o_ptr,
-    y_ptr,
-    z_ptr,
-    ga_ptr,
-    gz_ptr,
-    svb,
-    svt,
-    sab,
-    sat,
-    sam,
-    ssb,
-    ssc,
-    ssm,
-    sob,
-    syb,
-    syt,
-    szb,
-    szm,
-    T,
-    n_tiles,
-    tiles_per_chunk,
-    sign,
-    conj,
-    M: tl.constexpr,
-    CPLX: tl.constexpr,
-    A_CONTIG: tl.constexpr,
-    CDT: tl.constexpr,
-    ROWS: tl.constexpr,
-    STEPS: tl.constexpr,
-    NEED_A: tl.constexpr,
-    NEED_ZI: tl.constexpr,
-):
+    v_ptr, a_ptr, s_ptr, o_ptr, y_ptr, z_ptr, ga_ptr, gz_ptr, svb, svt, sab, sat, sam, ssb, ssc, ssm, sob, syb, syt,
+    szb, szm, T, n_tiles, tiles_per_chunk, sign, conj, M: tl.constexpr, CPLX: tl.constexpr, A_CONTIG: tl.constexpr,
+    CDT: tl.constexpr, ROWS: tl.constexpr, STEPS: tl.constexpr, NEED_A: tl.constexpr, NEED_ZI: tl.constexpr,
+):  # fmt: skip
     """``u`` (``o``) of the tiles of chunk ``c`` of row ``b`` from ``g`` (``v``); chunks in
     processing order: tile ``q`` of the walk is ``[t BT, t BT + BT)``, ``t = n_tiles - 1 - q``,
     in descending time, from ``lam = s[b, c, :]`` (zeros if ``s_ptr`` is None). ``NEED_A``: also
     ``grad_a`` (``y`` through its strides ``syb, syt``, ``zi``); ``NEED_ZI``: ``grad_zi``."""
     W: tl.constexpr = 2 if CPLX else 1
     BT: tl.constexpr = ROWS * STEPS
-    b = tl.program_id(0).to(tl.int64)
-    c = tl.program_id(1).to(tl.int64)
-    q = c * tiles_per_chunk
-    q_end = tl.minimum(q + tiles_per_chunk, n_tiles)
-    r = tl.arange(0, ROWS)
+    b, q, q_end, s, r = _program_chunk(s_ptr, ssb, ssc, ssm, n_tiles, tiles_per_chunk, M, CPLX, CDT, ROWS)
     js = tl.arange(0, STEPS)[None, :]
-    s = load_state(s_ptr, b * ssb + c * ssc, ssm, M, CPLX, CDT)
-    vrow = b * svb
-    arow = b * sab
-    orow = b * sob  # the output is contiguous: sob = T (x2 for complex), an argument so that its alignment is known
+    vrow, arow, orow = b * svb, b * sab, b * sob  # orow: sob = T (x2 for complex), an argument: its alignment is known
     if NEED_ZI:  # row 0 of the coefficients, for grad_zi (loaded ahead of any store)
         A0 = signed(load_state(a_ptr, arow, sam, M, CPLX, CDT), sign, conj, M, CPLX)
     lo = (n_tiles - 1 - q) * BT + (ROWS - 1 - r) * STEPS  # each row's lowest sample

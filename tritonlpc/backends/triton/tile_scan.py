@@ -43,6 +43,7 @@ __all__ = [
     "row_map",
     "run_fwd",
     "run_rev",
+    "adjoint_step",
 ]
 
 
@@ -381,6 +382,28 @@ def run_fwd(X, A, s, M: tl.constexpr, CPLX: tl.constexpr, S: tl.constexpr):
 
 
 @triton.jit
+def adjoint_step(lam, A, base: tl.constexpr, gr, gi, HAS_G: tl.constexpr, M: tl.constexpr, CPLX: tl.constexpr):
+    """``C^T lam + g e_0`` (no ``g`` unless ``HAS_G``): entry ``i`` is ``-A_i lam_0 + lam_{i+1}``,
+    the coefficients ``A_i`` at entries ``base + i`` of ``A``."""
+    l0r, l0i = entry(lam, 0, CPLX)
+    new = ()
+    for i in tl.static_range(M):
+        ar, ai = entry(A, base + i, CPLX)
+        pr, pi = mul(ar, ai, l0r, l0i, CPLX)
+        pr = -pr
+        pi = -pi
+        if i + 1 < M:
+            qr, qi = entry(lam, i + 1, CPLX)
+            pr += qr
+            pi += qi
+        if HAS_G and i == 0:
+            pr += gr
+            pi += gi
+        new = push(new, pr, pi, CPLX)
+    return new
+
+
+@triton.jit
 def run_rev(G, A, lam, n, M: tl.constexpr, CPLX: tl.constexpr, S: tl.constexpr):
     """The adjoint recursion over a row's ``S`` samples (descending time) from ``lam``:
     ``lam_i <- -A_i lam_0 + lam_{i+1}`` (``+ g`` for ``i = 0``), ``u = lam_0``. Returns the
@@ -391,23 +414,8 @@ def run_rev(G, A, lam, n, M: tl.constexpr, CPLX: tl.constexpr, S: tl.constexpr):
     for _i in tl.static_range(M):
         at0 = push(at0, tl.zeros_like(G[0]), tl.zeros_like(G[0]), CPLX)
     for j in tl.static_range(S):
-        l0r, l0i = entry(lam, 0, CPLX)
-        new = ()
-        for i in tl.static_range(M):
-            ar, ai = entry(A, j * M + i, CPLX)
-            pr, pi = mul(ar, ai, l0r, l0i, CPLX)
-            pr = -pr
-            pi = -pi
-            if i + 1 < M:
-                qr, qi = entry(lam, i + 1, CPLX)
-                pr += qr
-                pi += qi
-            if i == 0:
-                gr, gi = entry(G, j, CPLX)
-                pr += gr
-                pi += gi
-            new = push(new, pr, pi, CPLX)
-        lam = new
+        gr, gi = entry(G, j, CPLX)
+        lam = adjoint_step(lam, A, j * M, gr, gi, True, M, CPLX)
         ur, ui = entry(lam, 0, CPLX)
         us = push(us, ur, ui, CPLX)
         sel = n[j] == 0

@@ -24,18 +24,9 @@ __all__ = ["tile_fwd_summary_kernel", "tile_rev_summary_kernel", "tile_carry_ker
 
 @triton.jit
 def _store_tile_map(
-    p_ptr,
-    V,
-    A,
-    b,
-    c,
-    n_chunks,
-    REV: tl.constexpr,
-    M: tl.constexpr,
-    CPLX: tl.constexpr,
-    R: tl.constexpr,
+    p_ptr, V, A, b, c, n_chunks, REV: tl.constexpr, M: tl.constexpr, CPLX: tl.constexpr, R: tl.constexpr,
     S: tl.constexpr,
-):
+):  # fmt: skip
     """Store the map of a tile (the scan of its rows' maps) to ``p[b, c, :]``."""
     K: tl.constexpr = (M * M + M) * (2 if CPLX else 1)
     r = tl.arange(0, R)
@@ -44,25 +35,9 @@ def _store_tile_map(
 
 @triton.jit(do_not_specialize=["T", "n_chunks"])
 def tile_fwd_summary_kernel(
-    v_ptr,
-    a_ptr,
-    p_ptr,
-    svb,
-    svt,
-    sab,
-    sat,
-    sam,
-    T,
-    n_chunks,
-    sign,
-    conj,
-    M: tl.constexpr,
-    CPLX: tl.constexpr,
-    A_CONTIG: tl.constexpr,
-    CDT: tl.constexpr,
-    ROWS: tl.constexpr,
-    STEPS: tl.constexpr,
-):
+    v_ptr, a_ptr, p_ptr, svb, svt, sab, sat, sam, T, n_chunks, sign, conj, M: tl.constexpr, CPLX: tl.constexpr,
+    A_CONTIG: tl.constexpr, CDT: tl.constexpr, ROWS: tl.constexpr, STEPS: tl.constexpr,
+):  # fmt: skip
     """The map of chunk (tile) ``c = program_id(1)`` of row ``b = program_id(0)`` to ``p[b, c]``."""
     b = tl.program_id(0).to(tl.int64)
     c = tl.program_id(1).to(tl.int64)
@@ -76,25 +51,9 @@ def tile_fwd_summary_kernel(
 
 @triton.jit(do_not_specialize=["T", "n_chunks"])
 def tile_rev_summary_kernel(
-    v_ptr,
-    a_ptr,
-    p_ptr,
-    svb,
-    svt,
-    sab,
-    sat,
-    sam,
-    T,
-    n_chunks,
-    sign,
-    conj,
-    M: tl.constexpr,
-    CPLX: tl.constexpr,
-    A_CONTIG: tl.constexpr,
-    CDT: tl.constexpr,
-    ROWS: tl.constexpr,
-    STEPS: tl.constexpr,
-):
+    v_ptr, a_ptr, p_ptr, svb, svt, sab, sat, sam, T, n_chunks, sign, conj, M: tl.constexpr, CPLX: tl.constexpr,
+    A_CONTIG: tl.constexpr, CDT: tl.constexpr, ROWS: tl.constexpr, STEPS: tl.constexpr,
+):  # fmt: skip
     """The adjoint map of chunk (tile) ``c`` of row ``b`` (in processing order: tile
     ``n_chunks - 1 - c``; ``lam`` at its end -> ``lam`` at its start) to ``p[b, c]``. The last
     tile in time may be partial: its missing samples come first in processing order and only
@@ -114,16 +73,9 @@ def tile_summary(call: Call) -> Tuple[torch.Tensor, ...]:
     maps = call.scratch(call.B, p.n_chunks, (M * M + M) * call.W)
     kernel = tile_rev_summary_kernel if call.reverse else tile_fwd_summary_kernel
     launch(
-        kernel,
-        (call.B, p.n_chunks - 1),
-        p_ptr=maps,
-        n_chunks=p.n_chunks,
-        A_CONTIG=call.a_contig,
-        ROWS=p.block_t // p.steps,
-        STEPS=p.steps,
-        num_warps=p.num_warps,
-        **call.common(),
-    )
+        kernel, (call.B, p.n_chunks - 1), p_ptr=maps, n_chunks=p.n_chunks, A_CONTIG=call.a_contig,
+        ROWS=p.block_t // p.steps, STEPS=p.steps, num_warps=p.num_warps, **call.common(),
+    )  # fmt: skip
     return (maps,)
 
 
@@ -139,17 +91,9 @@ def _carry_block(p_ptr, b, i, n_chunks, K: tl.constexpr):
 
 @triton.jit(do_not_specialize=["n_chunks"])
 def tile_carry_kernel(
-    p_ptr,
-    z_ptr,
-    s_ptr,
-    szb,
-    szm,
-    n_chunks,
-    M: tl.constexpr,
-    CPLX: tl.constexpr,
-    CDT: tl.constexpr,
+    p_ptr, z_ptr, s_ptr, szb, szm, n_chunks, M: tl.constexpr, CPLX: tl.constexpr, CDT: tl.constexpr,
     BLOCK_C: tl.constexpr,
-):
+):  # fmt: skip
     """Start states of the chunks of row ``b`` (in processing order) from their maps:
     ``s[b, 0] = zi[b]`` (zeros if ``z_ptr`` is None), ``s[b, c+1] = p_c(s[b, c])``. A parallel scan
     over blocks of ``BLOCK_C`` chunk maps with the state carried from block to block, the next

@@ -90,20 +90,9 @@ def rev_step(Fr, Fi, ur, ui, gr, gi, cr, ci, tau, MP: tl.constexpr, M: tl.conste
 
 @triton.jit
 def past_outputs(
-    y_ptr,
-    z_ptr,
-    b,
-    n,
-    valid,
-    syb,
-    syt,
-    szb,
-    szm,
-    M: tl.constexpr,
-    MP: tl.constexpr,
-    CPLX: tl.constexpr,
+    y_ptr, z_ptr, b, n, valid, syb, syt, szb, szm, M: tl.constexpr, MP: tl.constexpr, CPLX: tl.constexpr,
     CDT: tl.constexpr,
-):
+):  # fmt: skip
     """``y[n-1-k]``, ``k < M``, as ``(N, MP)`` (``y[-k'] = zi[k'-1]``)."""
     p = tl.arange(0, MP)
     m = n[:, None] - 1 - p[None, :]
