@@ -33,13 +33,23 @@ def _tile_end_states(V, A, s, r, REV: tl.constexpr, M: tl.constexpr, CPLX: tl.co
 
 @triton.jit
 def _program_chunk(
-    s_ptr, ssb, ssc, ssm, n_tiles, tiles_per_chunk, M: tl.constexpr, CPLX: tl.constexpr, CDT: tl.constexpr
+    s_ptr,
+    ssb,
+    ssc,
+    ssm,
+    n_tiles,
+    tiles_per_chunk,
+    M: tl.constexpr,
+    CPLX: tl.constexpr,
+    CDT: tl.constexpr,
+    R: tl.constexpr,
 ):
-    """This program's row ``b``, its chunk's tiles ``[q, q_end)`` and start state."""
+    """This program's row ``b``, its chunk's tiles ``[q, q_end)``, start state and thread rows."""
     b = tl.program_id(0).to(tl.int64)
     c = tl.program_id(1).to(tl.int64)
     q = c * tiles_per_chunk
-    return b, q, tl.minimum(q + tiles_per_chunk, n_tiles), load_state(s_ptr, b * ssb + c * ssc, ssm, M, CPLX, CDT)
+    s = load_state(s_ptr, b * ssb + c * ssc, ssm, M, CPLX, CDT)
+    return b, q, tl.minimum(q + tiles_per_chunk, n_tiles), s, tl.arange(0, R)
 
 
 @triton.jit(do_not_specialize=["T", "n_tiles", "tiles_per_chunk"])
