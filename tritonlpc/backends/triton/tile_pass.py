@@ -108,12 +108,12 @@ def _grad_a(ga_ptr, us, Y, lo, b, T, sign, M: tl.constexpr, CPLX: tl.constexpr, 
 
 
 @triton.jit
-def _grad_zi(gz_ptr, at0, A0, lo, b, M: tl.constexpr, CPLX: tl.constexpr, S: tl.constexpr):
+def _grad_zi(gz_ptr, at0, A0, lo, r, b, M: tl.constexpr, CPLX: tl.constexpr, S: tl.constexpr):
     """``grad_zi = C[0]^T lam[0]``, one more adjoint step (``n = -1``, ``g = 0``, row 0 of ``A``):
     ``-A[0, i] lam_0 + lam_{i+1}``, stored by the thread holding ``n = 0``."""
     W: tl.constexpr = 2 if CPLX else 1
     gz = adjoint_step(at0, A0, 0, 0.0, 0.0, False, M, CPLX)
-    store_state(gz_ptr, b * (M * W) + tl.zeros_like(lo), W, gz, M, CPLX, mask=(lo <= 0) & (lo + S > 0))
+    store_state(gz_ptr, b * (M * W) + tl.zeros_like(r), W, gz, M, CPLX, mask=(lo <= 0) & (lo + S > 0))
 
 
 @triton.heuristics(
@@ -158,7 +158,7 @@ def tile_rev_pass_kernel(
         if NEED_A:
             _grad_a(ga_ptr, us, Y, lo, b, T, sign, M, CPLX, ROWS, STEPS)
         if NEED_ZI:
-            _grad_zi(gz_ptr, at0, A0, lo, b, M, CPLX, STEPS)
+            _grad_zi(gz_ptr, at0, A0, lo, r, b, M, CPLX, STEPS)
         s = pick(ends, r == ROWS - 1)
         G = G1
         A = A1
