@@ -136,10 +136,10 @@ def triton_planning() -> Tuple[Callable[..., Any], Any]:
     object, whose ``forward(x, a, zi, **knobs)`` / ``backward(g, a, y, zi, need_grad_a,
     need_grad_zi, **knobs)`` take the planner's knobs.
 
-    The only access to them in this script: when the planner moves to its own module, repoint
-    the import here.
+    The only access to them in this script.
     """
-    from tritonlpc.backends.triton_gpu import BACKEND, plan  # noqa: PLC0415
+    from tritonlpc.backends.triton.backend import BACKEND  # noqa: PLC0415
+    from tritonlpc.backends.triton.plan import plan  # noqa: PLC0415
 
     return plan, BACKEND
 

@@ -3,9 +3,9 @@
 
 Everything here is derived from the real launch code, never from a copy of it:
 
-* **record**: :func:`record` runs :mod:`tritonlpc.backends.triton_gpu` on CPU tensors with its
-  one launch point (``_launch``) replaced by a recorder, so every kernel the planner launches
-  for a call is captured with its grid and real arguments, and nothing runs;
+* **record**: :func:`record` runs the Triton backend on CPU tensors within the launcher's
+  recording hook (:func:`tritonlpc.backends.triton.launch.recording`), so every kernel the
+  planner launches for a call is captured with its grid and real arguments, and nothing runs;
 * **compile**: :func:`compile_launch` builds a recorded launch for sm_90 with Triton's own
   binder (the specialisation a real launch would get: dtypes, alignment, constexprs) and reads
   registers, stack frame and spills from ``ptxas -v``, shared memory from the kernel's metadata,
@@ -27,7 +27,6 @@ geometry JSON committed under ``bench/results/static-sm90/``.
 from __future__ import annotations
 
 import argparse
-import contextlib
 import dataclasses
 import functools
 import json
@@ -39,7 +38,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
-from typing import Any, Dict, Iterator, List, Optional, Sequence, Tuple
+from typing import Any, Dict, List, Optional, Sequence, Tuple
 
 if os.environ.get("TRITON_INTERPRET", "0") == "1":
     raise SystemExit("bench/sm90.py compiles the kernels: run it with TRITON_INTERPRET unset")
@@ -51,7 +50,9 @@ from triton.compiler import ASTSource  # noqa: E402
 from triton.compiler.compiler import make_backend  # noqa: E402
 from triton.runtime.jit import create_function_from_signature  # noqa: E402
 
-from tritonlpc.backends import triton_gpu as tg  # noqa: E402
+from tritonlpc.backends.triton import plan as tp  # noqa: E402
+from tritonlpc.backends.triton.backend import BACKEND  # noqa: E402
+from tritonlpc.backends.triton.launch import Launch, recording  # noqa: E402
 
 TARGET = GPUTarget("cuda", 90, 32)
 SM_COUNT = 132  # H100 / H200 SXM
@@ -75,30 +76,8 @@ DTYPES = {
 
 
 # --------------------------------------------------------------------------- recording
-@dataclasses.dataclass
-class Launch:
-    kernel: Any
-    grid: Tuple[int, ...]
-    kwargs: Dict[str, Any]
-
-    @property
-    def name(self) -> str:
-        fn = getattr(self.kernel, "fn", self.kernel)
-        return fn.__name__
-
-
-@contextlib.contextmanager
-def recording() -> Iterator[List[Launch]]:
-    """Within the block, triton_gpu records its launches (and accepts CPU tensors) instead of
-    running them."""
-    launches: List[Launch] = []
-    saved = tg._launch, tg._check
-    tg._launch = lambda kernel, grid, **kw: launches.append(Launch(kernel, tuple(grid), dict(kw)))
-    tg._check = lambda t: None
-    try:
-        yield launches
-    finally:
-        tg._launch, tg._check = saved
+# Launches are recorded with the launcher's public hook (tritonlpc.backends.triton.launch.recording):
+# within it the backend accepts CPU tensors and nothing runs.
 
 
 def _tensors(B: int, T: int, M: int, dtype: torch.dtype, expanded: bool = False):
@@ -119,15 +98,17 @@ def record(
     **knobs: Any,
 ) -> List[Launch]:
     """The launches of one call: ``direction`` in ``fwd`` / ``bwd`` (``backward`` with the
-    gradients in ``need``) / ``rev`` (``reverse``)."""
+    gradients in ``need``) / ``rev`` (``reverse``) / ``sum`` / ``sum-adjoint`` (``summary``)."""
     x, a, zi = _tensors(B, T, M, dtype, expanded)
     with recording() as launches:
         if direction == "fwd":
-            tg.BACKEND.forward(x, a, zi, **knobs)
+            BACKEND.forward(x, a, zi, **knobs)
         elif direction == "bwd":
-            tg.BACKEND.backward(x, a, x, zi, need[0], need[1], **knobs)
-        else:
-            tg.BACKEND.reverse(x, a, conj_a=True, **knobs)
+            BACKEND.backward(x, a, x, zi, need[0], need[1], **knobs)
+        elif direction == "rev":
+            BACKEND.reverse(x, a, conj_a=True, **knobs)
+        else:  # a slice summary, forward or adjoint
+            BACKEND.summary(x, a, adjoint=direction == "sum-adjoint", **knobs)
     return launches
 
 
@@ -319,7 +300,7 @@ def variant_calls(full: bool) -> List[Tuple[str, Dict[str, Any]]]:
             calls.append((f"fwd {tag}", dict(base, direction="fwd")))
             for need in needs if TT == T else needs[:1]:
                 calls.append((f"bwd{need} {tag}", dict(base, direction="bwd", need=need)))
-            if full or (M <= tg.TILE_ORDERS and TT == T):
+            if full or (M <= tp.TILE_ORDERS and TT == T):
                 calls.append((f"rev {tag}", dict(base, direction="rev")))
 
     for M in orders:
@@ -330,6 +311,12 @@ def variant_calls(full: bool) -> List[Tuple[str, Dict[str, Any]]]:
                 add(M, dt, Ts[0], expanded=True)
     if not full:
         add(3, "complex128", 4096)  # the register-heaviest tile configuration
+    for M in [2, 5] + ([16, 33] if full else []):  # slice summaries (walk kernels at every order)
+        for dt in dtypes:
+            for direction in ("sum", "sum-adjoint"):
+                calls.append(
+                    (f"{direction} M={M} {dt} T=4096", dict(B=8, T=4096, M=M, dtype=DTYPES[dt], direction=direction))
+                )
     return calls
 
 
@@ -357,7 +344,7 @@ def all_variants(full: bool, only: Optional[str] = None, shard: Tuple[int, int] 
 from lpcbench import GPU_MATRIX  # noqa: E402  (the benchmark suite's GPU shapes: one list)
 
 
-def _bytes_model(p: tg.Plan, B: int, T: int, M: int, dtype: torch.dtype, direction: str) -> Tuple[int, int]:
+def _bytes_model(p: tp.Plan, B: int, T: int, M: int, dtype: torch.dtype, direction: str) -> Tuple[int, int]:
     """(bytes moved, minimum bytes) of one call from its plan: each kernel's reads and writes
     of global memory, counting a re-read of the same sample's data as another read (no cache)."""
     s = torch.empty((), dtype=dtype).element_size()
@@ -379,7 +366,7 @@ def _bytes_model(p: tg.Plan, B: int, T: int, M: int, dtype: torch.dtype, directi
 def geometry(B: int, T: int, M: int, dtype: str, direction: str) -> Dict[str, Any]:
     """Launch geometry of one benchmark call on a 132-SM Hopper (a static model)."""
     dt = DTYPES[dtype]
-    p = tg.plan(B, T, M, dt, sm_count=SM_COUNT)
+    p = tp.plan(B, T, M, dt, sm_count=SM_COUNT)
     launches = record(B, T, M, dt, "fwd" if direction == "fwd" else "bwd")
     kernels = []
     for launch in launches:
@@ -492,7 +479,7 @@ def geometry_report(rows: Sequence[Dict[str, Any]]) -> str:
     return f"""# Launch geometry of the Triton backend on a 132-SM Hopper (static model)
 
 **A static model, not a measurement**: `python bench/sm90.py geometry --out DIR` (Triton
-{triton.__version__}) plans each call of the GPU benchmark matrix with `triton_gpu.plan`
+{triton.__version__}) plans each call of the GPU benchmark matrix with `tritonlpc.backends.triton.plan.plan`
 (132 SMs), records its launches, compiles them for sm_90 and reads the registers with
 `ptxas -v`. Resident programs per SM follow from registers (65,536 an SM, allocated in 8s),
 warps (64 an SM), shared memory (228 KiB) and 32 blocks an SM; resident warps are those of

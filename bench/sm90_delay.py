@@ -12,33 +12,18 @@ adds float64 and N = 2, 4, 16.
 from __future__ import annotations
 
 import argparse
-import contextlib
 import dataclasses
 import json
 import sys
 from pathlib import Path
-from typing import Any, Iterator, List, Optional, Sequence, Tuple
+from typing import List, Optional, Sequence
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import torch  # noqa: E402
 
 import sm90  # noqa: E402  (refuses to run under TRITON_INTERPRET=1)
 from tritonlpc.backends import _triton_delay as td  # noqa: E402
-
-
-@contextlib.contextmanager
-def recording() -> Iterator[List[sm90.Launch]]:
-    launches: List[sm90.Launch] = []
-    saved = td._launch
-
-    def record(kernel: Any, grid: Tuple[int, ...], *args: Any, **constexprs: Any) -> None:
-        launches.append(sm90.Launch(kernel, tuple(grid), {**dict(zip(kernel.arg_names, args)), **constexprs}))
-
-    td._launch = record
-    try:
-        yield launches
-    finally:
-        td._launch = saved
+from tritonlpc.backends.triton.launch import recording  # noqa: E402
 
 
 def record_all(full: bool) -> List[sm90.Launch]:

@@ -39,7 +39,7 @@ class Backend:
 
 def _triton_importable() -> bool:
     try:
-        importlib.import_module("tritonlpc.backends.triton_gpu")
+        importlib.import_module("tritonlpc.backends.triton.backend")
     except Exception:  # triton missing or backend not importable on this platform
         return False
     return True

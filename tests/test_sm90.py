@@ -54,14 +54,8 @@ def test_every_variant_compiles_for_sm90_without_spills(tmp_path):
     print("\n".join(line for out in outs for line in out.splitlines() if not line.startswith("#")))
     variants = [v for i in range(SHARDS) for v in json.loads((tmp_path / f"{i}.json").read_text())["variants"]]
     names = {v["kernel"] for v in variants}
-    tile = {"_fwd_pass_kernel", "_fwd_summary_kernel", "_rev_pass_kernel", "_rev_summary_kernel", "_carry_kernel"}
-    walk = {
-        "_walk_fwd_pass_kernel",
-        "_walk_fwd_summary_kernel",
-        "_walk_rev_pass_kernel",
-        "_walk_rev_summary_kernel",
-        "_walk_carry_kernel",
-    }
+    tile = {f"tile_{d}_{phase}_kernel" for d in ("fwd", "rev") for phase in ("pass", "summary")} | {"tile_carry_kernel"}
+    walk = {f"walk_{d}_{phase}_kernel" for d in ("fwd", "rev") for phase in ("pass", "summary")} | {"walk_carry_kernel"}
     assert tile | walk <= names, f"kernels never launched: {(tile | walk) - names}"
     spilling = [(v["kernel"], v["regs"], v["spill_stores"], v["spill_loads"]) for v in variants if v["spills"]]
     assert not spilling, f"variants that spill (kernel, registers, spill stores, spill loads): {spilling}"

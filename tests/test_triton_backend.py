@@ -24,9 +24,9 @@ import torch
 if not torch.cuda.is_available() and os.environ.get("TRITON_INTERPRET") != "1":
     pytest.skip("needs CUDA or TRITON_INTERPRET=1 (set before triton is imported)", allow_module_level=True)
 
-tg = pytest.importorskip("tritonlpc.backends.triton_gpu", reason="triton is not importable")
-
+tg = pytest.importorskip("tritonlpc.backends.triton.backend", reason="triton is not importable")
 from tritonlpc import _reference  # noqa: E402
+from tritonlpc.backends.triton.plan import TILE_ORDERS  # noqa: E402
 from tritonlpc.testing import TOL, assert_rel_close, make_inputs  # noqa: E402
 
 CUDA = torch.cuda.is_available()
@@ -111,9 +111,10 @@ def test_matrix(M, dtype):
 @pytest.mark.parametrize("M", [2, 5])
 def test_tiles_and_chunks(M, kw):
     """Other tiles (tile path) and chunks (walk path; shorter than M at M = 5, L = 5)."""
-    if (M <= tg.TILE_ORDERS) != ("block_t" in kw):
+    if (M <= TILE_ORDERS) != ("block_t" in kw):
         pytest.skip("block_t is a tile-path knob, chunk_len a walk-path knob")
-    x, a, zi, g = _inputs(3, 27, M, torch.float64, seed=len(kw))
+    B, T = (1, 13) if kw.get("block_t") == 2 else (3, 27)  # tiles of 2: 7 tiles already
+    x, a, zi, g = _inputs(B, T, M, torch.float64, seed=len(kw))
     _check_all(x, a, zi, g, 1e-9, neg=True, **kw)
 
 
@@ -216,38 +217,37 @@ def test_strides_and_expanded(M, dtype):
     x_nc = torch.stack([x, x], dim=2)[..., 1]  # stride (2T, 2)
     g_nc = g.t().contiguous().t()
     zi_nc = zi.t().contiguous().t()
-    for aa in (a_exp, a_tm, a_bexp):
+    # each layout under one schedule (the same kernels read the strides in both): both schedules
+    for aa, kw in zip((a_exp, a_tm, a_bexp), (THREE, SINGLE, THREE)):
         a_c = aa.contiguous()
-        for kw in SCHEDULES:
-            y = tg.BACKEND.forward(x, a_c, zi, **kw)
-            y_nc = tg.BACKEND.forward(x_nc, aa, zi_nc, **kw)
-            assert torch.equal(y_nc, y)
-            ref = tg.BACKEND.backward(g, a_c, y, zi, True, True, **kw)
-            y_s = torch.stack([y, y], dim=2)[..., 0]
-            for got, exp in zip(tg.BACKEND.backward(g_nc, aa, y_s, zi_nc, True, True, **kw), ref):
-                assert torch.equal(got, exp)
-            assert torch.equal(
-                tg.BACKEND.reverse(g_nc, aa, conj_a=True, **kw), tg.BACKEND.reverse(g, a_c, conj_a=True, **kw)
-            )
+        y = tg.BACKEND.forward(x, a_c, zi, **kw)
+        y_nc = tg.BACKEND.forward(x_nc, aa, zi_nc, **kw)
+        assert torch.equal(y_nc, y)
+        ref = tg.BACKEND.backward(g, a_c, y, zi, True, True, **kw)
+        y_s = torch.stack([y, y], dim=2)[..., 0]
+        for got, exp in zip(tg.BACKEND.backward(g_nc, aa, y_s, zi_nc, True, True, **kw), ref):
+            assert torch.equal(got, exp)
+        assert torch.equal(
+            tg.BACKEND.reverse(g_nc, aa, conj_a=True, **kw), tg.BACKEND.reverse(g, a_c, conj_a=True, **kw)
+        )
     y_ref, _ = _ref(x, a_exp, zi, g)
     assert_rel_close(tg.BACKEND.forward(x, a_exp, zi, **THREE), y_ref, 1e-9)
 
 
 def test_lazy_conj_and_neg_views():
     """A lazily conjugated/negated ``a`` is read as the tensor it represents."""
-    x, a, zi, g = _inputs(2, 19, 3, torch.complex128, seed=3)
-    for a_view in (a.conj(), torch._neg_view(a)):
+    x, a, zi, g = _inputs(1, 19, 3, torch.complex128, seed=3)
+    for a_view, kw in zip((a.conj(), torch._neg_view(a)), SCHEDULES):  # one schedule each: both
         want = a_view.resolve_conj().resolve_neg()
-        for kw in SCHEDULES:
-            assert torch.equal(tg.BACKEND.forward(x, a_view, zi, **kw), tg.BACKEND.forward(x, want, zi, **kw))
-            assert torch.equal(
-                tg.BACKEND.reverse(g, a_view, conj_a=True, **kw), tg.BACKEND.reverse(g, want, conj_a=True, **kw)
-            )
+        assert torch.equal(tg.BACKEND.forward(x, a_view, zi, **kw), tg.BACKEND.forward(x, want, zi, **kw))
+        assert torch.equal(
+            tg.BACKEND.reverse(g, a_view, conj_a=True, **kw), tg.BACKEND.reverse(g, want, conj_a=True, **kw)
+        )
 
 
 @pytest.mark.parametrize("M", [2, 5])
 def test_deterministic(M):
-    x, a, zi, g = _inputs(3, 2 * CHUNK + 5, M, torch.float32, seed=1)
+    x, a, zi, g = _inputs(2, 2 * CHUNK + 5, M, torch.float32, seed=1)
     for kw in SCHEDULES:
         y1, y2 = tg.BACKEND.forward(x, a, zi, **kw), tg.BACKEND.forward(x, a, zi, **kw)
         assert torch.equal(y1, y2)
@@ -288,6 +288,52 @@ def test_bad_knobs(kw):
     x, a, zi, _ = _inputs(1, 4, 1, torch.float64)
     with pytest.raises(ValueError):
         tg.BACKEND.forward(x, a, zi, **kw)
+
+
+# --------------------------------------------------------------------------- slice summaries
+def _end_state(y, zi):
+    """``(y[T-1], ..., y[T-M])`` with ``y[-k] = zi[k-1]``."""
+    M = zi.shape[1]
+    return torch.cat([zi.flip(1), y], dim=1)[:, -M:].flip(1)
+
+
+@pytest.mark.parametrize(
+    "M,dtype,T,neg",
+    [
+        (1, torch.float64, 11, True),  # tile order, full chunks and a short one
+        (2, torch.complex128, 1, False),  # T < M
+        (2, torch.float64, 8, False),  # full chunks only
+        (2, torch.float32, 0, False),  # empty slice
+        (5, torch.float64, 2, True),  # walk order, T < M
+        (5, torch.complex128, 11, True),
+    ],
+    ids=str,
+)
+def test_summary(M, dtype, T, neg):
+    """``summary`` against float64 from the reference: ``P``'s column ``j`` is the end state of a
+    zero input from ``e_j``, ``h`` the end state of ``x`` from zero, ``k`` the ``grad_zi`` of the
+    adjoint from a zero state; chunks of 4 (several, and a short one)."""
+    B = 2
+    x, a, _, g = _inputs(B, T, M, dtype, seed=T + M)
+    xs, as_, gs = _hi(x), _hi(a), _hi(g)
+    zero = torch.zeros(B, M, dtype=xs.dtype)
+    P_ref = torch.stack(
+        [
+            _end_state(_reference.allpole(torch.zeros_like(xs), as_, e, neg_a=neg), e)
+            for e in torch.eye(M, dtype=xs.dtype).expand(B, M, M).unbind(1)
+        ],
+        dim=-1,
+    )
+    h_ref = _end_state(_reference.allpole(xs, as_, zero, neg_a=neg), zero)
+    zi = zero.clone().requires_grad_()
+    y = _reference.allpole(xs, as_, zi, neg_a=neg)
+    (k_ref,) = torch.autograd.grad(y, zi, gs, allow_unused=True) if T else (zero,)
+    P, h = tg.BACKEND.summary(x, a, neg_a=neg, chunk_len=4)
+    none, k = tg.BACKEND.summary(g, a, neg_a=neg, adjoint=True, chunk_len=4)
+    assert none is None and P.shape == (B, M, M) and h.shape == k.shape == (B, M)
+    assert P.dtype == h.dtype == k.dtype == dtype
+    for got, exp in ((P, P_ref), (h, h_ref), (k, k_ref)):
+        assert_rel_close(got, exp, TOL[dtype])
 
 
 # --------------------------------------------------------------------------- GPU, real sizes

@@ -25,7 +25,7 @@ __all__ = ["BACKENDS", "get_backend", "set_backend", "use_backend", "backend_for
 BACKENDS = ("auto", "numba", "triton")
 ENV_VAR = "TRITONLPC_BACKEND"
 
-_MODULES = {"numba": "tritonlpc.backends.numba_cpu", "triton": "tritonlpc.backends.triton_gpu"}
+_MODULES = {"numba": "tritonlpc.backends.numba_cpu", "triton": "tritonlpc.backends.triton.backend"}
 _global: Optional[str] = None
 _loaded: Dict[str, Backend] = {}
 _scoped: contextvars.ContextVar[Optional[str]] = contextvars.ContextVar("tritonlpc_backend", default=None)

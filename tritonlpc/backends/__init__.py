@@ -1,6 +1,6 @@
 """Compute backends: one :class:`~tritonlpc.backends.base.Backend` object each.
 
-``numba_cpu.BACKEND`` (CPU tensors) and ``triton_gpu.BACKEND`` (CUDA tensors; CPU tensors under
+``numba_cpu.BACKEND`` (CPU tensors) and ``triton.backend.BACKEND`` (CUDA tensors; CPU tensors under
 ``TRITON_INTERPRET=1``) are instances of subclasses of :class:`tritonlpc.backends.base.Backend`,
 which owns the public methods below (device check, output allocation, empty shapes, the
 ``grad_a`` argument check) and leaves each backend only its kernels. Backends know nothing about

@@ -47,6 +47,8 @@ import torch
 import triton
 import triton.language as tl
 
+from .triton.launch import launch
+
 __all__ = ["comb_forward", "comb_backward", "fdn_forward", "fdn_backward", "COMB_BLOCK", "COMB_BWD_BLOCK", "fdn_block"]
 
 COMB_BLOCK = 128
@@ -63,8 +65,9 @@ def fdn_block(N: int) -> int:
 
 
 def _launch(kernel: Any, grid: Tuple[int, ...], *args: Any, **constexprs: Any) -> None:
-    """Launch ``kernel`` with its arguments by name (``bench/sm90.py`` records launches here)."""
-    kernel[grid](**dict(zip(kernel.arg_names, args)), **constexprs)
+    """Launch ``kernel`` with its arguments by name through the Triton backend's one launch point
+    (so :func:`tritonlpc.backends.triton.launch.recording` records it, as ``bench/sm90_delay.py`` does)."""
+    launch(kernel, grid, **dict(zip(kernel.arg_names, args)), **constexprs)
 
 
 # --------------------------------------------------------------------------- comb

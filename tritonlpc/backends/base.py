@@ -11,12 +11,10 @@ the same at the edges. The contract's prose is in :mod:`tritonlpc.backends`; the
 from __future__ import annotations
 
 import abc
-from typing import Any, ClassVar, Optional, Tuple, cast
+from typing import Any, ClassVar, Optional, Tuple
 
 import torch
 from torch import Tensor
-
-from .._reference import end_state
 
 __all__ = ["Backend", "Grads", "check_knob"]
 
@@ -157,6 +155,7 @@ class Backend(abc.ABC):
             self._smooth(f.contiguous(), at.contiguous(), rt.contiguous(), zi.contiguous(), g, zeta)
         return g, zeta
 
+    @abc.abstractmethod
     def summary(
         self, v: Tensor, a: Tensor, *, neg_a: bool = False, adjoint: bool = False
     ) -> Tuple[Optional[Tensor], Tensor]:
@@ -167,31 +166,7 @@ class Backend(abc.ABC):
         read in place; ``A = -a`` if ``neg_a``. ``T`` may be 0 (``P = I``, ``h = k = 0``) or
         smaller than ``M``. Returns new ``(P (B,M,M), h (B,M))``, or ``(None, k (B,M))`` if
         ``adjoint``, in ``v``'s dtype.
-
-        This default is a stand-in for a backend without its own kernel yet (Triton, until its
-        ``summary`` lands; then it goes and this method becomes abstract): ``min(B, M + 1)``
-        calls of :meth:`forward`, or one :meth:`backward`.
         """
-        B, T, M = a.shape
-        if adjoint:
-            return None, cast(Tensor, self.backward(v, a, None, v.new_zeros(B, M), False, True, neg_a=neg_a)[2])
-        eye = torch.eye(M, dtype=v.dtype, device=v.device)
-        P, h = v.new_empty(B, M, M), v.new_empty(B, M)
-        if B <= M + 1:  # the M + 1 runs of a row batched, a[b] expanded (stride 0)
-            states = torch.cat([v.new_zeros(1, M), eye])  # (M+1, M): zero state, then e_1..e_M
-            for b in range(B):
-                inputs = v.new_zeros(M + 1, T)
-                inputs[0] = v[b]
-                y = self.forward(inputs, a[b : b + 1].expand(M + 1, T, M), states, neg_a=neg_a)
-                ends = end_state(y, states)
-                h[b], P[b] = ends[0], ends[1:].T
-            return P, h
-        start = v.new_zeros(B, M)
-        h.copy_(end_state(self.forward(v, a, start, neg_a=neg_a), start))
-        for j in range(M):
-            start = eye[j].expand(B, M)
-            P[:, :, j] = end_state(self.forward(v.new_zeros(()).expand(B, T), a, start, neg_a=neg_a), start)
-        return P, h
 
     def __repr__(self) -> str:
         return f"<tritonlpc {self.name} backend>"

@@ -1,0 +1,26 @@
+"""The Triton backend, organised by phase (kernels for CUDA tensors; the interpreter on CPU).
+
+Modules:
+
+``plan``
+    Pure planning: path (tile / walk), schedule (single pass / three phase), geometry.
+``launch``
+    The one launcher: a call's operands (:class:`~.launch.Call`), the schedule (:func:`~.launch.run`
+    over a path's :class:`~.launch.Phases`), the launch point and its recording hook.
+``lang``
+    Real/complex load, store and multiply helpers shared by every kernel.
+``tile_scan``, ``tile_io``
+    The tile path's scan math and input loads (orders ``M <= 4``).
+``tile_pass``, ``tile_summary``
+    Tile kernels by phase: ``tile_{fwd,rev}_pass_kernel``; ``tile_{fwd,rev}_summary_kernel`` and
+    ``tile_carry_kernel``; each launched by the function beside it.
+``walk_io``, ``walk_pass``, ``walk_summary``
+    The walk path (higher orders): step helpers; ``walk_{fwd,rev}_pass_kernel``;
+    ``walk_{fwd,rev}_summary_kernel``, ``walk_carry_kernel`` and the slice map.
+``smooth``
+    The attack/release gain smoother.
+``backend``
+    :class:`~.backend.TritonBackend` and ``BACKEND``.
+
+Only ``plan`` imports without Triton.
+"""

@@ -1,0 +1,169 @@
+"""The Triton backend object: the all-pole filter, its adjoint and a slice's map as parallel scans.
+
+Implements the contract of :mod:`tritonlpc.backends` on CUDA tensors, and on CPU tensors when
+Triton's interpreter is on (``TRITON_INTERPRET=1``, how CI tests these kernels). A call is
+prepared once (:class:`~.launch.Call`: real views, strides, the coefficient's sign and
+conjugation as runtime scalars), planned (:func:`~.plan.plan`) and run on its path's phases
+(:data:`TILE`, :data:`WALK`) by the one launcher (:func:`~.launch.run`).
+
+The backward runs the same schedules on the adjoint recursion (transposed companion maps,
+reading row ``n + 1`` of ``a`` with a shifted load), with ``grad_a[n, j] = -u[n] conj(y[n-1-j])``
+fused into the output pass and ``grad_zi`` from the state at the start. Everything is read
+through strides in place (an expanded ``a`` costs nothing; a lazily conjugated/negated ``a``
+becomes a runtime sign), offsets are int64, complex tensors are read through real views with
+complex arithmetic in the kernel, float16/bfloat16 are loaded natively and accumulated in
+float32, float64/complex128 in float64. No atomics (identical bits run to run), no host
+synchronisation (CUDA-graph capturable), launches on the tensors' device and torch's current
+stream. Scratch per call in three-phase: ``B C (M^2 + M)`` values for the chunk maps and
+``B C M`` start states.
+
+Half precision error (measured against float64 on the same rounded inputs, see
+``tests/test_triton_backend.py``): relative L2 about 3.5e-3 for bfloat16 and 3e-4 for
+float16 — the rounding of the stored outputs; the float32 accumulation adds nothing visible.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import functools
+import os
+from typing import Any, ContextManager, Optional, Tuple
+
+import torch
+
+from ..base import Backend
+from .launch import Call, Phases, coefficients, is_recording, real, run
+from .plan import Plan, plan, plan_summary
+from .smooth import smooth
+from .tile_pass import tile_pass
+from .tile_summary import tile_carry, tile_summary
+from .walk_pass import walk_pass
+from .walk_summary import slice_maps, walk_carry, walk_summary
+
+__all__ = ["TritonBackend", "BACKEND", "TILE", "WALK"]
+
+TILE = Phases(tile_summary, tile_carry, tile_pass)
+"""Orders ``M <= 4`` (complex128 ``M <= 3``): coalesced tiles scanned across threads."""
+WALK = Phases(walk_summary, walk_carry, walk_pass)
+"""Higher orders: per-lane walks, a lane a chunk."""
+
+
+def _interpreted() -> bool:
+    return os.environ.get("TRITON_INTERPRET", "0") == "1"
+
+
+@functools.cache
+def _sm_count(index: int) -> int:
+    return torch.cuda.get_device_properties(index).multi_processor_count
+
+
+def _device_knobs(t: torch.Tensor) -> dict:
+    if t.device.type == "cuda":
+        return dict(sm_count=_sm_count(t.device.index or 0))
+    return dict(interpreted=_interpreted())
+
+
+def _on_device(t: torch.Tensor) -> ContextManager:
+    """Launch on the tensor's own GPU (Triton launches on the current device and stream)."""
+    return torch.cuda.device(t.device) if t.device.type == "cuda" else contextlib.nullcontext()
+
+
+class TritonBackend(Backend):
+    """The Triton backend (:class:`tritonlpc.backends.base.Backend` on CUDA tensors, and on CPU
+    tensors under ``TRITON_INTERPRET=1``).
+
+    Kernel knobs (keyword arguments of ``forward``/``backward``/``reverse``): ``schedule``,
+    ``block_t``, ``steps``, ``chunk_len``, ``lanes`` of :func:`~.plan.plan`; ``summary`` takes
+    ``chunk_len`` and ``lanes`` (tests force small tiles and chunks with these).
+    """
+
+    name = "triton"
+    supports_half = True
+
+    def check_device(self, t: torch.Tensor) -> None:
+        if t.device.type != "cuda" and not _interpreted() and not is_recording():
+            raise RuntimeError("the triton backend needs CUDA tensors (or TRITON_INTERPRET=1 for CPU tensors)")
+
+    def _forward(
+        self, x: torch.Tensor, a: torch.Tensor, zi: torch.Tensor, y: torch.Tensor, conj_a: bool, neg_a: bool,
+        **knobs: Any,
+    ) -> None:  # fmt: skip
+        B, T, M = a.shape
+        p = plan(B, T, M, x.dtype, **_device_knobs(x), **knobs)
+        ar, sign, conj = coefficients(a, conj_a, neg_a)
+        call = Call(p, False, real(x), ar, real(y), sign, conj, x.is_complex(), start=real(zi))
+        with _on_device(x):
+            run(call, TILE if p.path == "tile" else WALK)
+
+    def _adjoint(
+        self,
+        g: torch.Tensor,
+        a: torch.Tensor,
+        y: Optional[torch.Tensor],
+        zi: Optional[torch.Tensor],
+        u: torch.Tensor,
+        grad_a: Optional[torch.Tensor],
+        grad_zi: Optional[torch.Tensor],
+        conj_a: bool,
+        neg_a: bool,
+        **knobs: Any,
+    ) -> None:
+        B, T, M = a.shape
+        p = plan(B, T, M, g.dtype, **_device_knobs(g), **knobs)
+        ar, sign, conj = coefficients(a, conj_a, neg_a)
+        need_a = grad_a is not None  # then Backend.backward checked that y and zi are given
+        call = Call(
+            p, True, real(g), ar, real(u), sign, conj, g.is_complex(),
+            y=real(y) if need_a and y is not None else None, zi=real(zi) if need_a and zi is not None else None,
+            ga=real(grad_a) if grad_a is not None else None, gz=real(grad_zi) if grad_zi is not None else None,
+        )  # fmt: skip
+        with _on_device(g):
+            run(call, TILE if p.path == "tile" else WALK)
+
+    def _smooth(
+        self, f: torch.Tensor, at: torch.Tensor, rt: torch.Tensor, zi: torch.Tensor, g: torch.Tensor, zeta: torch.Tensor
+    ) -> None:
+        with _on_device(f):
+            smooth(f, at, rt, zi, g, zeta)
+
+    def summary(
+        self, v: torch.Tensor, a: torch.Tensor, *, neg_a: bool = False, adjoint: bool = False, **knobs: Any
+    ) -> Tuple[Optional[torch.Tensor], torch.Tensor]:
+        """The affine map of a slice in one pass over it (:mod:`tritonlpc.distributed.summary`).
+
+        ``v (B,T)`` is ``x`` (forward: returns ``P (B,M,M)``, ``h (B,M)``: ``s_end = P s_start +
+        h``) or ``g = dL/dy`` (``adjoint``: returns ``(None, k (B,M))``, ``k`` = ``grad_zi`` of
+        the backward from a zero state, in torch's conjugate convention); ``a (B,T,M)`` any
+        strides, ``A = -a`` if ``neg_a``. Results in ``v``'s dtype; ``T`` may be 0 or below ``M``.
+        Knobs: ``chunk_len``, ``lanes`` (the walk chunks the slice is cut into; any order).
+        """
+        self.check_device(v)
+        B, T, M = a.shape
+        if T == 0 or B == 0:
+            k = v.new_zeros(B, M)
+            return (None, k) if adjoint else (torch.eye(M, dtype=v.dtype, device=v.device).expand(B, M, M).clone(), k)
+        p: Plan = plan_summary(B, T, M, v.dtype, **_device_knobs(v), **knobs)
+        ar, sign, conj = coefficients(a, adjoint, neg_a)
+        call = Call(p, adjoint, real(v), ar, None, sign, conj, v.is_complex())
+        with _on_device(v):
+            P, h = slice_maps(call)
+        h = _entries(h, v)
+        if not adjoint:
+            assert P is not None
+            return _entries(P, v).to(v.dtype), h.to(v.dtype)
+        A0 = (a[:, 0].conj() if v.is_complex() else a[:, 0]).to(h.dtype)  # one more adjoint step: C[0]^H lam[0]
+        k = (A0 if neg_a else -A0) * h[:, :1]
+        k[:, :-1] += h[:, 1:]
+        return None, k.to(v.dtype)
+
+
+def _entries(t: torch.Tensor, like: torch.Tensor) -> torch.Tensor:
+    """A kernel's real scratch ``(..., M W)`` as entries (complex for complex ``like``), in the
+    accumulation precision."""
+    if like.is_complex():
+        return torch.view_as_complex(t.unflatten(-1, (-1, 2)).contiguous())
+    return t
+
+
+BACKEND = TritonBackend()
+"""The backend object (:func:`tritonlpc._dispatch.backend_object` returns it for CUDA tensors)."""

@@ -1,0 +1,254 @@
+"""Real/complex helpers of the Triton kernels (tile, walk and smoothing), one meaning per name.
+
+Complex tensors arrive as real views (strides in real elements, the imaginary part at ``+1``).
+A value is a pair ``(re, im)``; for real dtypes the imaginary slot is a placeholder of the right
+shape that nothing reads (compiled code drops it): loads put zeros there, :func:`entry` the real
+part, :func:`mul` passes ``ai`` through. Values of a fixed number of entries travel as flat
+tuples (``(re, im)`` per entry for complex, ``re`` for real), so that one kernel body serves
+every order and dtype. ``CDT`` is the accumulation dtype; stores convert to the element type of
+the pointer. Offsets are int64 in every caller.
+"""
+
+from __future__ import annotations
+
+import triton
+import triton.language as tl
+
+__all__ = [
+    "entry",
+    "push",
+    "mul",
+    "load",
+    "store",
+    "load_coef",
+    "signed",
+    "unzip",
+    "zip_columns",
+    "load_block",
+    "store_block",
+    "load_steps",
+    "store_steps",
+    "store_entries",
+    "load_state",
+    "store_state",
+    "reverse_groups",
+]
+
+
+# --------------------------------------------------------------------------- values
+@triton.jit
+def entry(t, i: tl.constexpr, CPLX: tl.constexpr):
+    """Entry ``i`` of a flat tuple as ``(re, im)`` (``im`` is ``re`` for real dtypes)."""
+    if CPLX:
+        return t[2 * i], t[2 * i + 1]
+    else:
+        return t[i], t[i]
+
+
+@triton.jit
+def push(t, re, im, CPLX: tl.constexpr):
+    """``t`` with one more entry (``im`` dropped for real dtypes)."""
+    if CPLX:
+        return t + (re, im)
+    else:
+        return t + (re,)
+
+
+@triton.jit
+def mul(ar, ai, br, bi, CPLX: tl.constexpr):
+    """``(ar + i ai) (br + i bi)``; for real dtypes ``(ar br, ai)``."""
+    if CPLX:
+        return ar * br - ai * bi, ar * bi + ai * br
+    else:
+        return ar * br, ai
+
+
+@triton.jit
+def signed(A, sign, conj, M: tl.constexpr, CPLX: tl.constexpr):
+    """``sign * a`` for a flat tuple of ``M`` entries, conjugated when ``conj == -1``."""
+    out = ()
+    for j in tl.static_range(M):
+        re, im = entry(A, j, CPLX)
+        out = push(out, re * sign, im * (sign * conj), CPLX)
+    return out
+
+
+# --------------------------------------------------------------------------- pairs of tensors
+@triton.jit
+def load(ptr, off, mask, CPLX: tl.constexpr, CDT: tl.constexpr):
+    """``(re, im)`` at ``ptr + off`` in ``CDT`` (``im`` zeros for real dtypes); zeros where masked."""
+    re = tl.load(ptr + off, mask=mask, other=0.0).to(CDT)
+    if CPLX:
+        im = tl.load(ptr + off + 1, mask=mask, other=0.0).to(CDT)
+    else:
+        im = tl.zeros_like(re)
+    return re, im
+
+
+@triton.jit
+def store(ptr, off, re, im, mask, CPLX: tl.constexpr):
+    """Store ``(re, im)`` at ``ptr + off`` where ``mask``."""
+    tl.store(ptr + off, re.to(ptr.dtype.element_ty), mask=mask)
+    if CPLX:
+        tl.store(ptr + off + 1, im.to(ptr.dtype.element_ty), mask=mask)
+
+
+@triton.jit
+def load_coef(a_ptr, off, mask, sign, conj, CPLX: tl.constexpr, CDT: tl.constexpr):
+    """Coefficients ``sign * a`` at ``a_ptr + off`` (conjugated when ``conj == -1``)."""
+    re, im = load(a_ptr, off, mask, CPLX, CDT)
+    return re * sign, im * (sign * conj)
+
+
+# --------------------------------------------------------------------------- blocks of a row's samples
+@triton.jit
+def unzip(t, N: tl.constexpr, R: tl.constexpr):
+    """Columns of an ``[R, N]`` tile (``N`` in 1, 2, 4, 8) as a tuple of ``[R]`` tiles."""
+    if N == 1:
+        return (tl.reshape(t, [R]),)
+    elif N == 2:
+        c0, c1 = tl.split(t)
+        return (c0, c1)
+    elif N == 4:
+        e, o = tl.split(tl.reshape(t, [R, 2, 2]))  # columns (0, 2), (1, 3)
+        c0, c2 = tl.split(e)
+        c1, c3 = tl.split(o)
+        return (c0, c1, c2, c3)
+    else:
+        e, o = tl.split(tl.reshape(t, [R, 4, 2]))  # columns (0, 2, 4, 6), (1, 3, 5, 7)
+        e0, e1 = tl.split(tl.reshape(e, [R, 2, 2]))  # (0, 4), (2, 6)
+        o0, o1 = tl.split(tl.reshape(o, [R, 2, 2]))  # (1, 5), (3, 7)
+        c0, c4 = tl.split(e0)
+        c2, c6 = tl.split(e1)
+        c1, c5 = tl.split(o0)
+        c3, c7 = tl.split(o1)
+        return (c0, c1, c2, c3, c4, c5, c6, c7)
+
+
+@triton.jit
+def zip_columns(c, N: tl.constexpr, R: tl.constexpr):
+    """Inverse of :func:`unzip`: an ``[R, N]`` tile from a tuple of ``N`` columns."""
+    if N == 1:
+        return tl.reshape(c[0], [R, 1])
+    elif N == 2:
+        return tl.join(c[0], c[1])
+    elif N == 4:
+        return tl.reshape(tl.join(tl.join(c[0], c[2]), tl.join(c[1], c[3])), [R, 4])
+    else:
+        e = tl.join(tl.join(c[0], c[4]), tl.join(c[2], c[6]))
+        o = tl.join(tl.join(c[1], c[5]), tl.join(c[3], c[7]))
+        return tl.reshape(tl.join(tl.reshape(e, [R, 4]), tl.reshape(o, [R, 4])), [R, 8])
+
+
+@triton.jit
+def load_block(ptrs, ok, full):
+    """``tl.load`` of a block, masked by ``ok`` unless ``full`` (a scalar: every element valid;
+    a mask of unknown alignment would split vector loads)."""
+    if full:
+        v = tl.load(ptrs)
+    else:
+        v = tl.load(ptrs, mask=ok, other=0.0)
+    return v
+
+
+@triton.jit
+def store_block(ptrs, v, ok, full):
+    """``tl.store`` of a block, masked by ``ok`` unless ``full``."""
+    if full:
+        tl.store(ptrs, v)
+    else:
+        tl.store(ptrs, v, mask=ok)
+
+
+@triton.jit
+def load_steps(ptr, off, stride_t, ok, full, CPLX: tl.constexpr, CDT: tl.constexpr, R: tl.constexpr, S: tl.constexpr):
+    """Entries ``ptr[off + j * stride_t]``, ``j < S``, of ``R`` rows: one ``[R, S]`` block (a
+    row's samples are adjacent: one vector load a part where aligned), as a flat tuple of ``S``
+    entries of ``[R]`` tiles in ``CDT``; zero where not ``ok`` (``[R, S]``)."""
+    o = off[:, None] + tl.arange(0, S)[None, :] * stride_t
+    re = unzip(load_block(ptr + o, ok, full).to(CDT), S, R)
+    if CPLX:
+        im = unzip(load_block(ptr + o + 1, ok, full).to(CDT), S, R)
+    out = ()
+    for j in tl.static_range(S):
+        if CPLX:
+            out = out + (re[j], im[j])
+        else:
+            out = out + (re[j],)
+    return out
+
+
+@triton.jit
+def store_steps(ptr, off, v, ok, full, CPLX: tl.constexpr, R: tl.constexpr, S: tl.constexpr):
+    """Store ``S`` entries of ``[R]`` tiles to the contiguous ``ptr[off + j (1 + CPLX)]`` as one
+    block (no mask when ``full``)."""
+    W: tl.constexpr = 2 if CPLX else 1
+    re = ()
+    im = ()
+    for j in tl.static_range(S):
+        re = re + (v[W * j],)
+        if CPLX:
+            im = im + (v[W * j + 1],)
+    o = off[:, None] + tl.arange(0, S)[None, :] * W
+    store_block(ptr + o, zip_columns(re, S, R).to(ptr.dtype.element_ty), ok, full)
+    if CPLX:
+        store_block(ptr + o + 1, zip_columns(im, S, R).to(ptr.dtype.element_ty), ok, full)
+
+
+@triton.jit
+def store_entries(ptr, off, v, ok, N: tl.constexpr, CPLX: tl.constexpr, R: tl.constexpr):
+    """Store ``N`` entries (``N <= 4``) of ``[R]`` tiles to the contiguous ``ptr[off + j]`` of each
+    row as one ``[R, N]`` block; rows where ``ok``."""
+    W: tl.constexpr = 2 if CPLX else 1
+    NP: tl.constexpr = 4 if N == 3 else N
+    cols = ()
+    for j in tl.static_range(NP):
+        for w in tl.static_range(W):
+            if j < N:
+                cols = cols + (v[j * W + w],)
+            else:
+                cols = cols + (tl.zeros_like(v[0]),)
+    k = tl.arange(0, NP * W)
+    tl.store(
+        ptr + off[:, None] + k[None, :],
+        zip_columns(cols, NP * W, R).to(ptr.dtype.element_ty),
+        mask=ok[:, None] & (k < N * W)[None, :],
+    )
+
+
+# --------------------------------------------------------------------------- states
+@triton.jit
+def load_state(ptr, off, stride_m, M: tl.constexpr, CPLX: tl.constexpr, CDT: tl.constexpr):
+    """``M`` entries ``ptr[off + j * stride_m]`` as a flat tuple (zeros if ``ptr`` is None)."""
+    out = ()
+    for j in tl.static_range(M):
+        if ptr is None:
+            re = tl.zeros((), CDT)
+            im = re
+        else:
+            re = tl.load(ptr + off + j * stride_m).to(CDT)
+            im = re
+            if CPLX:
+                im = tl.load(ptr + off + j * stride_m + 1).to(CDT)
+        out = push(out, re, im, CPLX)
+    return out
+
+
+@triton.jit
+def store_state(ptr, off, stride_m, s, M: tl.constexpr, CPLX: tl.constexpr, mask=None):
+    """Store the ``M`` entries of a flat tuple to ``ptr[off + j * stride_m]``."""
+    for j in tl.static_range(M):
+        re, im = entry(s, j, CPLX)
+        tl.store(ptr + off + j * stride_m, re.to(ptr.dtype.element_ty), mask=mask)
+        if CPLX:
+            tl.store(ptr + off + j * stride_m + 1, im.to(ptr.dtype.element_ty), mask=mask)
+
+
+@triton.jit
+def reverse_groups(t, S: tl.constexpr, E: tl.constexpr):
+    """The ``S`` groups of ``E`` consecutive components of a tuple, in reverse group order."""
+    out = ()
+    for j in tl.static_range(S):
+        for e in tl.static_range(E):
+            out = out + (t[(S - 1 - j) * E + e],)
+    return out

@@ -1,0 +1,263 @@
+"""How a call runs on the Triton backend: path, schedule and launch geometry (pure).
+
+Shapes, dtype and SM count in, a :class:`Plan` out: no GPU, no Triton and no interpreter needed
+(``plan`` is what tests and ``bench/sm90.py`` reason about).
+
+Paths: ``"tile"`` for orders ``M <= 4`` (complex128 ``M <= 3``): coalesced tiles scanned in
+registers and across threads with ``tl.associative_scan`` of the affine companion maps;
+``"walk"`` above: per-lane walks, a lane a chunk (the tile scan's ``M x M`` combines grow as
+``M^3`` and its registers as ``M^2``; sm_90 numbers in ``bench/README.md``).
+
+Schedules:
+
+``"single"``
+    One program per row (tile) or lane per row (walk) walks the row with the state carried in
+    registers, the next tile's loads in flight before this tile's stores: every input is read
+    once. Used when the batch alone fills the GPU (``B >= 4 * SMs`` programs), or when a row is
+    a single chunk.
+``"three-phase"``
+    For small batches, parallel over time as well: (1) the affine map of every chunk (a tile on
+    the tile path), (2) the carry: each row's chunk maps composed into every chunk's start state
+    (a ``tl.associative_scan`` over blocks of maps on the tile path, a loop on the walk path),
+    (3) every chunk re-run from its start state, writing the outputs. Inputs are read twice, so
+    ``(2 (M + 1) + 1) / (M + 2)`` times the minimum bytes of the forward.
+
+A single pass with decoupled look-back across programs (as PyTorch Inductor's split scan) is
+left out on purpose: the prefix it combines depends on which predecessors have published when
+a program looks (timing), so its rounding is not the same run to run.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Dict, Optional, Tuple
+
+import torch
+
+from ..base import check_knob
+
+__all__ = [
+    "Plan",
+    "plan",
+    "plan_summary",
+    "SCHEDULES",
+    "TILE_ORDERS",
+    "TILE_CONFIG",
+    "next_pow2",
+    "walk_summary_warps",
+    "walk_carry_geometry",
+]
+
+SCHEDULES = ("single", "three-phase")
+TILE_ORDERS = 4  # orders up to this run the tile scan (complex128: 3); above, per-lane walks
+
+# (order, dtype class) -> (STEPS, num_warps) of the tile kernels: a tile is 32 * num_warps rows
+# (one a thread) of STEPS consecutive samples. More steps amortise the scan over more samples
+# (fewer instructions a sample) and cost registers; chosen from sm_90 compiles (bench/README.md):
+# no spills, and about 128 registers a thread (4 programs of 4 warps an SM) unless more steps cut
+# the instructions a sample by much more than the occupancy lost (float32 M = 4: 168 registers).
+# complex128 at M = 4 is not in the table: a complex128 4x4 map is 80 registers and a combine
+# holds three of them; its scans spill even at one sample a thread (sm_90), so it runs the walk.
+TILE_CONFIG: Dict[Tuple[int, str], Tuple[int, int]] = {
+    (1, "r32"): (8, 4),
+    (1, "r64"): (4, 4),
+    (1, "c32"): (4, 4),
+    (1, "c64"): (2, 4),
+    (2, "r32"): (4, 4),
+    (2, "r64"): (2, 4),
+    (2, "c32"): (2, 4),
+    (2, "c64"): (1, 4),
+    (3, "r32"): (4, 4),
+    (3, "r64"): (2, 4),
+    (3, "c32"): (2, 4),
+    (3, "c64"): (1, 4),
+    (4, "r32"): (4, 4),
+    (4, "r64"): (2, 4),
+    (4, "c32"): (1, 4),
+}
+
+PROGRAMS_PER_SM = 4  # rows (programs) wanted per SM before rows are split into chunks
+MAX_BLOCK_C = 1024  # chunk maps scanned per block by the tile carry
+WALK_VALUES = 2048  # walk path: values of the largest per-program state tile (summary: N MP MP)
+WALK_MIN_CHUNK = 16
+INTERP_BLOCK = 16  # the interpreter scans element by element in Python: small tiles, less padding
+
+
+def next_pow2(n: int) -> int:
+    """The smallest power of two ``>= n`` (1 for ``n <= 1``)."""
+    return 1 << max(0, int(n) - 1).bit_length()
+
+
+def _dtype_class(dtype: torch.dtype) -> str:
+    if dtype == torch.complex128:
+        return "c64"
+    if dtype == torch.complex64:
+        return "c32"
+    return "r64" if dtype == torch.float64 else "r32"
+
+
+@dataclasses.dataclass(frozen=True)
+class Plan:
+    """How one call runs: path, schedule and launch geometry (from :func:`plan`).
+
+    Attributes:
+        path: ``"tile"`` (``M <= 4``) or ``"walk"``.
+        schedule: ``"single"`` or ``"three-phase"``.
+        n_chunks: chunks per row ``C`` (1 for ``"single"``).
+        chunk_len: samples per chunk ``L`` (``T`` for ``"single"``).
+        block_t: tile length (tile path; 0 for walks).
+        lanes: chunks per program (walk path; 1 for tiles).
+        num_warps: warps of the summary and pass kernels.
+        block_c, carry_warps: carry kernel geometry (three-phase).
+        steps: tile path: consecutive samples a thread (a tile is ``block_t / steps`` rows).
+    """
+
+    path: str
+    schedule: str
+    n_chunks: int
+    chunk_len: int
+    block_t: int
+    lanes: int
+    num_warps: int
+    block_c: int = 1
+    carry_warps: int = 1
+    steps: int = 1
+
+
+def plan(
+    B: int,
+    T: int,
+    M: int,
+    dtype: torch.dtype,
+    *,
+    sm_count: int = 132,
+    interpreted: bool = False,
+    schedule: Optional[str] = None,
+    block_t: Optional[int] = None,
+    steps: Optional[int] = None,
+    chunk_len: Optional[int] = None,
+    lanes: Optional[int] = None,
+) -> Plan:
+    """The launch plan for a call with ``x (B, T)``, ``a (B, T, M)`` of ``dtype`` (pure).
+
+    Args:
+        sm_count: the device's streaming multiprocessors (132 on an H100/H200 SXM).
+        interpreted: plan for Triton's interpreter (small tiles; it scans in Python).
+        schedule: force ``"single"`` or ``"three-phase"``.
+        block_t: tile path (``M <= 4``): the tile length (a power of two >= 2); a three-phase
+            chunk is one tile.
+        steps: tile path: consecutive samples a thread (a power of two, at most 8 and
+            ``block_t``).
+        chunk_len: walk path (``M > 4``): force three-phase with chunks of this many samples.
+        lanes: walk path: the chunks per program (a power of two).
+
+    Raises:
+        ValueError: a knob out of range, naming it.
+    """
+    if schedule is not None and schedule not in SCHEDULES:
+        raise ValueError(f"schedule must be one of {SCHEDULES} or None, got {schedule!r}")
+    check_knob("block_t", block_t, pow2=True)
+    check_knob("chunk_len", chunk_len)
+    check_knob("lanes", lanes, pow2=True)
+    check_knob("steps", steps, pow2=True)
+    if block_t is not None and block_t < 2:
+        raise ValueError(f"block_t must be at least 2, got {block_t}")
+    if steps is not None and (steps > 8 or (block_t is not None and steps > block_t)):
+        raise ValueError(f"steps must be at most 8 and at most block_t, got {steps}")
+    if chunk_len is not None and schedule == "single":
+        raise ValueError("chunk_len only applies to the 'three-phase' schedule")
+    T = max(int(T), 1)
+    if (M, _dtype_class(dtype)) in TILE_CONFIG:
+        return _plan_tile(B, T, M, dtype, sm_count, interpreted, schedule, block_t, steps)
+    return _plan_walk(B, T, M, dtype, sm_count, interpreted, schedule, chunk_len, lanes)
+
+
+def plan_summary(
+    B: int, T: int, M: int, dtype: torch.dtype, *, sm_count: int = 132, interpreted: bool = False,
+    chunk_len: Optional[int] = None, lanes: Optional[int] = None,
+) -> Plan:  # fmt: skip
+    """The plan of a slice summary (any order: walk chunk maps, then their composition).
+
+    The chunks are ``chunk_len`` long (planned as the walk path's three-phase schedule when
+    ``None``); the slice's last chunk in processing order may be shorter.
+    """
+    check_knob("chunk_len", chunk_len)
+    check_knob("lanes", lanes, pow2=True)
+    T = max(int(T), 1)
+    p = _plan_walk(
+        B, T, M, dtype, sm_count, interpreted, None if chunk_len is None else "three-phase", chunk_len, lanes
+    )
+    return dataclasses.replace(p, path="walk", schedule="three-phase")
+
+
+def _carry_geometry(n_chunks: int, block_t: int, K: int, interpreted: bool) -> Tuple[int, int]:
+    """Chunk maps a carry block scans, and its warps: one warp's worth for a few chunks, else 4
+    warps holding up to ~24 map entries a thread (``K`` entries a map; two compiled sizes a
+    configuration)."""
+    if interpreted:
+        block_c = INTERP_BLOCK
+    elif n_chunks - 1 <= 32:
+        block_c = 32
+    else:
+        block_c = min(MAX_BLOCK_C, 128 * max(1, min(block_t // 128, 24 // K)))
+    return block_c, max(1, min(4, block_c // 32))
+
+
+def _plan_tile(B, T, M, dtype, sm_count, interpreted, schedule, block_t, steps_knob) -> Plan:
+    steps, warps = TILE_CONFIG[(M, _dtype_class(dtype))]
+    rows = 32 * warps
+    if block_t is not None:
+        steps = steps_knob or min(steps, block_t)
+        rows = block_t // steps
+    elif interpreted:  # the interpreter scans rows one by one in Python: small tiles
+        steps = steps_knob or min(steps, 4)
+        rows = 4
+    while rows > 1 and rows * steps > max(2, next_pow2(T)):  # no tile (much) longer than the signal
+        rows //= 2
+    warps = max(1, min(warps, rows // 32))
+    bt = rows * steps
+    n_tiles = -(-T // bt)
+    single = schedule == "single" or (schedule is None and B >= PROGRAMS_PER_SM * sm_count)
+    if single or n_tiles == 1:
+        return Plan("tile", "single", 1, T, bt, 1, warps, steps=steps)
+    K = (M * M + M) * (2 if dtype.is_complex else 1)
+    block_c, carry_warps = _carry_geometry(n_tiles, bt, K, interpreted)
+    return Plan("tile", "three-phase", n_tiles, bt, bt, 1, warps, block_c, carry_warps, steps)
+
+
+def _plan_walk(B, T, M, dtype, sm_count, interpreted, schedule, chunk_len, lanes) -> Plan:
+    MP = next_pow2(M)
+    W = 2 if dtype.is_complex else 1
+    if lanes is not None:
+        n = lanes
+    elif interpreted:  # wide numpy ops are what makes the interpreter fast
+        n = 64
+    else:  # the summary's (N, MP, MP) unit responses within WALK_VALUES values a program
+        n = max(1, min(32, WALK_VALUES // (MP * MP * W)))
+    warps = max(1, min(4, n * MP * MP * W // 1024))
+    if chunk_len is not None:
+        L = chunk_len
+    elif schedule == "single" or (schedule is None and B >= PROGRAMS_PER_SM * sm_count * n):
+        L = T
+    else:  # enough programs (PROGRAMS_PER_SM a SM), chunks of at least WALK_MIN_CHUNK samples
+        L = max(WALK_MIN_CHUNK, (B * T) // (PROGRAMS_PER_SM * sm_count * n))
+    L = max(1, min(L, T))
+    n_chunks = -(-T // L)
+    if n_chunks == 1:
+        return Plan("walk", "single", 1, T, 0, min(n, next_pow2(B)), warps)
+    n = min(n, next_pow2(B * n_chunks))
+    return Plan("walk", "three-phase", n_chunks, L, 0, n, warps, 1, warps)
+
+
+def walk_summary_warps(lanes: int, M: int, W: int) -> int:
+    """Warps of a walk summary kernel: its ``(lanes, MP, MP)`` unit responses at ~16 values a
+    thread (at 32 a thread, M = 8 half precision spilled on sm_90)."""
+    return max(1, min(8, lanes * next_pow2(M) ** 2 * W // 512))
+
+
+def walk_carry_geometry(rows: int, M: int, W: int) -> Tuple[int, int]:
+    """Rows a walk carry program owns and its warps (two maps live: one prefetched). M = 33
+    complex: 8 warps (16 would cap registers at 128)."""
+    MP = next_pow2(M)
+    n = max(1, min(32, next_pow2(rows), WALK_VALUES // (2 * MP * MP * W)))
+    return n, max(1, min(8, n * MP * MP * W // 512))

@@ -1,0 +1,192 @@
+"""Tile path, pass phase: the outputs of a row's tiles from their start state (both directions).
+
+Program ``(b, c)`` processes the tiles of chunk ``c`` of row ``b`` in order, the state carried
+in registers, the next tile's loads issued before this tile's stores. With one chunk per row
+this is the **single-pass** schedule; in the **three-phase** schedule a chunk is one tile,
+started from its carried state. The reverse pass also writes ``grad_a[n, i] = -u[n]
+conj(y[n-1-i])`` from shifted block loads of ``y`` (``zi`` before the start) and ``grad_zi =
+C[0]^T lam[0]`` (by the thread holding ``n = 0``). Loop bounds use ``while`` (the interpreter of
+Triton 3.6 cannot iterate ``range`` over a runtime bound).
+"""
+
+from __future__ import annotations
+
+from typing import Optional
+
+import torch
+import triton
+import triton.language as tl
+
+from .lang import entry, load_state, mul, push, reverse_groups, signed, store_entries, store_state, store_steps
+from .launch import Call, launch
+from .tile_io import fwd_tile_inputs, rev_past_outputs, rev_tile_inputs
+from .tile_scan import adjoint_step, fold_map, pick, previous_rows, row_map, run_fwd, run_rev, scan, states
+
+__all__ = ["tile_fwd_pass_kernel", "tile_rev_pass_kernel", "tile_pass"]
+
+
+@triton.jit
+def _tile_end_states(V, A, s, r, REV: tl.constexpr, M: tl.constexpr, CPLX: tl.constexpr, S: tl.constexpr):
+    """Every row's end state (the scan of the row maps with ``s`` folded into row 0's)."""
+    return states(scan(fold_map(row_map(V, A, REV, M, CPLX, S), r == 0, s, M, CPLX), M, CPLX), M, CPLX)
+
+
+@triton.jit
+def _program_chunk(
+    s_ptr,
+    ssb,
+    ssc,
+    ssm,
+    n_tiles,
+    tiles_per_chunk,
+    M: tl.constexpr,
+    CPLX: tl.constexpr,
+    CDT: tl.constexpr,
+    R: tl.constexpr,
+):
+    """This program's row ``b``, its chunk's tiles ``[q, q_end)``, start state and thread rows."""
+    b = tl.program_id(0).to(tl.int64)
+    c = tl.program_id(1).to(tl.int64)
+    q = c * tiles_per_chunk
+    s = load_state(s_ptr, b * ssb + c * ssc, ssm, M, CPLX, CDT)
+    return b, q, tl.minimum(q + tiles_per_chunk, n_tiles), s, tl.arange(0, R)
+
+
+@triton.jit(do_not_specialize=["T", "n_tiles", "tiles_per_chunk"])
+def tile_fwd_pass_kernel(
+    v_ptr, a_ptr, s_ptr, o_ptr, svb, svt, sab, sat, sam, ssb, ssc, ssm, sob, T, n_tiles, tiles_per_chunk, sign,
+    conj, M: tl.constexpr, CPLX: tl.constexpr, A_CONTIG: tl.constexpr, CDT: tl.constexpr, ROWS: tl.constexpr,
+    STEPS: tl.constexpr,
+):  # fmt: skip
+    """``y`` (``o``) of the tiles of chunk ``c = program_id(1)`` of row ``b = program_id(0)`` from
+    ``x`` (``v``) and the chunk's start state ``s[b, c, :]`` (zeros if ``s_ptr`` is None).
+
+    Per tile of ``ROWS * STEPS`` samples: each row's map, a scan of the row maps with the
+    incoming state folded into the first (the rows' end states), each row's start state from
+    its predecessor, and the recursion over the row's samples from it. The last row's end state
+    is the next tile's incoming state.
+    """
+    W: tl.constexpr = 2 if CPLX else 1
+    BT: tl.constexpr = ROWS * STEPS
+    b, q, q_end, s, r = _program_chunk(s_ptr, ssb, ssc, ssm, n_tiles, tiles_per_chunk, M, CPLX, CDT, ROWS)
+    j = tl.arange(0, STEPS)[None, :]
+    vrow, arow, orow = b * svb, b * sab, b * sob  # orow: sob = T (x2 for complex), an argument: its alignment is known
+    n0 = q * BT + r * STEPS
+    X, A = fwd_tile_inputs(
+        v_ptr, a_ptr, vrow, arow, q * BT, n0, T, svt, sat, sam, sign, conj, M, CPLX, A_CONTIG, CDT, ROWS, STEPS
+    )
+    while q < q_end:
+        n1 = n0 + BT
+        hi = tl.where(q + 1 < q_end, T, 0)  # the next tile's loads, before this tile's stores
+        X1, A1 = fwd_tile_inputs(
+            v_ptr, a_ptr, vrow, arow, q * BT + BT, n1, hi, svt, sat, sam, sign, conj, M, CPLX, A_CONTIG, CDT, ROWS,
+            STEPS,
+        )  # fmt: skip
+        ends = _tile_end_states(X, A, s, r, False, M, CPLX, STEPS)
+        ys, _ = run_fwd(X, A, previous_rows(ends, r, s), M, CPLX, STEPS)
+        store_steps(o_ptr, orow + n0 * W, ys, n0[:, None] + j < T, q * BT + BT <= T, CPLX, ROWS, STEPS)
+        s = pick(ends, r == ROWS - 1)
+        X = X1
+        A = A1
+        n0 = n1
+        q += 1
+
+
+@triton.jit
+def _grad_a(ga_ptr, us, Y, lo, b, T, sign, M: tl.constexpr, CPLX: tl.constexpr, R: tl.constexpr, S: tl.constexpr):
+    """``grad_a[n, i] = -sign u[n] conj(y[n-1-i])``: one ``[R, M]`` block a sample."""
+    W: tl.constexpr = 2 if CPLX else 1
+    for jj in tl.static_range(S):
+        ur, ui = entry(us, jj, CPLX)
+        ga = ()
+        for i in tl.static_range(M):
+            hr, hi = entry(Y, jj * M + i, CPLX)
+            pr, pi = mul(ur, ui, hr, -hi, CPLX)
+            ga = push(ga, -sign * pr, -sign * pi, CPLX)
+        nj = lo + S - 1 - jj
+        store_entries(ga_ptr, (b * T + nj) * (M * W), ga, (nj >= 0) & (nj < T), M, CPLX, R)
+
+
+@triton.jit
+def _grad_zi(gz_ptr, at0, A0, lo, r, b, M: tl.constexpr, CPLX: tl.constexpr, S: tl.constexpr):
+    """``grad_zi = C[0]^T lam[0]``, one more adjoint step (``n = -1``, ``g = 0``, row 0 of ``A``):
+    ``-A[0, i] lam_0 + lam_{i+1}``, stored by the thread holding ``n = 0``."""
+    W: tl.constexpr = 2 if CPLX else 1
+    gz = adjoint_step(at0, A0, 0, 0.0, 0.0, False, M, CPLX)
+    store_state(gz_ptr, b * (M * W) + tl.zeros_like(r), W, gz, M, CPLX, mask=(lo <= 0) & (lo + S > 0))
+
+
+@triton.heuristics(
+    {"NEED_A": lambda args: args["ga_ptr"] is not None, "NEED_ZI": lambda args: args["gz_ptr"] is not None}
+)
+@triton.jit(do_not_specialize=["T", "n_tiles", "tiles_per_chunk"])
+def tile_rev_pass_kernel(
+    v_ptr, a_ptr, s_ptr, o_ptr, y_ptr, z_ptr, ga_ptr, gz_ptr, svb, svt, sab, sat, sam, ssb, ssc, ssm, sob, syb, syt,
+    szb, szm, T, n_tiles, tiles_per_chunk, sign, conj, M: tl.constexpr, CPLX: tl.constexpr, A_CONTIG: tl.constexpr,
+    CDT: tl.constexpr, ROWS: tl.constexpr, STEPS: tl.constexpr, NEED_A: tl.constexpr, NEED_ZI: tl.constexpr,
+):  # fmt: skip
+    """``u`` (``o``) of the tiles of chunk ``c`` of row ``b`` from ``g`` (``v``); chunks in
+    processing order: tile ``q`` of the walk is ``[t BT, t BT + BT)``, ``t = n_tiles - 1 - q``,
+    in descending time, from ``lam = s[b, c, :]`` (zeros if ``s_ptr`` is None). ``NEED_A``: also
+    ``grad_a`` (``y`` through its strides ``syb, syt``, ``zi``); ``NEED_ZI``: ``grad_zi``."""
+    W: tl.constexpr = 2 if CPLX else 1
+    BT: tl.constexpr = ROWS * STEPS
+    b, q, q_end, s, r = _program_chunk(s_ptr, ssb, ssc, ssm, n_tiles, tiles_per_chunk, M, CPLX, CDT, ROWS)
+    js = tl.arange(0, STEPS)[None, :]
+    vrow, arow, orow = b * svb, b * sab, b * sob  # orow: sob = T (x2 for complex), an argument: its alignment is known
+    if NEED_ZI:  # row 0 of the coefficients, for grad_zi (loaded ahead of any store)
+        A0 = signed(load_state(a_ptr, arow, sam, M, CPLX, CDT), sign, conj, M, CPLX)
+    lo = (n_tiles - 1 - q) * BT + (ROWS - 1 - r) * STEPS  # each row's lowest sample
+    G, A = rev_tile_inputs(
+        v_ptr, a_ptr, vrow, arow, lo, T, svt, sat, sam, sign, conj, M, CPLX, A_CONTIG, CDT, ROWS, STEPS
+    )
+    while q < q_end:
+        lo1 = tl.where(q + 1 < q_end, lo - BT, T)  # the next tile's loads, before this tile's stores
+        G1, A1 = rev_tile_inputs(
+            v_ptr, a_ptr, vrow, arow, lo1, T, svt, sat, sam, sign, conj, M, CPLX, A_CONTIG, CDT, ROWS, STEPS
+        )
+        if NEED_A:  # y is only read: these loads overlap with the scan
+            Y = rev_past_outputs(y_ptr, z_ptr, b * syb, b * szb, lo, T, syt, szm, M, CPLX, CDT, ROWS, STEPS)
+        ends = _tile_end_states(G, A, s, r, True, M, CPLX, STEPS)
+        times = ()
+        for jj in tl.static_range(STEPS):
+            times = times + (lo + STEPS - 1 - jj,)
+        us, _, at0 = run_rev(G, A, previous_rows(ends, r, s), times, M, CPLX, STEPS)
+        n = lo[:, None] + js
+        ok = (n >= 0) & (n < T)
+        store_steps(o_ptr, orow + lo * W, reverse_groups(us, STEPS, W), ok, (n_tiles - q) * BT <= T, CPLX, ROWS, STEPS)
+        if NEED_A:
+            _grad_a(ga_ptr, us, Y, lo, b, T, sign, M, CPLX, ROWS, STEPS)
+        if NEED_ZI:
+            _grad_zi(gz_ptr, at0, A0, lo, r, b, M, CPLX, STEPS)
+        s = pick(ends, r == ROWS - 1)
+        G = G1
+        A = A1
+        lo = lo - BT
+        q += 1
+
+
+def tile_pass(call: Call, starts: Optional[torch.Tensor]) -> None:
+    """Launch the pass kernel of ``call``'s direction: one program a (row, chunk); ``starts``
+    ``(B, C, M W)`` from the carry, or ``None``: one chunk a row from ``call.start``."""
+    p = call.plan
+    s, strides = call.pass_starts(starts)
+    kernel = tile_rev_pass_kernel if call.reverse else tile_fwd_pass_kernel
+    extra = call.adjoint_outputs() if call.reverse else dict(o_ptr=call.out)
+    launch(
+        kernel,
+        (call.B, p.n_chunks),
+        s_ptr=s,
+        ssb=strides[0],
+        ssc=strides[1],
+        ssm=strides[2],
+        sob=call.out.stride(0),
+        n_tiles=-(-call.T // p.block_t),
+        tiles_per_chunk=-(-p.chunk_len // p.block_t),
+        A_CONTIG=call.a_contig,
+        ROWS=p.block_t // p.steps,
+        STEPS=p.steps,
+        num_warps=p.num_warps,
+        **call.common(),
+        **extra,
+    )

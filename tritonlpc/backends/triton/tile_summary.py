@@ -1,0 +1,140 @@
+"""Tile path, summary and carry phases of the three-phase schedule (both directions).
+
+Phase 1 (``tile_{fwd,rev}_summary_kernel``): the map of each chunk (a tile), stored by the
+thread holding the scan's last prefix. Phase 2 (``tile_carry_kernel``): a parallel scan of one
+row's chunk maps (blocks of ``BLOCK_C``, the state carried between blocks), writing every chunk's
+start state. Maps are flat: ``E`` row-major, then ``b`` (:mod:`.tile_scan`).
+"""
+
+from __future__ import annotations
+
+from typing import Tuple
+
+import torch
+import triton
+import triton.language as tl
+
+from .lang import load_state, store_state
+from .launch import Call, launch
+from .tile_io import fwd_tile_inputs, rev_tile_inputs
+from .tile_scan import fold_map, pick, row_map, scan, states, store_last
+
+__all__ = ["tile_fwd_summary_kernel", "tile_rev_summary_kernel", "tile_carry_kernel", "tile_summary", "tile_carry"]
+
+
+@triton.jit
+def _store_tile_map(
+    p_ptr, V, A, b, c, n_chunks, REV: tl.constexpr, M: tl.constexpr, CPLX: tl.constexpr, R: tl.constexpr,
+    S: tl.constexpr,
+):  # fmt: skip
+    """Store the map of a tile (the scan of its rows' maps) to ``p[b, c, :]``."""
+    K: tl.constexpr = (M * M + M) * (2 if CPLX else 1)
+    r = tl.arange(0, R)
+    store_last(p_ptr + (b * n_chunks + c) * K, scan(row_map(V, A, REV, M, CPLX, S), M, CPLX), r == R - 1)
+
+
+@triton.jit(do_not_specialize=["T", "n_chunks"])
+def tile_fwd_summary_kernel(
+    v_ptr, a_ptr, p_ptr, svb, svt, sab, sat, sam, T, n_chunks, sign, conj, M: tl.constexpr, CPLX: tl.constexpr,
+    A_CONTIG: tl.constexpr, CDT: tl.constexpr, ROWS: tl.constexpr, STEPS: tl.constexpr,
+):  # fmt: skip
+    """The map of chunk (tile) ``c = program_id(1)`` of row ``b = program_id(0)`` to ``p[b, c]``."""
+    b = tl.program_id(0).to(tl.int64)
+    c = tl.program_id(1).to(tl.int64)
+    t0 = c * (ROWS * STEPS)
+    n0 = t0 + tl.arange(0, ROWS) * STEPS
+    X, A = fwd_tile_inputs(
+        v_ptr, a_ptr, b * svb, b * sab, t0, n0, T, svt, sat, sam, sign, conj, M, CPLX, A_CONTIG, CDT, ROWS, STEPS
+    )
+    _store_tile_map(p_ptr, X, A, b, c, n_chunks, False, M, CPLX, ROWS, STEPS)
+
+
+@triton.jit(do_not_specialize=["T", "n_chunks"])
+def tile_rev_summary_kernel(
+    v_ptr, a_ptr, p_ptr, svb, svt, sab, sat, sam, T, n_chunks, sign, conj, M: tl.constexpr, CPLX: tl.constexpr,
+    A_CONTIG: tl.constexpr, CDT: tl.constexpr, ROWS: tl.constexpr, STEPS: tl.constexpr,
+):  # fmt: skip
+    """The adjoint map of chunk (tile) ``c`` of row ``b`` (in processing order: tile
+    ``n_chunks - 1 - c``; ``lam`` at its end -> ``lam`` at its start) to ``p[b, c]``. The last
+    tile in time may be partial: its missing samples come first in processing order and only
+    shift a zero state (the map is applied to ``lam[T] = 0``)."""
+    b = tl.program_id(0).to(tl.int64)
+    c = tl.program_id(1).to(tl.int64)
+    lo = (n_chunks - 1 - c) * (ROWS * STEPS) + (ROWS - 1 - tl.arange(0, ROWS)) * STEPS
+    G, A = rev_tile_inputs(
+        v_ptr, a_ptr, b * svb, b * sab, lo, T, svt, sat, sam, sign, conj, M, CPLX, A_CONTIG, CDT, ROWS, STEPS
+    )
+    _store_tile_map(p_ptr, G, A, b, c, n_chunks, True, M, CPLX, ROWS, STEPS)
+
+
+def tile_summary(call: Call) -> Tuple[torch.Tensor, ...]:
+    """Phase 1: the maps ``(B, C, (M^2 + M) W)`` of the chunks (the last is never applied)."""
+    p, M = call.plan, call.M
+    maps = call.scratch(call.B, p.n_chunks, (M * M + M) * call.W)
+    kernel = tile_rev_summary_kernel if call.reverse else tile_fwd_summary_kernel
+    launch(
+        kernel, (call.B, p.n_chunks - 1), p_ptr=maps, n_chunks=p.n_chunks, A_CONTIG=call.a_contig,
+        ROWS=p.block_t // p.steps, STEPS=p.steps, num_warps=p.num_warps, **call.common(),
+    )  # fmt: skip
+    return (maps,)
+
+
+# --------------------------------------------------------------------------- carry
+@triton.jit
+def _carry_block(p_ptr, b, i, n_chunks, K: tl.constexpr):
+    """The chunk maps ``i`` (a block of chunk indices; the last chunk's map is never applied)."""
+    e = ()
+    for jj in tl.static_range(K):
+        e = e + (tl.load(p_ptr + (b * n_chunks + i) * K + jj, mask=i < n_chunks - 1, other=0.0),)
+    return e
+
+
+@triton.jit(do_not_specialize=["n_chunks"])
+def tile_carry_kernel(
+    p_ptr, z_ptr, s_ptr, szb, szm, n_chunks, M: tl.constexpr, CPLX: tl.constexpr, CDT: tl.constexpr,
+    BLOCK_C: tl.constexpr,
+):  # fmt: skip
+    """Start states of the chunks of row ``b`` (in processing order) from their maps:
+    ``s[b, 0] = zi[b]`` (zeros if ``z_ptr`` is None), ``s[b, c+1] = p_c(s[b, c])``. A parallel scan
+    over blocks of ``BLOCK_C`` chunk maps with the state carried from block to block, the next
+    block's maps loaded before this block's stores."""
+    W: tl.constexpr = 2 if CPLX else 1
+    MW: tl.constexpr = M * W
+    K: tl.constexpr = (M * M + M) * W
+    b = tl.program_id(0).to(tl.int64)
+    k = tl.arange(0, BLOCK_C)
+    s = load_state(z_ptr, b * szb, szm, M, CPLX, CDT)
+    store_state(s_ptr, b * n_chunks * MW, W, s, M, CPLX)
+    e = _carry_block(p_ptr, b, k, n_chunks, K)
+    i0 = 0
+    while i0 < n_chunks - 1:
+        e_nx = _carry_block(p_ptr, b, i0 + BLOCK_C + k, n_chunks, K)
+        i = i0 + k
+        st = states(scan(fold_map(e, k == 0, s, M, CPLX), M, CPLX), M, CPLX)
+        for jj in tl.static_range(MW):
+            tl.store(s_ptr + (b * n_chunks + i + 1) * MW + jj, st[jj], mask=i < n_chunks - 1)
+        s = pick(st, i == tl.minimum(i0 + BLOCK_C, n_chunks - 1) - 1)
+        e = e_nx
+        i0 += BLOCK_C
+
+
+def tile_carry(call: Call, maps: Tuple[torch.Tensor, ...]) -> torch.Tensor:
+    """Phase 2: the chunks' start states ``(B, C, M W)`` from ``call.start`` (or zeros)."""
+    p, z = call.plan, call.start
+    starts = call.scratch(call.B, p.n_chunks, call.M * call.W)
+    launch(
+        tile_carry_kernel,
+        (call.B,),
+        p_ptr=maps[0],
+        z_ptr=z,
+        s_ptr=starts,
+        szb=z.stride(0) if z is not None else 0,
+        szm=z.stride(1) if z is not None else 0,
+        n_chunks=p.n_chunks,
+        M=call.M,
+        CPLX=call.cplx,
+        CDT=call.cdt,
+        BLOCK_C=p.block_c,
+        num_warps=p.carry_warps,
+    )
+    return starts
