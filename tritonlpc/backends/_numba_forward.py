@@ -240,4 +240,4 @@ def _chunked_py(x, a, zi, y, conj, sgn, tiny, L):
             y[b, t0 + t] = buf[M + t]
 
 
-fwd_chunked, fwd_chunked_serial = jit_twins(_chunked_py, "_fwd_chunked")  # where parallel is unsafe
+fwd_chunked, fwd_chunked_serial = jit_twins(_chunked_py, "_fwd_chunked")
