@@ -35,7 +35,7 @@ import numpy as np
 import torch
 from numba import prange
 
-from ._numba_support import jit, launch_parallel, variant
+from ._numba_support import jit, jit_twins, launch_parallel
 
 __all__ = ["comb_fwd", "comb_fwd_serial", "comb_bwd", "comb_bwd_serial", "fdn_fwd", "fdn_fwd_serial"]
 __all__ += ["fdn_bwd", "fdn_bwd_serial", "comb_forward", "comb_backward", "fdn_forward", "fdn_backward"]
@@ -203,14 +203,10 @@ def _fdn_bwd_py(gy, x, m, A, bin_, cout, direct, zi, s, us, dzi, dx, dA, dbin, d
                 _add(us[b], dzi[b], j, n - m[j], ur)
 
 
-comb_fwd = jit(parallel=True)(variant(_comb_fwd_py, "_comb_fwd"))
-comb_fwd_serial = jit(variant(_comb_fwd_py, "_comb_fwd_serial"))
-comb_bwd = jit(parallel=True)(variant(_comb_bwd_py, "_comb_bwd"))
-comb_bwd_serial = jit(variant(_comb_bwd_py, "_comb_bwd_serial"))
-fdn_fwd = jit(parallel=True)(variant(_fdn_fwd_py, "_fdn_fwd"))
-fdn_fwd_serial = jit(variant(_fdn_fwd_py, "_fdn_fwd_serial"))
-fdn_bwd = jit(parallel=True)(variant(_fdn_bwd_py, "_fdn_bwd"))
-fdn_bwd_serial = jit(variant(_fdn_bwd_py, "_fdn_bwd_serial"))
+comb_fwd, comb_fwd_serial = jit_twins(_comb_fwd_py, "_comb_fwd")
+comb_bwd, comb_bwd_serial = jit_twins(_comb_bwd_py, "_comb_bwd")
+fdn_fwd, fdn_fwd_serial = jit_twins(_fdn_fwd_py, "_fdn_fwd")
+fdn_bwd, fdn_bwd_serial = jit_twins(_fdn_bwd_py, "_fdn_bwd")
 
 
 # --------------------------------------------------------------------------- launchers

@@ -11,7 +11,7 @@ from __future__ import annotations
 import numpy as np
 from numba import prange
 
-from ._numba_support import affine, coef, jit, variant
+from ._numba_support import affine, coef, jit, jit_twins
 
 __all__ = [
     "fwd_rows",
@@ -113,8 +113,7 @@ def _rows_py(x, a, zi, y, conj, sgn):
 
 # Parallel for real work; serial for small calls, where waking the thread pool costs more
 # than the filtering (prange runs as range there).
-fwd_rows = jit(parallel=True)(variant(_rows_py, "_fwd_rows"))
-fwd_rows_serial = jit(variant(_rows_py, "_fwd_rows_serial"))
+fwd_rows, fwd_rows_serial = jit_twins(_rows_py, "_fwd_rows")
 
 
 # --------------------------------------------------------------------------- slice maps
@@ -192,8 +191,7 @@ def _summary_py(x, a, P, h, conj, sgn, tiny):
                 P[b, i, j] = st[i, j + 1]
 
 
-fwd_summary = jit(parallel=True)(variant(_summary_py, "_fwd_summary"))
-fwd_summary_serial = jit(variant(_summary_py, "_fwd_summary_serial"))
+fwd_summary, fwd_summary_serial = jit_twins(_summary_py, "_fwd_summary")
 
 
 # --------------------------------------------------------------------------- chunked
@@ -242,5 +240,4 @@ def _chunked_py(x, a, zi, y, conj, sgn, tiny, L):
             y[b, t0 + t] = buf[M + t]
 
 
-fwd_chunked = jit(parallel=True)(variant(_chunked_py, "_fwd_chunked"))
-fwd_chunked_serial = jit(variant(_chunked_py, "_fwd_chunked_serial"))  # where parallel is unsafe
+fwd_chunked, fwd_chunked_serial = jit_twins(_chunked_py, "_fwd_chunked")

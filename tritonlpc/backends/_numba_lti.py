@@ -24,7 +24,7 @@ from __future__ import annotations
 import numpy as np
 from numba import prange
 
-from ._numba_support import jit, launch_parallel, variant
+from ._numba_support import jit, jit_twins, launch_parallel
 
 __all__ = ["tdf2", "sos_cascade"]
 
@@ -84,6 +84,13 @@ def _sos_rows_py(sos, x, z, y, step):  # pragma: no cover - compiled
         z[r] = s
 
 
+@jit(inline="always")
+def _section(b0, b1, b2, a1, a2, v, s0, s1):  # pragma: no cover - compiled
+    """One second-order section on one sample ``v``: ``(out, s0, s1)`` (new state)."""
+    o = b0 * v + s0
+    return o, b1 * v - a1 * o + s1, b2 * v - a2 * o
+
+
 def _sos4_rows_py(q, x, z, y, step):  # pragma: no cover - compiled
     # four sections, every state and coefficient in registers
     R, T = x.shape
@@ -96,35 +103,18 @@ def _sos4_rows_py(q, x, z, y, step):  # pragma: no cover - compiled
         s00, s01, s10, s11 = z[r, 0, 0], z[r, 0, 1], z[r, 1, 0], z[r, 1, 1]
         s20, s21, s30, s31 = z[r, 2, 0], z[r, 2, 1], z[r, 3, 0], z[r, 3, 1]
         for t in range(T):
-            v = x[r, t]
-            o = p0 * v + s00
-            s00 = p1 * v - p4 * o + s01
-            s01 = p2 * v - p5 * o
-            v = o
-            o = u0 * v + s10
-            s10 = u1 * v - u4 * o + s11
-            s11 = u2 * v - u5 * o
-            v = o
-            o = v0 * v + s20
-            s20 = v1 * v - v4 * o + s21
-            s21 = v2 * v - v5 * o
-            v = o
-            o = w0 * v + s30
-            s30 = w1 * v - w4 * o + s31
-            s31 = w2 * v - w5 * o
-            y[r, t] = o
+            v, s00, s01 = _section(p0, p1, p2, p4, p5, x[r, t], s00, s01)
+            v, s10, s11 = _section(u0, u1, u2, u4, u5, v, s10, s11)
+            v, s20, s21 = _section(v0, v1, v2, v4, v5, v, s20, s21)
+            y[r, t], s30, s31 = _section(w0, w1, w2, w4, w5, v, s30, s31)
         z[r, 0, 0], z[r, 0, 1], z[r, 1, 0], z[r, 1, 1] = s00, s01, s10, s11
         z[r, 2, 0], z[r, 2, 1], z[r, 3, 0], z[r, 3, 1] = s20, s21, s30, s31
 
 
-_tdf2_par = jit(parallel=True)(variant(_tdf2_rows_py, "_lti_tdf2_rows"))
-_tdf2_ser = jit(variant(_tdf2_rows_py, "_lti_tdf2_rows_serial"))
-_tdf2_4_par = jit(parallel=True)(variant(_tdf2_order4_rows_py, "_lti_tdf2_order4_rows"))
-_tdf2_4_ser = jit(variant(_tdf2_order4_rows_py, "_lti_tdf2_order4_rows_serial"))
-_sos4_par = jit(parallel=True)(variant(_sos4_rows_py, "_lti_sos4_rows"))
-_sos4_ser = jit(variant(_sos4_rows_py, "_lti_sos4_rows_serial"))
-_sos_par = jit(parallel=True)(variant(_sos_rows_py, "_lti_sos_rows"))
-_sos_ser = jit(variant(_sos_rows_py, "_lti_sos_rows_serial"))
+_tdf2_par, _tdf2_ser = jit_twins(_tdf2_rows_py, "_lti_tdf2_rows")
+_tdf2_4_par, _tdf2_4_ser = jit_twins(_tdf2_order4_rows_py, "_lti_tdf2_order4_rows")
+_sos4_par, _sos4_ser = jit_twins(_sos4_rows_py, "_lti_sos4_rows")
+_sos_par, _sos_ser = jit_twins(_sos_rows_py, "_lti_sos_rows")
 
 
 def tdf2(b: np.ndarray, a: np.ndarray, x: np.ndarray, z: np.ndarray) -> np.ndarray:

@@ -16,7 +16,7 @@ from __future__ import annotations
 import numpy as np
 from numba import prange
 
-from ._numba_support import affine, coef, jit, variant
+from ._numba_support import affine, coef, jit, jit_twins
 
 __all__ = [
     "rev_rows",
@@ -168,8 +168,7 @@ def _rows_py(g, a, y, zi, u, ga, gzi, need_a, need_zi, conj, sgn):
                 _zi_step(a, lam, gzi, b, conj, sgn)
 
 
-rev_rows = jit(parallel=True)(variant(_rows_py, "_rev_rows"))
-rev_rows_serial = jit(variant(_rows_py, "_rev_rows_serial"))
+rev_rows, rev_rows_serial = jit_twins(_rows_py, "_rev_rows")
 
 
 # --------------------------------------------------------------------------- adjoint summary
@@ -183,8 +182,7 @@ def _summary_py(g, a, k, conj, sgn):
         _zi_step(a, lam, k, b, conj, sgn)
 
 
-rev_summary = jit(parallel=True)(variant(_summary_py, "_rev_summary"))
-rev_summary_serial = jit(variant(_summary_py, "_rev_summary_serial"))
+rev_summary, rev_summary_serial = jit_twins(_summary_py, "_rev_summary")
 
 
 # --------------------------------------------------------------------------- chunked
@@ -236,5 +234,4 @@ def _chunked_py(g, a, y, zi, u, ga, gzi, need_a, need_zi, conj, sgn, L):
             _zi_step(a, lam, gzi, b, conj, sgn)
 
 
-rev_chunked = jit(parallel=True)(variant(_chunked_py, "_rev_chunked"))
-rev_chunked_serial = jit(variant(_chunked_py, "_rev_chunked_serial"))
+rev_chunked, rev_chunked_serial = jit_twins(_chunked_py, "_rev_chunked")

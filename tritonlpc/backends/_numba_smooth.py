@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from numba import prange
 
-from ._numba_support import jit, variant
+from ._numba_support import jit_twins
 
 __all__ = ["smooth_rows", "smooth_rows_serial"]
 
@@ -38,5 +38,4 @@ def _smooth_rows_py(f, at, rt, zi, out, zeta, one):  # pragma: no cover - compil
             out[b, t] = prev
 
 
-smooth_rows = jit(parallel=True)(variant(_smooth_rows_py, "_smooth_rows"))
-smooth_rows_serial = jit(variant(_smooth_rows_py, "_smooth_rows_serial"))
+smooth_rows, smooth_rows_serial = jit_twins(_smooth_rows_py, "_smooth_rows")

@@ -29,13 +29,23 @@ import stat
 import tempfile
 import threading
 import types
-from typing import Any, Callable, Dict, Literal, Optional
+from typing import Any, Callable, Dict, Literal, Optional, Tuple
 
 import numba
 import numpy as np
 from numba.core import caching
 
-__all__ = ["jit", "variant", "launch", "launch_parallel", "parallel_allowed", "cache_dir", "coef", "affine"]
+__all__ = [
+    "jit",
+    "variant",
+    "jit_twins",
+    "launch",
+    "launch_parallel",
+    "parallel_allowed",
+    "cache_dir",
+    "coef",
+    "affine",
+]
 
 # contract: a * b + c may be one fused multiply-add (one rounding instead of two; the recursion
 # is latency-bound, and a fused step halves the chain). No reassociation: sums keep their order.
@@ -120,6 +130,12 @@ def variant(fn: Callable, name: str) -> Callable:
     new = types.FunctionType(fn.__code__, fn.__globals__, name, fn.__defaults__, fn.__closure__)
     new.__qualname__ = name
     return new
+
+
+def jit_twins(fn: Callable, name: str) -> Tuple[Any, Any]:
+    """``(parallel, serial)``: ``fn`` compiled with ``parallel=True`` as ``name`` and without
+    it as ``name + "_serial"`` (the pair :func:`launch_parallel` takes)."""
+    return jit(parallel=True)(variant(fn, name)), jit(variant(fn, name + "_serial"))
 
 
 # --------------------------------------------------------------------------- shared kernel math

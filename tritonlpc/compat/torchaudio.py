@@ -217,15 +217,9 @@ def equalizer_biquad(
 def band_biquad(
     waveform: Tensor, sample_rate: int, central_freq: Number, Q: Number = 0.707, noise: bool = False
 ) -> Tensor:
-    """Two-pole band filter (SoX ``band``; torchaudio.functional.band_biquad).
-
-    Args:
-        waveform (Tensor): audio, shape `(..., time)`.
-        sample_rate (int): sampling rate (Hz).
-        central_freq (float or Tensor): centre (Hz).
-        Q (float or Tensor, optional): quality factor. Default: ``0.707``.
-        noise (bool, optional): the mode for un-pitched audio. Default: ``False``.
-    """
+    """Two-pole band filter (SoX ``band``; torchaudio.functional.band_biquad); arguments as
+    :func:`bandpass_biquad`, and ``noise`` (bool, optional): the mode for un-pitched audio.
+    Default: ``False``."""
     central_freq, Q = _params(waveform, central_freq, Q)
     w0 = 2 * math.pi * central_freq / sample_rate
     bw_hz = central_freq / Q

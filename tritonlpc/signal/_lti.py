@@ -198,21 +198,56 @@ def _bilinear_tangent(
     return out + _shift_add(dc, v, sign) if dc is not None else out
 
 
-class _FIR(torch.autograd.Function):
-    """The FIR part with a direct backward: ``dL/dx`` is the adjoint (anti-causal) FIR of the
-    gradient, ``dL/db[k]`` a dot product of the gradient and ``x`` shifted by ``k`` (autograd
-    through the in-place shifted adds would clone and zero-fill full tensors per tap)."""
+def _tap_grads(c: torch.Tensor, s: torch.Tensor, g: torch.Tensor, direction: int) -> torch.Tensor:
+    """``dL/dc`` of ``_shift_add(c, s, direction)`` for the output gradient ``g``: column ``k``
+    is ``sum_n g[n] conj(s[n - k])`` (``direction = 1``) or ``sum_n g[n] conj(s[n + k])``
+    (``-1``), zero where ``k >= T``; summed over rows when ``c`` has one row."""
+    T = s.shape[-1]
+    sc = s.conj()
+
+    def col(k: int) -> torch.Tensor:
+        if k >= T:
+            return g.new_zeros(g.shape[0])
+        return (g[:, k:] * sc[:, : T - k] if direction > 0 else g[:, : T - k] * sc[:, k:]).sum(-1)
+
+    gc = torch.stack([col(k) for k in range(c.shape[-1])], -1)
+    return gc.sum(0, keepdim=True) if c.shape[0] == 1 else gc
+
+
+class _ShiftAddFunction(torch.autograd.Function):
+    """What :class:`_FIR` and :class:`_FIRAdjoint` share: both inputs saved for the backward
+    and the forward-mode tangent."""
 
     generate_vmap_rule = True
-
-    @staticmethod
-    def forward(b: torch.Tensor, x: torch.Tensor) -> torch.Tensor:  # type: ignore[override]
-        return _shift_add(b, x, 1)
 
     @staticmethod
     def setup_context(ctx: Any, inputs: Tuple[torch.Tensor, torch.Tensor], output: torch.Tensor) -> None:
         ctx.save_for_backward(*inputs)
         ctx.save_for_forward(*inputs)
+
+
+def _shift_add_backward(
+    ctx: Any, g: torch.Tensor, direction: int
+) -> Tuple[Optional[torch.Tensor], Optional[torch.Tensor]]:
+    """The backward of ``_shift_add(c, s, direction)``: ``dL/ds`` is the shift-add in the other
+    direction with ``conj(c)`` (itself differentiable), ``dL/dc`` from :func:`_tap_grads`."""
+    c, s = ctx.saved_tensors
+    gc = gs = None
+    if ctx.needs_input_grad[1]:
+        gs = fir_adjoint(c.conj(), g) if direction > 0 else fir(c.conj(), g)
+    if ctx.needs_input_grad[0]:
+        gc = _tap_grads(c, s, g, direction)
+    return gc, gs
+
+
+class _FIR(_ShiftAddFunction):
+    """The FIR part with a direct backward: ``dL/dx`` is the adjoint (anti-causal) FIR of the
+    gradient, ``dL/db[k]`` a dot product of the gradient and ``x`` shifted by ``k`` (autograd
+    through the in-place shifted adds would clone and zero-fill full tensors per tap)."""
+
+    @staticmethod
+    def forward(b: torch.Tensor, x: torch.Tensor) -> torch.Tensor:  # type: ignore[override]
+        return _shift_add(b, x, 1)
 
     @staticmethod
     def jvp(ctx: Any, db: Optional[torch.Tensor], dx: Optional[torch.Tensor]) -> torch.Tensor:  # type: ignore[override]
@@ -221,36 +256,16 @@ class _FIR(torch.autograd.Function):
 
     @staticmethod
     def backward(ctx: Any, g: torch.Tensor) -> Tuple[Optional[torch.Tensor], Optional[torch.Tensor]]:  # type: ignore[override]
-        b, x = ctx.saved_tensors
-        gb = gx = None
-        if ctx.needs_input_grad[1]:
-            gx = fir_adjoint(b.conj(), g)
-        if ctx.needs_input_grad[0]:
-            T = x.shape[-1]
-            xc = x.conj()
-            cols = [
-                (g[:, k:] * xc[:, : T - k]).sum(-1) if k < T else g.new_zeros(g.shape[0]) for k in range(b.shape[-1])
-            ]
-            gb = torch.stack(cols, -1)
-            if b.shape[0] == 1:
-                gb = gb.sum(0, keepdim=True)
-        return gb, gx
+        return _shift_add_backward(ctx, g, 1)
 
 
-class _FIRAdjoint(torch.autograd.Function):
+class _FIRAdjoint(_ShiftAddFunction):
     """``u[n] = sum_k c[k] g[n+k]``: the backward of :class:`_FIR` (itself differentiable, for
     double backward)."""
-
-    generate_vmap_rule = True
 
     @staticmethod
     def forward(c: torch.Tensor, g: torch.Tensor) -> torch.Tensor:  # type: ignore[override]
         return _shift_add(c, g, -1)
-
-    @staticmethod
-    def setup_context(ctx: Any, inputs: Tuple[torch.Tensor, torch.Tensor], output: torch.Tensor) -> None:
-        ctx.save_for_backward(*inputs)
-        ctx.save_for_forward(*inputs)
 
     @staticmethod
     def jvp(ctx: Any, dc: Optional[torch.Tensor], dg: Optional[torch.Tensor]) -> torch.Tensor:  # type: ignore[override]
@@ -259,20 +274,7 @@ class _FIRAdjoint(torch.autograd.Function):
 
     @staticmethod
     def backward(ctx: Any, h: torch.Tensor) -> Tuple[Optional[torch.Tensor], Optional[torch.Tensor]]:  # type: ignore[override]
-        c, g = ctx.saved_tensors
-        gc = gg = None
-        if ctx.needs_input_grad[1]:
-            gg = fir(c.conj(), h)
-        if ctx.needs_input_grad[0]:
-            T = g.shape[-1]
-            gcj = g.conj()
-            cols = [
-                (h[:, : T - k] * gcj[:, k:]).sum(-1) if k < T else h.new_zeros(h.shape[0]) for k in range(c.shape[-1])
-            ]
-            gc = torch.stack(cols, -1)
-            if c.shape[0] == 1:
-                gc = gc.sum(0, keepdim=True)
-        return gc, gg
+        return _shift_add_backward(ctx, h, -1)
 
 
 def fir(b: torch.Tensor, x: torch.Tensor) -> torch.Tensor:

@@ -34,11 +34,42 @@ from ._lti import (
 __all__ = ["lfilter", "lfilter_zi", "lfiltic", "sosfilt", "sosfilt_zi"]
 
 
-def _prepare_x(x: object) -> torch.Tensor:
+def prepare_x(x: object) -> torch.Tensor:
     x = check_tensor("x", x)
     if x.ndim == 0:
         raise ValueError("x must have at least one dimension (the time axis), got a scalar")
     return x
+
+
+def prepare_ba(
+    b: ArrayLike, a: ArrayLike, x: object, zi: Optional[object] = None
+) -> Tuple[torch.Tensor, torch.Tensor, torch.Tensor, Optional[torch.Tensor], torch.dtype, torch.dtype]:
+    """``(x, b, a, zi, dtype, cdtype)`` checked for :func:`lfilter` and ``filtfilt``: tensors on
+    one device, ``a[..., 0] != 0``, the result and compute dtypes."""
+    x = prepare_x(x)
+    given = (b, a)  # sequences take x's dtype (float32 for half x): not promoted
+    bt, at = as_tensor("b", b, x), as_tensor("a", a, x)
+    check_coefficients("b", bt)
+    check_coefficients("a", at)
+    zt = check_tensor("zi", zi) if zi is not None else None
+    check_same_device(x=x, b=bt, a=at, zi=zt)
+    dtype, cdtype = result_dtype(x, *promoted(given, (bt, at)), zt)
+    check_leading_nonzero("a", at)
+    return x, bt, at, zt, dtype, cdtype
+
+
+def prepare_sos(
+    sos: ArrayLike, x: object, zi: Optional[object] = None
+) -> Tuple[torch.Tensor, torch.Tensor, int, Optional[torch.Tensor], torch.dtype, torch.dtype]:
+    """``(x, sos, n_sections, zi, dtype, cdtype)`` checked for :func:`sosfilt` and
+    ``sosfiltfilt``."""
+    x = prepare_x(x)
+    st = as_tensor("sos", sos, x)
+    n = check_sos(st)
+    zt = check_tensor("zi", zi) if zi is not None else None
+    check_same_device(x=x, sos=st, zi=zt)
+    dtype, cdtype = result_dtype(x, *promoted((sos,), (st,)), zt)
+    return x, st, n, zt, dtype, cdtype
 
 
 def _pad_to(c: torch.Tensor, n: int) -> torch.Tensor:
@@ -90,16 +121,7 @@ def lfilter(
         ValueError: ``a[0] == 0``, empty coefficients, ``axis`` out of range, ``zi`` of the wrong
             shape, shapes that do not broadcast, arguments on different devices.
     """
-    x = _prepare_x(x)
-    given = (b, a)  # sequences take x's dtype (float32 for half x): not promoted
-    b, a = as_tensor("b", b, x), as_tensor("a", a, x)
-    check_coefficients("b", b)
-    check_coefficients("a", a)
-    if zi is not None:
-        zi = check_tensor("zi", zi)
-    check_same_device(x=x, b=b, a=a, zi=zi)
-    dtype, cdtype = result_dtype(x, *promoted(given, (b, a)), zi)
-    check_leading_nonzero("a", a)
+    x, b, a, zi, dtype, cdtype = prepare_ba(b, a, x, zi)
     rows = Rows(x, axis, b.shape[:-1], a.shape[:-1])
     bn, an = normalize(b.to(cdtype), a.to(cdtype))
     N = max(b.shape[-1], a.shape[-1]) - 1
@@ -111,7 +133,7 @@ def lfilter(
     return out, rows.out(zf).to(dtype)
 
 
-def _lfilter_zi(bn: torch.Tensor, an: torch.Tensor) -> torch.Tensor:
+def steady_state_zi(bn: torch.Tensor, an: torch.Tensor) -> torch.Tensor:
     """Steady-state step-response state of normalised ``(bn, an)``, shape `(..., N)`."""
     n = max(bn.shape[-1], an.shape[-1])
     if n == 1:
@@ -152,7 +174,7 @@ def lfilter_zi(b: ArrayLike, a: ArrayLike) -> torch.Tensor:
     dtype, cdtype = result_dtype(b, a)
     check_leading_nonzero("a", a)
     bn, an = normalize(b.to(cdtype), a.to(cdtype))
-    return _lfilter_zi(bn, an).to(dtype)
+    return steady_state_zi(bn, an).to(dtype)
 
 
 def lfiltic(b: ArrayLike, a: ArrayLike, y: ArrayLike, x: Optional[ArrayLike] = None) -> torch.Tensor:
@@ -190,7 +212,7 @@ def lfiltic(b: ArrayLike, a: ArrayLike, y: ArrayLike, x: Optional[ArrayLike] = N
     return (zi / ac[..., :1]).to(dtype)
 
 
-def _check_sos(sos: torch.Tensor) -> int:
+def check_sos(sos: torch.Tensor) -> int:
     if sos.ndim < 2 or sos.shape[-1] != 6:
         raise ValueError(f"sos must have shape (n_sections, 6) (or (..., n_sections, 6)), got {tuple(sos.shape)}")
     if sos.shape[-2] == 0:
@@ -255,14 +277,7 @@ def sosfilt(
         ValueError: ``sos`` not `(n, 6)`, ``sos[:, 3] != 1``, ``zi`` of the wrong shape, ``axis``
             out of range.
     """
-    x = _prepare_x(x)
-    given = sos
-    sos = as_tensor("sos", sos, x)
-    n = _check_sos(sos)
-    if zi is not None:
-        zi = check_tensor("zi", zi)
-    check_same_device(x=x, sos=sos, zi=zi)
-    dtype, cdtype = result_dtype(x, *promoted((given,), (sos,)), zi)
+    x, sos, n, zi, dtype, cdtype = prepare_sos(sos, x, zi)
     rows = Rows(x, axis, sos.shape[:-2])
     zi_rows = None
     if zi is not None:
@@ -279,12 +294,12 @@ def sosfilt(
     return out, torch.stack([rows.out(z) for z in zfs]).to(dtype)
 
 
-def _sosfilt_zi(sos: torch.Tensor) -> torch.Tensor:
+def sos_steady_state_zi(sos: torch.Tensor) -> torch.Tensor:
     zis = []
     scale: Union[torch.Tensor, float] = 1.0
     for s in range(sos.shape[-2]):
         b, a = sos[..., s, :3], sos[..., s, 3:]
-        zis.append(scale * _lfilter_zi(b, a))
+        zis.append(scale * steady_state_zi(b, a))
         scale = scale * b.sum(-1, keepdim=True) / a.sum(-1, keepdim=True)
     return torch.stack(zis, -2)
 
@@ -301,6 +316,6 @@ def sosfilt_zi(sos: ArrayLike) -> torch.Tensor:
         Tensor: shape `(n_sections, 2)` (or `(..., n_sections, 2)`).
     """
     sos = as_tensor("sos", sos)
-    _check_sos(sos)
+    check_sos(sos)
     dtype, cdtype = result_dtype(sos)
-    return _sosfilt_zi(sos.to(cdtype)).to(dtype)
+    return sos_steady_state_zi(sos.to(cdtype)).to(dtype)

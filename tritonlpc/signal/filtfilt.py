@@ -16,16 +16,10 @@ import torch
 from ._lti import (
     ArrayLike,
     Rows,
-    as_tensor,
-    check_coefficients,
-    check_leading_nonzero,
-    check_same_device,
     lfilter_rows,
     normalize,
-    promoted,
-    result_dtype,
 )
-from .filtering import _check_sos, _lfilter_zi, _prepare_x, _sosfilt_zi, sos_rows
+from .filtering import prepare_ba, prepare_sos, sos_rows, sos_steady_state_zi, steady_state_zi
 
 __all__ = ["filtfilt", "sosfiltfilt"]
 
@@ -91,19 +85,12 @@ def filtfilt(
         ValueError: ``padlen`` not smaller than ``x``'s length along ``axis`` (or negative), an
             unknown ``padtype``, ``a[0] == 0``, and the errors of :func:`lfilter`.
     """
-    x = _prepare_x(x)
-    given = (b, a)  # sequences take x's dtype (float32 for half x): not promoted
-    b, a = as_tensor("b", b, x), as_tensor("a", a, x)
-    check_coefficients("b", b)
-    check_coefficients("a", a)
-    check_same_device(x=x, b=b, a=a)
-    dtype, cdtype = result_dtype(x, *promoted(given, (b, a)))
-    check_leading_nonzero("a", a)
+    x, b, a, _, dtype, cdtype = prepare_ba(b, a, x)
     rows = Rows(x, axis, b.shape[:-1], a.shape[:-1])
     edge = _edge(padtype, padlen, rows.T, max(b.shape[-1], a.shape[-1]))
     bn, an = normalize(b.to(cdtype), a.to(cdtype))
     B, A = rows.coef(bn), rows.coef(an)
-    zi = _lfilter_zi(B, A)  # (1 or R, N)
+    zi = steady_state_zi(B, A)  # (1 or R, N)
     ext = _extend(rows.x.to(cdtype), edge, padtype)
     y, _ = lfilter_rows(B, A, ext, zi * ext[:, :1], False)
     y = y.flip(-1)
@@ -136,12 +123,7 @@ def sosfiltfilt(
     Raises:
         ValueError: as :func:`filtfilt` and :func:`sosfilt`.
     """
-    x = _prepare_x(x)
-    given = sos
-    sos = as_tensor("sos", sos, x)
-    n = _check_sos(sos)
-    check_same_device(x=x, sos=sos)
-    dtype, cdtype = result_dtype(x, *promoted((given,), (sos,)))
+    x, sos, n, _, dtype, cdtype = prepare_sos(sos, x)
     rows = Rows(x, axis, sos.shape[:-2])
     ntaps = 2 * n + 1
     if padlen is None and padtype is not None:  # scipy counts the sections of lower order (reads values)
@@ -149,7 +131,7 @@ def sosfiltfilt(
         ntaps -= int(zeros.min())
     edge = _edge(padtype, padlen, rows.T, ntaps)
     sos_c = sos.to(cdtype)
-    zi = _sosfilt_zi(sos_c)  # (..., n, 2)
+    zi = sos_steady_state_zi(sos_c)  # (..., n, 2)
     zi_rows = [rows.coef(zi[..., s, :]) for s in range(n)]
     ext = _extend(rows.x.to(cdtype), edge, padtype)
     y, _ = sos_rows(sos_c, rows, ext, [z * ext[:, :1] for z in zi_rows], False)
