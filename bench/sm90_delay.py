@@ -23,6 +23,7 @@ import torch  # noqa: E402
 
 import sm90  # noqa: E402  (refuses to run under TRITON_INTERPRET=1)
 from tritonlpc.backends import _triton_delay as td  # noqa: E402
+from tritonlpc.backends._delay_operands import CombOperands, FdnOperands  # noqa: E402
 from tritonlpc.backends.triton.launch import recording  # noqa: E402
 
 
@@ -35,16 +36,18 @@ def record_all(full: bool) -> List[sm90.Launch]:
             d = torch.empty(B, 1, dtype=dt).expand(B, T)
             zi = torch.empty(B, 8, dtype=dt)
             for fb in (True, False):
-                td.comb_forward(x, d, x, zi, 1.0, fb, 1.0 if fb else 0.0)
-                td.comb_backward(x, x, d, x, zi, 1.0, fb, 1.0 if fb else 0.0)
+                op = CombOperands(d, x, zi, 1.0, fb, 1.0 if fb else 0.0)
+                td.comb_forward(x, op)
+                td.comb_backward(x, x, op)
             for N in (2, 4, 8, 16) if full else (8,):
                 m = tuple(range(7, 7 + N))
                 for TA in (1, T):
                     A = torch.empty(B, TA, N, N, dtype=dt)
                     g = torch.empty(B, N, dtype=dt)
                     z = torch.empty(B, N, max(m), dtype=dt)
-                    y, s = td.fdn_forward(x, m, A, g, g, torch.empty(B, dtype=dt), z)
-                    td.fdn_backward(x, s, x, m, A, g, g, torch.empty(B, dtype=dt), z, s)
+                    op = FdnOperands(x, m, A, g, g, torch.empty(B, dtype=dt), z)
+                    y, s = td.fdn_forward(op)
+                    td.fdn_backward(x, s, op, s)
     return launches
 
 

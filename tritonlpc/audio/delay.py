@@ -36,6 +36,7 @@ from torch.autograd.function import once_differentiable
 
 from .._dispatch import backend_for
 from .._validation import check_flag, check_range, check_same_device, check_tensor
+from ..backends._delay_operands import CombOperands, FdnOperands
 
 __all__ = ["fractional_delay", "comb_filter", "feedback_delay_network", "Comb", "FeedbackDelayNetwork"]
 
@@ -69,7 +70,7 @@ class Comb(torch.autograd.Function):
     @staticmethod
     def forward(ctx, x, delay, gain, zi, c: float, feedback: bool, dmin: float):  # type: ignore[override]
         k = _kernels(x)
-        y = k.comb_forward(x, delay, gain, zi, c, feedback, dmin)
+        y = k.comb_forward(x, CombOperands(delay, gain, zi, c, feedback, dmin))
         ctx.save_for_backward(y if feedback else x, delay, gain, zi)
         ctx.args = (k, c, feedback, dmin)
         return y
@@ -79,7 +80,7 @@ class Comb(torch.autograd.Function):
     def backward(ctx, gy):  # type: ignore[override]
         v, delay, gain, zi = ctx.saved_tensors
         k, c, feedback, dmin = ctx.args
-        dx, dd, dg, dzi = k.comb_backward(gy, v, delay, gain, zi, c, feedback, dmin)
+        dx, dd, dg, dzi = k.comb_backward(gy, v, CombOperands(delay, gain, zi, c, feedback, dmin))
         return dx, dd, dg, dzi, None, None, None
 
 
@@ -94,7 +95,7 @@ class FeedbackDelayNetwork(torch.autograd.Function):
     @staticmethod
     def forward(ctx, x, delays: Tuple[int, ...], A, bin_, cout, direct, zi):  # type: ignore[override]
         k = _kernels(x)
-        y, s = k.fdn_forward(x, delays, A, bin_, cout, direct, zi)
+        y, s = k.fdn_forward(FdnOperands(x, delays, A, bin_, cout, direct, zi))
         ctx.save_for_backward(x, A, bin_, cout, direct, zi, s)
         ctx.args = (k, delays)
         return y, s
@@ -106,7 +107,8 @@ class FeedbackDelayNetwork(torch.autograd.Function):
         k, delays = ctx.args
         if gs is None:
             gs = torch.zeros_like(s)
-        dx, dA, dbin, dcout, ddirect, dzi = k.fdn_backward(gy, gs, x, delays, A, bin_, cout, direct, zi, s)
+        op = FdnOperands(x, delays, A, bin_, cout, direct, zi)
+        dx, dA, dbin, dcout, ddirect, dzi = k.fdn_backward(gy, gs, op, s)
         return dx, None, dA, dbin, dcout, ddirect, dzi
 
 

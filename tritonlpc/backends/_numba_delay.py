@@ -35,6 +35,7 @@ import numpy as np
 import torch
 from numba import prange
 
+from ._delay_operands import CombOperands, FdnOperands
 from ._numba_support import jit, jit_twins, launch_parallel
 
 __all__ = ["comb_fwd", "comb_fwd_serial", "comb_bwd", "comb_bwd_serial", "fdn_fwd", "fdn_fwd_serial"]
@@ -218,73 +219,57 @@ def _np(t: torch.Tensor) -> np.ndarray:
     return t.detach().numpy()
 
 
-def comb_forward(
-    x: torch.Tensor, d: torch.Tensor, g: torch.Tensor, zi: torch.Tensor, c: float, feedback: bool, dmin: float
-) -> torch.Tensor:
+def comb_forward(x: torch.Tensor, op: CombOperands) -> torch.Tensor:
     """``y (B,T)`` of the comb (module docstring); ``x, d, g (B,T)``, ``zi (B,L)``."""
     y = torch.empty(x.shape, dtype=x.dtype)
     xn, yn = _np(x), y.numpy()
     s = xn.dtype.type
-    args = (xn, yn if feedback else xn, _np(d), _np(g), _np(zi), yn, s(c), s(dmin), s(1))
+    args = (xn, yn if op.feedback else xn, _np(op.d), _np(op.g), _np(op.zi), yn, s(op.c), s(op.dmin), s(1))
     launch_parallel(comb_fwd, comb_fwd_serial, *args)
     return y
 
 
 def comb_backward(
-    gy: torch.Tensor,
-    v: torch.Tensor,
-    d: torch.Tensor,
-    g: torch.Tensor,
-    zi: torch.Tensor,
-    c: float,
-    feedback: bool,
-    dmin: float,
+    gy: torch.Tensor, v: torch.Tensor, op: CombOperands
 ) -> Tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
     """``(dx, dd, dg, dzi)``; ``v`` is what the forward read (``y`` for feedback, else ``x``)."""
     dx = torch.empty(v.shape, dtype=v.dtype)  # set to c gy by the kernel (no torch op here:
     dd = torch.empty(v.shape, dtype=v.dtype)  # torch's idle threads would compete with Numba's)
     dg = torch.empty(v.shape, dtype=v.dtype)
-    dzi = torch.zeros(zi.shape, dtype=v.dtype)
+    dzi = torch.zeros(op.zi.shape, dtype=v.dtype)
     t = dd.numpy().dtype.type
-    arrays = (_np(gy), dx.numpy(), _np(v), _np(d), _np(g), _np(zi), dd.numpy(), dg.numpy(), dzi.numpy())
-    launch_parallel(comb_bwd, comb_bwd_serial, *arrays, t(c), feedback, t(dmin), t(1))
+    arrays = (_np(gy), dx.numpy(), _np(v), _np(op.d), _np(op.g), _np(op.zi), dd.numpy(), dg.numpy(), dzi.numpy())
+    launch_parallel(comb_bwd, comb_bwd_serial, *arrays, t(op.c), op.feedback, t(op.dmin), t(1))
     return dx, dd, dg, dzi
 
 
-def fdn_forward(
-    x: torch.Tensor,
-    m: Tuple[int, ...],
-    A: torch.Tensor,
-    bin_: torch.Tensor,
-    cout: torch.Tensor,
-    direct: torch.Tensor,
-    zi: torch.Tensor,
-) -> Tuple[torch.Tensor, torch.Tensor]:
+def _fdn_arrays(op: FdnOperands) -> Tuple[np.ndarray, ...]:
+    """The operands as the kernels read them: ``x, m, A, bin_, cout, direct, zi``."""
+    return (
+        _np(op.x),
+        np.asarray(op.m, dtype=np.int64),
+        _np(op.A),
+        _np(op.bin_),
+        _np(op.cout),
+        _np(op.direct),
+        _np(op.zi),
+    )
+
+
+def fdn_forward(op: FdnOperands) -> Tuple[torch.Tensor, torch.Tensor]:
     """``(y (B,T), s (B,N,T))``; ``A (B,TA,N,N)``, ``bin_, cout (B,N)``, ``direct (B,)``, ``zi (B,N,L)``."""
-    B, T = x.shape
-    y = torch.empty((B, T), dtype=x.dtype)
-    s = torch.empty((B, len(m), T), dtype=x.dtype)
-    args = (_np(x), np.asarray(m, dtype=np.int64), _np(A), _np(bin_), _np(cout), _np(direct), _np(zi))
-    launch_parallel(fdn_fwd, fdn_fwd_serial, *args, s.numpy(), y.numpy())
+    B, T = op.x.shape
+    y = torch.empty((B, T), dtype=op.x.dtype)
+    s = torch.empty((B, len(op.m), T), dtype=op.x.dtype)
+    launch_parallel(fdn_fwd, fdn_fwd_serial, *_fdn_arrays(op), s.numpy(), y.numpy())
     return y, s
 
 
-def fdn_backward(
-    gy: torch.Tensor,
-    gs: torch.Tensor,
-    x: torch.Tensor,
-    m: Tuple[int, ...],
-    A: torch.Tensor,
-    bin_: torch.Tensor,
-    cout: torch.Tensor,
-    direct: torch.Tensor,
-    zi: torch.Tensor,
-    s: torch.Tensor,
-) -> Tuple[torch.Tensor, ...]:
+def fdn_backward(gy: torch.Tensor, gs: torch.Tensor, op: FdnOperands, s: torch.Tensor) -> Tuple[torch.Tensor, ...]:
     """``(dx, dA, dbin, dcout, ddirect, dzi)`` in the shapes of the forward's arguments."""
     us = gs.clone(memory_format=torch.contiguous_format)  # the adjoint of s, completed by the walk
-    out = [torch.zeros(t.shape, dtype=x.dtype) for t in (zi, x, A, bin_, cout, direct)]
+    out = [torch.zeros(t.shape, dtype=op.x.dtype) for t in (op.zi, op.x, op.A, op.bin_, op.cout, op.direct)]
     dzi, dx, dA, dbin, dcout, ddirect = out
-    args = (_np(gy), _np(x), np.asarray(m, dtype=np.int64), _np(A), _np(bin_), _np(cout), _np(direct), _np(zi))
-    launch_parallel(fdn_bwd, fdn_bwd_serial, *args, _np(s), us.numpy(), *(t.numpy() for t in out))
+    args = (_np(gy), *_fdn_arrays(op), _np(s), us.numpy())
+    launch_parallel(fdn_bwd, fdn_bwd_serial, *args, *(t.numpy() for t in out))
     return dx, dA, dbin, dcout, ddirect, dzi

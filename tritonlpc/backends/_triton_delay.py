@@ -47,6 +47,7 @@ import torch
 import triton
 import triton.language as tl
 
+from ._delay_operands import CombOperands, FdnOperands
 from .triton.launch import launch
 
 __all__ = ["comb_forward", "comb_backward", "fdn_forward", "fdn_backward", "COMB_BLOCK", "COMB_BWD_BLOCK", "fdn_block"]
@@ -242,10 +243,9 @@ def _comb_ff_bwd_kernel(
     tl.store(dzi_ptr + b * L + L + m, tot, mask=m < 0)
 
 
-def comb_forward(
-    x: torch.Tensor, d: torch.Tensor, g: torch.Tensor, zi: torch.Tensor, c: float, feedback: bool, dmin: float
-) -> torch.Tensor:
+def comb_forward(x: torch.Tensor, op: CombOperands) -> torch.Tensor:
     """``y (B,T)``; see :func:`tritonlpc.backends._numba_delay.comb_forward`."""
+    d, g, zi, c, feedback, dmin = op
     B, T = x.shape
     y = torch.empty((B, T), dtype=x.dtype, device=x.device)
     v = y if feedback else x.contiguous()
@@ -261,16 +261,10 @@ def comb_forward(
 
 
 def comb_backward(
-    gy: torch.Tensor,
-    v: torch.Tensor,
-    d: torch.Tensor,
-    g: torch.Tensor,
-    zi: torch.Tensor,
-    c: float,
-    feedback: bool,
-    dmin: float,
+    gy: torch.Tensor, v: torch.Tensor, op: CombOperands
 ) -> Tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
     """``(dx, dd, dg, dzi)``; see :func:`tritonlpc.backends._numba_delay.comb_backward`."""
+    d, g, zi, c, feedback, dmin = op
     B, T = v.shape
     dx = gy.clone(memory_format=torch.contiguous_format) if feedback else c * gy.contiguous()
     u = dx if feedback else gy.contiguous()
@@ -306,14 +300,9 @@ def _fdn_reads(s_ptr, zi_ptr, b, T, L, N, n, m, jl, act, szb, szn, szt):
     return tl.where(src >= 0, here, past), src, a2
 
 
-@triton.jit(do_not_specialize=["T", "L", "S"])
-def _fdn_fwd_kernel(
-    x_ptr, m_ptr, A_ptr, bin_ptr, cout_ptr, dir_ptr, zi_ptr, s_ptr, y_ptr, T, L, S, N,
-    sxb, sxt, sAb, sAt, sAi, sAj, sbb, sbn, scb, scn, sdb, szb, szn, szt,
-    NP: tl.constexpr, BLOCK: tl.constexpr,
-):  # fmt: skip
-    b = tl.program_id(0).to(tl.int64)
-    t = tl.arange(0, BLOCK)
+@triton.jit
+def _fdn_row(m_ptr, bin_ptr, cout_ptr, dir_ptr, b, N, sAb, sAi, sAj, sbb, sbn, scb, scn, sdb, NP: tl.constexpr):
+    """Row ``b``'s line lanes ``jl`` (mask ``okl``), delays, gains, and ``A``'s offsets and mask."""
     jl = tl.arange(0, NP)
     okl = jl < N
     m = tl.load(m_ptr + jl, mask=okl, other=1)
@@ -322,6 +311,20 @@ def _fdn_fwd_kernel(
     dr = tl.load(dir_ptr + b * sdb)
     a_off = b * sAb + jl[None, :, None] * sAi + jl[None, None, :] * sAj
     a_ok = okl[None, :, None] & okl[None, None, :]
+    return jl, okl, m, bin_, cout, dr, a_off, a_ok
+
+
+@triton.jit(do_not_specialize=["T", "L", "S"])
+def _fdn_fwd_kernel(
+    x_ptr, m_ptr, A_ptr, bin_ptr, cout_ptr, dir_ptr, zi_ptr, s_ptr, y_ptr, T, L, S, N,
+    sxb, sxt, sAb, sAt, sAi, sAj, sbb, sbn, scb, scn, sdb, szb, szn, szt,
+    NP: tl.constexpr, BLOCK: tl.constexpr,
+):  # fmt: skip
+    b = tl.program_id(0).to(tl.int64)
+    t = tl.arange(0, BLOCK)
+    jl, okl, m, bin_, cout, dr, a_off, a_ok = _fdn_row(
+        m_ptr, bin_ptr, cout_ptr, dir_ptr, b, N, sAb, sAi, sAj, sbb, sbn, scb, scn, sdb, NP
+    )
     t0 = 0
     while t0 < T:
         n = t0 + t
@@ -345,14 +348,9 @@ def _fdn_bwd_kernel(
 ):  # fmt: skip
     b = tl.program_id(0).to(tl.int64)
     t = tl.arange(0, BLOCK)
-    jl = tl.arange(0, NP)
-    okl = jl < N
-    m = tl.load(m_ptr + jl, mask=okl, other=1)
-    bin_ = tl.load(bin_ptr + b * sbb + jl * sbn, mask=okl, other=0.0)
-    cout = tl.load(cout_ptr + b * scb + jl * scn, mask=okl, other=0.0)
-    dr = tl.load(dir_ptr + b * sdb)
-    a_off = b * sAb + jl[None, :, None] * sAi + jl[None, None, :] * sAj
-    a_ok = okl[None, :, None] & okl[None, None, :]
+    jl, okl, m, bin_, cout, dr, a_off, a_ok = _fdn_row(
+        m_ptr, bin_ptr, cout_ptr, dir_ptr, b, N, sAb, sAi, sAj, sbb, sbn, scb, scn, sdb, NP
+    )
     d_off = b * dAb + jl[None, :, None] * N + jl[None, None, :]
     acc_bin = bin_ * 0.0
     acc_cout = cout * 0.0
@@ -393,69 +391,50 @@ def _fdn_bwd_kernel(
         tl.store(dA_ptr + b * dAb + jl[:, None] * N + jl[None, :], acc_A, mask=okl[:, None] & okl[None, :])
 
 
-def _fdn_common(x: torch.Tensor, m: Tuple[int, ...], A: torch.Tensor) -> Tuple[torch.Tensor, int, int, int]:
+def _fdn_operands(op: FdnOperands) -> Tuple[Tuple[Any, ...], Tuple[int, ...], int, int, int]:
+    """The kernels' operands ``(x, m, A, bin_, cout, direct, zi)``, their strides (``x``, ``A``,
+    ``bin_``, ``cout``, ``direct``, ``zi``), and ``NP``, the block and the step ``S``."""
+    x, m, A, bin_, cout, direct, zi = op
     N = len(m)
     NP = triton.next_power_of_2(N)
     block = fdn_block(N)
     S = min(min(m), block)
-    return torch.tensor(m, dtype=torch.int64, device=x.device), NP, block, S
+    mt = torch.tensor(m, dtype=torch.int64, device=x.device)
+    a_strides = (A.stride(0), (A.stride(1) if A.shape[1] > 1 else 0), A.stride(2), A.stride(3))
+    gains = (bin_.stride(0), bin_.stride(1), cout.stride(0), cout.stride(1), direct.stride(0))
+    strides = (x.stride(0), x.stride(1), *a_strides, *gains, zi.stride(0), zi.stride(1), zi.stride(2))
+    return (x, mt, A, bin_, cout, direct, zi), strides, NP, block, S
 
 
-def _a_strides(A: torch.Tensor) -> Tuple[int, int, int, int]:
-    return A.stride(0), (A.stride(1) if A.shape[1] > 1 else 0), A.stride(2), A.stride(3)
-
-
-def fdn_forward(
-    x: torch.Tensor,
-    m: Tuple[int, ...],
-    A: torch.Tensor,
-    bin_: torch.Tensor,
-    cout: torch.Tensor,
-    direct: torch.Tensor,
-    zi: torch.Tensor,
-) -> Tuple[torch.Tensor, torch.Tensor]:
+def fdn_forward(op: FdnOperands) -> Tuple[torch.Tensor, torch.Tensor]:
     """``(y (B,T), s (B,N,T))``; see :func:`tritonlpc.backends._numba_delay.fdn_forward`."""
-    B, T = x.shape
-    N = len(m)
-    y = torch.empty((B, T), dtype=x.dtype, device=x.device)
-    s = torch.empty((B, N, T), dtype=x.dtype, device=x.device)
-    mt, NP, block, S = _fdn_common(x, m, A)
+    B, T = op.x.shape
+    N = len(op.m)
+    y = op.x.new_empty((B, T))
+    s = op.x.new_empty((B, N, T))
+    ptrs, strides, NP, block, S = _fdn_operands(op)
     if B and T:
         _launch(
-            _fdn_fwd_kernel, (B,),
-            x, mt, A, bin_, cout, direct, zi, s, y, T, zi.shape[2], S, N, x.stride(0), x.stride(1),
-            *_a_strides(A), bin_.stride(0), bin_.stride(1), cout.stride(0), cout.stride(1), direct.stride(0),
-            zi.stride(0), zi.stride(1), zi.stride(2), NP=NP, BLOCK=block,
+            _fdn_fwd_kernel, (B,), *ptrs, s, y, T, op.zi.shape[2], S, N, *strides, NP=NP, BLOCK=block,
         )  # fmt: skip
     return y, s
 
 
-def fdn_backward(
-    gy: torch.Tensor,
-    gs: torch.Tensor,
-    x: torch.Tensor,
-    m: Tuple[int, ...],
-    A: torch.Tensor,
-    bin_: torch.Tensor,
-    cout: torch.Tensor,
-    direct: torch.Tensor,
-    zi: torch.Tensor,
-    s: torch.Tensor,
-) -> Tuple[torch.Tensor, ...]:
+def fdn_backward(gy: torch.Tensor, gs: torch.Tensor, op: FdnOperands, s: torch.Tensor) -> Tuple[torch.Tensor, ...]:
     """``(dx, dA, dbin, dcout, ddirect, dzi)``; see :func:`tritonlpc.backends._numba_delay.fdn_backward`."""
+    x, A = op.x, op.A
     B, T = x.shape
-    N = len(m)
-    L = zi.shape[2]
+    N = len(op.m)
+    L = op.zi.shape[2]
     us = gs.clone(memory_format=torch.contiguous_format)
     dzi, dx, dA = x.new_zeros((B, N, L)), x.new_zeros((B, T)), x.new_zeros(A.shape)
     dbin, dcout, ddir = x.new_zeros((B, N)), x.new_zeros((B, N)), x.new_zeros((B,))
-    mt, NP, block, S = _fdn_common(x, m, A)
+    ptrs, strides, NP, block, S = _fdn_operands(op)
     if B and T:
+        tv = A.shape[1] > 1
         _launch(
             _fdn_bwd_kernel, (B,),
-            gy, x, mt, A, bin_, cout, direct, zi, s.contiguous(), us, dzi, dx, dA, dbin, dcout, ddir, T, L, S, N,
-            gy.stride(0), gy.stride(1), x.stride(0), x.stride(1), *_a_strides(A), bin_.stride(0), bin_.stride(1),
-            cout.stride(0), cout.stride(1), direct.stride(0), zi.stride(0), zi.stride(1), zi.stride(2),
-            dA.stride(0), (dA.stride(1) if A.shape[1] > 1 else 0), NP=NP, BLOCK=block, TV=A.shape[1] > 1,
+            gy, *ptrs, s.contiguous(), us, dzi, dx, dA, dbin, dcout, ddir, T, L, S, N, gy.stride(0), gy.stride(1),
+            *strides, dA.stride(0), (dA.stride(1) if tv else 0), NP=NP, BLOCK=block, TV=tv,
         )  # fmt: skip
     return dx, dA, dbin, dcout, ddir, dzi
