@@ -13,14 +13,14 @@ import tritonlpc
 
 CODE = """
 import torch, tritonlpc
-from tritonlpc.backends import numba_cpu as nb, _numba_support as sup
+from tritonlpc.backends import _numba_forward as fwd, _numba_reverse as rev, _numba_support as sup
 assert tritonlpc.__file__.startswith({site!r}), tritonlpc.__file__
 x = torch.randn(2, 64, dtype=torch.float64); a = torch.full((2, 64, 2), 0.1, dtype=torch.float64).requires_grad_()
 tritonlpc.sample_wise_lpc(x, a).sum().backward()
-kernels = (nb._fwd_rows_serial, nb._rev_rows_serial)
+kernels = (fwd.fwd_rows_serial, rev.rev_rows_serial)
 hits = sum(sum(k.stats.cache_hits.values()) for k in kernels)
 misses = sum(sum(k.stats.cache_misses.values()) for k in kernels)
-print(sup.cache_dir(nb._fwd_rows_serial), hits, misses)
+print(sup.cache_dir(fwd.fwd_rows_serial), hits, misses)
 """
 
 
