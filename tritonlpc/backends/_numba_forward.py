@@ -127,7 +127,7 @@ def _map_segment(x, a, b, t0, t1, conj, sgn, tiny, st):
 
     ``st`` (M, M+1) is overwritten: on return ``st[:, 0] = h`` and ``st[:, 1:] = P^`` (state
     ordering ``(y[t1-1], ..., y[t1-M])``); returns the exponent ``e`` of ``P = P^ 2**e``
-    (renormalised every step, see :mod:`._numba_scale`; 0 unless ``P`` grows past ``BIG``).
+    (renormalised every step, orders above 2 every 8 steps, see :mod:`._numba_scale`; 0 unless ``P`` grows past ``BIG``).
     Orders 1 and 2 keep the lanes in registers.
 
     Once every entry of ``P`` is below ``tiny`` (the dtype's smallest normal number; checked
@@ -191,17 +191,18 @@ def _map_segment(x, a, b, t0, t1, conj, sgn, tiny, st):
             for i in range(M - 1, 0, -1):
                 st[i, lane] = st[i - 1, lane]
             st[0, lane] = acc
-        if lanes > 1:
+        if lanes > 1 and (n - t0) & 7 == 0:  # every 8 steps (headroom 2**96 above BIG)
             m = 0.0
             for i in range(M):
                 for lane in range(1, lanes):
                     m = max(m, mag(st[i, lane]))
-            if m > BIG:
+            while m > BIG:
                 st[:, 1:] *= f[0]
-                e += STEP
-            elif e > 0 and m < SMALL:
+                e, m = e + STEP, m * 2.0**-STEP
+            while e > 0 and m < SMALL:
                 st[:, 1:] *= f[1]
-                e -= STEP
+                e, m = e - STEP, m * 2.0**STEP
+        if lanes > 1:
             if (n - t0) & 255 == 255 and e == 0 and np.abs(st[:, 1:]).max() < tiny:
                 st[:, 1:] = zero
                 lanes = 1

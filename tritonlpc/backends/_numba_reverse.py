@@ -197,7 +197,7 @@ def _map_segment(g, a, b, t0, t1, conj, sgn, Q):
     (``Q[:, j + 1]``). ``Q`` is (M+1, M+1); its last row stays 0 (``lambda_M``).
 
     Returns the exponent ``e`` of the transition: ``Q[:, 1:]`` holds its mantissa, renormalised
-    every step (see :mod:`._numba_scale`; ``e`` is 0 unless it grows past ``BIG``)."""
+    every 8 steps (see :mod:`._numba_scale`; ``e`` is 0 unless it grows past ``BIG``)."""
     T = g.shape[1]
     M = a.shape[2]
     zero = np.zeros(1, Q.dtype)[0]
@@ -218,16 +218,17 @@ def _map_segment(g, a, b, t0, t1, conj, sgn, Q):
             Q[0, lane] = (gn + Q[1, lane]) - c[0] * un
             for j in range(1, M):
                 Q[j, lane] = Q[j + 1, lane] - c[j] * un
-        m = 0.0
-        for j in range(M):
-            for lane in range(1, M + 1):
-                m = max(m, mag(Q[j, lane]))
-        if m > BIG:
-            Q[:, 1:] *= f[0]
-            e += STEP
-        elif e > 0 and m < SMALL:
-            Q[:, 1:] *= f[1]
-            e -= STEP
+        if (t1 - 1 - n) & 7 == 0:  # every 8 steps (headroom 2**96 above BIG)
+            m = 0.0
+            for j in range(M):
+                for lane in range(1, M + 1):
+                    m = max(m, mag(Q[j, lane]))
+            while m > BIG:
+                Q[:, 1:] *= f[0]
+                e, m = e + STEP, m * 2.0**-STEP
+            while e > 0 and m < SMALL:
+                Q[:, 1:] *= f[1]
+                e, m = e - STEP, m * 2.0**STEP
     return e
 
 

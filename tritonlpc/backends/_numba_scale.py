@@ -53,11 +53,16 @@ def affine_scaled(P, e, s, h):
         return affine(P, s, h)
     out = h.copy()
     m = 0.0
+    finite = True
     for j in range(P.shape[1]):
-        m = max(m, mag(s[j]))
-    if m == 0.0:
+        v = mag(s[j])
+        if v > m:
+            m = v
+        if not math.isfinite(v):
+            finite = False  # inf or NaN: carried through unscaled (es = 0), as by affine
+    if m == 0.0 and finite:
         return out
-    es = math.frexp(m)[1] if math.isfinite(m) else 0
+    es = math.frexp(m)[1] if finite else 0
     for i in range(P.shape[0]):
         acc = 0.0  # double precision (complex if the products are)
         for j in range(P.shape[1]):
