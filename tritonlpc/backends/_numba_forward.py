@@ -11,7 +11,7 @@ from __future__ import annotations
 import numpy as np
 from numba import prange
 
-from ._numba_scale import BIG, SMALL, STEP, affine_scaled, ldexp, mag
+from ._numba_scale import BIG, SMALL, STEP, affine_scaled, ldexp, mag, renorm
 from ._numba_support import coef, jit, variant
 
 __all__ = [
@@ -181,29 +181,20 @@ def _map_segment(x, a, b, t0, t1, conj, sgn, tiny, st):
         for lane in range(M + 1):
             st[i, lane] = one if lane == i + 1 else zero
     lanes = M + 1
-    for n in range(t0, t1):
-        for i in range(M):
-            c[i] = coef(a[b, n, i], conj, sgn)
-        for lane in range(lanes):
-            acc = x[b, n] if lane == 0 else zero
-            for i in range(M - 1, -1, -1):  # oldest tap first, as the rows kernels
-                acc -= c[i] * st[i, lane]
-            for i in range(M - 1, 0, -1):
-                st[i, lane] = st[i - 1, lane]
-            st[0, lane] = acc
-        if lanes > 1 and (n - t0) & 7 == 0:  # every 8 steps (headroom 2**96 above BIG)
-            m = 0.0
+    for n0 in range(t0, t1, 8):  # blocks of 8 steps, renormalised after each
+        for n in range(n0, min(n0 + 8, t1)):
             for i in range(M):
-                for lane in range(1, lanes):
-                    m = max(m, mag(st[i, lane]))
-            while m > BIG:
-                st[:, 1:] *= f[0]
-                e, m = e + STEP, m * 2.0**-STEP
-            while e > 0 and m < SMALL:
-                st[:, 1:] *= f[1]
-                e, m = e - STEP, m * 2.0**STEP
+                c[i] = coef(a[b, n, i], conj, sgn)
+            for lane in range(lanes):
+                acc = x[b, n] if lane == 0 else zero
+                for i in range(M - 1, -1, -1):  # oldest tap first, as the rows kernels
+                    acc -= c[i] * st[i, lane]
+                for i in range(M - 1, 0, -1):
+                    st[i, lane] = st[i - 1, lane]
+                st[0, lane] = acc
         if lanes > 1:
-            if (n - t0) & 255 == 255 and e == 0 and np.abs(st[:, 1:]).max() < tiny:
+            e = renorm(st, 1, lanes, e, f)  # headroom 2**96 above BIG for 8 steps
+            if (n0 + 7 - t0) & 255 == 255 and n0 + 8 <= t1 and e == 0 and np.abs(st[:, 1:]).max() < tiny:
                 st[:, 1:] = zero
                 lanes = 1
     return e

@@ -16,7 +16,7 @@ from __future__ import annotations
 import numpy as np
 from numba import prange
 
-from ._numba_scale import BIG, SMALL, STEP, affine_scaled, mag
+from ._numba_scale import STEP, affine_scaled, renorm
 from ._numba_support import coef, jit, variant
 
 __all__ = [
@@ -208,27 +208,18 @@ def _map_segment(g, a, b, t0, t1, conj, sgn, Q):
     Q[:, :] = zero
     for j in range(M):
         Q[j, j + 1] = 1
-    for n in range(t1 - 1, t0 - 1, -1):
-        inside = n + 1 < T
-        for j in range(M):
-            c[j] = coef(a[b, n + 1, j], conj, sgn) if inside else zero
-        for lane in range(M + 1):
-            un = Q[0, lane]  # u[n+1]
-            gn = g[b, n] if lane == 0 else zero
-            Q[0, lane] = (gn + Q[1, lane]) - c[0] * un
-            for j in range(1, M):
-                Q[j, lane] = Q[j + 1, lane] - c[j] * un
-        if (t1 - 1 - n) & 7 == 0:  # every 8 steps (headroom 2**96 above BIG)
-            m = 0.0
+    for top in range(t1 - 1, t0 - 1, -8):  # blocks of 8 steps, renormalised after each
+        for n in range(top, max(top - 8, t0 - 1), -1):
+            inside = n + 1 < T
             for j in range(M):
-                for lane in range(1, M + 1):
-                    m = max(m, mag(Q[j, lane]))
-            while m > BIG:
-                Q[:, 1:] *= f[0]
-                e, m = e + STEP, m * 2.0**-STEP
-            while e > 0 and m < SMALL:
-                Q[:, 1:] *= f[1]
-                e, m = e - STEP, m * 2.0**STEP
+                c[j] = coef(a[b, n + 1, j], conj, sgn) if inside else zero
+            for lane in range(M + 1):
+                un = Q[0, lane]  # u[n+1]
+                gn = g[b, n] if lane == 0 else zero
+                Q[0, lane] = (gn + Q[1, lane]) - c[0] * un
+                for j in range(1, M):
+                    Q[j, lane] = Q[j + 1, lane] - c[j] * un
+        e = renorm(Q, 1, M + 1, e, f)  # headroom 2**96 above BIG for 8 steps
     return e
 
 

@@ -15,7 +15,7 @@ import math
 
 from ._numba_support import affine, jit
 
-__all__ = ["BIG", "SMALL", "STEP", "mag", "ldexp", "affine_scaled"]
+__all__ = ["BIG", "SMALL", "STEP", "mag", "ldexp", "affine_scaled", "renorm"]
 
 STEP = 64
 BIG = 2.0**32
@@ -71,3 +71,29 @@ def affine_scaled(P, e, s, h):
                 acc += P[i, j] * ldexp(sj, -es)
         out[i] = out[i] + ldexp(acc, e + es)
     return out
+
+
+@jit
+def _rescale(V, j0, j1, k):
+    for i in range(V.shape[0]):
+        for j in range(j0, j1):
+            V[i, j] *= k
+
+
+@jit(inline="always")
+def renorm(V, j0, j1, e, f):
+    """Renormalise the mantissa lanes ``V[:, j0:j1]`` (in place) of a map with exponent ``e``:
+    by ``f[0] = 2**-STEP`` while its largest entry is above ``BIG``, by ``f[1] = 2**STEP``
+    while ``e > 0`` and it is below ``SMALL``. Returns the new exponent."""
+    m = 0.0
+    for i in range(V.shape[0]):
+        for j in range(j0, j1):
+            m = max(m, mag(V[i, j]))
+    if m > BIG or (e > 0 and m < SMALL):  # rare: out of line
+        while m > BIG:
+            _rescale(V, j0, j1, f[0])
+            e, m = e + STEP, m * 2.0**-STEP
+        while e > 0 and m < SMALL:
+            _rescale(V, j0, j1, f[1])
+            e, m = e - STEP, m * 2.0**STEP
+    return e
