@@ -16,7 +16,7 @@ from __future__ import annotations
 import numpy as np
 from numba import prange
 
-from ._numba_scale import STEP, affine_scaled, renorm
+from ._numba_scale import BIG, SMALL, STEP, affine_scaled, mag, renorm
 from ._numba_support import coef, jit, variant
 
 __all__ = [
@@ -208,6 +208,19 @@ def _map_segment(g, a, b, t0, t1, conj, sgn, Q):
     Q[:, :] = zero
     for j in range(M):
         Q[j, j + 1] = 1
+    if M == 1:  # lanes in registers, renormalised every step (lambda_1 stays 0)
+        h, q = zero, Q[0, 1]
+        for n in range(t1 - 1, t0 - 1, -1):
+            c0 = coef(a[b, n + 1, 0], conj, sgn) if n + 1 < T else zero
+            h = g[b, n] - c0 * h
+            q = -c0 * q
+            m = mag(q)
+            if m > BIG:
+                q, e = q * f[0], e + STEP
+            elif e > 0 and m < SMALL:
+                q, e = q * f[1], e - STEP
+        Q[0, 0], Q[0, 1] = h, q
+        return e
     for top in range(t1 - 1, t0 - 1, -8):  # blocks of 8 steps, renormalised after each
         for n in range(top, max(top - 8, t0 - 1), -1):
             inside = n + 1 < T

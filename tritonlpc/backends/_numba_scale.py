@@ -7,6 +7,9 @@ from ``e = 0`` and renormalise ``P^`` by the exact factor ``2**-STEP`` when its 
 passes ``BIG``, and back by ``2**STEP`` while ``e > 0`` and it falls below ``SMALL``: on a
 filter that never grows past ``BIG`` over a chunk ``e`` stays 0 and the map is the plain one,
 bit for bit (:func:`affine_scaled` then is :func:`._numba_support.affine`).
+
+Orders 1 and 2 (lanes in registers) check every step; higher orders check after every block of
+8 steps (:func:`renorm`; headroom ``2**96`` above ``BIG``, i.e. growth up to ``2**12`` a step).
 """
 
 from __future__ import annotations
@@ -74,10 +77,19 @@ def affine_scaled(P, e, s, h):
 
 
 @jit
-def _rescale(V, j0, j1, k):
-    for i in range(V.shape[0]):
-        for j in range(j0, j1):
-            V[i, j] *= k
+def _rescale(V, j0, j1, e, m, f):
+    """The rare part of :func:`renorm`, out of line."""
+    while m > BIG:
+        for i in range(V.shape[0]):
+            for j in range(j0, j1):
+                V[i, j] *= f[0]
+        e, m = e + STEP, m * 2.0**-STEP
+    while e > 0 and m < SMALL:
+        for i in range(V.shape[0]):
+            for j in range(j0, j1):
+                V[i, j] *= f[1]
+        e, m = e - STEP, m * 2.0**STEP
+    return e
 
 
 @jit(inline="always")
@@ -85,15 +97,11 @@ def renorm(V, j0, j1, e, f):
     """Renormalise the mantissa lanes ``V[:, j0:j1]`` (in place) of a map with exponent ``e``:
     by ``f[0] = 2**-STEP`` while its largest entry is above ``BIG``, by ``f[1] = 2**STEP``
     while ``e > 0`` and it is below ``SMALL``. Returns the new exponent."""
-    m = 0.0
+    m = mag(V[0, j0])
     for i in range(V.shape[0]):
         for j in range(j0, j1):
-            m = max(m, mag(V[i, j]))
-    if m > BIG or (e > 0 and m < SMALL):  # rare: out of line
-        while m > BIG:
-            _rescale(V, j0, j1, f[0])
-            e, m = e + STEP, m * 2.0**-STEP
-        while e > 0 and m < SMALL:
-            _rescale(V, j0, j1, f[1])
-            e, m = e - STEP, m * 2.0**STEP
+            v = mag(V[i, j])
+            m = v if v > m else m
+    if m > BIG or (e > 0 and m < SMALL):
+        e = _rescale(V, j0, j1, e, m, f)
     return e
