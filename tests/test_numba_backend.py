@@ -194,3 +194,64 @@ def test_summary_of_a_long_decaying_slice(M):
     assert torch.equal(P, torch.zeros_like(P))
     zero = torch.zeros(2, M)
     assert_rel_close(h, _reference.end_state(_reference.allpole(_hi(x), _hi(a), _hi(zero)), _hi(zero)), 1e-5)
+
+
+def _growth_then_decay(T, M, dtype, start, K):
+    """(1, T, M) coefficients of an M-fold pole: radius 2 over [start, start + K), 0.5 elsewhere
+    (rotated by 0.3 rad for complex dtypes)."""
+    n = torch.arange(T)
+    r = torch.where((n >= start) & (n < start + K), 2.0, 0.5).double()
+    p = r * torch.exp(1j * torch.tensor(0.3)) if dtype.is_complex else r
+    a = torch.stack([math.comb(M, i) * (-p) ** i for i in range(1, M + 1)], -1)
+    return a[None].to(dtype)
+
+
+@pytest.mark.parametrize(
+    "M,dtype", [(1, torch.float32), (2, torch.float32), (4, torch.float32), (1, torch.float64), (2, torch.complex128)]
+)
+def test_tiny_state_through_an_overflowing_chunk_map(M, dtype):
+    # A tiny state crosses a stretch of growth (x 2^K) then decays: the recursion peaks far
+    # below the float range, but the chunk map of the stretch (growth 2^K alone) overflows
+    # unless kept with a separate exponent. Every schedule must stay finite where the
+    # sequential one does, forward and in the adjoint direction.
+    f32 = dtype == torch.float32
+    T, K, chunk, tiny = (4096, 170, 512, 1e-30) if f32 else (8192, 1200, 2048, 1e-300)
+    # the state enters the chunk of the stretch from the chunk before it (after it: reverse)
+    a_fwd = _growth_then_decay(T, M, dtype, chunk + 8, K)
+    a_bwd = _growth_then_decay(T, M, dtype, 2 * chunk - 8 - K, K)
+    x = torch.zeros(1, T, dtype=dtype)
+    x[0, chunk - 8] = tiny
+    g = torch.zeros(1, T, dtype=dtype)
+    g[0, 2 * chunk + 8] = tiny
+    zi = torch.zeros(1, M, dtype=dtype)
+    tol = 1e-4 if dtype in (torch.float32, torch.complex64) else 1e-9
+    for neg in (False, True):  # neg_a: linear_recurrence's form at M = 1
+        af, ab = (-a_fwd, -a_bwd) if neg else (a_fwd, a_bwd)
+        y = nb.BACKEND.forward(x, af, zi, neg_a=neg, schedule="rows")
+        yb = nb.BACKEND.forward(x, ab, zi, neg_a=neg, schedule="rows")
+        rows = (y, *nb.BACKEND.backward(g, ab, yb, zi, True, True, neg_a=neg, schedule="rows"))
+        rows += (nb.BACKEND.reverse(g, ab, neg_a=neg, schedule="rows"),)
+        assert y.abs().max() > 1e10 and rows[1].abs().max() > 1e10  # it did grow
+        kw = dict(schedule="chunked", chunk_len=chunk)
+        chunked = (nb.BACKEND.forward(x, af, zi, neg_a=neg, **kw),)
+        chunked += (*nb.BACKEND.backward(g, ab, yb, zi, True, True, neg_a=neg, **kw),)
+        chunked += (nb.BACKEND.reverse(g, ab, neg_a=neg, **kw),)
+        for got, exp in zip(chunked, rows):
+            assert torch.isfinite(exp).all()
+            assert torch.isfinite(got).all()
+            assert_rel_close(got, exp, tol)
+
+
+def test_issue_21_repro_on_the_chunked_schedule():
+    T = 4096
+    a = torch.full((1, T, 1), -0.5)
+    a[:, :256] = -1.0
+    a[:, 256:456] = -2.0
+    x = torch.zeros(1, T)
+    x[0, 0] = 1e-30
+    zi = torch.zeros(1, 1)
+    exp = nb.BACKEND.forward(x, a, zi, schedule="rows")
+    for chunk in (256, 1024, 4096):
+        got = nb.BACKEND.forward(x, a, zi, schedule="chunked", chunk_len=chunk)
+        assert torch.isfinite(got).all()
+        assert_rel_close(got, exp, 1e-5)

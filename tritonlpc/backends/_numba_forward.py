@@ -11,7 +11,8 @@ from __future__ import annotations
 import numpy as np
 from numba import prange
 
-from ._numba_support import affine, coef, jit, jit_twins
+from ._numba_scale import BIG, SMALL, STEP, affine_scaled, ldexp, mag, renorm
+from ._numba_support import coef, jit, jit_twins
 
 __all__ = [
     "fwd_rows",
@@ -123,8 +124,10 @@ def _map_segment(x, a, b, t0, t1, conj, sgn, tiny, st):
     together, lane 0 from the zero state with input ``x`` (gives ``h``), lane ``j + 1`` from
     the unit state ``e_j`` with zero input (gives column ``j`` of ``P``).
 
-    ``st`` (M, M+1) is overwritten: on return ``st[:, 0] = h`` and ``st[:, 1:] = P`` (state
-    ordering ``(y[t1-1], ..., y[t1-M])``). Orders 1 and 2 keep the lanes in registers.
+    ``st`` (M, M+1) is overwritten: on return ``st[:, 0] = h`` and ``st[:, 1:] = P^`` (state
+    ordering ``(y[t1-1], ..., y[t1-M])``); returns the exponent ``e`` of ``P = P^ 2**e``
+    (renormalised every step, orders above 2 every 8 steps, see :mod:`._numba_scale`; 0 unless ``P`` grows past ``BIG``).
+    Orders 1 and 2 keep the lanes in registers.
 
     Once every entry of ``P`` is below ``tiny`` (the dtype's smallest normal number; checked
     every 256 samples) ``P`` is set to zero and only ``h`` is carried on: a decaying response
@@ -134,7 +137,10 @@ def _map_segment(x, a, b, t0, t1, conj, sgn, tiny, st):
     M = a.shape[2]
     zero = np.zeros(1, st.dtype)[0]
     one = zero + 1
+    f = np.abs(np.zeros(2, st.dtype))  # the renormalisation factors, real, in st's precision
+    f[0], f[1] = 2.0**-STEP, 2.0**STEP
     live = True
+    e = 0
     if M == 1:
         h, p = zero, one
         for n in range(t0, t1):
@@ -142,10 +148,15 @@ def _map_segment(x, a, b, t0, t1, conj, sgn, tiny, st):
             h = x[b, n] - c0 * h
             if live:
                 p = -c0 * p
-                if (n - t0) & 255 == 255 and abs(p) < tiny:
+                m = mag(p)
+                if m > BIG:
+                    p, e = p * f[0], e + STEP
+                elif e > 0 and m < SMALL:
+                    p, e = p * f[1], e - STEP
+                if (n - t0) & 255 == 255 and e == 0 and abs(p) < tiny:
                     p, live = zero, False
         st[0, 0], st[0, 1] = h, p
-        return
+        return e
     if M == 2:  # (y[n-1], y[n-2]) of the three lanes: input, unit e_0, unit e_1
         h0, h1, p0, p1, q0, q1 = zero, zero, one, zero, zero, one
         for n in range(t0, t1):
@@ -155,28 +166,37 @@ def _map_segment(x, a, b, t0, t1, conj, sgn, tiny, st):
             if live:
                 p0, p1 = -c1 * p1 - c0 * p0, p0
                 q0, q1 = -c1 * q1 - c0 * q0, q0
-                if (n - t0) & 255 == 255 and max(abs(p0), abs(p1), abs(q0), abs(q1)) < tiny:
+                m = max(mag(p0), mag(p1), mag(q0), mag(q1))
+                if m > BIG:
+                    p0, p1, q0, q1, e = p0 * f[0], p1 * f[0], q0 * f[0], q1 * f[0], e + STEP
+                elif e > 0 and m < SMALL:
+                    p0, p1, q0, q1, e = p0 * f[1], p1 * f[1], q0 * f[1], q1 * f[1], e - STEP
+                if (n - t0) & 255 == 255 and e == 0 and max(abs(p0), abs(p1), abs(q0), abs(q1)) < tiny:
                     p0, p1, q0, q1, live = zero, zero, zero, zero, False
         st[0, 0], st[1, 0], st[0, 1], st[1, 1], st[0, 2], st[1, 2] = h0, h1, p0, p1, q0, q1
-        return
+        return e
     c = np.empty(M, st.dtype)
     for i in range(M):
         for lane in range(M + 1):
             st[i, lane] = one if lane == i + 1 else zero
     lanes = M + 1
-    for n in range(t0, t1):
-        for i in range(M):
-            c[i] = coef(a[b, n, i], conj, sgn)
-        for lane in range(lanes):
-            acc = x[b, n] if lane == 0 else zero
-            for i in range(M - 1, -1, -1):  # oldest tap first, as the rows kernels
-                acc -= c[i] * st[i, lane]
-            for i in range(M - 1, 0, -1):
-                st[i, lane] = st[i - 1, lane]
-            st[0, lane] = acc
-        if lanes > 1 and (n - t0) & 255 == 255 and np.abs(st[:, 1:]).max() < tiny:
-            st[:, 1:] = zero
-            lanes = 1
+    for n0 in range(t0, t1, 8):  # blocks of 8 steps, renormalised after each
+        for n in range(n0, min(n0 + 8, t1)):
+            for i in range(M):
+                c[i] = coef(a[b, n, i], conj, sgn)
+            for lane in range(lanes):
+                acc = x[b, n] if lane == 0 else zero
+                for i in range(M - 1, -1, -1):  # oldest tap first, as the rows kernels
+                    acc -= c[i] * st[i, lane]
+                for i in range(M - 1, 0, -1):
+                    st[i, lane] = st[i - 1, lane]
+                st[0, lane] = acc
+        if lanes > 1:
+            e = renorm(st, 1, lanes, e, f)  # headroom 2**96 above BIG for 8 steps
+            if (n0 + 7 - t0) & 255 == 255 and n0 + 8 <= t1 and e == 0 and np.abs(st[:, 1:]).max() < tiny:
+                st[:, 1:] = zero
+                lanes = 1
+    return e
 
 
 def _summary_py(x, a, P, h, conj, sgn, tiny):
@@ -184,11 +204,11 @@ def _summary_py(x, a, P, h, conj, sgn, tiny):
     M = a.shape[2]
     for b in prange(B):
         st = np.empty((M, M + 1), P.dtype)
-        _map_segment(x, a, b, 0, T, conj, sgn, tiny, st)
+        e = _map_segment(x, a, b, 0, T, conj, sgn, tiny, st)
         for i in range(M):
             h[b, i] = st[i, 0]
             for j in range(M):
-                P[b, i, j] = st[i, j + 1]
+                P[b, i, j] = ldexp(st[i, j + 1], e)  # unscaled (inf past the range, as before)
 
 
 fwd_summary, fwd_summary_serial = jit_twins(_summary_py, "_fwd_summary")
@@ -220,16 +240,17 @@ def _chunked_py(x, a, zi, y, conj, sgn, tiny, L):
     M = a.shape[2]
     C = (T + L - 1) // L
     dt = y.dtype
-    maps = np.zeros((B, C, M, M + 1), dt)  # per chunk: [h | P] (see _map_segment)
+    maps = np.zeros((B, C, M, M + 1), dt)  # per chunk: [h | P^] (see _map_segment)
+    E = np.zeros((B, C), np.int64)  # per chunk: the exponent of P
     for job in prange(B * C):
         b, c = job // C, job % C
-        _map_segment(x, a, b, c * L, min(T, c * L + L), conj, sgn, tiny, maps[b, c])
+        E[b, c] = _map_segment(x, a, b, c * L, min(T, c * L + L), conj, sgn, tiny, maps[b, c])
     S = np.zeros((B, C, M), dt)  # start state of every chunk
     for b in prange(B):
         s = zi[b].copy()
         for c in range(C):
             S[b, c] = s
-            s = affine(maps[b, c, :, 1:], s, maps[b, c, :, 0])
+            s = affine_scaled(maps[b, c, :, 1:], E[b, c], s, maps[b, c, :, 0])
     for job in prange(B * C):
         b, c = job // C, job % C
         t0, t1 = c * L, min(T, c * L + L)

@@ -16,7 +16,8 @@ from __future__ import annotations
 import numpy as np
 from numba import prange
 
-from ._numba_support import affine, coef, jit, jit_twins
+from ._numba_scale import BIG, SMALL, STEP, affine_scaled, mag, renorm
+from ._numba_support import coef, jit, jit_twins
 
 __all__ = [
     "rev_rows",
@@ -191,24 +192,46 @@ def _map_segment(g, a, b, t0, t1, conj, sgn, Q):
     """The affine map of the reverse filter over times [t1-1 .. t0] of row b, in one pass:
     ``M + 1`` lanes walked together, lane 0 from ``lambda[t1] = 0`` with input ``g`` (its
     ``lambda[t0]`` is ``Q[:, 0]``), lane ``j + 1`` from ``lambda[t1] = e_j`` with zero input
-    (``Q[:, j + 1]``). ``Q`` is (M+1, M+1); its last row stays 0 (``lambda_M``)."""
+    (``Q[:, j + 1]``). ``Q`` is (M+1, M+1); its last row stays 0 (``lambda_M``).
+
+    Returns the exponent ``e`` of the transition: ``Q[:, 1:]`` holds its mantissa, renormalised
+    every 8 steps (see :mod:`._numba_scale`; ``e`` is 0 unless it grows past ``BIG``)."""
     T = g.shape[1]
     M = a.shape[2]
     zero = np.zeros(1, Q.dtype)[0]
     c = np.empty(M, Q.dtype)
+    f = np.abs(np.zeros(2, Q.dtype))  # the renormalisation factors, real, in Q's precision
+    f[0], f[1] = 2.0**-STEP, 2.0**STEP
+    e = 0
     Q[:, :] = zero
     for j in range(M):
         Q[j, j + 1] = 1
-    for n in range(t1 - 1, t0 - 1, -1):
-        inside = n + 1 < T
-        for j in range(M):
-            c[j] = coef(a[b, n + 1, j], conj, sgn) if inside else zero
-        for lane in range(M + 1):
-            un = Q[0, lane]  # u[n+1]
-            gn = g[b, n] if lane == 0 else zero
-            Q[0, lane] = (gn + Q[1, lane]) - c[0] * un
-            for j in range(1, M):
-                Q[j, lane] = Q[j + 1, lane] - c[j] * un
+    if M == 1:  # lanes in registers, renormalised every step (lambda_1 stays 0)
+        h, q = zero, Q[0, 1]
+        for n in range(t1 - 1, t0 - 1, -1):
+            c0 = coef(a[b, n + 1, 0], conj, sgn) if n + 1 < T else zero
+            h = g[b, n] - c0 * h
+            q = -c0 * q
+            m = mag(q)
+            if m > BIG:
+                q, e = q * f[0], e + STEP
+            elif e > 0 and m < SMALL:
+                q, e = q * f[1], e - STEP
+        Q[0, 0], Q[0, 1] = h, q
+        return e
+    for top in range(t1 - 1, t0 - 1, -8):  # blocks of 8 steps, renormalised after each
+        for n in range(top, max(top - 8, t0 - 1), -1):
+            inside = n + 1 < T
+            for j in range(M):
+                c[j] = coef(a[b, n + 1, j], conj, sgn) if inside else zero
+            for lane in range(M + 1):
+                un = Q[0, lane]  # u[n+1]
+                gn = g[b, n] if lane == 0 else zero
+                Q[0, lane] = (gn + Q[1, lane]) - c[0] * un
+                for j in range(1, M):
+                    Q[j, lane] = Q[j + 1, lane] - c[j] * un
+        e = renorm(Q, 1, M + 1, e, f)  # headroom 2**96 above BIG for 8 steps
+    return e
 
 
 def _chunked_py(g, a, y, zi, u, ga, gzi, need_a, need_zi, conj, sgn, L):
@@ -216,16 +239,17 @@ def _chunked_py(g, a, y, zi, u, ga, gzi, need_a, need_zi, conj, sgn, L):
     M = a.shape[2]
     C = (T + L - 1) // L
     dt = u.dtype
-    maps = np.zeros((B, C, M + 1, M + 1), dt)  # per chunk: [h | Q], lambda[t0] from lambda[t1]
+    maps = np.zeros((B, C, M + 1, M + 1), dt)  # per chunk: [h | Q^], lambda[t0] from lambda[t1]
+    E = np.zeros((B, C), np.int64)  # per chunk: the exponent of Q
     for job in prange(B * C):
         b, c = job // C, job % C
-        _map_segment(g, a, b, c * L, min(T, c * L + L), conj, sgn, maps[b, c])
+        E[b, c] = _map_segment(g, a, b, c * L, min(T, c * L + L), conj, sgn, maps[b, c])
     S = np.zeros((B, C, M + 1), dt)  # lambda[t1] entering every chunk from the right
     for b in prange(B):
         s = np.zeros(M + 1, dt)
         for c in range(C - 1, -1, -1):
             S[b, c] = s
-            s = affine(maps[b, c, :, 1:], s[:M], maps[b, c, :, 0])
+            s = affine_scaled(maps[b, c, :, 1:], E[b, c], s[:M], maps[b, c, :, 0])
     for job in prange(B * C):
         b, c = job // C, job % C
         lam = S[b, c].copy()

@@ -34,14 +34,13 @@ Schedules (chosen per call by :func:`_pick_schedule`, or forced with ``schedule=
     float32 2e-4, float64 1e-9 of the largest output). Force ``schedule``/``chunk_len`` for
     results that do not depend on it.
 
-    Unstable filters: the map of a chunk over which the filter is unstable can overflow (inf,
-    or NaN from inf - inf). A zero state carried through it stays exactly zero (see
-    :func:`._numba_support.affine`), so wherever the sequential recursion stays finite because its state is
-    zero (silent input over an unstable stretch, an all-zero input) the chunked schedule gives
-    the same finite result. What remains different: a *nonzero* state entering an overflowing
-    map gives inf/NaN for the rest of the row, where the sequential recursion overflows too
-    but may hold finite values for some samples longer, or stay finite if the state lies
-    exactly on a decaying mode of an otherwise growing filter.
+    Unstable filters: each chunk map keeps its transition as a mantissa and a power-of-two
+    exponent, renormalised while the map is built, and is applied to a state as
+    ``2**e (P^ s) + h`` (:mod:`._numba_scale`): it overflows only where its product with the
+    actual state does, so wherever the sequential recursion stays finite (a tiny state through
+    a stretch of growth, silent input, an all-zero input) the chunked schedule does too. On a
+    filter whose maps never grow past ``2**32`` the exponent stays 0 and the result is the same
+    bit for bit as with plain maps.
 
 ``summary`` (the slice map of :mod:`tritonlpc.distributed`, and the chunked schedule's phase 1)
 runs a slice once with ``M + 1`` lanes advanced together (the zero-state response to the input
