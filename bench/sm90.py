@@ -396,7 +396,7 @@ def issued_instructions(launch: Launch, v: Variant) -> int:
 def geometry(B: int, T: int, M: int, dtype: str, direction: str) -> Dict[str, Any]:
     """Launch geometry of one benchmark call on a 132-SM Hopper (a static model)."""
     dt = DTYPES[dtype]
-    p = tp.plan(B, T, M, dt, sm_count=SM_COUNT)
+    p = tp.plan(B, T, M, dt, sm_count=SM_COUNT, reverse=direction != "fwd")
     launches = record(B, T, M, dt, "fwd" if direction == "fwd" else "bwd")
     kernels = []
     for launch in launches:
