@@ -27,9 +27,8 @@ from ._lti import (
     normalize,
     promoted,
     result_dtype,
-    sos_rows_kernel,
-    use_lti_kernel,
 )
+from ._onepass import applies, sos_onepass
 
 __all__ = ["lfilter", "lfilter_zi", "lfiltic", "sosfilt", "sosfilt_zi"]
 
@@ -227,9 +226,9 @@ def sos_rows(
 ) -> Tuple[torch.Tensor, List[torch.Tensor]]:
     """The sections of ``sos`` `(..., n, 6)` in cascade over rows ``x`` `(R, T)`; ``zi``: one
     `(R, 2)` state a section. Returns ``y`` and the sections' final states (if ``want_zf``)."""
-    if x.shape[-1] > 0 and use_lti_kernel(x, sos, *(zi or ())):  # every section in one pass
+    if x.shape[-1] > 0 and applies(x, sos, *(zi or ())):  # every section in one pass
         coefs = sos.unsqueeze(0) if sos.ndim == 2 else sos.expand(*rows.S, *sos.shape[-2:]).reshape(rows.R, -1, 6)
-        y, z = sos_rows_kernel(coefs, x, torch.stack(zi, 1) if zi is not None else None)
+        y, z = sos_onepass(coefs, x, torch.stack(zi, 1) if zi is not None else None)
         return y, ([z[:, s] for s in range(z.shape[1])] if want_zf else [])
     zfs: List[torch.Tensor] = []
     y = x
