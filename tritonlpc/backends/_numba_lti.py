@@ -15,18 +15,18 @@ row-local arrays), rows in parallel:
 
 The state ``z`` is read as the initial state and overwritten with the final one. Coefficient
 arrays hold one row (``step = 0``: one filter for all rows) or one row per signal row
-(``step = 1``). Launched through :func:`._numba_support.launch_parallel` (serial twin where a
-parallel launch is unsafe).
+(``step = 1``). Rows run in parallel (:func:`._numba_support.launch_parallel`) from
+:data:`PARALLEL_FROM` samples a call on, else on one thread.
 """
 
 from __future__ import annotations
 
-from typing import Iterator, List, Optional, Tuple
+from typing import Any, Iterator, List, Optional, Tuple
 
 import numpy as np
 from numba import prange
 
-from ._numba_support import jit, jit_twins, launch_parallel
+from ._numba_support import jit, jit_twins, launch, launch_parallel
 
 __all__ = ["tdf2", "tdf2_adjoint", "sos_cascade", "sos_cascade_adjoint", "sos_keep_shape"]
 
@@ -50,54 +50,101 @@ def _tdf2_rows_py(b, a, x, z, y, step):  # pragma: no cover - compiled
         z[r] = s
 
 
+@jit(inline="always")
+def _tdf2_step4(b0, b1, b2, b3, b4, a1, a2, a3, a4, v, s0, s1, s2, s3):  # pragma: no cover - compiled
+    """One sample ``v`` through the order-4 form: ``(out, s0, s1, s2, s3)`` (new state)."""
+    o = b0 * v + s0
+    return o, b1 * v + s1 - a1 * o, b2 * v + s2 - a2 * o, b3 * v + s3 - a3 * o, b4 * v - a4 * o
+
+
+@jit
+def _tdf2_order4_pair(b, a, x, z, y, c, d, r, q):  # pragma: no cover - compiled
+    # rows r and q (coefficient rows c and d) in one walk: two independent dependency chains
+    # overlap (the recursion is latency-bound); q == r for an odd last row
+    b0, b1, b2, b3, b4 = b[c, 0], b[c, 1], b[c, 2], b[c, 3], b[c, 4]
+    a1, a2, a3, a4 = a[c, 1], a[c, 2], a[c, 3], a[c, 4]
+    e0, e1, e2, e3, e4 = b[d, 0], b[d, 1], b[d, 2], b[d, 3], b[d, 4]
+    f1, f2, f3, f4 = a[d, 1], a[d, 2], a[d, 3], a[d, 4]
+    s0, s1, s2, s3 = z[r, 0], z[r, 1], z[r, 2], z[r, 3]
+    u0, u1, u2, u3 = z[q, 0], z[q, 1], z[q, 2], z[q, 3]
+    for t in range(x.shape[1]):
+        y[r, t], s0, s1, s2, s3 = _tdf2_step4(b0, b1, b2, b3, b4, a1, a2, a3, a4, x[r, t], s0, s1, s2, s3)
+        y[q, t], u0, u1, u2, u3 = _tdf2_step4(e0, e1, e2, e3, e4, f1, f2, f3, f4, x[q, t], u0, u1, u2, u3)
+    z[r, 0], z[r, 1], z[r, 2], z[r, 3] = s0, s1, s2, s3
+    z[q, 0], z[q, 1], z[q, 2], z[q, 3] = u0, u1, u2, u3
+
+
 def _tdf2_order4_rows_py(b, a, x, z, y, step):  # pragma: no cover - compiled
-    # orders 1..4 padded to 4 (zero coefficients add exact zeros): the state in registers
-    R, T = x.shape
-    for r in prange(R):
-        c = r * step
-        b0, b1, b2, b3, b4 = b[c, 0], b[c, 1], b[c, 2], b[c, 3], b[c, 4]
-        a1, a2, a3, a4 = a[c, 1], a[c, 2], a[c, 3], a[c, 4]
-        s0, s1, s2, s3 = z[r, 0], z[r, 1], z[r, 2], z[r, 3]
-        for t in range(T):
-            xt = x[r, t]
-            yt = b0 * xt + s0
-            s0 = b1 * xt + s1 - a1 * yt
-            s1 = b2 * xt + s2 - a2 * yt
-            s2 = b3 * xt + s3 - a3 * yt
-            s3 = b4 * xt - a4 * yt
-            y[r, t] = yt
-        z[r, 0], z[r, 1], z[r, 2], z[r, 3] = s0, s1, s2, s3
+    # orders 1..4 padded to 4 (zero coefficients add exact zeros): the state in registers,
+    # rows in pairs
+    R = x.shape[0]
+    for p in prange((R + 1) // 2):
+        r, q = 2 * p, min(2 * p + 1, R - 1)
+        _tdf2_order4_pair(b, a, x, z, y, r * step, q * step, r, q)
 
 
 @jit(inline="always")
-def _section(b0, b1, b2, a1, a2, v, s0, s1):  # pragma: no cover - compiled
-    """One second-order section on one sample ``v``: ``(out, s0, s1)`` (new state)."""
-    o = b0 * v + s0
-    return o, b1 * v - a1 * o + s1, b2 * v - a2 * o
+def _section(c, v, s0, s1):  # pragma: no cover - compiled
+    """One second-order section ``c = (b0, b1, b2, a1, a2)`` on one sample ``v``: ``(out, s0,
+    s1)`` (new state; one multiply-add from the output to the next state)."""
+    o = c[0] * v + s0
+    return o, c[1] * v + s1 - c[3] * o, c[2] * v - c[4] * o
+
+
+@jit(inline="always")
+def _sos4_step(c, v, s):  # pragma: no cover - compiled
+    """One sample ``v`` through four sections ``c`` (4 tuples ``(b0, b1, b2, a1, a2)``) from the
+    states ``s`` (8 values): ``(out, h1, h2, h3, s)``, ``h`` the inputs of sections 1-3."""
+    h1, s0, s1 = _section(c[0], v, s[0], s[1])
+    h2, s2, s3 = _section(c[1], h1, s[2], s[3])
+    h3, s4, s5 = _section(c[2], h2, s[4], s[5])
+    o, s6, s7 = _section(c[3], h3, s[6], s[7])
+    return o, h1, h2, h3, (s0, s1, s2, s3, s4, s5, s6, s7)
+
+
+@jit(inline="always")
+def _sos4_load(q, c, z, r):  # pragma: no cover - compiled
+    """The four sections of coefficient row ``c`` as tuples, and row ``r``'s eight states."""
+    k = (
+        (q[c, 0, 0], q[c, 0, 1], q[c, 0, 2], q[c, 0, 4], q[c, 0, 5]),
+        (q[c, 1, 0], q[c, 1, 1], q[c, 1, 2], q[c, 1, 4], q[c, 1, 5]),
+        (q[c, 2, 0], q[c, 2, 1], q[c, 2, 2], q[c, 2, 4], q[c, 2, 5]),
+        (q[c, 3, 0], q[c, 3, 1], q[c, 3, 2], q[c, 3, 4], q[c, 3, 5]),
+    )
+    s = (z[r, 0, 0], z[r, 0, 1], z[r, 1, 0], z[r, 1, 1], z[r, 2, 0], z[r, 2, 1], z[r, 3, 0], z[r, 3, 1])
+    return k, s
+
+
+@jit(inline="always")
+def _sos4_store(z, r, s):  # pragma: no cover - compiled
+    z[r, 0, 0], z[r, 0, 1], z[r, 1, 0], z[r, 1, 1] = s[0], s[1], s[2], s[3]
+    z[r, 2, 0], z[r, 2, 1], z[r, 3, 0], z[r, 3, 1] = s[4], s[5], s[6], s[7]
+
+
+@jit
+def _sos4_pair(q, x, z, y, keep, c, d, r, u):  # pragma: no cover - compiled
+    # rows r and u (coefficient rows c and d) walked together, every state and coefficient in
+    # registers; u == r for an odd last row. The inputs of sections 1-3 go to keep (3, R, T)
+    # for the backward when keep is not empty.
+    save = keep.shape[0] > 0
+    k, s = _sos4_load(q, c, z, r)
+    m, w = _sos4_load(q, d, z, u)
+    for t in range(x.shape[1]):
+        y[r, t], h1, h2, h3, s = _sos4_step(k, x[r, t], s)
+        y[u, t], g1, g2, g3, w = _sos4_step(m, x[u, t], w)
+        if save:
+            keep[0, r, t], keep[1, r, t], keep[2, r, t] = h1, h2, h3
+            keep[0, u, t], keep[1, u, t], keep[2, u, t] = g1, g2, g3
+    _sos4_store(z, r, s)
+    _sos4_store(z, u, w)
 
 
 def _sos4_rows_py(q, x, z, y, keep, step):  # pragma: no cover - compiled
-    # four sections, every state and coefficient in registers; the inputs of sections 1-3 kept
-    # in keep (3, R, T) for the backward when keep is not empty
-    R, T = x.shape
-    save = keep.shape[0] > 0
-    for r in prange(R):
-        c = r * step
-        p0, p1, p2, p4, p5 = q[c, 0, 0], q[c, 0, 1], q[c, 0, 2], q[c, 0, 4], q[c, 0, 5]
-        u0, u1, u2, u4, u5 = q[c, 1, 0], q[c, 1, 1], q[c, 1, 2], q[c, 1, 4], q[c, 1, 5]
-        v0, v1, v2, v4, v5 = q[c, 2, 0], q[c, 2, 1], q[c, 2, 2], q[c, 2, 4], q[c, 2, 5]
-        w0, w1, w2, w4, w5 = q[c, 3, 0], q[c, 3, 1], q[c, 3, 2], q[c, 3, 4], q[c, 3, 5]
-        s00, s01, s10, s11 = z[r, 0, 0], z[r, 0, 1], z[r, 1, 0], z[r, 1, 1]
-        s20, s21, s30, s31 = z[r, 2, 0], z[r, 2, 1], z[r, 3, 0], z[r, 3, 1]
-        for t in range(T):
-            h1, s00, s01 = _section(p0, p1, p2, p4, p5, x[r, t], s00, s01)
-            h2, s10, s11 = _section(u0, u1, u2, u4, u5, h1, s10, s11)
-            h3, s20, s21 = _section(v0, v1, v2, v4, v5, h2, s20, s21)
-            y[r, t], s30, s31 = _section(w0, w1, w2, w4, w5, h3, s30, s31)
-            if save:
-                keep[0, r, t], keep[1, r, t], keep[2, r, t] = h1, h2, h3
-        z[r, 0, 0], z[r, 0, 1], z[r, 1, 0], z[r, 1, 1] = s00, s01, s10, s11
-        z[r, 2, 0], z[r, 2, 1], z[r, 3, 0], z[r, 3, 1] = s20, s21, s30, s31
+    # four sections in one pass, rows in pairs
+    R = x.shape[0]
+    for p in prange((R + 1) // 2):
+        r, u = 2 * p, min(2 * p + 1, R - 1)
+        _sos4_pair(q, x, z, y, keep, r * step, u * step, r, u)
 
 
 # --------------------------------------------------------------------------- adjoints
@@ -220,6 +267,22 @@ _tdf2_4_adj_par, _tdf2_4_adj_ser = jit_twins(_tdf2_order4_adjoint_rows_py, "_lti
 _sos4_adj_par, _sos4_adj_ser = jit_twins(_sos4_adjoint_rows_py, "_lti_sos4_adjoint_rows")
 
 
+# Rows run in parallel from this many samples a call (rows x length) on: below it one thread
+# walking the rows is faster than waking the pool. On the 2-core test machine under load
+# (load average 6.5), order 4, float64: (8, 2^16) 1.7 ms on one thread against 22 ms median in
+# parallel (threads waiting for a busy core); (8, 2^18) 35 ms against 25 ms.
+PARALLEL_FROM = 1 << 20
+
+
+def _launch_rows(x: np.ndarray, parallel: Any, serial: Any, *args: Any) -> None:
+    """Launch a row kernel on ``args`` for rows ``x`` `(R, T)` in parallel over the rows where that
+    pays (:data:`PARALLEL_FROM`), else on one thread."""
+    if x.shape[0] > 1 and x.size >= PARALLEL_FROM:
+        launch_parallel(parallel, serial, *args)
+    else:
+        launch(serial, *args)
+
+
 def _sums(x: np.ndarray, *shape: int) -> np.ndarray:
     """Zeroed coefficient-gradient sums: float64 or complex128 whatever ``x``'s precision."""
     return np.zeros(shape, dtype=np.result_type(x.dtype, np.float64))
@@ -240,12 +303,12 @@ def tdf2(b: np.ndarray, a: np.ndarray, x: np.ndarray, z: np.ndarray) -> np.ndarr
     N = z.shape[1]
     if N < 4:
         b, a, z4 = _pad4(N, b, a, z)
-        launch_parallel(_tdf2_4_par, _tdf2_4_ser, b, a, x, z4, y, step)
+        _launch_rows(x, _tdf2_4_par, _tdf2_4_ser, b, a, x, z4, y, step)
         z[:] = z4[:, :N]
     elif N == 4:
-        launch_parallel(_tdf2_4_par, _tdf2_4_ser, b, a, x, z, y, step)
+        _launch_rows(x, _tdf2_4_par, _tdf2_4_ser, b, a, x, z, y, step)
     else:
-        launch_parallel(_tdf2_par, _tdf2_ser, b, a, x, z, y, step)
+        _launch_rows(x, _tdf2_par, _tdf2_ser, b, a, x, z, y, step)
     return y
 
 
@@ -264,11 +327,11 @@ def tdf2_adjoint(
     if N <= 4:
         gb, ga = _sums(x, R, 5), _sums(x, R, 5)
         b4, a4, z4 = _pad4(N, b, a, z) if N < 4 else (b, a, z)
-        launch_parallel(_tdf2_4_adj_par, _tdf2_4_adj_ser, b4, a4, x, y, g, z4, gx, gb, ga, step)
+        _launch_rows(x, _tdf2_4_adj_par, _tdf2_4_adj_ser, b4, a4, x, y, g, z4, gx, gb, ga, step)
         z[:] = z4[:, :N]
         return gx, gb[:, : N + 1], ga[:, : N + 1]
     gb, ga = _sums(x, R, N + 1), _sums(x, R, N + 1)
-    launch_parallel(_tdf2_adj_par, _tdf2_adj_ser, b, a, x, y, g, z, gx, gb, ga, step)
+    _launch_rows(x, _tdf2_adj_par, _tdf2_adj_ser, b, a, x, y, g, z, gx, gb, ga, step)
     return gx, gb, ga
 
 
@@ -306,7 +369,7 @@ def sos_cascade(sos: np.ndarray, x: np.ndarray, z: np.ndarray, keep: Optional[np
     for j, (k, m, q, zk) in enumerate(_groups(sos, z)):
         last = j == groups - 1
         out = np.empty_like(x) if keep is None or last else keep[k + 3]
-        launch_parallel(_sos4_par, _sos4_ser, q, y, zk, out, no_keep if keep is None else keep[k : k + 3], step)
+        _launch_rows(y, _sos4_par, _sos4_ser, q, y, zk, out, no_keep if keep is None else keep[k : k + 3], step)
         z[:, k : k + m] = zk[:, :m]
         y = out
     return y
@@ -330,7 +393,7 @@ def sos_cascade_adjoint(
         gx = np.empty_like(x)
         xin = x if k == 0 else keep[k - 1]
         out = y if j == len(groups) - 1 else keep[k + 3]
-        launch_parallel(_sos4_adj_par, _sos4_adj_ser, q, xin, keep[k : k + 3], out, g, zk, gx, gq, step)
+        _launch_rows(xin, _sos4_adj_par, _sos4_adj_ser, q, xin, keep[k : k + 3], out, g, zk, gx, gq, step)
         z[:, k : k + m], gsos[:, k : k + m] = zk[:, :m], gq[:, :m]
         g = gx
     return g, gsos
