@@ -19,24 +19,30 @@ import torch
 from ..backends import _numba_lti as kernels
 from ._lti import lfilter_composite
 
-__all__ = ["applies", "lfilter_onepass", "sos_onepass"]
+__all__ = ["kernel_for", "lfilter_onepass", "sos_onepass"]
 
 _KERNEL_DTYPES = (torch.float32, torch.float64, torch.complex64, torch.complex128)
 
 
-def applies(x: torch.Tensor, *others: Optional[torch.Tensor]) -> bool:
-    """Whether the one-pass kernels run this call: CPU tensors on the Numba backend, eager, no
-    forward-mode AD or functorch transform (those take the composite path)."""
-    if torch.compiler.is_compiling() or x.device.type != "cpu" or x.dtype not in _KERNEL_DTYPES:
-        return False
+def kernel_for(x: torch.Tensor, *others: Optional[torch.Tensor]) -> Optional[str]:
+    """Which one-pass kernels run this call, if any: ``"numba"`` (CPU tensors on the Numba
+    backend, forward and backward), ``"triton"`` (the Triton backend, real dtypes, forward only:
+    nothing requires a gradient); ``None`` under torch.compile, forward-mode AD or a functorch
+    transform (those take the composite path)."""
+    if torch.compiler.is_compiling() or x.dtype not in _KERNEL_DTYPES:
+        return None
     ts = [x, *(t for t in others if t is not None)]
     if any(torch._C._functorch.is_functorch_wrapped_tensor(t) for t in ts):  # vmap / grad transforms
-        return False
+        return None
     if torch.autograd.forward_ad._current_level >= 0:  # inside forward-mode AD: tensors may be dual
-        return False
+        return None
     from .. import backend_for  # noqa: PLC0415  (the public selection: use_backend, TRITONLPC_BACKEND)
 
-    return backend_for(x) == "numba"
+    backend = backend_for(x)
+    if backend == "numba":
+        return backend
+    grad = torch.is_grad_enabled() and any(t.requires_grad for t in ts)
+    return backend if backend == "triton" and not x.is_complex() and not grad else None
 
 
 def _np(t: torch.Tensor) -> np.ndarray:
@@ -119,14 +125,20 @@ class _LfilterOnePass(torch.autograd.Function):
 
 
 def lfilter_onepass(
-    b: torch.Tensor, a: torch.Tensor, x: torch.Tensor, zi: Optional[torch.Tensor]
+    b: torch.Tensor, a: torch.Tensor, x: torch.Tensor, zi: Optional[torch.Tensor], kernel: str
 ) -> Tuple[torch.Tensor, torch.Tensor]:
-    """``(y, zf)`` of one normalised filter over rows in one kernel pass (differentiable):
-    ``b`` `(1 or R, K+1)`, ``a`` `(1 or R, P+1)` with ``N = max(K, P) >= 1``, ``x`` `(R, T)`,
-    ``zi`` `(R, N)` or ``None``."""
+    """``(y, zf)`` of one normalised filter over rows in one kernel pass: ``b`` `(1 or R, K+1)`,
+    ``a`` `(1 or R, P+1)` with ``N = max(K, P) >= 1`` (at most 4 for ``kernel="triton"``),
+    ``x`` `(R, T)`, ``zi`` `(R, N)` or ``None``; ``kernel`` from :func:`kernel_for`."""
     N = max(b.shape[-1], a.shape[-1]) - 1
     pad = torch.nn.functional.pad
-    return _LfilterOnePass.apply(pad(b, (0, N + 1 - b.shape[-1])), pad(a, (0, N + 1 - a.shape[-1])), x, zi)
+    b, a = pad(b, (0, N + 1 - b.shape[-1])), pad(a, (0, N + 1 - a.shape[-1]))
+    if kernel == "triton":
+        from ..backends.triton import lti_pass  # noqa: PLC0415  (imports Triton)
+
+        z = zi.clone() if zi is not None else x.new_zeros(x.shape[0], N)
+        return lti_pass.tdf2(b, a, x, z), z
+    return _LfilterOnePass.apply(b, a, x, zi)
 
 
 def sos_composite(sos: torch.Tensor, x: torch.Tensor, zi: Optional[torch.Tensor]) -> Tuple[torch.Tensor, torch.Tensor]:
@@ -170,7 +182,15 @@ class _SosOnePass(torch.autograd.Function):
         )
 
 
-def sos_onepass(sos: torch.Tensor, x: torch.Tensor, zi: Optional[torch.Tensor]) -> Tuple[torch.Tensor, torch.Tensor]:
+def sos_onepass(
+    sos: torch.Tensor, x: torch.Tensor, zi: Optional[torch.Tensor], kernel: str
+) -> Tuple[torch.Tensor, torch.Tensor]:
     """``(y, zf)`` of the cascade ``sos`` `(1 or R, n, 6)` (``sos[..., 3] == 1``) over rows ``x``
-    `(R, T)` from ``zi`` `(R, n, 2)` or zero, every section in one kernel pass (differentiable)."""
+    `(R, T)` from ``zi`` `(R, n, 2)` or zero, every section in one kernel pass; ``kernel`` from
+    :func:`kernel_for`."""
+    if kernel == "triton":
+        from ..backends.triton import lti_pass  # noqa: PLC0415  (imports Triton)
+
+        z = zi.clone() if zi is not None else x.new_zeros(x.shape[0], sos.shape[1], 2)
+        return lti_pass.sos_cascade(sos, x, z), z
     return _SosOnePass.apply(sos, x, zi)

@@ -28,7 +28,7 @@ from ._lti import (
     promoted,
     result_dtype,
 )
-from ._onepass import applies, sos_onepass
+from ._onepass import kernel_for, sos_onepass
 
 __all__ = ["lfilter", "lfilter_zi", "lfiltic", "sosfilt", "sosfilt_zi"]
 
@@ -226,9 +226,10 @@ def sos_rows(
 ) -> Tuple[torch.Tensor, List[torch.Tensor]]:
     """The sections of ``sos`` `(..., n, 6)` in cascade over rows ``x`` `(R, T)`; ``zi``: one
     `(R, 2)` state a section. Returns ``y`` and the sections' final states (if ``want_zf``)."""
-    if x.shape[-1] > 0 and applies(x, sos, *(zi or ())):  # every section in one pass
+    kernel = kernel_for(x, sos, *(zi or ())) if x.shape[-1] > 0 else None
+    if kernel is not None:  # every section in one pass
         coefs = sos.unsqueeze(0) if sos.ndim == 2 else sos.expand(*rows.S, *sos.shape[-2:]).reshape(rows.R, -1, 6)
-        y, z = sos_onepass(coefs, x, torch.stack(zi, 1) if zi is not None else None)
+        y, z = sos_onepass(coefs, x, torch.stack(zi, 1) if zi is not None else None, kernel)
         return y, ([z[:, s] for s in range(z.shape[1])] if want_zf else [])
     zfs: List[torch.Tensor] = []
     y = x
