@@ -294,11 +294,11 @@ def _pad4(N: int, *arrays: np.ndarray) -> List[np.ndarray]:
     return [np.pad(v, ((0, 0), (0, 4 - N))) for v in arrays]
 
 
-def tdf2(b: np.ndarray, a: np.ndarray, x: np.ndarray, z: np.ndarray) -> np.ndarray:
-    """``y`` of rows ``x`` `(R, T)` filtered by ``b``, ``a`` `(1 or R, N+1)` (``a[:, 0] == 1``,
-    ``N >= 1``) from state ``z`` `(R, N)` (overwritten with the final state). C-contiguous
-    arrays of one dtype."""
-    y = np.empty_like(x)
+def tdf2(b: np.ndarray, a: np.ndarray, x: np.ndarray, z: np.ndarray, y: np.ndarray) -> None:
+    """``y`` `(R, T)` (written) of rows ``x`` `(R, T)` filtered by ``b``, ``a`` `(1 or R, N+1)`
+    (``a[:, 0] == 1``, ``N >= 1``) from state ``z`` `(R, N)` (overwritten with the final state).
+    Arrays of one dtype; ``x`` and ``y`` may be reversed views (time-reversed filtering, no copy),
+    the others C-contiguous."""
     step = 1 if b.shape[0] > 1 else 0
     N = z.shape[1]
     if N < 4:
@@ -309,30 +309,29 @@ def tdf2(b: np.ndarray, a: np.ndarray, x: np.ndarray, z: np.ndarray) -> np.ndarr
         _launch_rows(x, _tdf2_4_par, _tdf2_4_ser, b, a, x, z, y, step)
     else:
         _launch_rows(x, _tdf2_par, _tdf2_ser, b, a, x, z, y, step)
-    return y
 
 
 def tdf2_adjoint(
-    b: np.ndarray, a: np.ndarray, x: np.ndarray, y: np.ndarray, g: np.ndarray, z: np.ndarray
-) -> Tuple[np.ndarray, np.ndarray, np.ndarray]:
+    b: np.ndarray, a: np.ndarray, x: np.ndarray, y: np.ndarray, g: np.ndarray, z: np.ndarray, gx: np.ndarray
+) -> Tuple[np.ndarray, np.ndarray]:
     """The backward of :func:`tdf2` in one reverse pass: ``b``, ``a`` `(1 or R, N+1)` conjugated,
     ``x``, ``y`` `(R, T)` the forward's input and output, ``g`` `(R, T)` the gradient of ``y``,
-    ``z`` `(R, N)` the gradient of the final state (overwritten with that of the initial state).
-    Returns ``gx`` `(R, T)` and the coefficient gradients ``gb``, ``ga`` `(R, N+1)` of each row
-    (float64 or complex128; ``ga[:, 0] = 0``)."""
-    R, T = x.shape
+    ``z`` `(R, N)` the gradient of the final state (overwritten with that of the initial state);
+    writes ``gx`` `(R, T)` (the signals in processing order, as in :func:`tdf2`). Returns the
+    coefficient gradients ``gb``, ``ga`` `(R, N+1)` of each row (float64 or complex128;
+    ``ga[:, 0] = 0``)."""
+    R = x.shape[0]
     N = z.shape[1]
-    gx = np.empty_like(x)
     step = 1 if b.shape[0] > 1 else 0
     if N <= 4:
         gb, ga = _sums(x, R, 5), _sums(x, R, 5)
         b4, a4, z4 = _pad4(N, b, a, z) if N < 4 else (b, a, z)
         _launch_rows(x, _tdf2_4_adj_par, _tdf2_4_adj_ser, b4, a4, x, y, g, z4, gx, gb, ga, step)
         z[:] = z4[:, :N]
-        return gx, gb[:, : N + 1], ga[:, : N + 1]
+        return gb[:, : N + 1], ga[:, : N + 1]
     gb, ga = _sums(x, R, N + 1), _sums(x, R, N + 1)
     _launch_rows(x, _tdf2_adj_par, _tdf2_adj_ser, b, a, x, y, g, z, gx, gb, ga, step)
-    return gx, gb, ga
+    return gb, ga
 
 
 def _groups(sos: np.ndarray, z: np.ndarray) -> Iterator[Tuple[int, int, np.ndarray, np.ndarray]]:
@@ -357,31 +356,32 @@ def sos_keep_shape(n: int, x: np.ndarray) -> Tuple[int, int, int]:
     return (4 * ((n + 3) // 4) - 1, *x.shape)
 
 
-def sos_cascade(sos: np.ndarray, x: np.ndarray, z: np.ndarray, keep: Optional[np.ndarray] = None) -> np.ndarray:
-    """``y`` of rows ``x`` `(R, T)` through the sections ``sos`` `(1 or R, n, 6)` from states
-    ``z`` `(R, n, 2)` (overwritten with the final states), in passes of four sections over the
-    signal. ``keep`` (:func:`sos_keep_shape`): filled with the sections' inputs for
-    :func:`sos_cascade_adjoint`. C-contiguous arrays of one dtype."""
+def sos_cascade(
+    sos: np.ndarray, x: np.ndarray, z: np.ndarray, y: np.ndarray, keep: Optional[np.ndarray] = None
+) -> None:
+    """``y`` `(R, T)` (written) of rows ``x`` `(R, T)` through the sections ``sos``
+    `(1 or R, n, 6)` from states ``z`` `(R, n, 2)` (overwritten with the final states), in passes
+    of four sections over the signal. ``keep`` (:func:`sos_keep_shape`, C-contiguous): filled with
+    the sections' inputs (processing order) for :func:`sos_cascade_adjoint`. Arrays of one dtype;
+    ``x`` and ``y`` may be reversed views, the others C-contiguous."""
     step = 1 if sos.shape[0] > 1 else 0
     groups = (sos.shape[1] + 3) // 4
     no_keep = np.empty((0, *x.shape), dtype=x.dtype)
-    y = x
+    v = x
     for j, (k, m, q, zk) in enumerate(_groups(sos, z)):
-        last = j == groups - 1
-        out = np.empty_like(x) if keep is None or last else keep[k + 3]
-        _launch_rows(y, _sos4_par, _sos4_ser, q, y, zk, out, no_keep if keep is None else keep[k : k + 3], step)
+        out = y if j == groups - 1 else (np.empty(x.shape, x.dtype) if keep is None else keep[k + 3])
+        _launch_rows(v, _sos4_par, _sos4_ser, q, v, zk, out, no_keep if keep is None else keep[k : k + 3], step)
         z[:, k : k + m] = zk[:, :m]
-        y = out
-    return y
+        v = out
 
 
 def sos_cascade_adjoint(
-    sos: np.ndarray, x: np.ndarray, keep: np.ndarray, y: np.ndarray, g: np.ndarray, z: np.ndarray
-) -> Tuple[np.ndarray, np.ndarray]:
+    sos: np.ndarray, x: np.ndarray, keep: np.ndarray, y: np.ndarray, g: np.ndarray, z: np.ndarray, gx: np.ndarray
+) -> np.ndarray:
     """The backward of :func:`sos_cascade` in one reverse pass a group of four sections:
     ``sos`` conjugated, ``x``, ``keep``, ``y`` the forward's input, kept signals and output,
     ``g`` the gradient of ``y``, ``z`` `(R, n, 2)` that of the final states (overwritten with
-    that of the initial states). Returns ``gx`` `(R, T)` and ``gsos`` `(R, n, 6)` per row
+    that of the initial states); writes ``gx`` `(R, T)`. Returns ``gsos`` `(R, n, 6)` per row
     (float64 or complex128; column 3 zero)."""
     R, n = x.shape[0], sos.shape[1]
     step = 1 if sos.shape[0] > 1 else 0
@@ -390,10 +390,10 @@ def sos_cascade_adjoint(
     for j in range(len(groups) - 1, -1, -1):
         k, m, q, zk = groups[j]
         gq = _sums(x, R, 4, 6)
-        gx = np.empty_like(x)
+        gv = gx if k == 0 else np.empty(x.shape, x.dtype)
         xin = x if k == 0 else keep[k - 1]
         out = y if j == len(groups) - 1 else keep[k + 3]
-        _launch_rows(xin, _sos4_adj_par, _sos4_adj_ser, q, xin, keep[k : k + 3], out, g, zk, gx, gq, step)
+        _launch_rows(xin, _sos4_adj_par, _sos4_adj_ser, q, xin, keep[k : k + 3], out, g, zk, gv, gq, step)
         z[:, k : k + m], gsos[:, k : k + m] = zk[:, :m], gq[:, :m]
-        g = gx
-    return g, gsos
+        g = gv
+    return gsos

@@ -315,19 +315,29 @@ def history(x: torch.Tensor, N: int) -> torch.Tensor:
 
 
 def lfilter_rows(
-    b: torch.Tensor, a: torch.Tensor, x: torch.Tensor, zi: Optional[torch.Tensor], want_zf: bool
+    b: torch.Tensor,
+    a: torch.Tensor,
+    x: torch.Tensor,
+    zi: Optional[torch.Tensor],
+    want_zf: bool,
+    reverse: bool = False,
 ) -> Tuple[torch.Tensor, Optional[torch.Tensor]]:
     """One normalised filter (``a[:, 0] == 1``) over rows: ``b`` `(1 or R, K+1)`, ``a``
     `(1 or R, P+1)`, ``x`` `(R, T)`, ``zi`` `(R, N)` or ``None``. Returns ``y`` `(R, T)` and,
-    if ``want_zf``, ``zf`` `(R, N)` (scipy's transposed-direct-form-II state). On CPU the
-    one-pass kernels of :mod:`._onepass` where they apply (Numba; Triton without gradients), else :func:`lfilter_composite`."""
+    if ``want_zf``, ``zf`` `(R, N)` (scipy's transposed-direct-form-II state). ``reverse``: the
+    filter runs from the last sample to the first. On CPU the one-pass kernels of
+    :mod:`._onepass` where they apply (Numba; Triton without gradients), else
+    :func:`lfilter_composite`."""
     from . import _onepass  # noqa: PLC0415  (it builds on this module)
 
     N = max(b.shape[-1], a.shape[-1]) - 1
     kernel = _onepass.kernel_for(x, b, a, zi) if N > 0 and x.shape[-1] > 0 else None
     if kernel == "numba" or (kernel == "triton" and N <= 4):
-        y, zf = _onepass.lfilter_onepass(b, a, x, zi, kernel)
+        y, zf = _onepass.lfilter_onepass(b, a, x, zi, kernel, reverse)
         return y, (zf if want_zf else None)
+    if reverse:
+        yr, zfr = lfilter_composite(b, a, x.flip(-1), zi, want_zf)
+        return yr.flip(-1), zfr
     return lfilter_composite(b, a, x, zi, want_zf)
 
 

@@ -86,6 +86,34 @@ def _composite_vjp(
     return tuple(res)
 
 
+def _time(v: np.ndarray, reverse: bool) -> np.ndarray:
+    """Rows ``v`` `(R, T)` in processing order: a reversed view (no copy) when ``reverse``."""
+    return v[:, ::-1] if reverse else v
+
+
+def _signals(x: torch.Tensor, y: torch.Tensor, g: Optional[torch.Tensor], reverse: bool):
+    """The backward's ``x``, ``y``, output gradient and a new ``gx`` tensor, with NumPy views of
+    all four in processing order."""
+    xn = _time(_np(x), reverse)
+    gx = torch.empty(x.shape, dtype=x.dtype)
+    gn = _time(_np(g), reverse) if g is not None else np.zeros_like(xn)
+    return xn, _time(_np(y), reverse), gn, gx, _time(gx.numpy(), reverse)
+
+
+def _reversed(fn: Callable[..., Tuple[torch.Tensor, torch.Tensor]], reverse: bool):
+    """``fn(*coefs, x, zi) -> (y, zf)`` run back in time when ``reverse`` (by flips: the
+    composite path)."""
+    if not reverse:
+        return fn
+
+    def run(*args: Any) -> Tuple[torch.Tensor, torch.Tensor]:
+        *coefs, x, zi = args
+        y, zf = fn(*coefs, x.flip(-1), zi)
+        return y.flip(-1), zf
+
+    return run
+
+
 def _lfilter_pair(
     b: torch.Tensor, a: torch.Tensor, x: torch.Tensor, zi: Optional[torch.Tensor]
 ) -> Tuple[torch.Tensor, torch.Tensor]:
@@ -98,10 +126,12 @@ class _LfilterOnePass(torch.autograd.Function):
     """``(y, zf)`` of :func:`lfilter_onepass`."""
 
     @staticmethod
-    def forward(ctx: Any, b: torch.Tensor, a: torch.Tensor, x: torch.Tensor, zi: Optional[torch.Tensor]):  # type: ignore[override]
-        xn = _np(x)
+    def forward(ctx: Any, b: torch.Tensor, a: torch.Tensor, x: torch.Tensor, zi: Optional[torch.Tensor], reverse: bool):  # type: ignore[override]
+        xn = _time(_np(x), reverse)
         z = _np_or_zeros(zi, (x.shape[0], b.shape[-1] - 1), xn)
-        y = torch.from_numpy(kernels.tdf2(_np(b), _np(a), xn, z))
+        y = torch.empty(x.shape, dtype=x.dtype)
+        kernels.tdf2(_np(b), _np(a), xn, z, _time(y.numpy(), reverse))
+        ctx.reverse = reverse
         ctx.set_materialize_grads(False)
         ctx.save_for_backward(b, a, x, zi, y)
         return y, torch.from_numpy(z)
@@ -110,26 +140,28 @@ class _LfilterOnePass(torch.autograd.Function):
     def backward(ctx: Any, gy: Optional[torch.Tensor], gzf: Optional[torch.Tensor]):  # type: ignore[override]
         b, a, x, zi, y = ctx.saved_tensors
         if torch.is_grad_enabled():  # a graph of the backward is wanted: the composite path
-            return _composite_vjp(_lfilter_pair, (b, a, x, zi), (gy, gzf))
-        xn = _np(x)
-        g = _np(gy) if gy is not None else np.zeros_like(xn)
+            return (*_composite_vjp(_reversed(_lfilter_pair, ctx.reverse), (b, a, x, zi), (gy, gzf)), None)
+        xn, yn, gn, gx, gxn = _signals(x, y, gy, ctx.reverse)
         z = _np_or_zeros(gzf, (x.shape[0], b.shape[-1] - 1), xn)
-        gx, gb, ga = kernels.tdf2_adjoint(np.conj(_np(b)), np.conj(_np(a)), xn, _np(y), g, z)
+        gb, ga = kernels.tdf2_adjoint(np.conj(_np(b)), np.conj(_np(a)), xn, yn, gn, z, gxn)
         need = ctx.needs_input_grad
         return (
             _coef_grad(gb, b) if need[0] else None,
             _coef_grad(ga, a) if need[1] else None,
-            torch.from_numpy(gx) if need[2] else None,
+            gx if need[2] else None,
             torch.from_numpy(z) if need[3] else None,
+            None,
         )
 
 
 def lfilter_onepass(
-    b: torch.Tensor, a: torch.Tensor, x: torch.Tensor, zi: Optional[torch.Tensor], kernel: str
+    b: torch.Tensor, a: torch.Tensor, x: torch.Tensor, zi: Optional[torch.Tensor], kernel: str, reverse: bool = False
 ) -> Tuple[torch.Tensor, torch.Tensor]:
     """``(y, zf)`` of one normalised filter over rows in one kernel pass: ``b`` `(1 or R, K+1)`,
     ``a`` `(1 or R, P+1)` with ``N = max(K, P) >= 1`` (at most 4 for ``kernel="triton"``),
-    ``x`` `(R, T)`, ``zi`` `(R, N)` or ``None``; ``kernel`` from :func:`kernel_for`."""
+    ``x`` `(R, T)`, ``zi`` `(R, N)` or ``None``; ``kernel`` from :func:`kernel_for`.
+    ``reverse``: the filter runs from the last sample to the first (``y`` and ``x`` in time
+    order; on the Numba kernels without copies)."""
     N = max(b.shape[-1], a.shape[-1]) - 1
     pad = torch.nn.functional.pad
     b, a = pad(b, (0, N + 1 - b.shape[-1])), pad(a, (0, N + 1 - a.shape[-1]))
@@ -137,8 +169,8 @@ def lfilter_onepass(
         from ..backends.triton import lti_pass  # noqa: PLC0415  (imports Triton)
 
         z = zi.clone() if zi is not None else x.new_zeros(x.shape[0], N)
-        return lti_pass.tdf2(b, a, x, z), z
-    return _LfilterOnePass.apply(b, a, x, zi)
+        return _reversed(lambda b, a, x, z: (lti_pass.tdf2(b, a, x, z), z), reverse)(b, a, x, z)
+    return _LfilterOnePass.apply(b, a, x, zi, reverse)
 
 
 def sos_composite(sos: torch.Tensor, x: torch.Tensor, zi: Optional[torch.Tensor]) -> Tuple[torch.Tensor, torch.Tensor]:
@@ -154,13 +186,14 @@ class _SosOnePass(torch.autograd.Function):
     """``(y, zf)`` of :func:`sos_onepass`."""
 
     @staticmethod
-    def forward(ctx: Any, sos: torch.Tensor, x: torch.Tensor, zi: Optional[torch.Tensor]):  # type: ignore[override]
-        xn = _np(x)
+    def forward(ctx: Any, sos: torch.Tensor, x: torch.Tensor, zi: Optional[torch.Tensor], reverse: bool):  # type: ignore[override]
+        xn = _time(_np(x), reverse)
         z = _np_or_zeros(zi, (x.shape[0], sos.shape[1], 2), xn)
-        # the sections' inputs, kept for the backward when there is one
+        # the sections' inputs (processing order), kept for the backward when there is one
         keep = np.empty(kernels.sos_keep_shape(sos.shape[1], xn), xn.dtype) if any(ctx.needs_input_grad) else None
-        y = torch.from_numpy(kernels.sos_cascade(_np(sos), xn, z, keep))
-        ctx.keep = keep
+        y = torch.empty(x.shape, dtype=x.dtype)
+        kernels.sos_cascade(_np(sos), xn, z, _time(y.numpy(), reverse), keep)
+        ctx.keep, ctx.reverse = keep, reverse
         ctx.set_materialize_grads(False)
         ctx.save_for_backward(sos, x, zi, y)
         return y, torch.from_numpy(z)
@@ -169,28 +202,28 @@ class _SosOnePass(torch.autograd.Function):
     def backward(ctx: Any, gy: Optional[torch.Tensor], gzf: Optional[torch.Tensor]):  # type: ignore[override]
         sos, x, zi, y = ctx.saved_tensors
         if torch.is_grad_enabled():  # a graph of the backward is wanted: the composite path
-            return _composite_vjp(sos_composite, (sos, x, zi), (gy, gzf))
-        xn = _np(x)
-        g = _np(gy) if gy is not None else np.zeros_like(xn)
+            return (*_composite_vjp(_reversed(sos_composite, ctx.reverse), (sos, x, zi), (gy, gzf)), None)
+        xn, yn, gn, gx, gxn = _signals(x, y, gy, ctx.reverse)
         z = _np_or_zeros(gzf, (x.shape[0], sos.shape[1], 2), xn)
-        gx, gsos = kernels.sos_cascade_adjoint(np.conj(_np(sos)), xn, ctx.keep, _np(y), g, z)
+        gsos = kernels.sos_cascade_adjoint(np.conj(_np(sos)), xn, ctx.keep, yn, gn, z, gxn)
         need = ctx.needs_input_grad
         return (
             _coef_grad(gsos, sos) if need[0] else None,
-            torch.from_numpy(gx) if need[1] else None,
+            gx if need[1] else None,
             torch.from_numpy(z) if need[2] else None,
+            None,
         )
 
 
 def sos_onepass(
-    sos: torch.Tensor, x: torch.Tensor, zi: Optional[torch.Tensor], kernel: str
+    sos: torch.Tensor, x: torch.Tensor, zi: Optional[torch.Tensor], kernel: str, reverse: bool = False
 ) -> Tuple[torch.Tensor, torch.Tensor]:
     """``(y, zf)`` of the cascade ``sos`` `(1 or R, n, 6)` (``sos[..., 3] == 1``) over rows ``x``
     `(R, T)` from ``zi`` `(R, n, 2)` or zero, every section in one kernel pass; ``kernel`` from
-    :func:`kernel_for`."""
+    :func:`kernel_for`, ``reverse`` as in :func:`lfilter_onepass`."""
     if kernel == "triton":
         from ..backends.triton import lti_pass  # noqa: PLC0415  (imports Triton)
 
         z = zi.clone() if zi is not None else x.new_zeros(x.shape[0], sos.shape[1], 2)
-        return lti_pass.sos_cascade(sos, x, z), z
-    return _SosOnePass.apply(sos, x, zi)
+        return _reversed(lambda q, x, z: (lti_pass.sos_cascade(q, x, z), z), reverse)(sos, x, z)
+    return _SosOnePass.apply(sos, x, zi, reverse)
