@@ -1,9 +1,9 @@
-"""Numba CPU kernels of time-invariant IIR filters (forward only): one pass over the signal.
+"""Numba CPU kernels of time-invariant IIR filters: one pass over the signal, forward and backward.
 
-Used by :mod:`tritonlpc.signal` on CPU tensors when nothing is to be differentiated (the
-differentiable path runs the FIR part in torch and the all-pole part on the backend). Each
-row walks time once in scipy's transposed direct form II (coefficients and state copied to
-row-local arrays), rows in parallel:
+Used by :mod:`tritonlpc.signal` on CPU tensors (eager; ``tritonlpc/signal/_onepass.py`` holds
+the autograd Functions). Each row walks time once in scipy's transposed direct form II, the
+coefficients read once (orders up to 4 and groups of four sections: coefficients and states in
+registers, two rows walked together so that two dependency chains overlap):
 
 * ``tdf2_rows``: one filter of order ``N`` (``b``, ``a`` normalised, padded to ``N + 1``),
   ``y[n] = b[0] x[n] + z[0]``, ``z[i] = b[i+1] x[n] + z[i+1] - a[i+1] y[n]``; orders up to 4
@@ -12,6 +12,12 @@ row-local arrays), rows in parallel:
   section's two state values updated per sample before the next sample is read; run as
   passes of four sections with every state in registers (fewer padded with pass-through
   sections ``[1, 0, 0, 1, 0, 0]``, which add exact zeros).
+
+The backward (``*_adjoint``) is one reverse walk of the adjoint recursion (derived above the
+adjoint kernels), reading the forward's input and output (and, for a cascade, the sections'
+inputs kept by the forward), with the coefficient gradients summed over time in the kernel.
+``x`` and ``y`` (and ``g``, ``gx``) may be reversed views: the filter then runs from the last
+sample to the first without a copy (``filtfilt``'s second pass).
 
 The state ``z`` is read as the initial state and overwritten with the final one. Coefficient
 arrays hold one row (``step = 0``: one filter for all rows) or one row per signal row
@@ -230,23 +236,16 @@ def _section_adjoint(c, k, g, v, o, l0, l1):  # pragma: no cover - compiled
 def _sos4_adjoint_row(q, c, x, keep, y, g, z, gx, gq, r):  # pragma: no cover - compiled
     # one row (the tuples of sums stay out of the parallel loop, whose array analysis takes
     # tuples for shapes)
-    T = x.shape[1]
-    c0 = (q[c, 0, 0], q[c, 0, 1], q[c, 0, 2], q[c, 0, 4], q[c, 0, 5])
-    c1 = (q[c, 1, 0], q[c, 1, 1], q[c, 1, 2], q[c, 1, 4], q[c, 1, 5])
-    c2 = (q[c, 2, 0], q[c, 2, 1], q[c, 2, 2], q[c, 2, 4], q[c, 2, 5])
-    c3 = (q[c, 3, 0], q[c, 3, 1], q[c, 3, 2], q[c, 3, 4], q[c, 3, 5])
+    (c0, c1, c2, c3), (l00, l01, l10, l11, l20, l21, l30, l31) = _sos4_load(q, c, z, r)
     zero = gq[r, 0, 0]
     k0 = k1 = k2 = k3 = (zero, zero, zero, zero, zero)
-    l00, l01, l10, l11 = z[r, 0, 0], z[r, 0, 1], z[r, 1, 0], z[r, 1, 1]
-    l20, l21, l30, l31 = z[r, 2, 0], z[r, 2, 1], z[r, 3, 0], z[r, 3, 1]
-    for t in range(T - 1, -1, -1):
+    for t in range(x.shape[1] - 1, -1, -1):
         h1, h2, h3 = keep[0, r, t], keep[1, r, t], keep[2, r, t]
         d, l30, l31, k3 = _section_adjoint(c3, k3, g[r, t], h3, y[r, t], l30, l31)
         d, l20, l21, k2 = _section_adjoint(c2, k2, d, h2, h3, l20, l21)
         d, l10, l11, k1 = _section_adjoint(c1, k1, d, h1, h2, l10, l11)
         gx[r, t], l00, l01, k0 = _section_adjoint(c0, k0, d, x[r, t], h1, l00, l01)
-    z[r, 0, 0], z[r, 0, 1], z[r, 1, 0], z[r, 1, 1] = l00, l01, l10, l11
-    z[r, 2, 0], z[r, 2, 1], z[r, 3, 0], z[r, 3, 1] = l20, l21, l30, l31
+    _sos4_store(z, r, (l00, l01, l10, l11, l20, l21, l30, l31))
     for s, k in enumerate((k0, k1, k2, k3)):
         gq[r, s, 0], gq[r, s, 1], gq[r, s, 2], gq[r, s, 4], gq[r, s, 5] = k
 
