@@ -1,12 +1,14 @@
-"""The time-invariant fast path on CPU: one pass of a Numba kernel over the signal, forward and
-backward (:mod:`tritonlpc.backends._numba_lti`).
+"""The time-invariant fast path: one kernel pass over the signal with the coefficients read once.
 
-``lfilter`` runs scipy's transposed direct form II with the coefficients and the state in
-registers; ``sosfilt`` every section of a cascade in the same pass (groups of four sections).
-The backward is one reverse pass of the adjoint recursion (its derivation is in the kernel
-module), reading the saved input and output, with the coefficient gradients summed over time
-inside the kernel. Double backward (a backward that builds a graph) goes through the composite
-path (:func:`._lti.lfilter_composite`, differentiable to any order).
+On CPU (:mod:`tritonlpc.backends._numba_lti`), forward and backward: ``lfilter`` runs scipy's
+transposed direct form II with the coefficients and the state in registers, ``sosfilt`` every
+section of a cascade in the same pass (groups of four sections); the backward is one reverse
+pass of the adjoint recursion (its derivation is in the kernel module), reading the saved input
+and output, with the coefficient gradients summed over time inside the kernel. Double backward
+(a backward that builds a graph) goes through the composite path
+(:func:`._lti.lfilter_composite`, differentiable to any order). ``reverse=True`` runs a filter
+from the last sample to the first on reversed NumPy views (no copy). On the Triton backend
+(:mod:`tritonlpc.backends.triton.lti_pass`): the forward only, without gradients.
 """
 
 from __future__ import annotations
@@ -91,7 +93,9 @@ def _time(v: np.ndarray, reverse: bool) -> np.ndarray:
     return v[:, ::-1] if reverse else v
 
 
-def _signals(x: torch.Tensor, y: torch.Tensor, g: Optional[torch.Tensor], reverse: bool):
+def _signals(
+    x: torch.Tensor, y: torch.Tensor, g: Optional[torch.Tensor], reverse: bool
+) -> Tuple[np.ndarray, np.ndarray, np.ndarray, torch.Tensor, np.ndarray]:
     """The backward's ``x``, ``y``, output gradient and a new ``gx`` tensor, with NumPy views of
     all four in processing order."""
     xn = _time(_np(x), reverse)
