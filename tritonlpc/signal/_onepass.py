@@ -52,6 +52,12 @@ def _np(t: torch.Tensor) -> np.ndarray:
     return t.detach().resolve_conj().resolve_neg().contiguous().numpy()
 
 
+def _signal(t: torch.Tensor) -> np.ndarray:
+    """A NumPy view of the signal ``t`` `(R, T)` with its own strides (rows of a time axis that
+    was not last are read in place: no copy)."""
+    return t.detach().resolve_conj().resolve_neg().numpy()
+
+
 def _np_or_zeros(t: Optional[torch.Tensor], shape: Tuple[int, ...], like: np.ndarray) -> np.ndarray:
     """A writable copy of ``t`` (a state or its gradient, overwritten by the kernels), or zeros."""
     return _np(t).copy() if t is not None else np.zeros(shape, dtype=like.dtype)
@@ -98,10 +104,10 @@ def _signals(
 ) -> Tuple[np.ndarray, np.ndarray, np.ndarray, torch.Tensor, np.ndarray]:
     """The backward's ``x``, ``y``, output gradient and a new ``gx`` tensor, with NumPy views of
     all four in processing order."""
-    xn = _time(_np(x), reverse)
+    xn = _time(_signal(x), reverse)
     gx = torch.empty(x.shape, dtype=x.dtype)
-    gn = _time(_np(g), reverse) if g is not None else np.zeros_like(xn)
-    return xn, _time(_np(y), reverse), gn, gx, _time(gx.numpy(), reverse)
+    gn = _time(_signal(g), reverse) if g is not None else np.zeros(x.shape, gx.numpy().dtype)
+    return xn, _time(_signal(y), reverse), gn, gx, _time(gx.numpy(), reverse)
 
 
 def _reversed(fn: Callable[..., Tuple[torch.Tensor, torch.Tensor]], reverse: bool):
@@ -131,7 +137,7 @@ class _LfilterOnePass(torch.autograd.Function):
 
     @staticmethod
     def forward(ctx: Any, b: torch.Tensor, a: torch.Tensor, x: torch.Tensor, zi: Optional[torch.Tensor], reverse: bool):  # type: ignore[override]
-        xn = _time(_np(x), reverse)
+        xn = _time(_signal(x), reverse)
         z = _np_or_zeros(zi, (x.shape[0], b.shape[-1] - 1), xn)
         y = torch.empty(x.shape, dtype=x.dtype)
         kernels.tdf2(_np(b), _np(a), xn, z, _time(y.numpy(), reverse))
@@ -191,7 +197,7 @@ class _SosOnePass(torch.autograd.Function):
 
     @staticmethod
     def forward(ctx: Any, sos: torch.Tensor, x: torch.Tensor, zi: Optional[torch.Tensor], reverse: bool):  # type: ignore[override]
-        xn = _time(_np(x), reverse)
+        xn = _time(_signal(x), reverse)
         z = _np_or_zeros(zi, (x.shape[0], sos.shape[1], 2), xn)
         # the sections' inputs (processing order), kept for the backward when there is one
         keep = np.empty(kernels.sos_keep_shape(sos.shape[1], xn), xn.dtype) if any(ctx.needs_input_grad) else None
