@@ -13,7 +13,8 @@ built on tritonlpc::
   ``expected`` is finite, with NaN and infinities in the same places;
 * :func:`reference`: the sequential recursion :func:`tritonlpc._reference.allpole`, run in
   float64 / complex128 on the CPU whatever the inputs' dtype and device;
-* :func:`stable_coefficients` / :func:`make_inputs`: slowly varying stable filters. The
+* :func:`stable_coefficients` / :func:`make_inputs` (:func:`make_frame_inputs`: control frames
+  for ``hop=``): slowly varying stable filters. The
   coefficients never change i.i.d. per sample (no real filter does, and such filters blow up):
   each row's poles move piecewise linearly, in radius and angle, through ``n_knots`` random
   stable pole sets spread over the ``T`` samples (by default two: a straight line), and the
@@ -47,6 +48,7 @@ __all__ = [
     "default_max_radius",
     "stable_coefficients",
     "make_inputs",
+    "make_frame_inputs",
 ]
 
 TOL: Dict[torch.dtype, float] = {
@@ -96,13 +98,23 @@ def assert_rel_close(actual: Tensor, expected: Tensor, rtol: float) -> None:
 
 
 def reference(
-    x: Tensor, a: Tensor, zi: Optional[Tensor] = None, *, conj_a: bool = False, neg_a: bool = False
+    x: Tensor,
+    a: Tensor,
+    zi: Optional[Tensor] = None,
+    *,
+    conj_a: bool = False,
+    neg_a: bool = False,
+    hop: Optional[int] = None,
 ) -> Tensor:
     """The sequential reference :func:`tritonlpc._reference.allpole` on the CPU in float64 (complex128
-    for complex inputs): ``x (B,T)``, ``a (B,T,M)``, ``zi (B,M)`` or ``None`` -> ``y (B,T)``."""
+    for complex inputs): ``x (B,T)``, ``a (B,T,M)`` (control frames `(B,F,M)` with ``hop``,
+    interpolated by :func:`tritonlpc._reference.interpolate`), ``zi (B,M)`` or ``None`` -> ``y (B,T)``."""
     hi = wide_dtype(x.dtype)
     z = zi.cpu().to(hi) if zi is not None else None
-    return _reference.allpole(x.cpu().to(hi), a.cpu().to(hi), z, conj_a=conj_a, neg_a=neg_a)
+    a = a.cpu().to(hi)
+    if hop is not None:
+        a = _reference.interpolate(a, hop, x.shape[1])
+    return _reference.allpole(x.cpu().to(hi), a, z, conj_a=conj_a, neg_a=neg_a)
 
 
 def default_max_radius(M: int, complex_poles: bool) -> float:
@@ -209,6 +221,29 @@ def make_inputs(
     g = torch.Generator().manual_seed(seed)
     hi = wide_dtype(dtype)
     a = stable_coefficients(B, T, M, complex_poles=dtype.is_complex, max_radius=max_radius, generator=g)
+    x = torch.randn(B, T, dtype=hi, generator=g)
+    zi = torch.randn(B, M, dtype=hi, generator=g)
+    x, a, zi = (v.to(device=device, dtype=dtype) for v in (x, a, zi))
+    return x, a, zi
+
+
+def make_frame_inputs(
+    B: int,
+    T: int,
+    M: int,
+    hop: int,
+    dtype: torch.dtype = torch.float64,
+    *,
+    seed: int = 0,
+    device: Union[str, torch.device] = "cpu",
+) -> Tuple[Tensor, Tensor, Tensor]:
+    """``(x (B,T), frames (B,F,M), zi (B,M))`` for ``hop=``: :func:`make_inputs` with the fewest
+    frames that cover ``T`` samples (``F = (T-1)//hop + 2``), their poles moving through three
+    stable pole sets."""
+    g = torch.Generator().manual_seed(seed)
+    hi = wide_dtype(dtype)
+    F = _reference.frames_needed(T, hop)
+    a = stable_coefficients(B, F, M, complex_poles=dtype.is_complex, n_knots=3, generator=g)
     x = torch.randn(B, T, dtype=hi, generator=g)
     zi = torch.randn(B, M, dtype=hi, generator=g)
     x, a, zi = (v.to(device=device, dtype=dtype) for v in (x, a, zi))

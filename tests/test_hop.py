@@ -1,0 +1,127 @@
+"""Control-rate coefficients (``hop=``): the interpolation and its transpose, values and
+gradients against the float64 reference on every backend, autograd of every order, the custom
+op, and input validation."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+from torch.autograd import gradcheck, gradgradcheck
+
+import tritonlpc
+from tritonlpc import _reference
+from tritonlpc.core import LPC
+from tritonlpc.testing import TOL, assert_rel_close, make_frame_inputs, reference
+
+
+def _req(*ts):
+    return [t.detach().clone().requires_grad_() for t in ts]
+
+
+# --------------------------------------------------------------------------- the interpolation
+def test_interpolation_passes_through_the_frames_and_its_transpose_is_the_adjoint():
+    g = torch.Generator().manual_seed(0)
+    frames = torch.randn(2, 5, 3, dtype=torch.float64, generator=g)
+    a = _reference.interpolate(frames, 4, 13)
+    assert torch.equal(a[:, ::4], frames[:, :4])
+    assert torch.allclose(a[:, 2], (frames[:, 0] + frames[:, 1]) / 2)
+    grad = torch.randn(2, 13, 3, dtype=torch.float64, generator=g)
+    lhs = (a * grad).sum()
+    rhs = (frames * _reference.interpolate_transpose(grad, 4, 5)).sum()
+    assert torch.allclose(lhs, rhs)
+    assert torch.equal(_reference.interpolate(frames, 1, 4), frames[:, :4])
+
+
+# --------------------------------------------------------------------------- values and gradients
+@pytest.mark.parametrize(
+    "dtype,B,T,M,H",
+    [
+        (torch.float64, 2, 37, 2, 8),  # odd T, several intervals
+        (torch.float32, 1, 5, 3, 16),  # T < H, T < M... B = 1
+        (torch.complex128, 3, 24, 1, 4),  # T a multiple of H
+        (torch.float64, 2, 9, 4, 1),  # H = 1
+    ],
+)
+def test_values_and_gradients_match_the_reference(backend, dtype, B, T, M, H):
+    if backend.interpreted and H != 8:  # Triton interpolates in torch first: one case checks that
+        pytest.skip("the interpreter is slow; the per-sample kernels are tested elsewhere")
+    x, af, zi = make_frame_inputs(B, T, M, H, dtype, seed=T + H, device=backend.device)
+    xs, fs, zs = _req(x, af, zi)
+    y, zf = tritonlpc.sample_wise_lpc(xs, fs, zs, return_zf=True, hop=H)
+    g = torch.randn_like(y)
+    grads = torch.autograd.grad(y, (xs, fs, zs), g)
+    hi = torch.complex128 if dtype.is_complex else torch.float64
+    xr, fr, zr = _req(*(t.cpu().to(hi) for t in (x, af, zi)))
+    ref = _reference.allpole(xr, _reference.interpolate(fr, H, T), zr)
+    assert_rel_close(y, ref.detach(), TOL[dtype])
+    assert_rel_close(zf, _reference.end_state(ref, zr).detach(), TOL[dtype])
+    for got, exp in zip(grads, torch.autograd.grad(ref, (xr, fr, zr), g.cpu().to(hi))):
+        assert got.dtype == dtype and got.shape == exp.shape
+        assert_rel_close(got, exp, TOL[dtype] * 5)
+
+
+def test_hop_one_is_the_per_sample_filter():
+    x, af, zi = make_frame_inputs(2, 20, 2, 1, torch.float64, seed=3)
+    y = tritonlpc.sample_wise_lpc(x, af, zi, hop=1)
+    assert_rel_close(y, tritonlpc.sample_wise_lpc(x, af[:, :20], zi), 1e-14)
+
+
+def test_linear_recurrence_with_frames_matches_the_reference(backend):
+    g = torch.Generator().manual_seed(1)
+    decay = (0.9 * torch.rand(2, 5, dtype=torch.float64, generator=g)).to(backend.device)
+    x = torch.randn(2, 17, dtype=torch.float64, generator=g).to(backend.device)
+    h = tritonlpc.linear_recurrence(decay, x, hop=5)
+    assert_rel_close(h, reference(x, decay.unsqueeze(2), hop=5, neg_a=True), 1e-12)
+
+
+def test_gradients_of_every_order():
+    x, af, zi = (t.requires_grad_() for t in make_frame_inputs(1, 7, 2, 3, torch.complex128, seed=5))
+    fn = lambda x, a, z: tritonlpc.sample_wise_lpc(x, a, z, hop=3)  # noqa: E731
+    assert gradcheck(fn, (x, af, zi), check_forward_ad=True)
+    assert gradgradcheck(fn, (x, af, zi))
+    decay = (0.8 * torch.rand(1, 4, dtype=torch.float64)).requires_grad_()
+    xr = torch.randn(1, 8, dtype=torch.float64, requires_grad=True)
+    rec = lambda d, x: tritonlpc.linear_recurrence(d, x, hop=3)  # noqa: E731
+    assert gradcheck(rec, (decay, xr), check_forward_ad=True)
+    assert gradgradcheck(rec, (decay, xr))
+
+
+def test_custom_op_under_compile():
+    x, af, zi = (t.requires_grad_() for t in make_frame_inputs(2, 11, 2, 4, torch.float64, seed=6))
+    fn = torch.compile(lambda x, a, z: tritonlpc.sample_wise_lpc(x, a, z, hop=4), fullgraph=True, backend="eager")
+    y = fn(x, af, zi)
+    assert_rel_close(y, reference(x, af, zi, hop=4), 1e-12)
+    (ga,) = torch.autograd.grad(y.sum(), af)
+    (ge,) = torch.autograd.grad(tritonlpc.sample_wise_lpc(x, af, zi, hop=4).sum(), af)
+    assert torch.equal(ga, ge)
+
+
+# --------------------------------------------------------------------------- validation
+@pytest.mark.parametrize(
+    "hop,frames,exc,match",
+    [
+        (True, 4, TypeError, "hop must be an int, got bool"),
+        (2.0, 4, TypeError, "hop must be an int, got float"),
+        (0, 4, ValueError, "hop must be >= 1, got 0"),
+        (-3, 4, ValueError, "hop must be >= 1"),
+        (3, 3, ValueError, r"^a must hold at least \(T - 1\) // hop \+ 2 = 4 frames .*got 3"),
+    ],
+)
+def test_bad_hop_or_too_few_frames(hop, frames, exc, match):
+    x = torch.zeros(2, 9)
+    with pytest.raises(exc, match=match):
+        tritonlpc.sample_wise_lpc(x, torch.zeros(2, frames, 2), hop=hop)
+    with pytest.raises(exc, match=match):
+        tritonlpc.linear_recurrence(torch.zeros(2, frames), x, hop=hop)
+
+
+def test_frames_on_another_device_or_dtype_are_named():
+    x, zi = torch.zeros(2, 9), torch.zeros(2, 2)
+    with pytest.raises(ValueError, match="^a is on meta but x is on cpu"):
+        tritonlpc.sample_wise_lpc(x, torch.zeros(2, 4, 2, device="meta"), hop=3)
+    with pytest.raises(ValueError, match=r"^x must have shape \(B, T\) with B = 3"):
+        tritonlpc.sample_wise_lpc(x, torch.zeros(3, 4, 2), hop=3)
+    with pytest.raises(TypeError, match="^A has dtype torch.float64 but x has dtype torch.float32"):
+        LPC.apply(x, torch.zeros(2, 4, 2, dtype=torch.float64), zi, False, 3)
+    with pytest.raises(ValueError, match="^A must hold at least"):
+        LPC.apply(x, torch.zeros(2, 3, 2), zi, False, 3)
