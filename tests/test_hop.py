@@ -125,3 +125,49 @@ def test_frames_on_another_device_or_dtype_are_named():
         LPC.apply(x, torch.zeros(2, 4, 2, dtype=torch.float64), zi, False, 3)
     with pytest.raises(ValueError, match="^A must hold at least"):
         LPC.apply(x, torch.zeros(2, 3, 2), zi, False, 3)
+
+
+# --------------------------------------------------------------------------- Numba kernels
+@pytest.mark.parametrize("dtype", [torch.float64, torch.complex128])
+@pytest.mark.parametrize("M", [1, 2, 3])
+@pytest.mark.parametrize("schedule,chunk_len", [("rows", None), ("chunked", 5), ("chunked", 8)])
+def test_numba_schedules_interpolate_in_the_kernels(dtype, M, schedule, chunk_len):
+    from tritonlpc.backends.numba_cpu import BACKEND
+
+    B, T, H = 3, 29, 4  # odd B: a row paired with itself; chunks of 5 are aligned up to 8
+    x, af, zi = make_frame_inputs(B, T, M, H, dtype, seed=M)
+    knobs = dict(hop=H, schedule=schedule, chunk_len=chunk_len)
+    y = BACKEND.forward(x, af, zi, **knobs)
+    hi = torch.complex128
+    xr, fr, zr = _req(*(t.to(hi) for t in (x, af, zi)))
+    ref = _reference.allpole(xr, _reference.interpolate(fr, H, T), zr)
+    assert_rel_close(y, ref.detach(), 1e-12)
+    g = torch.randn_like(x)
+    gx, ga, gzi = BACKEND.backward(g, af, y, zi, True, True, **knobs)
+    for got, exp in zip((gx, ga, gzi), torch.autograd.grad(ref, (xr, fr, zr), g.to(hi))):
+        assert_rel_close(got, exp if dtype.is_complex else exp.real, 1e-11)
+    assert torch.equal(BACKEND.reverse(g, af, conj_a=True, **knobs), gx)
+
+
+def test_numba_frame_gradients_are_bit_identical_run_to_run():
+    from tritonlpc.backends.numba_cpu import BACKEND
+
+    x, af, zi = make_frame_inputs(2, 3001, 2, 64, torch.float32, seed=9)
+    g = torch.randn_like(x)
+    y = BACKEND.forward(x, af, zi, hop=64, schedule="chunked", chunk_len=100)
+    runs = [BACKEND.backward(g, af, y, zi, True, True, hop=64, schedule="chunked", chunk_len=100) for _ in range(3)]
+    for run in runs[1:]:
+        assert all(torch.equal(p, q) for p, q in zip(run, runs[0]))
+    assert_rel_close(runs[0][1], BACKEND.backward(g, af, y, zi, True, True, hop=64, schedule="rows")[1], 1e-5)
+
+
+def test_expanded_frames_are_read_in_place():
+    x, af, zi = make_frame_inputs(2, 19, 2, 4, torch.float64, seed=4)
+    frozen = af[:, :1].expand(-1, af.shape[1], -1)  # stride 0 in time: a time-invariant filter
+    fs = frozen.detach().requires_grad_()
+    y = tritonlpc.sample_wise_lpc(x, fs, zi, hop=4)
+    assert_rel_close(y, reference(x, af[:, :1].expand(-1, 19, -1), zi), 1e-12)
+    (ga,) = torch.autograd.grad(y.sum(), fs)
+    fr = frozen.detach().requires_grad_()
+    (ge,) = torch.autograd.grad(reference(x, fr, zi, hop=4).sum(), fr)
+    assert_rel_close(ga, ge, 1e-12)

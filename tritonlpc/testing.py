@@ -243,7 +243,7 @@ def make_frame_inputs(
     g = torch.Generator().manual_seed(seed)
     hi = wide_dtype(dtype)
     F = _reference.frames_needed(T, hop)
-    a = stable_coefficients(B, F, M, complex_poles=dtype.is_complex, n_knots=3, generator=g)
+    a = stable_coefficients(B, F, M, complex_poles=dtype.is_complex, n_knots=3, generator=g).contiguous()
     x = torch.randn(B, T, dtype=hi, generator=g)
     zi = torch.randn(B, M, dtype=hi, generator=g)
     x, a, zi = (v.to(device=device, dtype=dtype) for v in (x, a, zi))

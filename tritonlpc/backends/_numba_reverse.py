@@ -16,6 +16,7 @@ from __future__ import annotations
 import numpy as np
 from numba import prange
 
+from ._numba_frames import at, order, put, put2
 from ._numba_scale import BIG, SMALL, STEP, affine_scaled, mag, renorm
 from ._numba_support import coef, jit, jit_twins
 
@@ -34,11 +35,11 @@ __all__ = [
 def _step(gn, a, b, n, T, lam, l0, conj, sgn):
     """One step of the transposed form: ``lam[1:M]`` updated in place, the new ``lam_0``
     returned (kept in a register by the callers: one multiply-add from u[n+1] to u[n])."""
-    M = a.shape[2]
+    M = order(a)
     if n + 1 < T:
-        new = (gn + lam[1]) - coef(a[b, n + 1, 0], conj, sgn) * l0
+        new = (gn + lam[1]) - coef(at(a, b, n + 1, 0), conj, sgn) * l0
         for j in range(1, M):
-            lam[j] = lam[j + 1] - coef(a[b, n + 1, j], conj, sgn) * l0
+            lam[j] = lam[j + 1] - coef(at(a, b, n + 1, j), conj, sgn) * l0
         return new
     for j in range(1, M):
         lam[j] = lam[j + 1]
@@ -60,7 +61,7 @@ def _walk(g, a, b, t0, t1, lam, conj, sgn):
 def _walk_writing(g, a, y, zi, u, ga, b, t0, t1, lam, need_a, conj, sgn):
     """:func:`_walk`, storing ``u`` and (``need_a``) ``grad_A = -u conj(y[n-1-j])``."""
     T = g.shape[1]
-    M = a.shape[2]
+    M = order(a)
     l0 = lam[0]
     for n in range(t1 - 1, t0 - 1, -1):
         l0 = _step(g[b, n], a, b, n, T, lam, l0, conj, sgn)
@@ -69,17 +70,17 @@ def _walk_writing(g, a, y, zi, u, ga, b, t0, t1, lam, need_a, conj, sgn):
             for j in range(M):
                 k = n - 1 - j
                 prev = y[b, k] if k >= 0 else zi[b, -k - 1]
-                ga[b, n, j] = -sgn * l0 * prev.conjugate()
+                put(ga, b, n, j, -sgn * l0 * prev.conjugate())
     lam[0] = l0
 
 
 @jit
 def _zi_step(a, lam, gzi, b, conj, sgn):
     """grad_zi[j] = -A[0, j] u[0] + lam_{j+1}[0] (gradient w.r.t. zi, not A)."""
-    M = a.shape[2]
+    M = order(a)
     u0 = lam[0]
     for j in range(M):
-        gzi[b, j] = lam[j + 1] - coef(a[b, 0, j], conj, sgn) * u0
+        gzi[b, j] = lam[j + 1] - coef(at(a, b, 0, j), conj, sgn) * u0
 
 
 # --------------------------------------------------------------------------- rows, orders 1 and 2
@@ -91,8 +92,8 @@ def _pair_m1(g, a, y, zi, u, ga, gzi, b0, b1, need_a, need_zi, conj, sgn):
     s1 = s0
     for n in range(T - 1, -1, -1):
         if n + 1 < T:
-            s0 = g[b0, n] - coef(a[b0, n + 1, 0], conj, sgn) * s0
-            s1 = g[b1, n] - coef(a[b1, n + 1, 0], conj, sgn) * s1
+            s0 = g[b0, n] - coef(at(a, b0, n + 1, 0), conj, sgn) * s0
+            s1 = g[b1, n] - coef(at(a, b1, n + 1, 0), conj, sgn) * s1
         else:
             s0 = g[b0, n] + s0
             s1 = g[b1, n] + s1
@@ -101,11 +102,10 @@ def _pair_m1(g, a, y, zi, u, ga, gzi, b0, b1, need_a, need_zi, conj, sgn):
         if need_a:
             p0 = y[b0, n - 1] if n > 0 else zi[b0, 0]
             p1 = y[b1, n - 1] if n > 0 else zi[b1, 0]
-            ga[b0, n, 0] = -sgn * s0 * p0.conjugate()
-            ga[b1, n, 0] = -sgn * s1 * p1.conjugate()
+            put2(ga, b0, b1, n, 0, -sgn * s0 * p0.conjugate(), -sgn * s1 * p1.conjugate())
     if need_zi and T > 0:
-        gzi[b0, 0] = -coef(a[b0, 0, 0], conj, sgn) * s0
-        gzi[b1, 0] = -coef(a[b1, 0, 0], conj, sgn) * s1
+        gzi[b0, 0] = -coef(at(a, b0, 0, 0), conj, sgn) * s0
+        gzi[b1, 0] = -coef(at(a, b1, 0, 0), conj, sgn) * s1
 
 
 @jit
@@ -120,10 +120,10 @@ def _pair_m2(g, a, y, zi, u, ga, gzi, b0, b1, need_a, need_zi, conj, sgn):
     for n in range(T - 1, -1, -1):
         if n + 1 < T:
             ua, ub = l0a, l0b
-            l0a = g[b0, n] + l1a - coef(a[b0, n + 1, 0], conj, sgn) * ua
-            l1a = -coef(a[b0, n + 1, 1], conj, sgn) * ua
-            l0b = g[b1, n] + l1b - coef(a[b1, n + 1, 0], conj, sgn) * ub
-            l1b = -coef(a[b1, n + 1, 1], conj, sgn) * ub
+            l0a = g[b0, n] + l1a - coef(at(a, b0, n + 1, 0), conj, sgn) * ua
+            l1a = -coef(at(a, b0, n + 1, 1), conj, sgn) * ua
+            l0b = g[b1, n] + l1b - coef(at(a, b1, n + 1, 0), conj, sgn) * ub
+            l1b = -coef(at(a, b1, n + 1, 1), conj, sgn) * ub
         else:
             l0a = g[b0, n] + l0a
             l0b = g[b1, n] + l0b
@@ -136,20 +136,18 @@ def _pair_m2(g, a, y, zi, u, ga, gzi, b0, b1, need_a, need_zi, conj, sgn):
                 p0, q0, p1, q1 = y[b0, 0], zi[b0, 0], y[b1, 0], zi[b1, 0]
             else:
                 p0, q0, p1, q1 = zi[b0, 0], zi[b0, 1], zi[b1, 0], zi[b1, 1]
-            ga[b0, n, 0] = -sgn * l0a * p0.conjugate()
-            ga[b0, n, 1] = -sgn * l0a * q0.conjugate()
-            ga[b1, n, 0] = -sgn * l0b * p1.conjugate()
-            ga[b1, n, 1] = -sgn * l0b * q1.conjugate()
+            put2(ga, b0, b1, n, 0, -sgn * l0a * p0.conjugate(), -sgn * l0b * p1.conjugate())
+            put2(ga, b0, b1, n, 1, -sgn * l0a * q0.conjugate(), -sgn * l0b * q1.conjugate())
     if need_zi and T > 0:
-        gzi[b0, 0] = l1a - coef(a[b0, 0, 0], conj, sgn) * l0a
-        gzi[b0, 1] = -coef(a[b0, 0, 1], conj, sgn) * l0a
-        gzi[b1, 0] = l1b - coef(a[b1, 0, 0], conj, sgn) * l0b
-        gzi[b1, 1] = -coef(a[b1, 0, 1], conj, sgn) * l0b
+        gzi[b0, 0] = l1a - coef(at(a, b0, 0, 0), conj, sgn) * l0a
+        gzi[b0, 1] = -coef(at(a, b0, 0, 1), conj, sgn) * l0a
+        gzi[b1, 0] = l1b - coef(at(a, b1, 0, 0), conj, sgn) * l0b
+        gzi[b1, 1] = -coef(at(a, b1, 0, 1), conj, sgn) * l0b
 
 
 def _rows_py(g, a, y, zi, u, ga, gzi, need_a, need_zi, conj, sgn):
     B, T = g.shape
-    M = a.shape[2]
+    M = order(a)
     if M <= 2:
         for p in prange((B + 1) // 2):
             b0 = 2 * p
@@ -176,7 +174,7 @@ rev_rows, rev_rows_serial = jit_twins(_rows_py, "_rev_rows")
 def _summary_py(g, a, k, conj, sgn):
     """``k[b] = dL/d(start state)`` of each row with a zero end-state adjoint (``T >= 1``)."""
     B, T = g.shape
-    M = a.shape[2]
+    M = order(a)
     for b in prange(B):
         lam = np.zeros(M + 1, k.dtype)
         _walk(g, a, b, 0, T, lam, conj, sgn)
@@ -197,7 +195,7 @@ def _map_segment(g, a, b, t0, t1, conj, sgn, Q):
     Returns the exponent ``e`` of the transition: ``Q[:, 1:]`` holds its mantissa, renormalised
     every 8 steps (see :mod:`._numba_scale`; ``e`` is 0 unless it grows past ``BIG``)."""
     T = g.shape[1]
-    M = a.shape[2]
+    M = order(a)
     zero = np.zeros(1, Q.dtype)[0]
     c = np.empty(M, Q.dtype)
     f = np.abs(np.zeros(2, Q.dtype))  # the renormalisation factors, real, in Q's precision
@@ -209,7 +207,7 @@ def _map_segment(g, a, b, t0, t1, conj, sgn, Q):
     if M == 1:  # lanes in registers, renormalised every step (lambda_1 stays 0)
         h, q = zero, Q[0, 1]
         for n in range(t1 - 1, t0 - 1, -1):
-            c0 = coef(a[b, n + 1, 0], conj, sgn) if n + 1 < T else zero
+            c0 = coef(at(a, b, n + 1, 0), conj, sgn) if n + 1 < T else zero
             h = g[b, n] - c0 * h
             q = -c0 * q
             m = mag(q)
@@ -223,7 +221,7 @@ def _map_segment(g, a, b, t0, t1, conj, sgn, Q):
         for n in range(top, max(top - 8, t0 - 1), -1):
             inside = n + 1 < T
             for j in range(M):
-                c[j] = coef(a[b, n + 1, j], conj, sgn) if inside else zero
+                c[j] = coef(at(a, b, n + 1, j), conj, sgn) if inside else zero
             for lane in range(M + 1):
                 un = Q[0, lane]  # u[n+1]
                 gn = g[b, n] if lane == 0 else zero
@@ -236,7 +234,7 @@ def _map_segment(g, a, b, t0, t1, conj, sgn, Q):
 
 def _chunked_py(g, a, y, zi, u, ga, gzi, need_a, need_zi, conj, sgn, L):
     B, T = g.shape
-    M = a.shape[2]
+    M = order(a)
     C = (T + L - 1) // L
     dt = u.dtype
     maps = np.zeros((B, C, M + 1, M + 1), dt)  # per chunk: [h | Q^], lambda[t0] from lambda[t1]

@@ -232,9 +232,7 @@ class Backend(abc.ABC):
         B, T = g.shape
         M = a.shape[2]
         u = self._empty(g, (B, T))
-        grad_a = None
-        if need_a:  # frames' gradients (hop) are sums: they start from zero
-            grad_a = self._empty(g, tuple(a.shape)).zero_() if "hop" in knobs else self._empty(g, (B, T, M))
+        grad_a = self._empty(g, tuple(a.shape)) if need_a else None  # a's shape: frames with hop
         grad_zi = None
         if need_zi:  # the kernels write all of grad_zi when T > 0; with T == 0 it is zero
             grad_zi = self._empty(g, (B, M)) if T else self._empty(g, (B, M)).zero_()
