@@ -193,6 +193,7 @@ def _map_segment(g, a, b, t0, t1, conj, sgn, Q):
 
     Returns the exponent ``e`` of the transition: ``Q[:, 1:]`` holds its mantissa, renormalised
     every 8 steps (see :mod:`._numba_scale`; ``e`` is 0 unless it grows past ``BIG``)."""
+    T = g.shape[1]
     M = order(a)
     zero = np.zeros(1, Q.dtype)[0]
     c = np.empty(M, Q.dtype)
