@@ -171,3 +171,24 @@ def test_expanded_frames_are_read_in_place():
     fr = frozen.detach().requires_grad_()
     (ge,) = torch.autograd.grad(reference(x, fr, zi, hop=4).sum(), fr)
     assert_rel_close(ga, ge, 1e-12)
+
+
+# --------------------------------------------------------------------------- audio
+def test_time_varying_iir_and_fir_with_frames():
+    from tritonlpc.audio import time_varying_biquad, time_varying_fir, time_varying_iir
+
+    x, af, zi = make_frame_inputs(2, 21, 2, 4, torch.float64, seed=8)
+    bf = torch.randn(2, af.shape[1], 3, dtype=torch.float64, requires_grad=True)
+    fs = af.detach().requires_grad_()
+    y = time_varying_biquad(x, bf, fs, hop=4)
+    b_n, a_n = (_reference.interpolate(t, 4, 21) for t in (bf, fs))
+    expected = time_varying_iir(x, b_n, a_n)
+    assert_rel_close(y, expected, 1e-12)
+    got, exp = torch.autograd.grad(y.sum(), (bf, fs)), torch.autograd.grad(expected.sum(), (bf, fs))
+    for p, q in zip(got, exp):
+        assert_rel_close(p, q, 1e-12)
+    assert_rel_close(time_varying_fir(x, bf, hop=4), time_varying_fir(x, b_n), 1e-12)
+    with pytest.raises(ValueError, match="^b must hold at least"):
+        time_varying_fir(x, bf[:, :3], hop=4)
+    with pytest.raises(ValueError, match="^a must hold at least"):
+        time_varying_iir(x, bf, fs[:, :4], hop=4)
