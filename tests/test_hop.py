@@ -38,7 +38,7 @@ def test_interpolation_passes_through_the_frames_and_its_transpose_is_the_adjoin
     [
         (torch.float64, 2, 37, 2, 8),  # odd T, several intervals
         (torch.float32, 1, 5, 3, 16),  # T < H, T < M... B = 1
-        (torch.complex128, 3, 24, 1, 4),  # T a multiple of H
+        (torch.complex128, 3, 24, 1, 6),  # T a multiple of H, H not a power of two
         (torch.float64, 2, 9, 4, 1),  # H = 1
     ],
 )
@@ -134,7 +134,8 @@ def test_frames_on_another_device_or_dtype_are_named():
 def test_numba_schedules_interpolate_in_the_kernels(dtype, M, schedule, chunk_len):
     from tritonlpc.backends.numba_cpu import BACKEND
 
-    B, T, H = 3, 29, 4  # odd B: a row paired with itself; chunks of 5 are aligned up to 8
+    B, T = 3, 29  # odd B: a row paired with itself; chunks of 5 are aligned up to whole intervals
+    H = 3 if M == 3 else 4  # a power of two (shift and mask) or not (a division)
     x, af, zi = make_frame_inputs(B, T, M, H, dtype, seed=M)
     knobs = dict(hop=H, schedule=schedule, chunk_len=chunk_len)
     y = BACKEND.forward(x, af, zi, **knobs)

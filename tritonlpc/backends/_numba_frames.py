@@ -2,8 +2,8 @@
 frames interpolated in registers (``hop=``; the math is :func:`tritonlpc._reference.interpolate`).
 
 A kernel's ``a`` argument is either the per-sample array `(B,T,M)` or the tuple
-``(frames (B,F,M), hop, w (hop,))`` (:func:`frames_arg`), and its ``grad_a`` argument either the
-per-sample array or ``(acc (2,B,F,M), hop, w)`` (:func:`frames_grad_arg`). The kernels read
+``(frames (B,F,M), hop, w (hop,), log2(hop) or -1)`` (:func:`frames_arg`), and its ``grad_a`` argument either
+the per-sample array or ``(acc (2,B,F,M), hop, w, log2(hop) or -1)`` (:func:`frames_grad_arg`). The kernels read
 through :func:`at` / :func:`order` and write through :func:`put` / :func:`put2`, which Numba
 resolves at compile time by the argument's type: per-sample calls compile to the plain array
 accesses (the same code as without these helpers), frame calls to a separate specialisation.
@@ -25,6 +25,7 @@ from numba import types
 from numba.extending import overload
 
 from .._reference import interpolation_weights
+from ._numba_support import jit
 
 __all__ = ["at", "order", "put", "put2", "frames_arg", "frames_grad_arg", "frames_grad"]
 
@@ -51,16 +52,27 @@ def put2(ga, b0, b1, n, j, v0, v1):  # typed by Numba
     ga[b1, n, j] = v1
 
 
+@jit(inline="always")
+def _interval(n, hop, shift):
+    """``(n // hop, n % hop)`` for ``n >= 0``: a shift and a mask when ``hop`` is a power of two
+    (``shift = log2(hop)``; an integer division costs tens of cycles, several times a sample),
+    else the division (``shift = -1``)."""
+    if shift >= 0:
+        return n >> shift, n & (hop - 1)
+    j = n // hop
+    return j, n - j * hop
+
+
 @overload(at)
 def _at(a, b, n, i):
     if isinstance(a, types.Array):
         return lambda a, b, n, i: a[b, n, i]
 
     def interpolated(a, b, n, i):
-        f, hop, w = a
-        j = n // hop
+        f, hop, w, shift = a
+        j, r = _interval(n, hop, shift)
         lo = f[b, j, i]
-        return lo + w[n - j * hop] * (f[b, j + 1, i] - lo)
+        return lo + w[r] * (f[b, j + 1, i] - lo)
 
     return interpolated
 
@@ -82,9 +94,9 @@ def _put(ga, b, n, j, v):
         return store
 
     def accumulate(ga, b, n, j, v):
-        acc, hop, w = ga
-        k = n // hop
-        hi = w[n - k * hop] * v
+        acc, hop, w, shift = ga
+        k, r = _interval(n, hop, shift)
+        hi = w[r] * v
         acc[0, b, k, j] += v - hi
         acc[1, b, k + 1, j] += hi
 
@@ -113,14 +125,21 @@ def _weights(hop: int, dtype: torch.dtype) -> np.ndarray:
     return interpolation_weights(hop, dtype).numpy()
 
 
-def frames_arg(frames: np.ndarray, hop: int, dtype: torch.dtype) -> Tuple[np.ndarray, int, np.ndarray]:
+Frames = Tuple[np.ndarray, int, np.ndarray, int]
+
+
+def _shift(hop: int) -> int:
+    return hop.bit_length() - 1 if hop & (hop - 1) == 0 else -1
+
+
+def frames_arg(frames: np.ndarray, hop: int, dtype: torch.dtype) -> Frames:
     """The kernels' coefficient argument for control ``frames`` every ``hop`` samples."""
-    return frames, hop, _weights(hop, dtype)
+    return frames, hop, _weights(hop, dtype), _shift(hop)
 
 
-def frames_grad_arg(acc: torch.Tensor, hop: int) -> Tuple[np.ndarray, int, np.ndarray]:
+def frames_grad_arg(acc: torch.Tensor, hop: int) -> Frames:
     """The kernels' ``grad_a`` argument accumulating into ``acc (2,B,F,M)`` (zeros)."""
-    return acc.numpy(), hop, _weights(hop, acc.dtype)
+    return acc.numpy(), hop, _weights(hop, acc.dtype), _shift(hop)
 
 
 def frames_grad(acc: torch.Tensor, out: torch.Tensor) -> None:
