@@ -25,7 +25,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import tritonlpc  # noqa: E402
 from training import interpolate_frames  # noqa: E402
-from tritonlpc.testing import make_frame_inputs  # noqa: E402
+from tritonlpc.testing import make_inputs  # noqa: E402
 
 HOP = 256
 
@@ -42,7 +42,7 @@ WAYS: Dict[str, Callable] = {"hop=256": _in_kernel, "torch-interp": _in_torch}
 
 
 def _inputs(B: int, T: int, M: int):
-    x, frames, _ = make_frame_inputs(B, T, M, HOP, torch.float32, seed=0)
+    x, frames, _ = make_inputs(B, T, M, torch.float32, seed=0, hop=HOP)
     return x.requires_grad_(), frames.requires_grad_()
 
 

@@ -11,7 +11,7 @@ from torch.autograd import gradcheck, gradgradcheck
 import tritonlpc
 from tritonlpc import _reference
 from tritonlpc.core import LPC
-from tritonlpc.testing import TOL, assert_rel_close, make_frame_inputs, reference
+from tritonlpc.testing import TOL, assert_rel_close, make_inputs, reference
 
 
 def _req(*ts):
@@ -45,7 +45,7 @@ def test_interpolation_passes_through_the_frames_and_its_transpose_is_the_adjoin
 def test_values_and_gradients_match_the_reference(backend, dtype, B, T, M, H):
     if backend.interpreted and H != 8:  # Triton interpolates in torch first: one case checks that
         pytest.skip("the interpreter is slow; the per-sample kernels are tested elsewhere")
-    x, af, zi = make_frame_inputs(B, T, M, H, dtype, seed=T + H, device=backend.device)
+    x, af, zi = make_inputs(B, T, M, dtype, seed=T + H, device=backend.device, hop=H)
     xs, fs, zs = _req(x, af, zi)
     y, zf = tritonlpc.sample_wise_lpc(xs, fs, zs, return_zf=True, hop=H)
     g = torch.randn_like(y)
@@ -61,7 +61,7 @@ def test_values_and_gradients_match_the_reference(backend, dtype, B, T, M, H):
 
 
 def test_hop_one_is_the_per_sample_filter():
-    x, af, zi = make_frame_inputs(2, 20, 2, 1, torch.float64, seed=3)
+    x, af, zi = make_inputs(2, 20, 2, torch.float64, seed=3, hop=1)
     y = tritonlpc.sample_wise_lpc(x, af, zi, hop=1)
     assert_rel_close(y, tritonlpc.sample_wise_lpc(x, af[:, :20], zi), 1e-14)
 
@@ -75,7 +75,7 @@ def test_linear_recurrence_with_frames_matches_the_reference(backend):
 
 
 def test_gradients_of_every_order():
-    x, af, zi = (t.requires_grad_() for t in make_frame_inputs(1, 7, 2, 3, torch.complex128, seed=5))
+    x, af, zi = (t.requires_grad_() for t in make_inputs(1, 7, 2, torch.complex128, seed=5, hop=3))
     fn = lambda x, a, z: tritonlpc.sample_wise_lpc(x, a, z, hop=3)  # noqa: E731
     assert gradcheck(fn, (x, af, zi), check_forward_ad=True)
     assert gradgradcheck(fn, (x, af, zi))
@@ -87,7 +87,7 @@ def test_gradients_of_every_order():
 
 
 def test_custom_op_under_compile():
-    x, af, zi = (t.requires_grad_() for t in make_frame_inputs(2, 11, 2, 4, torch.float64, seed=6))
+    x, af, zi = (t.requires_grad_() for t in make_inputs(2, 11, 2, torch.float64, seed=6, hop=4))
     fn = torch.compile(lambda x, a, z: tritonlpc.sample_wise_lpc(x, a, z, hop=4), fullgraph=True, backend="eager")
     y = fn(x, af, zi)
     assert_rel_close(y, reference(x, af, zi, hop=4), 1e-12)
@@ -136,7 +136,7 @@ def test_numba_schedules_interpolate_in_the_kernels(dtype, M, schedule, chunk_le
 
     B, T = 3, 29  # odd B: a row paired with itself; chunks of 5 are aligned up to whole intervals
     H = 3 if M == 3 else 4  # a power of two (shift and mask) or not (a division)
-    x, af, zi = make_frame_inputs(B, T, M, H, dtype, seed=M)
+    x, af, zi = make_inputs(B, T, M, dtype, seed=M, hop=H)
     knobs = dict(hop=H, schedule=schedule, chunk_len=chunk_len)
     y = BACKEND.forward(x, af, zi, **knobs)
     hi = torch.complex128
@@ -153,7 +153,7 @@ def test_numba_schedules_interpolate_in_the_kernels(dtype, M, schedule, chunk_le
 def test_numba_frame_gradients_are_bit_identical_run_to_run():
     from tritonlpc.backends.numba_cpu import BACKEND
 
-    x, af, zi = make_frame_inputs(2, 3001, 2, 64, torch.float32, seed=9)
+    x, af, zi = make_inputs(2, 3001, 2, torch.float32, seed=9, hop=64)
     g = torch.randn_like(x)
     y = BACKEND.forward(x, af, zi, hop=64, schedule="chunked", chunk_len=100)
     runs = [BACKEND.backward(g, af, y, zi, True, True, hop=64, schedule="chunked", chunk_len=100) for _ in range(3)]
@@ -163,7 +163,7 @@ def test_numba_frame_gradients_are_bit_identical_run_to_run():
 
 
 def test_expanded_frames_are_read_in_place():
-    x, af, zi = make_frame_inputs(2, 19, 2, 4, torch.float64, seed=4)
+    x, af, zi = make_inputs(2, 19, 2, torch.float64, seed=4, hop=4)
     frozen = af[:, :1].expand(-1, af.shape[1], -1)  # stride 0 in time: a time-invariant filter
     fs = frozen.detach().requires_grad_()
     y = tritonlpc.sample_wise_lpc(x, fs, zi, hop=4)
@@ -178,7 +178,7 @@ def test_expanded_frames_are_read_in_place():
 def test_time_varying_iir_and_fir_with_frames():
     from tritonlpc.audio import time_varying_biquad, time_varying_fir, time_varying_iir
 
-    x, af, zi = make_frame_inputs(2, 21, 2, 4, torch.float64, seed=8)
+    x, af, zi = make_inputs(2, 21, 2, torch.float64, seed=8, hop=4)
     bf = torch.randn(2, af.shape[1], 3, dtype=torch.float64, requires_grad=True)
     fs = af.detach().requires_grad_()
     y = time_varying_biquad(x, bf, fs, hop=4)

@@ -162,23 +162,12 @@ class Backend(abc.ABC):
             knobs["hop"] = hop
         return self._run_adjoint(g, a, y, zi, bool(need_grad_a), bool(need_grad_zi), True, bool(neg_a), knobs)
 
-    def reverse(
-        self,
-        g: Tensor,
-        a: Tensor,
-        conj_a: bool = False,
-        neg_a: bool = False,
-        *,
-        hop: Optional[int] = None,
-        **knobs: Any,
-    ) -> Tensor:
+    def reverse(self, g: Tensor, a: Tensor, conj_a: bool = False, neg_a: bool = False, **knobs: Any) -> Tensor:
         """The reverse filter ``u[n] = g[n] - sum_i A[n+i,i-1] u[n+i]`` (``A`` as in
-        :meth:`forward`, conjugated only if ``conj_a``; frames with ``hop``): ``g (B,T)``,
-        ``a (B,T,M)`` -> new ``u (B,T)``."""
-        if hop is not None and not self.supports_hop:
-            a = interpolate(a, hop, g.shape[1])
-        elif hop is not None:
-            knobs["hop"] = hop
+        :meth:`forward`, conjugated only if ``conj_a``; frames with the keyword ``hop``, as
+        :meth:`forward`): ``g (B,T)``, ``a (B,T,M)`` -> new ``u (B,T)``."""
+        if knobs.get("hop") is not None and not self.supports_hop:
+            a = interpolate(a, knobs.pop("hop"), g.shape[1])
         return self._run_adjoint(g, a, None, None, False, False, bool(conj_a), bool(neg_a), knobs)[0]
 
     def smooth(self, f: Tensor, at: Tensor, rt: Tensor, zi: Tensor) -> Tuple[Tensor, Tensor]:
