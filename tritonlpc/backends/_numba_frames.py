@@ -63,28 +63,41 @@ def _interval(n, hop, shift):
     return j, n - j * hop
 
 
-@overload(at)
+@jit
+def _interpolated(a, b, n, i):
+    f, hop, w, shift = a
+    j, r = _interval(n, hop, shift)
+    lo = f[b, j, i]
+    return lo + w[r] * (f[b, j + 1, i] - lo)
+
+
+@jit
+def _accumulate(ga, b, n, j, v):
+    acc, hop, w, shift = ga
+    k, r = _interval(n, hop, shift)
+    hi = w[r] * v
+    acc[0, b, k, j] += v - hi
+    acc[1, b, k + 1, j] += hi
+
+
+# The overloads are inlined into the kernels (Numba IR): the per-sample forms are then the plain
+# array accesses, with nothing between the kernel's loop and the load or store; the frame forms
+# are calls of the jitted functions above.
+@overload(at, inline="always")
 def _at(a, b, n, i):
     if isinstance(a, types.Array):
         return lambda a, b, n, i: a[b, n, i]
-
-    def interpolated(a, b, n, i):
-        f, hop, w, shift = a
-        j, r = _interval(n, hop, shift)
-        lo = f[b, j, i]
-        return lo + w[r] * (f[b, j + 1, i] - lo)
-
-    return interpolated
+    return lambda a, b, n, i: _interpolated(a, b, n, i)
 
 
-@overload(order)
+@overload(order, inline="always")
 def _order(a):
     if isinstance(a, types.Array):
         return lambda a: a.shape[2]
     return lambda a: a[0].shape[2]
 
 
-@overload(put)
+@overload(put, inline="always")
 def _put(ga, b, n, j, v):
     if isinstance(ga, types.Array):
 
@@ -92,18 +105,10 @@ def _put(ga, b, n, j, v):
             ga[b, n, j] = v
 
         return store
-
-    def accumulate(ga, b, n, j, v):
-        acc, hop, w, shift = ga
-        k, r = _interval(n, hop, shift)
-        hi = w[r] * v
-        acc[0, b, k, j] += v - hi
-        acc[1, b, k + 1, j] += hi
-
-    return accumulate
+    return lambda ga, b, n, j, v: _accumulate(ga, b, n, j, v)
 
 
-@overload(put2)
+@overload(put2, inline="always")
 def _put2(ga, b0, b1, n, j, v0, v1):
     if isinstance(ga, types.Array):
 
@@ -114,9 +119,9 @@ def _put2(ga, b0, b1, n, j, v0, v1):
         return store
 
     def accumulate(ga, b0, b1, n, j, v0, v1):
-        put(ga, b0, n, j, v0)
+        _accumulate(ga, b0, n, j, v0)
         if b1 != b0:
-            put(ga, b1, n, j, v1)
+            _accumulate(ga, b1, n, j, v1)
 
     return accumulate
 
