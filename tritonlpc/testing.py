@@ -13,7 +13,7 @@ built on tritonlpc::
   ``expected`` is finite, with NaN and infinities in the same places;
 * :func:`reference`: the sequential recursion :func:`tritonlpc._reference.allpole`, run in
   float64 / complex128 on the CPU whatever the inputs' dtype and device;
-* :func:`stable_coefficients` / :func:`make_inputs`: slowly varying stable filters. The
+* :func:`stable_coefficients` / :func:`make_inputs` (``hop=``: control frames): slowly varying stable filters. The
   coefficients never change i.i.d. per sample (no real filter does, and such filters blow up):
   each row's poles move piecewise linearly, in radius and angle, through ``n_knots`` random
   stable pole sets spread over the ``T`` samples (by default two: a straight line), and the
@@ -96,13 +96,23 @@ def assert_rel_close(actual: Tensor, expected: Tensor, rtol: float) -> None:
 
 
 def reference(
-    x: Tensor, a: Tensor, zi: Optional[Tensor] = None, *, conj_a: bool = False, neg_a: bool = False
+    x: Tensor,
+    a: Tensor,
+    zi: Optional[Tensor] = None,
+    *,
+    conj_a: bool = False,
+    neg_a: bool = False,
+    hop: Optional[int] = None,
 ) -> Tensor:
     """The sequential reference :func:`tritonlpc._reference.allpole` on the CPU in float64 (complex128
-    for complex inputs): ``x (B,T)``, ``a (B,T,M)``, ``zi (B,M)`` or ``None`` -> ``y (B,T)``."""
+    for complex inputs): ``x (B,T)``, ``a (B,T,M)`` (control frames `(B,F,M)` with ``hop``,
+    interpolated by :func:`tritonlpc._reference.interpolate`), ``zi (B,M)`` or ``None`` -> ``y (B,T)``."""
     hi = wide_dtype(x.dtype)
     z = zi.cpu().to(hi) if zi is not None else None
-    return _reference.allpole(x.cpu().to(hi), a.cpu().to(hi), z, conj_a=conj_a, neg_a=neg_a)
+    a = a.cpu().to(hi)
+    if hop is not None:
+        a = _reference.interpolate(a, hop, x.shape[1])
+    return _reference.allpole(x.cpu().to(hi), a, z, conj_a=conj_a, neg_a=neg_a)
 
 
 def default_max_radius(M: int, complex_poles: bool) -> float:
@@ -201,14 +211,33 @@ def make_inputs(
     seed: int = 0,
     device: Union[str, torch.device] = "cpu",
     max_radius: Optional[float] = None,
+    hop: Optional[int] = None,
 ) -> Tuple[Tensor, Tensor, Tensor]:
     """``(x (B,T), a (B,T,M), zi (B,M))`` of ``dtype`` (real or complex) on ``device``: made in
     float64 / complex128 on the CPU from ``seed`` (``a`` by :func:`stable_coefficients`, then
     ``x`` and ``zi`` standard normal), then converted. The same ``seed`` gives the same values
-    on every machine and device."""
+    on every machine and device.
+
+    With ``hop``, ``a`` holds control frames for ``sample_wise_lpc(..., hop=hop)``: the fewest
+    that cover ``T`` samples, ``(B, (T-1)//hop + 2, M)``, their poles moving through three stable
+    pole sets."""
     g = torch.Generator().manual_seed(seed)
+    if hop is None:
+        a = stable_coefficients(B, T, M, complex_poles=dtype.is_complex, max_radius=max_radius, generator=g)
+    else:
+        F = _reference.frames_needed(T, hop)
+        a = stable_coefficients(B, F, M, complex_poles=dtype.is_complex, max_radius=max_radius, n_knots=3, generator=g)
+        a = a.contiguous()
+    return _with_signal(a, T, dtype, g, device)
+
+
+def _with_signal(
+    a: Tensor, T: int, dtype: torch.dtype, g: torch.Generator, device: Union[str, torch.device]
+) -> Tuple[Tensor, Tensor, Tensor]:
+    """``(x, a, zi)``: ``x (B,T)`` and ``zi (B,M)`` standard normal from ``g`` in float64 / complex128
+    (after ``a``), all three converted to ``dtype`` on ``device``."""
     hi = wide_dtype(dtype)
-    a = stable_coefficients(B, T, M, complex_poles=dtype.is_complex, max_radius=max_radius, generator=g)
+    B, _, M = a.shape
     x = torch.randn(B, T, dtype=hi, generator=g)
     zi = torch.randn(B, M, dtype=hi, generator=g)
     x, a, zi = (v.to(device=device, dtype=dtype) for v in (x, a, zi))
