@@ -224,7 +224,8 @@ def growth_then_decay(T: int, M: int, dtype: torch.dtype, start: int, K: int, gr
     real coefficients; rotated by 0.3 rad for complex dtypes). A state entering the stretch grows
     by about ``growth**K`` and then decays: the chunk map of the stretch can overflow where the
     recursion from a tiny state stays far below the float range."""
-    angles = torch.linspace(-2.4, 2.4, M, dtype=torch.float64) + (0.3 if dtype.is_complex else 0.0)
+    angles = torch.linspace(-2.4, 2.4, M, dtype=torch.float64) if M > 1 else torch.zeros(1, dtype=torch.float64)
+    angles = angles + (0.3 if dtype.is_complex else 0.0)
     coef = [_poly_from_poles(r * torch.exp(1j * angles)) for r in (growth, 0.5)]
     if not dtype.is_complex:
         coef = [c.real for c in coef]
