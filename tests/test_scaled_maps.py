@@ -48,12 +48,15 @@ def _backend(name):
 
 @pytest.mark.skipif(not TRITON, reason="needs CUDA or TRITON_INTERPRET=1")
 @pytest.mark.parametrize(
-    "M,dtype", [(1, torch.float32), (2, torch.complex64), (4, torch.float32), (5, torch.float32)], ids=str
+    "M,dtype,adjoint",
+    [(1, torch.float32, True), (2, torch.complex64, True), (4, torch.float32, False), (5, torch.float32, True)],
+    ids=str,
 )
-def test_triton_three_phase(M, dtype):
+def test_triton_three_phase(M, dtype, adjoint):
     """Tiles (M <= 4; a chunk is a tile of 4 rows of 8 samples) and walks (M = 5), chunks of 32:
     the state crosses into the chunk of the stretch from the chunk before it (forward) or after
-    it (adjoint); y, grad_x, grad_a, grad_zi finite and as the float64 reference."""
+    it (adjoint; not at M = 4, to keep the interpreter's time down: the same combine as M = 1,
+    2); y, grad_x, grad_a, grad_zi finite and as the float64 reference."""
     from tritonlpc.backends.triton.backend import BACKEND
     from tritonlpc.backends.triton.plan import TILE_ORDERS, plan
 
@@ -73,9 +76,10 @@ def test_triton_three_phase(M, dtype):
     yb = _reference.allpole(xs, as_, zs)
     grads_ref = torch.autograd.grad(yb, (xs, as_, zs), _hi(g))
     assert y_ref.abs().max() > 1e6 and grads_ref[0].abs().max() > 1e6  # it did grow
-    y = BACKEND.forward(x, a_fwd, zi, **knobs)
-    grads = BACKEND.backward(g, a_bwd, yb.detach().to(dtype).to(DEV), zi, True, True, **knobs)
-    for got, exp in zip((y, *grads), (y_ref, *grads_ref)):
+    results = (BACKEND.forward(x, a_fwd, zi, **knobs),)
+    if adjoint:
+        results += BACKEND.backward(g, a_bwd, yb.detach().to(dtype).to(DEV), zi, True, True, **knobs)
+    for got, exp in zip(results, (y_ref, *grads_ref)):
         assert torch.isfinite(exp.to(dtype)).all()  # the float32 recursion stays finite
         assert torch.isfinite(got).all()
         assert_rel_close(got, exp, 1e-4)

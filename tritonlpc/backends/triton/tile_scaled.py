@@ -197,23 +197,11 @@ def _cs_c4(
 def scan_scaled(e, M: tl.constexpr, CPLX: tl.constexpr):
     """Inclusive prefix maps (with exponents) of a tile of elements (axis 0), in order."""
     if M == 1:
-        if CPLX:
-            out = tl.associative_scan(e, 0, _cs_c1)
-        else:
-            out = tl.associative_scan(e, 0, _cs_r1)
+        out = tl.associative_scan(e, 0, _cs_c1) if CPLX else tl.associative_scan(e, 0, _cs_r1)
     elif M == 2:
-        if CPLX:
-            out = tl.associative_scan(e, 0, _cs_c2)
-        else:
-            out = tl.associative_scan(e, 0, _cs_r2)
+        out = tl.associative_scan(e, 0, _cs_c2) if CPLX else tl.associative_scan(e, 0, _cs_r2)
     elif M == 3:
-        if CPLX:
-            out = tl.associative_scan(e, 0, _cs_c3)
-        else:
-            out = tl.associative_scan(e, 0, _cs_r3)
+        out = tl.associative_scan(e, 0, _cs_c3) if CPLX else tl.associative_scan(e, 0, _cs_r3)
     else:
-        if CPLX:
-            out = tl.associative_scan(e, 0, _cs_c4)
-        else:
-            out = tl.associative_scan(e, 0, _cs_r4)
+        out = tl.associative_scan(e, 0, _cs_c4) if CPLX else tl.associative_scan(e, 0, _cs_r4)
     return out
