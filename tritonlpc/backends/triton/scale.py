@@ -47,8 +47,10 @@ def _pow2(k, CDT: tl.constexpr):
 
 @triton.jit
 def ldexp(v, k, CDT: tl.constexpr):
-    """``v 2**k`` for an int32 ``k`` (two exact power-of-two factors; ``k`` clamped to twice the
-    normal range, past which a ``v`` of moderate size gives 0 or inf anyway)."""
+    """``v 2**k`` for an int32 ``k``: two exact power-of-two factors, exact for ``|k| <= 250``
+    (float32; 2000 for float64). ``k`` is clamped to that: past it the true result is 0 or inf
+    unless ``|v|`` is below ``2**-122`` (float32), i.e. a state within a factor 16 of the
+    smallest normal number entering a map of more than ``2**250``."""
     lim: tl.constexpr = 2000 if CDT == tl.float64 else 250
     k = tl.minimum(tl.maximum(k, -lim), lim)
     half = k // 2
