@@ -24,9 +24,11 @@ the state after it back to the adjoint of the state before it::
     dL/ds_start = P^H mu + k               k (B,M): :func:`adjoint_slice_map`, mu = dL/ds_end
 
 :func:`apply_map` applies a map so that a zero state stays exactly zero, even through a map
-that overflowed (as the sequential recursion, which never forms ``P``). Time-parallel
-schedules and :mod:`tritonlpc.distributed` compose these maps; backends compute them with
-their ``summary`` kernel (:meth:`tritonlpc.backends.base.Backend.summary`).
+that overflowed (as the sequential recursion, which never forms ``P``). Backends keep ``P`` as
+a mantissa and a power-of-two exponent, ``P = P^ 2**e`` (the map of an unstable stretch can
+overflow where its product with a tiny state does not), and :func:`apply_map` scales once at
+the end. Time-parallel schedules and :mod:`tritonlpc.distributed` compose these maps; backends
+compute them with their ``summary`` kernel (:meth:`tritonlpc.backends.base.Backend.summary`).
 
 Control-rate coefficients. With a hop ``H``, frames ``a_f (B,F,M)`` at samples ``0, H, 2H, ...``
 (``F >= (T-1)//H + 2``) stand for the per-sample coefficients (:func:`interpolate`)::
@@ -53,6 +55,7 @@ __all__ = [
     "reverse",
     "coefficients",
     "end_state",
+    "ldexp",
     "apply_map",
     "slice_map",
     "adjoint_slice_map",
@@ -198,16 +201,31 @@ def end_state(y: torch.Tensor, zi: torch.Tensor) -> torch.Tensor:
     return torch.cat([zi.flip(1), y], dim=1)[:, T:].flip(1)
 
 
-def apply_map(P: torch.Tensor, h: torch.Tensor, s: torch.Tensor) -> torch.Tensor:
-    """``P s + h`` for batches of small maps, `(B,M,M)`, `(B,M)`, `(B,M)` -> `(B,M)`.
+def ldexp(v: torch.Tensor, k: torch.Tensor) -> torch.Tensor:
+    """``v * 2**k`` elementwise (``k`` an integer tensor that broadcasts against ``v``), with
+    two power-of-two factors of ``v``'s real dtype so that ``2**k`` itself never overflows."""
+    real = v.real.dtype if v.is_complex() else v.dtype
+    k = k.to(torch.float64).clamp(-4000, 4000)
+    half = torch.div(k, 2, rounding_mode="floor")
+    return v * torch.exp2(half).to(real) * torch.exp2(k - half).to(real)
 
-    A zero component of ``s`` contributes exactly zero even where ``P`` overflowed (``inf`` or
-    ``NaN`` after an unstable stretch): the sequential recursion carries a zero state through
-    such a stretch without ever multiplying by the overflowed map, and so does this.
+
+def apply_map(P: torch.Tensor, h: torch.Tensor, s: torch.Tensor, e: Optional[torch.Tensor] = None) -> torch.Tensor:
+    """``P 2**e s + h`` for batches of small maps, `(B,M,M)`, `(B,M)`, `(B,M)`, ``e`` `(B,)`
+    integer (``None``: 0) -> `(B,M)`.
+
+    Computed as ``2**(e + es) (P (s 2**-es)) + h`` with ``es`` the exponent of the largest
+    finite ``|s_j|`` of each row: it overflows only where the result does. A zero component of
+    ``s`` contributes exactly zero even where ``P`` overflowed (``inf`` or ``NaN`` after an
+    unstable stretch): the sequential recursion carries a zero state through such a stretch
+    without ever multiplying by the overflowed map, and so does this.
     """
-    s_ = s.unsqueeze(-2)
-    terms = torch.where(s_ == 0, P.new_zeros(()), P * s_)
-    return h + terms.sum(-1)
+    mag = s.abs()
+    es = torch.frexp(torch.where(mag.isfinite(), mag, 0).amax(-1))[1]
+    es = torch.where(mag.isfinite().all(-1), es, 0)  # a non-finite state is carried unscaled
+    s_ = ldexp(s, -es[:, None]).unsqueeze(-2)
+    terms = torch.where(s_ == 0, P.new_zeros(()), P * s_).sum(-1)
+    return h + ldexp(terms, (es if e is None else e + es)[:, None])
 
 
 def slice_map(x: torch.Tensor, a: torch.Tensor, *, neg_a: bool = False) -> Tuple[torch.Tensor, torch.Tensor]:

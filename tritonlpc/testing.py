@@ -13,6 +13,8 @@ built on tritonlpc::
   ``expected`` is finite, with NaN and infinities in the same places;
 * :func:`reference`: the sequential recursion :func:`tritonlpc._reference.allpole`, run in
   float64 / complex128 on the CPU whatever the inputs' dtype and device;
+* :func:`growth_then_decay`: a deliberately unstable stretch (tests of chunk maps that must not
+  overflow where the recursion stays finite);
 * :func:`stable_coefficients` / :func:`make_inputs` (``hop=``: control frames): slowly varying stable filters. The
   coefficients never change i.i.d. per sample (no real filter does, and such filters blow up):
   each row's poles move piecewise linearly, in radius and angle, through ``n_knots`` random
@@ -47,6 +49,7 @@ __all__ = [
     "default_max_radius",
     "stable_coefficients",
     "make_inputs",
+    "growth_then_decay",
 ]
 
 TOL: Dict[torch.dtype, float] = {
@@ -242,3 +245,18 @@ def _with_signal(
     zi = torch.randn(B, M, dtype=hi, generator=g)
     x, a, zi = (v.to(device=device, dtype=dtype) for v in (x, a, zi))
     return x, a, zi
+
+
+def growth_then_decay(T: int, M: int, dtype: torch.dtype, start: int, K: int, growth: float) -> Tensor:
+    """``(1, T, M)`` coefficients with poles of radius ``growth`` over ``[start, start + K)`` and
+    0.5 elsewhere, at ``M`` distinct angles in ``[-2.4, 2.4]`` (conjugate pairs and a real pole:
+    real coefficients; rotated by 0.3 rad for complex dtypes). A state entering the stretch grows
+    by about ``growth**K`` and then decays: the chunk map of the stretch can overflow where the
+    recursion from a tiny state stays far below the float range."""
+    angles = torch.linspace(-2.4, 2.4, M, dtype=torch.float64) if M > 1 else torch.zeros(1, dtype=torch.float64)
+    angles = angles + (0.3 if dtype.is_complex else 0.0)
+    coef = [_poly_from_poles(r * torch.exp(1j * angles)) for r in (growth, 0.5)]
+    if not dtype.is_complex:
+        coef = [c.real for c in coef]
+    n = torch.arange(T)[:, None]
+    return torch.where((n >= start) & (n < start + K), coef[0], coef[1])[None].to(dtype)

@@ -12,7 +12,7 @@ import numpy as np
 from numba import prange
 
 from ._numba_frames import at, order
-from ._numba_scale import BIG, SMALL, STEP, affine_scaled, ldexp, mag, renorm, renorm_one
+from ._numba_scale import BIG, SMALL, STEP, affine_scaled, mag, renorm, renorm_one
 from ._numba_support import coef, jit, jit_twins
 
 __all__ = [
@@ -195,16 +195,16 @@ def _map_segment(x, a, b, t0, t1, conj, sgn, tiny, st):
     return e
 
 
-def _summary_py(x, a, P, h, conj, sgn, tiny):
+def _summary_py(x, a, P, h, E, conj, sgn, tiny):
     B, T = x.shape
     M = order(a)
     for b in prange(B):
         st = np.empty((M, M + 1), P.dtype)
-        e = _map_segment(x, a, b, 0, T, conj, sgn, tiny, st)
+        E[b] = _map_segment(x, a, b, 0, T, conj, sgn, tiny, st)
         for i in range(M):
             h[b, i] = st[i, 0]
             for j in range(M):
-                P[b, i, j] = ldexp(st[i, j + 1], e)  # unscaled (inf past the range, as before)
+                P[b, i, j] = st[i, j + 1]  # the mantissa: P = P^ 2**E
 
 
 fwd_summary, fwd_summary_serial = jit_twins(_summary_py, "_fwd_summary")

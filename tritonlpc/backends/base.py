@@ -11,16 +11,30 @@ the same at the edges. The contract's prose is in :mod:`tritonlpc.backends`; the
 from __future__ import annotations
 
 import abc
-from typing import Any, ClassVar, Optional, Tuple
+from typing import Any, ClassVar, NamedTuple, Optional, Tuple
 
 import torch
 from torch import Tensor
 
 from .._reference import interpolate, interpolate_transpose
 
-__all__ = ["Backend", "Grads", "check_knob"]
+__all__ = ["Backend", "Grads", "SliceMap", "check_knob"]
 
 Grads = Tuple[Tensor, Optional[Tensor], Optional[Tensor]]
+
+
+class SliceMap(NamedTuple):
+    """A slice's affine map ``s_end = P^ 2**e s_start + h`` (:meth:`Backend.summary`), or its
+    adjoint's constant part ``k`` in ``h`` (``P^`` and ``e`` then ``None``).
+
+    ``P^ (B,M,M)`` is the transition's mantissa and ``e (B,)`` (int32) its power-of-two exponent:
+    the transition of an unstable slice may overflow where its product with the actual state
+    does not. Apply it with :func:`tritonlpc._reference.apply_map` (``apply_map(P, h, s, e)``).
+    """
+
+    P: Optional[Tensor]
+    h: Tensor
+    e: Optional[Tensor]
 
 
 def check_knob(name: str, value: Optional[int], pow2: bool = False) -> None:
@@ -189,16 +203,15 @@ class Backend(abc.ABC):
         return g, zeta
 
     @abc.abstractmethod
-    def summary(
-        self, v: Tensor, a: Tensor, *, neg_a: bool = False, adjoint: bool = False
-    ) -> Tuple[Optional[Tensor], Tensor]:
+    def summary(self, v: Tensor, a: Tensor, *, neg_a: bool = False, adjoint: bool = False) -> SliceMap:
         """The affine map of a slice (:func:`tritonlpc._reference.slice_map`), or its adjoint's
         constant part (:func:`tritonlpc._reference.adjoint_slice_map`), in one pass over the slice.
 
         ``v (B,T)``: the input ``x``, or ``g = dL/dy`` if ``adjoint``; ``a (B,T,M)``, any strides,
         read in place; ``A = -a`` if ``neg_a``. ``T`` may be 0 (``P = I``, ``h = k = 0``) or
-        smaller than ``M``. Returns new ``(P (B,M,M), h (B,M))``, or ``(None, k (B,M))`` if
-        ``adjoint``, in ``v``'s dtype.
+        smaller than ``M``. Returns a new ``SliceMap(P^ (B,M,M), h (B,M), e (B,) int32)`` with
+        ``P = P^ 2**e`` (``P^`` and ``h`` in ``v``'s dtype; ``e`` is 0 unless the transition grows
+        large), or ``SliceMap(None, k (B,M), None)`` if ``adjoint``.
         """
 
     def __repr__(self) -> str:

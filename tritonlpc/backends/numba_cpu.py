@@ -65,7 +65,7 @@ from . import _numba_reverse as rev
 from ._numba_frames import frames_arg, frames_grad, frames_grad_arg
 from ._numba_smooth import smooth_rows, smooth_rows_serial
 from ._numba_support import launch, launch_parallel, parallel_allowed
-from .base import Backend
+from .base import Backend, SliceMap
 
 __all__ = ["NumbaBackend", "BACKEND"]
 
@@ -233,10 +233,9 @@ class NumbaBackend(Backend):
         if acc is not None and need_a:
             frames_grad(acc, grad_a)  # type: ignore[arg-type]  # need_a: given
 
-    def summary(
-        self, v: Tensor, a: Tensor, *, neg_a: bool = False, adjoint: bool = False
-    ) -> Tuple[Optional[Tensor], Tensor]:
-        """The slice map, in one pass over the slice (see :meth:`Backend.summary`)."""
+    def summary(self, v: Tensor, a: Tensor, *, neg_a: bool = False, adjoint: bool = False) -> SliceMap:
+        """The slice map, in one pass over the slice, its transition as a mantissa and exponent
+        (see :meth:`Backend.summary`)."""
         B, T, M = a.shape
         sgn = _sign(v.dtype, neg_a)
         if adjoint:
@@ -245,13 +244,14 @@ class NumbaBackend(Backend):
                 self._launch_rows(
                     rev.rev_summary, rev.rev_summary_serial, B, T, M, _np(v), _np(a), k.numpy(), True, sgn
                 )
-            return None, k
+            return SliceMap(None, k, None)
         P = torch.eye(M, dtype=v.dtype).expand(B, M, M).contiguous()
         h = torch.zeros(B, M, dtype=v.dtype)
+        e = torch.zeros(B, dtype=torch.int32)
         if B and T:
-            args = (_np(v), _np(a), P.numpy(), h.numpy(), False, sgn, _tiny(v.dtype))
+            args = (_np(v), _np(a), P.numpy(), h.numpy(), e.numpy(), False, sgn, _tiny(v.dtype))
             self._launch_rows(fwd.fwd_summary, fwd.fwd_summary_serial, B, T, M, *args)
-        return P, h
+        return SliceMap(P, h, e)
 
     @staticmethod
     def _launch_rows(parallel: object, serial: object, B: int, T: int, M: int, *args: object) -> None:
