@@ -22,10 +22,10 @@ from ._autograd import apply, backend_computing, checked_apply, flatten_vmap, fu
 from ._validation import check_recurrence
 from .core import lpc_vjp
 
-__all__ = ["Recurrence"]
+__all__ = ["Recurrence", "previous", "recurrence_tangent"]
 
 
-def _previous(out: torch.Tensor, init: torch.Tensor) -> torch.Tensor:
+def previous(out: torch.Tensor, init: torch.Tensor) -> torch.Tensor:
     """``h[n-1]`` for every n, shape `(B, T)` (``h[-1] = init``)."""
     return torch.cat([init.unsqueeze(1), out[:, :-1]], dim=1)
 
@@ -84,21 +84,28 @@ class Recurrence(Function):
         return (g_decay if need_decay else None, u if need_impulse else None, g_init if need_init else None)
 
     @staticmethod
-    def jvp(  # type: ignore[override]
-        ctx: Any,
-        decay_dot: Optional[torch.Tensor],
-        impulse_dot: Optional[torch.Tensor],
-        init_dot: Optional[torch.Tensor],
-    ) -> torch.Tensor:
+    def jvp(ctx: Any, *tangents: Optional[torch.Tensor]) -> torch.Tensor:
+        """``tangents = (decay_dot, impulse_dot, init_dot)``, see :func:`recurrence_tangent`."""
         decay, init, out = ctx.saved_tensors
-        rhs = impulse_dot if impulse_dot is not None else torch.zeros_like(out)
-        if decay_dot is not None:
-            rhs = rhs + decay_dot * _previous(out, init)
-        z0 = init_dot if init_dot is not None else torch.zeros_like(init)
-        return apply(Recurrence, decay, rhs, z0)
+        return recurrence_tangent(decay, init, out, tangents)
 
     @staticmethod
     def vmap(info: Any, in_dims: Tuple[Optional[int], ...], *args: Any) -> Tuple[torch.Tensor, int]:
         flat = flatten_vmap(info, in_dims, args)
         h = apply(Recurrence, *flat)
         return h.reshape(info.batch_size, -1, *h.shape[1:]), 0
+
+
+def recurrence_tangent(
+    decay: torch.Tensor, init: torch.Tensor, out: torch.Tensor, tangents: Tuple[Optional[torch.Tensor], ...]
+) -> torch.Tensor:
+    """The tangent of ``out = h`` of ``h[n] = decay[n] h[n-1] + impulse[n]``, ``h[-1] = init``,
+    for ``tangents = (decay_dot, impulse_dot, init_dot)`` (``None``: zero): the same recurrence
+    driven by ``impulse_dot[n] + decay_dot[n] h[n-1]`` from ``init_dot``. All `(B, T)` but
+    ``init``, ``init_dot`` `(B,)`."""
+    decay_dot, impulse_dot, init_dot = tangents
+    rhs = impulse_dot if impulse_dot is not None else torch.zeros_like(out)
+    if decay_dot is not None:
+        rhs = rhs + decay_dot * previous(out, init)
+    z0 = init_dot if init_dot is not None else torch.zeros_like(init)
+    return apply(Recurrence, decay, rhs, z0)
