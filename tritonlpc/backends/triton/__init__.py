@@ -19,6 +19,9 @@ Modules:
     ``walk_{fwd,rev}_summary_kernel``, ``walk_carry_kernel`` and the slice map.
 ``smooth``
     The attack/release gain smoother.
+``lti_pass``
+    Time-invariant filters in one pass (``tritonlpc.signal``'s forward without gradients):
+    ``lti_tdf2_pass_kernel`` (order <= 4), ``lti_sos4_pass_kernel`` (four sections a launch).
 ``backend``
     :class:`~.backend.TritonBackend` and ``BACKEND``.
 
