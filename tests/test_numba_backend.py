@@ -107,6 +107,9 @@ def test_bad_schedule_arguments():
         nb.BACKEND.forward(x, a, zi, schedule="diagonal")
     with pytest.raises(ValueError, match="chunk_len must be"):
         nb.BACKEND.forward(x, a, zi, schedule="chunked", chunk_len=0)
+    g = torch.randn_like(x)
+    with pytest.raises(TypeError, match="block_t"):  # a knob of the Triton backend, not this one
+        nb.BACKEND.backward(g, a, None, None, False, False, block_t=64)
 
 
 def test_automatic_schedule_prefers_rows_when_cores_are_few():

@@ -69,9 +69,11 @@ def check_tensor(
 def _check_same(named: Sequence[Tuple[str, torch.Tensor]], attr: str, verb: str, exc: type, hint: str) -> None:
     """Every tensor's ``attr`` equals the first's; else ``exc`` naming both (``"{name} {verb} ..."``)."""
     first_name, first = named[0]
+    want = getattr(first, attr)
     for name, t in named[1:]:
-        if getattr(t, attr) != getattr(first, attr):
-            raise exc(f"{name} {verb} {getattr(t, attr)} but {first_name} {verb} {getattr(first, attr)}; {hint}")
+        got = getattr(t, attr)
+        if got != want:
+            raise exc(f"{name} {verb} {got} but {first_name} {verb} {want}; {hint}")
 
 
 def _check_same_device(named: Sequence[Tuple[str, torch.Tensor]]) -> None:

@@ -26,10 +26,10 @@ from ._reference import interpolate
 from ._validation import check_hop, check_recurrence
 from .core import frames_vjp
 
-__all__ = ["Recurrence"]
+__all__ = ["Recurrence", "previous", "recurrence_tangent"]
 
 
-def _previous(out: torch.Tensor, init: torch.Tensor) -> torch.Tensor:
+def previous(out: torch.Tensor, init: torch.Tensor) -> torch.Tensor:
     """``h[n-1]`` for every n, shape `(B, T)` (``h[-1] = init``)."""
     return torch.cat([init.unsqueeze(1), out[:, :-1]], dim=1)
 
@@ -96,24 +96,35 @@ class Recurrence(Function):
         return grads[: ctx.n_inputs]
 
     @staticmethod
-    def jvp(  # type: ignore[override]
-        ctx: Any,
-        decay_dot: Optional[torch.Tensor],
-        impulse_dot: Optional[torch.Tensor],
-        init_dot: Optional[torch.Tensor],
-        *_: Any,
-    ) -> torch.Tensor:
+    def jvp(ctx: Any, *tangents: Optional[torch.Tensor]) -> torch.Tensor:
+        """``tangents = (decay_dot, impulse_dot, init_dot[, hop's None])``, see :func:`recurrence_tangent`."""
         decay, init, out = ctx.saved_tensors
-        rhs = impulse_dot if impulse_dot is not None else torch.zeros_like(out)
-        if decay_dot is not None:
-            if ctx.hop is not None:
-                decay_dot = interpolate(decay_dot.unsqueeze(2), ctx.hop, out.shape[1]).squeeze(2)
-            rhs = rhs + decay_dot * _previous(out, init)
-        z0 = init_dot if init_dot is not None else torch.zeros_like(init)
-        return apply(Recurrence, decay, rhs, z0, ctx.hop)
+        return recurrence_tangent(decay, init, out, tangents[:3], ctx.hop)
 
     @staticmethod
     def vmap(info: Any, in_dims: Tuple[Optional[int], ...], *args: Any) -> Tuple[torch.Tensor, int]:
         flat = flatten_vmap(info, in_dims, args)
         h = apply(Recurrence, *flat)
         return h.reshape(info.batch_size, -1, *h.shape[1:]), 0
+
+
+def recurrence_tangent(
+    decay: torch.Tensor,
+    init: torch.Tensor,
+    out: torch.Tensor,
+    tangents: Tuple[Optional[torch.Tensor], ...],
+    hop: Optional[int] = None,
+) -> torch.Tensor:
+    """The tangent of ``out = h`` of ``h[n] = decay[n] h[n-1] + impulse[n]``, ``h[-1] = init``,
+    for ``tangents = (decay_dot, impulse_dot, init_dot)`` (``None``: zero): the same recurrence
+    driven by ``impulse_dot[n] + decay_dot[n] h[n-1]`` from ``init_dot``. All `(B, T)` but
+    ``init``, ``init_dot`` `(B,)`; with ``hop``, ``decay`` and ``decay_dot`` are control frames
+    `(B, F)`."""
+    decay_dot, impulse_dot, init_dot = tangents
+    rhs = impulse_dot if impulse_dot is not None else torch.zeros_like(out)
+    if decay_dot is not None:
+        if hop is not None:
+            decay_dot = interpolate(decay_dot.unsqueeze(2), hop, out.shape[1]).squeeze(2)
+        rhs = rhs + decay_dot * previous(out, init)
+    z0 = init_dot if init_dot is not None else torch.zeros_like(init)
+    return apply(Recurrence, decay, rhs, z0, hop)

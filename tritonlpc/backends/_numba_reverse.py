@@ -118,14 +118,22 @@ def _pair_m2(g, a, y, zi, u, ga, gzi, b0, b1, need_a, need_zi, conj, sgn):
     """Two rows of order 2 together, lambda in registers (``b1 == b0``: one row); fused
     grad_a and grad_zi."""
     T = g.shape[1]
-    zero = np.zeros(1, u.dtype)[0]
-    l0a = l1a = l0b = l1b = zero  # lambda_0, lambda_1 of row b0 (l*b: row b1)
+    l0a = np.zeros(1, u.dtype)[0]  # lambda_0, lambda_1 of row b0 (l*b: row b1)
+    l1a = l0a
+    l0b = l0a
+    l1b = l0a
     for n in range(T - 1, -1, -1):
-        ua, ub = l0a, l0b
-        l0a = g[b0, n] + l1a - _coef_next(a, b0, n, 0, T, conj, sgn, zero) * ua
-        l1a = -_coef_next(a, b0, n, 1, T, conj, sgn, zero) * ua
-        l0b = g[b1, n] + l1b - _coef_next(a, b1, n, 0, T, conj, sgn, zero) * ub
-        l1b = -_coef_next(a, b1, n, 1, T, conj, sgn, zero) * ub
+        # the last step apart, not through _coef_next: with the zero coefficient selected in
+        # the loop, u came out different in the last bit with and without need_a (float64)
+        if n + 1 < T:
+            ua, ub = l0a, l0b
+            l0a = g[b0, n] + l1a - coef(at(a, b0, n + 1, 0), conj, sgn) * ua
+            l1a = -coef(at(a, b0, n + 1, 1), conj, sgn) * ua
+            l0b = g[b1, n] + l1b - coef(at(a, b1, n + 1, 0), conj, sgn) * ub
+            l1b = -coef(at(a, b1, n + 1, 1), conj, sgn) * ub
+        else:
+            l0a = g[b0, n] + l0a
+            l0b = g[b1, n] + l0b
         u[b0, n] = l0a
         u[b1, n] = l0b
         if need_a:
