@@ -219,8 +219,11 @@ _INSN = re.compile(r"/\*([0-9a-f]{4,})\*/\s+(?:@!?U?P\w+\s+)?([A-Z][A-Z0-9_.]*)(
 def sass_memory(sass: str) -> Tuple[Dict[str, int], Dict[str, int], int, int, int]:
     """Global load/store counts by width, the loads issued after a store inside the main loop
     (the longest backward branch's body: a load there may have to wait for the store), the
-    instruction count, and the main loop's instruction count (0 without a loop)."""
+    instruction count (less the NOP padding at the end), and the main loop's instruction count
+    (0 without a loop)."""
     insns = [(int(a, 16), op, rest) for a, op, rest in _INSN.findall(sass)]
+    while insns and insns[-1][1] == "NOP":  # the padding after the final EXIT
+        insns.pop()
     loads: Dict[str, int] = {}
     stores: Dict[str, int] = {}
     for _, op, _ in insns:
@@ -374,10 +377,37 @@ def _bytes_model(p: tp.Plan, B: int, T: int, M: int, dtype: torch.dtype, directi
     return moved, minimum
 
 
+def loop_trips(launch: Launch) -> int:
+    """Iterations of a kernel's main loop in one program, from its launch arguments (the tile
+    summary has no loop: 0)."""
+    kw = launch.kwargs
+    name = launch.name
+    if name.startswith("tile_") and name.endswith("_pass_kernel"):
+        return int(kw["tiles_per_chunk"])
+    if name == "tile_carry_kernel":
+        return -(-(int(kw["n_chunks"]) - 1) // int(kw["BLOCK_C"]))
+    if name == "walk_carry_kernel":
+        return int(kw["n_chunks"]) - 1
+    if name == "walk_rev_pass_kernel":
+        return int(kw["n_steps"])
+    if name.startswith("walk_"):
+        return int(kw["L"])
+    return 0
+
+
+def issued_instructions(launch: Launch, v: Variant) -> int:
+    """Thread instructions one launch issues (a static count): every warp of every program runs
+    its straight-line SASS once and its main loop's body ``loop_trips`` times (as if no branch
+    were skipped; 32 threads a warp)."""
+    straight = v.sass_instructions - v.loop_instructions
+    per_warp = straight + v.loop_instructions * loop_trips(launch)
+    return math.prod(launch.grid) * v.num_warps * 32 * per_warp
+
+
 def geometry(B: int, T: int, M: int, dtype: str, direction: str) -> Dict[str, Any]:
     """Launch geometry of one benchmark call on a 132-SM Hopper (a static model)."""
     dt = DTYPES[dtype]
-    p = tp.plan(B, T, M, dt, sm_count=SM_COUNT)
+    p = tp.plan(B, T, M, dt, sm_count=SM_COUNT, reverse=direction != "fwd")
     launches = record(B, T, M, dt, "fwd" if direction == "fwd" else "bwd")
     kernels = []
     for launch in launches:
@@ -385,9 +415,13 @@ def geometry(B: int, T: int, M: int, dtype: str, direction: str) -> Dict[str, An
         programs = math.prod(launch.grid)
         per_sm = v.resident_programs()
         resident = min(programs, per_sm * SM_COUNT)
+        issued = issued_instructions(launch, v)
         kernels.append(
             dict(
+                sass_instructions=v.sass_instructions,
                 loop_instructions=v.loop_instructions,
+                loop_trips=loop_trips(launch),
+                instructions_per_sample=issued / (B * T),
                 resident_programs_per_sm=resident / SM_COUNT,
                 kernel=v.kernel,
                 grid=list(launch.grid),
@@ -421,11 +455,14 @@ def geometry(B: int, T: int, M: int, dtype: str, direction: str) -> Dict[str, An
             steps = 2 * p.chunk_len + p.n_chunks - 1
     main = [k for k in kernels if "pass" in k["kernel"]][-1]
     per_sample = main["loop_instructions"] / (p.steps if p.path == "tile" else 1)
+    total = sum(k["instructions_per_sample"] for k in kernels)
     # instructions a sample the GPU can issue while HBM moves the call's minimum bytes
     budget = THREAD_INSNS_PER_S / (HBM_BYTES_PER_S / (minimum / (B * T)))
     return dict(
-        pass_instructions_per_sample=per_sample,
+        instructions_per_sample=total,
         instruction_budget_per_sample=budget,
+        budget_share=total / budget,
+        pass_instructions_per_sample=per_sample,
         B=B,
         T=T,
         M=M,
@@ -468,7 +505,7 @@ def geometry_table(rows: Sequence[Dict[str, Any]]) -> str:
     out = [
         "| shape (B×T×M dtype) | dir | path / schedule | chunks × len (tile) | pass kernel: programs "
         "(per SM) | resident programs per SM (regs, spills) | resident warps (share of 132×64) | bytes moved / "
-        "min | SASS instructions a sample (budget) | longest chain | targets (occupancy, bytes) |",
+        "min | SASS instructions a sample: all kernels (pass loop) / budget = share | longest chain | targets (occupancy, bytes) |",
         "|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for r in rows:
@@ -480,7 +517,8 @@ def geometry_table(rows: Sequence[Dict[str, Any]]) -> str:
             f"{r['schedule']} | {r['n_chunks']} × {r['chunk_len']}{tile} | {r['pass_programs']} "
             f"({r['pass_programs_per_sm']:.1f}) | {main['programs_per_sm']} ({main['regs']}, "
             f"{'yes' if main['spills'] else 'no'}) | {100 * r['pass_resident_warps_share']:.0f} % | "
-            f"{r['bytes_ratio']:.2f} | {r['pass_instructions_per_sample']:.0f} ({r['instruction_budget_per_sample']:.0f}) "
+            f"{r['bytes_ratio']:.2f} | {r['instructions_per_sample']:.0f} ({r['pass_instructions_per_sample']:.0f}) / "
+            f"{r['instruction_budget_per_sample']:.0f} = {r['budget_share']:.2f} "
             f"| {r['chain']} | {'met' if occ else 'MISSED'}, {'met' if byt else 'MISSED'} |"
         )
     return "\n".join(out)
@@ -497,10 +535,13 @@ warps (64 an SM), shared memory (228 KiB) and 32 blocks an SM; resident warps ar
 the pass kernel (the output phase) as a share of 132 × 64. Bytes moved count every kernel's
 global reads and writes (a sample's inputs read twice in three phase; chunk maps and start
 states; no cache), against the minimum (forward: x, a in, y out; backward: g, a, y in,
-grad_x, grad_a out). SASS instructions a sample: the pass kernel's main loop body divided by
-the samples a thread handles an iteration (tile: its row of STEPS; walk: one); the budget is
+grad_x, grad_a out). SASS instructions a sample (thread instructions, static): every kernel
+of the call (summary, carry, pass), each warp of each program issuing its straight-line SASS
+once and its main loop's body once a trip (`loop_trips` in `bench/sm90.py`: tiles a chunk,
+carry blocks, samples of a walk), over the B·T samples; in brackets the pass kernel's loop body
+over the samples a thread handles a trip (tile: its row of STEPS; walk: one). The budget is
 what the SMs can issue while HBM moves the minimum bytes of one sample (4.8 TB/s, 132 SMs × 4
-warp instructions a cycle × 1.98 GHz): above it the kernel is instruction-bound in this model.
+warp instructions a cycle × 1.98 GHz); a share above 1 means instruction-bound in this model.
 The longest chain is the sequential work of one row: tile scans (tile path) or samples (walk
 path) in the summary, carry and pass.
 

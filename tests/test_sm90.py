@@ -61,3 +61,39 @@ def test_every_variant_compiles_for_sm90_without_spills(tmp_path):
     spilling = [(v["kernel"], v["regs"], v["spill_stores"], v["spill_loads"]) for v in variants if v["spills"]]
     assert not spilling, f"variants that spill (kernel, registers, spill stores, spill loads): {spilling}"
     assert all(v["regs"] <= 255 and v["num_warps"] >= 1 for v in variants)
+
+
+SASS = """
+        /*0000*/                   MOV R1, c[0x0][0x28] ;
+        /*0010*/                   LDG.E.128 R4, desc[UR4][R2.64] ;
+        /*0020*/                   FFMA R4, R4, R5, R6 ;
+        /*0030*/               @P0 BRA 0x50 ;
+        /*0040*/                   STG.E R2, R4 ;
+        /*0050*/              @!P1 BRA 0x20 ;
+        /*0060*/                   EXIT ;
+        /*0070*/                   BRA 0x70;
+        /*0080*/                   NOP;
+        /*0090*/                   NOP;
+"""
+
+
+def test_instruction_count_of_a_listing():
+    """The static instruction counter of ``bench/sm90.py geometry``: 8 instructions (the NOP
+    padding after EXIT left out), a loop of 4 (0x20 to the backward branch at 0x50), and a
+    launch issues its straight-line code once and the loop body once a trip, in every warp."""
+    code = f"""
+import sys
+sys.path.insert(0, {str(ROOT / "bench")!r})
+import torch, sm90
+loads, stores, after, n, body = sm90.sass_memory({SASS!r})
+assert (loads, stores, after, n, body) == ({{"LDG.E.128": 1}}, {{"STG.E": 1}}, 0, 8, 4), (loads, stores, after, n, body)
+p = [l for l in sm90.record(2, 4096, 2, torch.float32, "fwd", schedule="single") if "pass" in l.name][0]
+v = sm90.Variant(p.name, "", 4, 32, 0, 0, 0, 0, {{}}, {{}}, 0, n, body, 0.0)
+trips = sm90.loop_trips(p)
+assert trips == -(-4096 // (p.kwargs["ROWS"] * p.kwargs["STEPS"])) == p.kwargs["n_tiles"], trips
+assert sm90.issued_instructions(p, v) == 2 * 4 * 32 * (4 + 4 * trips)
+"""
+    env = {k: v for k, v in os.environ.items() if k != "TRITON_INTERPRET"}
+    env["PYTHONPATH"] = os.pathsep.join([str(ROOT), env.get("PYTHONPATH", "")])
+    r = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=300)
+    assert r.returncode == 0, r.stdout + r.stderr

@@ -102,6 +102,7 @@ def test_matrix(M, dtype):
     [
         dict(block_t=2, schedule="three-phase"),
         dict(block_t=16, steps=8, schedule="three-phase"),
+        dict(block_t=32, steps=16, schedule="single"),
         dict(block_t=4, steps=1, schedule="single"),
         dict(chunk_len=5),
         dict(chunk_len=6),
@@ -278,7 +279,7 @@ def test_empty(B, T):
         dict(lanes=6),
         dict(chunk_len=4, schedule="single"),
         dict(chunk_len=True),
-        dict(steps=16),
+        dict(steps=32),
         dict(block_t=4, steps=8),
         dict(steps=3),
     ],

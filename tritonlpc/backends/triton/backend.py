@@ -109,7 +109,7 @@ class TritonBackend(Backend):
         **knobs: Any,
     ) -> None:
         B, T, M = a.shape
-        p = plan(B, T, M, g.dtype, **_device_knobs(g), **knobs)
+        p = plan(B, T, M, g.dtype, **_device_knobs(g), reverse=True, **knobs)
         ar, sign, conj = coefficients(a, conj_a, neg_a)
         need_a = grad_a is not None  # then Backend.backward checked that y and zi are given
         call = Call(

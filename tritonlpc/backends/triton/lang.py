@@ -103,8 +103,16 @@ def load_coef(a_ptr, off, mask, sign, conj, CPLX: tl.constexpr, CDT: tl.constexp
 # --------------------------------------------------------------------------- blocks of a row's samples
 @triton.jit
 def unzip(t, N: tl.constexpr, R: tl.constexpr):
-    """Columns of an ``[R, N]`` tile (``N`` in 1, 2, 4, 8) as a tuple of ``[R]`` tiles."""
-    if N == 1:
+    """Columns of an ``[R, N]`` tile (``N`` in 1, 2, 4, 8, 16) as a tuple of ``[R]`` tiles."""
+    if N == 16:  # even and odd columns, each as 8
+        e, o = tl.split(tl.reshape(t, [R, 8, 2]))
+        ce = unzip(e, 8, R)
+        co = unzip(o, 8, R)
+        out = ()
+        for k in tl.static_range(8):
+            out = out + (ce[k], co[k])
+        return out
+    elif N == 1:
         return (tl.reshape(t, [R]),)
     elif N == 2:
         c0, c1 = tl.split(t)
@@ -128,7 +136,14 @@ def unzip(t, N: tl.constexpr, R: tl.constexpr):
 @triton.jit
 def zip_columns(c, N: tl.constexpr, R: tl.constexpr):
     """Inverse of :func:`unzip`: an ``[R, N]`` tile from a tuple of ``N`` columns."""
-    if N == 1:
+    if N == 16:
+        ce = ()
+        co = ()
+        for k in tl.static_range(8):
+            ce = ce + (c[2 * k],)
+            co = co + (c[2 * k + 1],)
+        return tl.reshape(tl.join(zip_columns(ce, 8, R), zip_columns(co, 8, R)), [R, 16])
+    elif N == 1:
         return tl.reshape(c[0], [R, 1])
     elif N == 2:
         return tl.join(c[0], c[1])

@@ -51,29 +51,35 @@ __all__ = [
 SCHEDULES = ("single", "three-phase")
 TILE_ORDERS = 4  # orders up to this run the tile scan (complex128: 3); above, per-lane walks
 
-# (order, dtype class) -> (STEPS, num_warps) of the tile kernels: a tile is 32 * num_warps rows
-# (one a thread) of STEPS consecutive samples. More steps amortise the scan over more samples
-# (fewer instructions a sample) and cost registers; chosen from sm_90 compiles (bench/README.md):
-# no spills, and about 128 registers a thread (4 programs of 4 warps an SM) unless more steps cut
-# the instructions a sample by much more than the occupancy lost (float32 M = 4: 168 registers).
-# complex128 at M = 4 is not in the table: a complex128 4x4 map is 80 registers and a combine
-# holds three of them; its scans spill even at one sample a thread (sm_90), so it runs the walk.
-TILE_CONFIG: Dict[Tuple[int, str], Tuple[int, int]] = {
-    (1, "r32"): (8, 4),
-    (1, "r64"): (4, 4),
-    (1, "c32"): (4, 4),
-    (1, "c64"): (2, 4),
-    (2, "r32"): (4, 4),
-    (2, "r64"): (2, 4),
-    (2, "c32"): (2, 4),
-    (2, "c64"): (1, 4),
-    (3, "r32"): (4, 4),
-    (3, "r64"): (2, 4),
-    (3, "c32"): (2, 4),
-    (3, "c64"): (1, 4),
-    (4, "r32"): (4, 4),
-    (4, "r64"): (2, 4),
-    (4, "c32"): (1, 4),
+# (order, dtype class) -> (forward STEPS, reverse STEPS, num_warps) of the tile kernels: a tile
+# is 32 * num_warps rows (one a thread) of STEPS consecutive samples. More steps amortise the
+# cross-thread scan over more samples (fewer SASS instructions a sample) and cost registers; one
+# warp keeps the scan within the warp (shuffles, no shared memory or barrier). Chosen from the
+# static sm_90 model (bench/README.md, `bench/sm90.py geometry`): no spills, at least 4 resident
+# programs an SM. Half precision ("r16") computes in float32 with fewer steps (its conversions
+# cost registers). complex128 at M = 4 is not in the table: a complex128 4x4 map is 80 registers
+# and a combine holds three of them; its scans spill even at one sample a thread (sm_90), so it
+# runs the walk.
+TILE_CONFIG: Dict[Tuple[int, str], Tuple[int, int, int]] = {
+    (1, "r32"): (16, 16, 1),
+    (1, "r16"): (8, 8, 1),
+    (1, "r64"): (8, 8, 1),
+    (1, "c32"): (8, 8, 1),
+    (1, "c64"): (4, 4, 1),
+    (2, "r32"): (16, 16, 1),
+    (2, "r16"): (8, 8, 1),
+    (2, "r64"): (8, 8, 1),
+    (2, "c32"): (8, 8, 1),
+    (2, "c64"): (2, 2, 1),
+    (3, "r32"): (8, 4, 1),
+    (3, "r16"): (8, 4, 1),
+    (3, "r64"): (4, 4, 1),
+    (3, "c32"): (4, 4, 1),
+    (3, "c64"): (2, 1, 1),
+    (4, "r32"): (8, 4, 1),
+    (4, "r16"): (8, 4, 1),
+    (4, "r64"): (4, 4, 1),
+    (4, "c32"): (2, 2, 1),
 }
 
 PROGRAMS_PER_SM = 4  # rows (programs) wanted per SM before rows are split into chunks
@@ -93,6 +99,8 @@ def _dtype_class(dtype: torch.dtype) -> str:
         return "c64"
     if dtype == torch.complex64:
         return "c32"
+    if dtype in (torch.float16, torch.bfloat16):
+        return "r16"
     return "r64" if dtype == torch.float64 else "r32"
 
 
@@ -137,16 +145,18 @@ def plan(
     steps: Optional[int] = None,
     chunk_len: Optional[int] = None,
     lanes: Optional[int] = None,
+    reverse: bool = False,
 ) -> Plan:
     """The launch plan for a call with ``x (B, T)``, ``a (B, T, M)`` of ``dtype`` (pure).
 
     Args:
+        reverse: plan the reverse (adjoint) recursion (its tile configuration may differ).
         sm_count: the device's streaming multiprocessors (132 on an H100/H200 SXM).
         interpreted: plan for Triton's interpreter (small tiles; it scans in Python).
         schedule: force ``"single"`` or ``"three-phase"``.
         block_t: tile path (``M <= 4``): the tile length (a power of two >= 2); a three-phase
             chunk is one tile.
-        steps: tile path: consecutive samples a thread (a power of two, at most 8 and
+        steps: tile path: consecutive samples a thread (a power of two, at most 16 and
             ``block_t``).
         chunk_len: walk path (``M > 4``): force three-phase with chunks of this many samples.
         lanes: walk path: the chunks per program (a power of two).
@@ -162,13 +172,13 @@ def plan(
     check_knob("steps", steps, pow2=True)
     if block_t is not None and block_t < 2:
         raise ValueError(f"block_t must be at least 2, got {block_t}")
-    if steps is not None and (steps > 8 or (block_t is not None and steps > block_t)):
-        raise ValueError(f"steps must be at most 8 and at most block_t, got {steps}")
+    if steps is not None and (steps > 16 or (block_t is not None and steps > block_t)):
+        raise ValueError(f"steps must be at most 16 and at most block_t, got {steps}")
     if chunk_len is not None and schedule == "single":
         raise ValueError("chunk_len only applies to the 'three-phase' schedule")
     T = max(int(T), 1)
     if (M, _dtype_class(dtype)) in TILE_CONFIG:
-        return _plan_tile(B, T, M, dtype, sm_count, interpreted, schedule, block_t, steps)
+        return _plan_tile(B, T, M, dtype, sm_count, interpreted, schedule, block_t, steps, reverse)
     return _plan_walk(B, T, M, dtype, sm_count, interpreted, schedule, chunk_len, lanes)
 
 
@@ -204,8 +214,9 @@ def _carry_geometry(n_chunks: int, block_t: int, K: int, interpreted: bool, wide
     return block_c, max(1, min(4, block_c // 32))
 
 
-def _plan_tile(B, T, M, dtype, sm_count, interpreted, schedule, block_t, steps_knob) -> Plan:
-    steps, warps = TILE_CONFIG[(M, _dtype_class(dtype))]
+def _plan_tile(B, T, M, dtype, sm_count, interpreted, schedule, block_t, steps_knob, reverse) -> Plan:
+    fwd_steps, rev_steps, warps = TILE_CONFIG[(M, _dtype_class(dtype))]
+    steps = rev_steps if reverse else fwd_steps
     rows = 32 * warps
     if block_t is not None:
         steps = steps_knob or min(steps, block_t)

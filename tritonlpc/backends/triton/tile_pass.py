@@ -52,11 +52,12 @@ def _program_chunk(
     return b, q, tl.minimum(q + tiles_per_chunk, n_tiles), s, tl.arange(0, R)
 
 
+@triton.heuristics({"ONE_TILE": lambda args: args["tiles_per_chunk"] == 1})
 @triton.jit(do_not_specialize=["T", "n_tiles", "tiles_per_chunk"])
 def tile_fwd_pass_kernel(
     v_ptr, a_ptr, s_ptr, o_ptr, svb, svt, sab, sat, sam, ssb, ssc, ssm, sob, T, n_tiles, tiles_per_chunk, sign,
     conj, M: tl.constexpr, CPLX: tl.constexpr, A_CONTIG: tl.constexpr, CDT: tl.constexpr, ROWS: tl.constexpr,
-    STEPS: tl.constexpr,
+    STEPS: tl.constexpr, ONE_TILE: tl.constexpr,
 ):  # fmt: skip
     """``y`` (``o``) of the tiles of chunk ``c = program_id(1)`` of row ``b = program_id(0)`` from
     ``x`` (``v``) and the chunk's start state ``s[b, c, :]`` (zeros if ``s_ptr`` is None).
@@ -64,7 +65,7 @@ def tile_fwd_pass_kernel(
     Per tile of ``ROWS * STEPS`` samples: each row's map, a scan of the row maps with the
     incoming state folded into the first (the rows' end states), each row's start state from
     its predecessor, and the recursion over the row's samples from it. The last row's end state
-    is the next tile's incoming state.
+    is the next tile's incoming state (``ONE_TILE``: a chunk is one tile, nothing to prefetch).
     """
     W: tl.constexpr = 2 if CPLX else 1
     BT: tl.constexpr = ROWS * STEPS
@@ -77,11 +78,14 @@ def tile_fwd_pass_kernel(
     )
     while q < q_end:
         n1 = n0 + BT
-        hi = tl.where(q + 1 < q_end, T, 0)  # the next tile's loads, before this tile's stores
-        X1, A1 = fwd_tile_inputs(
-            v_ptr, a_ptr, vrow, arow, q * BT + BT, n1, hi, svt, sat, sam, sign, conj, M, CPLX, A_CONTIG, CDT, ROWS,
-            STEPS,
-        )  # fmt: skip
+        if ONE_TILE:
+            X1, A1 = X, A
+        else:  # the next tile's loads, before this tile's stores
+            hi = tl.where(q + 1 < q_end, T, 0)
+            X1, A1 = fwd_tile_inputs(
+                v_ptr, a_ptr, vrow, arow, q * BT + BT, n1, hi, svt, sat, sam, sign, conj, M, CPLX, A_CONTIG, CDT,
+                ROWS, STEPS,
+            )  # fmt: skip
         ends = _tile_end_states(X, A, s, r, False, M, CPLX, STEPS)
         ys, _ = run_fwd(X, A, previous_rows(ends, r, s), M, CPLX, STEPS)
         store_steps(o_ptr, orow + n0 * W, ys, n0[:, None] + j < T, q * BT + BT <= T, CPLX, ROWS, STEPS)
@@ -117,18 +121,24 @@ def _grad_zi(gz_ptr, at0, A0, lo, r, b, M: tl.constexpr, CPLX: tl.constexpr, S: 
 
 
 @triton.heuristics(
-    {"NEED_A": lambda args: args["ga_ptr"] is not None, "NEED_ZI": lambda args: args["gz_ptr"] is not None}
+    {
+        "NEED_A": lambda args: args["ga_ptr"] is not None,
+        "NEED_ZI": lambda args: args["gz_ptr"] is not None,
+        "ONE_TILE": lambda args: args["tiles_per_chunk"] == 1,
+    }
 )
 @triton.jit(do_not_specialize=["T", "n_tiles", "tiles_per_chunk"])
 def tile_rev_pass_kernel(
     v_ptr, a_ptr, s_ptr, o_ptr, y_ptr, z_ptr, ga_ptr, gz_ptr, svb, svt, sab, sat, sam, ssb, ssc, ssm, sob, syb, syt,
     szb, szm, T, n_tiles, tiles_per_chunk, sign, conj, M: tl.constexpr, CPLX: tl.constexpr, A_CONTIG: tl.constexpr,
     CDT: tl.constexpr, ROWS: tl.constexpr, STEPS: tl.constexpr, NEED_A: tl.constexpr, NEED_ZI: tl.constexpr,
+    ONE_TILE: tl.constexpr,
 ):  # fmt: skip
     """``u`` (``o``) of the tiles of chunk ``c`` of row ``b`` from ``g`` (``v``); chunks in
     processing order: tile ``q`` of the walk is ``[t BT, t BT + BT)``, ``t = n_tiles - 1 - q``,
     in descending time, from ``lam = s[b, c, :]`` (zeros if ``s_ptr`` is None). ``NEED_A``: also
-    ``grad_a`` (``y`` through its strides ``syb, syt``, ``zi``); ``NEED_ZI``: ``grad_zi``."""
+    ``grad_a`` (``y`` through its strides ``syb, syt``, ``zi``); ``NEED_ZI``: ``grad_zi``;
+    ``ONE_TILE``: a chunk is one tile (nothing to prefetch)."""
     W: tl.constexpr = 2 if CPLX else 1
     BT: tl.constexpr = ROWS * STEPS
     b, q, q_end, s, r = _program_chunk(s_ptr, ssb, ssc, ssm, n_tiles, tiles_per_chunk, M, CPLX, CDT, ROWS)
@@ -141,10 +151,13 @@ def tile_rev_pass_kernel(
         v_ptr, a_ptr, vrow, arow, lo, T, svt, sat, sam, sign, conj, M, CPLX, A_CONTIG, CDT, ROWS, STEPS
     )
     while q < q_end:
-        lo1 = tl.where(q + 1 < q_end, lo - BT, T)  # the next tile's loads, before this tile's stores
-        G1, A1 = rev_tile_inputs(
-            v_ptr, a_ptr, vrow, arow, lo1, T, svt, sat, sam, sign, conj, M, CPLX, A_CONTIG, CDT, ROWS, STEPS
-        )
+        if ONE_TILE:
+            G1, A1 = G, A
+        else:  # the next tile's loads, before this tile's stores
+            lo1 = tl.where(q + 1 < q_end, lo - BT, T)
+            G1, A1 = rev_tile_inputs(
+                v_ptr, a_ptr, vrow, arow, lo1, T, svt, sat, sam, sign, conj, M, CPLX, A_CONTIG, CDT, ROWS, STEPS
+            )
         if NEED_A:  # y is only read: these loads overlap with the scan
             Y = rev_past_outputs(y_ptr, z_ptr, b * syb, b * szb, lo, T, syt, szm, M, CPLX, CDT, ROWS, STEPS)
         ends = _tile_end_states(G, A, s, r, True, M, CPLX, STEPS)
