@@ -11,7 +11,7 @@ from __future__ import annotations
 import numpy as np
 from numba import prange
 
-from ._numba_scale import BIG, SMALL, STEP, affine_scaled, ldexp, mag, renorm
+from ._numba_scale import BIG, SMALL, STEP, affine_scaled, ldexp, mag, renorm, renorm_one
 from ._numba_support import coef, jit, jit_twins
 
 __all__ = [
@@ -147,12 +147,7 @@ def _map_segment(x, a, b, t0, t1, conj, sgn, tiny, st):
             c0 = coef(a[b, n, 0], conj, sgn)
             h = x[b, n] - c0 * h
             if live:
-                p = -c0 * p
-                m = mag(p)
-                if m > BIG:
-                    p, e = p * f[0], e + STEP
-                elif e > 0 and m < SMALL:
-                    p, e = p * f[1], e - STEP
+                p, e = renorm_one(-c0 * p, e, f)
                 if (n - t0) & 255 == 255 and e == 0 and abs(p) < tiny:
                     p, live = zero, False
         st[0, 0], st[0, 1] = h, p

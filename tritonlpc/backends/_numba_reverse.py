@@ -16,7 +16,7 @@ from __future__ import annotations
 import numpy as np
 from numba import prange
 
-from ._numba_scale import BIG, SMALL, STEP, affine_scaled, mag, renorm
+from ._numba_scale import STEP, affine_scaled, renorm, renorm_one
 from ._numba_support import coef, jit, jit_twins
 
 __all__ = [
@@ -30,6 +30,15 @@ __all__ = [
 
 
 # --------------------------------------------------------------------------- one row, any order
+@jit(inline="always")
+def _coef_next(a, b, n, j, conj, sgn, zero):
+    """``A[n+1, j]`` of row b, the coefficient step ``n`` reads; ``zero`` past the end
+    (``lambda[T] = 0``: the last step only adds ``g``)."""
+    if n + 1 < a.shape[1]:
+        return coef(a[b, n + 1, j], conj, sgn)
+    return zero
+
+
 @jit(inline="always")
 def _step(gn, a, b, n, T, lam, l0, conj, sgn):
     """One step of the transposed form: ``lam[1:M]`` updated in place, the new ``lam_0``
@@ -87,15 +96,11 @@ def _zi_step(a, lam, gzi, b, conj, sgn):
 def _pair_m1(g, a, y, zi, u, ga, gzi, b0, b1, need_a, need_zi, conj, sgn):
     """Two rows of order 1 together (``b1 == b0``: one row); fused grad_a and grad_zi."""
     T = g.shape[1]
-    s0 = np.zeros(1, u.dtype)[0]
-    s1 = s0
+    zero = np.zeros(1, u.dtype)[0]
+    s0 = s1 = zero
     for n in range(T - 1, -1, -1):
-        if n + 1 < T:
-            s0 = g[b0, n] - coef(a[b0, n + 1, 0], conj, sgn) * s0
-            s1 = g[b1, n] - coef(a[b1, n + 1, 0], conj, sgn) * s1
-        else:
-            s0 = g[b0, n] + s0
-            s1 = g[b1, n] + s1
+        s0 = g[b0, n] - _coef_next(a, b0, n, 0, conj, sgn, zero) * s0
+        s1 = g[b1, n] - _coef_next(a, b1, n, 0, conj, sgn, zero) * s1
         u[b0, n] = s0
         u[b1, n] = s1
         if need_a:
@@ -113,20 +118,14 @@ def _pair_m2(g, a, y, zi, u, ga, gzi, b0, b1, need_a, need_zi, conj, sgn):
     """Two rows of order 2 together, lambda in registers (``b1 == b0``: one row); fused
     grad_a and grad_zi."""
     T = g.shape[1]
-    l0a = np.zeros(1, u.dtype)[0]  # lambda_0, lambda_1 of row b0 (l*b: row b1)
-    l1a = l0a
-    l0b = l0a
-    l1b = l0a
+    zero = np.zeros(1, u.dtype)[0]
+    l0a = l1a = l0b = l1b = zero  # lambda_0, lambda_1 of row b0 (l*b: row b1)
     for n in range(T - 1, -1, -1):
-        if n + 1 < T:
-            ua, ub = l0a, l0b
-            l0a = g[b0, n] + l1a - coef(a[b0, n + 1, 0], conj, sgn) * ua
-            l1a = -coef(a[b0, n + 1, 1], conj, sgn) * ua
-            l0b = g[b1, n] + l1b - coef(a[b1, n + 1, 0], conj, sgn) * ub
-            l1b = -coef(a[b1, n + 1, 1], conj, sgn) * ub
-        else:
-            l0a = g[b0, n] + l0a
-            l0b = g[b1, n] + l0b
+        ua, ub = l0a, l0b
+        l0a = g[b0, n] + l1a - _coef_next(a, b0, n, 0, conj, sgn, zero) * ua
+        l1a = -_coef_next(a, b0, n, 1, conj, sgn, zero) * ua
+        l0b = g[b1, n] + l1b - _coef_next(a, b1, n, 0, conj, sgn, zero) * ub
+        l1b = -_coef_next(a, b1, n, 1, conj, sgn, zero) * ub
         u[b0, n] = l0a
         u[b1, n] = l0b
         if need_a:
@@ -196,7 +195,6 @@ def _map_segment(g, a, b, t0, t1, conj, sgn, Q):
 
     Returns the exponent ``e`` of the transition: ``Q[:, 1:]`` holds its mantissa, renormalised
     every 8 steps (see :mod:`._numba_scale`; ``e`` is 0 unless it grows past ``BIG``)."""
-    T = g.shape[1]
     M = a.shape[2]
     zero = np.zeros(1, Q.dtype)[0]
     c = np.empty(M, Q.dtype)
@@ -209,21 +207,15 @@ def _map_segment(g, a, b, t0, t1, conj, sgn, Q):
     if M == 1:  # lanes in registers, renormalised every step (lambda_1 stays 0)
         h, q = zero, Q[0, 1]
         for n in range(t1 - 1, t0 - 1, -1):
-            c0 = coef(a[b, n + 1, 0], conj, sgn) if n + 1 < T else zero
+            c0 = _coef_next(a, b, n, 0, conj, sgn, zero)
             h = g[b, n] - c0 * h
-            q = -c0 * q
-            m = mag(q)
-            if m > BIG:
-                q, e = q * f[0], e + STEP
-            elif e > 0 and m < SMALL:
-                q, e = q * f[1], e - STEP
+            q, e = renorm_one(-c0 * q, e, f)
         Q[0, 0], Q[0, 1] = h, q
         return e
     for top in range(t1 - 1, t0 - 1, -8):  # blocks of 8 steps, renormalised after each
         for n in range(top, max(top - 8, t0 - 1), -1):
-            inside = n + 1 < T
             for j in range(M):
-                c[j] = coef(a[b, n + 1, j], conj, sgn) if inside else zero
+                c[j] = _coef_next(a, b, n, j, conj, sgn, zero)
             for lane in range(M + 1):
                 un = Q[0, lane]  # u[n+1]
                 gn = g[b, n] if lane == 0 else zero

@@ -18,7 +18,7 @@ import math
 
 from ._numba_support import affine, jit
 
-__all__ = ["BIG", "SMALL", "STEP", "mag", "ldexp", "affine_scaled", "renorm"]
+__all__ = ["BIG", "SMALL", "STEP", "mag", "ldexp", "affine_scaled", "renorm", "renorm_one"]
 
 STEP = 64
 BIG = 2.0**32
@@ -74,6 +74,19 @@ def affine_scaled(P, e, s, h):
                 acc += P[i, j] * ldexp(sj, -es)
         out[i] = out[i] + ldexp(acc, e + es)
     return out
+
+
+@jit(inline="always")
+def renorm_one(v, e, f):
+    """Renormalise one mantissa ``v`` (a lane of order 1, kept in a register) of a map with
+    exponent ``e``, as :func:`renorm` does a block of lanes, but one ``STEP`` at a time (checked
+    every step). Returns ``(v, e)``."""
+    m = mag(v)
+    if m > BIG:
+        return v * f[0], e + STEP
+    if e > 0 and m < SMALL:
+        return v * f[1], e - STEP
+    return v, e
 
 
 @jit
