@@ -16,7 +16,9 @@ code with the same patches in place, only not patched again.
 from __future__ import annotations
 
 import inspect
-from typing import Any, Callable, List, Set
+from typing import Any, Callable, List, Optional, Set
+
+REAL_PATCH_LANG: Optional[Callable[[Any], Any]] = None  # Triton's own, once install() ran
 
 
 def _lang_ids(fn: Callable[..., Any], langs: tuple) -> Set[int]:
@@ -34,7 +36,8 @@ def install() -> bool:
     if not all(hasattr(ti, name) for name in needed) or getattr(ti, "_tritonlpc_tests_patched", False):
         return False
     langs = (tl, tl.core)
-    original_patch: Callable[[Any], Any] = ti._patch_lang
+    global REAL_PATCH_LANG
+    REAL_PATCH_LANG = ti._patch_lang
     original_launch: Callable[..., Any] = ti.GridExecutor.__call__
     launches: List[Any] = []  # (kernel, ids of the language modules its launch patched) per running launch
 
@@ -46,7 +49,8 @@ def install() -> bool:
                 launches[-1] = (kernel, seen)
             elif covered is not None and seen and seen <= covered:
                 return ti._LangPatchScope()  # a helper: the launch's patches are in place
-        return original_patch(fn)
+        assert REAL_PATCH_LANG is not None
+        return REAL_PATCH_LANG(fn)
 
     def launch(self: Any, *args: Any, **kwargs: Any) -> Any:
         launches.append((self.fn, None))
