@@ -50,6 +50,7 @@ from triton.compiler import ASTSource  # noqa: E402
 from triton.compiler.compiler import make_backend  # noqa: E402
 from triton.runtime.jit import create_function_from_signature  # noqa: E402
 
+from tritonlpc.backends.triton import lti_pass  # noqa: E402
 from tritonlpc.backends.triton import plan as tp  # noqa: E402
 from tritonlpc.backends.triton.backend import BACKEND  # noqa: E402
 from tritonlpc.backends.triton.launch import Launch, recording  # noqa: E402
@@ -98,7 +99,8 @@ def record(
     **knobs: Any,
 ) -> List[Launch]:
     """The launches of one call: ``direction`` in ``fwd`` / ``bwd`` (``backward`` with the
-    gradients in ``need``) / ``rev`` (``reverse``) / ``sum`` / ``sum-adjoint`` (``summary``)."""
+    gradients in ``need``) / ``rev`` (``reverse``) / ``sum`` / ``sum-adjoint`` (``summary``) /
+    ``lti`` / ``sos`` (the one-pass time-invariant kernels: order ``M``, ``M`` sections)."""
     x, a, zi = _tensors(B, T, M, dtype, expanded)
     with recording() as launches:
         if direction == "fwd":
@@ -107,6 +109,10 @@ def record(
             BACKEND.backward(x, a, x, zi, need[0], need[1], **knobs)
         elif direction == "rev":
             BACKEND.reverse(x, a, conj_a=True, **knobs)
+        elif direction == "lti":  # tritonlpc.signal's one-pass kernels: order M <= 4, M sections
+            lti_pass.tdf2(a[:1, 0, :1].expand(1, M + 1), a[:1, 0, :1].expand(1, M + 1), x, zi)
+        elif direction == "sos":
+            lti_pass.sos_cascade(torch.empty(1, M, 6, dtype=dtype), x, torch.empty(B, M, 2, dtype=dtype))
         else:  # a slice summary, forward or adjoint
             BACKEND.summary(x, a, adjoint=direction == "sum-adjoint", **knobs)
     return launches
@@ -317,6 +323,11 @@ def variant_calls(full: bool) -> List[Tuple[str, Dict[str, Any]]]:
                 calls.append(
                     (f"{direction} M={M} {dt} T=4096", dict(B=8, T=4096, M=M, dtype=DTYPES[dt], direction=direction))
                 )
+    for dt in [d for d in dtypes if not d.startswith("complex")]:  # one-pass time-invariant kernels (real)
+        for direction in ("lti", "sos"):
+            calls.append(
+                (f"{direction} M=4 {dt} T=4096", dict(B=64, T=4096, M=4, dtype=DTYPES[dt], direction=direction))
+            )
     return calls
 
 

@@ -2,10 +2,18 @@
 
 The model (:class:`BiquadCascade`) has, per section, a causal 3-tap FIR numerator and a
 time-varying all-pole denominator ``1 + a1[n] z^-1 + a2[n] z^-2`` whose pole radius and angle
-are learnable control curves at a frame rate (one value per ``hop`` samples), linearly
-interpolated to every sample. The denominator runs through ``sample_wise_lpc`` of the
-implementation under test (tritonlpc or torchlpc), so a step's cost is dominated by the
-all-pole filter's forward and backward at long T.
+are learnable control curves at a frame rate (one value per ``hop`` samples). The denominator
+runs through ``sample_wise_lpc`` of the implementation under test (tritonlpc or torchlpc).
+Three ways to get from the control curves to the filter (``mode``):
+
+* ``curves``: the curves linearly interpolated to every sample (``F.interpolate``), then
+  radius, angle and coefficients computed per sample (the original model);
+* ``frames-torch``: coefficients computed per frame, then interpolated to every sample in torch;
+* ``frames``: coefficients computed per frame and passed as frames, ``sample_wise_lpc(...,
+  hop=hop)``, interpolated inside the kernels (tritonlpc only).
+
+``frames`` and ``frames-torch`` are the same model (the same interpolation of the same frame
+coefficients), computed two ways.
 
 Peak memory of a step:
 
@@ -41,6 +49,12 @@ TRAIN_B = 1
 N_SECTIONS = 4
 HOP = 256
 IMPLS = ("tritonlpc", "torchlpc")
+MODES = ("curves", "frames-torch", "frames")
+
+
+def cases() -> List[tuple]:
+    """Every (impl, mode) the benchmark runs (``frames`` needs tritonlpc's ``hop=``)."""
+    return [(impl, mode) for impl in IMPLS for mode in MODES if not (mode == "frames" and impl != "tritonlpc")]
 
 
 def lpc_function(impl: str, device: str) -> Callable:
@@ -50,9 +64,9 @@ def lpc_function(impl: str, device: str) -> Callable:
 
         backend = "numba" if device == "cpu" else "triton"
 
-        def fn(x, a):
+        def fn(x, a, hop=None):
             with tritonlpc.use_backend(backend):
-                return tritonlpc.sample_wise_lpc(x, a)
+                return tritonlpc.sample_wise_lpc(x, a, hop=hop)
 
         return fn
     if impl == "torchlpc":
@@ -67,13 +81,32 @@ def lpc_function(impl: str, device: str) -> Callable:
     raise ValueError(impl)
 
 
+def interpolate_frames(af: torch.Tensor, hop: int, T: int) -> torch.Tensor:
+    """Frames ``(B, F, M)`` at samples ``0, hop, 2 hop, ...`` linearly interpolated to ``(B, T, M)``
+    in torch (the interpolation ``sample_wise_lpc(..., hop=)`` does in its kernels)."""
+    F_ = af.shape[1]
+    a = F.interpolate(af.transpose(1, 2), size=(F_ - 1) * hop + 1, mode="linear", align_corners=True)
+    return a[..., :T].transpose(1, 2)
+
+
 class BiquadCascade(torch.nn.Module):
     def __init__(
-        self, batch: int, T: int, *, n_sections: int = N_SECTIONS, hop: int = HOP, device="cpu", seed: int = 0
+        self,
+        batch: int,
+        T: int,
+        *,
+        n_sections: int = N_SECTIONS,
+        hop: int = HOP,
+        device="cpu",
+        seed: int = 0,
+        mode: str = "curves",
     ):
         super().__init__()
+        if mode not in MODES:
+            raise ValueError(f"mode must be one of {MODES}, got {mode!r}")
+        self.mode, self.hop = mode, hop
         g = torch.Generator(device=device).manual_seed(seed)
-        n_frames = T // hop + 1
+        n_frames = T // hop + 1 if mode == "curves" else (T - 1) // hop + 2
         self.ctrl = torch.nn.Parameter(0.5 * torch.randn(n_sections, batch, 2, n_frames, device=device, generator=g))
         b = torch.zeros(n_sections, 3, device=device)
         b[:, 0] = 1.0
@@ -86,21 +119,32 @@ class BiquadCascade(torch.nn.Module):
         th = math.pi * torch.sigmoid(c[:, 1])
         return torch.stack([-2 * r * torch.cos(th), r * r], dim=-1)  # (B, T, 2)
 
+    def frame_coefficients(self, k: int) -> torch.Tensor:
+        """The coefficients at the frames, ``(B, F, 2)``."""
+        r = self.max_radius * torch.sigmoid(self.ctrl[k][:, 0])
+        th = math.pi * torch.sigmoid(self.ctrl[k][:, 1])
+        return torch.stack([-2 * r * torch.cos(th), r * r], dim=-1)
+
     def forward(self, x: torch.Tensor, lpc: Callable) -> torch.Tensor:
         B, T = x.shape
         y = x
         for k in range(self.ctrl.shape[0]):
             y = F.conv1d(F.pad(y[:, None], (2, 0)), self.b[k].flip(0).view(1, 1, 3)).squeeze(1)  # causal FIR
-            y = lpc(y, self.coefficients(k, T))
+            if self.mode == "curves":
+                y = lpc(y, self.coefficients(k, T))
+            elif self.mode == "frames-torch":
+                y = lpc(y, interpolate_frames(self.frame_coefficients(k), self.hop, T))
+            else:
+                y = lpc(y, self.frame_coefficients(k), hop=self.hop)
         return y
 
 
 class Trainer:
     """Model, optimiser and data for one (impl, device, T); ``step()`` runs one optimiser step."""
 
-    def __init__(self, impl: str, device: str, T: int, batch: int = TRAIN_B, seed: int = 0):
+    def __init__(self, impl: str, device: str, T: int, batch: int = TRAIN_B, seed: int = 0, mode: str = "curves"):
         self.lpc = lpc_function(impl, device)
-        self.model = BiquadCascade(batch, T, device=device, seed=seed)
+        self.model = BiquadCascade(batch, T, device=device, seed=seed, mode=mode)
         self.opt = torch.optim.Adam(self.model.parameters(), lr=1e-3)
         g = torch.Generator(device=device).manual_seed(seed + 1)
         self.x = torch.randn(batch, T, device=device, generator=g)
@@ -132,12 +176,12 @@ def _status_kib(field: str) -> int:
     raise KeyError(field)
 
 
-def _probe(impl: str, Ts: List[int]) -> List[Dict[str, object]]:
+def _probe(impl: str, Ts: List[int], mode: str = "curves") -> List[Dict[str, object]]:
     torch.manual_seed(0)
-    Trainer(impl, "cpu", 4096).step()  # JIT compilation happens here, not in a measured step
+    Trainer(impl, "cpu", 4096, mode=mode).step()  # JIT compilation happens here, not in a measured step
     out = []
     for T in Ts:
-        trainer = Trainer(impl, "cpu", T)
+        trainer = Trainer(impl, "cpu", T, mode=mode)
         trainer.step()  # optimiser state now exists
         gc.collect()
         rss = _status_kib("VmRSS")
@@ -150,7 +194,7 @@ def _probe(impl: str, Ts: List[int]) -> List[Dict[str, object]]:
     return out
 
 
-def cpu_peak_bytes(impl: str, Ts: List[int], timeout: float = 900) -> Dict[int, Optional[int]]:
+def cpu_peak_bytes(impl: str, Ts: List[int], timeout: float = 900, mode: str = "curves") -> Dict[int, Optional[int]]:
     """Peak extra resident memory of one step for each T, measured in a child process.
 
     Returns ``{T: bytes}``; ``None`` values (and a ``"error"`` key in the log) when the
@@ -159,7 +203,8 @@ def cpu_peak_bytes(impl: str, Ts: List[int], timeout: float = 900) -> Dict[int, 
     env = dict(os.environ)
     env["MALLOC_MMAP_THRESHOLD_"] = "65536"  # every buffer >= 64 KiB is mmap'ed and unmapped on free
     env["PYTHONPATH"] = os.pathsep.join([str(REPO_DIR), str(BENCH_DIR), env.get("PYTHONPATH", "")]).rstrip(os.pathsep)
-    cmd = [sys.executable, str(Path(__file__).resolve()), "--probe", "--impl", impl, "--T", *map(str, Ts)]
+    cmd = [sys.executable, str(Path(__file__).resolve()), "--probe", "--impl", impl, "--mode", mode]
+    cmd += ["--T", *map(str, Ts)]
     proc = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=timeout)
     if proc.returncode != 0:
         sys.stderr.write(proc.stderr[-2000:])
@@ -171,11 +216,41 @@ def cpu_peak_bytes(impl: str, Ts: List[int], timeout: float = 900) -> Dict[int, 
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--probe", action="store_true", help="measure CPU peak memory (used by test_training.py)")
-    p.add_argument("--impl", choices=IMPLS, required=True)
+    p.add_argument("--compare", action="store_true", help="print step time and peak memory of every (impl, mode)")
+    p.add_argument("--impl", choices=IMPLS)
+    p.add_argument("--mode", choices=MODES, default="curves")
     p.add_argument("--T", type=int, nargs="+", default=list(TRAIN_T))
+    p.add_argument("--steps", type=int, default=3, help="timed steps per case (--compare; the median is shown)")
     args = p.parse_args()
     if args.probe:
-        print(json.dumps(_probe(args.impl, args.T)))
+        print(json.dumps(_probe(args.impl, args.T, args.mode)))
+    elif args.compare:
+        compare(args.T, args.steps)
+
+
+def compare(Ts: List[int], steps: int) -> None:
+    """One line per (T, impl, mode): median step time on the CPU and the peak memory of a step."""
+    import time  # noqa: PLC0415
+
+    print("T impl mode median_step_s peak_mem_MiB")
+    for T in Ts:
+        for impl, mode in cases():
+            try:
+                trainer = Trainer(impl, "cpu", T, mode=mode)
+            except (ImportError, RuntimeError) as exc:
+                print(T, impl, mode, "skipped:", exc)
+                continue
+            trainer.step()  # warm-up
+            times = []
+            for _ in range(steps):
+                t0 = time.perf_counter()
+                trainer.step()
+                times.append(time.perf_counter() - t0)
+            del trainer
+            gc.collect()
+            peak = cpu_peak_bytes(impl, [T], mode=mode)[T]
+            mib = f"{peak / 2**20:.1f}" if peak is not None else "n/a"
+            print(T, impl, mode, f"{sorted(times)[len(times) // 2]:.3f}", mib, flush=True)
 
 
 if __name__ == "__main__":

@@ -300,6 +300,39 @@ def zero_state_through_overflowed_map() -> None:
 
 
 @check
+def tiny_state_through_an_overflowing_slice_map() -> None:
+    """A tiny state (from 1e-30 on rank 0) crosses rank 1's slice, which grows by 2^170 and then
+    decays: its map overflows float32 unless kept with an exponent, the recursion peaks near
+    1e21. The loss reaches the outputs after the stretch and ``zf`` with weights of 1e-30, so
+    the adjoint that crosses rank 1's map backwards is tiny as well."""
+    import tritonlpc
+    import tritonlpc.distributed as td
+
+    lengths = (8, 200) if size() == 2 else (8, 200, 3, 12)
+    T, M = sum(lengths), 2
+    n = torch.arange(T)
+    a = torch.zeros(1, T, M)
+    a[0, :, 0] = torch.where((n >= 8) & (n < 178), -2.0, -0.5)
+    x = torch.where(n == 2, 1e-30, 0.0).unsqueeze(0)
+    w = torch.where(n >= 178, 1e-30, 0.0).unsqueeze(0)
+    v = torch.full((1, M), 1e-30)
+    s, e = bounds(lengths)
+    xs, as_ = x.clone().requires_grad_(), a.clone().requires_grad_()
+    y, zf = tritonlpc.sample_wise_lpc(xs, as_, return_zf=True)
+    ((w * y).sum() + (v * zf).sum()).backward()
+    assert y.abs().max() > 1e10 and xs.grad.abs().max() > 1e10  # it did grow, both ways
+    xl, al = x[:, s:e].clone().requires_grad_(), a[:, s:e].clone().requires_grad_()
+    yl, zfl = td.sample_wise_lpc(xl, al, return_zf=True)
+    ((w[:, s:e] * yl).sum() + (v * zfl).sum() if rank() == size() - 1 else (w[:, s:e] * yl).sum()).backward()
+    for name, t in (("y", yl), ("zf", zfl), ("grad x", xl.grad), ("grad a", al.grad)):
+        assert torch.isfinite(t).all(), f"{name} has non-finite values on rank {rank()}"
+    close("y", yl, y[:, s:e], 1e-5)
+    close("zf", zfl, zf, 1e-5)
+    close("grad x", xl.grad, xs.grad[:, s:e], 1e-5)
+    close("grad a", al.grad, as_.grad[:, s:e], 1e-5)
+
+
+@check
 def learned_zi_only_on_rank0() -> None:
     """Only rank 0 has an input that requires grad (zi): the others still join the backward."""
     import tritonlpc

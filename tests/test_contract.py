@@ -115,18 +115,20 @@ def test_backend_contract(backend, case):
 
 @pytest.mark.parametrize("case", SUMMARY_CASES, ids=_ids)
 def test_backend_summary(backend, case):
-    """``summary``: the slice map ``(P, h)`` and the adjoint's ``k`` of :mod:`tritonlpc._reference`."""
+    """``summary``: the slice map ``(P, h)`` (``P`` as a mantissa and exponent, 0 here) and the
+    adjoint's ``k`` of :mod:`tritonlpc._reference`."""
     x, a, _, g = _inputs(case, backend.device)
     be = _dispatch.backend_object(x)
     B, T, M = a.shape
     for neg in (False, True):
-        P, h = be.summary(x, a, neg_a=neg)
+        P, h, e = be.summary(x, a, neg_a=neg)
         assert P is not None and P.shape == (B, M, M) and h.shape == (B, M) and P.dtype == h.dtype == x.dtype
+        assert e is not None and e.shape == (B,) and e.dtype == torch.int32 and not e.any()
         P_ref, h_ref = _reference.slice_map(x.cpu(), a.cpu(), neg_a=neg)
         assert_rel_close(P, P_ref, RTOL)
         assert_rel_close(h, h_ref, RTOL)
-        none, k = be.summary(g, a, neg_a=neg, adjoint=True)
-        assert none is None and k.shape == (B, M) and k.dtype == g.dtype
+        none, k, no_e = be.summary(g, a, neg_a=neg, adjoint=True)
+        assert none is None and no_e is None and k.shape == (B, M) and k.dtype == g.dtype
         assert_rel_close(k, _reference.adjoint_slice_map(g.cpu(), a.cpu(), neg_a=neg), RTOL)
 
 

@@ -401,3 +401,165 @@ def test_compile_fullgraph():
     (gc,) = torch.autograd.grad(out.sum(), x)
     (ge,) = torch.autograd.grad(ref.sum(), x)
     torch.testing.assert_close(gc, ge)
+
+
+# ---------------------------------------------------------------------------------------------
+# the one-pass CPU kernels with gradients (tritonlpc.signal._onepass)
+
+
+def _through(t: torch.Tensor, node: str) -> bool:
+    """Whether ``t``'s graph has a node named ``node`` (which path computed it)."""
+    todo, seen = [t.grad_fn], set()
+    while todo:
+        fn = todo.pop()
+        if fn is None or fn in seen:
+            continue
+        seen.add(fn)
+        if type(fn).__name__ == node:
+            return True
+        todo.extend(f for f, _ in fn.next_functions)
+    return False
+
+
+def _adjoint_scipy(filt, g: np.ndarray) -> np.ndarray:
+    """dL/dx of ``filt`` (linear in x, zero state) for the output gradient ``g``: the conjugate
+    filter run back in time."""
+    return filt(g[:, ::-1].conj())[:, ::-1].conj()
+
+
+@pytest.mark.parametrize("N, R, per_row, dtype", [(2, 1, False, "f8"), (4, 3, True, "c16"), (6, 2, False, "f8")])
+def test_onepass_lfilter_gradients(N, R, per_row, dtype):
+    """The fused backward (orders padded to 4 in registers, and the generic kernel) against
+    scipy (dL/dx) and the composite path (every gradient, zf's included), odd T, B = 1."""
+    from tritonlpc.signal._lti import lfilter_composite, normalize
+
+    rng = np.random.default_rng(70 + N)
+    cplx = dtype == "c16"
+    rnd = lambda *s: rng.standard_normal(s) + (1j * rng.standard_normal(s) if cplx else 0)  # noqa: E731
+    a = np.stack([_stable_a(rng, N, a0=1.0) for _ in range(R if per_row else 1)]).astype(dtype)
+    b, x, zi = rnd(a.shape[0], N + 1), rnd(R, 41), rnd(R, N)
+    ins = [_t(v).requires_grad_() for v in (b, a, x, zi)]
+    y, zf = ts.lfilter(ins[0], ins[1], ins[2], zi=ins[3])
+    assert _through(y, "_LfilterOnePassBackward")
+    gy, gz = _t(rnd(R, 41)), _t(rnd(R, N))
+    got = torch.autograd.grad((y, zf), ins, (gy, gz))
+    ref_ins = [_t(v).requires_grad_() for v in (b, a, x, zi)]
+    ref_out = lfilter_composite(*normalize(*ref_ins[:2]), *ref_ins[2:], True)
+    ref = torch.autograd.grad(ref_out, ref_ins, (gy, gz))
+    for g_, r_ in zip(got, ref):
+        _close(g_, r_.detach().numpy(), 1e-11)
+    (gx,) = torch.autograd.grad(ts.lfilter(ins[0], ins[1], ins[2]), ins[2], gy)
+    if not per_row:
+        _close(gx, _adjoint_scipy(lambda v: scipy_signal.lfilter(b[0], a[0], v), gy.numpy()))
+
+
+def test_onepass_sosfilt_gradients():
+    """Two groups of four sections (5 sections: three pass-through ones), a cascade per row,
+    complex, zi/zf: the fused backward against the composite path and scipy (dL/dx)."""
+    from tritonlpc.signal._onepass import sos_composite
+
+    rng = np.random.default_rng(80)
+    sos = np.stack([_stable_sos(rng, 5) for _ in range(2)]).astype(complex)
+    sos[..., :3] += 1j * rng.standard_normal((2, 5, 3))
+    x = rng.standard_normal((2, 23)) + 1j * rng.standard_normal((2, 23))
+    zi = rng.standard_normal((5, 2, 2)) + 0j
+    ins = [_t(v).requires_grad_() for v in (sos, x, zi)]
+    y, zf = ts.sosfilt(*ins[:2], zi=ins[2])
+    assert _through(y, "_SosOnePassBackward")
+    for i in range(2):
+        y_ref, zf_ref = scipy_signal.sosfilt(sos[i], x[i], zi=zi[:, i])
+        _close(y[i], y_ref)
+        _close(zf[:, i], zf_ref)
+    gy, gz = _t(rng.standard_normal((2, 23)) + 1j), _t(rng.standard_normal((5, 2, 2)) - 1j)
+    got = torch.autograd.grad((y, zf), ins, (gy, gz))
+    ref_ins = [_t(v).requires_grad_() for v in (sos, x, zi)]
+    ref_out = sos_composite(ref_ins[0], ref_ins[1], ref_ins[2].permute(1, 0, 2))  # section by section
+    ref = torch.autograd.grad((ref_out[0], ref_out[1].permute(1, 0, 2)), ref_ins, (gy, gz))
+    for g_, r_ in zip(got, ref):
+        _close(g_, r_.numpy(), 1e-11)
+    (gx,) = torch.autograd.grad(ts.sosfilt(ins[0][0], ins[1]), ins[1], gy)
+    _close(gx, _adjoint_scipy(lambda v: scipy_signal.sosfilt(sos[0], v), gy.numpy()))
+
+
+TRITON = [b for b in BACKENDS if b.name == "triton"]
+
+
+@pytest.mark.parametrize("backend", TRITON, ids=str)
+def test_triton_onepass_kernels(backend):
+    """The Triton one-pass kernels (interpreter on CPU): lfilter orders 1-4 and a cascade of 5
+    sections (two launches, pass-through padding), a filter per row, more rows than a program
+    holds, odd T, T = 1, zi/zf, float64 against scipy; with a gradient the composite path."""
+    from tritonlpc.signal._onepass import kernel_for
+
+    rng = np.random.default_rng(90)
+    R, T, dev = 35, 9, backend.device
+    x = rng.standard_normal((R, T))
+    sos = np.stack([_stable_sos(rng, 5) for _ in range(R)])
+    szi = rng.standard_normal((5, R, 2))
+    with tritonlpc.use_backend("triton"):
+        assert kernel_for(_t(x).to(dev)) == "triton"
+        assert kernel_for(_t(x).to(dev).requires_grad_()) is None
+        for N in (1, 3, 4):
+            b, a = rng.standard_normal(N + 1), _stable_a(rng, N)
+            zi = rng.standard_normal((R, N))
+            for n in (T, 1):
+                y, zf = ts.lfilter(_t(b).to(dev), _t(a).to(dev), _t(x[:, :n]).to(dev), zi=_t(zi).to(dev))
+                y_ref, zf_ref = scipy_signal.lfilter(b, a, x[:, :n], zi=zi)
+                _close(y.cpu(), y_ref)
+                _close(zf.cpu(), zf_ref)
+        y, zf = ts.sosfilt(_t(sos).to(dev), _t(x).to(dev), zi=_t(szi).to(dev))
+    for r in (0, R - 1):
+        y_ref, zf_ref = scipy_signal.sosfilt(sos[r], x[r], zi=szi[:, r])
+        _close(y[r].cpu(), y_ref)
+        _close(zf[:, r].cpu(), zf_ref)
+
+
+def test_onepass_reverse_time():
+    """The Numba kernels run back in time on reversed views (filtfilt's second pass, no flip
+    copies): against scipy on flipped signals, with zi/zf; gradcheck of both Functions."""
+    from tritonlpc.signal._onepass import lfilter_onepass, sos_onepass
+
+    rng = np.random.default_rng(95)
+    b, a = rng.standard_normal(4), _stable_a(rng, 3, a0=1.0)
+    sos = _stable_sos(rng, 2)
+    x, zi, szi = rng.standard_normal((2, 13)), rng.standard_normal((2, 3)), rng.standard_normal((2, 2, 2))
+    y, zf = lfilter_onepass(_t(b)[None], _t(a)[None], _t(x), _t(zi), "numba", reverse=True)
+    y_ref, zf_ref = scipy_signal.lfilter(b, a, x[:, ::-1], zi=zi)
+    _close(y, y_ref[:, ::-1])
+    _close(zf, zf_ref)
+    y, zf = sos_onepass(_t(sos)[None], _t(x), _t(szi), "numba", reverse=True)
+    y_ref, zf_ref = scipy_signal.sosfilt(sos, x[:, ::-1], zi=szi.transpose(1, 0, 2))
+    _close(y, y_ref[:, ::-1])
+    _close(zf, zf_ref.transpose(1, 0, 2))
+    ins = [_t(v).requires_grad_() for v in (b[None], a[None], x[:, :7], zi)]
+    assert torch.autograd.gradcheck(lambda *v: lfilter_onepass(*v, "numba", reverse=True), ins)
+    assert torch.autograd.gradgradcheck(lambda *v: lfilter_onepass(*v, "numba", reverse=True), ins)
+    ins = [_t(v).requires_grad_() for v in (sos[None], x[:, :7], szi)]
+    assert torch.autograd.gradcheck(
+        lambda s, *v: sos_onepass(s.clone().index_fill_(-1, torch.tensor([3]), 1.0), *v, "numba", reverse=True), ins
+    )
+
+
+def test_onepass_parallel_rows(monkeypatch):
+    """The parallel twins of the Numba kernels (rows in parallel, an odd last row paired with
+    itself), forced on a tiny call: the same results as the serial ones, bit for bit."""
+    from tritonlpc.backends import _numba_lti
+
+    rng = np.random.default_rng(97)
+    filters = [(_t(rng.standard_normal(3)), _t(_stable_a(rng, 2))), (_t(rng.standard_normal(7)), _t(_stable_a(rng, 6)))]
+    sos, x = _t(_stable_sos(rng, 2)), _t(rng.standard_normal((3, 11)))
+
+    def run():
+        out = []
+        for b, a in filters:  # order 2 (the order-4 register kernels) and 6 (the generic ones)
+            ins = [b.clone().requires_grad_(), a.clone().requires_grad_(), x.clone().requires_grad_()]
+            y = ts.lfilter(*ins)
+            out += [y, *torch.autograd.grad(y, ins, torch.ones_like(y))]
+        s = sos.clone().requires_grad_()
+        y = ts.sosfilt(s, x)
+        return out + [y, *torch.autograd.grad(y, s, torch.ones_like(y))]
+
+    serial = run()
+    monkeypatch.setattr(_numba_lti, "PARALLEL_FROM", 0)
+    for p, q in zip(run(), serial):
+        _close(p, q.detach().numpy(), 0)

@@ -328,9 +328,10 @@ def test_summary(M, dtype, T, neg):
     zi = zero.clone().requires_grad_()
     y = _reference.allpole(xs, as_, zi, neg_a=neg)
     (k_ref,) = torch.autograd.grad(y, zi, gs, allow_unused=True) if T else (zero,)
-    P, h = tg.BACKEND.summary(x, a, neg_a=neg, chunk_len=4)
-    none, k = tg.BACKEND.summary(g, a, neg_a=neg, adjoint=True, chunk_len=4)
-    assert none is None and P.shape == (B, M, M) and h.shape == k.shape == (B, M)
+    P, h, e = tg.BACKEND.summary(x, a, neg_a=neg, chunk_len=4)
+    none, k, no_e = tg.BACKEND.summary(g, a, neg_a=neg, adjoint=True, chunk_len=4)
+    assert none is None and no_e is None and P.shape == (B, M, M) and h.shape == k.shape == (B, M)
+    assert e.shape == (B,) and not e.any()  # P = P^ 2**e: no growth here
     assert P.dtype == h.dtype == k.dtype == dtype
     for got, exp in ((P, P_ref), (h, h_ref), (k, k_ref)):
         assert_rel_close(got, exp, TOL[dtype])

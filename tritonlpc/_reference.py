@@ -24,9 +24,20 @@ the state after it back to the adjoint of the state before it::
     dL/ds_start = P^H mu + k               k (B,M): :func:`adjoint_slice_map`, mu = dL/ds_end
 
 :func:`apply_map` applies a map so that a zero state stays exactly zero, even through a map
-that overflowed (as the sequential recursion, which never forms ``P``). Time-parallel
-schedules and :mod:`tritonlpc.distributed` compose these maps; backends compute them with
-their ``summary`` kernel (:meth:`tritonlpc.backends.base.Backend.summary`).
+that overflowed (as the sequential recursion, which never forms ``P``). Backends keep ``P`` as
+a mantissa and a power-of-two exponent, ``P = P^ 2**e`` (the map of an unstable stretch can
+overflow where its product with a tiny state does not), and :func:`apply_map` scales once at
+the end. Time-parallel schedules and :mod:`tritonlpc.distributed` compose these maps; backends
+compute them with their ``summary`` kernel (:meth:`tritonlpc.backends.base.Backend.summary`).
+
+Control-rate coefficients. With a hop ``H``, frames ``a_f (B,F,M)`` at samples ``0, H, 2H, ...``
+(``F >= (T-1)//H + 2``) stand for the per-sample coefficients (:func:`interpolate`)::
+
+    a[n] = a_f[j] + w[r] (a_f[j+1] - a_f[j]),    j = n // H,  r = n - j H,  w[r] = r / H
+
+``w`` is rounded once to the working precision (:func:`interpolation_weights`); kernels read the
+same table. The gradient of the frames is the transpose (:func:`interpolate_transpose`): frame
+``j`` collects ``(1 - w[r]) dL/da[n]`` from interval ``j`` and ``w[r] dL/da[n]`` from interval ``j-1``.
 """
 
 from __future__ import annotations
@@ -35,13 +46,76 @@ from typing import Optional, Tuple
 
 import torch
 
-__all__ = ["allpole", "reverse", "coefficients", "end_state", "apply_map", "slice_map", "adjoint_slice_map"]
+__all__ = [
+    "interpolation_weights",
+    "frames_needed",
+    "interpolate",
+    "interpolate_transpose",
+    "allpole",
+    "reverse",
+    "coefficients",
+    "end_state",
+    "ldexp",
+    "apply_map",
+    "slice_map",
+    "adjoint_slice_map",
+]
 
 
 def coefficients(a: torch.Tensor, conj_a: bool = False, neg_a: bool = False) -> torch.Tensor:
     """The coefficients the recursion actually uses: ``a``, negated and/or conjugated."""
     A = -a if neg_a else a
     return A.conj() if conj_a and A.is_complex() else A
+
+
+def interpolation_weights(hop: int, dtype: torch.dtype, device: Optional[torch.device] = None) -> torch.Tensor:
+    """``w[r] = r / hop`` for ``r = 0..hop-1``, shape `(hop,)`, computed in float64 and rounded
+    to ``dtype``'s real dtype (the table every backend interpolates with)."""
+    real = dtype.to_real() if dtype.is_complex else dtype
+    return (torch.arange(hop, dtype=torch.float64, device=device) / hop).to(real)
+
+
+def frames_needed(T: int, hop: int) -> int:
+    """The fewest frames that cover ``T`` samples at hop ``hop``: ``(T - 1) // hop + 2``."""
+    return (T - 1) // hop + 2
+
+
+def interpolate(frames: torch.Tensor, hop: int, T: int) -> torch.Tensor:
+    """Per-sample coefficients from control frames (module docstring), differentiable.
+
+    Args:
+        frames: `(B, F, M)`, ``F >= frames_needed(T, hop)``. hop: samples per frame. T: samples.
+
+    Returns:
+        `(B, T, M)`.
+    """
+    n = torch.arange(T, device=frames.device)
+    j = n // hop
+    w = interpolation_weights(hop, frames.dtype, frames.device)[n - j * hop].unsqueeze(1)
+    lo, hi = frames[:, j], frames[:, j + 1]
+    return lo + w * (hi - lo)
+
+
+def interpolate_transpose(grad: torch.Tensor, hop: int, F: int) -> torch.Tensor:
+    """The transpose of :func:`interpolate`: ``dL/dframes`` from ``dL/da``, summed per frame in a
+    fixed order (deterministic on every device), differentiable.
+
+    Args:
+        grad: `(B, T, M)`. hop: samples per frame. F: frames (``>= frames_needed(T, hop)``).
+
+    Returns:
+        `(B, F, M)`.
+    """
+    B, T, M = grad.shape
+    K = (T + hop - 1) // hop  # intervals that hold samples
+    w = interpolation_weights(hop, grad.dtype, grad.device).unsqueeze(1)
+    g = torch.nn.functional.pad(grad, (0, 0, 0, K * hop - T)).view(B, K, hop, M)
+    hi = (g * w).sum(2)  # to frame j + 1
+    lo = (g * (1 - w)).sum(2)  # to frame j
+    out = grad.new_zeros(B, F, M)
+    out[:, :K] += lo
+    out[:, 1 : K + 1] += hi
+    return out
 
 
 def allpole(
@@ -127,16 +201,31 @@ def end_state(y: torch.Tensor, zi: torch.Tensor) -> torch.Tensor:
     return torch.cat([zi.flip(1), y], dim=1)[:, T:].flip(1)
 
 
-def apply_map(P: torch.Tensor, h: torch.Tensor, s: torch.Tensor) -> torch.Tensor:
-    """``P s + h`` for batches of small maps, `(B,M,M)`, `(B,M)`, `(B,M)` -> `(B,M)`.
+def ldexp(v: torch.Tensor, k: torch.Tensor) -> torch.Tensor:
+    """``v * 2**k`` elementwise (``k`` an integer tensor that broadcasts against ``v``), with
+    two power-of-two factors of ``v``'s real dtype so that ``2**k`` itself never overflows."""
+    real = v.real.dtype if v.is_complex() else v.dtype
+    k = k.to(torch.float64).clamp(-4000, 4000)
+    half = torch.div(k, 2, rounding_mode="floor")
+    return v * torch.exp2(half).to(real) * torch.exp2(k - half).to(real)
 
-    A zero component of ``s`` contributes exactly zero even where ``P`` overflowed (``inf`` or
-    ``NaN`` after an unstable stretch): the sequential recursion carries a zero state through
-    such a stretch without ever multiplying by the overflowed map, and so does this.
+
+def apply_map(P: torch.Tensor, h: torch.Tensor, s: torch.Tensor, e: Optional[torch.Tensor] = None) -> torch.Tensor:
+    """``P 2**e s + h`` for batches of small maps, `(B,M,M)`, `(B,M)`, `(B,M)`, ``e`` `(B,)`
+    integer (``None``: 0) -> `(B,M)`.
+
+    Computed as ``2**(e + es) (P (s 2**-es)) + h`` with ``es`` the exponent of the largest
+    finite ``|s_j|`` of each row: it overflows only where the result does. A zero component of
+    ``s`` contributes exactly zero even where ``P`` overflowed (``inf`` or ``NaN`` after an
+    unstable stretch): the sequential recursion carries a zero state through such a stretch
+    without ever multiplying by the overflowed map, and so does this.
     """
-    s_ = s.unsqueeze(-2)
-    terms = torch.where(s_ == 0, P.new_zeros(()), P * s_)
-    return h + terms.sum(-1)
+    mag = s.abs()
+    es = torch.frexp(torch.where(mag.isfinite(), mag, 0).amax(-1))[1]
+    es = torch.where(mag.isfinite().all(-1), es, 0)  # a non-finite state is carried unscaled
+    s_ = ldexp(s, -es[:, None]).unsqueeze(-2)
+    terms = torch.where(s_ == 0, P.new_zeros(()), P * s_).sum(-1)
+    return h + ldexp(terms, (es if e is None else e + es)[:, None])
 
 
 def slice_map(x: torch.Tensor, a: torch.Tensor, *, neg_a: bool = False) -> Tuple[torch.Tensor, torch.Tensor]:

@@ -21,6 +21,8 @@ __all__ = [
     "check_same_device",
     "check_not_meta",
     "check_lpc",
+    "check_hop",
+    "check_frames",
     "check_recurrence",
     "check_flag",
     "check_int",
@@ -67,9 +69,11 @@ def check_tensor(
 def _check_same(named: Sequence[Tuple[str, torch.Tensor]], attr: str, verb: str, exc: type, hint: str) -> None:
     """Every tensor's ``attr`` equals the first's; else ``exc`` naming both (``"{name} {verb} ..."``)."""
     first_name, first = named[0]
+    want = getattr(first, attr)
     for name, t in named[1:]:
-        if getattr(t, attr) != getattr(first, attr):
-            raise exc(f"{name} {verb} {getattr(t, attr)} but {first_name} {verb} {getattr(first, attr)}; {hint}")
+        got = getattr(t, attr)
+        if got != want:
+            raise exc(f"{name} {verb} {got} but {first_name} {verb} {want}; {hint}")
 
 
 def _check_same_device(named: Sequence[Tuple[str, torch.Tensor]]) -> None:
@@ -201,6 +205,30 @@ def _missing(name: str, dims: str, what: str) -> TypeError:
     return TypeError(f"{name} must be a torch.Tensor of shape {dims} ({what}; zeros for a filter at rest), got None")
 
 
+def check_hop(hop: object) -> Optional[int]:
+    """``hop`` is ``None`` (per-sample coefficients) or a positive int (control frames every
+    ``hop`` samples); returned as an ``int`` or ``None``.
+
+    Raises:
+        TypeError: not an int (a bool included). ValueError: ``hop <= 0``.
+    """
+    return None if hop is None else check_int("hop", hop, 1)
+
+
+def check_frames(name: str, F: int, T: int, hop: int) -> None:
+    """``F`` control frames at hop ``hop`` cover ``T`` samples (``F >= (T-1)//hop + 2``).
+
+    Raises:
+        ValueError: naming ``name`` (the frames' argument).
+    """
+    need = (T - 1) // hop + 2
+    if F < need:
+        raise ValueError(
+            f"{name} must hold at least (T - 1) // hop + 2 = {need} frames for T = {T} samples at hop = {hop} "
+            f"(frames at samples 0, hop, 2 hop, ..., one past the last sample), got {F}"
+        )
+
+
 def check_lpc(
     x: object,
     a: object,
@@ -209,20 +237,29 @@ def check_lpc(
     names: Tuple[str, str, str] = ("x", "a", "zi"),
     same_dtype: bool = False,
     require_zi: bool = False,
+    hop: Optional[int] = None,
 ) -> Tuple[int, int, int]:
-    """Validate ``x (B,T)``, ``a (B,T,M)``, ``zi (B,M)`` (or ``None`` unless ``require_zi``);
-    returns ``(B, T, M)``."""
+    """Validate ``x (B,T)``, ``a (B,T,M)`` (``(B,F,M)`` control frames with a ``hop`` already
+    checked by :func:`check_hop`), ``zi (B,M)`` (or ``None`` unless ``require_zi``); returns
+    ``(B, T, M)``."""
     nx, na, nz = names
     if zi is None and require_zi:
         raise _missing(nz, "(B, M)", "the initial conditions")
     x = check_tensor(nx, x, 2, "(B, T)")
-    a = check_tensor(na, a, 3, "(B, T, M)")
+    a = check_tensor(na, a, 3, "(B, T, M)" if hop is None else "(B, F, M)")
     B, T, M = a.shape
     if M < 1:
         raise ValueError(
             f"{na} must have at least one coefficient per sample (order M >= 1), got shape {tuple(a.shape)}"
         )
-    if tuple(x.shape) != (B, T):
+    if hop is not None:
+        if x.shape[0] != B:
+            raise ValueError(
+                f"{nx} must have shape (B, T) with B = {B} to match {na} of shape (B, F, M) = {tuple(a.shape)}, got {tuple(x.shape)}"
+            )
+        T = x.shape[1]
+        check_frames(na, a.shape[1], T, hop)
+    elif tuple(x.shape) != (B, T):
         raise ValueError(
             f"{nx} must have shape (B, T) = {(B, T)} to match {na} of shape (B, T, M) = {tuple(a.shape)}, "
             f"got {tuple(x.shape)}"
@@ -249,19 +286,26 @@ def check_recurrence(
     names: Tuple[str, str, str],
     same_dtype: bool = False,
     require_init: bool = False,
+    hop: Optional[int] = None,
 ) -> Tuple[int, int]:
-    """Validate ``decay (B,T)``, ``impulse (B,T)``, ``init (B,)`` (or ``None`` unless
-    ``require_init``); returns ``(B, T)``."""
+    """Validate ``decay (B,T)`` (``(B,F)`` control frames with a checked ``hop``),
+    ``impulse (B,T)``, ``init (B,)`` (or ``None`` unless ``require_init``); returns ``(B, T)``."""
     nd, nx, nz = names
     if init is None and require_init:
         raise _missing(nz, "(B,)", "the initial state")
-    decay = check_tensor(nd, decay, 2, "(B, T)")
+    decay = check_tensor(nd, decay, 2, "(B, T)" if hop is None else "(B, F)")
     impulse = check_tensor(nx, impulse, 2, "(B, T)")
-    if decay.shape != impulse.shape:
+    if hop is not None:
+        if decay.shape[0] != impulse.shape[0]:
+            raise ValueError(
+                f"{nd} and {nx} must have the same batch size B, got shapes {tuple(decay.shape)} and {tuple(impulse.shape)}"
+            )
+        check_frames(nd, decay.shape[1], impulse.shape[1], hop)
+    elif decay.shape != impulse.shape:
         raise ValueError(
             f"{nd} and {nx} must have the same shape (B, T), got {tuple(decay.shape)} and {tuple(impulse.shape)}"
         )
-    B, T = decay.shape
+    B, T = impulse.shape
     named = [(nd, decay), (nx, impulse)]
     if init is not None:
         init = check_tensor(nz, init, 1, "(B,)")

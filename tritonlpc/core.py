@@ -16,6 +16,11 @@ Two backward paths share that math:
   filter again, so gradients of any order, forward-over-reverse and vmap compose.
 
 Forward mode: ``y_dot = LPC(x_dot - sum_i A_dot[n,i-1] y[n-i], A, zi_dot)``.
+
+Control-rate coefficients (``hop``, :func:`tritonlpc._reference.interpolate`): ``A`` holds frames
+`(B,F,M)`. The forward and the fused backward read them in place (the backend interpolates, and
+reduces ``dL/dA`` to the frames); the differentiable paths (second order, forward mode, functorch)
+interpolate in torch and go through the per-sample formulas above (a `(B,T,M)` tensor: slower).
 """
 
 from __future__ import annotations
@@ -27,9 +32,10 @@ from torch.autograd import Function
 
 from . import _dispatch
 from ._autograd import apply, backend_computing, checked_apply, flatten_vmap, fused_ok, precomputed_signature
-from ._validation import check_flag, check_lpc
+from ._reference import interpolate, interpolate_transpose
+from ._validation import check_flag, check_hop, check_lpc
 
-__all__ = ["LPC", "Reverse", "lpc_vjp", "past_values"]
+__all__ = ["LPC", "Reverse", "lpc_vjp", "frames_vjp", "past_values"]
 
 
 def _maybe_conj(t: torch.Tensor, conj: bool) -> torch.Tensor:
@@ -84,8 +90,27 @@ def lpc_vjp(
     return u, gA, gzi
 
 
-def _check_lpc_args(x: object, A: object, zi: object, conj: object) -> None:
-    check_lpc(x, A, zi, names=("x", "A", "zi"), same_dtype=True, require_zi=True)
+def frames_vjp(
+    grad_y: torch.Tensor,
+    A: torch.Tensor,
+    y: torch.Tensor,
+    zi: torch.Tensor,
+    conj: bool,
+    need_A: bool,
+    need_zi: bool,
+    hop: Optional[int],
+) -> Tuple[torch.Tensor, Optional[torch.Tensor], Optional[torch.Tensor]]:
+    """:func:`lpc_vjp` for coefficients ``A`` that are control frames every ``hop`` samples
+    (per-sample ``A`` when ``hop`` is None): interpolated in torch, the per-sample gradient
+    reduced to the frames by the transpose; differentiable."""
+    if hop is None:
+        return lpc_vjp(grad_y, A, y, zi, conj, need_A, need_zi)
+    u, gA, gzi = lpc_vjp(grad_y, interpolate(A, hop, y.shape[1]), y, zi, conj, need_A, need_zi)
+    return u, interpolate_transpose(gA, hop, A.shape[1]) if gA is not None else None, gzi
+
+
+def _check_lpc_args(x: object, A: object, zi: object, conj: object, hop: object = None) -> None:
+    check_lpc(x, A, zi, names=("x", "A", "zi"), same_dtype=True, require_zi=True, hop=check_hop(hop))
     check_flag("conj", conj)
     backend_computing(x, "x")  # type: ignore[arg-type]  # check_lpc: a tensor
 
@@ -102,7 +127,8 @@ class LPC(Function):
 
     ``LPC.apply(x, A, zi)``: ``x (B,T)``, ``A (B,T,M)``, ``zi (B,M)`` of one dtype and device;
     returns ``y (B,T)``. Supports backward (fused), double backward, forward-mode AD and vmap.
-    (An optional fourth argument ``conj`` filters with ``conj(A)``; used internally.)
+    (An optional fourth argument ``conj`` filters with ``conj(A)``; used internally. A fifth,
+    ``hop``, takes ``A`` as control frames `(B,F,M)` every ``hop`` samples.)
 
     Raises (a direct call; the package's own calls are prepared and skip the checks):
         TypeError, ValueError: naming the argument (types, shapes, dtypes, devices).
@@ -113,13 +139,16 @@ class LPC(Function):
         return checked_apply(cls, _check_lpc_args, args, kwargs)
 
     @staticmethod
-    def forward(x: torch.Tensor, A: torch.Tensor, zi: torch.Tensor, conj: bool = False) -> torch.Tensor:
-        return _dispatch.backend_object(x).forward(x, A, zi, conj_a=conj)
+    def forward(
+        x: torch.Tensor, A: torch.Tensor, zi: torch.Tensor, conj: bool = False, hop: Optional[int] = None
+    ) -> torch.Tensor:
+        return _dispatch.backend_object(x).forward(x, A, zi, conj_a=conj, hop=hop)
 
     @staticmethod
     def setup_context(ctx: Any, inputs: Tuple[Any, ...], output: torch.Tensor) -> None:
         _, A, zi, *rest = inputs
         ctx.conj = bool(rest[0]) if rest else False
+        ctx.hop = rest[1] if len(rest) > 1 else None
         ctx.n_inputs = len(inputs)
         ctx.save_for_backward(A, zi, output)
         ctx.save_for_forward(A, zi, output)
@@ -130,11 +159,11 @@ class LPC(Function):
         need_x, need_A, need_zi = ctx.needs_input_grad[:3]
         if not ctx.conj and fused_ok(grad_y, A, zi, y):
             gx, gA, gzi = _dispatch.backend_object(grad_y).backward(
-                grad_y, A, y if need_A else None, zi, need_A, need_zi
+                grad_y, A, y if need_A else None, zi, need_A, need_zi, hop=ctx.hop
             )
         else:
-            gx, gA, gzi = lpc_vjp(grad_y, A, y, zi, ctx.conj, need_A, need_zi)
-        grads = (gx if need_x else None, gA if need_A else None, gzi if need_zi else None, None)
+            gx, gA, gzi = frames_vjp(grad_y, A, y, zi, ctx.conj, need_A, need_zi, ctx.hop)
+        grads = (gx if need_x else None, gA if need_A else None, gzi if need_zi else None, None, None)
         return grads[: ctx.n_inputs]
 
     @staticmethod
@@ -144,9 +173,11 @@ class LPC(Function):
         A, zi, y = ctx.saved_tensors
         rhs = x_dot if x_dot is not None else torch.zeros_like(y)
         if A_dot is not None:
+            if ctx.hop is not None:
+                A_dot = interpolate(A_dot, ctx.hop, y.shape[1])
             rhs = rhs - (_maybe_conj(A_dot, ctx.conj) * past_values(y, zi, A.shape[2])).sum(2)
         z0 = zi_dot if zi_dot is not None else torch.zeros_like(zi)
-        return apply(LPC, rhs, A, z0, ctx.conj)
+        return apply(LPC, rhs, A, z0, ctx.conj, ctx.hop)
 
     @staticmethod
     def vmap(info: Any, in_dims: Tuple[Optional[int], ...], *args: Any) -> Tuple[torch.Tensor, int]:

@@ -13,7 +13,9 @@ built on tritonlpc::
   ``expected`` is finite, with NaN and infinities in the same places;
 * :func:`reference`: the sequential recursion :func:`tritonlpc._reference.allpole`, run in
   float64 / complex128 on the CPU whatever the inputs' dtype and device;
-* :func:`stable_coefficients` / :func:`make_inputs`: slowly varying stable filters. The
+* :func:`growth_then_decay`: a deliberately unstable stretch (tests of chunk maps that must not
+  overflow where the recursion stays finite);
+* :func:`stable_coefficients` / :func:`make_inputs` (``hop=``: control frames): slowly varying stable filters. The
   coefficients never change i.i.d. per sample (no real filter does, and such filters blow up):
   each row's poles move piecewise linearly, in radius and angle, through ``n_knots`` random
   stable pole sets spread over the ``T`` samples (by default two: a straight line), and the
@@ -47,6 +49,7 @@ __all__ = [
     "default_max_radius",
     "stable_coefficients",
     "make_inputs",
+    "growth_then_decay",
 ]
 
 TOL: Dict[torch.dtype, float] = {
@@ -96,13 +99,23 @@ def assert_rel_close(actual: Tensor, expected: Tensor, rtol: float) -> None:
 
 
 def reference(
-    x: Tensor, a: Tensor, zi: Optional[Tensor] = None, *, conj_a: bool = False, neg_a: bool = False
+    x: Tensor,
+    a: Tensor,
+    zi: Optional[Tensor] = None,
+    *,
+    conj_a: bool = False,
+    neg_a: bool = False,
+    hop: Optional[int] = None,
 ) -> Tensor:
     """The sequential reference :func:`tritonlpc._reference.allpole` on the CPU in float64 (complex128
-    for complex inputs): ``x (B,T)``, ``a (B,T,M)``, ``zi (B,M)`` or ``None`` -> ``y (B,T)``."""
+    for complex inputs): ``x (B,T)``, ``a (B,T,M)`` (control frames `(B,F,M)` with ``hop``,
+    interpolated by :func:`tritonlpc._reference.interpolate`), ``zi (B,M)`` or ``None`` -> ``y (B,T)``."""
     hi = wide_dtype(x.dtype)
     z = zi.cpu().to(hi) if zi is not None else None
-    return _reference.allpole(x.cpu().to(hi), a.cpu().to(hi), z, conj_a=conj_a, neg_a=neg_a)
+    a = a.cpu().to(hi)
+    if hop is not None:
+        a = _reference.interpolate(a, hop, x.shape[1])
+    return _reference.allpole(x.cpu().to(hi), a, z, conj_a=conj_a, neg_a=neg_a)
 
 
 def default_max_radius(M: int, complex_poles: bool) -> float:
@@ -201,15 +214,49 @@ def make_inputs(
     seed: int = 0,
     device: Union[str, torch.device] = "cpu",
     max_radius: Optional[float] = None,
+    hop: Optional[int] = None,
 ) -> Tuple[Tensor, Tensor, Tensor]:
     """``(x (B,T), a (B,T,M), zi (B,M))`` of ``dtype`` (real or complex) on ``device``: made in
     float64 / complex128 on the CPU from ``seed`` (``a`` by :func:`stable_coefficients`, then
     ``x`` and ``zi`` standard normal), then converted. The same ``seed`` gives the same values
-    on every machine and device."""
+    on every machine and device.
+
+    With ``hop``, ``a`` holds control frames for ``sample_wise_lpc(..., hop=hop)``: the fewest
+    that cover ``T`` samples, ``(B, (T-1)//hop + 2, M)``, their poles moving through three stable
+    pole sets."""
     g = torch.Generator().manual_seed(seed)
+    if hop is None:
+        a = stable_coefficients(B, T, M, complex_poles=dtype.is_complex, max_radius=max_radius, generator=g)
+    else:
+        F = _reference.frames_needed(T, hop)
+        a = stable_coefficients(B, F, M, complex_poles=dtype.is_complex, max_radius=max_radius, n_knots=3, generator=g)
+        a = a.contiguous()
+    return _with_signal(a, T, dtype, g, device)
+
+
+def _with_signal(
+    a: Tensor, T: int, dtype: torch.dtype, g: torch.Generator, device: Union[str, torch.device]
+) -> Tuple[Tensor, Tensor, Tensor]:
+    """``(x, a, zi)``: ``x (B,T)`` and ``zi (B,M)`` standard normal from ``g`` in float64 / complex128
+    (after ``a``), all three converted to ``dtype`` on ``device``."""
     hi = wide_dtype(dtype)
-    a = stable_coefficients(B, T, M, complex_poles=dtype.is_complex, max_radius=max_radius, generator=g)
+    B, _, M = a.shape
     x = torch.randn(B, T, dtype=hi, generator=g)
     zi = torch.randn(B, M, dtype=hi, generator=g)
     x, a, zi = (v.to(device=device, dtype=dtype) for v in (x, a, zi))
     return x, a, zi
+
+
+def growth_then_decay(T: int, M: int, dtype: torch.dtype, start: int, K: int, growth: float) -> Tensor:
+    """``(1, T, M)`` coefficients with poles of radius ``growth`` over ``[start, start + K)`` and
+    0.5 elsewhere, at ``M`` distinct angles in ``[-2.4, 2.4]`` (conjugate pairs and a real pole:
+    real coefficients; rotated by 0.3 rad for complex dtypes). A state entering the stretch grows
+    by about ``growth**K`` and then decays: the chunk map of the stretch can overflow where the
+    recursion from a tiny state stays far below the float range."""
+    angles = torch.linspace(-2.4, 2.4, M, dtype=torch.float64) if M > 1 else torch.zeros(1, dtype=torch.float64)
+    angles = angles + (0.3 if dtype.is_complex else 0.0)
+    coef = [_poly_from_poles(r * torch.exp(1j * angles)) for r in (growth, 0.5)]
+    if not dtype.is_complex:
+        coef = [c.real for c in coef]
+    n = torch.arange(T)[:, None]
+    return torch.where((n >= start) & (n < start + K), coef[0], coef[1])[None].to(dtype)

@@ -41,6 +41,7 @@ from .._prepare import common_dtype, compute_dtype
 from .._validation import as_tensor_like, check_number, check_range, check_same_device, check_sample_rate, check_tensor
 from ..core import Reverse
 from ..functional import linear_recurrence
+from ..recurrence import previous, recurrence_tangent
 
 __all__ = [
     "attack_release_smoothing",
@@ -89,8 +90,7 @@ class AttackRelease(Function):
         gf = beta * u if need_f else None
         gat = grt = None
         if need_at or need_rt:
-            prev = torch.cat([zi.unsqueeze(1), g[:, :-1]], dim=1)
-            gbeta = u * (f - prev)
+            gbeta = u * (f - previous(g, zi))
             gat = torch.where(zeta, gbeta, 0).sum(1) if need_at else None
             grt = torch.where(zeta, 0, gbeta).sum(1) if need_rt else None
         gzi = None
@@ -99,23 +99,22 @@ class AttackRelease(Function):
         return gf, gat, grt, gzi
 
     @staticmethod
-    def jvp(  # type: ignore[override]
-        ctx: Any,
-        f_dot: Optional[torch.Tensor],
-        at_dot: Optional[torch.Tensor],
-        rt_dot: Optional[torch.Tensor],
-        zi_dot: Optional[torch.Tensor],
-    ) -> torch.Tensor:  # type: ignore[override]
+    def jvp(ctx: Any, *tangents: Optional[torch.Tensor]) -> torch.Tensor:
+        """``tangents = (f_dot, at_dot, rt_dot, zi_dot)``. Given the decisions, ``g`` is the linear
+        recurrence with decay ``1 - beta`` and impulse ``beta f``: its tangent
+        (:func:`tritonlpc.recurrence.recurrence_tangent`) with ``decay_dot = -beta_dot`` and
+        ``impulse_dot = beta f_dot + beta_dot f``."""
+        f_dot, at_dot, rt_dot, zi_dot = tangents
         f, at, rt, zi, g, zeta = ctx.saved_tensors
         beta = _betas(zeta, at, rt)
-        rhs = beta * f_dot if f_dot is not None else torch.zeros_like(g)
+        impulse_dot = beta * f_dot if f_dot is not None else None
+        decay_dot = None
         if at_dot is not None or rt_dot is not None:
             zero = torch.zeros_like(at)
             beta_dot = _betas(zeta, at_dot if at_dot is not None else zero, rt_dot if rt_dot is not None else zero)
-            prev = torch.cat([zi.unsqueeze(1), g[:, :-1]], dim=1)
-            rhs = rhs + beta_dot * (f - prev)
-        z0 = zi_dot if zi_dot is not None else torch.zeros_like(zi)
-        return linear_recurrence(1 - beta, rhs, z0)
+            decay_dot = -beta_dot
+            impulse_dot = beta_dot * f if impulse_dot is None else impulse_dot + beta_dot * f
+        return recurrence_tangent(1 - beta, zi, g, (decay_dot, impulse_dot, zi_dot))
 
 
 def _per_row(name: str, value: Number, B: int, like: torch.Tensor, like_name: str = "x") -> torch.Tensor:

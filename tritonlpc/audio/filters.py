@@ -23,9 +23,12 @@ from typing import Literal, Optional, Tuple, Union, cast, overload
 import torch
 
 from .._prepare import common_dtype
+from .._reference import interpolate
 from .._validation import (
     as_tensor_like,
     check_flag,
+    check_frames,
+    check_hop,
     check_int,
     check_range,
     check_same_device,
@@ -65,19 +68,34 @@ def _check_zi_fir(zi: Optional[torch.Tensor], B: int, K: int, name: str) -> Opti
 
 @overload
 def time_varying_fir(
-    x: torch.Tensor, b: torch.Tensor, zi: Optional[torch.Tensor] = ..., return_zf: Literal[False] = ...
+    x: torch.Tensor,
+    b: torch.Tensor,
+    zi: Optional[torch.Tensor] = ...,
+    return_zf: Literal[False] = ...,
+    *,
+    hop: Optional[int] = ...,
 ) -> torch.Tensor: ...
 @overload
 def time_varying_fir(
-    x: torch.Tensor, b: torch.Tensor, zi: Optional[torch.Tensor], return_zf: Literal[True]
+    x: torch.Tensor, b: torch.Tensor, zi: Optional[torch.Tensor], return_zf: Literal[True], *, hop: Optional[int] = ...
 ) -> Tuple[torch.Tensor, torch.Tensor]: ...
 @overload
 def time_varying_fir(
-    x: torch.Tensor, b: torch.Tensor, zi: Optional[torch.Tensor] = ..., *, return_zf: Literal[True]
+    x: torch.Tensor,
+    b: torch.Tensor,
+    zi: Optional[torch.Tensor] = ...,
+    *,
+    return_zf: Literal[True],
+    hop: Optional[int] = ...,
 ) -> Tuple[torch.Tensor, torch.Tensor]: ...
 @overload
 def time_varying_fir(
-    x: torch.Tensor, b: torch.Tensor, zi: Optional[torch.Tensor] = ..., return_zf: bool = ...
+    x: torch.Tensor,
+    b: torch.Tensor,
+    zi: Optional[torch.Tensor] = ...,
+    return_zf: bool = ...,
+    *,
+    hop: Optional[int] = ...,
 ) -> Union[torch.Tensor, Tuple[torch.Tensor, torch.Tensor]]: ...
 
 
@@ -86,6 +104,8 @@ def time_varying_fir(
     b: torch.Tensor,
     zi: Optional[torch.Tensor] = None,
     return_zf: bool = False,
+    *,
+    hop: Optional[int] = None,
 ) -> Union[torch.Tensor, Tuple[torch.Tensor, torch.Tensor]]:
     r"""Time-varying FIR filter ``y[n] = sum_{k=0..K} b[n, k] x[n-k]``.
 
@@ -97,6 +117,9 @@ def time_varying_fir(
             Default: zeros.
         return_zf (bool, optional): also return ``(x[T-1], ..., x[T-K])``, shape `(B, K)`, the
             ``zi`` that continues the filter in the next block. Default: ``False``.
+        hop (int or None, optional): ``b`` holds control frames `(B, F, K+1)` every ``hop``
+            samples, interpolated as in :func:`tritonlpc.sample_wise_lpc` (one tap at a time,
+            in torch). Default: per-sample ``b``.
 
     Returns:
         Tensor: ``y``, shape `(B, T)` (dtype: torch's promotion of the inputs'), or ``(y, zf)``.
@@ -106,14 +129,21 @@ def time_varying_fir(
         ValueError: shapes or devices do not match.
     """
     check_tensor("x", x, 2, "(B, T)")
-    _check_b(b, *x.shape)
+    hop = check_hop(hop)
+    _check_b(b, x.shape[0], x.shape[1], hop)
     _check_zi_fir(zi, x.shape[0], b.shape[2] - 1, "zi")
     check_same_device([("x", x), ("b", b), ("zi", zi)])
-    y, zf = fir_checked(x, b, zi)
+    y, zf = fir_checked(x, b, zi, hop)
     return (y, zf) if check_flag("return_zf", return_zf) else y
 
 
-def _check_b(b: object, B: int, T: int) -> torch.Tensor:
+def _check_b(b: object, B: int, T: int, hop: Optional[int] = None) -> torch.Tensor:
+    if hop is not None:
+        b = check_tensor("b", b, 3, "(B, F, K+1)")
+        if b.shape[0] != B or b.shape[2] < 1:
+            raise ValueError(f"b must have shape (B, F, K+1) with B = {B} and K >= 0 to match x, got {tuple(b.shape)}")
+        check_frames("b", b.shape[1], T, hop)
+        return b
     b = check_tensor("b", b, 3, "(B, T, K+1)")
     if b.shape[:2] != (B, T) or b.shape[2] < 1:
         raise ValueError(
@@ -122,7 +152,9 @@ def _check_b(b: object, B: int, T: int) -> torch.Tensor:
     return b
 
 
-def fir_checked(x: torch.Tensor, b: torch.Tensor, zi: Optional[torch.Tensor]) -> Tuple[torch.Tensor, torch.Tensor]:
+def fir_checked(
+    x: torch.Tensor, b: torch.Tensor, zi: Optional[torch.Tensor], hop: Optional[int] = None
+) -> Tuple[torch.Tensor, torch.Tensor]:
     """:func:`time_varying_fir` on arguments already validated (by it, or :func:`check_iir`):
     ``(y, zf)``."""
     B, T = x.shape
@@ -131,9 +163,14 @@ def fir_checked(x: torch.Tensor, b: torch.Tensor, zi: Optional[torch.Tensor]) ->
     xx = x.to(dtype)
     past = zi.to(dtype).flip(1) if zi is not None else xx.new_zeros(B, K)
     xp = torch.cat([past, xx], dim=1)  # xp[:, K + n] = x[n]
-    y = b[:, :, 0].to(dtype) * xx
+
+    def tap(k: int) -> torch.Tensor:  # b[:, :, k] per sample, (B, T)
+        bk = b[:, :, k : k + 1].to(dtype)
+        return (bk if hop is None else interpolate(bk, hop, T)).squeeze(2)
+
+    y = tap(0) * xx
     for k in range(1, K + 1):  # a loop over taps, never over time
-        y = y + b[:, :, k].to(dtype) * xp[:, K - k : K - k + T]
+        y = y + tap(k) * xp[:, K - k : K - k + T]
     return y, xp[:, xp.shape[1] - K :].flip(1)
 
 
@@ -154,14 +191,19 @@ def _split_state(zi: object, B: int, K: int, M: int) -> Tuple[Optional[torch.Ten
 
 
 def check_iir(
-    x: object, b: object, a: object, zi: object
+    x: object, b: object, a: object, zi: object, hop: Optional[int] = None
 ) -> Tuple[int, int, int, int, Optional[torch.Tensor], Optional[torch.Tensor]]:
-    """Validate :func:`time_varying_iir`'s arguments; returns ``(B, T, K, M, zi_x, zi_y)``."""
+    """Validate :func:`time_varying_iir`'s arguments (``hop`` checked by ``check_hop``); returns
+    ``(B, T, K, M, zi_x, zi_y)``."""
     x = check_tensor("x", x, 2, "(B, T)")
     B, T = x.shape
-    b = _check_b(b, B, T)
-    a = check_tensor("a", a, 3, "(B, T, M)")
-    if a.shape[:2] != (B, T):
+    b = _check_b(b, B, T, hop)
+    a = check_tensor("a", a, 3, "(B, T, M)" if hop is None else "(B, F, M)")
+    if hop is not None:
+        if a.shape[0] != B:
+            raise ValueError(f"a must have shape (B, F, M) with B = {B} to match x, got {tuple(a.shape)}")
+        check_frames("a", a.shape[1], T, hop)
+    elif a.shape[:2] != (B, T):
         raise ValueError(f"a must have shape (B, T, M) = ({B}, {T}, M) to match x, got {tuple(a.shape)}")
     K, M = b.shape[2] - 1, a.shape[2]
     zx, zy = _split_state(zi, B, K, M)
@@ -175,6 +217,8 @@ def time_varying_iir(
     a: torch.Tensor,
     zi: Optional[IIRState] = None,
     return_zf: bool = False,
+    *,
+    hop: Optional[int] = None,
 ) -> Union[torch.Tensor, Tuple[torch.Tensor, IIRState]]:
     r"""Time-varying IIR filter (direct form I): FIR numerator, then the all-pole denominator.
 
@@ -194,6 +238,10 @@ def time_varying_iir(
             of shape `(B, M)`. Default: zeros.
         return_zf (bool, optional): also return the final state in the same form, so that
             filtering block by block with ``zi = zf`` equals one call. Default: ``False``.
+        hop (int or None, optional): ``b`` and ``a`` hold control frames `(B, F, K+1)` and
+            `(B, F, M)` every ``hop`` samples (:func:`tritonlpc.sample_wise_lpc`'s ``hop``; the
+            numerator is interpolated in torch one tap at a time, the denominator in the
+            kernels). Default: per-sample ``b`` and ``a``.
 
     Returns:
         Tensor: ``y``, shape `(B, T)`, or ``(y, (zf_x, zf_y))`` if ``return_zf``.
@@ -206,8 +254,9 @@ def time_varying_iir(
         >>> b, a = biquad_lowpass(cutoff, q=2.0, sample_rate=48000)   # (B, T, 3), (B, T, 2)
         >>> y = time_varying_iir(x, b, a)
     """
-    *_, zx, zy = check_iir(x, b, a, zi)
-    return iir_checked(x, b, a, zx, zy, check_flag("return_zf", return_zf))
+    hop = check_hop(hop)
+    *_, zx, zy = check_iir(x, b, a, zi, hop)
+    return iir_checked(x, b, a, zx, zy, check_flag("return_zf", return_zf), hop)
 
 
 def iir_checked(
@@ -217,13 +266,14 @@ def iir_checked(
     zx: Optional[torch.Tensor],
     zy: Optional[torch.Tensor],
     return_zf: bool,
+    hop: Optional[int] = None,
 ) -> Union[torch.Tensor, Tuple[torch.Tensor, IIRState]]:
     """:func:`time_varying_iir` on arguments :func:`check_iir` validated (``zi`` split in two)."""
-    v, zf_x = fir_checked(x, b, zx)
+    v, zf_x = fir_checked(x, b, zx, hop)
     if a.shape[2] == 0:
         y, zf_y = v, v.new_zeros(x.shape[0], 0)
     else:
-        y, zf_y = cast(Tuple[torch.Tensor, torch.Tensor], lpc_checked(v, a, zy, True))
+        y, zf_y = cast(Tuple[torch.Tensor, torch.Tensor], lpc_checked(v, a, zy, True, hop))
     return (y, (zf_x, zf_y)) if return_zf else y
 
 
@@ -233,18 +283,22 @@ def time_varying_biquad(
     a: torch.Tensor,
     zi: Optional[IIRState] = None,
     return_zf: bool = False,
+    *,
+    hop: Optional[int] = None,
 ) -> Union[torch.Tensor, Tuple[torch.Tensor, IIRState]]:
     r"""Time-varying biquad ``y[n] = b0 x[n] + b1 x[n-1] + b2 x[n-2] - a1 y[n-1] - a2 y[n-2]``.
 
     :func:`time_varying_iir` with ``b`` of shape `(B, T, 3)` and ``a`` of shape `(B, T, 2)`
-    (e.g. from :func:`biquad_lowpass`); ``zi = (zi_x (B, 2), zi_y (B, 2))``.
+    (e.g. from :func:`biquad_lowpass`); ``zi = (zi_x (B, 2), zi_y (B, 2))``; with ``hop``,
+    control frames `(B, F, 3)` and `(B, F, 2)` (as :func:`time_varying_iir`).
 
     Raises:
         ValueError: ``b`` or ``a`` does not hold 3 and 2 coefficients per sample.
     """
     check_biquad(b, a)
-    *_, zx, zy = check_iir(x, b, a, zi)
-    return iir_checked(x, b, a, zx, zy, check_flag("return_zf", return_zf))
+    hop = check_hop(hop)
+    *_, zx, zy = check_iir(x, b, a, zi, hop)
+    return iir_checked(x, b, a, zx, zy, check_flag("return_zf", return_zf), hop)
 
 
 def check_biquad(b: object, a: object) -> None:

@@ -50,8 +50,9 @@ Contract (every backend implements it identically; the math is in :mod:`tritonlp
     ``f (B,T)``, ``at, rt, zi (B,)`` of one real dtype (float32/float64); returns new
     ``g (B,T)`` and ``zeta (B,T)`` (bool).
 
-``summary(v, a, *, neg_a=False, adjoint=False) -> (P (B,M,M), h (B,M))`` or ``(None, k (B,M))``
-    The affine map ``s_end = P s_start + h`` of filtering the slice ``x = v`` (state
+``summary(v, a, *, neg_a=False, adjoint=False) -> SliceMap(P, h, e)`` or ``SliceMap(None, k, None)``
+    The affine map ``s_end = P 2**e s_start + h`` (``P (B,M,M)`` a mantissa, ``e (B,)`` int32
+    its power-of-two exponent, ``h (B,M)``) of filtering the slice ``x = v`` (state
     ``s = (y[n], ..., y[n-M+1])``), or with ``adjoint`` the constant part ``k`` of
     ``dL/ds_start = P^H mu + k`` for ``g = dL/dy = v`` (torch's complex convention), in one
     pass over the slice; definitions in :func:`tritonlpc._reference.slice_map` /

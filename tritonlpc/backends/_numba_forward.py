@@ -11,7 +11,8 @@ from __future__ import annotations
 import numpy as np
 from numba import prange
 
-from ._numba_scale import BIG, SMALL, STEP, affine_scaled, ldexp, mag, renorm, renorm_one
+from ._numba_frames import at, order
+from ._numba_scale import BIG, SMALL, STEP, affine_scaled, mag, renorm, renorm_one
 from ._numba_support import coef, jit, jit_twins
 
 __all__ = [
@@ -35,7 +36,7 @@ def _pair_any(x, a, zi, y, b0, b1, conj, sgn):
     back from ``y``) are summed while the previous output is still being computed.
     """
     T = x.shape[1]
-    M = a.shape[2]
+    M = order(a)
     two = b1 != b0  # loop-invariant: the compiler keeps a one-row and a two-row loop
     for b in (b0, b1):
         for n in range(min(M, T)):  # head: history partly from zi
@@ -43,7 +44,7 @@ def _pair_any(x, a, zi, y, b0, b1, conj, sgn):
             for i in range(M - 1, -1, -1):
                 k = n - 1 - i
                 prev = y[b, k] if k >= 0 else zi[b, -k - 1]
-                acc -= coef(a[b, n, i], conj, sgn) * prev
+                acc -= coef(at(a, b, n, i), conj, sgn) * prev
             y[b, n] = acc
     if T <= M:
         return
@@ -53,16 +54,16 @@ def _pair_any(x, a, zi, y, b0, b1, conj, sgn):
         acc0 = x[b0, n]
         acc1 = x[b1, n]
         for i in range(M - 1, 1, -1):
-            acc0 -= coef(a[b0, n, i], conj, sgn) * y[b0, n - 1 - i]
+            acc0 -= coef(at(a, b0, n, i), conj, sgn) * y[b0, n - 1 - i]
             if two:
-                acc1 -= coef(a[b1, n, i], conj, sgn) * y[b1, n - 1 - i]
-        acc0 -= coef(a[b0, n, 1], conj, sgn) * q0
-        acc0 -= coef(a[b0, n, 0], conj, sgn) * p0
+                acc1 -= coef(at(a, b1, n, i), conj, sgn) * y[b1, n - 1 - i]
+        acc0 -= coef(at(a, b0, n, 1), conj, sgn) * q0
+        acc0 -= coef(at(a, b0, n, 0), conj, sgn) * p0
         y[b0, n] = acc0
         q0, p0 = p0, acc0
         if two:
-            acc1 -= coef(a[b1, n, 1], conj, sgn) * q1
-            acc1 -= coef(a[b1, n, 0], conj, sgn) * p1
+            acc1 -= coef(at(a, b1, n, 1), conj, sgn) * q1
+            acc1 -= coef(at(a, b1, n, 0), conj, sgn) * p1
             y[b1, n] = acc1
             q1, p1 = p1, acc1
 
@@ -74,8 +75,8 @@ def _pair_m1(x, a, zi, y, b0, b1, conj, sgn):
     s0 = zi[b0, 0]
     s1 = zi[b1, 0]
     for n in range(T):
-        s0 = x[b0, n] - coef(a[b0, n, 0], conj, sgn) * s0
-        s1 = x[b1, n] - coef(a[b1, n, 0], conj, sgn) * s1
+        s0 = x[b0, n] - coef(at(a, b0, n, 0), conj, sgn) * s0
+        s1 = x[b1, n] - coef(at(a, b1, n, 0), conj, sgn) * s1
         y[b0, n] = s0
         y[b1, n] = s1
 
@@ -88,8 +89,8 @@ def _pair_m2(x, a, zi, y, b0, b1, conj, sgn):
     p1, q1 = zi[b1, 0], zi[b1, 1]
     for n in range(T):
         # older tap first: the chain from y[n-1] to y[n] is one multiply-add
-        v0 = x[b0, n] - coef(a[b0, n, 1], conj, sgn) * q0 - coef(a[b0, n, 0], conj, sgn) * p0
-        v1 = x[b1, n] - coef(a[b1, n, 1], conj, sgn) * q1 - coef(a[b1, n, 0], conj, sgn) * p1
+        v0 = x[b0, n] - coef(at(a, b0, n, 1), conj, sgn) * q0 - coef(at(a, b0, n, 0), conj, sgn) * p0
+        v1 = x[b1, n] - coef(at(a, b1, n, 1), conj, sgn) * q1 - coef(at(a, b1, n, 0), conj, sgn) * p1
         q0, p0 = p0, v0
         q1, p1 = p1, v1
         y[b0, n] = v0
@@ -98,7 +99,7 @@ def _pair_m2(x, a, zi, y, b0, b1, conj, sgn):
 
 def _rows_py(x, a, zi, y, conj, sgn):
     B = x.shape[0]
-    M = a.shape[2]
+    M = order(a)
     for p in prange((B + 1) // 2):
         b0 = 2 * p
         # Odd B: the last row is paired with itself (the same values written twice); the pair is
@@ -134,7 +135,7 @@ def _map_segment(x, a, b, t0, t1, conj, sgn, tiny, st):
     would otherwise sit on subnormal numbers, which are many times slower, for the rest of a
     long slice (a value of ``P`` below ``tiny`` contributes less than ``tiny`` per unit of state).
     """
-    M = a.shape[2]
+    M = order(a)
     zero = np.zeros(1, st.dtype)[0]
     one = zero + 1
     f = np.abs(np.zeros(2, st.dtype))  # the renormalisation factors, real, in st's precision
@@ -144,7 +145,7 @@ def _map_segment(x, a, b, t0, t1, conj, sgn, tiny, st):
     if M == 1:
         h, p = zero, one
         for n in range(t0, t1):
-            c0 = coef(a[b, n, 0], conj, sgn)
+            c0 = coef(at(a, b, n, 0), conj, sgn)
             h = x[b, n] - c0 * h
             if live:
                 p, e = renorm_one(-c0 * p, e, f)
@@ -155,8 +156,8 @@ def _map_segment(x, a, b, t0, t1, conj, sgn, tiny, st):
     if M == 2:  # (y[n-1], y[n-2]) of the three lanes: input, unit e_0, unit e_1
         h0, h1, p0, p1, q0, q1 = zero, zero, one, zero, zero, one
         for n in range(t0, t1):
-            c0 = coef(a[b, n, 0], conj, sgn)
-            c1 = coef(a[b, n, 1], conj, sgn)
+            c0 = coef(at(a, b, n, 0), conj, sgn)
+            c1 = coef(at(a, b, n, 1), conj, sgn)
             h0, h1 = x[b, n] - c1 * h1 - c0 * h0, h0
             if live:
                 p0, p1 = -c1 * p1 - c0 * p0, p0
@@ -178,7 +179,7 @@ def _map_segment(x, a, b, t0, t1, conj, sgn, tiny, st):
     for n0 in range(t0, t1, 8):  # blocks of 8 steps, renormalised after each
         for n in range(n0, min(n0 + 8, t1)):
             for i in range(M):
-                c[i] = coef(a[b, n, i], conj, sgn)
+                c[i] = coef(at(a, b, n, i), conj, sgn)
             for lane in range(lanes):
                 acc = x[b, n] if lane == 0 else zero
                 for i in range(M - 1, -1, -1):  # oldest tap first, as the rows kernels
@@ -194,16 +195,16 @@ def _map_segment(x, a, b, t0, t1, conj, sgn, tiny, st):
     return e
 
 
-def _summary_py(x, a, P, h, conj, sgn, tiny):
+def _summary_py(x, a, P, h, E, conj, sgn, tiny):
     B, T = x.shape
-    M = a.shape[2]
+    M = order(a)
     for b in prange(B):
         st = np.empty((M, M + 1), P.dtype)
-        e = _map_segment(x, a, b, 0, T, conj, sgn, tiny, st)
+        E[b] = _map_segment(x, a, b, 0, T, conj, sgn, tiny, st)
         for i in range(M):
             h[b, i] = st[i, 0]
             for j in range(M):
-                P[b, i, j] = ldexp(st[i, j + 1], e)  # unscaled (inf past the range, as before)
+                P[b, i, j] = st[i, j + 1]  # the mantissa: P = P^ 2**E
 
 
 fwd_summary, fwd_summary_serial = jit_twins(_summary_py, "_fwd_summary")
@@ -217,14 +218,14 @@ def _run_segment(x, a, b, t0, t1, state, conj, sgn, buf):
     ``buf`` (length >= M + t1 - t0) receives the history then the outputs; ``state`` is
     overwritten with the end state (y[t1-1], ..., y[t1-M]).
     """
-    M = a.shape[2]
+    M = order(a)
     L = t1 - t0
     for k in range(M):
         buf[M - 1 - k] = state[k]
     for t in range(L):
         acc = x[b, t0 + t]
         for i in range(M - 1, -1, -1):
-            acc -= coef(a[b, t0 + t, i], conj, sgn) * buf[M + t - 1 - i]
+            acc -= coef(at(a, b, t0 + t, i), conj, sgn) * buf[M + t - 1 - i]
         buf[M + t] = acc
     for k in range(M):
         state[k] = buf[M + L - 1 - k]
@@ -232,7 +233,7 @@ def _run_segment(x, a, b, t0, t1, state, conj, sgn, buf):
 
 def _chunked_py(x, a, zi, y, conj, sgn, tiny, L):
     B, T = x.shape
-    M = a.shape[2]
+    M = order(a)
     C = (T + L - 1) // L
     dt = y.dtype
     maps = np.zeros((B, C, M, M + 1), dt)  # per chunk: [h | P^] (see _map_segment)

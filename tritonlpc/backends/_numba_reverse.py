@@ -16,6 +16,7 @@ from __future__ import annotations
 import numpy as np
 from numba import prange
 
+from ._numba_frames import at, order, put, put2
 from ._numba_scale import STEP, affine_scaled, renorm, renorm_one
 from ._numba_support import coef, jit, jit_twins
 
@@ -31,11 +32,11 @@ __all__ = [
 
 # --------------------------------------------------------------------------- one row, any order
 @jit(inline="always")
-def _coef_next(a, b, n, j, conj, sgn, zero):
-    """``A[n+1, j]`` of row b, the coefficient step ``n`` reads; ``zero`` past the end
+def _coef_next(a, b, n, j, T, conj, sgn, zero):
+    """``A[n+1, j]`` of row b, the coefficient step ``n`` reads; ``zero`` past the end ``T``
     (``lambda[T] = 0``: the last step only adds ``g``)."""
-    if n + 1 < a.shape[1]:
-        return coef(a[b, n + 1, j], conj, sgn)
+    if n + 1 < T:
+        return coef(at(a, b, n + 1, j), conj, sgn)
     return zero
 
 
@@ -43,11 +44,11 @@ def _coef_next(a, b, n, j, conj, sgn, zero):
 def _step(gn, a, b, n, T, lam, l0, conj, sgn):
     """One step of the transposed form: ``lam[1:M]`` updated in place, the new ``lam_0``
     returned (kept in a register by the callers: one multiply-add from u[n+1] to u[n])."""
-    M = a.shape[2]
+    M = order(a)
     if n + 1 < T:
-        new = (gn + lam[1]) - coef(a[b, n + 1, 0], conj, sgn) * l0
+        new = (gn + lam[1]) - coef(at(a, b, n + 1, 0), conj, sgn) * l0
         for j in range(1, M):
-            lam[j] = lam[j + 1] - coef(a[b, n + 1, j], conj, sgn) * l0
+            lam[j] = lam[j + 1] - coef(at(a, b, n + 1, j), conj, sgn) * l0
         return new
     for j in range(1, M):
         lam[j] = lam[j + 1]
@@ -69,7 +70,7 @@ def _walk(g, a, b, t0, t1, lam, conj, sgn):
 def _walk_writing(g, a, y, zi, u, ga, b, t0, t1, lam, need_a, conj, sgn):
     """:func:`_walk`, storing ``u`` and (``need_a``) ``grad_A = -u conj(y[n-1-j])``."""
     T = g.shape[1]
-    M = a.shape[2]
+    M = order(a)
     l0 = lam[0]
     for n in range(t1 - 1, t0 - 1, -1):
         l0 = _step(g[b, n], a, b, n, T, lam, l0, conj, sgn)
@@ -78,17 +79,17 @@ def _walk_writing(g, a, y, zi, u, ga, b, t0, t1, lam, need_a, conj, sgn):
             for j in range(M):
                 k = n - 1 - j
                 prev = y[b, k] if k >= 0 else zi[b, -k - 1]
-                ga[b, n, j] = -sgn * l0 * prev.conjugate()
+                put(ga, b, n, j, -sgn * l0 * prev.conjugate())
     lam[0] = l0
 
 
 @jit
 def _zi_step(a, lam, gzi, b, conj, sgn):
     """grad_zi[j] = -A[0, j] u[0] + lam_{j+1}[0] (gradient w.r.t. zi, not A)."""
-    M = a.shape[2]
+    M = order(a)
     u0 = lam[0]
     for j in range(M):
-        gzi[b, j] = lam[j + 1] - coef(a[b, 0, j], conj, sgn) * u0
+        gzi[b, j] = lam[j + 1] - coef(at(a, b, 0, j), conj, sgn) * u0
 
 
 # --------------------------------------------------------------------------- rows, orders 1 and 2
@@ -99,18 +100,17 @@ def _pair_m1(g, a, y, zi, u, ga, gzi, b0, b1, need_a, need_zi, conj, sgn):
     zero = np.zeros(1, u.dtype)[0]
     s0 = s1 = zero
     for n in range(T - 1, -1, -1):
-        s0 = g[b0, n] - _coef_next(a, b0, n, 0, conj, sgn, zero) * s0
-        s1 = g[b1, n] - _coef_next(a, b1, n, 0, conj, sgn, zero) * s1
+        s0 = g[b0, n] - _coef_next(a, b0, n, 0, T, conj, sgn, zero) * s0
+        s1 = g[b1, n] - _coef_next(a, b1, n, 0, T, conj, sgn, zero) * s1
         u[b0, n] = s0
         u[b1, n] = s1
         if need_a:
             p0 = y[b0, n - 1] if n > 0 else zi[b0, 0]
             p1 = y[b1, n - 1] if n > 0 else zi[b1, 0]
-            ga[b0, n, 0] = -sgn * s0 * p0.conjugate()
-            ga[b1, n, 0] = -sgn * s1 * p1.conjugate()
+            put2(ga, b0, b1, n, 0, -sgn * s0 * p0.conjugate(), -sgn * s1 * p1.conjugate())
     if need_zi and T > 0:
-        gzi[b0, 0] = -coef(a[b0, 0, 0], conj, sgn) * s0
-        gzi[b1, 0] = -coef(a[b1, 0, 0], conj, sgn) * s1
+        gzi[b0, 0] = -coef(at(a, b0, 0, 0), conj, sgn) * s0
+        gzi[b1, 0] = -coef(at(a, b1, 0, 0), conj, sgn) * s1
 
 
 @jit
@@ -118,14 +118,22 @@ def _pair_m2(g, a, y, zi, u, ga, gzi, b0, b1, need_a, need_zi, conj, sgn):
     """Two rows of order 2 together, lambda in registers (``b1 == b0``: one row); fused
     grad_a and grad_zi."""
     T = g.shape[1]
-    zero = np.zeros(1, u.dtype)[0]
-    l0a = l1a = l0b = l1b = zero  # lambda_0, lambda_1 of row b0 (l*b: row b1)
+    l0a = np.zeros(1, u.dtype)[0]  # lambda_0, lambda_1 of row b0 (l*b: row b1)
+    l1a = l0a
+    l0b = l0a
+    l1b = l0a
     for n in range(T - 1, -1, -1):
-        ua, ub = l0a, l0b
-        l0a = g[b0, n] + l1a - _coef_next(a, b0, n, 0, conj, sgn, zero) * ua
-        l1a = -_coef_next(a, b0, n, 1, conj, sgn, zero) * ua
-        l0b = g[b1, n] + l1b - _coef_next(a, b1, n, 0, conj, sgn, zero) * ub
-        l1b = -_coef_next(a, b1, n, 1, conj, sgn, zero) * ub
+        # the last step apart, not through _coef_next: with the zero coefficient selected in
+        # the loop, u came out different in the last bit with and without need_a (float64)
+        if n + 1 < T:
+            ua, ub = l0a, l0b
+            l0a = g[b0, n] + l1a - coef(at(a, b0, n + 1, 0), conj, sgn) * ua
+            l1a = -coef(at(a, b0, n + 1, 1), conj, sgn) * ua
+            l0b = g[b1, n] + l1b - coef(at(a, b1, n + 1, 0), conj, sgn) * ub
+            l1b = -coef(at(a, b1, n + 1, 1), conj, sgn) * ub
+        else:
+            l0a = g[b0, n] + l0a
+            l0b = g[b1, n] + l0b
         u[b0, n] = l0a
         u[b1, n] = l0b
         if need_a:
@@ -135,20 +143,18 @@ def _pair_m2(g, a, y, zi, u, ga, gzi, b0, b1, need_a, need_zi, conj, sgn):
                 p0, q0, p1, q1 = y[b0, 0], zi[b0, 0], y[b1, 0], zi[b1, 0]
             else:
                 p0, q0, p1, q1 = zi[b0, 0], zi[b0, 1], zi[b1, 0], zi[b1, 1]
-            ga[b0, n, 0] = -sgn * l0a * p0.conjugate()
-            ga[b0, n, 1] = -sgn * l0a * q0.conjugate()
-            ga[b1, n, 0] = -sgn * l0b * p1.conjugate()
-            ga[b1, n, 1] = -sgn * l0b * q1.conjugate()
+            put2(ga, b0, b1, n, 0, -sgn * l0a * p0.conjugate(), -sgn * l0b * p1.conjugate())
+            put2(ga, b0, b1, n, 1, -sgn * l0a * q0.conjugate(), -sgn * l0b * q1.conjugate())
     if need_zi and T > 0:
-        gzi[b0, 0] = l1a - coef(a[b0, 0, 0], conj, sgn) * l0a
-        gzi[b0, 1] = -coef(a[b0, 0, 1], conj, sgn) * l0a
-        gzi[b1, 0] = l1b - coef(a[b1, 0, 0], conj, sgn) * l0b
-        gzi[b1, 1] = -coef(a[b1, 0, 1], conj, sgn) * l0b
+        gzi[b0, 0] = l1a - coef(at(a, b0, 0, 0), conj, sgn) * l0a
+        gzi[b0, 1] = -coef(at(a, b0, 0, 1), conj, sgn) * l0a
+        gzi[b1, 0] = l1b - coef(at(a, b1, 0, 0), conj, sgn) * l0b
+        gzi[b1, 1] = -coef(at(a, b1, 0, 1), conj, sgn) * l0b
 
 
 def _rows_py(g, a, y, zi, u, ga, gzi, need_a, need_zi, conj, sgn):
     B, T = g.shape
-    M = a.shape[2]
+    M = order(a)
     if M <= 2:
         for p in prange((B + 1) // 2):
             b0 = 2 * p
@@ -175,7 +181,7 @@ rev_rows, rev_rows_serial = jit_twins(_rows_py, "_rev_rows")
 def _summary_py(g, a, k, conj, sgn):
     """``k[b] = dL/d(start state)`` of each row with a zero end-state adjoint (``T >= 1``)."""
     B, T = g.shape
-    M = a.shape[2]
+    M = order(a)
     for b in prange(B):
         lam = np.zeros(M + 1, k.dtype)
         _walk(g, a, b, 0, T, lam, conj, sgn)
@@ -195,7 +201,8 @@ def _map_segment(g, a, b, t0, t1, conj, sgn, Q):
 
     Returns the exponent ``e`` of the transition: ``Q[:, 1:]`` holds its mantissa, renormalised
     every 8 steps (see :mod:`._numba_scale`; ``e`` is 0 unless it grows past ``BIG``)."""
-    M = a.shape[2]
+    T = g.shape[1]
+    M = order(a)
     zero = np.zeros(1, Q.dtype)[0]
     c = np.empty(M, Q.dtype)
     f = np.abs(np.zeros(2, Q.dtype))  # the renormalisation factors, real, in Q's precision
@@ -207,7 +214,7 @@ def _map_segment(g, a, b, t0, t1, conj, sgn, Q):
     if M == 1:  # lanes in registers, renormalised every step (lambda_1 stays 0)
         h, q = zero, Q[0, 1]
         for n in range(t1 - 1, t0 - 1, -1):
-            c0 = _coef_next(a, b, n, 0, conj, sgn, zero)
+            c0 = _coef_next(a, b, n, 0, T, conj, sgn, zero)
             h = g[b, n] - c0 * h
             q, e = renorm_one(-c0 * q, e, f)
         Q[0, 0], Q[0, 1] = h, q
@@ -215,7 +222,7 @@ def _map_segment(g, a, b, t0, t1, conj, sgn, Q):
     for top in range(t1 - 1, t0 - 1, -8):  # blocks of 8 steps, renormalised after each
         for n in range(top, max(top - 8, t0 - 1), -1):
             for j in range(M):
-                c[j] = _coef_next(a, b, n, j, conj, sgn, zero)
+                c[j] = _coef_next(a, b, n, j, T, conj, sgn, zero)
             for lane in range(M + 1):
                 un = Q[0, lane]  # u[n+1]
                 gn = g[b, n] if lane == 0 else zero
@@ -228,7 +235,7 @@ def _map_segment(g, a, b, t0, t1, conj, sgn, Q):
 
 def _chunked_py(g, a, y, zi, u, ga, gzi, need_a, need_zi, conj, sgn, L):
     B, T = g.shape
-    M = a.shape[2]
+    M = order(a)
     C = (T + L - 1) // L
     dt = u.dtype
     maps = np.zeros((B, C, M + 1, M + 1), dt)  # per chunk: [h | Q^], lambda[t0] from lambda[t1]

@@ -166,6 +166,15 @@ def affine(P, s, h):
 _ENTRIES: Dict[Any, Callable] = {}
 
 
+def _numba_type(v: Any, layout: Literal["C", "A"]) -> Any:
+    """Numba's type of a kernel argument, arrays (also inside tuples) typed with ``layout``."""
+    if isinstance(v, np.ndarray):
+        return numba.types.Array(numba.from_dtype(v.dtype), v.ndim, layout)
+    if type(v) is tuple:
+        return numba.types.Tuple(tuple(_numba_type(e, layout) for e in v))
+    return numba.typeof(v)
+
+
 def launch(kernel: Any, *args: Any) -> None:
     """Call ``kernel`` through at most two compiled versions per dtype.
 
@@ -177,20 +186,18 @@ def launch(kernel: Any, *args: Any) -> None:
     ``args[0]`` is an array of the working dtype.
     """
     contiguous = True
+    framed = False  # a tuple argument (control frames, see ._numba_frames): its arrays count too
     for v in args:
-        if isinstance(v, np.ndarray) and not v.flags.c_contiguous:
-            contiguous = False
-            break
-    key = (kernel, args[0].dtype, contiguous)
+        if isinstance(v, np.ndarray):
+            contiguous = contiguous and v.flags.c_contiguous
+        elif type(v) is tuple:
+            framed = True
+            contiguous = contiguous and all(e.flags.c_contiguous for e in v if isinstance(e, np.ndarray))
+    key = (kernel, args[0].dtype, contiguous, framed)
     entry = _ENTRIES.get(key)
     if entry is None:
         layout: Literal["C", "A"] = "C" if contiguous else "A"
-        sig = tuple(
-            numba.types.Array(numba.from_dtype(v.dtype), v.ndim, layout)
-            if isinstance(v, np.ndarray)
-            else numba.typeof(v)
-            for v in args
-        )
+        sig = tuple(_numba_type(v, layout) for v in args)
         entry = _ENTRIES[key] = kernel.compile(sig)  # loads from the on-disk cache when it can
     entry(*args)
 

@@ -11,14 +11,30 @@ the same at the edges. The contract's prose is in :mod:`tritonlpc.backends`; the
 from __future__ import annotations
 
 import abc
-from typing import Any, ClassVar, Optional, Tuple
+from typing import Any, ClassVar, NamedTuple, Optional, Tuple
 
 import torch
 from torch import Tensor
 
-__all__ = ["Backend", "Grads", "check_knob"]
+from .._reference import interpolate, interpolate_transpose
+
+__all__ = ["Backend", "Grads", "SliceMap", "check_knob"]
 
 Grads = Tuple[Tensor, Optional[Tensor], Optional[Tensor]]
+
+
+class SliceMap(NamedTuple):
+    """A slice's affine map ``s_end = P^ 2**e s_start + h`` (:meth:`Backend.summary`), or its
+    adjoint's constant part ``k`` in ``h`` (``P^`` and ``e`` then ``None``).
+
+    ``P^ (B,M,M)`` is the transition's mantissa and ``e (B,)`` (int32) its power-of-two exponent:
+    the transition of an unstable slice may overflow where its product with the actual state
+    does not. Apply it with :func:`tritonlpc._reference.apply_map` (``apply_map(P, h, s, e)``).
+    """
+
+    P: Optional[Tensor]
+    h: Tensor
+    e: Optional[Tensor]
 
 
 def check_knob(name: str, value: Optional[int], pow2: bool = False) -> None:
@@ -51,6 +67,10 @@ class Backend(abc.ABC):
     supports_half: ClassVar[bool] = False
     """Computes float16/bfloat16 inputs as they are (accumulating in float32); otherwise the
     public functions cast them to float32 first."""
+    supports_hop: ClassVar[bool] = False
+    """Interpolates control-rate coefficients (``hop=``) inside its kernels; otherwise the base
+    class interpolates them to every sample in torch (:func:`tritonlpc._reference.interpolate`)
+    and reduces the per-sample gradient to the frames (a `(B,T,M)` tensor each way)."""
 
     # ------------------------------------------------------------------ what a backend supplies
     def check_device(self, t: Tensor) -> None:  # noqa: B027 (an optional hook: any device by default)
@@ -89,16 +109,29 @@ class Backend(abc.ABC):
 
     # ------------------------------------------------------------------ the contract
     def forward(
-        self, x: Tensor, a: Tensor, zi: Tensor, conj_a: bool = False, neg_a: bool = False, **knobs: Any
+        self,
+        x: Tensor,
+        a: Tensor,
+        zi: Tensor,
+        conj_a: bool = False,
+        neg_a: bool = False,
+        *,
+        hop: Optional[int] = None,
+        **knobs: Any,
     ) -> Tensor:
         """``y[n] = x[n] - sum_i A[n,i-1] y[n-i]``, ``y[-k] = zi[k-1]``; ``A = a`` (``-a`` if
         ``neg_a``; conjugated if ``conj_a``).
 
-        ``x (B,T)``, ``a (B,T,M)``, ``zi (B,M)``: one dtype and device, any strides (``a`` is read
-        in place). Returns a new contiguous ``y (B,T)``.
+        ``x (B,T)``, ``a (B,T,M)`` (or control frames ``(B,F,M)`` every ``hop`` samples, see
+        :func:`tritonlpc._reference.interpolate`), ``zi (B,M)``: one dtype and device, any
+        strides (``a`` is read in place). Returns a new contiguous ``y (B,T)``.
         """
         self.check_device(x)
-        B, T, _ = a.shape
+        B, T = x.shape
+        if hop is not None:
+            if not self.supports_hop:
+                return self.forward(x, interpolate(a, hop, T), zi, conj_a, neg_a, **knobs)
+            knobs["hop"] = hop
         y = self._empty(x, (B, T))
         if B and T:
             if knobs:
@@ -116,25 +149,39 @@ class Backend(abc.ABC):
         need_grad_a: bool,
         need_grad_zi: bool,
         neg_a: bool = False,
+        *,
+        hop: Optional[int] = None,
         **knobs: Any,
     ) -> Grads:
         """Fused vector-Jacobian product of :meth:`forward` (``conj_a=False``) in torch's
         convention for complex numbers.
 
         ``g = dL/dy (B,T)``; ``y`` (the forward's output) and ``zi`` may be ``None`` unless
-        ``need_grad_a``. Returns new contiguous ``(grad_x (B,T), grad_a (B,T,M) or None,
-        grad_zi (B,M) or None)``; with ``neg_a``, ``grad_a`` is w.r.t. the ``a`` passed in.
+        ``need_grad_a``. Returns new contiguous ``(grad_x (B,T), grad_a or None,
+        grad_zi (B,M) or None)``; ``grad_a`` has ``a``'s shape (`(B,T,M)`, or `(B,F,M)` with
+        ``hop``: the frames' gradient); with ``neg_a``, it is w.r.t. the ``a`` passed in.
 
         Raises:
             ValueError: ``need_grad_a`` without ``y`` or ``zi``.
         """
         if need_grad_a and (y is None or zi is None):
             raise ValueError("backward needs y and zi to compute grad_a (need_grad_a=True)")
+        if hop is not None and not self.supports_hop:
+            F = a.shape[1]
+            gx, ga, gzi = self.backward(
+                g, interpolate(a, hop, g.shape[1]), y, zi, need_grad_a, need_grad_zi, neg_a, **knobs
+            )
+            return gx, interpolate_transpose(ga, hop, F) if ga is not None else None, gzi
+        if hop is not None:
+            knobs["hop"] = hop
         return self._run_adjoint(g, a, y, zi, bool(need_grad_a), bool(need_grad_zi), True, bool(neg_a), knobs)
 
     def reverse(self, g: Tensor, a: Tensor, conj_a: bool = False, neg_a: bool = False, **knobs: Any) -> Tensor:
         """The reverse filter ``u[n] = g[n] - sum_i A[n+i,i-1] u[n+i]`` (``A`` as in
-        :meth:`forward`, conjugated only if ``conj_a``): ``g (B,T)``, ``a (B,T,M)`` -> new ``u (B,T)``."""
+        :meth:`forward`, conjugated only if ``conj_a``; frames with the keyword ``hop``, as
+        :meth:`forward`): ``g (B,T)``, ``a (B,T,M)`` -> new ``u (B,T)``."""
+        if knobs.get("hop") is not None and not self.supports_hop:
+            a = interpolate(a, knobs.pop("hop"), g.shape[1])
         return self._run_adjoint(g, a, None, None, False, False, bool(conj_a), bool(neg_a), knobs)[0]
 
     def smooth(self, f: Tensor, at: Tensor, rt: Tensor, zi: Tensor) -> Tuple[Tensor, Tensor]:
@@ -156,16 +203,15 @@ class Backend(abc.ABC):
         return g, zeta
 
     @abc.abstractmethod
-    def summary(
-        self, v: Tensor, a: Tensor, *, neg_a: bool = False, adjoint: bool = False
-    ) -> Tuple[Optional[Tensor], Tensor]:
+    def summary(self, v: Tensor, a: Tensor, *, neg_a: bool = False, adjoint: bool = False) -> SliceMap:
         """The affine map of a slice (:func:`tritonlpc._reference.slice_map`), or its adjoint's
         constant part (:func:`tritonlpc._reference.adjoint_slice_map`), in one pass over the slice.
 
         ``v (B,T)``: the input ``x``, or ``g = dL/dy`` if ``adjoint``; ``a (B,T,M)``, any strides,
         read in place; ``A = -a`` if ``neg_a``. ``T`` may be 0 (``P = I``, ``h = k = 0``) or
-        smaller than ``M``. Returns new ``(P (B,M,M), h (B,M))``, or ``(None, k (B,M))`` if
-        ``adjoint``, in ``v``'s dtype.
+        smaller than ``M``. Returns a new ``SliceMap(P^ (B,M,M), h (B,M), e (B,) int32)`` with
+        ``P = P^ 2**e`` (``P^`` and ``h`` in ``v``'s dtype; ``e`` is 0 unless the transition grows
+        large), or ``SliceMap(None, k (B,M), None)`` if ``adjoint``.
         """
 
     def __repr__(self) -> str:
@@ -185,9 +231,10 @@ class Backend(abc.ABC):
         knobs: Any,
     ) -> Grads:
         self.check_device(g)
-        B, T, M = a.shape
+        B, T = g.shape
+        M = a.shape[2]
         u = self._empty(g, (B, T))
-        grad_a = self._empty(g, (B, T, M)) if need_a else None
+        grad_a = self._empty(g, tuple(a.shape)) if need_a else None  # a's shape: frames with hop
         grad_zi = None
         if need_zi:  # the kernels write all of grad_zi when T > 0; with T == 0 it is zero
             grad_zi = self._empty(g, (B, M)) if T else self._empty(g, (B, M)).zero_()

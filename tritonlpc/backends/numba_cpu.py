@@ -53,7 +53,7 @@ described there), :mod:`._numba_smooth`.
 from __future__ import annotations
 
 import functools
-from typing import Any, Optional, Tuple
+from typing import Any, Dict, Optional, Tuple
 
 import numba
 import numpy as np
@@ -62,9 +62,10 @@ from torch import Tensor
 
 from . import _numba_forward as fwd
 from . import _numba_reverse as rev
+from ._numba_frames import frames_arg, frames_grad, frames_grad_arg
 from ._numba_smooth import smooth_rows, smooth_rows_serial
 from ._numba_support import launch, launch_parallel, parallel_allowed
-from .base import Backend
+from .base import Backend, SliceMap
 
 __all__ = ["NumbaBackend", "BACKEND"]
 
@@ -138,19 +139,27 @@ _FORWARD = (fwd.fwd_rows, fwd.fwd_rows_serial, fwd.fwd_chunked, fwd.fwd_chunked_
 _REVERSE = (rev.rev_rows, rev.rev_rows_serial, rev.rev_chunked, rev.rev_chunked_serial)
 
 
+def _knobs(*, schedule: Optional[str] = None, chunk_len: Optional[int] = None) -> Tuple[Optional[str], Optional[int]]:
+    """The knobs of a call, see :class:`NumbaBackend` (an unknown name raises ``TypeError``)."""
+    return schedule, chunk_len
+
+
 def _run(
     kernels: Tuple,
     shape: Tuple[int, ...],
     args: Tuple,
-    tiny_of: Optional[torch.dtype] = None,
-    *,
-    schedule: Optional[str] = None,
-    chunk_len: Optional[int] = None,
+    tiny_of: Optional[torch.dtype],
+    knobs: Dict[str, Any],
+    align: int = 1,
 ) -> None:
-    """Launch one of ``kernels`` (``_FORWARD`` or ``_REVERSE``) on ``args`` for ``a`` of ``shape``
-    with this call's schedule (the knobs ``schedule`` and ``chunk_len``, see
-    :class:`NumbaBackend`; the chunked kernels take the chunk length after ``args``, preceded by
-    ``_tiny(tiny_of)`` where given)."""
+    """Launch one of ``kernels`` (``_FORWARD`` or ``_REVERSE``) on ``args`` for ``shape = (B, T, M)``
+    with this call's schedule (``knobs``, see :func:`_knobs`; the chunked kernels take the chunk
+    length, rounded up to a multiple of ``align``, after ``args``, preceded by ``_tiny(tiny_of)``
+    unless ``tiny_of`` is ``None``).
+
+    ``knobs`` is passed as the dict it is: calling with an empty ``**knobs`` unpacked into
+    keyword parameters took 0.18 us longer in a micro-benchmark (loaded 2-core machine)."""
+    schedule, chunk_len = _knobs(**knobs) if knobs else (None, None)
     B, T, M = shape
     rows, rows_serial, chunked, chunked_serial = kernels
     if _small(B, T, M, schedule, chunk_len):
@@ -158,6 +167,7 @@ def _run(
         return
     sched, L = _pick_schedule(B, T, M, schedule, chunk_len)
     if sched == "chunked":
+        L = -(-L // align) * align
         extra = () if tiny_of is None else (_tiny(tiny_of),)
         launch_parallel(chunked, chunked_serial, *args, *extra, L)
     elif _parallel_pays(B, T, M):
@@ -171,18 +181,25 @@ class NumbaBackend(Backend):
 
     Kernel knobs (keyword arguments of ``forward``/``backward``/``reverse``): ``schedule``
     (``"rows"`` | ``"chunked"``) and ``chunk_len`` override the automatic choice.
+
+    Control frames (``hop``) are interpolated in registers where the kernels read ``a``, and the
+    backward reduces ``dL/da`` to the frames as it goes (:mod:`._numba_frames`; the chunked
+    schedule's chunks are whole intervals of ``hop`` samples), in a fixed order.
     """
 
     name = "numba"
     supports_half = False
+    supports_hop = True
 
     def _empty(self, like: torch.Tensor, shape: Tuple[int, ...], dtype: Optional[torch.dtype] = None) -> torch.Tensor:
         # CPU only: no device to pass; torch parses unpacked sizes faster than a tuple (~0.5 us)
         return torch.empty(*shape, dtype=like.dtype if dtype is None else dtype)
 
     def _forward(self, x: Tensor, a: Tensor, zi: Tensor, y: Tensor, conj_a: bool, neg_a: bool, **knobs: Any) -> None:
-        args = (_np(x), _np(a), _np(zi), y.numpy(), conj_a, _sign(x.dtype, neg_a))
-        _run(_FORWARD, a.shape, args, x.dtype, **knobs)
+        hop = knobs.pop("hop", None)
+        coefs = _np(a) if hop is None else frames_arg(_np(a), hop, x.dtype)
+        args = (_np(x), coefs, _np(zi), y.numpy(), conj_a, _sign(x.dtype, neg_a))
+        _run(_FORWARD, (*x.shape, a.shape[2]), args, x.dtype, knobs)
 
     def _adjoint(
         self,
@@ -198,25 +215,34 @@ class NumbaBackend(Backend):
         **knobs: Any,
     ) -> None:
         need_a, need_zi = grad_a is not None, grad_zi is not None
+        hop = knobs.pop("hop", None)
+        coefs: Any = _np(a)
+        grads: Any = grad_a.numpy() if need_a else _dummy(g.dtype, 3)  # type: ignore[union-attr]  # need_a: given
+        acc = None
+        if hop is not None:  # frames: accumulated per interval into acc (2, B, F, M), see ._numba_frames
+            coefs = frames_arg(coefs, hop, g.dtype)
+            acc = torch.zeros(2, *a.shape, dtype=g.dtype) if need_a else torch.zeros(2, 1, 1, 1, dtype=g.dtype)
+            grads = frames_grad_arg(acc, hop)
         args = (
             _np(g),
-            _np(a),
+            coefs,
             _np(y) if need_a else _dummy(g.dtype, 2),  # type: ignore[arg-type]  # need_a: Backend.backward checked y, zi
             _np(zi) if need_a else _dummy(g.dtype, 2),  # type: ignore[arg-type]
             u.numpy(),
-            grad_a.numpy() if need_a else _dummy(g.dtype, 3),  # type: ignore[union-attr]  # need_a: grad_a is given
+            grads,
             grad_zi.numpy() if need_zi else _dummy(g.dtype, 2),  # type: ignore[union-attr]  # need_zi: grad_zi is given
             need_a,
             need_zi,
             conj_a,
             _sign(g.dtype, neg_a),
         )
-        _run(_REVERSE, a.shape, args, **knobs)
+        _run(_REVERSE, (*g.shape, a.shape[2]), args, None, knobs, hop or 1)
+        if acc is not None and need_a:
+            frames_grad(acc, grad_a)  # type: ignore[arg-type]  # need_a: given
 
-    def summary(
-        self, v: Tensor, a: Tensor, *, neg_a: bool = False, adjoint: bool = False
-    ) -> Tuple[Optional[Tensor], Tensor]:
-        """The slice map, in one pass over the slice (see :meth:`Backend.summary`)."""
+    def summary(self, v: Tensor, a: Tensor, *, neg_a: bool = False, adjoint: bool = False) -> SliceMap:
+        """The slice map, in one pass over the slice, its transition as a mantissa and exponent
+        (see :meth:`Backend.summary`)."""
         B, T, M = a.shape
         sgn = _sign(v.dtype, neg_a)
         if adjoint:
@@ -225,13 +251,14 @@ class NumbaBackend(Backend):
                 self._launch_rows(
                     rev.rev_summary, rev.rev_summary_serial, B, T, M, _np(v), _np(a), k.numpy(), True, sgn
                 )
-            return None, k
+            return SliceMap(None, k, None)
         P = torch.eye(M, dtype=v.dtype).expand(B, M, M).contiguous()
         h = torch.zeros(B, M, dtype=v.dtype)
+        e = torch.zeros(B, dtype=torch.int32)
         if B and T:
-            args = (_np(v), _np(a), P.numpy(), h.numpy(), False, sgn, _tiny(v.dtype))
+            args = (_np(v), _np(a), P.numpy(), h.numpy(), e.numpy(), False, sgn, _tiny(v.dtype))
             self._launch_rows(fwd.fwd_summary, fwd.fwd_summary_serial, B, T, M, *args)
-        return P, h
+        return SliceMap(P, h, e)
 
     @staticmethod
     def _launch_rows(parallel: object, serial: object, B: int, T: int, M: int, *args: object) -> None:

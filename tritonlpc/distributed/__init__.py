@@ -4,9 +4,9 @@ Each rank of a process group holds a contiguous time slice ``[t_r, t_{r+1})`` of
 ``B`` rows (rank order = time order; slices may be uneven, shorter than the filter order, or
 empty) and calls the same function; each gets its slice of the single-process result, with
 gradients of every input that match the single-process ones. A slice's effect on the filter
-state is an affine map of ``M x (M+1)`` numbers (:mod:`.summary`), so a forward exchanges one
-all-gather of those maps and a backward one all-gather of ``2·B·M`` adjoint values, whatever
-the slice lengths. Built on ``torch.distributed`` collectives (gloo on CPU, NCCL on GPU); the
+state is an affine map of ``M x (M+1)`` numbers and a power-of-two exponent (:mod:`.summary`),
+so a forward exchanges one all-gather of those maps and a backward one all-gather of ``2·B·M``
+adjoint values, whatever the slice lengths. Built on ``torch.distributed`` collectives (gloo on CPU, NCCL on GPU); the
 filtering on each rank uses the backend of its tensors (Numba on CPU, Triton on CUDA).
 
 Functions (plain tensors, or DTensors sharded on time, ``Shard(1)``, over a 1-D mesh):

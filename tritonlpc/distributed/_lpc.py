@@ -3,10 +3,13 @@
 
 Forward, on the rank holding samples ``[t_r, t_{r+1})``:
 
-1. summary of the local slice, ``s_end = P_r s_start + h_r`` (:mod:`.summary`); rank 0 knows its
-   start state (``zi``), so it filters at once and its map is the constant ``(0, s_end)``;
-2. one ``all_gather`` of the ``(P_q, h_q)`` (``B·M·(M+1)`` values per rank);
-3. the start state ``s_start = m_{r-1}(... m_1(m_0(0)))`` with ``m_q(s) = P_q s + h_q``: the
+1. summary of the local slice, ``s_end = P_r 2**e_r s_start + h_r`` (:mod:`.summary`; the
+   transition as a mantissa and a power-of-two exponent, so that the map of an unstable slice
+   overflows only where its product with the actual state would); rank 0 knows its start state
+   (``zi``), so it filters at once and its map is the constant ``(0, s_end)``;
+2. one ``all_gather`` of the ``(P_q, h_q, e_q)`` (``B·M·(M+2)`` values per rank, ``e_q`` repeated
+   in a column of the map's dtype: exact);
+3. the start state ``s_start = m_{r-1}(... m_1(m_0(0)))`` with ``m_q(s) = P_q 2**e_q s + h_q``: the
    earlier ranks' maps composed in rank order (the same operations on every rank: deterministic,
    and ``zf`` is bit-identical everywhere); slices shorter than ``M`` need no special case, the
    maps act on the full state;
@@ -14,7 +17,8 @@ Forward, on the rank holding samples ``[t_r, t_{r+1})``:
 
 Backward, the same in reverse: each rank's ``k_r`` (the adjoint of its start state from its own
 ``dL/dy``) and ``dL/dzf`` are all-gathered (``2·B·M`` values per rank); the adjoint of this
-slice's end state is ``mu_r = P_{r+1}^H (... (P_{R-1}^H mu_{R-1} + k_{R-1}) ...) + k_{r+1}`` with
+slice's end state is ``mu_r = P_{r+1}^H (... (P_{R-1}^H mu_{R-1} + k_{R-1}) ...) + k_{r+1}`` (each
+``P_q^H`` with its exponent, as in the forward) with
 ``mu_{R-1} = sum_r dL/dzf_r``, injected into the local fused backward as extra ``dL/dy`` on the
 slice's last ``M`` samples. ``dL/da`` at the slice's start uses the saved start state (the
 previous ``M`` outputs overall), so nothing else is exchanged.
@@ -66,6 +70,11 @@ def graph_input(t: torch.Tensor, shards: Shards) -> torch.Tensor:
     return t
 
 
+def _exponents(maps: torch.Tensor) -> torch.Tensor:
+    """The exponents ``e (..., B)`` of gathered maps ``(..., B, M, M+2)`` (column ``M + 1``)."""
+    return maps[..., 0, -1].real.to(torch.int32)
+
+
 def _inject(g: torch.Tensor, mu: torch.Tensor) -> torch.Tensor:
     """``dL/dy`` plus the end-state adjoint: ``mu[k]`` is the adjoint of ``y[T-1-k]``."""
     T = g.shape[1]
@@ -103,19 +112,20 @@ class ShardedAllPole(Function):
         if shards.is_first:
             start = zi if zi is not None else x.new_zeros(B, M)
             y = backend.forward(x, a, start, neg_a=neg_a)
-            P, h = x.new_zeros(B, M, M), end_state(y, start)
+            P, h, e = x.new_zeros(B, M, M), end_state(y, start), x.new_zeros(B)
         else:
-            P_fwd, h = backend.summary(x, a, neg_a=neg_a)
-            P = cast(torch.Tensor, P_fwd)  # forward summaries always have the map (only adjoints omit it)
-        maps = shards.all_gather(torch.cat([P, h.unsqueeze(2)], dim=2))  # (R, B, M, M+1)
-        state = x.new_zeros(B, M)
+            m = backend.summary(x, a, neg_a=neg_a)
+            P = cast(torch.Tensor, m.P)  # forward summaries always have the map (only adjoints omit it)
+            h, e = m.h, cast(torch.Tensor, m.e).to(x.dtype)
+        maps = shards.all_gather(torch.cat([P, h.unsqueeze(2), e[:, None, None].expand(B, M, 1)], dim=2))
+        state = x.new_zeros(B, M)  # maps: (R, B, M, M+2)
         for q in range(shards.size):
             if q == shards.rank and not shards.is_first:
                 start = state
-            state = apply_map(maps[q, ..., :M], maps[q, ..., M], state)
+            state = apply_map(maps[q, ..., :M], maps[q, ..., M], state, _exponents(maps[q]))
         if not shards.is_first:
             y = backend.forward(x, a, start, neg_a=neg_a)
-        ctx.save_for_backward(a, y, start, maps[shards.rank + 1 :, ..., :M])
+        ctx.save_for_backward(a, y, start, maps[shards.rank + 1 :])
         ctx.shards, ctx.backend, ctx.neg_a, ctx.return_zf = shards, backend, neg_a, return_zf
         return y, state
 
@@ -135,11 +145,12 @@ class ShardedAllPole(Function):
             done = backend.backward(grad_y, a, y if need_a else None, start, need_a, True, neg_a=ctx.neg_a)
             k = cast(torch.Tensor, done[2])  # need_grad_zi=True: grad_zi is given
         else:
-            k = backend.summary(grad_y, a, neg_a=ctx.neg_a, adjoint=True)[1]
+            k = backend.summary(grad_y, a, neg_a=ctx.neg_a, adjoint=True).h
         adj = shards.all_gather(torch.stack([k, grad_zf]))  # (R, 2, B, M)
         mu = reduce(torch.add, adj[:, 1].unbind(0))  # dL/dzf, every rank's, in rank order
         for q in range(shards.size - 1, shards.rank, -1):
-            mu = apply_map(later[q - shards.rank - 1].mH, adj[q, 0], mu)
+            m = later[q - shards.rank - 1]
+            mu = apply_map(m[..., :M].mH, adj[q, 0], mu, _exponents(m))
         if done is None:
             done = backend.backward(
                 _inject(grad_y, mu), a, y if need_a else None, start, need_a, need_start, neg_a=ctx.neg_a

@@ -314,68 +314,41 @@ def history(x: torch.Tensor, N: int) -> torch.Tensor:
     return F.pad(h, (0, N - T)) if T < N else h
 
 
-_KERNEL_DTYPES = (torch.float32, torch.float64, torch.complex64, torch.complex128)
-
-
-def use_lti_kernel(x: torch.Tensor, *others: Optional[torch.Tensor]) -> bool:
-    """Whether the one-pass Numba kernels (``tritonlpc.backends._numba_lti``) run this call: CPU
-    tensors on the Numba backend, eager, nothing requiring a gradient."""
-    if torch.compiler.is_compiling() or x.device.type != "cpu" or x.dtype not in _KERNEL_DTYPES:
-        return False
-    ts = [x, *(t for t in others if t is not None)]
-    if torch.is_grad_enabled() and any(t.requires_grad for t in ts):
-        return False
-    if any(torch._C._functorch.is_functorch_wrapped_tensor(t) for t in ts):  # vmap / grad transforms
-        return False
-    if torch.autograd.forward_ad._current_level >= 0:  # inside forward-mode AD: tensors may be dual
-        return False
-    from .. import backend_for  # noqa: PLC0415  (the public selection: use_backend, TRITONLPC_BACKEND)
-
-    return backend_for(x) == "numba"
-
-
-def _np(t: torch.Tensor) -> np.ndarray:
-    return t.detach().resolve_conj().resolve_neg().contiguous().numpy()
-
-
-def lfilter_rows_kernel(
-    b: torch.Tensor, a: torch.Tensor, x: torch.Tensor, zi: Optional[torch.Tensor]
-) -> Tuple[torch.Tensor, torch.Tensor]:
-    """:func:`lfilter_rows` in one pass of the Numba kernel (no autograd); ``N >= 1``."""
-    from ..backends._numba_lti import tdf2  # noqa: PLC0415
-
-    R, T = x.shape
-    N = max(b.shape[-1], a.shape[-1]) - 1
-    z = _np(zi).copy() if zi is not None else np.zeros((R, N), dtype=_np(x[:0]).dtype)
-    y = tdf2(_np(F.pad(b, (0, N + 1 - b.shape[-1]))), _np(F.pad(a, (0, N + 1 - a.shape[-1]))), _np(x), z)
-    return torch.from_numpy(y), torch.from_numpy(z)
-
-
-def sos_rows_kernel(
-    sos: torch.Tensor, x: torch.Tensor, zi: Optional[torch.Tensor]
-) -> Tuple[torch.Tensor, torch.Tensor]:
-    """The SOS cascade ``sos`` `(1 or R, n, 6)` in one pass of the Numba kernel (no autograd);
-    ``zi`` `(R, n, 2)` or ``None``. Returns ``y`` `(R, T)` and the final states `(R, n, 2)`."""
-    from ..backends._numba_lti import sos_cascade  # noqa: PLC0415
-
-    R, T = x.shape
-    z = _np(zi).copy() if zi is not None else np.zeros((R, sos.shape[1], 2), dtype=_np(x[:0]).dtype)
-    y = sos_cascade(_np(sos), _np(x), z)
-    return torch.from_numpy(y), torch.from_numpy(z)
-
-
 def lfilter_rows(
-    b: torch.Tensor, a: torch.Tensor, x: torch.Tensor, zi: Optional[torch.Tensor], want_zf: bool
+    b: torch.Tensor,
+    a: torch.Tensor,
+    x: torch.Tensor,
+    zi: Optional[torch.Tensor],
+    want_zf: bool,
+    reverse: bool = False,
 ) -> Tuple[torch.Tensor, Optional[torch.Tensor]]:
     """One normalised filter (``a[:, 0] == 1``) over rows: ``b`` `(1 or R, K+1)`, ``a``
     `(1 or R, P+1)`, ``x`` `(R, T)`, ``zi`` `(R, N)` or ``None``. Returns ``y`` `(R, T)` and,
-    if ``want_zf``, ``zf`` `(R, N)` (scipy's transposed-direct-form-II state)."""
+    if ``want_zf``, ``zf`` `(R, N)` (scipy's transposed-direct-form-II state). ``reverse``: the
+    filter runs from the last sample to the first. On CPU the one-pass kernels of
+    :mod:`._onepass` where they apply (Numba; Triton without gradients), else
+    :func:`lfilter_composite`."""
+    from . import _onepass  # noqa: PLC0415  (it builds on this module)
+
+    N = max(b.shape[-1], a.shape[-1]) - 1
+    kernel = _onepass.kernel_for(x, b, a, zi) if N > 0 and x.shape[-1] > 0 else None
+    if kernel == "numba" or (kernel == "triton" and N <= 4):
+        y, zf = _onepass.lfilter_onepass(b, a, x, zi, kernel, reverse)
+        return y, (zf if want_zf else None)
+    if reverse:
+        yr, zfr = lfilter_composite(b, a, x.flip(-1), zi, want_zf)
+        return yr.flip(-1), zfr
+    return lfilter_composite(b, a, x, zi, want_zf)
+
+
+def lfilter_composite(
+    b: torch.Tensor, a: torch.Tensor, x: torch.Tensor, zi: Optional[torch.Tensor], want_zf: bool
+) -> Tuple[torch.Tensor, Optional[torch.Tensor]]:
+    """:func:`lfilter_rows` as the FIR (torch) followed by the all-pole filter
+    (:func:`tritonlpc.sample_wise_lpc`, any backend, differentiable to any order)."""
     R, T = x.shape
     K, P = b.shape[-1] - 1, a.shape[-1] - 1
     N = max(K, P)
-    if N > 0 and T > 0 and use_lti_kernel(x, b, a, zi):
-        y, zf_k = lfilter_rows_kernel(b, a, x, zi)
-        return y, (zf_k if want_zf else None)
     w = fir(b, x)
     if zi is not None and N > 0 and T > 0:
         n = min(N, T)

@@ -27,9 +27,8 @@ from ._lti import (
     normalize,
     promoted,
     result_dtype,
-    sos_rows_kernel,
-    use_lti_kernel,
 )
+from ._onepass import kernel_for, sos_onepass
 
 __all__ = ["lfilter", "lfilter_zi", "lfiltic", "sosfilt", "sosfilt_zi"]
 
@@ -223,16 +222,23 @@ def check_sos(sos: torch.Tensor) -> int:
 
 
 def sos_rows(
-    sos: torch.Tensor, rows: Rows, x: torch.Tensor, zi: Optional[List[torch.Tensor]], want_zf: bool
+    sos: torch.Tensor,
+    rows: Rows,
+    x: torch.Tensor,
+    zi: Optional[List[torch.Tensor]],
+    want_zf: bool,
+    reverse: bool = False,
 ) -> Tuple[torch.Tensor, List[torch.Tensor]]:
     """The sections of ``sos`` `(..., n, 6)` in cascade over rows ``x`` `(R, T)`; ``zi``: one
-    `(R, 2)` state a section. Returns ``y`` and the sections' final states (if ``want_zf``)."""
-    if x.shape[-1] > 0 and use_lti_kernel(x, sos, *(zi or ())):  # every section in one pass
+    `(R, 2)` state a section; ``reverse``: from the last sample to the first. Returns ``y`` and
+    the sections' final states (if ``want_zf``)."""
+    kernel = kernel_for(x, sos, *(zi or ())) if x.shape[-1] > 0 else None
+    if kernel is not None:  # every section in one pass
         coefs = sos.unsqueeze(0) if sos.ndim == 2 else sos.expand(*rows.S, *sos.shape[-2:]).reshape(rows.R, -1, 6)
-        y, z = sos_rows_kernel(coefs, x, torch.stack(zi, 1) if zi is not None else None)
+        y, z = sos_onepass(coefs, x, torch.stack(zi, 1) if zi is not None else None, kernel, reverse)
         return y, ([z[:, s] for s in range(z.shape[1])] if want_zf else [])
     zfs: List[torch.Tensor] = []
-    y = x
+    y = x.flip(-1) if reverse else x
     for s in range(sos.shape[-2]):
         sec = sos[..., s, :]
         y, zf = lfilter_rows(
@@ -240,7 +246,7 @@ def sos_rows(
         )
         if zf is not None:
             zfs.append(zf)
-    return y, zfs
+    return (y.flip(-1) if reverse else y), zfs
 
 
 @overload

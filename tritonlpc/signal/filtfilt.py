@@ -2,9 +2,11 @@
 
 The signal is extended at both ends (``padtype``), filtered forward from the steady state of
 the step response scaled by its first sample, filtered backward the same way from the last
-sample of the forward pass, and the extension is cut off. Copies: the padded signal (one
-``torch.cat``), and one time reversal of each pass's output (``Tensor.flip``: torch has no
-negative strides); the coefficients are expanded over time, never copied.
+sample of the forward pass, and the extension is cut off (a view of the second pass's output).
+Copies: the padded signal (one ``torch.cat``) and nothing else on the Numba one-pass kernels,
+which run the backward pass on reversed NumPy views (forward and gradient); the composite path
+(torch.compile, forward-mode AD, the Triton backend) reverses with ``Tensor.flip`` (torch has no
+negative strides). The coefficients are expanded over time, never copied.
 """
 
 from __future__ import annotations
@@ -93,9 +95,8 @@ def filtfilt(
     zi = steady_state_zi(B, A)  # (1 or R, N)
     ext = _extend(rows.x.to(cdtype), edge, padtype)
     y, _ = lfilter_rows(B, A, ext, zi * ext[:, :1], False)
-    y = y.flip(-1)
-    y, _ = lfilter_rows(B, A, y, zi * y[:, :1], False)
-    return rows.out(y[:, edge : edge + rows.T].flip(-1)).to(dtype)
+    y, _ = lfilter_rows(B, A, y, zi * y[:, -1:], False, reverse=True)
+    return rows.out(y[:, edge : edge + rows.T]).to(dtype)
 
 
 def sosfiltfilt(
@@ -135,6 +136,5 @@ def sosfiltfilt(
     zi_rows = [rows.coef(zi[..., s, :]) for s in range(n)]
     ext = _extend(rows.x.to(cdtype), edge, padtype)
     y, _ = sos_rows(sos_c, rows, ext, [z * ext[:, :1] for z in zi_rows], False)
-    y = y.flip(-1)
-    y, _ = sos_rows(sos_c, rows, y, [z * y[:, :1] for z in zi_rows], False)
-    return rows.out(y[:, edge : edge + rows.T].flip(-1)).to(dtype)
+    y, _ = sos_rows(sos_c, rows, y, [z * y[:, -1:] for z in zi_rows], False, reverse=True)
+    return rows.out(y[:, edge : edge + rows.T]).to(dtype)

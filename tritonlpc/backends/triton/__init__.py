@@ -14,11 +14,17 @@ Modules:
 ``tile_pass``, ``tile_summary``
     Tile kernels by phase: ``tile_{fwd,rev}_pass_kernel``; ``tile_{fwd,rev}_summary_kernel`` and
     ``tile_carry_kernel``; each launched by the function beside it.
+``scale``, ``tile_scaled``
+    Chunk maps with a power-of-two exponent (three-phase summary and carry, both paths): the
+    exponent helpers, and the tile path's scan of maps with exponents.
 ``walk_io``, ``walk_pass``, ``walk_summary``
     The walk path (higher orders): step helpers; ``walk_{fwd,rev}_pass_kernel``;
     ``walk_{fwd,rev}_summary_kernel``, ``walk_carry_kernel`` and the slice map.
 ``smooth``
     The attack/release gain smoother.
+``lti_pass``
+    Time-invariant filters in one pass (``tritonlpc.signal``'s forward without gradients):
+    ``lti_tdf2_pass_kernel`` (order <= 4), ``lti_sos4_pass_kernel`` (four sections a launch).
 ``backend``
     :class:`~.backend.TritonBackend` and ``BACKEND``.
 

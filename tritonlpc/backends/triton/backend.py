@@ -27,11 +27,11 @@ from __future__ import annotations
 import contextlib
 import functools
 import os
-from typing import Any, ContextManager, Optional, Tuple
+from typing import Any, ContextManager, Optional
 
 import torch
 
-from ..base import Backend
+from ..base import Backend, SliceMap
 from .launch import Call, Phases, coefficients, is_recording, real, run
 from .plan import Plan, plan, plan_summary
 from .smooth import smooth
@@ -128,11 +128,11 @@ class TritonBackend(Backend):
 
     def summary(
         self, v: torch.Tensor, a: torch.Tensor, *, neg_a: bool = False, adjoint: bool = False, **knobs: Any
-    ) -> Tuple[Optional[torch.Tensor], torch.Tensor]:
+    ) -> SliceMap:
         """The affine map of a slice in one pass over it (:mod:`tritonlpc.distributed.summary`).
 
-        ``v (B,T)`` is ``x`` (forward: returns ``P (B,M,M)``, ``h (B,M)``: ``s_end = P s_start +
-        h``) or ``g = dL/dy`` (``adjoint``: returns ``(None, k (B,M))``, ``k`` = ``grad_zi`` of
+        ``v (B,T)`` is ``x`` (forward: returns ``SliceMap(P^ (B,M,M), h (B,M), e (B,))``:
+        ``s_end = P^ 2**e s_start + h``) or ``g = dL/dy`` (``adjoint``: returns ``(None, k (B,M))``, ``k`` = ``grad_zi`` of
         the backward from a zero state, in torch's conjugate convention); ``a (B,T,M)`` any
         strides, ``A = -a`` if ``neg_a``. Results in ``v``'s dtype; ``T`` may be 0 or below ``M``.
         Knobs: ``chunk_len``, ``lanes`` (the walk chunks the slice is cut into; any order).
@@ -141,20 +141,23 @@ class TritonBackend(Backend):
         B, T, M = a.shape
         if T == 0 or B == 0:
             k = v.new_zeros(B, M)
-            return (None, k) if adjoint else (torch.eye(M, dtype=v.dtype, device=v.device).expand(B, M, M).clone(), k)
+            if adjoint:
+                return SliceMap(None, k, None)
+            eye = torch.eye(M, dtype=v.dtype, device=v.device).expand(B, M, M).clone()
+            return SliceMap(eye, k, torch.zeros(B, dtype=torch.int32, device=v.device))
         p: Plan = plan_summary(B, T, M, v.dtype, **_device_knobs(v), **knobs)
         ar, sign, conj = coefficients(a, adjoint, neg_a)
         call = Call(p, adjoint, real(v), ar, None, sign, conj, v.is_complex())
         with _on_device(v):
-            P, h = slice_maps(call)
+            P, h, e = slice_maps(call)
         h = _entries(h, v)
         if not adjoint:
-            assert P is not None
-            return _entries(P, v).to(v.dtype), h.to(v.dtype)
+            assert P is not None and e is not None  # forward: the map has a transition
+            return SliceMap(_entries(P, v).to(v.dtype), h.to(v.dtype), e)
         A0 = (a[:, 0].conj() if v.is_complex() else a[:, 0]).to(h.dtype)  # one more adjoint step: C[0]^H lam[0]
         k = (A0 if neg_a else -A0) * h[:, :1]
         k[:, :-1] += h[:, 1:]
-        return None, k.to(v.dtype)
+        return SliceMap(None, k.to(v.dtype), None)
 
 
 def _entries(t: torch.Tensor, like: torch.Tensor) -> torch.Tensor:

@@ -190,13 +190,14 @@ def plan_summary(
     return dataclasses.replace(p, path="walk", schedule="three-phase")
 
 
-def _carry_geometry(n_chunks: int, block_t: int, K: int, interpreted: bool) -> Tuple[int, int]:
+def _carry_geometry(n_chunks: int, block_t: int, K: int, interpreted: bool, wide: bool = False) -> Tuple[int, int]:
     """Chunk maps a carry block scans, and its warps: one warp's worth for a few chunks, else 4
     warps holding up to ~24 map entries a thread (``K`` entries a map; two compiled sizes a
-    configuration)."""
+    configuration). One warp also for maps of 24 or more 64-bit entries (complex128 M = 3: its
+    scan with exponents spilled in the step across 4 warps on sm_90)."""
     if interpreted:
         block_c = INTERP_BLOCK
-    elif n_chunks - 1 <= 32:
+    elif n_chunks - 1 <= 32 or (wide and K >= 24):
         block_c = 32
     else:
         block_c = min(MAX_BLOCK_C, 128 * max(1, min(block_t // 128, 24 // K)))
@@ -221,7 +222,7 @@ def _plan_tile(B, T, M, dtype, sm_count, interpreted, schedule, block_t, steps_k
     if single or n_tiles == 1:
         return Plan("tile", "single", 1, T, bt, 1, warps, steps=steps)
     K = (M * M + M) * (2 if dtype.is_complex else 1)
-    block_c, carry_warps = _carry_geometry(n_tiles, bt, K, interpreted)
+    block_c, carry_warps = _carry_geometry(n_tiles, bt, K, interpreted, dtype in (torch.float64, torch.complex128))
     return Plan("tile", "three-phase", n_tiles, bt, bt, 1, warps, block_c, carry_warps, steps)
 
 

@@ -3,7 +3,9 @@
 Phase 1 (``tile_{fwd,rev}_summary_kernel``): the map of each chunk (a tile), stored by the
 thread holding the scan's last prefix. Phase 2 (``tile_carry_kernel``): a parallel scan of one
 row's chunk maps (blocks of ``BLOCK_C``, the state carried between blocks), writing every chunk's
-start state. Maps are flat: ``E`` row-major, then ``b`` (:mod:`.tile_scan`).
+start state. Maps are flat: ``E`` row-major, then ``b`` (:mod:`.tile_scan`), with ``E = E^ 2**e``
+kept as a mantissa and an int32 exponent in both phases (:mod:`.tile_scaled`): a map of an
+unstable stretch overflows only where its product with the actual state does.
 """
 
 from __future__ import annotations
@@ -17,25 +19,29 @@ import triton.language as tl
 from .lang import load_state, store_state
 from .launch import Call, launch
 from .tile_io import fwd_tile_inputs, rev_tile_inputs
-from .tile_scan import fold_map, pick, row_map, scan, states, store_last
+from .tile_scaled import fold_scaled, maps_of, scan_scaled, with_exponents
+from .tile_scan import pick, row_map, states, store_last
 
 __all__ = ["tile_fwd_summary_kernel", "tile_rev_summary_kernel", "tile_carry_kernel", "tile_summary", "tile_carry"]
 
 
 @triton.jit
 def _store_tile_map(
-    p_ptr, V, A, b, c, n_chunks, REV: tl.constexpr, M: tl.constexpr, CPLX: tl.constexpr, R: tl.constexpr,
+    p_ptr, e_ptr, V, A, b, c, n_chunks, REV: tl.constexpr, M: tl.constexpr, CPLX: tl.constexpr, R: tl.constexpr,
     S: tl.constexpr,
 ):  # fmt: skip
-    """Store the map of a tile (the scan of its rows' maps) to ``p[b, c, :]``."""
+    """Store the map of a tile (the scan of its rows' maps) to ``p[b, c, :]``, its exponent to
+    ``e[b, c]``."""
     K: tl.constexpr = (M * M + M) * (2 if CPLX else 1)
-    r = tl.arange(0, R)
-    store_last(p_ptr + (b * n_chunks + c) * K, scan(row_map(V, A, REV, M, CPLX, S), M, CPLX), r == R - 1)
+    last = tl.arange(0, R) == R - 1
+    m = scan_scaled(with_exponents(row_map(V, A, REV, M, CPLX, S), M, CPLX), M, CPLX)
+    store_last(p_ptr + (b * n_chunks + c) * K, maps_of(m, M, CPLX), last)
+    store_last(e_ptr + b * n_chunks + c, (m[K],), last)
 
 
 @triton.jit(do_not_specialize=["T", "n_chunks"])
 def tile_fwd_summary_kernel(
-    v_ptr, a_ptr, p_ptr, svb, svt, sab, sat, sam, T, n_chunks, sign, conj, M: tl.constexpr, CPLX: tl.constexpr,
+    v_ptr, a_ptr, p_ptr, e_ptr, svb, svt, sab, sat, sam, T, n_chunks, sign, conj, M: tl.constexpr, CPLX: tl.constexpr,
     A_CONTIG: tl.constexpr, CDT: tl.constexpr, ROWS: tl.constexpr, STEPS: tl.constexpr,
 ):  # fmt: skip
     """The map of chunk (tile) ``c = program_id(1)`` of row ``b = program_id(0)`` to ``p[b, c]``."""
@@ -46,12 +52,12 @@ def tile_fwd_summary_kernel(
     X, A = fwd_tile_inputs(
         v_ptr, a_ptr, b * svb, b * sab, t0, n0, T, svt, sat, sam, sign, conj, M, CPLX, A_CONTIG, CDT, ROWS, STEPS
     )
-    _store_tile_map(p_ptr, X, A, b, c, n_chunks, False, M, CPLX, ROWS, STEPS)
+    _store_tile_map(p_ptr, e_ptr, X, A, b, c, n_chunks, False, M, CPLX, ROWS, STEPS)
 
 
 @triton.jit(do_not_specialize=["T", "n_chunks"])
 def tile_rev_summary_kernel(
-    v_ptr, a_ptr, p_ptr, svb, svt, sab, sat, sam, T, n_chunks, sign, conj, M: tl.constexpr, CPLX: tl.constexpr,
+    v_ptr, a_ptr, p_ptr, e_ptr, svb, svt, sab, sat, sam, T, n_chunks, sign, conj, M: tl.constexpr, CPLX: tl.constexpr,
     A_CONTIG: tl.constexpr, CDT: tl.constexpr, ROWS: tl.constexpr, STEPS: tl.constexpr,
 ):  # fmt: skip
     """The adjoint map of chunk (tile) ``c`` of row ``b`` (in processing order: tile
@@ -64,38 +70,42 @@ def tile_rev_summary_kernel(
     G, A = rev_tile_inputs(
         v_ptr, a_ptr, b * svb, b * sab, lo, T, svt, sat, sam, sign, conj, M, CPLX, A_CONTIG, CDT, ROWS, STEPS
     )
-    _store_tile_map(p_ptr, G, A, b, c, n_chunks, True, M, CPLX, ROWS, STEPS)
+    _store_tile_map(p_ptr, e_ptr, G, A, b, c, n_chunks, True, M, CPLX, ROWS, STEPS)
 
 
 def tile_summary(call: Call) -> Tuple[torch.Tensor, ...]:
-    """Phase 1: the maps ``(B, C, (M^2 + M) W)`` of the chunks (the last is never applied)."""
+    """Phase 1: the maps ``(B, C, (M^2 + M) W)`` of the chunks and their exponents ``(B, C)``
+    int32 (the last chunk's map is never applied)."""
     p, M = call.plan, call.M
     maps = call.scratch(call.B, p.n_chunks, (M * M + M) * call.W)
+    exps = torch.empty(call.B, p.n_chunks, dtype=torch.int32, device=maps.device)
     kernel = tile_rev_summary_kernel if call.reverse else tile_fwd_summary_kernel
     launch(
-        kernel, (call.B, p.n_chunks - 1), p_ptr=maps, n_chunks=p.n_chunks, A_CONTIG=call.a_contig,
+        kernel, (call.B, p.n_chunks - 1), p_ptr=maps, e_ptr=exps, n_chunks=p.n_chunks, A_CONTIG=call.a_contig,
         ROWS=p.block_t // p.steps, STEPS=p.steps, num_warps=p.num_warps, **call.common(),
     )  # fmt: skip
-    return (maps,)
+    return maps, exps
 
 
 # --------------------------------------------------------------------------- carry
 @triton.jit
-def _carry_block(p_ptr, b, i, n_chunks, K: tl.constexpr):
-    """The chunk maps ``i`` (a block of chunk indices; the last chunk's map is never applied)."""
+def _carry_block(p_ptr, e_ptr, b, i, n_chunks, K: tl.constexpr):
+    """The chunk maps ``i`` with their exponents (a block of chunk indices; the last chunk's map
+    is never applied)."""
     e = ()
     for jj in tl.static_range(K):
         e = e + (tl.load(p_ptr + (b * n_chunks + i) * K + jj, mask=i < n_chunks - 1, other=0.0),)
-    return e
+    return e + (tl.load(e_ptr + b * n_chunks + i, mask=i < n_chunks - 1, other=0),)
 
 
 @triton.jit(do_not_specialize=["n_chunks"])
 def tile_carry_kernel(
-    p_ptr, z_ptr, s_ptr, szb, szm, n_chunks, M: tl.constexpr, CPLX: tl.constexpr, CDT: tl.constexpr,
+    p_ptr, e_ptr, z_ptr, s_ptr, szb, szm, n_chunks, M: tl.constexpr, CPLX: tl.constexpr, CDT: tl.constexpr,
     BLOCK_C: tl.constexpr,
 ):  # fmt: skip
     """Start states of the chunks of row ``b`` (in processing order) from their maps:
-    ``s[b, 0] = zi[b]`` (zeros if ``z_ptr`` is None), ``s[b, c+1] = p_c(s[b, c])``. A parallel scan
+    ``s[b, 0] = zi[b]`` (zeros if ``z_ptr`` is None), ``s[b, c+1] = p_c(s[b, c])`` (maps with
+    exponents, :mod:`.tile_scaled`). A parallel scan
     over blocks of ``BLOCK_C`` chunk maps with the state carried from block to block, the next
     block's maps loaded before this block's stores."""
     W: tl.constexpr = 2 if CPLX else 1
@@ -105,12 +115,12 @@ def tile_carry_kernel(
     k = tl.arange(0, BLOCK_C)
     s = load_state(z_ptr, b * szb, szm, M, CPLX, CDT)
     store_state(s_ptr, b * n_chunks * MW, W, s, M, CPLX)
-    e = _carry_block(p_ptr, b, k, n_chunks, K)
+    e = _carry_block(p_ptr, e_ptr, b, k, n_chunks, K)
     i0 = 0
     while i0 < n_chunks - 1:
-        e_nx = _carry_block(p_ptr, b, i0 + BLOCK_C + k, n_chunks, K)
+        e_nx = _carry_block(p_ptr, e_ptr, b, i0 + BLOCK_C + k, n_chunks, K)
         i = i0 + k
-        st = states(scan(fold_map(e, k == 0, s, M, CPLX), M, CPLX), M, CPLX)
+        st = states(scan_scaled(fold_scaled(e, k == 0, s, M, CPLX), M, CPLX), M, CPLX)
         for jj in tl.static_range(MW):
             tl.store(s_ptr + (b * n_chunks + i + 1) * MW + jj, st[jj], mask=i < n_chunks - 1)
         s = pick(st, i == tl.minimum(i0 + BLOCK_C, n_chunks - 1) - 1)
@@ -126,6 +136,7 @@ def tile_carry(call: Call, maps: Tuple[torch.Tensor, ...]) -> torch.Tensor:
         tile_carry_kernel,
         (call.B,),
         p_ptr=maps[0],
+        e_ptr=maps[1],
         z_ptr=z,
         s_ptr=starts,
         szb=z.stride(0) if z is not None else 0,

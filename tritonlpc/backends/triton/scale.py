@@ -1,0 +1,67 @@
+"""Power-of-two scaling of the walk path's chunk maps (the design of
+:mod:`tritonlpc.backends._numba_scale`, in Triton).
+
+A chunk map's transition ``P`` is kept as a mantissa ``P^`` and an int32 exponent ``e``
+(``P = P^ 2**e``): the summary kernels start from ``e = 0`` and renormalise ``P^`` by the exact
+factor ``2**-STEP`` when its largest entry passes ``BIG`` (``2**STEP`` back while ``e > 0`` and it
+falls below ``SMALL``), and the carry applies a map to a state ``s`` as
+``2**(e + es) (P^ (s 2**-es)) + h`` with ``es`` the exponent of the state's largest entry. So a
+map overflows only where its product with the actual state does; on a filter whose maps stay
+below ``BIG`` the exponent stays 0 and the result is the plain map's, bit for bit (scaling by
+powers of two is exact).
+"""
+
+from __future__ import annotations
+
+import triton
+import triton.language as tl
+
+__all__ = ["BIG", "SMALL", "STEP", "exponent", "ldexp", "renorm"]
+
+STEP = 64
+BIG = 2.0**32
+SMALL = 2.0**-32
+
+
+@triton.jit
+def exponent(m, CDT: tl.constexpr):
+    """The binary exponent of ``m >= 0`` (int32; ``floor(log2 m)`` for a normal ``m``; 0 for zero,
+    subnormal, infinite or NaN ``m``, which are left unscaled)."""
+    if CDT == tl.float64:
+        k = ((m.to(tl.int64, bitcast=True) >> 52) & 0x7FF).to(tl.int32) - 1023
+        ok = (k > -1023) & (k < 1024)
+    else:
+        k = ((m.to(tl.int32, bitcast=True) >> 23) & 0xFF) - 127
+        ok = (k > -127) & (k < 128)
+    return tl.where(ok, k, 0)
+
+
+@triton.jit
+def _pow2(k, CDT: tl.constexpr):
+    """``2**k`` in ``CDT`` for an int32 ``k`` within the normal exponent range."""
+    if CDT == tl.float64:
+        return ((k.to(tl.int64) + 1023) << 52).to(tl.float64, bitcast=True)
+    else:
+        return ((k + 127) << 23).to(tl.float32, bitcast=True)
+
+
+@triton.jit
+def ldexp(v, k, CDT: tl.constexpr):
+    """``v 2**k`` for an int32 ``k``: two exact power-of-two factors, exact for ``|k| <= 250``
+    (float32; 2000 for float64). ``k`` is clamped to that: past it the true result is 0 or inf
+    unless ``|v|`` is below ``2**-122`` (float32), i.e. a state within a factor 16 of the
+    smallest normal number entering a map of more than ``2**250``."""
+    lim: tl.constexpr = 2000 if CDT == tl.float64 else 250
+    k = tl.minimum(tl.maximum(k, -lim), lim)
+    half = k // 2
+    return v * _pow2(half, CDT) * _pow2(k - half, CDT)
+
+
+@triton.jit
+def renorm(m, e):
+    """``(factor, new exponent)`` for mantissas whose largest magnitude is ``m`` and exponent
+    ``e``: ``2**-STEP`` above ``BIG``, ``2**STEP`` below ``SMALL`` while ``e > 0``, else 1."""
+    up = m > 4294967296.0  # BIG
+    down = (e > 0) & (m < 2.3283064365386963e-10)  # SMALL
+    f = tl.where(up, 5.421010862427522e-20, tl.where(down, 1.8446744073709552e19, 1.0))  # 2**-STEP, 2**STEP
+    return f, e + tl.where(up, 64, tl.where(down, -64, 0))

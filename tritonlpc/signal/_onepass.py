@@ -1,0 +1,239 @@
+"""The time-invariant fast path: one kernel pass over the signal with the coefficients read once.
+
+On CPU (:mod:`tritonlpc.backends._numba_lti`), forward and backward: ``lfilter`` runs scipy's
+transposed direct form II with the coefficients and the state in registers, ``sosfilt`` every
+section of a cascade in the same pass (groups of four sections); the backward is one reverse
+pass of the adjoint recursion (its derivation is in the kernel module), reading the saved input
+and output, with the coefficient gradients summed over time inside the kernel. Double backward
+(a backward that builds a graph) goes through the composite path
+(:func:`._lti.lfilter_composite`, differentiable to any order). ``reverse=True`` runs a filter
+from the last sample to the first on reversed NumPy views (no copy). On the Triton backend
+(:mod:`tritonlpc.backends.triton.lti_pass`): the forward only, without gradients.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Callable, Optional, Sequence, Tuple
+
+import numpy as np
+import torch
+
+from ..backends import _numba_lti as kernels
+from ._lti import lfilter_composite
+
+__all__ = ["kernel_for", "lfilter_onepass", "sos_onepass"]
+
+_KERNEL_DTYPES = (torch.float32, torch.float64, torch.complex64, torch.complex128)
+
+
+def kernel_for(x: torch.Tensor, *others: Optional[torch.Tensor]) -> Optional[str]:
+    """Which one-pass kernels run this call, if any: ``"numba"`` (CPU tensors on the Numba
+    backend, forward and backward), ``"triton"`` (the Triton backend, real dtypes, forward only:
+    nothing requires a gradient); ``None`` under torch.compile, forward-mode AD or a functorch
+    transform (those take the composite path)."""
+    if torch.compiler.is_compiling() or x.dtype not in _KERNEL_DTYPES:
+        return None
+    ts = [x, *(t for t in others if t is not None)]
+    if any(torch._C._functorch.is_functorch_wrapped_tensor(t) for t in ts):  # vmap / grad transforms
+        return None
+    if torch.autograd.forward_ad._current_level >= 0:  # inside forward-mode AD: tensors may be dual
+        return None
+    from .. import backend_for  # noqa: PLC0415  (the public selection: use_backend, TRITONLPC_BACKEND)
+
+    backend = backend_for(x)
+    if backend == "numba":
+        return backend
+    grad = torch.is_grad_enabled() and any(t.requires_grad for t in ts)
+    return backend if backend == "triton" and not x.is_complex() and not grad else None
+
+
+def _np(t: torch.Tensor) -> np.ndarray:
+    """A C-contiguous NumPy view of ``t`` (a copy only where ``t`` is not contiguous)."""
+    return t.detach().resolve_conj().resolve_neg().contiguous().numpy()
+
+
+def _signal(t: torch.Tensor) -> np.ndarray:
+    """A NumPy view of the signal ``t`` `(R, T)` with its own strides (rows of a time axis that
+    was not last are read in place: no copy)."""
+    return t.detach().resolve_conj().resolve_neg().numpy()
+
+
+def _np_or_zeros(t: Optional[torch.Tensor], shape: Tuple[int, ...], like: np.ndarray) -> np.ndarray:
+    """A writable copy of ``t`` (a state or its gradient, overwritten by the kernels), or zeros."""
+    return _np(t).copy() if t is not None else np.zeros(shape, dtype=like.dtype)
+
+
+def _coef_grad(g: np.ndarray, c: torch.Tensor) -> torch.Tensor:
+    """Per-row coefficient gradients ``g`` summed over rows when ``c`` is one filter for all."""
+    out = torch.from_numpy(g)
+    if c.shape[0] == 1:
+        out = out.sum(0, keepdim=True)
+    return out.to(c.dtype)
+
+
+def _composite_vjp(
+    fn: Callable[..., Sequence[torch.Tensor]],
+    inputs: Sequence[Optional[torch.Tensor]],
+    grads: Sequence[Optional[torch.Tensor]],
+) -> Tuple[Optional[torch.Tensor], ...]:
+    """The backward of ``fn`` (the composite path) with its graph kept (double backward)."""
+    with torch.enable_grad():
+        outs = fn(*inputs)
+    need = [(i, t) for i, t in enumerate(inputs) if t is not None and t.requires_grad]
+    pairs = [(o, g) for o, g in zip(outs, grads) if g is not None]
+    got = torch.autograd.grad(
+        [o for o, _ in pairs],
+        [t for _, t in need],
+        [g for _, g in pairs],
+        create_graph=True,
+        allow_unused=True,
+    )
+    res: list = [None] * len(inputs)
+    for (i, _), gi in zip(need, got):
+        res[i] = gi
+    return tuple(res)
+
+
+def _time(v: np.ndarray, reverse: bool) -> np.ndarray:
+    """Rows ``v`` `(R, T)` in processing order: a reversed view (no copy) when ``reverse``."""
+    return v[:, ::-1] if reverse else v
+
+
+def _signals(
+    x: torch.Tensor, y: torch.Tensor, g: Optional[torch.Tensor], reverse: bool
+) -> Tuple[np.ndarray, np.ndarray, np.ndarray, torch.Tensor, np.ndarray]:
+    """The backward's ``x``, ``y``, output gradient and a new ``gx`` tensor, with NumPy views of
+    all four in processing order."""
+    xn = _time(_signal(x), reverse)
+    gx = torch.empty(x.shape, dtype=x.dtype)
+    gn = _time(_signal(g), reverse) if g is not None else np.zeros(x.shape, gx.numpy().dtype)
+    return xn, _time(_signal(y), reverse), gn, gx, _time(gx.numpy(), reverse)
+
+
+def _reversed(fn: Callable[..., Tuple[torch.Tensor, torch.Tensor]], reverse: bool):
+    """``fn(*coefs, x, zi) -> (y, zf)`` run back in time when ``reverse`` (by flips: the
+    composite path)."""
+    if not reverse:
+        return fn
+
+    def run(*args: Any) -> Tuple[torch.Tensor, torch.Tensor]:
+        *coefs, x, zi = args
+        y, zf = fn(*coefs, x.flip(-1), zi)
+        return y.flip(-1), zf
+
+    return run
+
+
+def _lfilter_pair(
+    b: torch.Tensor, a: torch.Tensor, x: torch.Tensor, zi: Optional[torch.Tensor]
+) -> Tuple[torch.Tensor, torch.Tensor]:
+    y, zf = lfilter_composite(b, a, x, zi, True)
+    assert zf is not None
+    return y, zf
+
+
+class _LfilterOnePass(torch.autograd.Function):
+    """``(y, zf)`` of :func:`lfilter_onepass`."""
+
+    @staticmethod
+    def forward(ctx: Any, b: torch.Tensor, a: torch.Tensor, x: torch.Tensor, zi: Optional[torch.Tensor], reverse: bool):  # type: ignore[override]
+        xn = _time(_signal(x), reverse)
+        z = _np_or_zeros(zi, (x.shape[0], b.shape[-1] - 1), xn)
+        y = torch.empty(x.shape, dtype=x.dtype)
+        kernels.tdf2(_np(b), _np(a), xn, z, _time(y.numpy(), reverse))
+        ctx.reverse = reverse
+        ctx.set_materialize_grads(False)
+        ctx.save_for_backward(b, a, x, zi, y)
+        return y, torch.from_numpy(z)
+
+    @staticmethod
+    def backward(ctx: Any, gy: Optional[torch.Tensor], gzf: Optional[torch.Tensor]):  # type: ignore[override]
+        b, a, x, zi, y = ctx.saved_tensors
+        if torch.is_grad_enabled():  # a graph of the backward is wanted: the composite path
+            return (*_composite_vjp(_reversed(_lfilter_pair, ctx.reverse), (b, a, x, zi), (gy, gzf)), None)
+        xn, yn, gn, gx, gxn = _signals(x, y, gy, ctx.reverse)
+        z = _np_or_zeros(gzf, (x.shape[0], b.shape[-1] - 1), xn)
+        gb, ga = kernels.tdf2_adjoint(np.conj(_np(b)), np.conj(_np(a)), xn, yn, gn, z, gxn)
+        need = ctx.needs_input_grad
+        return (
+            _coef_grad(gb, b) if need[0] else None,
+            _coef_grad(ga, a) if need[1] else None,
+            gx if need[2] else None,
+            torch.from_numpy(z) if need[3] else None,
+            None,
+        )
+
+
+def lfilter_onepass(
+    b: torch.Tensor, a: torch.Tensor, x: torch.Tensor, zi: Optional[torch.Tensor], kernel: str, reverse: bool = False
+) -> Tuple[torch.Tensor, torch.Tensor]:
+    """``(y, zf)`` of one normalised filter over rows in one kernel pass: ``b`` `(1 or R, K+1)`,
+    ``a`` `(1 or R, P+1)` with ``N = max(K, P) >= 1`` (at most 4 for ``kernel="triton"``),
+    ``x`` `(R, T)`, ``zi`` `(R, N)` or ``None``; ``kernel`` from :func:`kernel_for`.
+    ``reverse``: the filter runs from the last sample to the first (``y`` and ``x`` in time
+    order; on the Numba kernels without copies)."""
+    N = max(b.shape[-1], a.shape[-1]) - 1
+    pad = torch.nn.functional.pad
+    b, a = pad(b, (0, N + 1 - b.shape[-1])), pad(a, (0, N + 1 - a.shape[-1]))
+    if kernel == "triton":
+        from ..backends.triton import lti_pass  # noqa: PLC0415  (imports Triton)
+
+        z = zi.clone() if zi is not None else x.new_zeros(x.shape[0], N)
+        return _reversed(lambda b, a, x, z: (lti_pass.tdf2(b, a, x, z), z), reverse)(b, a, x, z)
+    return _LfilterOnePass.apply(b, a, x, zi, reverse)
+
+
+def sos_composite(sos: torch.Tensor, x: torch.Tensor, zi: Optional[torch.Tensor]) -> Tuple[torch.Tensor, torch.Tensor]:
+    """The cascade section by section on the composite path: ``(y, zf)``."""
+    y, zfs = x, []
+    for s in range(sos.shape[1]):
+        y, zf = _lfilter_pair(sos[:, s, :3], sos[:, s, 3:], y, None if zi is None else zi[:, s])
+        zfs.append(zf)
+    return y, torch.stack(zfs, 1)
+
+
+class _SosOnePass(torch.autograd.Function):
+    """``(y, zf)`` of :func:`sos_onepass`."""
+
+    @staticmethod
+    def forward(ctx: Any, sos: torch.Tensor, x: torch.Tensor, zi: Optional[torch.Tensor], reverse: bool):  # type: ignore[override]
+        xn = _time(_signal(x), reverse)
+        z = _np_or_zeros(zi, (x.shape[0], sos.shape[1], 2), xn)
+        # the sections' inputs (processing order), kept for the backward when there is one
+        keep = np.empty(kernels.sos_keep_shape(sos.shape[1], xn), xn.dtype) if any(ctx.needs_input_grad) else None
+        y = torch.empty(x.shape, dtype=x.dtype)
+        kernels.sos_cascade(_np(sos), xn, z, _time(y.numpy(), reverse), keep)
+        ctx.keep, ctx.reverse = keep, reverse
+        ctx.set_materialize_grads(False)
+        ctx.save_for_backward(sos, x, zi, y)
+        return y, torch.from_numpy(z)
+
+    @staticmethod
+    def backward(ctx: Any, gy: Optional[torch.Tensor], gzf: Optional[torch.Tensor]):  # type: ignore[override]
+        sos, x, zi, y = ctx.saved_tensors
+        if torch.is_grad_enabled():  # a graph of the backward is wanted: the composite path
+            return (*_composite_vjp(_reversed(sos_composite, ctx.reverse), (sos, x, zi), (gy, gzf)), None)
+        xn, yn, gn, gx, gxn = _signals(x, y, gy, ctx.reverse)
+        z = _np_or_zeros(gzf, (x.shape[0], sos.shape[1], 2), xn)
+        gsos = kernels.sos_cascade_adjoint(np.conj(_np(sos)), xn, ctx.keep, yn, gn, z, gxn)
+        need = ctx.needs_input_grad
+        return (
+            _coef_grad(gsos, sos) if need[0] else None,
+            gx if need[1] else None,
+            torch.from_numpy(z) if need[2] else None,
+            None,
+        )
+
+
+def sos_onepass(
+    sos: torch.Tensor, x: torch.Tensor, zi: Optional[torch.Tensor], kernel: str, reverse: bool = False
+) -> Tuple[torch.Tensor, torch.Tensor]:
+    """``(y, zf)`` of the cascade ``sos`` `(1 or R, n, 6)` (``sos[..., 3] == 1``) over rows ``x``
+    `(R, T)` from ``zi`` `(R, n, 2)` or zero, every section in one kernel pass; ``kernel`` from
+    :func:`kernel_for`, ``reverse`` as in :func:`lfilter_onepass`."""
+    if kernel == "triton":
+        from ..backends.triton import lti_pass  # noqa: PLC0415  (imports Triton)
+
+        z = zi.clone() if zi is not None else x.new_zeros(x.shape[0], sos.shape[1], 2)
+        return _reversed(lambda q, x, z: (lti_pass.sos_cascade(q, x, z), z), reverse)(sos, x, z)
+    return _SosOnePass.apply(sos, x, zi, reverse)
