@@ -335,22 +335,25 @@ def variant_calls(full: bool) -> List[Tuple[str, Dict[str, Any]]]:
 
 
 def all_variants(full: bool, only: Optional[str] = None, shard: Tuple[int, int] = (0, 1), log=print) -> List[Variant]:
-    """Compile every variant the calls of :func:`variant_calls` launch (``shard = (i, n)``: only
-    every n-th call from the i-th, for running in parallel processes)."""
-    seen: Dict[str, Variant] = {}
-    for index, (label, kw) in enumerate(variant_calls(full)):
-        if (only is not None and not re.search(only, label)) or index % shard[1] != shard[0]:
+    """Compile every variant the calls of :func:`variant_calls` launch, each once (``shard = (i, n)``:
+    only every n-th distinct variant from the i-th, for running in parallel processes; recording
+    the calls is cheap, so every process records them all and the shards never overlap)."""
+    first: Dict[str, Tuple[str, Launch]] = {}  # distinct variants in the order the calls reach them
+    for label, kw in variant_calls(full):
+        if only is not None and not re.search(only, label):
             continue
         for launch in record(**kw):
-            key = variant_key(launch)
-            if key not in seen:
-                seen[key] = compile_launch(launch)
-                v = seen[key]
-                log(
-                    f"{v.kernel:26s} {label:48s} warps={v.num_warps} regs={v.regs:3d} stack={v.stack_frame} "
-                    f"spill={v.spill_stores}/{v.spill_loads} shared={v.shared} loads={v.loads} stores={v.stores} "
-                    f"loads-after-store-in-loop={v.loads_after_store_in_loop} ({v.compile_s:.1f} s)"
-                )
+            first.setdefault(variant_key(launch), (label, launch))
+    seen: Dict[str, Variant] = {}
+    for index, (key, (label, launch)) in enumerate(first.items()):
+        if index % shard[1] != shard[0]:
+            continue
+        seen[key] = v = compile_launch(launch)
+        log(
+            f"{v.kernel:26s} {label:48s} warps={v.num_warps} regs={v.regs:3d} stack={v.stack_frame} "
+            f"spill={v.spill_stores}/{v.spill_loads} shared={v.shared} loads={v.loads} stores={v.stores} "
+            f"loads-after-store-in-loop={v.loads_after_store_in_loop} ({v.compile_s:.1f} s)"
+        )
     return list(seen.values())
 
 
@@ -558,7 +561,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     ap.add_argument("what", choices=("variants", "geometry"))
     ap.add_argument("--full", action="store_true", help="variants: every dtype, flag and layout")
     ap.add_argument("--only", help="variants: only the calls whose label matches this regular expression")
-    ap.add_argument("--shard", default="0/1", help="variants: 'i/n', every n-th call from the i-th")
+    ap.add_argument("--shard", default="0/1", help="variants: 'i/n', every n-th distinct variant from the i-th")
     ap.add_argument("--json", type=Path, help="also write the results as JSON here")
     ap.add_argument("--out", type=Path, help="geometry: write geometry.json and report.md to this directory")
     args = ap.parse_args(argv)
