@@ -18,6 +18,7 @@ if TYPE_CHECKING:
     from .backends.base import Backend
 
 __all__ = [
+    "save_for_both",
     "needs_autograd",
     "precomputed_signature",
     "apply",
@@ -106,6 +107,14 @@ def backend_computing(t: torch.Tensor, name: str) -> Backend:
             "cast the inputs to float32, or call sample_wise_lpc / linear_recurrence, which do"
         )
     return backend
+
+
+def save_for_both(ctx: Any, inputs: Tuple[Any, ...], *tensors: torch.Tensor) -> None:
+    """Save ``tensors`` for the backward and for forward-mode AD, and the number of inputs (the
+    backward returns one gradient per input: ``hop`` may be left out)."""
+    ctx.n_inputs = len(inputs)
+    ctx.save_for_backward(*tensors)
+    ctx.save_for_forward(*tensors)
 
 
 def fused_ok(*tensors: Optional[torch.Tensor]) -> bool:

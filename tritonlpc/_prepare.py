@@ -10,7 +10,8 @@ float32 inside the kernel), and results are returned in the promoted input dtype
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Optional, Tuple
+import inspect
+from typing import TYPE_CHECKING, Callable, Concatenate, Optional, ParamSpec, Tuple, TypeVar
 
 import torch
 
@@ -20,7 +21,10 @@ from ._validation import HALF_DTYPES
 if TYPE_CHECKING:
     from .backends.base import Backend
 
-__all__ = ["prepare", "common_dtype", "compute_dtype", "eager_backend", "as_dtype"]
+__all__ = ["prepare", "common_dtype", "compute_dtype", "eager_backend", "as_dtype", "flag_variant"]
+
+P = ParamSpec("P")
+R = TypeVar("R")
 
 
 def common_dtype(*tensors: Optional[torch.Tensor]) -> torch.dtype:
@@ -78,3 +82,19 @@ def prepare(
 def as_dtype(t: torch.Tensor, dtype: torch.dtype) -> torch.Tensor:
     """``t.to(dtype)`` (the same tensor when it already has that dtype, without the call)."""
     return t if t.dtype == dtype else t.to(dtype)
+
+
+def flag_variant(impl: Callable[Concatenate[bool, P], R], flag: bool, name: str, doc: str) -> Callable[P, R]:
+    """The public function ``name`` (docstring ``doc``): ``impl(flag, ...)``, with ``impl``'s
+    signature less its first parameter. Two public functions that differ only in a flag decided
+    at the boundary (``time_varying_iir`` and ``time_varying_biquad``, which also checks that the
+    coefficients are a biquad's) share one definition, their signature written once."""
+
+    def call(*args: P.args, **kwargs: P.kwargs) -> R:
+        return impl(flag, *args, **kwargs)
+
+    sig = inspect.signature(impl)
+    call.__signature__ = sig.replace(parameters=list(sig.parameters.values())[1:])  # type: ignore[attr-defined]
+    call.__name__ = call.__qualname__ = name
+    call.__module__, call.__doc__ = impl.__module__, doc
+    return call

@@ -31,11 +31,19 @@ import torch
 from torch.autograd import Function
 
 from . import _dispatch
-from ._autograd import apply, backend_computing, checked_apply, flatten_vmap, fused_ok, precomputed_signature
+from ._autograd import (
+    apply,
+    backend_computing,
+    checked_apply,
+    flatten_vmap,
+    fused_ok,
+    precomputed_signature,
+    save_for_both,
+)
 from ._reference import interpolate, interpolate_transpose
 from ._validation import check_flag, check_hop, check_lpc
 
-__all__ = ["LPC", "Reverse", "lpc_vjp", "frames_vjp", "past_values"]
+__all__ = ["LPC", "Reverse", "lpc_vjp", "lpc_grads", "past_values"]
 
 
 def _maybe_conj(t: torch.Tensor, conj: bool) -> torch.Tensor:
@@ -90,7 +98,7 @@ def lpc_vjp(
     return u, gA, gzi
 
 
-def frames_vjp(
+def lpc_grads(
     grad_y: torch.Tensor,
     A: torch.Tensor,
     y: torch.Tensor,
@@ -99,14 +107,22 @@ def frames_vjp(
     need_A: bool,
     need_zi: bool,
     hop: Optional[int],
+    neg: bool = False,
 ) -> Tuple[torch.Tensor, Optional[torch.Tensor], Optional[torch.Tensor]]:
-    """:func:`lpc_vjp` for coefficients ``A`` that are control frames every ``hop`` samples
-    (per-sample ``A`` when ``hop`` is None): interpolated in torch, the per-sample gradient
-    reduced to the frames by the transpose; differentiable."""
-    if hop is None:
-        return lpc_vjp(grad_y, A, y, zi, conj, need_A, need_zi)
-    u, gA, gzi = lpc_vjp(grad_y, interpolate(A, hop, y.shape[1]), y, zi, conj, need_A, need_zi)
-    return u, interpolate_transpose(gA, hop, A.shape[1]) if gA is not None else None, gzi
+    """The backward of ``y`` = :class:`LPC` with coefficients ``-A`` if ``neg`` else ``A``, control
+    frames every ``hop`` samples (per-sample ``A`` when ``hop`` is None); the gradient is ``A``'s.
+    The backend's fused first-order kernel where it can run (no graph, no functorch, no
+    ``conj``), else :func:`lpc_vjp` (differentiable): ``A`` interpolated in torch, the per-sample
+    gradient reduced to the frames by the transpose."""
+    if not conj and fused_ok(grad_y, A, zi, y):
+        backend = _dispatch.backend_object(grad_y)
+        return backend.backward(grad_y, A, y if need_A else None, zi, need_A, need_zi, neg_a=neg, hop=hop)
+    At = -A if neg else A
+    u, gA, gzi = lpc_vjp(grad_y, At if hop is None else interpolate(At, hop, y.shape[1]), y, zi, conj, need_A, need_zi)
+    if gA is not None:
+        gA = gA if hop is None else interpolate_transpose(gA, hop, A.shape[1])
+        gA = -gA if neg else gA
+    return u, gA, gzi
 
 
 def _check_lpc_args(x: object, A: object, zi: object, conj: object, hop: object = None) -> None:
@@ -149,20 +165,13 @@ class LPC(Function):
         _, A, zi, *rest = inputs
         ctx.conj = bool(rest[0]) if rest else False
         ctx.hop = rest[1] if len(rest) > 1 else None
-        ctx.n_inputs = len(inputs)
-        ctx.save_for_backward(A, zi, output)
-        ctx.save_for_forward(A, zi, output)
+        save_for_both(ctx, inputs, A, zi, output)
 
     @staticmethod
     def backward(ctx: Any, grad_y: torch.Tensor) -> Tuple[Optional[torch.Tensor], ...]:  # type: ignore[override]
         A, zi, y = ctx.saved_tensors
         need_x, need_A, need_zi = ctx.needs_input_grad[:3]
-        if not ctx.conj and fused_ok(grad_y, A, zi, y):
-            gx, gA, gzi = _dispatch.backend_object(grad_y).backward(
-                grad_y, A, y if need_A else None, zi, need_A, need_zi, hop=ctx.hop
-            )
-        else:
-            gx, gA, gzi = frames_vjp(grad_y, A, y, zi, ctx.conj, need_A, need_zi, ctx.hop)
+        gx, gA, gzi = lpc_grads(grad_y, A, y, zi, ctx.conj, need_A, need_zi, ctx.hop)
         grads = (gx if need_x else None, gA if need_A else None, gzi if need_zi else None, None, None)
         return grads[: ctx.n_inputs]
 

@@ -21,10 +21,10 @@ import torch
 from torch.autograd import Function
 
 from . import _dispatch
-from ._autograd import apply, backend_computing, checked_apply, flatten_vmap, fused_ok, precomputed_signature
+from ._autograd import apply, backend_computing, checked_apply, flatten_vmap, precomputed_signature, save_for_both
 from ._reference import interpolate
 from ._validation import check_hop, check_recurrence
-from .core import frames_vjp
+from .core import lpc_grads
 
 __all__ = ["Recurrence", "previous", "recurrence_tangent"]
 
@@ -65,33 +65,17 @@ class Recurrence(Function):
     def setup_context(ctx: Any, inputs: Tuple[Any, ...], output: torch.Tensor) -> None:
         decay, _, init, *rest = inputs
         ctx.hop = rest[0] if rest else None
-        ctx.n_inputs = len(inputs)
-        ctx.save_for_backward(decay, init, output)
-        ctx.save_for_forward(decay, init, output)
+        save_for_both(ctx, inputs, decay, init, output)
 
     @staticmethod
     def backward(ctx: Any, grad_out: torch.Tensor) -> Tuple[Optional[torch.Tensor], ...]:  # type: ignore[override]
         decay, init, out = ctx.saved_tensors
         need_decay, need_impulse, need_init = ctx.needs_input_grad[:3]
-        if fused_ok(grad_out, decay, init, out):
-            u, gA, gzi = _dispatch.backend_object(grad_out).backward(
-                grad_out,
-                decay.unsqueeze(2),
-                out if need_decay else None,
-                init.unsqueeze(1),
-                need_decay,
-                need_init,
-                neg_a=True,
-                hop=ctx.hop,
-            )
-            g_decay = gA.squeeze(2) if gA is not None else None
-            g_init = gzi.squeeze(1) if gzi is not None else None
-        else:
-            # Differentiable path: the same gradients through LPC's, with A = -decay.
-            A = -decay.unsqueeze(2)
-            u, gA, gzi = frames_vjp(grad_out, A, out, init.unsqueeze(1), False, need_decay, need_init, ctx.hop)
-            g_decay = -gA.squeeze(2) if gA is not None else None
-            g_init = gzi.squeeze(1) if gzi is not None else None
+        u, gA, gzi = lpc_grads(
+            grad_out, decay.unsqueeze(2), out, init.unsqueeze(1), False, need_decay, need_init, ctx.hop, neg=True
+        )
+        g_decay = gA.squeeze(2) if gA is not None else None
+        g_init = gzi.squeeze(1) if gzi is not None else None
         grads = (g_decay if need_decay else None, u if need_impulse else None, g_init if need_init else None, None)
         return grads[: ctx.n_inputs]
 

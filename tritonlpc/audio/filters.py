@@ -22,7 +22,7 @@ from typing import Literal, Optional, Tuple, Union, cast, overload
 
 import torch
 
-from .._prepare import common_dtype
+from .._prepare import common_dtype, flag_variant
 from .._reference import interpolate
 from .._validation import (
     as_tensor_like,
@@ -211,7 +211,8 @@ def check_iir(
     return B, T, K, M, zx, zy
 
 
-def time_varying_iir(
+def _iir(
+    biquad: bool,
     x: torch.Tensor,
     b: torch.Tensor,
     a: torch.Tensor,
@@ -220,6 +221,18 @@ def time_varying_iir(
     *,
     hop: Optional[int] = None,
 ) -> Union[torch.Tensor, Tuple[torch.Tensor, IIRState]]:
+    """:func:`time_varying_iir`, and :func:`time_varying_biquad` if ``biquad``."""
+    if biquad:
+        check_biquad(b, a)
+    hop = check_hop(hop)
+    *_, zx, zy = check_iir(x, b, a, zi, hop)
+    return iir_checked(x, b, a, zx, zy, check_flag("return_zf", return_zf), hop)
+
+
+time_varying_iir = flag_variant(
+    _iir,
+    False,
+    "time_varying_iir",
     r"""Time-varying IIR filter (direct form I): FIR numerator, then the all-pole denominator.
 
     .. math::
@@ -253,10 +266,23 @@ def time_varying_iir(
     Example:
         >>> b, a = biquad_lowpass(cutoff, q=2.0, sample_rate=48000)   # (B, T, 3), (B, T, 2)
         >>> y = time_varying_iir(x, b, a)
-    """
-    hop = check_hop(hop)
-    *_, zx, zy = check_iir(x, b, a, zi, hop)
-    return iir_checked(x, b, a, zx, zy, check_flag("return_zf", return_zf), hop)
+    """,
+)
+
+time_varying_biquad = flag_variant(
+    _iir,
+    True,
+    "time_varying_biquad",
+    r"""Time-varying biquad ``y[n] = b0 x[n] + b1 x[n-1] + b2 x[n-2] - a1 y[n-1] - a2 y[n-2]``.
+
+    :func:`time_varying_iir` with ``b`` of shape `(B, T, 3)` and ``a`` of shape `(B, T, 2)`
+    (e.g. from :func:`biquad_lowpass`); ``zi = (zi_x (B, 2), zi_y (B, 2))``; with ``hop``,
+    control frames `(B, F, 3)` and `(B, F, 2)` (as :func:`time_varying_iir`).
+
+    Raises:
+        ValueError: ``b`` or ``a`` does not hold 3 and 2 coefficients per sample.
+    """,
+)
 
 
 def iir_checked(
@@ -275,30 +301,6 @@ def iir_checked(
     else:
         y, zf_y = cast(Tuple[torch.Tensor, torch.Tensor], lpc_checked(v, a, zy, True, hop))
     return (y, (zf_x, zf_y)) if return_zf else y
-
-
-def time_varying_biquad(
-    x: torch.Tensor,
-    b: torch.Tensor,
-    a: torch.Tensor,
-    zi: Optional[IIRState] = None,
-    return_zf: bool = False,
-    *,
-    hop: Optional[int] = None,
-) -> Union[torch.Tensor, Tuple[torch.Tensor, IIRState]]:
-    r"""Time-varying biquad ``y[n] = b0 x[n] + b1 x[n-1] + b2 x[n-2] - a1 y[n-1] - a2 y[n-2]``.
-
-    :func:`time_varying_iir` with ``b`` of shape `(B, T, 3)` and ``a`` of shape `(B, T, 2)`
-    (e.g. from :func:`biquad_lowpass`); ``zi = (zi_x (B, 2), zi_y (B, 2))``; with ``hop``,
-    control frames `(B, F, 3)` and `(B, F, 2)` (as :func:`time_varying_iir`).
-
-    Raises:
-        ValueError: ``b`` or ``a`` does not hold 3 and 2 coefficients per sample.
-    """
-    check_biquad(b, a)
-    hop = check_hop(hop)
-    *_, zx, zy = check_iir(x, b, a, zi, hop)
-    return iir_checked(x, b, a, zx, zy, check_flag("return_zf", return_zf), hop)
 
 
 def check_biquad(b: object, a: object) -> None:

@@ -18,9 +18,26 @@ from torch import Tensor
 
 from .._reference import interpolate, interpolate_transpose
 
-__all__ = ["Backend", "Grads", "SliceMap", "check_knob"]
+__all__ = ["AdjointCall", "Backend", "Grads", "SliceMap", "check_knob"]
 
 Grads = Tuple[Tensor, Optional[Tensor], Optional[Tensor]]
+
+
+class AdjointCall(NamedTuple):
+    """The arguments of :meth:`Backend._adjoint`, as :meth:`Backend.backward` and
+    :meth:`Backend.reverse` prepared them: ``g (B,T)`` and ``a (B,T,M)`` (or frames with the
+    knob ``hop``) to read, ``u (B,T)`` to fill, ``grad_a`` (``a``'s shape) and ``grad_zi (B,M)``
+    to fill when given (``y (B,T)`` and ``zi (B,M)`` are then given with ``grad_a``)."""
+
+    g: Tensor
+    a: Tensor
+    y: Optional[Tensor]
+    zi: Optional[Tensor]
+    u: Tensor
+    grad_a: Optional[Tensor]
+    grad_zi: Optional[Tensor]
+    conj_a: bool
+    neg_a: bool
 
 
 class SliceMap(NamedTuple):
@@ -86,21 +103,9 @@ class Backend(abc.ABC):
         """Fill ``y (B,T)`` with the forward filter (``B, T >= 1``; arguments as :meth:`forward`)."""
 
     @abc.abstractmethod
-    def _adjoint(
-        self,
-        g: Tensor,
-        a: Tensor,
-        y: Optional[Tensor],
-        zi: Optional[Tensor],
-        u: Tensor,
-        grad_a: Optional[Tensor],
-        grad_zi: Optional[Tensor],
-        conj_a: bool,
-        neg_a: bool,
-        **knobs: Any,
-    ) -> None:
-        """Fill ``u (B,T)`` with the reverse filter, and ``grad_a (B,T,M)`` / ``grad_zi (B,M)``
-        when they are given (``y`` and ``zi`` are then given with ``grad_a``); ``B, T >= 1``."""
+    def _adjoint(self, c: AdjointCall, **knobs: Any) -> None:
+        """Fill ``c.u (B,T)`` with the reverse filter, and ``c.grad_a (B,T,M)`` / ``c.grad_zi (B,M)``
+        when they are given (``c.y`` and ``c.zi`` are then given with ``grad_a``); ``B, T >= 1``."""
 
     @abc.abstractmethod
     def _smooth(self, f: Tensor, at: Tensor, rt: Tensor, zi: Tensor, g: Tensor, zeta: Tensor) -> None:
@@ -239,8 +244,9 @@ class Backend(abc.ABC):
         if need_zi:  # the kernels write all of grad_zi when T > 0; with T == 0 it is zero
             grad_zi = self._empty(g, (B, M)) if T else self._empty(g, (B, M)).zero_()
         if B and T:
+            c = AdjointCall(g, a, y, zi, u, grad_a, grad_zi, conj_a, neg_a)
             if knobs:
-                self._adjoint(g, a, y, zi, u, grad_a, grad_zi, conj_a, neg_a, **knobs)
+                self._adjoint(c, **knobs)
             else:
-                self._adjoint(g, a, y, zi, u, grad_a, grad_zi, conj_a, neg_a)
+                self._adjoint(c)
         return u, grad_a, grad_zi

@@ -65,7 +65,7 @@ from . import _numba_reverse as rev
 from ._numba_frames import frames_arg, frames_grad, frames_grad_arg
 from ._numba_smooth import smooth_rows, smooth_rows_serial
 from ._numba_support import launch, launch_parallel, parallel_allowed
-from .base import Backend, SliceMap
+from .base import AdjointCall, Backend, SliceMap
 
 __all__ = ["NumbaBackend", "BACKEND"]
 
@@ -201,19 +201,8 @@ class NumbaBackend(Backend):
         args = (_np(x), coefs, _np(zi), y.numpy(), conj_a, _sign(x.dtype, neg_a))
         _run(_FORWARD, (*x.shape, a.shape[2]), args, x.dtype, knobs)
 
-    def _adjoint(
-        self,
-        g: Tensor,
-        a: Tensor,
-        y: Optional[Tensor],
-        zi: Optional[Tensor],
-        u: Tensor,
-        grad_a: Optional[Tensor],
-        grad_zi: Optional[Tensor],
-        conj_a: bool,
-        neg_a: bool,
-        **knobs: Any,
-    ) -> None:
+    def _adjoint(self, c: AdjointCall, **knobs: Any) -> None:
+        g, a, y, zi, u, grad_a, grad_zi, conj_a, neg_a = c
         need_a, need_zi = grad_a is not None, grad_zi is not None
         hop = knobs.pop("hop", None)
         coefs: Any = _np(a)

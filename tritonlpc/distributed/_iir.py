@@ -17,7 +17,7 @@ from torch.autograd import Function
 from torch.autograd.function import once_differentiable
 from torch.distributed import ProcessGroup
 
-from .._prepare import common_dtype
+from .._prepare import common_dtype, flag_variant
 from .._validation import check_not_meta
 from ..audio import filters
 from . import _dtensor
@@ -119,7 +119,8 @@ def _sharded_iir(x: Any, b: Any, a: Any, zi: Any, return_zf: Any, group: Any, of
     return (y, (zf_x, zf_y)) if return_zf else y
 
 
-def time_varying_iir(
+def _entry(
+    biquad: bool,
     x: Tensor,
     b: Tensor,
     a: Tensor,
@@ -129,6 +130,14 @@ def time_varying_iir(
     group: Optional[ProcessGroup] = None,
     offset: Optional[int] = None,
 ) -> IIROutput:
+    """:func:`time_varying_iir`, and :func:`time_varying_biquad` if ``biquad``."""
+    return _sharded_iir(x, b, a, zi, return_zf, group, offset, biquad)
+
+
+time_varying_iir = flag_variant(
+    _entry,
+    False,
+    "time_varying_iir",
     r"""Time-sharded :func:`tritonlpc.audio.time_varying_iir` (direct form I) over a process group.
 
     Args:
@@ -149,25 +158,18 @@ def time_varying_iir(
     Raises:
         TypeError, ValueError: on every rank, as :func:`tritonlpc.distributed.sample_wise_lpc`
             (here ``K`` must also agree).
-    """
-    return _sharded_iir(x, b, a, zi, return_zf, group, offset, biquad=False)
+    """,
+)
 
-
-def time_varying_biquad(
-    x: Tensor,
-    b: Tensor,
-    a: Tensor,
-    zi: Optional[IIRState] = None,
-    return_zf: bool = False,
-    *,
-    group: Optional[ProcessGroup] = None,
-    offset: Optional[int] = None,
-) -> IIROutput:
+time_varying_biquad = flag_variant(
+    _entry,
+    True,
+    "time_varying_biquad",
     r"""Time-sharded :func:`tritonlpc.audio.time_varying_biquad`: :func:`time_varying_iir` with
     ``b (B, T_r, 3)``, ``a (B, T_r, 2)`` and ``zi = (zi_x (B, 2), zi_y (B, 2))`` on rank 0.
 
     Raises:
         ValueError: on every rank, if ``b`` or ``a`` does not hold 3 and 2 coefficients per
             sample on some rank (and as :func:`time_varying_iir`).
-    """
-    return _sharded_iir(x, b, a, zi, return_zf, group, offset, biquad=True)
+    """,
+)

@@ -27,11 +27,11 @@ from __future__ import annotations
 import contextlib
 import functools
 import os
-from typing import Any, ContextManager, Optional
+from typing import Any, ContextManager
 
 import torch
 
-from ..base import Backend, SliceMap
+from ..base import AdjointCall, Backend, SliceMap
 from .launch import Call, Phases, coefficients, is_recording, real, run
 from .plan import Plan, plan, plan_summary
 from .smooth import smooth
@@ -95,19 +95,8 @@ class TritonBackend(Backend):
         with _on_device(x):
             run(call, TILE if p.path == "tile" else WALK)
 
-    def _adjoint(
-        self,
-        g: torch.Tensor,
-        a: torch.Tensor,
-        y: Optional[torch.Tensor],
-        zi: Optional[torch.Tensor],
-        u: torch.Tensor,
-        grad_a: Optional[torch.Tensor],
-        grad_zi: Optional[torch.Tensor],
-        conj_a: bool,
-        neg_a: bool,
-        **knobs: Any,
-    ) -> None:
+    def _adjoint(self, c: AdjointCall, **knobs: Any) -> None:
+        g, a, y, zi, u, grad_a, grad_zi, conj_a, neg_a = c
         B, T, M = a.shape
         p = plan(B, T, M, g.dtype, **_device_knobs(g), reverse=True, **knobs)
         ar, sign, conj = coefficients(a, conj_a, neg_a)

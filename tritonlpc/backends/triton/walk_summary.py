@@ -14,7 +14,7 @@ for a slice summary).
 
 from __future__ import annotations
 
-from typing import Optional, Tuple
+from typing import Any, Dict, Optional, Tuple
 
 import torch
 import triton
@@ -163,6 +163,12 @@ def walk_rev_summary_kernel(
     _store_map(p_ptr, h_ptr, e_ptr, j, ok, kout, p, Ur, Ui, Fr, Fi, e, M, MP, CPLX)
 
 
+def _map_ptrs(maps: Tuple[torch.Tensor, Optional[torch.Tensor], torch.Tensor]) -> Dict[str, Any]:
+    """The keywords of chunk maps ``(P^, h, e)`` for the kernels that write (summary) or read
+    (carry) them."""
+    return {"p_ptr": maps[0], "h_ptr": maps[1], "e_ptr": maps[2]}
+
+
 def _summary_launch(call: Call, n_chunks: int, t0: int, L: int) -> Tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     p, M, W = call.plan, call.M, call.W
     jobs = call.B * n_chunks
@@ -171,9 +177,7 @@ def _summary_launch(call: Call, n_chunks: int, t0: int, L: int) -> Tuple[torch.T
     launch(
         walk_rev_summary_kernel if call.reverse else walk_fwd_summary_kernel,
         (triton.cdiv(jobs, p.lanes),),
-        p_ptr=P,
-        h_ptr=h,
-        e_ptr=E,
+        **_map_ptrs((P, h, E)),
         n_jobs=jobs,
         n_chunks=n_chunks,
         t0=t0,
@@ -273,16 +277,14 @@ def _carry_launch(
 ) -> Tuple[torch.Tensor, Optional[torch.Tensor]]:
     """The carry over ``maps = (P^, h, e)`` (``h`` None: mantissas, and their exponents)."""
     M, W = call.M, call.W
-    P, h, E = maps
+    h = maps[1]
     starts = call.scratch(rows, n_chunks, M * W)
     exps = None if h is not None else torch.empty(rows, n_chunks, dtype=torch.int32, device=starts.device)
     n, warps = walk_carry_geometry(rows, M, W)
     launch(
         walk_carry_kernel,
         (triton.cdiv(rows, n),),
-        p_ptr=P,
-        h_ptr=h,
-        e_ptr=E,
+        **_map_ptrs(maps),
         z_ptr=z,
         s_ptr=starts,
         se_ptr=exps,
