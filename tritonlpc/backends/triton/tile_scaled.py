@@ -99,27 +99,109 @@ def fold_scaled(e, first, s, M: tl.constexpr, CPLX: tl.constexpr):
     return out + (e[K],)
 
 
-# The combine functions of compose_scaled for tl.associative_scan, which passes the components of
-# the two operands as separate arguments, n = W (M^2 + M) + 1 each: the count gives M.
+# Fixed-arity wrappers of compose_scaled for tl.associative_scan (as in .tile_scan).
+# fmt: off
+
 @triton.jit
-def _cs_real(*ab):
-    n: tl.constexpr = len(ab) // 2
-    M: tl.constexpr = 1 if n == 3 else (2 if n == 7 else (3 if n == 13 else 4))
-    return compose_scaled(ab[:n], ab[n:], M, False)
+def _cs_r1(
+        a0, a1, a2,
+        b0, b1, b2):
+    return compose_scaled(
+        (a0, a1, a2,),
+        (b0, b1, b2,),
+        1, False)
 
 
 @triton.jit
-def _cs_cplx(*ab):
-    n: tl.constexpr = len(ab) // 2
-    M: tl.constexpr = 1 if n == 5 else (2 if n == 13 else (3 if n == 25 else 4))
-    return compose_scaled(ab[:n], ab[n:], M, True)
+def _cs_c1(
+        a0, a1, a2, a3, a4,
+        b0, b1, b2, b3, b4):
+    return compose_scaled(
+        (a0, a1, a2, a3, a4,),
+        (b0, b1, b2, b3, b4,),
+        1, True)
+
+
+@triton.jit
+def _cs_r2(
+        a0, a1, a2, a3, a4, a5, a6,
+        b0, b1, b2, b3, b4, b5, b6):
+    return compose_scaled(
+        (a0, a1, a2, a3, a4, a5, a6,),
+        (b0, b1, b2, b3, b4, b5, b6,),
+        2, False)
+
+
+@triton.jit
+def _cs_c2(
+        a0, a1, a2, a3, a4, a5, a6, a7, a8, a9, a10, a11, a12,
+        b0, b1, b2, b3, b4, b5, b6, b7, b8, b9, b10, b11, b12):
+    return compose_scaled(
+        (a0, a1, a2, a3, a4, a5, a6, a7, a8, a9, a10, a11, a12,),
+        (b0, b1, b2, b3, b4, b5, b6, b7, b8, b9, b10, b11, b12,),
+        2, True)
+
+
+@triton.jit
+def _cs_r3(
+        a0, a1, a2, a3, a4, a5, a6, a7, a8, a9, a10, a11, a12,
+        b0, b1, b2, b3, b4, b5, b6, b7, b8, b9, b10, b11, b12):
+    return compose_scaled(
+        (a0, a1, a2, a3, a4, a5, a6, a7, a8, a9, a10, a11, a12,),
+        (b0, b1, b2, b3, b4, b5, b6, b7, b8, b9, b10, b11, b12,),
+        3, False)
+
+
+@triton.jit
+def _cs_c3(
+        a0, a1, a2, a3, a4, a5, a6, a7, a8, a9, a10, a11, a12, a13, a14, a15, a16, a17, a18, a19, a20, a21, a22,
+        a23, a24,
+        b0, b1, b2, b3, b4, b5, b6, b7, b8, b9, b10, b11, b12, b13, b14, b15, b16, b17, b18, b19, b20, b21, b22,
+        b23, b24):
+    return compose_scaled(
+        (a0, a1, a2, a3, a4, a5, a6, a7, a8, a9, a10, a11, a12, a13, a14, a15, a16, a17, a18, a19, a20, a21, a22,
+         a23, a24,),
+        (b0, b1, b2, b3, b4, b5, b6, b7, b8, b9, b10, b11, b12, b13, b14, b15, b16, b17, b18, b19, b20, b21, b22,
+         b23, b24,),
+        3, True)
+
+
+@triton.jit
+def _cs_r4(
+        a0, a1, a2, a3, a4, a5, a6, a7, a8, a9, a10, a11, a12, a13, a14, a15, a16, a17, a18, a19, a20,
+        b0, b1, b2, b3, b4, b5, b6, b7, b8, b9, b10, b11, b12, b13, b14, b15, b16, b17, b18, b19, b20):
+    return compose_scaled(
+        (a0, a1, a2, a3, a4, a5, a6, a7, a8, a9, a10, a11, a12, a13, a14, a15, a16, a17, a18, a19, a20,),
+        (b0, b1, b2, b3, b4, b5, b6, b7, b8, b9, b10, b11, b12, b13, b14, b15, b16, b17, b18, b19, b20,),
+        4, False)
+
+
+@triton.jit
+def _cs_c4(
+        a0, a1, a2, a3, a4, a5, a6, a7, a8, a9, a10, a11, a12, a13, a14, a15, a16, a17, a18, a19, a20, a21, a22,
+        a23, a24, a25, a26, a27, a28, a29, a30, a31, a32, a33, a34, a35, a36, a37, a38, a39, a40,
+        b0, b1, b2, b3, b4, b5, b6, b7, b8, b9, b10, b11, b12, b13, b14, b15, b16, b17, b18, b19, b20, b21, b22,
+        b23, b24, b25, b26, b27, b28, b29, b30, b31, b32, b33, b34, b35, b36, b37, b38, b39, b40):
+    return compose_scaled(
+        (a0, a1, a2, a3, a4, a5, a6, a7, a8, a9, a10, a11, a12, a13, a14, a15, a16, a17, a18, a19, a20, a21, a22,
+         a23, a24, a25, a26, a27, a28, a29, a30, a31, a32, a33, a34, a35, a36, a37, a38, a39, a40,),
+        (b0, b1, b2, b3, b4, b5, b6, b7, b8, b9, b10, b11, b12, b13, b14, b15, b16, b17, b18, b19, b20, b21, b22,
+         b23, b24, b25, b26, b27, b28, b29, b30, b31, b32, b33, b34, b35, b36, b37, b38, b39, b40,),
+        4, True)
+
+
+# fmt: on
 
 
 @triton.jit
 def scan_scaled(e, M: tl.constexpr, CPLX: tl.constexpr):
     """Inclusive prefix maps (with exponents) of a tile of elements (axis 0), in order."""
-    if CPLX:
-        out = tl.associative_scan(e, 0, _cs_cplx)
+    if M == 1:
+        out = tl.associative_scan(e, 0, _cs_c1) if CPLX else tl.associative_scan(e, 0, _cs_r1)
+    elif M == 2:
+        out = tl.associative_scan(e, 0, _cs_c2) if CPLX else tl.associative_scan(e, 0, _cs_r2)
+    elif M == 3:
+        out = tl.associative_scan(e, 0, _cs_c3) if CPLX else tl.associative_scan(e, 0, _cs_r3)
     else:
-        out = tl.associative_scan(e, 0, _cs_real)
+        out = tl.associative_scan(e, 0, _cs_c4) if CPLX else tl.associative_scan(e, 0, _cs_r4)
     return out
