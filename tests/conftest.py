@@ -23,6 +23,13 @@ import pytest  # noqa: E402
 
 import tritonlpc  # noqa: E402
 
+if os.environ.get("PYTEST_XDIST_WORKER"):
+    # Under `pytest -n`, every core already runs a worker: torch's intra-op pool would
+    # oversubscribe the cores (spinning pools stall on busy cores). This worker's Numba pool keeps
+    # its threads, so the parallel kernels still run in parallel; the heavy subprocesses (example
+    # CLIs, the GPU session's dry run) get one thread each where they are started.
+    torch.set_num_threads(1)
+
 if os.environ.get("TRITON_INTERPRET") == "1":
     import _interpreter_patch  # noqa: E402
 
