@@ -381,11 +381,10 @@ def _bytes_model(p: tp.Plan, B: int, T: int, M: int, dtype: torch.dtype, directi
 
 
 def loop_trips(launch: Launch) -> int:
-    """Iterations of a kernel's main loop in one program, from its launch arguments (the tile
-    summary has no loop: 0)."""
+    """Iterations of a kernel's main loop in one program, from its launch arguments."""
     kw = launch.kwargs
     name = launch.name
-    if name.startswith("tile_") and name.endswith("_pass_kernel"):
+    if name.startswith("tile_") and name.endswith(("_pass_kernel", "_summary_kernel")):
         return int(kw["tiles_per_chunk"])
     if name == "tile_carry_kernel":
         return -(-(int(kw["n_chunks"]) - 1) // int(kw["BLOCK_C"]))

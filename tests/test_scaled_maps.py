@@ -53,7 +53,8 @@ def _backend(name):
     ids=str,
 )
 def test_triton_three_phase(M, dtype, adjoint):
-    """Tiles (M <= 4; a chunk is a tile of 4 rows of 8 samples) and walks (M = 5), chunks of 32:
+    """Tiles (M <= 4; a chunk is two tiles of 4 rows of 4 samples: the summary's threads run 8
+    samples each, in two trips) and walks (M = 5), chunks of 32:
     the state crosses into the chunk of the stretch from the chunk before it (forward) or after
     it (adjoint; not at M = 4, to keep the interpreter's time down: the same combine as M = 1,
     2); y, grad_x, grad_a, grad_zi finite and as the float64 reference."""
@@ -61,7 +62,7 @@ def test_triton_three_phase(M, dtype, adjoint):
     from tritonlpc.backends.triton.plan import TILE_ORDERS, plan
 
     T = 3 * L
-    knobs = dict(block_t=L, steps=8, schedule="three-phase") if M <= TILE_ORDERS else dict(chunk_len=L)
+    knobs = dict(block_t=L // 2, steps=4, chunk_len=L) if M <= TILE_ORDERS else dict(chunk_len=L)
     p = plan(1, T, M, dtype, interpreted=True, **knobs)
     assert (p.schedule, p.n_chunks, p.chunk_len) == ("three-phase", 3, L)
     a_fwd = growth_then_decay(T, M, dtype, L + 4, K, GROWTH).to(DEV)

@@ -102,6 +102,7 @@ def test_matrix(M, dtype):
     [
         dict(block_t=2, schedule="three-phase"),
         dict(block_t=16, steps=8, schedule="three-phase"),
+        dict(block_t=4, steps=2, chunk_len=12),
         dict(block_t=32, steps=16, schedule="single"),
         dict(block_t=4, steps=1, schedule="single"),
         dict(chunk_len=5),
@@ -111,9 +112,10 @@ def test_matrix(M, dtype):
 )
 @pytest.mark.parametrize("M", [2, 5])
 def test_tiles_and_chunks(M, kw):
-    """Other tiles (tile path) and chunks (walk path; shorter than M at M = 5, L = 5)."""
+    """Other tiles (tile path; chunks of 3 tiles: 7 tiles cut 3, 3, 1) and chunks (walk path;
+    shorter than M at M = 5, L = 5)."""
     if (M <= TILE_ORDERS) != ("block_t" in kw):
-        pytest.skip("block_t is a tile-path knob, chunk_len a walk-path knob")
+        pytest.skip("block_t is a tile-path knob, chunk_len alone a walk-path test")
     B, T = (1, 13) if kw.get("block_t") == 2 else (3, 27)  # tiles of 2: 7 tiles already
     x, a, zi, g = _inputs(B, T, M, torch.float64, seed=len(kw))
     _check_all(x, a, zi, g, 1e-9, neg=True, **kw)

@@ -176,38 +176,49 @@ def store_block(ptrs, v, ok, full):
 
 
 @triton.jit
-def load_steps(ptr, off, stride_t, ok, full, CPLX: tl.constexpr, CDT: tl.constexpr, R: tl.constexpr, S: tl.constexpr):
-    """Entries ``ptr[off + j * stride_t]``, ``j < S``, of ``R`` rows: one ``[R, S]`` block (a
-    row's samples are adjacent: one vector load a part where aligned), as a flat tuple of ``S``
-    entries of ``[R]`` tiles in ``CDT``; zero where not ``ok`` (``[R, S]``)."""
-    o = off[:, None] + tl.arange(0, S)[None, :] * stride_t
-    re = unzip(load_block(ptr + o, ok, full).to(CDT), S, R)
-    if CPLX:
-        im = unzip(load_block(ptr + o + 1, ok, full).to(CDT), S, R)
+def load_steps(
+    ptr, off, stride_t, n, lo, hi, full, CPLX: tl.constexpr, CDT: tl.constexpr, R: tl.constexpr, S: tl.constexpr
+):  # fmt: skip
+    """Entries ``ptr[off + j * stride_t]``, ``j < S``, of ``R`` rows as a flat tuple of ``S`` entries
+    of ``[R]`` tiles in ``CDT``; zero unless ``lo <= n + j < hi`` (``n``: ``[R]``; ``full``: a
+    scalar, every one is). Loaded in blocks a thread holds whole (no exchange between threads):
+    real ``[R, G]`` blocks of 16 bytes a row (one vector load where aligned), complex ``[R, 2]``
+    (re, im) blocks, a sample each."""
+    G: tl.constexpr = 1 if CPLX else min(S, 128 // ptr.dtype.element_ty.primitive_bitwidth)
+    V: tl.constexpr = 2 if CPLX else G
+    k = tl.arange(0, V)[None, :]
     out = ()
-    for j in tl.static_range(S):
+    for g in tl.static_range(S // G):
         if CPLX:
-            out = out + (re[j], im[j])
+            j = g
+            o = (off + j * stride_t)[:, None] + k
         else:
-            out = out + (re[j],)
+            j = g * G + k
+            o = off[:, None] + j * stride_t
+        ok = (n[:, None] + j >= lo) & (n[:, None] + j < hi)
+        out = out + unzip(load_block(ptr + o, ok, full).to(CDT), V, R)
     return out
 
 
 @triton.jit
-def store_steps(ptr, off, v, ok, full, CPLX: tl.constexpr, R: tl.constexpr, S: tl.constexpr):
-    """Store ``S`` entries of ``[R]`` tiles to the contiguous ``ptr[off + j (1 + CPLX)]`` as one
-    block (no mask when ``full``)."""
-    W: tl.constexpr = 2 if CPLX else 1
-    re = ()
-    im = ()
-    for j in tl.static_range(S):
-        re = re + (v[W * j],)
+def store_steps(
+    ptr, off, v, n, lo, hi, full, CPLX: tl.constexpr, R: tl.constexpr, S: tl.constexpr
+):  # fmt: skip
+    """Store ``S`` entries of ``[R]`` tiles to the contiguous ``ptr[off + j (1 + CPLX)]`` where
+    ``lo <= n + j < hi`` (every one when ``full``), in the blocks :func:`load_steps` loads."""
+    G: tl.constexpr = 1 if CPLX else min(S, 128 // ptr.dtype.element_ty.primitive_bitwidth)
+    V: tl.constexpr = 2 if CPLX else G
+    k = tl.arange(0, V)[None, :]
+    for g in tl.static_range(S // G):
+        cols = ()
+        for i in tl.static_range(V):
+            cols = cols + (v[g * V + i],)
         if CPLX:
-            im = im + (v[W * j + 1],)
-    o = off[:, None] + tl.arange(0, S)[None, :] * W
-    store_block(ptr + o, zip_columns(re, S, R).to(ptr.dtype.element_ty), ok, full)
-    if CPLX:
-        store_block(ptr + o + 1, zip_columns(im, S, R).to(ptr.dtype.element_ty), ok, full)
+            j = g
+        else:
+            j = g * G + k
+        ok = (n[:, None] + j >= lo) & (n[:, None] + j < hi)
+        store_block(ptr + off[:, None] + g * V + k, zip_columns(cols, V, R).to(ptr.dtype.element_ty), ok, full)
 
 
 @triton.jit

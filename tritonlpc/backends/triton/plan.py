@@ -16,8 +16,9 @@ Schedules:
     once. Used when the batch alone fills the GPU (``B >= 4 * SMs`` programs), or when a row is
     a single chunk.
 ``"three-phase"``
-    For small batches, parallel over time as well: (1) the affine map of every chunk (a tile on
-    the tile path), (2) the carry: each row's chunk maps composed into every chunk's start state
+    For small batches, parallel over time as well: (1) the affine map of every chunk (up to
+    ``CHUNK_TILES`` tiles on the tile path, as many as leave ``PROGRAMS_PER_SM`` programs an
+    SM), (2) the carry: each row's chunk maps composed into every chunk's start state
     (a ``tl.associative_scan`` over blocks of maps on the tile path, a loop on the walk path),
     (3) every chunk re-run from its start state, writing the outputs. Inputs are read twice, so
     ``(2 (M + 1) + 1) / (M + 2)`` times the minimum bytes of the forward.
@@ -83,6 +84,7 @@ TILE_CONFIG: Dict[Tuple[int, str], Tuple[int, int, int]] = {
 }
 
 PROGRAMS_PER_SM = 4  # rows (programs) wanted per SM before rows are split into chunks
+CHUNK_TILES = 8  # tile path, three-phase: most tiles a chunk (fewer chunk maps to scan, carry and store)
 MAX_BLOCK_C = 1024  # chunk maps scanned per block by the tile carry
 WALK_VALUES = 2048  # walk path: values of the largest per-program state tile (summary: N MP MP)
 WALK_MIN_CHUNK = 16
@@ -154,11 +156,11 @@ def plan(
         sm_count: the device's streaming multiprocessors (132 on an H100/H200 SXM).
         interpreted: plan for Triton's interpreter (small tiles; it scans in Python).
         schedule: force ``"single"`` or ``"three-phase"``.
-        block_t: tile path (``M <= 4``): the tile length (a power of two >= 2); a three-phase
-            chunk is one tile.
+        block_t: tile path (``M <= 4``): the tile length (a power of two >= 2).
         steps: tile path: consecutive samples a thread (a power of two, at most 16 and
             ``block_t``).
-        chunk_len: walk path (``M > 4``): force three-phase with chunks of this many samples.
+        chunk_len: force three-phase with chunks of this many samples (tile path: a multiple of
+            the tile length).
         lanes: walk path: the chunks per program (a power of two).
 
     Raises:
@@ -178,7 +180,7 @@ def plan(
         raise ValueError("chunk_len only applies to the 'three-phase' schedule")
     T = max(int(T), 1)
     if (M, _dtype_class(dtype)) in TILE_CONFIG:
-        return _plan_tile(B, T, M, dtype, sm_count, interpreted, schedule, block_t, steps, reverse)
+        return _plan_tile(B, T, M, dtype, sm_count, interpreted, schedule, block_t, steps, chunk_len, reverse)
     return _plan_walk(B, T, M, dtype, sm_count, interpreted, schedule, chunk_len, lanes)
 
 
@@ -214,7 +216,7 @@ def _carry_geometry(n_chunks: int, block_t: int, K: int, interpreted: bool, wide
     return block_c, max(1, min(4, block_c // 32))
 
 
-def _plan_tile(B, T, M, dtype, sm_count, interpreted, schedule, block_t, steps_knob, reverse) -> Plan:
+def _plan_tile(B, T, M, dtype, sm_count, interpreted, schedule, block_t, steps_knob, chunk_len, reverse) -> Plan:
     fwd_steps, rev_steps, warps = TILE_CONFIG[(M, _dtype_class(dtype))]
     steps = rev_steps if reverse else fwd_steps
     rows = 32 * warps
@@ -229,12 +231,23 @@ def _plan_tile(B, T, M, dtype, sm_count, interpreted, schedule, block_t, steps_k
     warps = max(1, min(warps, rows // 32))
     bt = rows * steps
     n_tiles = -(-T // bt)
-    single = schedule == "single" or (schedule is None and B >= PROGRAMS_PER_SM * sm_count)
+    single = schedule == "single" or (schedule is None and chunk_len is None and B >= PROGRAMS_PER_SM * sm_count)
     if single or n_tiles == 1:
         return Plan("tile", "single", 1, T, bt, 1, warps, steps=steps)
+    if chunk_len is not None:
+        if chunk_len % bt:
+            raise ValueError(f"chunk_len must be a multiple of the tile length {bt} on the tile path, got {chunk_len}")
+        tiles = chunk_len // bt
+    else:  # the most tiles a chunk (up to CHUNK_TILES) that leave PROGRAMS_PER_SM programs an SM
+        tiles = 1
+        while 2 * tiles <= CHUNK_TILES and B * (-(-n_tiles // (2 * tiles))) >= PROGRAMS_PER_SM * sm_count:
+            tiles *= 2
+    n_chunks = -(-n_tiles // tiles)
+    if n_chunks == 1:
+        return Plan("tile", "single", 1, T, bt, 1, warps, steps=steps)
     K = (M * M + M) * (2 if dtype.is_complex else 1)
-    block_c, carry_warps = _carry_geometry(n_tiles, bt, K, interpreted, dtype in (torch.float64, torch.complex128))
-    return Plan("tile", "three-phase", n_tiles, bt, bt, 1, warps, block_c, carry_warps, steps)
+    block_c, carry_warps = _carry_geometry(n_chunks, bt, K, interpreted, dtype in (torch.float64, torch.complex128))
+    return Plan("tile", "three-phase", n_chunks, tiles * bt, bt, 1, warps, block_c, carry_warps, steps)
 
 
 def _plan_walk(B, T, M, dtype, sm_count, interpreted, schedule, chunk_len, lanes) -> Plan:

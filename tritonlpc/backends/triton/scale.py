@@ -16,7 +16,7 @@ from __future__ import annotations
 import triton
 import triton.language as tl
 
-__all__ = ["BIG", "SMALL", "STEP", "exponent", "ldexp", "renorm"]
+__all__ = ["BIG", "SMALL", "STEP", "exponent", "ldexp", "renorm", "shift_of"]
 
 STEP = 64
 BIG = 2.0**32
@@ -65,3 +65,24 @@ def renorm(m, e):
     down = (e > 0) & (m < 2.3283064365386963e-10)  # SMALL
     f = tl.where(up, 5.421010862427522e-20, tl.where(down, 1.8446744073709552e19, 1.0))  # 2**-STEP, 2**STEP
     return f, e + tl.where(up, 64, tl.where(down, -64, 0))
+
+
+@triton.jit
+def shift_of(m, e):
+    """``(2**-k, k)`` for mantissas whose largest magnitude is ``m >= 0`` and exponent ``e``: ``k``
+    the binary exponent of ``m`` when ``m > BIG``, or when ``m < SMALL`` while ``e > 0`` (at least
+    ``-e``), else 0; ``|k| <= 126`` (float32) or ``1022`` (float64), so ``2**-k`` is one normal
+    factor (``m`` zero or subnormal counts as ``2**-127``, infinite as past the largest; NaN: 0)."""
+    lim: tl.constexpr = 1022 if m.dtype == tl.float64 else 126
+    if m.dtype == tl.float64:
+        k = (m.to(tl.int64, bitcast=True) >> 52).to(tl.int32) - 1023
+    else:
+        k = (m.to(tl.int32, bitcast=True) >> 23) - 127
+    up = m > 4294967296.0  # BIG
+    down = (e > 0) & (m < 2.3283064365386963e-10)  # SMALL
+    k = tl.where(up, tl.minimum(k, lim), tl.where(down, tl.maximum(k, tl.maximum(-e, -lim)), 0))
+    if m.dtype == tl.float64:
+        f = ((1023 - k).to(tl.int64) << 52).to(tl.float64, bitcast=True)
+    else:
+        f = ((127 - k) << 23).to(tl.float32, bitcast=True)
+    return f, k

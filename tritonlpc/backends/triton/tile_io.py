@@ -14,20 +14,20 @@ from __future__ import annotations
 import triton
 import triton.language as tl
 
-from .lang import load_steps, reverse_groups, unzip
+from .lang import entry, load, load_block, load_steps, push, reverse_groups, unzip
 
 __all__ = ["load_coef_rows", "fwd_tile_inputs", "rev_tile_inputs", "rev_past_outputs"]
 
 
 @triton.jit
 def load_coef_rows(
-    a_ptr, arow, n0, lo_lim, hi_lim, sat, sam, sign, conj, M: tl.constexpr, CPLX: tl.constexpr,
+    a_ptr, arow, n0, hi, full, sat, sam, sign, conj, M: tl.constexpr, CPLX: tl.constexpr,
     A_CONTIG: tl.constexpr, CDT: tl.constexpr, R: tl.constexpr, S: tl.constexpr,
 ):  # fmt: skip
     """``A[n0 + j, i] = sign * a`` (conjugated when ``conj == -1``) for ``j < S``, ``i < M``, of
-    ``R`` rows (``n0`` ``[R]``; zero unless ``lo_lim <= n0 + j < hi_lim``): per sample one
-    ``[R, M]`` block (a row's coefficients are adjacent: vector loads). Flat tuple, entry
-    ``j * M + i``."""
+    ``R`` rows (``n0 >= 0``: ``[R]``; zero unless ``n0 + j < hi``; ``full``: a scalar, every one
+    is): per sample one ``[R, M]`` block (a row's coefficients are adjacent: vector loads).
+    Flat tuple, entry ``j * M + i``."""
     W: tl.constexpr = 2 if CPLX else 1
     MP: tl.constexpr = 4 if M == 3 else M
     k = tl.arange(0, MP * W)
@@ -44,9 +44,12 @@ def load_coef_rows(
         step = sat
     out = ()
     for j in tl.static_range(S):
-        okj = (n0 + j >= lo_lim) & (n0 + j < hi_lim)
-        m = okj[:, None] & (k < M * W)[None, :]
-        t = tl.load(a_ptr + (row + j * step)[:, None] + koff[None, :], mask=m, other=0.0).to(CDT)
+        ptrs = a_ptr + (row + j * step)[:, None] + koff[None, :]
+        m = (n0 + j < hi)[:, None] & (k < M * W)[None, :]
+        if MP == M:
+            t = load_block(ptrs, m, full).to(CDT)
+        else:  # padded to 4 entries: the mask stays
+            t = tl.load(ptrs, mask=m, other=0.0).to(CDT)
         cols = unzip(t, MP * W, R)
         for i in tl.static_range(M):
             if CPLX:
@@ -58,55 +61,52 @@ def load_coef_rows(
 
 @triton.jit
 def fwd_tile_inputs(
-    x_ptr, a_ptr, xrow, arow, t0, n0, hi, sxt, sat, sam, sign, conj, M: tl.constexpr, CPLX: tl.constexpr,
+    x_ptr, a_ptr, xrow, arow, n0, hi, full, sxt, sat, sam, sign, conj, M: tl.constexpr, CPLX: tl.constexpr,
     A_CONTIG: tl.constexpr, CDT: tl.constexpr, R: tl.constexpr, S: tl.constexpr,
 ):  # fmt: skip
-    """A tile's inputs: row ``r`` holds samples ``n0[r] + j``, ``j < S`` (those ``< hi``; the
-    tile starts at ``t0``)."""
-    X = load_steps(
-        x_ptr, xrow + n0 * sxt, sxt, n0[:, None] + tl.arange(0, S)[None, :] < hi, t0 + R * S <= hi, CPLX, CDT, R, S
-    )
-    A = load_coef_rows(a_ptr, arow, n0, 0, hi, sat, sam, sign, conj, M, CPLX, A_CONTIG, CDT, R, S)
+    """A tile's inputs: row ``r`` holds samples ``n0[r] + j``, ``j < S`` (those ``< hi``; ``full``:
+    a scalar, every one is)."""
+    X = load_steps(x_ptr, xrow + n0 * sxt, sxt, n0, 0, hi, full, CPLX, CDT, R, S)
+    A = load_coef_rows(a_ptr, arow, n0, hi, full, sat, sam, sign, conj, M, CPLX, A_CONTIG, CDT, R, S)
     return X, A
 
 
 @triton.jit
 def rev_tile_inputs(
-    g_ptr, a_ptr, grow, arow, lo, T, sgt, sat, sam, sign, conj, M: tl.constexpr, CPLX: tl.constexpr,
+    g_ptr, a_ptr, grow, arow, lo, T, full, sgt, sat, sam, sign, conj, M: tl.constexpr, CPLX: tl.constexpr,
     A_CONTIG: tl.constexpr, CDT: tl.constexpr, R: tl.constexpr, S: tl.constexpr,
 ):  # fmt: skip
     """A reverse tile's inputs in processing (descending) order: row ``r`` holds samples
-    ``lo[r] + S - 1 - j``, ``j < S`` (loaded ascending), and coefficient rows ``n + 1``.
+    ``lo[r] + S - 1 - j``, ``j < S`` (loaded ascending; those in ``[0, T)``), and coefficient rows
+    ``n + 1`` (those ``< T``); ``full``: a scalar, every sample and row ``n + 1`` is below ``T``.
     ``lo`` at or beyond ``T`` (no tile) loads nothing."""
     W: tl.constexpr = 2 if CPLX else 1
-    n = lo[:, None] + tl.arange(0, S)[None, :]
-    ok = (n >= 0) & (n < T)
-    lowest = tl.min(lo, axis=0)
-    G = load_steps(g_ptr, grow + lo * sgt, sgt, ok, (lowest >= 0) & (lowest + R * S <= T), CPLX, CDT, R, S)
-    A = load_coef_rows(a_ptr, arow, lo + 1, 1, T, sat, sam, sign, conj, M, CPLX, A_CONTIG, CDT, R, S)
+    G = load_steps(g_ptr, grow + lo * sgt, sgt, lo, 0, T, full, CPLX, CDT, R, S)
+    A = load_coef_rows(a_ptr, arow, lo + 1, T, full, sat, sam, sign, conj, M, CPLX, A_CONTIG, CDT, R, S)
     return reverse_groups(G, S, W), reverse_groups(A, S, M * W)
 
 
 @triton.jit
 def rev_past_outputs(
-    y_ptr, z_ptr, yrow, zrow, lo, T, syt, szm, M: tl.constexpr, CPLX: tl.constexpr, CDT: tl.constexpr,
+    y_ptr, z_ptr, yrow, zrow, lo, T, full, syt, szm, M: tl.constexpr, CPLX: tl.constexpr, CDT: tl.constexpr,
     R: tl.constexpr, S: tl.constexpr,
 ):  # fmt: skip
-    """``y[n-1-i]``, ``i < M``, of a reverse tile's samples in processing order (``y[-k] = zi[k-1]``;
-    shifted block loads). Flat tuple, entry ``j * M + i``."""
-    W: tl.constexpr = 2 if CPLX else 1
-    js = tl.arange(0, S)[None, :]
-    n = lo[:, None] + js
-    cols = ()
+    """``y[n-1-i]``, ``i < M``, of a reverse tile's samples in processing order (``y[-k] = zi[k-1]``):
+    a row's own samples ``y[lo + j]`` (block loads; ``full``: a scalar, all below ``T``) and the
+    ``M`` before them (``y``, or ``zi`` before the start). Flat tuple, entry ``j * M + i``."""
+    own = load_steps(y_ptr, yrow + lo * syt, syt, lo, 0, T, full, CPLX, CDT, R, S)
+    past = ()  # y[lo - 1 - i]
     for i in tl.static_range(M):
-        m = n - 1 - i
-        ok = (n >= 0) & (n < T)
-        v = load_steps(y_ptr, yrow + (lo - 1 - i) * syt, syt, ok & (m >= 0), False, CPLX, CDT, R, S)
-        h = load_steps(z_ptr, zrow + (i - lo) * szm, -szm, ok & (m < 0), False, CPLX, CDT, R, S)
-        cols = cols + (reverse_groups(v, S, W), reverse_groups(h, S, W))
+        m = lo - 1 - i
+        vr, vi = load(y_ptr, yrow + m * syt, (m >= 0) & (m < T), CPLX, CDT)
+        hr, hi = load(z_ptr, zrow - (m + 1) * szm, m < 0, CPLX, CDT)
+        past = push(past, vr + hr, vi + hi, CPLX)
     out = ()
-    for j in tl.static_range(S):
+    for j in tl.static_range(S):  # sample lo + S - 1 - j needs y[lo + S - 2 - j - i]
         for i in tl.static_range(M):
-            for w in tl.static_range(W):
-                out = out + (cols[2 * i][j * W + w] + cols[2 * i + 1][j * W + w],)
+            if S - 2 - j - i >= 0:
+                re, im = entry(own, S - 2 - j - i, CPLX)
+            else:
+                re, im = entry(past, j + i + 1 - S, CPLX)
+            out = push(out, re, im, CPLX)
     return out

@@ -2,8 +2,8 @@
 
 Program ``(b, c)`` processes the tiles of chunk ``c`` of row ``b`` in order, the state carried
 in registers, the next tile's loads issued before this tile's stores. With one chunk per row
-this is the **single-pass** schedule; in the **three-phase** schedule a chunk is one tile,
-started from its carried state. The reverse pass also writes ``grad_a[n, i] = -u[n]
+this is the **single-pass** schedule; in the **three-phase** schedule a chunk is a few tiles
+(often one), started from its carried state. The reverse pass also writes ``grad_a[n, i] = -u[n]
 conj(y[n-1-i])`` from shifted block loads of ``y`` (``zi`` before the start) and ``grad_zi =
 C[0]^T lam[0]`` (by the thread holding ``n = 0``). Loop bounds use ``while`` (the interpreter of
 Triton 3.6 cannot iterate ``range`` over a runtime bound).
@@ -70,12 +70,12 @@ def tile_fwd_pass_kernel(
     W: tl.constexpr = 2 if CPLX else 1
     BT: tl.constexpr = ROWS * STEPS
     b, q, q_end, s, r = _program_chunk(s_ptr, ssb, ssc, ssm, n_tiles, tiles_per_chunk, M, CPLX, CDT, ROWS)
-    j = tl.arange(0, STEPS)[None, :]
     vrow, arow, orow = b * svb, b * sab, b * sob  # orow: sob = T (x2 for complex), an argument: its alignment is known
     n0 = q * BT + r * STEPS
     X, A = fwd_tile_inputs(
-        v_ptr, a_ptr, vrow, arow, q * BT, n0, T, svt, sat, sam, sign, conj, M, CPLX, A_CONTIG, CDT, ROWS, STEPS
-    )
+        v_ptr, a_ptr, vrow, arow, n0, T, q * BT + BT <= T, svt, sat, sam, sign, conj, M, CPLX, A_CONTIG, CDT, ROWS,
+        STEPS,
+    )  # fmt: skip
     while q < q_end:
         n1 = n0 + BT
         if ONE_TILE:
@@ -83,12 +83,12 @@ def tile_fwd_pass_kernel(
         else:  # the next tile's loads, before this tile's stores
             hi = tl.where(q + 1 < q_end, T, 0)
             X1, A1 = fwd_tile_inputs(
-                v_ptr, a_ptr, vrow, arow, q * BT + BT, n1, hi, svt, sat, sam, sign, conj, M, CPLX, A_CONTIG, CDT,
-                ROWS, STEPS,
+                v_ptr, a_ptr, vrow, arow, n1, hi, q * BT + 2 * BT <= hi, svt, sat, sam, sign, conj, M, CPLX, A_CONTIG,
+                CDT, ROWS, STEPS,
             )  # fmt: skip
         ends = _tile_end_states(X, A, s, r, False, M, CPLX, STEPS)
         ys, _ = run_fwd(X, A, previous_rows(ends, r, s), M, CPLX, STEPS)
-        store_steps(o_ptr, orow + n0 * W, ys, n0[:, None] + j < T, q * BT + BT <= T, CPLX, ROWS, STEPS)
+        store_steps(o_ptr, orow + n0 * W, ys, n0, 0, T, q * BT + BT <= T, CPLX, ROWS, STEPS)
         s = pick(ends, r == ROWS - 1)
         X = X1
         A = A1
@@ -142,32 +142,35 @@ def tile_rev_pass_kernel(
     W: tl.constexpr = 2 if CPLX else 1
     BT: tl.constexpr = ROWS * STEPS
     b, q, q_end, s, r = _program_chunk(s_ptr, ssb, ssc, ssm, n_tiles, tiles_per_chunk, M, CPLX, CDT, ROWS)
-    js = tl.arange(0, STEPS)[None, :]
     vrow, arow, orow = b * svb, b * sab, b * sob  # orow: sob = T (x2 for complex), an argument: its alignment is known
     if NEED_ZI:  # row 0 of the coefficients, for grad_zi (loaded ahead of any store)
         A0 = signed(load_state(a_ptr, arow, sam, M, CPLX, CDT), sign, conj, M, CPLX)
     lo = (n_tiles - 1 - q) * BT + (ROWS - 1 - r) * STEPS  # each row's lowest sample
     G, A = rev_tile_inputs(
-        v_ptr, a_ptr, vrow, arow, lo, T, svt, sat, sam, sign, conj, M, CPLX, A_CONTIG, CDT, ROWS, STEPS
-    )
+        v_ptr, a_ptr, vrow, arow, lo, T, (n_tiles - q) * BT < T, svt, sat, sam, sign, conj, M, CPLX, A_CONTIG, CDT,
+        ROWS, STEPS,
+    )  # fmt: skip
     while q < q_end:
         if ONE_TILE:
             G1, A1 = G, A
         else:  # the next tile's loads, before this tile's stores
-            lo1 = tl.where(q + 1 < q_end, lo - BT, T)
+            nxt = q + 1 < q_end
             G1, A1 = rev_tile_inputs(
-                v_ptr, a_ptr, vrow, arow, lo1, T, svt, sat, sam, sign, conj, M, CPLX, A_CONTIG, CDT, ROWS, STEPS
-            )
+                v_ptr, a_ptr, vrow, arow, tl.where(nxt, lo - BT, T), T, nxt & ((n_tiles - q - 1) * BT < T), svt, sat,
+                sam, sign, conj, M, CPLX, A_CONTIG, CDT, ROWS, STEPS,
+            )  # fmt: skip
         if NEED_A:  # y is only read: these loads overlap with the scan
-            Y = rev_past_outputs(y_ptr, z_ptr, b * syb, b * szb, lo, T, syt, szm, M, CPLX, CDT, ROWS, STEPS)
+            Y = rev_past_outputs(
+                y_ptr, z_ptr, b * syb, b * szb, lo, T, (n_tiles - q) * BT <= T, syt, szm, M, CPLX, CDT, ROWS, STEPS
+            )
         ends = _tile_end_states(G, A, s, r, True, M, CPLX, STEPS)
         times = ()
         for jj in tl.static_range(STEPS):
             times = times + (lo + STEPS - 1 - jj,)
         us, _, at0 = run_rev(G, A, previous_rows(ends, r, s), times, M, CPLX, STEPS)
-        n = lo[:, None] + js
-        ok = (n >= 0) & (n < T)
-        store_steps(o_ptr, orow + lo * W, reverse_groups(us, STEPS, W), ok, (n_tiles - q) * BT <= T, CPLX, ROWS, STEPS)
+        store_steps(
+            o_ptr, orow + lo * W, reverse_groups(us, STEPS, W), lo, 0, T, (n_tiles - q) * BT <= T, CPLX, ROWS, STEPS
+        )
         if NEED_A:
             _grad_a(ga_ptr, us, Y, lo, b, T, sign, M, CPLX, ROWS, STEPS)
         if NEED_ZI:

@@ -14,10 +14,10 @@ from __future__ import annotations
 import triton
 import triton.language as tl
 
-from .scale import exponent, ldexp
+from .scale import ldexp, shift_of
 from .tile_scan import apply_map, compose
 
-__all__ = ["compose_scaled", "scan_scaled", "fold_scaled", "with_exponents", "maps_of"]
+__all__ = ["compose_scaled", "scan_scaled", "fold_scaled", "renormed", "maps_of"]
 
 
 @triton.jit
@@ -42,19 +42,18 @@ def maps_of(m, M: tl.constexpr, CPLX: tl.constexpr):
 
 
 @triton.jit
-def _renormed(p, e, M: tl.constexpr, CPLX: tl.constexpr):
+def renormed(p, e, M: tl.constexpr, CPLX: tl.constexpr):
     """The mantissa ``E^`` (the first ``M M W`` entries of ``p``) with exponent ``e``, renormalised
     exactly when its largest entry is above ``BIG``, or below ``SMALL`` while ``e > 0`` (``e``
-    never drops below 0): ``(E^ entries, e)``."""
+    never drops below 0): ``(E^ entries, e)``. One power-of-two factor (:func:`.scale.shift_of`)."""
     KE: tl.constexpr = M * M * (2 if CPLX else 1)
     m = tl.abs(p[0])
     for i in tl.static_range(1, KE):
         m = tl.maximum(m, tl.abs(p[i]))
-    out_of_range = (m > 4294967296.0) | ((e > 0) & (m < 2.3283064365386963e-10))  # BIG, SMALL of .scale
-    shift = tl.where(out_of_range, tl.maximum(exponent(m, p[0].dtype), -e), 0)
+    f, shift = shift_of(m, e)
     out = ()
     for i in tl.static_range(KE):
-        out = out + (ldexp(p[i], -shift, p[0].dtype),)
+        out = out + (p[i] * f,)
     return out, e + shift
 
 
@@ -66,20 +65,9 @@ def compose_scaled(L, R, M: tl.constexpr, CPLX: tl.constexpr):
     KE: tl.constexpr = M * M * W
     K: tl.constexpr = KE + M * W
     p = compose(L, _linear(R, M, CPLX), M, CPLX)  # (E^_R E^_L, E^_R b_L)
-    out, e = _renormed(p, L[K] + R[K], M, CPLX)
+    out, e = renormed(p, L[K] + R[K], M, CPLX)
     for i in tl.static_range(M * W):
         out = out + (ldexp(p[KE + i], R[K], p[0].dtype) + R[KE + i],)
-    return out + (e,)
-
-
-@triton.jit
-def with_exponents(m, M: tl.constexpr, CPLX: tl.constexpr):
-    """Flat maps ``m`` (a tuple of tiles) as maps with exponents: ``E`` renormalised if it is
-    past ``BIG`` (a row map of an unstable stretch), else as it is with exponent 0."""
-    W: tl.constexpr = 2 if CPLX else 1
-    out, e = _renormed(m, tl.zeros_like(m[0]).to(tl.int32), M, CPLX)
-    for i in tl.static_range(M * W):
-        out = out + (m[M * M * W + i],)
     return out + (e,)
 
 

@@ -41,6 +41,8 @@ __all__ = [
     "previous_rows",
     "store_last",
     "row_map",
+    "identity_map",
+    "extend_map",
     "run_fwd",
     "run_rev",
     "adjoint_step",
@@ -289,9 +291,15 @@ def row_map(X, A, REV: tl.constexpr, M: tl.constexpr, CPLX: tl.constexpr, S: tl.
     the others shift down. Reverse: ``(C_j^T E, C_j^T b + g_j e_0)``: row ``i`` becomes
     ``-A_ji row_0 + row_{i+1}``. ``X``: ``S`` entries; ``A``: ``S * M`` entries (``j * M + i``).
     """
-    one = tl.zeros_like(X[0]) + 1.0
-    zero = tl.zeros_like(X[0])
-    m = ()  # E row-major, then b, as in compose; starts as the identity
+    return extend_map(identity_map(X[0], M, CPLX), X, A, REV, M, CPLX, S)
+
+
+@triton.jit
+def identity_map(like, M: tl.constexpr, CPLX: tl.constexpr):
+    """The identity map ``(I, 0)`` as a flat tuple of tiles shaped as ``like``."""
+    one = tl.zeros_like(like) + 1.0
+    zero = tl.zeros_like(like)
+    m = ()  # E row-major, then b, as in compose
     for r in tl.static_range(M):
         for c in tl.static_range(M):
             if r == c:
@@ -300,6 +308,12 @@ def row_map(X, A, REV: tl.constexpr, M: tl.constexpr, CPLX: tl.constexpr, S: tl.
                 m = push(m, zero, zero, CPLX)
     for _r in tl.static_range(M):
         m = push(m, zero, zero, CPLX)
+    return m
+
+
+@triton.jit
+def extend_map(m, X, A, REV: tl.constexpr, M: tl.constexpr, CPLX: tl.constexpr, S: tl.constexpr):
+    """The map ``m`` of each row followed by ``S`` more samples (as :func:`row_map`)."""
     for j in tl.static_range(S):
         mat = ()
         vec = ()

@@ -1,7 +1,9 @@
 """Tile path, summary and carry phases of the three-phase schedule (both directions).
 
-Phase 1 (``tile_{fwd,rev}_summary_kernel``): the map of each chunk (a tile), stored by the
-thread holding the scan's last prefix. Phase 2 (``tile_carry_kernel``): a parallel scan of one
+Phase 1 (``tile_{fwd,rev}_summary_kernel``): the map of each chunk (the pass's tiles of it):
+each thread composes the maps of its own stretch of ``chunk_len / ROWS`` consecutive samples
+in registers, ``STEPS`` a trip (renormalised a trip), and one scan across the threads gives
+the chunk's map, stored by the thread holding the last prefix. Phase 2 (``tile_carry_kernel``): a parallel scan of one
 row's chunk maps (blocks of ``BLOCK_C``, the state carried between blocks), writing every chunk's
 start state. Maps are flat: ``E`` row-major, then ``b`` (:mod:`.tile_scan`), with ``E = E^ 2**e``
 kept as a mantissa and an int32 exponent in both phases (:mod:`.tile_scaled`): a map of an
@@ -19,58 +21,93 @@ import triton.language as tl
 from .lang import load_state, store_state
 from .launch import Call, launch
 from .tile_io import fwd_tile_inputs, rev_tile_inputs
-from .tile_scaled import fold_scaled, maps_of, scan_scaled, with_exponents
-from .tile_scan import pick, row_map, states, store_last
+from .tile_scaled import fold_scaled, maps_of, renormed, scan_scaled
+from .tile_scan import extend_map, identity_map, pick, states, store_last
 
 __all__ = ["tile_fwd_summary_kernel", "tile_rev_summary_kernel", "tile_carry_kernel", "tile_summary", "tile_carry"]
 
 
 @triton.jit
-def _store_tile_map(
-    p_ptr, e_ptr, V, A, b, c, n_chunks, REV: tl.constexpr, M: tl.constexpr, CPLX: tl.constexpr, R: tl.constexpr,
-    S: tl.constexpr,
+def _run_step(m, e, V, A, REV: tl.constexpr, M: tl.constexpr, CPLX: tl.constexpr, S: tl.constexpr):
+    """Each thread's run map ``(E^, b)`` with exponent ``e`` followed by ``S`` more samples,
+    ``E^`` renormalised (:func:`.tile_scaled.renormed`)."""
+    m = extend_map(m, V, A, REV, M, CPLX, S)
+    KE: tl.constexpr = M * M * (2 if CPLX else 1)
+    mat, e = renormed(m, e, M, CPLX)
+    for i in tl.static_range(KE, len(m)):
+        mat = mat + (m[i],)
+    return mat, e
+
+
+@triton.jit
+def _store_chunk_map(
+    p_ptr, e_ptr, m, e, b, c, n_chunks, M: tl.constexpr, CPLX: tl.constexpr, R: tl.constexpr
 ):  # fmt: skip
-    """Store the map of a tile (the scan of its rows' maps) to ``p[b, c, :]``, its exponent to
-    ``e[b, c]``."""
+    """Store the map of a chunk (the scan of its threads' run maps ``m`` with exponents ``e``) to
+    ``p[b, c, :]``, its exponent to ``e[b, c]``."""
     K: tl.constexpr = (M * M + M) * (2 if CPLX else 1)
     last = tl.arange(0, R) == R - 1
-    m = scan_scaled(with_exponents(row_map(V, A, REV, M, CPLX, S), M, CPLX), M, CPLX)
+    m = scan_scaled(m + (e,), M, CPLX)
     store_last(p_ptr + (b * n_chunks + c) * K, maps_of(m, M, CPLX), last)
     store_last(e_ptr + b * n_chunks + c, (m[K],), last)
 
 
-@triton.jit(do_not_specialize=["T", "n_chunks"])
+@triton.jit(do_not_specialize=["T", "n_chunks", "n_tiles", "tiles_per_chunk"])
 def tile_fwd_summary_kernel(
-    v_ptr, a_ptr, p_ptr, e_ptr, svb, svt, sab, sat, sam, T, n_chunks, sign, conj, M: tl.constexpr, CPLX: tl.constexpr,
-    A_CONTIG: tl.constexpr, CDT: tl.constexpr, ROWS: tl.constexpr, STEPS: tl.constexpr,
+    v_ptr, a_ptr, p_ptr, e_ptr, svb, svt, sab, sat, sam, T, n_chunks, n_tiles, tiles_per_chunk, sign, conj,
+    M: tl.constexpr, CPLX: tl.constexpr, A_CONTIG: tl.constexpr, CDT: tl.constexpr, ROWS: tl.constexpr,
+    STEPS: tl.constexpr,
 ):  # fmt: skip
-    """The map of chunk (tile) ``c = program_id(1)`` of row ``b = program_id(0)`` to ``p[b, c]``."""
+    """The map of chunk ``c = program_id(1)`` of row ``b = program_id(0)`` (``tiles_per_chunk``
+    tiles of ``ROWS * STEPS`` samples, all within ``T``) to ``p[b, c]``: thread ``r`` runs the
+    ``r``-th of ``ROWS`` equal stretches, ``STEPS`` samples a trip."""
     b = tl.program_id(0).to(tl.int64)
     c = tl.program_id(1).to(tl.int64)
-    t0 = c * (ROWS * STEPS)
-    n0 = t0 + tl.arange(0, ROWS) * STEPS
-    X, A = fwd_tile_inputs(
-        v_ptr, a_ptr, b * svb, b * sab, t0, n0, T, svt, sat, sam, sign, conj, M, CPLX, A_CONTIG, CDT, ROWS, STEPS
-    )
-    _store_tile_map(p_ptr, e_ptr, X, A, b, c, n_chunks, False, M, CPLX, ROWS, STEPS)
+    run = tiles_per_chunk * STEPS
+    n0 = c * (ROWS * run) + tl.arange(0, ROWS) * run
+    m = identity_map(n0.to(CDT), M, CPLX)
+    e = tl.zeros_like(n0).to(tl.int32)
+    i = 0
+    while i < tiles_per_chunk:
+        X, A = fwd_tile_inputs(
+            v_ptr, a_ptr, b * svb, b * sab, n0, T, True, svt, sat, sam, sign, conj, M, CPLX, A_CONTIG, CDT, ROWS,
+            STEPS,
+        )  # fmt: skip
+        m, e = _run_step(m, e, X, A, False, M, CPLX, STEPS)
+        n0 += STEPS
+        i += 1
+    _store_chunk_map(p_ptr, e_ptr, m, e, b, c, n_chunks, M, CPLX, ROWS)
 
 
-@triton.jit(do_not_specialize=["T", "n_chunks"])
+@triton.jit(do_not_specialize=["T", "n_chunks", "n_tiles", "tiles_per_chunk"])
 def tile_rev_summary_kernel(
-    v_ptr, a_ptr, p_ptr, e_ptr, svb, svt, sab, sat, sam, T, n_chunks, sign, conj, M: tl.constexpr, CPLX: tl.constexpr,
-    A_CONTIG: tl.constexpr, CDT: tl.constexpr, ROWS: tl.constexpr, STEPS: tl.constexpr,
+    v_ptr, a_ptr, p_ptr, e_ptr, svb, svt, sab, sat, sam, T, n_chunks, n_tiles, tiles_per_chunk, sign, conj,
+    M: tl.constexpr, CPLX: tl.constexpr, A_CONTIG: tl.constexpr, CDT: tl.constexpr, ROWS: tl.constexpr,
+    STEPS: tl.constexpr,
 ):  # fmt: skip
-    """The adjoint map of chunk (tile) ``c`` of row ``b`` (in processing order: tile
-    ``n_chunks - 1 - c``; ``lam`` at its end -> ``lam`` at its start) to ``p[b, c]``. The last
-    tile in time may be partial: its missing samples come first in processing order and only
-    shift a zero state (the map is applied to ``lam[T] = 0``)."""
+    """The adjoint map of chunk ``c`` of row ``b`` (in processing order: the tiles ``t`` of the pass,
+    ``n_tiles - (c + 1) tiles_per_chunk <= t < n_tiles - c tiles_per_chunk``; ``lam`` at its end ->
+    ``lam`` at its start) to ``p[b, c]``; thread ``r`` runs the ``r``-th of ``ROWS`` equal
+    stretches from the top, ``STEPS`` samples a trip. Chunk 0 may reach past ``T``: its missing
+    samples come first in processing order and only shift a zero state (the map is applied to
+    ``lam[T] = 0``)."""
     b = tl.program_id(0).to(tl.int64)
     c = tl.program_id(1).to(tl.int64)
-    lo = (n_chunks - 1 - c) * (ROWS * STEPS) + (ROWS - 1 - tl.arange(0, ROWS)) * STEPS
-    G, A = rev_tile_inputs(
-        v_ptr, a_ptr, b * svb, b * sab, lo, T, svt, sat, sam, sign, conj, M, CPLX, A_CONTIG, CDT, ROWS, STEPS
-    )
-    _store_tile_map(p_ptr, e_ptr, G, A, b, c, n_chunks, True, M, CPLX, ROWS, STEPS)
+    run = tiles_per_chunk * STEPS
+    top = (n_tiles - c * tiles_per_chunk) * (ROWS * STEPS)
+    lo = top - (tl.arange(0, ROWS) * run + STEPS)
+    m = identity_map(lo.to(CDT), M, CPLX)
+    e = tl.zeros_like(lo).to(tl.int32)
+    i = 0
+    while i < tiles_per_chunk:
+        G, A = rev_tile_inputs(
+            v_ptr, a_ptr, b * svb, b * sab, lo, T, top < T, svt, sat, sam, sign, conj, M, CPLX, A_CONTIG, CDT, ROWS,
+            STEPS,
+        )  # fmt: skip
+        m, e = _run_step(m, e, G, A, True, M, CPLX, STEPS)
+        lo -= STEPS
+        i += 1
+    _store_chunk_map(p_ptr, e_ptr, m, e, b, c, n_chunks, M, CPLX, ROWS)
 
 
 def tile_summary(call: Call) -> Tuple[torch.Tensor, ...]:
@@ -81,7 +118,8 @@ def tile_summary(call: Call) -> Tuple[torch.Tensor, ...]:
     exps = torch.empty(call.B, p.n_chunks, dtype=torch.int32, device=maps.device)
     kernel = tile_rev_summary_kernel if call.reverse else tile_fwd_summary_kernel
     launch(
-        kernel, (call.B, p.n_chunks - 1), p_ptr=maps, e_ptr=exps, n_chunks=p.n_chunks, A_CONTIG=call.a_contig,
+        kernel, (call.B, p.n_chunks - 1), p_ptr=maps, e_ptr=exps, n_chunks=p.n_chunks,
+        n_tiles=-(-call.T // p.block_t), tiles_per_chunk=p.chunk_len // p.block_t, A_CONTIG=call.a_contig,
         ROWS=p.block_t // p.steps, STEPS=p.steps, num_warps=p.num_warps, **call.common(),
     )  # fmt: skip
     return maps, exps
