@@ -116,7 +116,7 @@ def test_tiles_and_chunks(M, kw):
     shorter than M at M = 5, L = 5)."""
     if (M <= TILE_ORDERS) != ("block_t" in kw):
         pytest.skip("block_t is a tile-path knob, chunk_len alone a walk-path test")
-    B, T = (1, 13) if kw.get("block_t") == 2 else (3, 27)  # tiles of 2: 7 tiles already
+    B, T = (1, 13) if kw.get("block_t") == 2 else (1 if "chunk_len" in kw else 3, 27)  # tiles of 2: 7 tiles
     x, a, zi, g = _inputs(B, T, M, torch.float64, seed=len(kw))
     _check_all(x, a, zi, g, 1e-9, neg=True, **kw)
 

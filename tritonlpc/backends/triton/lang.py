@@ -6,7 +6,8 @@ shape that nothing reads (compiled code drops it): loads put zeros there, :func:
 part, :func:`mul` passes ``ai`` through. Values of a fixed number of entries travel as flat
 tuples (``(re, im)`` per entry for complex, ``re`` for real), so that one kernel body serves
 every order and dtype. ``CDT`` is the accumulation dtype; stores convert to the element type of
-the pointer. Offsets are int64 in every caller.
+the pointer. Offsets are int64 in every caller (the tile path's times within a row are int32,
+widened before a stride multiplies them).
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ __all__ = [
     "entry",
     "push",
     "mul",
+    "mul_sub",
     "load",
     "store",
     "load_coef",
@@ -61,6 +63,16 @@ def mul(ar, ai, br, bi, CPLX: tl.constexpr):
         return ar * br - ai * bi, ar * bi + ai * br
     else:
         return ar * br, ai
+
+
+@triton.jit
+def mul_sub(cr, ci, ar, ai, br, bi, CPLX: tl.constexpr):
+    """``c - a b`` written as multiply-adds onto ``c`` (two a part for complex dtypes; for real
+    dtypes ``(cr - ar br, ci)``)."""
+    if CPLX:
+        return cr - ar * br + ai * bi, ci - ar * bi - ai * br
+    else:
+        return cr - ar * br, ci
 
 
 @triton.jit

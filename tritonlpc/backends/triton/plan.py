@@ -68,23 +68,23 @@ TILE_CONFIG: Dict[Tuple[int, str], Tuple[int, int, int]] = {
     (1, "c32"): (8, 8, 1),
     (1, "c64"): (4, 4, 1),
     (2, "r32"): (16, 16, 1),
-    (2, "r16"): (8, 8, 1),
+    (2, "r16"): (16, 16, 1),
     (2, "r64"): (8, 8, 1),
     (2, "c32"): (8, 8, 1),
     (2, "c64"): (2, 2, 1),
-    (3, "r32"): (8, 4, 1),
+    (3, "r32"): (8, 8, 1),
     (3, "r16"): (8, 4, 1),
     (3, "r64"): (4, 4, 1),
     (3, "c32"): (4, 4, 1),
-    (3, "c64"): (2, 1, 1),
-    (4, "r32"): (8, 4, 1),
+    (3, "c64"): (2, 2, 1),
+    (4, "r32"): (8, 8, 1),
     (4, "r16"): (8, 4, 1),
     (4, "r64"): (4, 4, 1),
     (4, "c32"): (2, 2, 1),
 }
 
 PROGRAMS_PER_SM = 4  # rows (programs) wanted per SM before rows are split into chunks
-CHUNK_TILES = 8  # tile path, three-phase: most tiles a chunk (fewer chunk maps to scan, carry and store)
+CHUNK_TILES = 32  # tile path, three-phase: most tiles a chunk (fewer chunk maps to scan, carry and store)
 MAX_BLOCK_C = 1024  # chunk maps scanned per block by the tile carry
 WALK_VALUES = 2048  # walk path: values of the largest per-program state tile (summary: N MP MP)
 WALK_MIN_CHUNK = 16

@@ -33,14 +33,14 @@ def load_coef_rows(
     k = tl.arange(0, MP * W)
     if A_CONTIG:  # (t, i) contiguous: constant strides let the compiler vectorise
         koff = k
-        row = arow + n0 * (M * W)
+        row = arow + n0.to(tl.int64) * (M * W)
         step = M * W
     else:
         if CPLX:
             koff = (k // 2) * sam + (k % 2)
         else:
             koff = k * sam
-        row = arow + n0 * sat
+        row = arow + n0.to(tl.int64) * sat
         step = sat
     out = ()
     for j in tl.static_range(S):
@@ -66,7 +66,7 @@ def fwd_tile_inputs(
 ):  # fmt: skip
     """A tile's inputs: row ``r`` holds samples ``n0[r] + j``, ``j < S`` (those ``< hi``; ``full``:
     a scalar, every one is)."""
-    X = load_steps(x_ptr, xrow + n0 * sxt, sxt, n0, 0, hi, full, CPLX, CDT, R, S)
+    X = load_steps(x_ptr, xrow + n0.to(tl.int64) * sxt, sxt, n0, 0, hi, full, CPLX, CDT, R, S)
     A = load_coef_rows(a_ptr, arow, n0, hi, full, sat, sam, sign, conj, M, CPLX, A_CONTIG, CDT, R, S)
     return X, A
 
@@ -81,7 +81,7 @@ def rev_tile_inputs(
     ``n + 1`` (those ``< T``); ``full``: a scalar, every sample and row ``n + 1`` is below ``T``.
     ``lo`` at or beyond ``T`` (no tile) loads nothing."""
     W: tl.constexpr = 2 if CPLX else 1
-    G = load_steps(g_ptr, grow + lo * sgt, sgt, lo, 0, T, full, CPLX, CDT, R, S)
+    G = load_steps(g_ptr, grow + lo.to(tl.int64) * sgt, sgt, lo, 0, T, full, CPLX, CDT, R, S)
     A = load_coef_rows(a_ptr, arow, lo + 1, T, full, sat, sam, sign, conj, M, CPLX, A_CONTIG, CDT, R, S)
     return reverse_groups(G, S, W), reverse_groups(A, S, M * W)
 
@@ -94,11 +94,11 @@ def rev_past_outputs(
     """``y[n-1-i]``, ``i < M``, of a reverse tile's samples in processing order (``y[-k] = zi[k-1]``):
     a row's own samples ``y[lo + j]`` (block loads; ``full``: a scalar, all below ``T``) and the
     ``M`` before them (``y``, or ``zi`` before the start). Flat tuple, entry ``j * M + i``."""
-    own = load_steps(y_ptr, yrow + lo * syt, syt, lo, 0, T, full, CPLX, CDT, R, S)
+    own = load_steps(y_ptr, yrow + lo.to(tl.int64) * syt, syt, lo, 0, T, full, CPLX, CDT, R, S)
     past = ()  # y[lo - 1 - i]
     for i in tl.static_range(M):
         m = lo - 1 - i
-        vr, vi = load(y_ptr, yrow + m * syt, (m >= 0) & (m < T), CPLX, CDT)
+        vr, vi = load(y_ptr, yrow + m.to(tl.int64) * syt, (m >= 0) & (m < T), CPLX, CDT)
         hr, hi = load(z_ptr, zrow - (m + 1) * szm, m < 0, CPLX, CDT)
         past = push(past, vr + hr, vi + hi, CPLX)
     out = ()

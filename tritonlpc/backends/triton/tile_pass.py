@@ -46,8 +46,8 @@ def _program_chunk(
 ):
     """This program's row ``b``, its chunk's tiles ``[q, q_end)``, start state and thread rows."""
     b = tl.program_id(0).to(tl.int64)
-    c = tl.program_id(1).to(tl.int64)
-    q = c * tiles_per_chunk
+    c = tl.program_id(1)
+    q = c * tiles_per_chunk  # times within a row are int32
     s = load_state(s_ptr, b * ssb + c * ssc, ssm, M, CPLX, CDT)
     return b, q, tl.minimum(q + tiles_per_chunk, n_tiles), s, tl.arange(0, R)
 
@@ -88,7 +88,7 @@ def tile_fwd_pass_kernel(
             )  # fmt: skip
         ends = _tile_end_states(X, A, s, r, False, M, CPLX, STEPS)
         ys, _ = run_fwd(X, A, previous_rows(ends, r, s), M, CPLX, STEPS)
-        store_steps(o_ptr, orow + n0 * W, ys, n0, 0, T, q * BT + BT <= T, CPLX, ROWS, STEPS)
+        store_steps(o_ptr, orow + n0.to(tl.int64) * W, ys, n0, 0, T, q * BT + BT <= T, CPLX, ROWS, STEPS)
         s = pick(ends, r == ROWS - 1)
         X = X1
         A = A1
@@ -169,7 +169,16 @@ def tile_rev_pass_kernel(
             times = times + (lo + STEPS - 1 - jj,)
         us, _, at0 = run_rev(G, A, previous_rows(ends, r, s), times, M, CPLX, STEPS)
         store_steps(
-            o_ptr, orow + lo * W, reverse_groups(us, STEPS, W), lo, 0, T, (n_tiles - q) * BT <= T, CPLX, ROWS, STEPS
+            o_ptr,
+            orow + lo.to(tl.int64) * W,
+            reverse_groups(us, STEPS, W),
+            lo,
+            0,
+            T,
+            (n_tiles - q) * BT <= T,
+            CPLX,
+            ROWS,
+            STEPS,
         )
         if NEED_A:
             _grad_a(ga_ptr, us, Y, lo, b, T, sign, M, CPLX, ROWS, STEPS)

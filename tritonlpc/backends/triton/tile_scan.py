@@ -29,7 +29,7 @@ from __future__ import annotations
 import triton
 import triton.language as tl
 
-from .lang import entry, mul, push
+from .lang import entry, mul, mul_sub, push
 
 __all__ = [
     "compose",
@@ -69,9 +69,9 @@ def compose(L, R, M: tl.constexpr, CPLX: tl.constexpr):
             if CPLX:
                 pr = R[2 * r * M] * L[2 * c] - R[2 * r * M + 1] * L[2 * c + 1]
                 pi = R[2 * r * M] * L[2 * c + 1] + R[2 * r * M + 1] * L[2 * c]
-                for k in tl.static_range(1, M):
-                    pr += R[2 * (r * M + k)] * L[2 * (k * M + c)] - R[2 * (r * M + k) + 1] * L[2 * (k * M + c) + 1]
-                    pi += R[2 * (r * M + k)] * L[2 * (k * M + c) + 1] + R[2 * (r * M + k) + 1] * L[2 * (k * M + c)]
+                for k in tl.static_range(1, M):  # multiply-adds onto the sums
+                    pr = pr + R[2 * (r * M + k)] * L[2 * (k * M + c)] - R[2 * (r * M + k) + 1] * L[2 * (k * M + c) + 1]
+                    pi = pi + R[2 * (r * M + k)] * L[2 * (k * M + c) + 1] + R[2 * (r * M + k) + 1] * L[2 * (k * M + c)]
                 mat = mat + (pr, pi)
             else:
                 pr = R[r * M] * L[c]
@@ -108,8 +108,8 @@ def apply_row(E, S, s0: tl.constexpr, zero, r: tl.constexpr, M: tl.constexpr, CP
         er = tl.where(zero[k], 0.0, E[W * (r * M + k)])
         if CPLX:
             ei = tl.where(zero[k], 0.0, E[W * (r * M + k) + 1])
-            pr += er * S[W * (s0 + k)] - ei * S[W * (s0 + k) + 1]
-            pi += er * S[W * (s0 + k) + 1] + ei * S[W * (s0 + k)]
+            pr = pr + er * S[W * (s0 + k)] - ei * S[W * (s0 + k) + 1]
+            pi = pi + er * S[W * (s0 + k) + 1] + ei * S[W * (s0 + k)]
         else:
             pr += er * S[s0 + k]
     if CPLX:
@@ -345,17 +345,20 @@ def _map_step_entry(
     if REV:
         ar, ai = entry(A, j * M + r, CPLX)
         vr, vi = _map_entry(m, 0, c, M, CPLX)
-        pr, pi = mul(ar, ai, vr, vi, CPLX)
-        pr = -pr
-        pi = -pi
         if r + 1 < M:
-            qr, qi = _map_entry(m, r + 1, c, M, CPLX)
-            pr += qr
-            pi += qi
-        if r == 0 and c == M:
-            xr, xi = entry(X, j, CPLX)
-            pr += xr
-            pi += xi
+            pr, pi = _map_entry(m, r + 1, c, M, CPLX)
+            if r == 0 and c == M:
+                xr, xi = entry(X, j, CPLX)
+                pr += xr
+                pi += xi
+            pr, pi = mul_sub(pr, pi, ar, ai, vr, vi, CPLX)
+        elif r == 0 and c == M:
+            pr, pi = entry(X, j, CPLX)
+            pr, pi = mul_sub(pr, pi, ar, ai, vr, vi, CPLX)
+        else:
+            pr, pi = mul(ar, ai, vr, vi, CPLX)
+            pr = -pr
+            pi = -pi
     elif r == 0:
         if c == M:
             pr, pi = entry(X, j, CPLX)
@@ -365,9 +368,7 @@ def _map_step_entry(
         for i in tl.static_range(M):
             ar, ai = entry(A, j * M + i, CPLX)
             vr, vi = _map_entry(m, i, c, M, CPLX)
-            qr, qi = mul(ar, ai, vr, vi, CPLX)
-            pr -= qr
-            pi -= qi
+            pr, pi = mul_sub(pr, pi, ar, ai, vr, vi, CPLX)
     else:
         pr, pi = _map_entry(m, r - 1, c, M, CPLX)
     return pr, pi
@@ -383,9 +384,7 @@ def run_fwd(X, A, s, M: tl.constexpr, CPLX: tl.constexpr, S: tl.constexpr):
         for i in tl.static_range(M):
             ar, ai = entry(A, j * M + i, CPLX)
             sr, si = entry(s, i, CPLX)
-            pr, pi = mul(ar, ai, sr, si, CPLX)
-            yr -= pr
-            yi -= pi
+            yr, yi = mul_sub(yr, yi, ar, ai, sr, si, CPLX)
         ys = push(ys, yr, yi, CPLX)
         new = push((), yr, yi, CPLX)
         for i in tl.static_range(M - 1):
@@ -403,16 +402,18 @@ def adjoint_step(lam, A, base: tl.constexpr, gr, gi, HAS_G: tl.constexpr, M: tl.
     new = ()
     for i in tl.static_range(M):
         ar, ai = entry(A, base + i, CPLX)
-        pr, pi = mul(ar, ai, l0r, l0i, CPLX)
-        pr = -pr
-        pi = -pi
         if i + 1 < M:
-            qr, qi = entry(lam, i + 1, CPLX)
-            pr += qr
-            pi += qi
-        if HAS_G and i == 0:
-            pr += gr
-            pi += gi
+            pr, pi = entry(lam, i + 1, CPLX)
+            if HAS_G and i == 0:
+                pr += gr
+                pi += gi
+            pr, pi = mul_sub(pr, pi, ar, ai, l0r, l0i, CPLX)
+        elif HAS_G and i == 0:
+            pr, pi = mul_sub(gr, gi, ar, ai, l0r, l0i, CPLX)
+        else:
+            pr, pi = mul(ar, ai, l0r, l0i, CPLX)
+            pr = -pr
+            pi = -pi
         new = push(new, pr, pi, CPLX)
     return new
 

@@ -62,7 +62,7 @@ def tile_fwd_summary_kernel(
     tiles of ``ROWS * STEPS`` samples, all within ``T``) to ``p[b, c]``: thread ``r`` runs the
     ``r``-th of ``ROWS`` equal stretches, ``STEPS`` samples a trip."""
     b = tl.program_id(0).to(tl.int64)
-    c = tl.program_id(1).to(tl.int64)
+    c = tl.program_id(1)  # times within a row: int32
     run = tiles_per_chunk * STEPS
     n0 = c * (ROWS * run) + tl.arange(0, ROWS) * run
     m = identity_map(n0.to(CDT), M, CPLX)
@@ -92,7 +92,7 @@ def tile_rev_summary_kernel(
     samples come first in processing order and only shift a zero state (the map is applied to
     ``lam[T] = 0``)."""
     b = tl.program_id(0).to(tl.int64)
-    c = tl.program_id(1).to(tl.int64)
+    c = tl.program_id(1)  # times within a row: int32
     run = tiles_per_chunk * STEPS
     top = (n_tiles - c * tiles_per_chunk) * (ROWS * STEPS)
     lo = top - (tl.arange(0, ROWS) * run + STEPS)
