@@ -287,6 +287,7 @@ def test_empty(B, T):
         dict(steps=32),
         dict(block_t=4, steps=8),
         dict(steps=3),
+        dict(block_t=4, chunk_len=6),
     ],
     ids=str,
 )

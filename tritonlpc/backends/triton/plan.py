@@ -231,17 +231,18 @@ def _plan_tile(B, T, M, dtype, sm_count, interpreted, schedule, block_t, steps_k
     warps = max(1, min(warps, rows // 32))
     bt = rows * steps
     n_tiles = -(-T // bt)
+    if chunk_len is not None and chunk_len % bt:
+        raise ValueError(f"chunk_len must be a multiple of the tile length {bt} on the tile path, got {chunk_len}")
     single = schedule == "single" or (schedule is None and chunk_len is None and B >= PROGRAMS_PER_SM * sm_count)
     if single or n_tiles == 1:
         return Plan("tile", "single", 1, T, bt, 1, warps, steps=steps)
     if chunk_len is not None:
-        if chunk_len % bt:
-            raise ValueError(f"chunk_len must be a multiple of the tile length {bt} on the tile path, got {chunk_len}")
         tiles = chunk_len // bt
     else:  # the most tiles a chunk (up to CHUNK_TILES) that leave PROGRAMS_PER_SM programs an SM
-        tiles = 1
-        while 2 * tiles <= CHUNK_TILES and B * (-(-n_tiles // (2 * tiles))) >= PROGRAMS_PER_SM * sm_count:
-            tiles *= 2
+        want = PROGRAMS_PER_SM * sm_count
+        tiles = max(1, min(CHUNK_TILES, B * n_tiles // want))
+        while tiles > 1 and B * -(-n_tiles // tiles) < want:
+            tiles -= 1
     n_chunks = -(-n_tiles // tiles)
     if n_chunks == 1:
         return Plan("tile", "single", 1, T, bt, 1, warps, steps=steps)
