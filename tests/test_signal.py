@@ -481,6 +481,34 @@ def test_onepass_sosfilt_gradients():
     _close(gx, _adjoint_scipy(lambda v: scipy_signal.sosfilt(sos[0], v), gy.numpy()))
 
 
+def test_onepass_sosfilt_lanes(monkeypatch):
+    """The vectorised forward (LANES rows as lanes, the cascade's groups in one pass a tile at a
+    time): 19 rows (two blocks of 8 and 3 rows on the pair kernel), T over two tiles and odd, 5
+    sections (two groups), zi, a cascade per row and one for all, back in time, float32, and the
+    parallel twin; against scipy."""
+    from tritonlpc.backends import _numba_lti
+    from tritonlpc.signal._onepass import sos_onepass
+
+    rng = np.random.default_rng(85)
+    R, T = 2 * _numba_lti.LANES + 3, 2 * _numba_lti.TILE + 9
+    sos = np.stack([_stable_sos(rng, 5) for _ in range(R)])
+    x, zi = rng.standard_normal((R, T)), rng.standard_normal((5, R, 2))
+    y, zf = ts.sosfilt(_t(sos), _t(x), zi=_t(zi))
+    for r in (0, 9, R - 1):
+        y_ref, zf_ref = scipy_signal.sosfilt(sos[r], x[r], zi=zi[:, r])
+        _close(y[r], y_ref, 1e-11)
+        _close(zf[:, r], zf_ref, 1e-11)
+    y_ref, zf_ref = scipy_signal.sosfilt(sos[0], x[:, ::-1], zi=zi)  # back in time
+    y, zf = sos_onepass(_t(sos[:1]), _t(x), _t(zi.transpose(1, 0, 2)), "numba", reverse=True)
+    _close(y, y_ref[:, ::-1], 1e-11)
+    _close(zf, zf_ref.transpose(1, 0, 2), 1e-11)
+    y32 = ts.sosfilt(_t(sos[0]).float(), _t(x).float())
+    _close(y32.double(), scipy_signal.sosfilt(sos[0], x), 1e-4)
+    serial = ts.sosfilt(_t(sos[0]), _t(x))
+    monkeypatch.setattr(_numba_lti, "PARALLEL_FROM", 0)
+    _close(ts.sosfilt(_t(sos[0]), _t(x)), serial.numpy(), 0)
+
+
 TRITON = [b for b in BACKENDS if b.name == "triton"]
 
 
