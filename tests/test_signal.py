@@ -516,7 +516,7 @@ TRITON = [b for b in BACKENDS if b.name == "triton"]
 def test_triton_onepass_kernels(backend):
     """The Triton one-pass kernels (interpreter on CPU): lfilter orders 1-4 and a cascade of 5
     sections (two launches, pass-through padding), a filter per row, more rows than a program
-    holds, odd T, T = 1, zi/zf, float64 against scipy; with a gradient the composite path."""
+    holds, odd T, T = 1, zi/zf, float64 against scipy."""
     from tritonlpc.signal._onepass import kernel_for
 
     rng = np.random.default_rng(90)
@@ -526,7 +526,8 @@ def test_triton_onepass_kernels(backend):
     szi = rng.standard_normal((5, R, 2))
     with tritonlpc.use_backend("triton"):
         assert kernel_for(_t(x).to(dev)) == "triton"
-        assert kernel_for(_t(x).to(dev).requires_grad_()) is None
+        assert kernel_for(_t(x).to(dev).requires_grad_()) == "triton"
+        assert kernel_for(_t(x + 0j).to(dev)) is None  # complex: the composite path
         for N in (1, 3, 4):
             b, a = rng.standard_normal(N + 1), _stable_a(rng, N)
             zi = rng.standard_normal((R, N))
@@ -540,6 +541,41 @@ def test_triton_onepass_kernels(backend):
         y_ref, zf_ref = scipy_signal.sosfilt(sos[r], x[r], zi=szi[:, r])
         _close(y[r].cpu(), y_ref)
         _close(zf[:, r].cpu(), zf_ref)
+
+
+@pytest.mark.parametrize("backend", TRITON, ids=str)
+def test_triton_onepass_gradients(backend):
+    """The Triton one-pass backward (interpreter on CPU): lfilter of order 3 (padded to 4) with a
+    filter per row and zi, a cascade of 5 sections (two groups, kept section inputs) shared by
+    all rows, forward and back in time (sosfiltfilt); every gradient against the Numba kernels'
+    and dL/dx against scipy, float64, 3 rows (masked lanes), odd T."""
+    from tritonlpc.signal._onepass import lfilter_onepass, sos_onepass
+
+    rng = np.random.default_rng(93)
+    R, T, dev = 3, 7, backend.device
+    a = np.stack([_stable_a(rng, 3, a0=1.0) for _ in range(R)])
+    sos = _stable_sos(rng, 5)[None]
+    cases = [
+        (lfilter_onepass, [rng.standard_normal((R, 4)), a, rng.standard_normal((R, T)), rng.standard_normal((R, 3))]),
+        (sos_onepass, [sos, rng.standard_normal((R, T)), rng.standard_normal((R, 5, 2))]),
+    ]
+    for fn, arrays in cases:
+        for reverse in (False, True):
+            grads = []
+            for kernel, d in (("triton", dev), ("numba", "cpu")):
+                ins = [_t(v).to(d).requires_grad_() for v in arrays]
+                y, zf = fn(*ins, kernel, reverse=reverse)
+                gy = torch.from_numpy(np.cos(np.arange(R * T)).reshape(R, T)).to(d)
+                grads.append([g.cpu() for g in torch.autograd.grad((y, zf), ins, (gy, torch.ones_like(zf)))])
+                assert y.grad_fn is not None and type(y.grad_fn).__name__.endswith("OnePassBackward")
+            for g_, r_ in zip(*grads):
+                _close(g_, r_.numpy(), 1e-11)
+    ins = [_t(v).to(dev).requires_grad_() for v in (sos[0], rng.standard_normal((R, T)))]
+    with tritonlpc.use_backend("triton"):
+        y = ts.sosfilt(*ins)
+    assert _through(y, "_SosOnePassBackward")
+    (gx,) = torch.autograd.grad(y, ins[1], _t(np.ones((R, T))).to(dev))
+    _close(gx.cpu(), _adjoint_scipy(lambda v: scipy_signal.sosfilt(sos[0], v), np.ones((R, T))))
 
 
 def test_onepass_reverse_time():
