@@ -47,6 +47,11 @@ def kernel_for(x: torch.Tensor, *others: Optional[torch.Tensor]) -> Optional[str
     return backend if backend == "numba" or (backend == "triton" and not x.is_complex()) else None
 
 
+def _graph_wanted(*ts: Optional[Tensor]) -> bool:
+    """Whether autograd records this call (grad mode on, a tensor requires a gradient)."""
+    return torch.is_grad_enabled() and any(t is not None and t.requires_grad for t in ts)
+
+
 def _np(t: torch.Tensor) -> np.ndarray:
     """A C-contiguous NumPy view of ``t`` (a copy only where ``t`` is not contiguous)."""
     return t.detach().resolve_conj().resolve_neg().contiguous().numpy()
@@ -272,6 +277,8 @@ def lfilter_onepass(
     N = max(b.shape[-1], a.shape[-1]) - 1
     pad = torch.nn.functional.pad
     b, a = pad(b, (0, N + 1 - b.shape[-1])), pad(a, (0, N + 1 - a.shape[-1]))
+    if not _graph_wanted(b, a, x, zi):  # no autograd node: the kernels alone
+        return _KERNELS[kernel].lfilter(b, a, x, zi, reverse)
     return _LfilterOnePass.apply(b, a, x, zi, reverse, kernel)
 
 
@@ -317,4 +324,7 @@ def sos_onepass(
     """``(y, zf)`` of the cascade ``sos`` `(1 or R, n, 6)` (``sos[..., 3] == 1``) over rows ``x``
     `(R, T)` from ``zi`` `(R, n, 2)` or zero, every section in one kernel pass; ``kernel`` from
     :func:`kernel_for`, ``reverse`` as in :func:`lfilter_onepass`."""
+    if not _graph_wanted(sos, x, zi):
+        y, zf, _ = _KERNELS[kernel].sos(sos, x, zi, reverse, False)
+        return y, zf
     return _SosOnePass.apply(sos, x, zi, reverse, kernel)
