@@ -509,6 +509,30 @@ def test_onepass_sosfilt_lanes(monkeypatch):
     _close(ts.sosfilt(_t(sos[0]), _t(x)), serial.numpy(), 0)
 
 
+def test_onepass_sosfilt_chunked(monkeypatch):
+    """One long row as LANES chunks of itself in the lanes, chained by the chunk map (the
+    transition matrix to the power L): chunks of 37 samples and a tail of 5, 5 sections, zi,
+    back in time (sosfiltfilt), float32, against scipy; an unstable cascade (A^L overflows)
+    falls back, writing nothing."""
+    from tritonlpc.backends import _numba_lti
+
+    monkeypatch.setattr(_numba_lti, "CHUNKED_FROM", 64)
+    rng = np.random.default_rng(86)
+    sos, T = _stable_sos(rng, 5), 8 * 37 + 5
+    x, zi = rng.standard_normal(T), rng.standard_normal((5, 2))
+    y, zf = ts.sosfilt(_t(sos), _t(x), zi=_t(zi))
+    y_ref, zf_ref = scipy_signal.sosfilt(sos, x, zi=zi)
+    _close(y, y_ref, 1e-11)
+    _close(zf, zf_ref, 1e-11)
+    _close(ts.sosfiltfilt(_t(sos), _t(x)), scipy_signal.sosfiltfilt(sos, x), 1e-11)
+    _close(ts.sosfilt(_t(sos).float(), _t(x).float()).double(), scipy_signal.sosfilt(sos, x), 1e-4)
+    wild = sos.copy()
+    wild[0, 4:] = [-1e9, 0.0]  # a pole at 1e9
+    y = np.zeros((1, T))
+    assert not _numba_lti._sos_chunked(wild[None], x[None], np.zeros((1, 5, 2)), y)
+    assert not y.any()
+
+
 TRITON = [b for b in BACKENDS if b.name == "triton"]
 
 

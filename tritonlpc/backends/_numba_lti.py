@@ -429,6 +429,55 @@ def sos_keep_shape(n: int, x: np.ndarray) -> Tuple[int, int, int]:
     return (4 * ((n + 3) // 4) - 1, *x.shape)
 
 
+# One row from this many samples on runs as LANES chunks of itself in the vector lanes.
+CHUNKED_FROM = 1 << 14
+
+
+def _sos_transition(q: np.ndarray) -> np.ndarray:
+    """The state-transition matrix `(2m, 2m)` of the cascade ``q`` `(m, 6)` with zero input (the
+    states ``z`` `(m, 2)` flattened): column ``j`` is one step from the unit state ``e_j``."""
+    m = q.shape[0]
+    s = np.eye(2 * m).reshape(m, 2, 2 * m)
+    out = np.empty_like(s)
+    v = np.zeros(2 * m)
+    for k in range(m):
+        b0, b1, b2, _, a1, a2 = q[k].astype(np.float64)
+        o = b0 * v + s[k, 0]
+        out[k, 0], out[k, 1] = b1 * v + s[k, 1] - a1 * o, b2 * v - a2 * o
+        v = o
+    return out.reshape(2 * m, 2 * m)
+
+
+def _sos_chunked(sos: np.ndarray, x: np.ndarray, z: np.ndarray, y: np.ndarray) -> bool:
+    """:func:`sos_cascade` of one row ``x`` `(1, T)` as :data:`LANES` chunks of length ``L``
+    walked together in the vector lanes, the last ``T % LANES`` samples after them. A chunk maps
+    its initial state ``s`` to its final state ``A^L s + h``: ``A`` the cascade's
+    state-transition matrix (its power by squaring, float64), ``h`` the chunk's zero-state final
+    state. Pass 1 runs every chunk from zero (chunk 0 from ``z``) for the ``h``; the maps chain
+    them into each chunk's initial state; pass 2 runs the chunks again from those. Returns
+    ``False`` (nothing written) where ``A^L`` is not finite (an unstable cascade)."""
+    T = x.shape[1]
+    L = T // LANES
+    q, zq = _padded(sos, z)
+    with np.errstate(over="ignore", invalid="ignore"):  # an unstable cascade: checked below
+        A = np.linalg.matrix_power(_sos_transition(q[0]), L)
+    if not np.isfinite(A).all():
+        return False
+    xc, yc = (np.lib.stride_tricks.as_strided(v, (LANES, L), (L * v.strides[1], v.strides[1])) for v in (x, y))
+    start = np.zeros((LANES, *zq.shape[1:]), x.dtype)
+    start[0] = zq[0]
+    ends = start.copy()
+    launch(_sos_lanes_ser, q, xc, ends, yc, 0)
+    s = ends[0].ravel().astype(np.float64)  # chunk 0 ran from its true state
+    for c in range(1, LANES):
+        start[c] = s.reshape(zq.shape[1:])
+        s = A @ s + ends[c].ravel()
+    launch(_sos_lanes_ser, q, xc, start, yc, 0)  # start: now each chunk's final state
+    z[0] = start[LANES - 1, : sos.shape[1]]
+    _sos_pairs(sos, x[:, LANES * L :], z, y[:, LANES * L :], None)
+    return True
+
+
 def sos_cascade(
     sos: np.ndarray, x: np.ndarray, z: np.ndarray, y: np.ndarray, keep: Optional[np.ndarray] = None
 ) -> None:
@@ -437,10 +486,14 @@ def sos_cascade(
     signals without ``keep`` run the whole cascade in one pass, :data:`LANES` rows at a time as
     vector lanes (the last ``R % LANES`` rows as below); the others in passes of four sections
     over the signal, rows in pairs. ``keep`` (:func:`sos_keep_shape`, C-contiguous): filled with
-    the sections' inputs (processing order) for :func:`sos_cascade_adjoint`. Arrays of one dtype;
-    ``x`` and ``y`` may be reversed views, the others C-contiguous."""
+    the sections' inputs (processing order) for :func:`sos_cascade_adjoint`. One long real row
+    without ``keep`` runs as :data:`LANES` chunks in the lanes (:func:`_sos_chunked`). Arrays of
+    one dtype; ``x`` and ``y`` may be reversed views, the others C-contiguous."""
     step = 1 if sos.shape[0] > 1 else 0
-    L = x.shape[0] // LANES * LANES if keep is None and x.dtype.kind == "f" else 0
+    lanes = keep is None and x.dtype.kind == "f"
+    if lanes and x.shape[0] == 1 and x.shape[1] >= CHUNKED_FROM and _sos_chunked(sos, x, z, y):
+        return
+    L = x.shape[0] // LANES * LANES if lanes else 0
     if L:
         q, zq = _padded(sos, z[:L])
         _launch_rows(x[:L], _sos_lanes_par, _sos_lanes_ser, q, x[:L], zq, y[:L], step)
@@ -448,6 +501,12 @@ def sos_cascade(
         if L == x.shape[0]:
             return
         sos, x, z, y = sos[L * step :], x[L:], z[L:], y[L:]
+    _sos_pairs(sos, x, z, y, keep)
+
+
+def _sos_pairs(sos: np.ndarray, x: np.ndarray, z: np.ndarray, y: np.ndarray, keep: Optional[np.ndarray]) -> None:
+    """:func:`sos_cascade` in passes of four sections over the signal, rows in pairs."""
+    step = 1 if sos.shape[0] > 1 else 0
     groups = (sos.shape[1] + 3) // 4
     no_keep = np.empty((0, *x.shape), dtype=x.dtype)
     v = x
