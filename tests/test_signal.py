@@ -569,10 +569,11 @@ def test_triton_onepass_kernels(backend):
 
 @pytest.mark.parametrize("backend", TRITON, ids=str)
 def test_triton_onepass_gradients(backend):
-    """The Triton one-pass backward (interpreter on CPU): lfilter of order 3 (padded to 4) with a
-    filter per row and zi, a cascade of 5 sections (two groups, kept section inputs) shared by
-    all rows, forward and back in time (sosfiltfilt); every gradient against the Numba kernels'
-    and dL/dx against scipy, float64, 3 rows (masked lanes), odd T."""
+    """The Triton one-pass kernels with their backward (interpreter on CPU): lfilter of order 3
+    (padded to 4) with a filter per row and zi, a cascade of 5 sections (two groups, kept section
+    inputs) shared by all rows, forward and back in time (reversed views, sosfiltfilt); outputs
+    and every gradient against the Numba kernels', dL/dx against scipy, float64, 3 rows (masked
+    lanes), odd T."""
     from tritonlpc.signal._onepass import lfilter_onepass, sos_onepass
 
     rng = np.random.default_rng(93)
@@ -590,7 +591,8 @@ def test_triton_onepass_gradients(backend):
                 ins = [_t(v).to(d).requires_grad_() for v in arrays]
                 y, zf = fn(*ins, kernel, reverse=reverse)
                 gy = torch.from_numpy(np.cos(np.arange(R * T)).reshape(R, T)).to(d)
-                grads.append([g.cpu() for g in torch.autograd.grad((y, zf), ins, (gy, torch.ones_like(zf)))])
+                got = torch.autograd.grad((y, zf), ins, (gy, torch.ones_like(zf)))
+                grads.append([g.detach().cpu() for g in (y, zf, *got)])
                 assert y.grad_fn is not None and type(y.grad_fn).__name__.endswith("OnePassBackward")
             for g_, r_ in zip(*grads):
                 _close(g_, r_.numpy(), 1e-11)

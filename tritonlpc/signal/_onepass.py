@@ -9,7 +9,7 @@ and output, with the coefficient gradients summed over time inside the kernel. D
 (:func:`._lti.lfilter_composite`, differentiable to any order). ``reverse=True`` runs a filter
 from the last sample to the first on reversed NumPy views (no copy). On the Triton backend
 (:mod:`tritonlpc.backends.triton.lti_pass`), real dtypes, the same forward and backward passes
-(``lfilter`` of order <= 4; ``reverse`` by flips). One autograd Function per filter runs either
+(``lfilter`` of order <= 4; ``reverse`` on reversed views too). One autograd Function per filter runs either
 kernel set (:class:`_Numba`, :class:`_Triton`: the same four calls).
 """
 
@@ -137,10 +137,6 @@ def _lfilter_pair(
     return y, zf
 
 
-def _flip(t: torch.Tensor, reverse: bool) -> torch.Tensor:
-    return t.flip(-1) if reverse else t
-
-
 def _or_zeros(t: Optional[torch.Tensor], *shape: int, like: torch.Tensor) -> torch.Tensor:
     """A copy of ``t`` (a state or its gradient, overwritten by the kernels), or zeros."""
     return t.clone() if t is not None else like.new_zeros(shape)
@@ -192,28 +188,27 @@ def _lti_pass() -> Any:
 
 
 class _Triton:
-    """The one-pass kernels of the Triton backend (real dtypes; ``reverse`` by flips)."""
+    """The one-pass kernels of the Triton backend (real dtypes; ``reverse`` on reversed views)."""
 
     @staticmethod
-    def lfilter(b: torch.Tensor, a: torch.Tensor, x: torch.Tensor, zi: Optional[torch.Tensor], reverse: bool):
+    def lfilter(b: Tensor, a: Tensor, x: Tensor, zi: Optional[Tensor], reverse: bool):
         z = _or_zeros(zi, x.shape[0], b.shape[-1] - 1, like=x)
-        return _flip(_lti_pass().tdf2(b, a, _flip(x, reverse), z), reverse), z
+        return _lti_pass().tdf2(b, a, x, z, reverse), z
 
     @staticmethod
     def lfilter_adjoint(
         b: Tensor, a: Tensor, x: Tensor, y: Tensor, gy: Optional[Tensor], gzf: Optional[Tensor], reverse: bool
     ):
         z = _or_zeros(gzf, x.shape[0], b.shape[-1] - 1, like=x)
-        g = gy if gy is not None else torch.zeros_like(x)
-        gx, gb, ga = _lti_pass().tdf2_adjoint(b, a, _flip(x, reverse), _flip(y, reverse), _flip(g, reverse), z)
-        return gb, ga, _flip(gx, reverse), z
+        gx, gb, ga = _lti_pass().tdf2_adjoint(b, a, x, y, gy if gy is not None else torch.zeros_like(x), z, reverse)
+        return gb, ga, gx, z
 
     @staticmethod
-    def sos(sos: torch.Tensor, x: torch.Tensor, zi: Optional[torch.Tensor], reverse: bool, keep: bool):
+    def sos(sos: Tensor, x: Tensor, zi: Optional[Tensor], reverse: bool, keep: bool):
         R, T = x.shape
         z = _or_zeros(zi, R, sos.shape[1], 2, like=x)
         kept = x.new_empty(_lti_pass().sos_keep_rows(sos.shape[1]), R, T) if keep else None
-        return _flip(_lti_pass().sos_cascade(sos, _flip(x, reverse), z, kept), reverse), z, kept
+        return _lti_pass().sos_cascade(sos, x, z, kept, reverse), z, kept
 
     @staticmethod
     def sos_adjoint(
@@ -221,10 +216,8 @@ class _Triton:
     ):
         z = _or_zeros(gzf, x.shape[0], sos.shape[1], 2, like=x)
         g = gy if gy is not None else torch.zeros_like(x)
-        gx, gsos = _lti_pass().sos_cascade_adjoint(
-            sos, _flip(x, reverse), kept, _flip(y, reverse), _flip(g, reverse), z
-        )
-        return gsos, _flip(gx, reverse), z
+        gx, gsos = _lti_pass().sos_cascade_adjoint(sos, x, kept, y, g, z, reverse)
+        return gsos, gx, z
 
 
 _KERNELS: Dict[str, Any] = {"numba": _Numba, "triton": _Triton}  # the same four calls each

@@ -22,7 +22,7 @@ uses :func:`tdf2`, :func:`sos_cascade` and their adjoints for CUDA tensors.
 
 from __future__ import annotations
 
-from typing import Optional, Tuple
+from typing import Any, Dict, Optional, Tuple
 
 import torch
 import triton
@@ -100,9 +100,9 @@ def _tdf2_start(b_ptr, a_ptr, z_ptr, c, zr, ok, CDT: tl.constexpr):
 
 @triton.jit(do_not_specialize=["R", "T"])
 def lti_tdf2_pass_kernel(
-    x_ptr, b_ptr, a_ptr, z_ptr, y_ptr, sxr, sxt, scr, R, T, BLOCK_R: tl.constexpr, CDT: tl.constexpr
+    x_ptr, b_ptr, a_ptr, z_ptr, y_ptr, sxr, sxt, syr, syt, scr, R, T, BLOCK_R: tl.constexpr, CDT: tl.constexpr
 ):  # fmt: skip
-    """``y`` `(R, T)` (contiguous) of rows ``x`` (strides ``sxr, sxt``) through ``b``, ``a``
+    """``y`` (strides ``syr, syt``) of rows ``x`` (strides ``sxr, sxt``) through ``b``, ``a``
     `(1 or R, 5)` (coefficient row stride ``scr``: 0 for one filter), states ``z`` `(R, 4)`."""
     r = tl.program_id(0) * BLOCK_R + tl.arange(0, BLOCK_R)
     ok = r < R
@@ -113,7 +113,7 @@ def lti_tdf2_pass_kernel(
     for t in range(T):
         nxt = _sample(xrow, r, t + 1, sxt, ok, T, CDT)  # ahead of this step's store
         o, s0, s1, s2, s3 = _tdf2_step(b0, b1, b2, b3, b4, a1, a2, a3, a4, v, s0, s1, s2, s3)
-        tl.store(y_ptr + r.to(tl.int64) * T + t, o, mask=ok)
+        tl.store(y_ptr + r.to(tl.int64) * syr + t * syt, o, mask=ok)
         v = nxt
     _store4(z_ptr, zr, s0, s1, s2, s3, ok)
 
@@ -142,19 +142,19 @@ def _sos4_start(q_ptr, z_ptr, c, zr, ok, CDT: tl.constexpr):
 @triton.heuristics({"KEEP": lambda args: args["k_ptr"] is not None})
 @triton.jit(do_not_specialize=["R", "T"])
 def lti_sos4_pass_kernel(
-    x_ptr, q_ptr, z_ptr, y_ptr, k_ptr, sxr, sxt, sqr, skp, R, T, BLOCK_R: tl.constexpr, CDT: tl.constexpr,
+    x_ptr, q_ptr, z_ptr, y_ptr, k_ptr, sxr, sxt, syr, syt, sqr, skp, R, T, BLOCK_R: tl.constexpr, CDT: tl.constexpr,
     KEEP: tl.constexpr,
 ):  # fmt: skip
-    """``y`` `(R, T)` (contiguous) of rows ``x`` (strides ``sxr, sxt``) through four sections
+    """``y`` (strides ``syr, syt``) of rows ``x`` (strides ``sxr, sxt``) through four sections
     ``q`` `(1 or R, 4, 6)` (row stride ``sqr``: 0 for one cascade), states ``z`` `(R, 4, 2)`;
-    ``KEEP``: the inputs of sections 1-3 to ``k`` `(3, R, T)` (rows contiguous, planes ``skp``
-    apart)."""
+    ``KEEP``: the inputs of sections 1-3 to ``k`` `(3, R, T)` (in processing order, rows
+    contiguous, planes ``skp`` apart)."""
     r = tl.program_id(0) * BLOCK_R + tl.arange(0, BLOCK_R)
     ok = r < R
     zr = r.to(tl.int64) * 8
     p0, p1, p2, p4, p5, u0, u1, u2, u4, u5, v0, v1, v2, v4, v5, w0, w1, w2, w4, w5, s00, s01, s10, s11, s20, s21, s30, s31 = _sos4_start(q_ptr, z_ptr, r.to(tl.int64) * sqr, zr, ok, CDT)  # fmt: skip
     xrow = x_ptr + r.to(tl.int64) * sxr
-    yrow = r.to(tl.int64) * T
+    yrow, krow = y_ptr + r.to(tl.int64) * syr, r.to(tl.int64) * T
     v = _sample(xrow, r, 0, sxt, ok, T, CDT)
     for t in range(T):
         nxt = _sample(xrow, r, t + 1, sxt, ok, T, CDT)  # ahead of this step's store
@@ -162,11 +162,11 @@ def lti_sos4_pass_kernel(
         h2, s10, s11 = _section(u0, u1, u2, u4, u5, h1, s10, s11)
         h3, s20, s21 = _section(v0, v1, v2, v4, v5, h2, s20, s21)
         h, s30, s31 = _section(w0, w1, w2, w4, w5, h3, s30, s31)
-        tl.store(y_ptr + yrow + t, h, mask=ok)
+        tl.store(yrow + t * syt, h, mask=ok)
         if KEEP:
-            tl.store(k_ptr + yrow + t, h1, mask=ok)
-            tl.store(k_ptr + skp + yrow + t, h2, mask=ok)
-            tl.store(k_ptr + 2 * skp + yrow + t, h3, mask=ok)
+            tl.store(k_ptr + krow + t, h1, mask=ok)
+            tl.store(k_ptr + skp + krow + t, h2, mask=ok)
+            tl.store(k_ptr + 2 * skp + krow + t, h3, mask=ok)
         v = nxt
     _store4(z_ptr, zr, s00, s01, s10, s11, ok)
     _store4(z_ptr, zr + 4, s20, s21, s30, s31, ok)
@@ -174,35 +174,36 @@ def lti_sos4_pass_kernel(
 
 # --------------------------------------------------------------------------- adjoints
 @triton.jit
-def _back3(grow, sgt, xrow, sxt, yrow, r, t, ok, CDT: tl.constexpr):
-    """``g[t], x[t], y[t]`` of the program's rows (0 before the first sample; ``y`` contiguous)."""
+def _back3(grow, sgt, xrow, sxt, yrow, syt, r, t, ok, CDT: tl.constexpr):
+    """``g[t], x[t], y[t]`` of the program's rows (0 before the first sample)."""
     m = ok & (r * 0 + t >= 0)
-    return _coef(grow, t * sgt, 0, m, CDT), _coef(xrow, t * sxt, 0, m, CDT), _coef(yrow, t, 0, m, CDT)
+    return _coef(grow, t * sgt, 0, m, CDT), _coef(xrow, t * sxt, 0, m, CDT), _coef(yrow, t * syt, 0, m, CDT)
 
 
 @triton.jit(do_not_specialize=["R", "T"])
 def lti_tdf2_adjoint_kernel(
-    x_ptr, y_ptr, g_ptr, b_ptr, a_ptr, z_ptr, gx_ptr, gb_ptr, ga_ptr, sxr, sxt, sgr, sgt, scr, R, T,
+    x_ptr, y_ptr, g_ptr, b_ptr, a_ptr, z_ptr, gx_ptr, gb_ptr, ga_ptr, sxr, sxt, syr, syt, sgr, sgt, sgxr, sgxt, scr,
+    R, T,
     BLOCK_R: tl.constexpr, CDT: tl.constexpr,
 ):  # fmt: skip
     """The backward of :func:`lti_tdf2_pass_kernel` from the last sample to the first: ``x``
-    (strides ``sxr, sxt``), ``y`` `(R, T)` (contiguous) the forward's input and output, ``g``
-    (strides ``sgr, sgt``) the gradient of ``y``, ``z`` `(R, 4)` that of the final state (becomes
-    that of the initial state); writes ``gx`` `(R, T)` and the per-row sums ``gb``, ``ga``
-    `(R, 5)` (float64)."""
+    (strides ``sxr, sxt``), ``y`` (``syr, syt``) the forward's input and output, ``g`` (``sgr,
+    sgt``) the gradient of ``y``, ``z`` `(R, 4)` that of the final state (becomes that of the
+    initial state); writes ``gx`` (``sgxr, sgxt``) and the per-row sums ``gb``, ``ga`` `(R, 5)`
+    (float64)."""
     r = tl.program_id(0) * BLOCK_R + tl.arange(0, BLOCK_R)
     ok = r < R
     zr = r.to(tl.int64) * 4
     b0, b1, b2, b3, b4, a1, a2, a3, a4, l0, l1, l2, l3 = _tdf2_start(b_ptr, a_ptr, z_ptr, r.to(tl.int64) * scr, zr, ok, CDT)  # fmt: skip
     zero = tl.zeros([BLOCK_R], dtype=tl.float64)
     kb0, kb1, kb2, kb3, kb4, ka1, ka2, ka3, ka4 = zero, zero, zero, zero, zero, zero, zero, zero, zero
-    xrow, grow, yrow = x_ptr + r.to(tl.int64) * sxr, g_ptr + r.to(tl.int64) * sgr, r.to(tl.int64) * T
-    gv, xv, yv = _back3(grow, sgt, xrow, sxt, y_ptr + yrow, r, T - 1, ok, CDT)
+    xrow, grow, yrow = x_ptr + r.to(tl.int64) * sxr, g_ptr + r.to(tl.int64) * sgr, y_ptr + r.to(tl.int64) * syr
+    gv, xv, yv = _back3(grow, sgt, xrow, sxt, yrow, syt, r, T - 1, ok, CDT)
     for i in range(T):
         t = T - 1 - i
-        gn, xn, yn = _back3(grow, sgt, xrow, sxt, y_ptr + yrow, r, t - 1, ok, CDT)  # ahead of the store
+        gn, xn, yn = _back3(grow, sgt, xrow, sxt, yrow, syt, r, t - 1, ok, CDT)  # ahead of the store
         e = gv - a4 * l3 - a3 * l2 - a2 * l1 - a1 * l0
-        tl.store(gx_ptr + yrow + t, b4 * l3 + b3 * l2 + b2 * l1 + b1 * l0 + b0 * e, mask=ok)
+        tl.store(gx_ptr + r.to(tl.int64) * sgxr + t * sgxt, b4 * l3 + b3 * l2 + b2 * l1 + b1 * l0 + b0 * e, mask=ok)
         xd, yd, e0, e1, e2, e3 = xv.to(tl.float64), yv.to(tl.float64), l0.to(tl.float64), l1.to(tl.float64), l2.to(tl.float64), l3.to(tl.float64)  # fmt: skip
         kb0, kb1, kb2, kb3, kb4 = (
             kb0 + e.to(tl.float64) * xd,
@@ -244,14 +245,16 @@ def _store_sums(ptr, base, k0, k1, k2, k3, k4, ok):
 
 @triton.jit(do_not_specialize=["R", "T"])
 def lti_sos4_adjoint_kernel(
-    x_ptr, k_ptr, y_ptr, g_ptr, q_ptr, z_ptr, gx_ptr, gq_ptr, sxr, sxt, sgr, sgt, sqr, skp, R, T,
+    x_ptr, k_ptr, y_ptr, g_ptr, q_ptr, z_ptr, gx_ptr, gq_ptr, sxr, sxt, syr, syt, sgr, sgt, sgxr, sgxt, sqr, skp,
+    R, T,
     BLOCK_R: tl.constexpr, CDT: tl.constexpr,
 ):  # fmt: skip
     """The backward of :func:`lti_sos4_pass_kernel` from the last sample to the first: ``x``
-    (strides ``sxr, sxt``), ``k`` `(3, R, T)` (planes ``skp`` apart) and ``y`` `(R, T)` the inputs of
-    sections 0, 1-3 and the output, ``g`` (strides ``sgr, sgt``) the gradient of ``y``, ``z``
-    `(R, 4, 2)` that of the final states (becomes that of the initial states); writes ``gx``
-    `(R, T)` and the per-row sums ``gq`` `(R, 4, 6)` (float64, column 3 untouched)."""
+    (strides ``sxr, sxt``), ``k`` `(3, R, T)` (processing order, planes ``skp`` apart) and ``y``
+    (``syr, syt``) the inputs of sections 0, 1-3 and the output, ``g`` (``sgr, sgt``) the gradient
+    of ``y``, ``z`` `(R, 4, 2)` that of the final states (becomes that of the initial states);
+    writes ``gx`` (``sgxr, sgxt``) and the per-row sums ``gq`` `(R, 4, 6)` (float64, column 3
+    untouched)."""
     r = tl.program_id(0) * BLOCK_R + tl.arange(0, BLOCK_R)
     ok = r < R
     zr = r.to(tl.int64) * 8
@@ -261,20 +264,21 @@ def lti_sos4_adjoint_kernel(
     k10, k11, k12, k13, k14 = zero, zero, zero, zero, zero
     k20, k21, k22, k23, k24 = zero, zero, zero, zero, zero
     k30, k31, k32, k33, k34 = zero, zero, zero, zero, zero
-    xrow, grow, yrow = x_ptr + r.to(tl.int64) * sxr, g_ptr + r.to(tl.int64) * sgr, r.to(tl.int64) * T
+    xrow, grow, yrow = x_ptr + r.to(tl.int64) * sxr, g_ptr + r.to(tl.int64) * sgr, y_ptr + r.to(tl.int64) * syr
+    krow = r.to(tl.int64) * T
     for i in range(T):
         t = T - 1 - i
-        h1 = _sample(k_ptr + yrow, r, t, 1, ok, T, CDT)
-        h2 = _sample(k_ptr + skp + yrow, r, t, 1, ok, T, CDT)
-        h3 = _sample(k_ptr + 2 * skp + yrow, r, t, 1, ok, T, CDT)
+        h1 = _sample(k_ptr + krow, r, t, 1, ok, T, CDT)
+        h2 = _sample(k_ptr + skp + krow, r, t, 1, ok, T, CDT)
+        h3 = _sample(k_ptr + 2 * skp + krow, r, t, 1, ok, T, CDT)
         d = _sample(grow, r, t, sgt, ok, T, CDT)
-        o = _sample(y_ptr + yrow, r, t, 1, ok, T, CDT)
+        o = _sample(yrow, r, t, syt, ok, T, CDT)
         d, l30, l31, k30, k31, k32, k33, k34 = _section_adjoint(w0, w1, w2, w4, w5, d, h3, o, l30, l31, k30, k31, k32, k33, k34)  # fmt: skip
         d, l20, l21, k20, k21, k22, k23, k24 = _section_adjoint(v0, v1, v2, v4, v5, d, h2, h3, l20, l21, k20, k21, k22, k23, k24)  # fmt: skip
         d, l10, l11, k10, k11, k12, k13, k14 = _section_adjoint(u0, u1, u2, u4, u5, d, h1, h2, l10, l11, k10, k11, k12, k13, k14)  # fmt: skip
         xv = _sample(xrow, r, t, sxt, ok, T, CDT)
         d, l00, l01, k00, k01, k02, k03, k04 = _section_adjoint(p0, p1, p2, p4, p5, d, xv, h1, l00, l01, k00, k01, k02, k03, k04)  # fmt: skip
-        tl.store(gx_ptr + yrow + t, d, mask=ok)
+        tl.store(gx_ptr + r.to(tl.int64) * sgxr + t * sgxt, d, mask=ok)
     _store4(z_ptr, zr, l00, l01, l10, l11, ok)
     _store4(z_ptr, zr + 4, l20, l21, l30, l31, ok)
     gr = r.to(tl.int64) * 24
@@ -297,38 +301,62 @@ def _pad4(N: int, *ts: torch.Tensor):
     return [torch.nn.functional.pad(t, (0, 4 - N)).contiguous() for t in ts]
 
 
-def tdf2(b: torch.Tensor, a: torch.Tensor, x: torch.Tensor, z: torch.Tensor) -> torch.Tensor:
+def _walk(t: torch.Tensor, reverse: bool) -> Tuple[torch.Tensor, int, int]:
+    """Rows ``t`` `(R, T)` as a kernel walks them in processing order: ``(view, row stride, time
+    stride)``; ``reverse``: from the last sample back (a view at it, negative time stride: no
+    copy)."""
+    if reverse:
+        return t[:, t.shape[1] - 1 :], t.stride(0), -t.stride(1)
+    return t, t.stride(0), t.stride(1)
+
+
+def _signals(**named: Tuple[torch.Tensor, bool]) -> Dict[str, Any]:
+    """Kernel keywords ``<n>_ptr, s<n>r, s<n>t`` of each signal ``n = (tensor, reverse)``."""
+    out: Dict[str, Any] = {}
+    for n, (t, reverse) in named.items():
+        out[f"{n}_ptr"], out[f"s{n}r"], out[f"s{n}t"] = _walk(t, reverse)
+    return out
+
+
+def tdf2(b: torch.Tensor, a: torch.Tensor, x: torch.Tensor, z: torch.Tensor, reverse: bool = False) -> torch.Tensor:
     """``y`` of rows ``x`` `(R, T)` (real, any strides) through ``b``, ``a`` `(1 or R, N+1)`
     (``a[:, 0] == 1``, ``1 <= N <= 4``) from states ``z`` `(R, N)` (overwritten with the final
-    states). Returns a new contiguous ``y``."""
+    states); ``reverse``: from the last sample to the first (no copies). Returns a new
+    contiguous ``y``."""
     R, T = x.shape
     N = z.shape[1]
     b4, a4, z4 = _pad4(N, b, a, z)
     y = torch.empty(R, T, dtype=x.dtype, device=x.device)
     launch(
-        lti_tdf2_pass_kernel, _grid(R), x_ptr=x, b_ptr=b4, a_ptr=a4, z_ptr=z4, y_ptr=y, sxr=x.stride(0),
-        sxt=x.stride(1), scr=0 if b4.shape[0] == 1 else 5, R=R, T=T, BLOCK_R=BLOCK_R, CDT=_cdt(x), num_warps=1,
+        lti_tdf2_pass_kernel, _grid(R), **_signals(x=(x, reverse), y=(y, reverse)), b_ptr=b4, a_ptr=a4, z_ptr=z4,
+        scr=0 if b4.shape[0] == 1 else 5, R=R, T=T, BLOCK_R=BLOCK_R, CDT=_cdt(x), num_warps=1,
     )  # fmt: skip
     z.copy_(z4[:, :N])
     return y
 
 
 def tdf2_adjoint(
-    b: torch.Tensor, a: torch.Tensor, x: torch.Tensor, y: torch.Tensor, g: torch.Tensor, z: torch.Tensor
+    b: torch.Tensor,
+    a: torch.Tensor,
+    x: torch.Tensor,
+    y: torch.Tensor,
+    g: torch.Tensor,
+    z: torch.Tensor,
+    reverse: bool = False,
 ) -> Tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-    """The backward of :func:`tdf2`: ``x`` (any strides), ``y`` (contiguous) its input and output,
-    ``g`` (any strides) the gradient of ``y``, ``z`` `(R, N)` that of the final state (overwritten
-    with that of the initial state). Returns ``gx`` `(R, T)` and the per-row coefficient gradients
-    ``gb``, ``ga`` `(R, N+1)` (float64; ``ga[:, 0] = 0``)."""
+    """The backward of :func:`tdf2`: ``x``, ``y`` its input and output, ``g`` the gradient of
+    ``y`` (any strides), ``z`` `(R, N)` that of the final state (overwritten with that of the
+    initial state), ``reverse`` as there. Returns ``gx`` `(R, T)` and the per-row coefficient
+    gradients ``gb``, ``ga`` `(R, N+1)` (float64; ``ga[:, 0] = 0``)."""
     R, T = x.shape
     N = z.shape[1]
     b4, a4, z4 = _pad4(N, b, a, z)
     gx = torch.empty(R, T, dtype=x.dtype, device=x.device)
     gb, ga = (torch.zeros(R, 5, dtype=torch.float64, device=x.device) for _ in range(2))
     launch(
-        lti_tdf2_adjoint_kernel, _grid(R), x_ptr=x, y_ptr=y, g_ptr=g, b_ptr=b4, a_ptr=a4, z_ptr=z4, gx_ptr=gx,
-        gb_ptr=gb, ga_ptr=ga, sxr=x.stride(0), sxt=x.stride(1), sgr=g.stride(0), sgt=g.stride(1),
-        scr=0 if b4.shape[0] == 1 else 5, R=R, T=T, BLOCK_R=BLOCK_R, CDT=_cdt(x), num_warps=1,
+        lti_tdf2_adjoint_kernel, _grid(R), **_signals(x=(x, reverse), y=(y, reverse), g=(g, reverse), gx=(gx, reverse)),
+        b_ptr=b4, a_ptr=a4, z_ptr=z4, gb_ptr=gb, ga_ptr=ga, scr=0 if b4.shape[0] == 1 else 5, R=R, T=T,
+        BLOCK_R=BLOCK_R, CDT=_cdt(x), num_warps=1,
     )  # fmt: skip
     z.copy_(z4[:, :N])
     return gx, gb[:, : N + 1], ga[:, : N + 1]
@@ -353,49 +381,58 @@ def sos_keep_rows(n: int) -> int:
 
 
 def sos_cascade(
-    sos: torch.Tensor, x: torch.Tensor, z: torch.Tensor, keep: Optional[torch.Tensor] = None
+    sos: torch.Tensor, x: torch.Tensor, z: torch.Tensor, keep: Optional[torch.Tensor] = None, reverse: bool = False
 ) -> torch.Tensor:
     """``y`` of rows ``x`` `(R, T)` (real) through the sections ``sos`` `(1 or R, n, 6)` from
-    states ``z`` `(R, n, 2)` (overwritten with the final states), one pass a group of four.
-    ``keep`` `(sos_keep_rows(n), R, T)` (contiguous): filled with the sections' inputs for
-    :func:`sos_cascade_adjoint`."""
+    states ``z`` `(R, n, 2)` (overwritten with the final states), one pass a group of four;
+    ``reverse``: from the last sample to the first (no copies). ``keep``
+    `(sos_keep_rows(n), R, T)` (contiguous): filled with the sections' inputs (processing order)
+    for :func:`sos_cascade_adjoint`."""
     R, T = x.shape
     n = sos.shape[1]
-    y = x
+    v, rv = x, reverse  # a group's input and whether it is walked back (x; then processing order)
     for k in range(0, n, 4):
         m, q, zk = _group(sos, z, k)
         last = k + 4 >= n
         out = torch.empty(R, T, dtype=x.dtype, device=x.device) if last or keep is None else keep[k + 3]
         launch(
-            lti_sos4_pass_kernel, _grid(R), x_ptr=y, q_ptr=q, z_ptr=zk, y_ptr=out,
-            k_ptr=None if keep is None else keep[k : k + 3], sxr=y.stride(0), sxt=y.stride(1),
-            sqr=0 if q.shape[0] == 1 else 24, skp=R * T, R=R, T=T, BLOCK_R=BLOCK_R, CDT=_cdt(x), num_warps=1,
+            lti_sos4_pass_kernel, _grid(R), **_signals(x=(v, rv), y=(out, reverse and last)), q_ptr=q, z_ptr=zk,
+            k_ptr=None if keep is None else keep[k : k + 3], sqr=0 if q.shape[0] == 1 else 24, skp=R * T, R=R, T=T,
+            BLOCK_R=BLOCK_R, CDT=_cdt(x), num_warps=1,
         )  # fmt: skip
         z[:, k : k + m] = zk[:, :m]
-        y = out
-    return y
+        v, rv = out, reverse and last
+    return v
 
 
 def sos_cascade_adjoint(
-    sos: torch.Tensor, x: torch.Tensor, keep: torch.Tensor, y: torch.Tensor, g: torch.Tensor, z: torch.Tensor
+    sos: torch.Tensor,
+    x: torch.Tensor,
+    keep: torch.Tensor,
+    y: torch.Tensor,
+    g: torch.Tensor,
+    z: torch.Tensor,
+    reverse: bool = False,
 ) -> Tuple[torch.Tensor, torch.Tensor]:
     """The backward of :func:`sos_cascade`, one reverse pass a group of four from the last:
-    ``x`` (any strides), ``keep``, ``y`` (contiguous) the forward's input, kept signals and
-    output, ``g`` (any strides) the gradient of ``y``, ``z`` `(R, n, 2)` that of the final states
-    (overwritten with that of the initial states). Returns ``gx`` `(R, T)` and the per-row
-    gradients ``gsos`` `(R, n, 6)` (float64, column 3 zero)."""
+    ``x``, ``keep``, ``y`` the forward's input, kept signals and output, ``g`` the gradient of
+    ``y`` (any strides), ``z`` `(R, n, 2)` that of the final states (overwritten with that of the
+    initial states), ``reverse`` as there. Returns ``gx`` `(R, T)` and the per-row gradients
+    ``gsos`` `(R, n, 6)` (float64, column 3 zero)."""
     R, T = x.shape
     n = sos.shape[1]
     gsos = torch.zeros(R, n, 6, dtype=torch.float64, device=x.device)
     for k in reversed(range(0, n, 4)):
         m, q, zk = _group(sos, z, k)
-        xin = x if k == 0 else keep[k - 1]
+        last = k + 4 >= n
+        xin, yout = (x, reverse) if k == 0 else (keep[k - 1], False), (y, reverse) if last else (keep[k + 3], False)
         gx = torch.empty(R, T, dtype=x.dtype, device=x.device)
         gq = torch.zeros(R, 4, 6, dtype=torch.float64, device=x.device)
         launch(
-            lti_sos4_adjoint_kernel, _grid(R), x_ptr=xin, k_ptr=keep[k : k + 3], y_ptr=y if k + 4 >= n else keep[k + 3],
-            g_ptr=g, q_ptr=q, z_ptr=zk, gx_ptr=gx, gq_ptr=gq, sxr=xin.stride(0), sxt=xin.stride(1), sgr=g.stride(0),
-            sgt=g.stride(1), sqr=0 if q.shape[0] == 1 else 24, skp=R * T, R=R, T=T, BLOCK_R=BLOCK_R, CDT=_cdt(x), num_warps=1,
+            lti_sos4_adjoint_kernel, _grid(R),
+            **_signals(x=xin, y=yout, g=(g, reverse and last), gx=(gx, reverse and k == 0)), k_ptr=keep[k : k + 3],
+            q_ptr=q, z_ptr=zk, gq_ptr=gq, sqr=0 if q.shape[0] == 1 else 24, skp=R * T, R=R, T=T, BLOCK_R=BLOCK_R,
+            CDT=_cdt(x), num_warps=1,
         )  # fmt: skip
         z[:, k : k + m], gsos[:, k : k + m] = zk[:, :m], gq[:, :m]
         g = gx
