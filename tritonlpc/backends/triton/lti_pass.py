@@ -183,8 +183,7 @@ def _back3(grow, sgt, xrow, sxt, yrow, syt, r, t, ok, CDT: tl.constexpr):
 @triton.jit(do_not_specialize=["R", "T"])
 def lti_tdf2_adjoint_kernel(
     x_ptr, y_ptr, g_ptr, b_ptr, a_ptr, z_ptr, gx_ptr, gb_ptr, ga_ptr, sxr, sxt, syr, syt, sgr, sgt, sgxr, sgxt, scr,
-    R, T,
-    BLOCK_R: tl.constexpr, CDT: tl.constexpr,
+    R, T, BLOCK_R: tl.constexpr, CDT: tl.constexpr,
 ):  # fmt: skip
     """The backward of :func:`lti_tdf2_pass_kernel` from the last sample to the first: ``x``
     (strides ``sxr, sxt``), ``y`` (``syr, syt``) the forward's input and output, ``g`` (``sgr,
@@ -246,8 +245,7 @@ def _store_sums(ptr, base, k0, k1, k2, k3, k4, ok):
 @triton.jit(do_not_specialize=["R", "T"])
 def lti_sos4_adjoint_kernel(
     x_ptr, k_ptr, y_ptr, g_ptr, q_ptr, z_ptr, gx_ptr, gq_ptr, sxr, sxt, syr, syt, sgr, sgt, sgxr, sgxt, sqr, skp,
-    R, T,
-    BLOCK_R: tl.constexpr, CDT: tl.constexpr,
+    R, T, BLOCK_R: tl.constexpr, CDT: tl.constexpr,
 ):  # fmt: skip
     """The backward of :func:`lti_sos4_pass_kernel` from the last sample to the first: ``x``
     (strides ``sxr, sxt``), ``k`` `(3, R, T)` (processing order, planes ``skp`` apart) and ``y``
