@@ -11,7 +11,11 @@ registers, two rows walked together so that two dependency chains overlap):
 * ``sos_rows``: a cascade of second-order sections ``[b0, b1, b2, 1, a1, a2]``, every
   section's two state values updated per sample before the next sample is read; run as
   passes of four sections with every state in registers (fewer padded with pass-through
-  sections ``[1, 0, 0, 1, 0, 0]``, which add exact zeros).
+  sections ``[1, 0, 0, 1, 0, 0]``, which add exact zeros);
+* ``sos_lanes``: the same cascade, forward only, :data:`LANES` rows at a time as the lanes of a
+  loop LLVM vectorises (real dtypes: the rows' samples transposed a tile at a time, every group
+  of four sections over the cached tile); one long row runs as :data:`LANES` chunks of itself,
+  chained by the chunk map ``A^L`` (:func:`_sos_chunked`).
 
 The backward (``*_adjoint``) is one reverse walk of the adjoint recursion (derived above the
 adjoint kernels), reading the forward's input and output (and, for a cascade, the sections'
