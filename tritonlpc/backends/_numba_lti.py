@@ -206,7 +206,7 @@ def _sos_lanes_block(q, x, z, y, step, r0):  # pragma: no cover - compiled
             w[: _TILE_ROW * LANES] = st[g]
             _sos4_lanes_tile(w, n)
             st[g, : 8 * LANES] = w[: 8 * LANES]
-        for j in range(LANES):
+        for j in range(LANES if y.shape[0] else 0):  # an empty y: the final states only
             for i in range(n):
                 y[r0 + j, t0 + i] = w[(_TILE_ROW + i) * LANES + j]
     for j in range(LANES):
@@ -217,7 +217,7 @@ def _sos_lanes_block(q, x, z, y, step, r0):  # pragma: no cover - compiled
 
 def _sos_lanes_rows_py(q, x, z, y, step):  # pragma: no cover - compiled
     # the whole cascade (padded to groups of four) in one pass, rows in blocks of LANES (R a
-    # multiple of LANES)
+    # multiple of LANES); y with no rows: only the final states are written
     for p in prange(x.shape[0] // LANES):
         _sos_lanes_block(q, x, z, y, step, p * LANES)
 
@@ -471,7 +471,7 @@ def _sos_chunked(sos: np.ndarray, x: np.ndarray, z: np.ndarray, y: np.ndarray) -
     start = np.zeros((LANES, *zq.shape[1:]), x.dtype)
     start[0] = zq[0]
     ends = start.copy()
-    launch(_sos_lanes_ser, q, xc, ends, yc, 0)
+    launch(_sos_lanes_ser, q, xc, ends, yc[:0], 0)  # no outputs: the final states only
     s = ends[0].ravel().astype(np.float64)  # chunk 0 ran from its true state
     for c in range(1, LANES):
         start[c] = s.reshape(zq.shape[1:])
