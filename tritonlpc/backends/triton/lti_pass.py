@@ -9,7 +9,9 @@ backward when asked. Coefficients and states live in registers for the whole wal
 row (``BLOCK_R`` rows a program), so the kernels fill a GPU only with thousands of rows: short
 batches of long signals need the time-parallel schedules of the all-pole backend. Coefficient
 rows are shared (stride 0) or one per signal row. The states ``z`` are read as the initial
-states and overwritten with the final ones.
+states and overwritten with the final ones. Every signal is read or written through a row and a
+time stride; ``reverse=True`` hands the kernels a view at the last sample with a negative time
+stride, so a filter runs back in time without a copy (``filtfilt``'s second pass).
 
 The adjoint kernels (``lti_tdf2_adjoint_kernel``, ``lti_sos4_adjoint_kernel``) walk back in time
 with the adjoint recursion of ``tritonlpc/backends/_numba_lti.py`` (derived there), reading the
