@@ -573,16 +573,18 @@ def test_triton_onepass_gradients(backend):
     (padded to 4) with a filter per row and zi, a cascade of 5 sections (two groups, kept section
     inputs) shared by all rows, forward and back in time (reversed views, sosfiltfilt); outputs
     and every gradient against the Numba kernels', dL/dx against scipy, float64, 3 rows (masked
-    lanes), odd T."""
+    lanes), odd T and T < N."""
     from tritonlpc.signal._onepass import lfilter_onepass, sos_onepass
 
     rng = np.random.default_rng(93)
     R, T, dev = 3, 7, backend.device
     a = np.stack([_stable_a(rng, 3, a0=1.0) for _ in range(R)])
     sos = _stable_sos(rng, 5)[None]
+    b, x, zi = rng.standard_normal((R, 4)), rng.standard_normal((R, T)), rng.standard_normal((R, 3))
     cases = [
-        (lfilter_onepass, [rng.standard_normal((R, 4)), a, rng.standard_normal((R, T)), rng.standard_normal((R, 3))]),
-        (sos_onepass, [sos, rng.standard_normal((R, T)), rng.standard_normal((R, 5, 2))]),
+        (lfilter_onepass, [b, a, x, zi]),
+        (lfilter_onepass, [b, a, x[:, :2], zi]),  # T < N
+        (sos_onepass, [sos, x, rng.standard_normal((R, 5, 2))]),
     ]
     for fn, arrays in cases:
         for reverse in (False, True):
@@ -590,7 +592,7 @@ def test_triton_onepass_gradients(backend):
             for kernel, d in (("triton", dev), ("numba", "cpu")):
                 ins = [_t(v).to(d).requires_grad_() for v in arrays]
                 y, zf = fn(*ins, kernel, reverse=reverse)
-                gy = torch.from_numpy(np.cos(np.arange(R * T)).reshape(R, T)).to(d)
+                gy = torch.cos(torch.arange(ins[-2].numel(), dtype=torch.float64)).reshape(ins[-2].shape).to(d)
                 got = torch.autograd.grad((y, zf), ins, (gy, torch.ones_like(zf)))
                 grads.append([g.detach().cpu() for g in (y, zf, *got)])
                 assert y.grad_fn is not None and type(y.grad_fn).__name__.endswith("OnePassBackward")
