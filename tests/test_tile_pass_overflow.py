@@ -152,3 +152,11 @@ def test_tree_order_pass_stays_finite(M, dtype):
         for schedule in ("single", "three-phase"):
             expected = _check(*_stretch(M, dtype), 1e-4, schedule=schedule, **TILE)
     assert expected[0].abs().max() > 1e6 and expected[1].abs().max() > 1e6  # it did grow
+
+
+def test_tile_walk_knob_is_a_bool():
+    from tritonlpc.backends.triton.plan import plan
+
+    assert plan(1, 64, 2, torch.float32, tile_walk=True).tile_walk
+    with pytest.raises(TypeError, match="tile_walk"):
+        plan(1, 64, 2, torch.float32, tile_walk=1)
