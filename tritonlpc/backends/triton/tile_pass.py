@@ -180,6 +180,9 @@ def tile_rev_pass_kernel(
                 v_ptr, a_ptr, vrow, arow, tl.where(nxt, lo - BT, T), T, nxt & ((n_tiles - q - 1) * BT < T), svt, sat,
                 sam, sign, conj, M, CPLX, A_CONTIG, CDT, ROWS, STEPS,
             )  # fmt: skip
+        full = (n_tiles - q) * BT <= T
+        if NEED_A:  # y is only read: its loads overlap with the scan, ahead of any store of the tile
+            Y = rev_past_outputs(y_ptr, z_ptr, b * syb, b * szb, lo, T, full, syt, szm, M, CPLX, CDT, ROWS, STEPS)
         ends = _tile_end_states(G, A, s, r, True, M, CPLX, STEPS)
         times = ()
         for jj in tl.static_range(STEPS):
@@ -192,9 +195,6 @@ def tile_rev_pass_kernel(
             s1 = pick(ends, r == ROWS - 1)
             sweeps = tl.where(all_finite(ends), sweeps, ROWS)
             sweep += 1
-        full = (n_tiles - q) * BT <= T
-        if NEED_A:  # y is only read (loaded after the sweeps: live across them, it spilled on sm_90)
-            Y = rev_past_outputs(y_ptr, z_ptr, b * syb, b * szb, lo, T, full, syt, szm, M, CPLX, CDT, ROWS, STEPS)
         store_steps(o_ptr, orow + lo.to(tl.int64) * W, reverse_groups(us, STEPS, W), lo, 0, T, full, CPLX, ROWS, STEPS)
         if NEED_A:
             _grad_a(ga_ptr, us, Y, lo, b, T, sign, M, CPLX, ROWS, STEPS)
