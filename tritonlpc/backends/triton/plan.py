@@ -46,6 +46,7 @@ __all__ = [
     "next_pow2",
     "walk_summary_warps",
     "walk_carry_geometry",
+    "frame_slots",
 ]
 
 SCHEDULES = ("single", "three-phase")
@@ -146,6 +147,7 @@ def plan(
     chunk_len: Optional[int] = None,
     lanes: Optional[int] = None,
     reverse: bool = False,
+    hop: Optional[int] = None,
 ) -> Plan:
     """The launch plan for a call with ``x (B, T)``, ``a (B, T, M)`` of ``dtype`` (pure).
 
@@ -160,6 +162,9 @@ def plan(
             ``block_t``).
         chunk_len: walk path (``M > 4``): force three-phase with chunks of this many samples.
         lanes: walk path: the chunks per program (a power of two).
+        hop: control frames every ``hop`` samples; the tile path then keeps a thread's samples
+            within two intervals (``steps <= hop``), and the reverse a tile within a few (at most
+            ``4 hop`` samples) for the frames' interval sums (:mod:`.frames`).
 
     Raises:
         ValueError: a knob out of range, naming it.
@@ -178,7 +183,7 @@ def plan(
         raise ValueError("chunk_len only applies to the 'three-phase' schedule")
     T = max(int(T), 1)
     if (M, _dtype_class(dtype)) in TILE_CONFIG:
-        return _plan_tile(B, T, M, dtype, sm_count, interpreted, schedule, block_t, steps, reverse)
+        return _plan_tile(B, T, M, dtype, sm_count, interpreted, schedule, block_t, steps, reverse, hop)
     return _plan_walk(B, T, M, dtype, sm_count, interpreted, schedule, chunk_len, lanes)
 
 
@@ -214,7 +219,7 @@ def _carry_geometry(n_chunks: int, block_t: int, K: int, interpreted: bool, wide
     return block_c, max(1, min(4, block_c // 32))
 
 
-def _plan_tile(B, T, M, dtype, sm_count, interpreted, schedule, block_t, steps_knob, reverse) -> Plan:
+def _plan_tile(B, T, M, dtype, sm_count, interpreted, schedule, block_t, steps_knob, reverse, hop) -> Plan:
     fwd_steps, rev_steps, warps = TILE_CONFIG[(M, _dtype_class(dtype))]
     steps = rev_steps if reverse else fwd_steps
     rows = 32 * warps
@@ -224,6 +229,10 @@ def _plan_tile(B, T, M, dtype, sm_count, interpreted, schedule, block_t, steps_k
     elif interpreted:  # the interpreter scans rows one by one in Python: small tiles
         steps = steps_knob or min(steps, 4)
         rows = 4
+    if hop:  # a thread's samples within two intervals (tile_io.py); a tile's interval sums within a few (frames.py)
+        steps = min(steps, 1 << (hop.bit_length() - 1))
+        while reverse and rows > 1 and rows * steps > 4 * hop:
+            rows //= 2
     while rows > 1 and rows * steps > max(2, next_pow2(T)):  # no tile (much) longer than the signal
         rows //= 2
     warps = max(1, min(warps, rows // 32))
@@ -273,3 +282,15 @@ def walk_carry_geometry(rows: int, M: int, W: int) -> Tuple[int, int]:
     MP = next_pow2(M)
     n = max(1, min(32, next_pow2(rows), WALK_VALUES // (2 * MP * MP * W)))
     return n, max(1, min(8, n * MP * MP * W // 512))
+
+
+def frame_slots(unit: int, hop: int, aligned: bool = True) -> int:
+    """The most intervals of ``hop`` samples that ``unit`` consecutive samples touch (0 without
+    ``hop``); ``aligned``: units start at multiples of ``unit`` (tiles)."""
+    if not hop:
+        return 0
+    if aligned and unit % hop == 0:
+        return unit // hop
+    if aligned and hop % unit == 0:
+        return 1
+    return (unit - 1) // hop + 2

@@ -22,12 +22,12 @@ __all__ = ["load_coef_rows", "fwd_tile_inputs", "rev_tile_inputs", "rev_past_out
 @triton.jit
 def load_coef_rows(
     a_ptr, arow, n0, lo_lim, hi_lim, sat, sam, sign, conj, M: tl.constexpr, CPLX: tl.constexpr,
-    A_CONTIG: tl.constexpr, CDT: tl.constexpr, R: tl.constexpr, S: tl.constexpr,
+    A_CONTIG: tl.constexpr, CDT: tl.constexpr, R: tl.constexpr, S: tl.constexpr, HOP: tl.constexpr,
 ):  # fmt: skip
     """``A[n0 + j, i] = sign * a`` (conjugated when ``conj == -1``) for ``j < S``, ``i < M``, of
     ``R`` rows (``n0`` ``[R]``; zero unless ``lo_lim <= n0 + j < hi_lim``): per sample one
     ``[R, M]`` block (a row's coefficients are adjacent: vector loads). Flat tuple, entry
-    ``j * M + i``."""
+    ``j * M + i``. ``HOP > 0``: ``a`` holds control frames, interpolated (:func:`_frame_rows`)."""
     W: tl.constexpr = 2 if CPLX else 1
     MP: tl.constexpr = 4 if M == 3 else M
     k = tl.arange(0, MP * W)
@@ -42,38 +42,103 @@ def load_coef_rows(
             koff = k * sam
         row = arow + n0 * sat
         step = sat
+    if HOP > 0:
+        out = _frame_rows(
+            a_ptr + koff[None, :], arow, n0, lo_lim, hi_lim, step, (k < M * W)[None, :], sign, conj, M, CPLX, CDT, R,
+            S, HOP,
+        )  # fmt: skip
+    else:
+        out = ()
+        for j in tl.static_range(S):
+            okj = (n0 + j >= lo_lim) & (n0 + j < hi_lim)
+            m = okj[:, None] & (k < M * W)[None, :]
+            t = tl.load(a_ptr + (row + j * step)[:, None] + koff[None, :], mask=m, other=0.0).to(CDT)
+            cols = unzip(t, MP * W, R)
+            for i in tl.static_range(M):
+                if CPLX:
+                    out = out + (cols[2 * i] * sign, cols[2 * i + 1] * (sign * conj))
+                else:
+                    out = out + (cols[i] * sign,)
+    return out
+
+
+@triton.jit
+def _entries(c0, cd, w, sign, conj, M: tl.constexpr, CPLX: tl.constexpr):
+    """The ``M`` entries ``sign (c0 + w cd)`` (conjugated when ``conj == -1``) of columns ``c0``, ``cd``."""
     out = ()
-    for j in tl.static_range(S):
-        okj = (n0 + j >= lo_lim) & (n0 + j < hi_lim)
-        m = okj[:, None] & (k < M * W)[None, :]
-        t = tl.load(a_ptr + (row + j * step)[:, None] + koff[None, :], mask=m, other=0.0).to(CDT)
-        cols = unzip(t, MP * W, R)
-        for i in tl.static_range(M):
-            if CPLX:
-                out = out + (cols[2 * i] * sign, cols[2 * i + 1] * (sign * conj))
-            else:
-                out = out + (cols[i] * sign,)
+    for i in tl.static_range(M):
+        if CPLX:
+            out = out + ((c0[2 * i] + w * cd[2 * i]) * sign, (c0[2 * i + 1] + w * cd[2 * i + 1]) * (sign * conj))
+        else:
+            out = out + ((c0[i] + w * cd[i]) * sign,)
+    return out
+
+
+@triton.jit
+def _pick(sel, a, b):
+    """``where(sel, a, b)`` entry by entry of two tuples."""
+    out = ()
+    for k in tl.static_range(len(a)):
+        out = out + (tl.where(sel, a[k], b[k]),)
+    return out
+
+
+@triton.jit
+def _frame_rows(
+    cols, arow, n0, lo_lim, hi_lim, step, kmask, sign, conj, M: tl.constexpr, CPLX: tl.constexpr, CDT: tl.constexpr,
+    R: tl.constexpr, S: tl.constexpr, HOP: tl.constexpr,
+):  # fmt: skip
+    """:func:`load_coef_rows` from control frames (frame ``f`` at ``cols + arow + f step``, its
+    entries at ``cols``' columns where ``kmask``): ``a[n] = f_j + (n / HOP - j) (f_{j+1} - f_j)``,
+    ``j = n // HOP``, for ``S <= HOP``. A row's samples lie in interval ``j = n0 // HOP`` (the last
+    may be frame ``j + 1`` itself, ``w = 1``, when ``HOP`` is a multiple of ``S``) or reach into
+    the next: two or three frames a row, loaded once (where any of its samples is valid; the
+    samples that are not get finite values)."""
+    MP: tl.constexpr = 4 if M == 3 else M
+    W: tl.constexpr = 2 if CPLX else 1
+    inv = 1.0 / tl.full((), HOP, CDT)
+    j = n0 // HOP  # n0 >= 0
+    ok = ((n0 + S > lo_lim) & (n0 < hi_lim))[:, None] & kmask
+    p = cols + (arow + j * step)[:, None]
+    c0 = tl.load(p, mask=ok, other=0.0).to(CDT)
+    c1 = tl.load(p + step, mask=ok, other=0.0).to(CDT)
+    lo = unzip(c0, MP * W, R)
+    d = unzip(c1 - c0, MP * W, R)
+    r0 = n0 - j * HOP
+    out = ()
+    if HOP % S == 0:
+        for k in tl.static_range(S):
+            out = out + _entries(lo, d, (r0 + k).to(CDT) * inv, sign, conj, M, CPLX)
+    else:
+        nb = HOP - r0  # the row's first sample in interval j + 1
+        c2 = tl.load(p + 2 * step, mask=ok & (n0 + nb < hi_lim)[:, None], other=0.0).to(CDT)
+        lo1 = unzip(c1, MP * W, R)
+        d1 = unzip(c2 - c1, MP * W, R)
+        for k in tl.static_range(S):
+            nxt = k >= nb
+            w = tl.where(nxt, k - nb, r0 + k).to(CDT) * inv
+            out = out + _entries(_pick(nxt, lo1, lo), _pick(nxt, d1, d), w, sign, conj, M, CPLX)
     return out
 
 
 @triton.jit
 def fwd_tile_inputs(
     x_ptr, a_ptr, xrow, arow, t0, n0, hi, sxt, sat, sam, sign, conj, M: tl.constexpr, CPLX: tl.constexpr,
-    A_CONTIG: tl.constexpr, CDT: tl.constexpr, R: tl.constexpr, S: tl.constexpr,
+    A_CONTIG: tl.constexpr, CDT: tl.constexpr, R: tl.constexpr, S: tl.constexpr, HOP: tl.constexpr,
 ):  # fmt: skip
     """A tile's inputs: row ``r`` holds samples ``n0[r] + j``, ``j < S`` (those ``< hi``; the
     tile starts at ``t0``)."""
     X = load_steps(
         x_ptr, xrow + n0 * sxt, sxt, n0[:, None] + tl.arange(0, S)[None, :] < hi, t0 + R * S <= hi, CPLX, CDT, R, S
     )
-    A = load_coef_rows(a_ptr, arow, n0, 0, hi, sat, sam, sign, conj, M, CPLX, A_CONTIG, CDT, R, S)
+    A = load_coef_rows(a_ptr, arow, n0, 0, hi, sat, sam, sign, conj, M, CPLX, A_CONTIG, CDT, R, S, HOP)
     return X, A
 
 
 @triton.jit
 def rev_tile_inputs(
     g_ptr, a_ptr, grow, arow, lo, T, sgt, sat, sam, sign, conj, M: tl.constexpr, CPLX: tl.constexpr,
-    A_CONTIG: tl.constexpr, CDT: tl.constexpr, R: tl.constexpr, S: tl.constexpr,
+    A_CONTIG: tl.constexpr, CDT: tl.constexpr, R: tl.constexpr, S: tl.constexpr, HOP: tl.constexpr,
 ):  # fmt: skip
     """A reverse tile's inputs in processing (descending) order: row ``r`` holds samples
     ``lo[r] + S - 1 - j``, ``j < S`` (loaded ascending), and coefficient rows ``n + 1``.
@@ -83,7 +148,7 @@ def rev_tile_inputs(
     ok = (n >= 0) & (n < T)
     lowest = tl.min(lo, axis=0)
     G = load_steps(g_ptr, grow + lo * sgt, sgt, ok, (lowest >= 0) & (lowest + R * S <= T), CPLX, CDT, R, S)
-    A = load_coef_rows(a_ptr, arow, lo + 1, 1, T, sat, sam, sign, conj, M, CPLX, A_CONTIG, CDT, R, S)
+    A = load_coef_rows(a_ptr, arow, lo + 1, 1, T, sat, sam, sign, conj, M, CPLX, A_CONTIG, CDT, R, S, HOP)
     return reverse_groups(G, S, W), reverse_groups(A, S, M * W)
 
 

@@ -17,6 +17,7 @@ import torch
 import triton
 import triton.language as tl
 
+from .frames import tile_frame_sums
 from .lang import entry, load_state, mul, push, reverse_groups, signed, store_entries, store_state, store_steps
 from .launch import Call, launch
 from .tile_io import fwd_tile_inputs, rev_past_outputs, rev_tile_inputs
@@ -57,7 +58,7 @@ def _program_chunk(
 def tile_fwd_pass_kernel(
     v_ptr, a_ptr, s_ptr, o_ptr, svb, svt, sab, sat, sam, ssb, ssc, ssm, sob, T, n_tiles, tiles_per_chunk, sign,
     conj, M: tl.constexpr, CPLX: tl.constexpr, A_CONTIG: tl.constexpr, CDT: tl.constexpr, ROWS: tl.constexpr,
-    STEPS: tl.constexpr, ONE_TILE: tl.constexpr,
+    STEPS: tl.constexpr, HOP: tl.constexpr, ONE_TILE: tl.constexpr,
 ):  # fmt: skip
     """``y`` (``o``) of the tiles of chunk ``c = program_id(1)`` of row ``b = program_id(0)`` from
     ``x`` (``v``) and the chunk's start state ``s[b, c, :]`` (zeros if ``s_ptr`` is None).
@@ -74,7 +75,7 @@ def tile_fwd_pass_kernel(
     vrow, arow, orow = b * svb, b * sab, b * sob  # orow: sob = T (x2 for complex), an argument: its alignment is known
     n0 = q * BT + r * STEPS
     X, A = fwd_tile_inputs(
-        v_ptr, a_ptr, vrow, arow, q * BT, n0, T, svt, sat, sam, sign, conj, M, CPLX, A_CONTIG, CDT, ROWS, STEPS
+        v_ptr, a_ptr, vrow, arow, q * BT, n0, T, svt, sat, sam, sign, conj, M, CPLX, A_CONTIG, CDT, ROWS, STEPS, HOP
     )
     while q < q_end:
         n1 = n0 + BT
@@ -84,7 +85,7 @@ def tile_fwd_pass_kernel(
             hi = tl.where(q + 1 < q_end, T, 0)
             X1, A1 = fwd_tile_inputs(
                 v_ptr, a_ptr, vrow, arow, q * BT + BT, n1, hi, svt, sat, sam, sign, conj, M, CPLX, A_CONTIG, CDT,
-                ROWS, STEPS,
+                ROWS, STEPS, HOP,
             )  # fmt: skip
         ends = _tile_end_states(X, A, s, r, False, M, CPLX, STEPS)
         ys, _ = run_fwd(X, A, previous_rows(ends, r, s), M, CPLX, STEPS)
@@ -131,14 +132,15 @@ def _grad_zi(gz_ptr, at0, A0, lo, r, b, M: tl.constexpr, CPLX: tl.constexpr, S: 
 def tile_rev_pass_kernel(
     v_ptr, a_ptr, s_ptr, o_ptr, y_ptr, z_ptr, ga_ptr, gz_ptr, svb, svt, sab, sat, sam, ssb, ssc, ssm, sob, syb, syt,
     szb, szm, T, n_tiles, tiles_per_chunk, sign, conj, M: tl.constexpr, CPLX: tl.constexpr, A_CONTIG: tl.constexpr,
-    CDT: tl.constexpr, ROWS: tl.constexpr, STEPS: tl.constexpr, NEED_A: tl.constexpr, NEED_ZI: tl.constexpr,
-    ONE_TILE: tl.constexpr,
+    CDT: tl.constexpr, ROWS: tl.constexpr, STEPS: tl.constexpr, HOP: tl.constexpr, KC: tl.constexpr,
+    NEED_A: tl.constexpr, NEED_ZI: tl.constexpr, ONE_TILE: tl.constexpr,
 ):  # fmt: skip
     """``u`` (``o``) of the tiles of chunk ``c`` of row ``b`` from ``g`` (``v``); chunks in
     processing order: tile ``q`` of the walk is ``[t BT, t BT + BT)``, ``t = n_tiles - 1 - q``,
     in descending time, from ``lam = s[b, c, :]`` (zeros if ``s_ptr`` is None). ``NEED_A``: also
     ``grad_a`` (``y`` through its strides ``syb, syt``, ``zi``); ``NEED_ZI``: ``grad_zi``;
-    ``ONE_TILE``: a chunk is one tile (nothing to prefetch)."""
+    ``ONE_TILE``: a chunk is one tile (nothing to prefetch). ``HOP > 0``: ``a`` holds control
+    frames and ``ga`` receives each tile's ``KC`` interval sums instead (:mod:`.frames`)."""
     W: tl.constexpr = 2 if CPLX else 1
     BT: tl.constexpr = ROWS * STEPS
     b, q, q_end, s, r = _program_chunk(s_ptr, ssb, ssc, ssm, n_tiles, tiles_per_chunk, M, CPLX, CDT, ROWS)
@@ -148,7 +150,7 @@ def tile_rev_pass_kernel(
         A0 = signed(load_state(a_ptr, arow, sam, M, CPLX, CDT), sign, conj, M, CPLX)
     lo = (n_tiles - 1 - q) * BT + (ROWS - 1 - r) * STEPS  # each row's lowest sample
     G, A = rev_tile_inputs(
-        v_ptr, a_ptr, vrow, arow, lo, T, svt, sat, sam, sign, conj, M, CPLX, A_CONTIG, CDT, ROWS, STEPS
+        v_ptr, a_ptr, vrow, arow, lo, T, svt, sat, sam, sign, conj, M, CPLX, A_CONTIG, CDT, ROWS, STEPS, HOP
     )
     while q < q_end:
         if ONE_TILE:
@@ -156,7 +158,7 @@ def tile_rev_pass_kernel(
         else:  # the next tile's loads, before this tile's stores
             lo1 = tl.where(q + 1 < q_end, lo - BT, T)
             G1, A1 = rev_tile_inputs(
-                v_ptr, a_ptr, vrow, arow, lo1, T, svt, sat, sam, sign, conj, M, CPLX, A_CONTIG, CDT, ROWS, STEPS
+                v_ptr, a_ptr, vrow, arow, lo1, T, svt, sat, sam, sign, conj, M, CPLX, A_CONTIG, CDT, ROWS, STEPS, HOP
             )
         if NEED_A:  # y is only read: these loads overlap with the scan
             Y = rev_past_outputs(y_ptr, z_ptr, b * syb, b * szb, lo, T, syt, szm, M, CPLX, CDT, ROWS, STEPS)
@@ -169,7 +171,12 @@ def tile_rev_pass_kernel(
         ok = (n >= 0) & (n < T)
         store_steps(o_ptr, orow + lo * W, reverse_groups(us, STEPS, W), ok, (n_tiles - q) * BT <= T, CPLX, ROWS, STEPS)
         if NEED_A:
-            _grad_a(ga_ptr, us, Y, lo, b, T, sign, M, CPLX, ROWS, STEPS)
+            if HOP > 0:
+                tile_frame_sums(
+                    ga_ptr, us, Y, lo, b, n_tiles - 1 - q, n_tiles, sign, M, CPLX, CDT, ROWS, STEPS, HOP, KC
+                )
+            else:
+                _grad_a(ga_ptr, us, Y, lo, b, T, sign, M, CPLX, ROWS, STEPS)
         if NEED_ZI:
             _grad_zi(gz_ptr, at0, A0, lo, r, b, M, CPLX, STEPS)
         s = pick(ends, r == ROWS - 1)
@@ -185,7 +192,7 @@ def tile_pass(call: Call, starts: Optional[torch.Tensor]) -> None:
     p = call.plan
     s, strides = call.pass_starts(starts)
     kernel = tile_rev_pass_kernel if call.reverse else tile_fwd_pass_kernel
-    extra = call.adjoint_outputs() if call.reverse else dict(o_ptr=call.out)
+    extra = dict(call.adjoint_outputs(), KC=call.frame_layout()[3]) if call.reverse else dict(o_ptr=call.out)
     launch(
         kernel,
         (call.B, p.n_chunks),

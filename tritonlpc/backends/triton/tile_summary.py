@@ -42,7 +42,7 @@ def _store_tile_map(
 @triton.jit(do_not_specialize=["T", "n_chunks"])
 def tile_fwd_summary_kernel(
     v_ptr, a_ptr, p_ptr, e_ptr, svb, svt, sab, sat, sam, T, n_chunks, sign, conj, M: tl.constexpr, CPLX: tl.constexpr,
-    A_CONTIG: tl.constexpr, CDT: tl.constexpr, ROWS: tl.constexpr, STEPS: tl.constexpr,
+    A_CONTIG: tl.constexpr, CDT: tl.constexpr, ROWS: tl.constexpr, STEPS: tl.constexpr, HOP: tl.constexpr,
 ):  # fmt: skip
     """The map of chunk (tile) ``c = program_id(1)`` of row ``b = program_id(0)`` to ``p[b, c]``."""
     b = tl.program_id(0).to(tl.int64)
@@ -50,7 +50,7 @@ def tile_fwd_summary_kernel(
     t0 = c * (ROWS * STEPS)
     n0 = t0 + tl.arange(0, ROWS) * STEPS
     X, A = fwd_tile_inputs(
-        v_ptr, a_ptr, b * svb, b * sab, t0, n0, T, svt, sat, sam, sign, conj, M, CPLX, A_CONTIG, CDT, ROWS, STEPS
+        v_ptr, a_ptr, b * svb, b * sab, t0, n0, T, svt, sat, sam, sign, conj, M, CPLX, A_CONTIG, CDT, ROWS, STEPS, HOP
     )
     _store_tile_map(p_ptr, e_ptr, X, A, b, c, n_chunks, False, M, CPLX, ROWS, STEPS)
 
@@ -58,7 +58,7 @@ def tile_fwd_summary_kernel(
 @triton.jit(do_not_specialize=["T", "n_chunks"])
 def tile_rev_summary_kernel(
     v_ptr, a_ptr, p_ptr, e_ptr, svb, svt, sab, sat, sam, T, n_chunks, sign, conj, M: tl.constexpr, CPLX: tl.constexpr,
-    A_CONTIG: tl.constexpr, CDT: tl.constexpr, ROWS: tl.constexpr, STEPS: tl.constexpr,
+    A_CONTIG: tl.constexpr, CDT: tl.constexpr, ROWS: tl.constexpr, STEPS: tl.constexpr, HOP: tl.constexpr,
 ):  # fmt: skip
     """The adjoint map of chunk (tile) ``c`` of row ``b`` (in processing order: tile
     ``n_chunks - 1 - c``; ``lam`` at its end -> ``lam`` at its start) to ``p[b, c]``. The last
@@ -68,7 +68,7 @@ def tile_rev_summary_kernel(
     c = tl.program_id(1).to(tl.int64)
     lo = (n_chunks - 1 - c) * (ROWS * STEPS) + (ROWS - 1 - tl.arange(0, ROWS)) * STEPS
     G, A = rev_tile_inputs(
-        v_ptr, a_ptr, b * svb, b * sab, lo, T, svt, sat, sam, sign, conj, M, CPLX, A_CONTIG, CDT, ROWS, STEPS
+        v_ptr, a_ptr, b * svb, b * sab, lo, T, svt, sat, sam, sign, conj, M, CPLX, A_CONTIG, CDT, ROWS, STEPS, HOP
     )
     _store_tile_map(p_ptr, e_ptr, G, A, b, c, n_chunks, True, M, CPLX, ROWS, STEPS)
 
