@@ -43,8 +43,8 @@ def test_interpolation_passes_through_the_frames_and_its_transpose_is_the_adjoin
     ],
 )
 def test_values_and_gradients_match_the_reference(backend, dtype, B, T, M, H):
-    if backend.interpreted and H != 8:  # Triton interpolates in torch first: one case checks that
-        pytest.skip("the interpreter is slow; the per-sample kernels are tested elsewhere")
+    if backend.interpreted and H != 8:  # one case through the public API; the kernels: test_triton_hop.py
+        pytest.skip("the interpreter is slow; Triton's frame kernels are tested in test_triton_hop.py")
     x, af, zi = make_inputs(B, T, M, dtype, seed=T + H, device=backend.device, hop=H)
     xs, fs, zs = _req(x, af, zi)
     y, zf = tritonlpc.sample_wise_lpc(xs, fs, zs, return_zf=True, hop=H)
