@@ -80,3 +80,19 @@ def test_tile_plan_for_frames():
         )
     assert [frame_slots(8, h) for h in (0, 1, 3, 8, 16)] == [0, 8, 4, 1, 1]
     assert frame_slots(8, 16, aligned=False) == 2
+
+
+def test_half_precision_frames():
+    """float16 frames: loaded natively, interpolated and summed in float32, stored as float16 (the
+    bound of per-sample coefficients, test_triton_backend.py)."""
+    dtype, bound = torch.float16, 1e-3
+    x, af, zi = (t.to(dtype) for t in make_inputs(1, 11, 2, torch.float64, seed=3, device=DEV, hop=4))
+    g = torch.randn(1, 11, generator=torch.Generator().manual_seed(4)).to(device=DEV, dtype=dtype)
+    y = tg.BACKEND.forward(x, af, zi, hop=4, **THREE)
+    grads = tg.BACKEND.backward(g, af, y, zi, True, True, hop=4, **THREE)
+    xr, fr, zr = (_hi(t).requires_grad_() for t in (x, af, zi))
+    ref = _reference.allpole(xr, _reference.interpolate(fr, 4, 11), zr)
+    for got, exp in zip((y, *grads), (ref.detach(), *torch.autograd.grad(ref, (xr, fr, zr), _hi(g)))):
+        assert got.dtype == dtype and got.shape == exp.shape
+        err = (_hi(got) - exp).norm() / exp.norm()
+        assert err <= bound, f"relative L2 error {err:.3g} > {bound}"

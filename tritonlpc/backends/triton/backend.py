@@ -15,7 +15,9 @@ complex arithmetic in the kernel, float16/bfloat16 are loaded natively and accum
 float32, float64/complex128 in float64. No atomics (identical bits run to run), no host
 synchronisation (CUDA-graph capturable), launches on the tensors' device and torch's current
 stream. Scratch per call in three-phase: ``B C (M^2 + M)`` values for the chunk maps and
-``B C M`` start states.
+``B C M`` start states. Control frames (``hop``, :mod:`.frames`) are interpolated in registers where
+the kernels load ``a``, and the backward reduces ``dL/da`` to the frames (interval sums per tile or
+chunk, then per frame in a fixed order): no `(B, T, M)` tensor either way.
 
 Half precision error (measured against float64 on the same rounded inputs, see
 ``tests/test_triton_backend.py``): relative L2 about 3.5e-3 for bfloat16 and 3e-4 for

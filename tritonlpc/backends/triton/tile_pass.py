@@ -20,7 +20,7 @@ import triton.language as tl
 from .frames import tile_frame_sums
 from .lang import entry, load_state, mul, push, reverse_groups, signed, store_entries, store_state, store_steps
 from .launch import Call, launch
-from .tile_io import fwd_tile_inputs, rev_past_outputs, rev_tile_inputs
+from .tile_io import coef_entries, fwd_tile_inputs, rev_past_outputs, rev_tile_inputs
 from .tile_scan import adjoint_step, fold_map, pick, previous_rows, row_map, run_fwd, run_rev, scan, states
 
 __all__ = ["tile_fwd_pass_kernel", "tile_rev_pass_kernel", "tile_pass"]
@@ -87,8 +87,9 @@ def tile_fwd_pass_kernel(
                 v_ptr, a_ptr, vrow, arow, q * BT + BT, n1, hi, svt, sat, sam, sign, conj, M, CPLX, A_CONTIG, CDT,
                 ROWS, STEPS, HOP,
             )  # fmt: skip
-        ends = _tile_end_states(X, A, s, r, False, M, CPLX, STEPS)
-        ys, _ = run_fwd(X, A, previous_rows(ends, r, s), M, CPLX, STEPS)
+        Av = coef_entries(A, sign, conj, False, M, CPLX, CDT, STEPS, HOP)  # A itself unless frames
+        ends = _tile_end_states(X, Av, s, r, False, M, CPLX, STEPS)
+        ys, _ = run_fwd(X, Av, previous_rows(ends, r, s), M, CPLX, STEPS)
         store_steps(o_ptr, orow + n0 * W, ys, n0[:, None] + j < T, q * BT + BT <= T, CPLX, ROWS, STEPS)
         s = pick(ends, r == ROWS - 1)
         X = X1
@@ -162,11 +163,12 @@ def tile_rev_pass_kernel(
             )
         if NEED_A:  # y is only read: these loads overlap with the scan
             Y = rev_past_outputs(y_ptr, z_ptr, b * syb, b * szb, lo, T, syt, szm, M, CPLX, CDT, ROWS, STEPS)
-        ends = _tile_end_states(G, A, s, r, True, M, CPLX, STEPS)
+        Av = coef_entries(A, sign, conj, True, M, CPLX, CDT, STEPS, HOP)  # A itself unless frames
+        ends = _tile_end_states(G, Av, s, r, True, M, CPLX, STEPS)
         times = ()
         for jj in tl.static_range(STEPS):
             times = times + (lo + STEPS - 1 - jj,)
-        us, _, at0 = run_rev(G, A, previous_rows(ends, r, s), times, M, CPLX, STEPS)
+        us, _, at0 = run_rev(G, Av, previous_rows(ends, r, s), times, M, CPLX, STEPS)
         n = lo[:, None] + js
         ok = (n >= 0) & (n < T)
         store_steps(o_ptr, orow + lo * W, reverse_groups(us, STEPS, W), ok, (n_tiles - q) * BT <= T, CPLX, ROWS, STEPS)

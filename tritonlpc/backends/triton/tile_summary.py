@@ -18,7 +18,7 @@ import triton.language as tl
 
 from .lang import load_state, store_state
 from .launch import Call, launch
-from .tile_io import fwd_tile_inputs, rev_tile_inputs
+from .tile_io import coef_entries, fwd_tile_inputs, rev_tile_inputs
 from .tile_scaled import fold_scaled, maps_of, scan_scaled, with_exponents
 from .tile_scan import pick, row_map, states, store_last
 
@@ -52,6 +52,7 @@ def tile_fwd_summary_kernel(
     X, A = fwd_tile_inputs(
         v_ptr, a_ptr, b * svb, b * sab, t0, n0, T, svt, sat, sam, sign, conj, M, CPLX, A_CONTIG, CDT, ROWS, STEPS, HOP
     )
+    A = coef_entries(A, sign, conj, False, M, CPLX, CDT, STEPS, HOP)
     _store_tile_map(p_ptr, e_ptr, X, A, b, c, n_chunks, False, M, CPLX, ROWS, STEPS)
 
 
@@ -70,6 +71,7 @@ def tile_rev_summary_kernel(
     G, A = rev_tile_inputs(
         v_ptr, a_ptr, b * svb, b * sab, lo, T, svt, sat, sam, sign, conj, M, CPLX, A_CONTIG, CDT, ROWS, STEPS, HOP
     )
+    A = coef_entries(A, sign, conj, True, M, CPLX, CDT, STEPS, HOP)
     _store_tile_map(p_ptr, e_ptr, G, A, b, c, n_chunks, True, M, CPLX, ROWS, STEPS)
 
 
