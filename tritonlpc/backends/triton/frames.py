@@ -26,6 +26,12 @@ __all__ = ["tile_frame_sums", "walk_frame_sums", "frames_grad_kernel", "frames_g
 
 
 @triton.jit
+def _sums(acc, e: tl.constexpr, g, m):
+    """``(acc[e] + g, acc[e + 1] + m g)``: a sum and a sum weighted by the sample's index ``m``."""
+    return acc[e] + g, acc[e + 1] + g * m
+
+
+@triton.jit
 def tile_frame_sums(
     p_ptr, us, Y, lo, b, t, n_tiles, sign, M: tl.constexpr, CPLX: tl.constexpr, CDT: tl.constexpr, R: tl.constexpr,
     S: tl.constexpr, HOP: tl.constexpr, KC: tl.constexpr,
@@ -46,37 +52,40 @@ def tile_frame_sums(
     r0 = (lo - j * HOP).to(CDT)
     slot = j - (t * (R * S)) // HOP
     base = p_ptr + (b * n_tiles + t) * (KC * 2 * MW)
-    for i in tl.static_range(M):
-        for c in tl.static_range(W):
-            sa = tl.zeros_like(r0)  # sum g over interval j, sum m g; sb, mb: over interval j + 1
-            ma = tl.zeros_like(r0)
-            sb = tl.zeros_like(r0)
-            mb = tl.zeros_like(r0)
-            for jj in tl.static_range(S):
-                ur, ui = entry(us, jj, CPLX)
-                hr, hi = entry(Y, jj * M + i, CPLX)
-                pr, pi = mul(ur, ui, hr, -hi, CPLX)
+    NA: tl.constexpr = 4 if SPLIT else 2
+    acc = ()  # per entry: sum g over interval j, sum m g (and the same over interval j + 1 if SPLIT)
+    for _k in tl.static_range(NA * MW):
+        acc = acc + (tl.zeros_like(r0),)
+    for jj in tl.static_range(S):  # u and y[n-1-i] of a sample die once added (as in _grad_a)
+        m = S - 1 - jj
+        ur, ui = entry(us, jj, CPLX)
+        nxt = ()
+        for i in tl.static_range(M):
+            hr, hi = entry(Y, jj * M + i, CPLX)
+            pr, pi = mul(ur, ui, hr, -hi, CPLX)
+            for c in tl.static_range(W):
                 g = -sign * pr if c == 0 else -sign * pi
                 if SPLIT:
-                    gb = tl.where(S - 1 - jj >= nb, g, 0.0)
+                    gb = tl.where(m >= nb, g, 0.0)
                     g = g - gb
-                    sb += gb
-                    mb += gb * (S - 1 - jj)
-                sa += g
-                ma += g * (S - 1 - jj)
-            hi_a = (r0 * sa + ma) / HOP  # to frame j + 1; the rest to frame j
-            lo_a = sa - hi_a
+                    nxt = nxt + _sums(acc, NA * (i * W + c), g, m) + _sums(acc, NA * (i * W + c) + 2, gb, m)
+                else:
+                    nxt = nxt + _sums(acc, NA * (i * W + c), g, m)
+        acc = nxt
+    for e in tl.static_range(MW):
+        hi_a = (r0 * acc[NA * e] + acc[NA * e + 1]) / HOP  # to frame j + 1; the rest to frame j
+        lo_a = acc[NA * e] - hi_a
+        if SPLIT:
+            hi_b = (acc[NA * e + 3] - nb.to(CDT) * acc[NA * e + 2]) / HOP
+            lo_b = acc[NA * e + 2] - hi_b
+        for s in tl.static_range(KC):
+            to_j = tl.where(slot == s, lo_a, 0.0)
+            to_j1 = tl.where(slot == s, hi_a, 0.0)
             if SPLIT:
-                hi_b = (mb - nb.to(CDT) * sb) / HOP
-                lo_b = sb - hi_b
-            for s in tl.static_range(KC):
-                to_j = tl.where(slot == s, lo_a, 0.0)
-                to_j1 = tl.where(slot == s, hi_a, 0.0)
-                if SPLIT:
-                    to_j += tl.where(slot + 1 == s, lo_b, 0.0)
-                    to_j1 += tl.where(slot + 1 == s, hi_b, 0.0)
-                tl.store(base + s * (2 * MW) + i * W + c, tl.sum(to_j, axis=0))
-                tl.store(base + s * (2 * MW) + MW + i * W + c, tl.sum(to_j1, axis=0))
+                to_j += tl.where(slot + 1 == s, lo_b, 0.0)
+                to_j1 += tl.where(slot + 1 == s, hi_b, 0.0)
+            tl.store(base + s * (2 * MW) + e, tl.sum(to_j, axis=0))
+            tl.store(base + s * (2 * MW) + MW + e, tl.sum(to_j1, axis=0))
 
 
 @triton.jit
