@@ -10,10 +10,14 @@ Three ways to get from the control curves to the filter (``mode``):
   radius, angle and coefficients computed per sample (the original model);
 * ``frames-torch``: coefficients computed per frame, then interpolated to every sample in torch;
 * ``frames``: coefficients computed per frame and passed as frames, ``sample_wise_lpc(...,
-  hop=hop)``, interpolated inside the kernels (tritonlpc only).
+  hop=hop)``, interpolated inside the kernels, and the numerator through
+  ``tritonlpc.audio.time_varying_fir(..., hop=hop)`` with the section's taps as (constant) frames
+  (tritonlpc only: the whole section at the control rate in the library, no per-sample tensor
+  but the signals).
 
 ``frames`` and ``frames-torch`` are the same model (the same interpolation of the same frame
-coefficients), computed two ways.
+coefficients; constant frames interpolate to the taps exactly), computed two ways; ``curves`` and
+``frames-torch`` run the numerator as ``conv1d``.
 
 Peak memory of a step:
 
@@ -129,13 +133,17 @@ class BiquadCascade(torch.nn.Module):
         B, T = x.shape
         y = x
         for k in range(self.ctrl.shape[0]):
+            if self.mode == "frames":
+                from tritonlpc.audio import time_varying_fir  # noqa: PLC0415
+
+                taps = self.b[k].expand(B, self.ctrl.shape[3], 3)  # constant frames, read in place
+                y = lpc(time_varying_fir(y, taps, hop=self.hop), self.frame_coefficients(k), hop=self.hop)
+                continue
             y = F.conv1d(F.pad(y[:, None], (2, 0)), self.b[k].flip(0).view(1, 1, 3)).squeeze(1)  # causal FIR
             if self.mode == "curves":
                 y = lpc(y, self.coefficients(k, T))
-            elif self.mode == "frames-torch":
-                y = lpc(y, interpolate_frames(self.frame_coefficients(k), self.hop, T))
             else:
-                y = lpc(y, self.frame_coefficients(k), hop=self.hop)
+                y = lpc(y, interpolate_frames(self.frame_coefficients(k), self.hop, T))
         return y
 
 
