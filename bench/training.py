@@ -229,20 +229,22 @@ def main() -> None:
     p.add_argument("--mode", choices=MODES, default="curves")
     p.add_argument("--T", type=int, nargs="+", default=list(TRAIN_T))
     p.add_argument("--steps", type=int, default=3, help="timed steps per case (--compare; the median is shown)")
+    p.add_argument("--cases", nargs="+", metavar="IMPL:MODE", help="--compare only these (default: every case)")
     args = p.parse_args()
     if args.probe:
         print(json.dumps(_probe(args.impl, args.T, args.mode)))
     elif args.compare:
-        compare(args.T, args.steps)
+        compare(args.T, args.steps, [tuple(c.split(":", 1)) for c in args.cases] if args.cases else cases())
 
 
-def compare(Ts: List[int], steps: int) -> None:
-    """One line per (T, impl, mode): median step time on the CPU and the peak memory of a step."""
+def compare(Ts: List[int], steps: int, which: List[tuple]) -> None:
+    """One line per (T, impl, mode) of ``which``: median step time on the CPU and the peak memory
+    of a step."""
     import time  # noqa: PLC0415
 
     print("T impl mode median_step_s peak_mem_MiB")
     for T in Ts:
-        for impl, mode in cases():
+        for impl, mode in which:
             try:
                 trainer = Trainer(impl, "cpu", T, mode=mode)
             except (ImportError, RuntimeError) as exc:
