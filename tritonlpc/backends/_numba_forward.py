@@ -11,7 +11,7 @@ from __future__ import annotations
 import numpy as np
 from numba import prange
 
-from ._numba_frames import at, interval_up, line, on_line, order, weight
+from ._numba_frames import at, interval, line, on_line, order, weight
 from ._numba_scale import BIG, SMALL, STEP, affine_scaled, mag, renorm, renorm_one
 from ._numba_support import coef, jit, jit_twins
 
@@ -77,7 +77,7 @@ def _pair_m1(x, a, zi, y, b0, b1, conj, sgn):
     s1 = zi[b1, 0]
     n = 0
     while n < T:
-        base, r0, r1 = interval_up(a, n, T)
+        base, r0, _, r1 = interval(a, n, 0, T)
         c0, c1 = line(a, b0, base, 0), line(a, b1, base, 0)
         for r in range(r0, r1):
             m, w = base + r, weight(a, r)
@@ -97,7 +97,7 @@ def _pair_m2(x, a, zi, y, b0, b1, conj, sgn):
     p1, q1 = zi[b1, 0], zi[b1, 1]
     n = 0
     while n < T:
-        base, r0, r1 = interval_up(a, n, T)
+        base, r0, _, r1 = interval(a, n, 0, T)
         c00, c01 = line(a, b0, base, 0), line(a, b0, base, 1)
         c10, c11 = line(a, b1, base, 0), line(a, b1, base, 1)
         for r in range(r0, r1):

@@ -12,7 +12,7 @@ The rows kernels of orders 1 and 2 walk time interval by interval instead, so th
 is loaded once per interval and a sample costs one multiply-add per coefficient, about what a
 per-sample load costs::
 
-    base, r0, r1 = interval_up(a, n, T)          # per-sample: (0, n, T), one "interval"
+    base, r0, _, r1 = interval(a, n, 0, T)       # per-sample: (0, n, 0, T), one "interval"
     c = line(a, b, base, i)                      # frames: (a_f[j], a_f[j+1] - a_f[j])
     for r in range(r0, r1):
         a_n = on_line(c, a, b, base + r, i, weight(a, r))   # the same bits as at(a, b, base + r, i)
@@ -45,8 +45,7 @@ __all__ = [
     "at",
     "order",
     "put",
-    "interval_up",
-    "interval_down",
+    "interval",
     "weight",
     "line",
     "on_line",
@@ -74,16 +73,11 @@ def put(ga, b, n, j, v):  # typed by Numba
 
 
 # --------------------------------------------------------------------------- interval walks (typed by Numba)
-def interval_up(a, n, t1):
-    """``(base, r0, r1)``: the samples ``base + r``, ``r0 <= r < r1``, from ``n`` up to the end of
-    its interval or ``t1``, whichever comes first (per-sample: ``(0, n, t1)``, all of them)."""
-    return 0, n, t1
-
-
-def interval_down(a, n, t0):
-    """``(base, r_top, r_bot)``: the samples ``base + r``, ``r_top >= r >= r_bot``, from ``n``
-    down to the start of its interval or ``t0`` (per-sample: ``(0, n, t0)``, all of them)."""
-    return 0, n, t0
+def interval(a, n, t0, t1):
+    """``(base, r, lo, hi)``: sample ``n = base + r`` of the interval ``[base + lo, base + hi)``,
+    the part of ``n``'s interval inside ``[t0, t1)`` (per-sample: ``(0, n, t0, t1)``, all of them).
+    Up in time: ``range(r, hi)``; down: ``range(r, lo - 1, -1)``."""
+    return 0, n, t0, t1
 
 
 def weight(a, r):
@@ -178,30 +172,18 @@ def _put(ga, b, n, j, v):
     return lambda ga, b, n, j, v: _accumulate(ga, b, n, j, v)
 
 
-@overload(interval_up, inline="always")
-def _interval_up(a, n, t1):
+@overload(interval, inline="always")
+def _interval_overload(a, n, t0, t1):
     if isinstance(a, types.Array):
-        return lambda a, n, t1: (0, n, t1)
+        return lambda a, n, t0, t1: (0, n, t0, t1)
 
-    def up(a, n, t1):
-        j, r = _interval(n, a[1], a[3])
+    def part(a, n, t0, t1):
+        hop = a[1]
+        r = _interval(n, hop, a[3])[1]
         base = n - r
-        return base, r, min(a[1], t1 - base)
+        return base, r, max(0, t0 - base), min(hop, t1 - base)
 
-    return up
-
-
-@overload(interval_down, inline="always")
-def _interval_down(a, n, t0):
-    if isinstance(a, types.Array):
-        return lambda a, n, t0: (0, n, t0)
-
-    def down(a, n, t0):
-        j, r = _interval(n, a[1], a[3])
-        base = n - r
-        return base, r, max(0, t0 - base)
-
-    return down
+    return part
 
 
 @overload(weight, inline="always")

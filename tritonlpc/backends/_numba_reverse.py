@@ -16,7 +16,7 @@ from __future__ import annotations
 import numpy as np
 from numba import prange
 
-from ._numba_frames import at, gadd, gflush, interval_down, line, on_line, order, put, weight
+from ._numba_frames import at, gadd, gflush, interval, line, on_line, order, put, weight
 from ._numba_scale import STEP, affine_scaled, renorm, renorm_one
 from ._numba_support import coef, jit, jit_twins
 
@@ -120,7 +120,7 @@ def _pair_m1(g, a, y, zi, u, ga, gzi, b0, b1, need_a, need_zi, conj, sgn):
     s0 = s1 = zero
     top = T - 1
     while top >= 0:
-        base, rt, rb = interval_down(a, top, 0)
+        base, rt, rb, _ = interval(a, top, 0, T)
         s0 = g[b0, top] - _coef_next(a, b0, top, 0, T, conj, sgn, zero) * s0
         s1 = g[b1, top] - _coef_next(a, b1, top, 0, T, conj, sgn, zero) * s1
         u[b0, top] = s0
@@ -160,7 +160,7 @@ def _pair_m2(g, a, y, zi, u, ga, gzi, b0, b1, need_a, need_zi, conj, sgn):
     l0a = l1a = l0b = l1b = zero  # lambda_0, lambda_1 of row b0 (l*b: row b1)
     top = T - 1
     while top >= 0:
-        base, rt, rb = interval_down(a, top, 0)
+        base, rt, rb, _ = interval(a, top, 0, T)
         ua, ub = l0a, l0b
         if top + 1 < T:
             l0a = g[b0, top] + l1a - coef(at(a, b0, top + 1, 0), conj, sgn) * ua
