@@ -27,8 +27,10 @@ geometry JSON committed under ``bench/results/static-sm90/``.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import dataclasses
 import functools
+import io
 import json
 import math
 import os
@@ -175,9 +177,14 @@ def variant_key(launch: Launch) -> str:
     return f"{fn.__name__}|{spec}|{sorted(options.items())}"
 
 
-def _ptxas_info(ptx: str) -> Dict[str, int]:
-    """Registers, stack frame and spill bytes from ``ptxas -v`` on the kernel's PTX (the
-    ``ptxas-blackwell`` in Triton's wheel reads the PTX 9 of Triton >= 3.9; older ones use ``ptxas``)."""
+def _ptxas_info(ptx: str, log: str = "") -> Dict[str, int]:
+    """Registers, stack frame and spill bytes from ``ptxas -v``: ``log``, the output of the
+    compile's own ptxas run (Triton runs it with ``-v`` and prints it under
+    ``TRITON_DUMP_PTXAS_LOG``), or when that is empty (a kernel from Triton's cache) a second run
+    on the kernel's PTX (the ``ptxas-blackwell`` in Triton's wheel reads the PTX 9 of Triton >=
+    3.9; older ones use ``ptxas``)."""
+    if "Used" in log and "bytes stack frame" in log:
+        return _parse_ptxas(log)
     arch = re.search(r"^\.target\s+(\w+)", ptx, re.M)
     with tempfile.NamedTemporaryFile("w", suffix=".ptx") as f:
         f.write(ptx)
@@ -194,6 +201,10 @@ def _ptxas_info(ptx: str) -> Dict[str, int]:
             out = r.stdout + r.stderr
             if r.returncode == 0:
                 break
+    return _parse_ptxas(out)
+
+
+def _parse_ptxas(out: str) -> Dict[str, int]:
     stack = re.search(r"(\d+) bytes stack frame, (\d+) bytes spill stores, (\d+) bytes spill loads", out)
     regs = re.search(r"Used (\d+) registers", out)
     if stack is None or regs is None:
@@ -204,6 +215,18 @@ def _ptxas_info(ptx: str) -> Dict[str, int]:
         spill_stores=int(stack.group(2)),
         spill_loads=int(stack.group(3)),
     )
+
+
+@contextlib.contextmanager
+def _ptxas_log():
+    """Triton prints its ptxas ``-v`` log while this is open (saves a second ptxas run a variant)."""
+    knobs = triton.knobs.nvidia
+    before = knobs.dump_ptxas_log
+    knobs.dump_ptxas_log = True
+    try:
+        yield
+    finally:
+        knobs.dump_ptxas_log = before
 
 
 def _sass(cubin: bytes) -> str:
@@ -262,9 +285,11 @@ def compile_launch(launch: Launch) -> Variant:
     bound, spec, options = binder(**kwargs)
     options, signature, constexprs, attrs = fn._pack_args(backend, kwargs, bound, spec, options)
     t0 = time.perf_counter()
-    k = triton.compile(ASTSource(fn, signature, constexprs, attrs), target=TARGET, options=options.__dict__)
+    log = io.StringIO()
+    with _ptxas_log(), contextlib.redirect_stdout(log):
+        k = triton.compile(ASTSource(fn, signature, constexprs, attrs), target=TARGET, options=options.__dict__)
     dt = time.perf_counter() - t0
-    info = _ptxas_info(k.asm["ptx"])
+    info = _ptxas_info(k.asm["ptx"], log.getvalue())
     loads, stores, after, n, body = sass_memory(_sass(k.asm["cubin"]))
     v = Variant(
         fn.__name__,
@@ -334,16 +359,24 @@ def variant_calls(full: bool) -> List[Tuple[str, Dict[str, Any]]]:
     return calls
 
 
-def all_variants(full: bool, only: Optional[str] = None, shard: Tuple[int, int] = (0, 1), log=print) -> List[Variant]:
-    """Compile every variant the calls of :func:`variant_calls` launch, each once (``shard = (i, n)``:
-    only every n-th distinct variant from the i-th, for running in parallel processes; recording
-    the calls is cheap, so every process records them all and the shards never overlap)."""
-    first: Dict[str, Tuple[str, Launch]] = {}  # distinct variants in the order the calls reach them
+def distinct_launches(full: bool, only: Optional[str] = None) -> Dict[str, Tuple[str, Launch]]:
+    """``{variant key: (label of the first call reaching it, its launch)}`` over the calls of
+    :func:`variant_calls` (those whose label matches ``only``), in the order the calls reach them.
+    Recording launches runs no kernel and compiles nothing."""
+    first: Dict[str, Tuple[str, Launch]] = {}
     for label, kw in variant_calls(full):
         if only is not None and not re.search(only, label):
             continue
         for launch in record(**kw):
             first.setdefault(variant_key(launch), (label, launch))
+    return first
+
+
+def all_variants(full: bool, only: Optional[str] = None, shard: Tuple[int, int] = (0, 1), log=print) -> List[Variant]:
+    """Compile every variant the calls of :func:`variant_calls` launch, each once (``shard = (i, n)``:
+    only every n-th distinct variant from the i-th, for running in parallel processes; recording
+    the calls is cheap, so every process records them all and the shards never overlap)."""
+    first = distinct_launches(full, only)
     seen: Dict[str, Variant] = {}
     for index, (key, (label, launch)) in enumerate(first.items()):
         if index % shard[1] != shard[0]:
@@ -562,6 +595,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     ap.add_argument("--full", action="store_true", help="variants: every dtype, flag and layout")
     ap.add_argument("--only", help="variants: only the calls whose label matches this regular expression")
     ap.add_argument("--shard", default="0/1", help="variants: 'i/n', every n-th distinct variant from the i-th")
+    ap.add_argument("--list", action="store_true", help="variants: list the distinct variants, compile nothing")
     ap.add_argument("--json", type=Path, help="also write the results as JSON here")
     ap.add_argument("--out", type=Path, help="geometry: write geometry.json and report.md to this directory")
     args = ap.parse_args(argv)
@@ -573,12 +607,22 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         note="static model from sm_90 compiles and the planner; not a measurement",
     )
     print(f"# triton {triton.__version__}, torch {torch.__version__}, target sm_90 (static; not a measurement)")
-    if args.what == "variants":
+    if args.what == "variants" and args.list:
+        launches = distinct_launches(args.full, args.only)
+        listed = [
+            dict(kernel=_jit_fn_and_kwargs(launch)[0].__name__, key=key, label=label)
+            for key, (label, launch) in launches.items()
+        ]
+        for v in listed:
+            print(f"{v['kernel']:26s} {v['label']}")
+        print(f"# {len(listed)} distinct variants (not compiled)")
+        result: Any = dict(info, variants=listed)
+    elif args.what == "variants":
         i, n = (int(v) for v in args.shard.split("/"))
         variants = all_variants(args.full, args.only, (i, n))
         bad = [v for v in variants if v.spills]
         print(f"# {len(variants)} variants compiled, {len(bad)} spill: {sorted({v.kernel for v in bad})}")
-        result: Any = dict(info, variants=[dataclasses.asdict(v) | dict(spills=v.spills) for v in variants])
+        result = dict(info, variants=[dataclasses.asdict(v) | dict(spills=v.spills) for v in variants])
     else:
         rows = geometry_matrix()
         print(geometry_table(rows))

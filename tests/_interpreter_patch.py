@@ -16,13 +16,21 @@ code with the same patches in place, only not patched again.
 from __future__ import annotations
 
 import inspect
-from typing import Any, Callable, List, Optional, Set
+from typing import Any, Callable, Dict, FrozenSet, List, Optional
 
 REAL_PATCH_LANG: Optional[Callable[[Any], Any]] = None  # Triton's own, once install() ran
 
 
-def _lang_ids(fn: Callable[..., Any], langs: tuple) -> Set[int]:
-    return {id(v) for v in fn.__globals__.values() if inspect.ismodule(v) and v in langs}
+_LANG_IDS: Dict[int, FrozenSet[int]] = {}  # id of a module's globals -> ids of the language modules it sees
+
+
+def _lang_ids(fn: Callable[..., Any], langs: tuple) -> FrozenSet[int]:
+    """The ``langs`` a function's module sees (read once a module: its imports do not change)."""
+    g = fn.__globals__
+    ids = _LANG_IDS.get(id(g))
+    if ids is None:
+        ids = _LANG_IDS[id(g)] = frozenset(id(v) for v in g.values() if inspect.ismodule(v) and v in langs)
+    return ids
 
 
 def install() -> bool:
@@ -49,6 +57,11 @@ def install() -> bool:
                 launches[-1] = (kernel, seen)
             elif covered is not None and seen and seen <= covered:
                 return ti._LangPatchScope()  # a helper: the launch's patches are in place
+            elif covered is not None and seen:
+                # A helper that sees a module the launch did not patch: patched for real. Triton
+                # drops a helper's patch scope without restoring it, so its patches stay in place
+                # for the rest of the launch: remembered as covered.
+                launches[-1] = (kernel, covered | seen)
         assert REAL_PATCH_LANG is not None
         return REAL_PATCH_LANG(fn)
 

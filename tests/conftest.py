@@ -80,6 +80,17 @@ def backend(request: pytest.FixtureRequest) -> Iterator[Backend]:
         yield b
 
 
+def pytest_collection_modifyitems(config: pytest.Config, items: List[pytest.Item]) -> None:
+    """Long tests first, longest first (``@pytest.mark.slow(seconds=...)``), the rest in their
+    order: under ``pytest -n`` a long test started last would keep one worker busy alone."""
+
+    def seconds(item: pytest.Item) -> float:
+        mark = item.get_closest_marker("slow")
+        return -float(mark.kwargs.get("seconds", 10)) if mark is not None else 0.0
+
+    items.sort(key=seconds)  # stable
+
+
 def pytest_report_header(config: pytest.Config) -> str:
     return (
         f"tritonlpc backends under test: {', '.join(map(str, BACKENDS))}; "

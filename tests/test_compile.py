@@ -16,6 +16,7 @@ def _loss(x, a, zi):
     return (y.square()).mean() + zf.sum() + h.abs().mean()
 
 
+@pytest.mark.slow(seconds=10)
 @pytest.mark.parametrize("M", [1, 3])
 def test_compile_fullgraph_matches_eager(backend, M):
     torch._dynamo.reset()
@@ -32,6 +33,7 @@ def test_compile_fullgraph_matches_eager(backend, M):
         assert_rel_close(g1, g2, 1e-12)
 
 
+@pytest.mark.slow(seconds=30)
 @pytest.mark.parametrize("dtype", [torch.float64, torch.float32, torch.complex128])
 def test_opcheck(backend, dtype):
     if backend.interpreted and dtype != torch.complex128:

@@ -333,6 +333,7 @@ def test_comb_long_blocks_match_numba(backend, feedback):
     )
 
 
+@pytest.mark.slow(seconds=12)
 def test_triton_kernels_compile_for_sm90_without_spills(tmp_path):
     """Every delay kernel (float32, FDN N = 8) compiles for sm_90 with no spills (no GPU needed)."""
     pytest.importorskip("triton")

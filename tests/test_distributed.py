@@ -52,6 +52,7 @@ def reports(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFac
     return {r: json.loads(Path(out, f"rank{r}.json").read_text()) for r in range(size)}
 
 
+@pytest.mark.slow(seconds=25)
 @pytest.mark.xdist_group("distributed")  # one worker spawns each process group once (pytest -n)
 @pytest.mark.parametrize("name", NAMES)
 def test_distributed(reports: Dict[int, Dict[str, str]], name: str) -> None:

@@ -36,6 +36,7 @@ def _run(name: str, out: Path) -> subprocess.CompletedProcess:
     return subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True, timeout=600)
 
 
+@pytest.mark.slow(seconds=40)
 @pytest.mark.parametrize("name", list(EXAMPLES))
 def test_example_quick(name, tmp_path):
     out = tmp_path / name
@@ -68,6 +69,7 @@ def test_example_quick(name, tmp_path):
 DELAY_EXAMPLES = {"flanger": (0.15, False), "fdn": (0.05, True)}
 
 
+@pytest.mark.slow(seconds=12)
 @pytest.mark.parametrize("name", list(DELAY_EXAMPLES))
 def test_delay_example_quick(name, tmp_path):
     out = tmp_path / name

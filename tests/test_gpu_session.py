@@ -42,6 +42,7 @@ def _dry_run(out: Path, budget: float, timeout: float) -> subprocess.CompletedPr
     return subprocess.run(cmd + ["--dry-run"], cwd=ROOT, env=env, capture_output=True, text=True, timeout=timeout)
 
 
+@pytest.mark.slow(seconds=55)
 def test_dry_run_writes_every_output(tmp_path):
     t0 = time.monotonic()
     # 40 s on an idle 2-core machine; the budget leaves room for a loaded CI (`pytest -n`), where

@@ -128,6 +128,7 @@ def test_frames_on_another_device_or_dtype_are_named():
 
 
 # --------------------------------------------------------------------------- Numba kernels
+@pytest.mark.slow(seconds=15)
 @pytest.mark.parametrize("dtype", [torch.float64, torch.complex128])
 @pytest.mark.parametrize("M", [1, 2, 3])
 @pytest.mark.parametrize("schedule,chunk_len", [("rows", None), ("chunked", 5), ("chunked", 8)])
@@ -150,6 +151,7 @@ def test_numba_schedules_interpolate_in_the_kernels(dtype, M, schedule, chunk_le
     assert torch.equal(BACKEND.reverse(g, af, conj_a=True, **knobs), gx)
 
 
+@pytest.mark.slow(seconds=27)
 def test_numba_frame_gradients_are_bit_identical_run_to_run():
     from tritonlpc.backends.numba_cpu import BACKEND
 

@@ -9,6 +9,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 import tritonlpc
 
 CODE = """
@@ -36,6 +38,7 @@ def _read_only_copy(root: Path) -> Path:
     return site
 
 
+@pytest.mark.slow(seconds=10)
 def test_read_only_package_without_home_caches_in_private_temp_dir(tmp_path):
     site = _read_only_copy(tmp_path)
     (tmp_path / "tmp").mkdir()

@@ -27,6 +27,7 @@ def _ref_grads(x, a, zi, g, neg):
     return torch.autograd.grad(_reference.allpole(xs, as_, zs, neg_a=neg), (xs, as_, zs), _hi(g))
 
 
+@pytest.mark.slow(seconds=10)
 @pytest.mark.parametrize("schedule,chunk", SCHEDULES, ids=lambda v: str(v))
 @pytest.mark.parametrize("dtype", [torch.float64, torch.float32, torch.complex128, torch.complex64])
 @pytest.mark.parametrize("M", [1, 2, 3, 5])
@@ -117,6 +118,7 @@ def test_automatic_schedule_prefers_rows_when_cores_are_few():
     assert nb._pick_schedule(1, 100, 2, None, None)[0] == "rows"  # too short to split
 
 
+@pytest.mark.slow(seconds=10)
 def test_compiled_kernels_are_cached_across_processes():
     code = (
         "import torch\n"
@@ -213,6 +215,7 @@ def _growth_then_decay(T, M, dtype, start, K):
 @pytest.mark.parametrize(
     "M,dtype", [(1, torch.float32), (2, torch.float32), (4, torch.float32), (1, torch.float64), (2, torch.complex128)]
 )
+@pytest.mark.slow(seconds=20)
 def test_tiny_state_through_an_overflowing_chunk_map(M, dtype):
     # A tiny state crosses a stretch of growth (x 2^K) then decays: the recursion peaks far
     # below the float range, but the chunk map of the stretch (growth 2^K alone) overflows

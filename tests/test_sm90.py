@@ -21,43 +21,39 @@ import pytest
 
 pytest.importorskip("triton")
 ROOT = Path(__file__).resolve().parents[1]
-SHARDS = 2  # two processes: compiling is single-threaded and this machine has two cores
+SHARDS = 4  # separate tests, so that pytest -n spreads the compiling over the workers (a core each)
 
 
-def test_every_variant_compiles_for_sm90_without_spills(tmp_path):
+def _sm90(tmp_path: Path, *args: str) -> dict:
+    """Run ``bench/sm90.py variants *args`` for real (Triton's compiler, no interpreter, a fresh
+    cache) and return its JSON; skip where Triton's ptxas cannot run."""
     env = {k: v for k, v in os.environ.items() if k != "TRITON_INTERPRET"}
     env["PYTHONPATH"] = os.pathsep.join([str(ROOT), env.get("PYTHONPATH", "")])
     env["TRITON_CACHE_DIR"] = str(tmp_path / "cache")  # compile for real, not from a cache
-    procs = [
-        subprocess.Popen(
-            [
-                sys.executable,
-                str(ROOT / "bench" / "sm90.py"),
-                "variants",
-                "--shard",
-                f"{i}/{SHARDS}",
-                "--json",
-                str(tmp_path / f"{i}.json"),
-            ],
-            env=env,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT,
-            text=True,
-        )
-        for i in range(SHARDS)
-    ]
-    outs = [p.communicate(timeout=1800)[0] for p in procs]
-    for p, out in zip(procs, outs):
-        if p.returncode != 0 and "ptxas" in out and "No such file" in out:
-            pytest.skip("Triton's ptxas is not available on this platform")
-        assert p.returncode == 0, out
-    print("\n".join(line for out in outs for line in out.splitlines() if not line.startswith("#")))
-    variants = [v for i in range(SHARDS) for v in json.loads((tmp_path / f"{i}.json").read_text())["variants"]]
-    names = {v["kernel"] for v in variants}
+    out = tmp_path / "variants.json"
+    cmd = [sys.executable, str(ROOT / "bench" / "sm90.py"), "variants", *args, "--json", str(out)]
+    p = subprocess.run(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, timeout=1800)
+    if p.returncode != 0 and "ptxas" in p.stdout and "No such file" in p.stdout:
+        pytest.skip("Triton's ptxas is not available on this platform")
+    assert p.returncode == 0, p.stdout
+    print("\n".join(line for line in p.stdout.splitlines() if not line.startswith("#")))
+    return json.loads(out.read_text())
+
+
+def test_the_variant_set_launches_every_kernel(tmp_path):
+    """The calls of the compiled set reach every kernel of both paths, schedules and directions."""
+    names = {v["kernel"] for v in _sm90(tmp_path, "--list")["variants"]}
     tile = {f"tile_{d}_{phase}_kernel" for d in ("fwd", "rev") for phase in ("pass", "summary")} | {"tile_carry_kernel"}
     walk = {f"walk_{d}_{phase}_kernel" for d in ("fwd", "rev") for phase in ("pass", "summary")} | {"walk_carry_kernel"}
     lti = {"lti_tdf2_pass_kernel", "lti_sos4_pass_kernel"}  # tritonlpc.signal's one-pass kernels
     assert tile | walk | lti <= names, f"kernels never launched: {(tile | walk | lti) - names}"
+
+
+@pytest.mark.slow(seconds=70)
+@pytest.mark.parametrize("shard", range(SHARDS))
+def test_every_variant_compiles_for_sm90_without_spills(tmp_path, shard):
+    variants = _sm90(tmp_path, "--shard", f"{shard}/{SHARDS}")["variants"]
+    assert variants, "an empty shard compiles nothing"
     spilling = [(v["kernel"], v["regs"], v["spill_stores"], v["spill_loads"]) for v in variants if v["spills"]]
     assert not spilling, f"variants that spill (kernel, registers, spill stores, spill loads): {spilling}"
     assert all(v["regs"] <= 255 and v["num_warps"] >= 1 for v in variants)

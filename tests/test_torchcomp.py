@@ -59,6 +59,7 @@ def _run(lib: str, out: Path) -> dict:
     return torch.load(out)
 
 
+@pytest.mark.slow(seconds=15)
 def test_torchcomp_on_tritonlpc_matches_torchlpc(tmp_path):
     ours = _run("tritonlpc", tmp_path / "ours.pt")
     theirs = _run("torchlpc", tmp_path / "theirs.pt")

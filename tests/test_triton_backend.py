@@ -86,6 +86,7 @@ _MATRIX += [(M, torch.float32) for M in (_ORDERS if CUDA else (1, 2, 4, 5))]
 _MATRIX += [(M, torch.complex128) for M in (_ORDERS if CUDA else (1, 3, 4))]
 
 
+@pytest.mark.slow(seconds=10)
 @pytest.mark.parametrize("M,dtype", _MATRIX, ids=lambda v: str(v).replace("torch.", ""))
 def test_matrix(M, dtype):
     """forward / backward (all grads) / reverse / conj_a / neg_a, both schedules, T around the
@@ -119,6 +120,7 @@ def test_tiles_and_chunks(M, kw):
     _check_all(x, a, zi, g, 1e-9, neg=True, **kw)
 
 
+@pytest.mark.slow(seconds=20)
 @pytest.mark.parametrize("M", [3, 33])
 def test_complex64_and_high_order(M):
     x, a, zi, g = _inputs(2, 19, M, torch.complex64 if M == 3 else torch.float64, seed=M)
@@ -201,6 +203,7 @@ def test_backward_flags(M, kw):
         tg.BACKEND.backward(g, a, None, zi, True, False, **kw)
 
 
+@pytest.mark.slow(seconds=28)
 @pytest.mark.parametrize("M", [2, 5])
 @pytest.mark.parametrize("dtype", [torch.float64, torch.complex128], ids=str)
 def test_strides_and_expanded(M, dtype):

@@ -77,7 +77,10 @@ def _check_same(named: Sequence[Tuple[str, torch.Tensor]], attr: str, verb: str,
 
 
 def _check_same_device(named: Sequence[Tuple[str, torch.Tensor]]) -> None:
-    _check_same(named, "device", "is on", ValueError, "all inputs must be on the same device")
+    device = named[0][1].device  # the common case without a helper call: every public call checks
+    for _, t in named[1:]:
+        if t.device != device:
+            _check_same(named, "device", "is on", ValueError, "all inputs must be on the same device")
 
 
 def check_same_device(named: Sequence[Tuple[str, Optional[torch.Tensor]]]) -> None:

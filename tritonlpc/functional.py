@@ -98,7 +98,8 @@ def sample_wise_lpc(
         TypeError: an argument is not a tensor or has a non-floating dtype; ``hop`` is not an int.
         ValueError: shapes or devices do not match, ``M == 0``, ``hop <= 0`` or too few frames.
     """
-    hop = check_hop(hop)
+    if hop is not None:
+        hop = check_hop(hop)
     check_lpc(x, a, zi, hop=hop)
     return lpc_checked(x, a, zi, check_flag("return_zf", return_zf), hop)
 
@@ -137,7 +138,8 @@ def linear_recurrence(
     Returns:
         Tensor: ``h``, shape `(B, T)`. Differentiable in ``a``, ``x`` and ``zi``.
     """
-    hop = check_hop(hop)
+    if hop is not None:
+        hop = check_hop(hop)
     B, _ = check_recurrence(a, x, zi, names=("a", "x", "zi"), hop=hop)
     dtype, cdtype, backend = prepare(x, a, x, zi)
     a_, x_ = as_dtype(a, cdtype), as_dtype(x, cdtype)

@@ -196,7 +196,7 @@ class NumbaBackend(Backend):
         return torch.empty(*shape, dtype=like.dtype if dtype is None else dtype)
 
     def _forward(self, x: Tensor, a: Tensor, zi: Tensor, y: Tensor, conj_a: bool, neg_a: bool, **knobs: Any) -> None:
-        hop = knobs.pop("hop", None)
+        hop = knobs.pop("hop", None) if knobs else None
         coefs = _np(a) if hop is None else frames_arg(_np(a), hop, x.dtype)
         args = (_np(x), coefs, _np(zi), y.numpy(), conj_a, _sign(x.dtype, neg_a))
         _run(_FORWARD, (*x.shape, a.shape[2]), args, x.dtype, knobs)
