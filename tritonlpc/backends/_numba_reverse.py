@@ -94,9 +94,10 @@ def _zi_step(a, lam, gzi, b, conj, sgn):
 
 # --------------------------------------------------------------------------- rows, orders 1 and 2
 # Interval by interval, down in time (:mod:`._numba_frames`; per-sample ``a``: one interval).
-# Step ``n`` reads row ``n + 1``: an interval's top step (apart, its ``grad_A`` through
-# :func:`_interval_grads`) reads the next interval's first frame, or at ``T - 1`` nothing; the
-# others read the interval's line at weight ``r + 1``, their ``grad_A`` summed in registers.
+# Step ``n`` reads row ``n + 1``: an interval's top step reads the next interval's first frame (or,
+# at ``T - 1``, nothing) through ``at``, the others the interval's line at weight ``r + 1``; the
+# frames' gradient is summed in registers. Order 1 runs the top step apart (its ``grad_A`` through
+# :func:`_interval_grads`), order 2 selects its coefficients in the loop (see there).
 @jit
 def _interval_grads(a, y, zi, u, ga, b, base, rt, rb, sgn):
     """``grad_A[b, n, j] = -u[n] conj(y[n-1-j])`` for ``n = base + r``, ``rt >= r >= rb``, summed
@@ -154,34 +155,40 @@ def _pair_m1(g, a, y, zi, u, ga, gzi, b0, b1, need_a, need_zi, conj, sgn):
 @jit
 def _pair_m2(g, a, y, zi, u, ga, gzi, b0, b1, need_a, need_zi, conj, sgn):
     """Two rows of order 2 together, lambda in registers (``b1 == b0``: one row); fused
-    grad_a and grad_zi."""
+    grad_a and grad_zi. The top step is not peeled here but selected in the loop: peeled, the
+    multiply-adds came out fused differently with and without need_a (u differed in the last
+    bit, float64)."""
     T = g.shape[1]
     zero = np.zeros(1, u.dtype)[0]
     l0a = l1a = l0b = l1b = zero  # lambda_0, lambda_1 of row b0 (l*b: row b1)
     top = T - 1
     while top >= 0:
         base, rt, rb, _ = interval(a, top, 0, T)
-        ua, ub = l0a, l0b
-        if top + 1 < T:
-            l0a = g[b0, top] + l1a - coef(at(a, b0, top + 1, 0), conj, sgn) * ua
-            l1a = -coef(at(a, b0, top + 1, 1), conj, sgn) * ua
-            l0b = g[b1, top] + l1b - coef(at(a, b1, top + 1, 0), conj, sgn) * ub
-            l1b = -coef(at(a, b1, top + 1, 1), conj, sgn) * ub
-        else:  # lambda[T] = 0: the last step only adds g
-            l0a = g[b0, top] + l0a
-            l0b = g[b1, top] + l0b
-        u[b0, top] = l0a
-        u[b1, top] = l0b
+        # the top step's coefficients: row top + 1, the next interval's first frame
+        t0a = _coef_next(a, b0, top, 0, T, conj, sgn, zero)
+        t1a = _coef_next(a, b0, top, 1, T, conj, sgn, zero)
+        t0b = _coef_next(a, b1, top, 0, T, conj, sgn, zero)
+        t1b = _coef_next(a, b1, top, 1, T, conj, sgn, zero)
         c0a, c1a = line(a, b0, base, 0), line(a, b0, base, 1)
         c0b, c1b = line(a, b1, base, 0), line(a, b1, base, 1)
         e0a = e1a = e0b = e1b = (zero, zero)  # frame-gradient sums of the interval
-        for r in range(rt - 1, rb - 1, -1):
-            n, w = base + r, weight(a, r + 1)
+        for r in range(rt, rb - 1, -1):
+            n = base + r
+            w = weight(a, r + 1) if r < rt else weight(a, r)
+            k0a = coef(on_line(c0a, a, b0, n + 1, 0, w), conj, sgn) if r < rt else t0a
+            k1a = coef(on_line(c1a, a, b0, n + 1, 1, w), conj, sgn) if r < rt else t1a
+            k0b = coef(on_line(c0b, a, b1, n + 1, 0, w), conj, sgn) if r < rt else t0b
+            k1b = coef(on_line(c1b, a, b1, n + 1, 1, w), conj, sgn) if r < rt else t1b
             ua, ub = l0a, l0b
-            l0a = g[b0, n] + l1a - coef(on_line(c0a, a, b0, n + 1, 0, w), conj, sgn) * ua
-            l1a = -coef(on_line(c1a, a, b0, n + 1, 1, w), conj, sgn) * ua
-            l0b = g[b1, n] + l1b - coef(on_line(c0b, a, b1, n + 1, 0, w), conj, sgn) * ub
-            l1b = -coef(on_line(c1b, a, b1, n + 1, 1, w), conj, sgn) * ub
+            if n + 1 < T:
+                l0a = g[b0, n] + l1a - k0a * ua
+                l1a = -k1a * ua
+                l0b = g[b1, n] + l1b - k0b * ub
+                l1b = -k1b * ub
+            else:  # lambda[T] = 0: the last step only adds g (apart, not a zero coefficient: with
+                # one, u came out different in the last bit with and without need_a, float64)
+                l0a = g[b0, n] + l0a
+                l0b = g[b1, n] + l0b
             u[b0, n] = l0a
             u[b1, n] = l0b
             if need_a:
@@ -199,11 +206,9 @@ def _pair_m2(g, a, y, zi, u, ga, gzi, b0, b1, need_a, need_zi, conj, sgn):
         if need_a:
             gflush(ga, e0a, b0, base, 0)
             gflush(ga, e1a, b0, base, 1)
-            _interval_grads(a, y, zi, u, ga, b0, base, rt, rt, sgn)
             if b1 != b0:
                 gflush(ga, e0b, b1, base, 0)
                 gflush(ga, e1b, b1, base, 1)
-                _interval_grads(a, y, zi, u, ga, b1, base, rt, rt, sgn)
         top = base + rb - 1
     if need_zi and T > 0:
         gzi[b0, 0] = l1a - coef(at(a, b0, 0, 0), conj, sgn) * l0a
