@@ -102,7 +102,7 @@ def tile_fwd_pass_kernel(
                 ROWS, STEPS,
             )  # fmt: skip
         ends = _tile_end_states(X, A, s, r, False, M, CPLX, STEPS)
-        sweep, sweeps, s1, ys = 0, ROWS if WALK else 1, s, X
+        sweep, sweeps, s1, ys = 0, ROWS if WALK else 1, s, X  # ys = X: its shapes (the loop runs)
         while sweep < sweeps:  # once, unless a state is not finite (see the module docstring)
             ys, ends = run_fwd(X, A, previous_rows(ends, r, s), M, CPLX, STEPS)
             s1 = pick(ends, r == ROWS - 1)
@@ -183,7 +183,7 @@ def tile_rev_pass_kernel(
         times = ()
         for jj in tl.static_range(STEPS):
             times = times + (lo + STEPS - 1 - jj,)
-        sweep, sweeps, s1, us = 0, ROWS if WALK else 1, s, G
+        sweep, sweeps, s1, us = 0, ROWS if WALK else 1, s, G  # us = G: its shapes (the loop runs)
         while sweep < sweeps:  # once, unless a state is not finite (see the module docstring)
             us, ends, at0 = run_rev(G, A, previous_rows(ends, r, s), times, M, CPLX, STEPS)
             if NEED_ZI:
