@@ -7,9 +7,10 @@ patches them again, walking every member of ``tl``, ``tl.core``, ``tl.math`` and
 with ``inspect.getmembers``, although the launch's patches are still in place, and throws the
 result away: in Triton 3.9 this is about 70 % of the interpreter's time on this package's kernels
 (a tile kernel calls a few hundred helpers per program). :func:`install` makes a helper's patch a
-no-op while a launch that already patched every language module the helper sees is running;
-anything else (a helper that sees another module, a launch, another Triton whose interpreter
-lacks these names) goes through Triton's own code unchanged. What runs is the same interpreted
+no-op while a launch that already patched every language module the helper sees is running (a
+helper that sees another module is patched for real once, and that module then counts as
+patched: Triton never restores a helper's patches); a launch, or another Triton whose
+interpreter lacks these names, goes through Triton's own code unchanged. What runs is the same interpreted
 code with the same patches in place, only not patched again.
 """
 

@@ -118,6 +118,8 @@ class Plan:
         num_warps: warps of the summary and pass kernels.
         block_c, carry_warps: carry kernel geometry (three-phase).
         steps: tile path: consecutive samples a thread (a tile is ``block_t / steps`` rows).
+        tile_walk: tile path: the pass kernels sweep every tile row by row, the fallback of a
+            tile whose scan gave a state that is not finite (tests force it).
     """
 
     path: str
@@ -130,6 +132,7 @@ class Plan:
     block_c: int = 1
     carry_warps: int = 1
     steps: int = 1
+    tile_walk: bool = False
 
 
 def plan(
@@ -146,6 +149,7 @@ def plan(
     chunk_len: Optional[int] = None,
     lanes: Optional[int] = None,
     reverse: bool = False,
+    tile_walk: bool = False,
 ) -> Plan:
     """The launch plan for a call with ``x (B, T)``, ``a (B, T, M)`` of ``dtype`` (pure).
 
@@ -160,6 +164,8 @@ def plan(
             ``block_t``).
         chunk_len: walk path (``M > 4``): force three-phase with chunks of this many samples.
         lanes: walk path: the chunks per program (a power of two).
+        tile_walk: tile path: sweep every tile row by row in the pass kernels (the fallback of
+            a tile whose scan overflowed; for tests).
 
     Raises:
         ValueError: a knob out of range, naming it.
@@ -177,8 +183,11 @@ def plan(
     if chunk_len is not None and schedule == "single":
         raise ValueError("chunk_len only applies to the 'three-phase' schedule")
     T = max(int(T), 1)
+    if not isinstance(tile_walk, bool):
+        raise TypeError(f"tile_walk must be a bool, got {type(tile_walk).__name__}")
     if (M, _dtype_class(dtype)) in TILE_CONFIG:
-        return _plan_tile(B, T, M, dtype, sm_count, interpreted, schedule, block_t, steps, reverse)
+        p = _plan_tile(B, T, M, dtype, sm_count, interpreted, schedule, block_t, steps, reverse)
+        return dataclasses.replace(p, tile_walk=tile_walk)
     return _plan_walk(B, T, M, dtype, sm_count, interpreted, schedule, chunk_len, lanes)
 
 
