@@ -12,6 +12,11 @@ Usage (from the repository root)::
 
     python bench/ab.py --base main                              # the CPU matrix, float32
     python bench/ab.py --base main --shape 8x1024x2 --direction fwd --rounds 15
+    python bench/ab.py --base main --op sosfilt                 # tritonlpc.signal forward, with scipy
+
+``--op sosfilt`` / ``lfilter``: ``tritonlpc.signal``'s forward (a Butterworth cascade of 4
+sections / order 4) at ``--shape BxT`` (default 8x65536 and 1x1048576), float64 and float32,
+scipy.signal timed in the same rotation; min and median over the blocks.
 """
 
 from __future__ import annotations
@@ -79,6 +84,20 @@ def time_block(call: Callable[[], None], n: int) -> float:
     return (time.perf_counter() - t0) / n
 
 
+def interleaved(calls: Dict[str, Callable[[], object]], args: argparse.Namespace) -> Dict[str, List[float]]:
+    """Seconds a call of each of ``calls`` (``"new"`` among them) in ``args.rounds`` alternating
+    blocks of ``args.calls`` calls (or as many as fill ``args.budget``), after a warm-up."""
+    for c in calls.values():  # warm-up: JIT, caches
+        c()
+        c()
+    n = args.calls or max(1, int(args.budget / max(time_block(calls["new"], 3), 1e-7)))
+    times: Dict[str, List[float]] = {k: [] for k in calls}
+    for _ in range(args.rounds):
+        for k, c in calls.items():
+            times[k].append(time_block(c, n))
+    return times
+
+
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--base", default="main", help="git revision to compare against (default: main)")
@@ -88,12 +107,17 @@ def main() -> None:
     p.add_argument("--budget", type=float, default=0.05, help="seconds per block (sets --calls when absent)")
     p.add_argument("--calls", type=int, help="calls per block")
     p.add_argument("--no-torchlpc", action="store_true")
+    p.add_argument("--op", choices=("lpc", "sosfilt", "lfilter"), default="lpc", help="what to time (default: lpc)")
     args = p.parse_args()
 
     tmp = Path(tempfile.mkdtemp(prefix="tritonlpc-ab-"))
     sys.path.insert(0, str(tmp))
     base = importlib.import_module(export_base(args.base, tmp))
     import tritonlpc as new  # noqa: PLC0415
+
+    if args.op != "lpc":
+        signal_ab(args, base, new)
+        return
 
     def tritonlpc_call(mod):  # as the benchmark suite calls it (lpcbench.TritonLPC)
         def forward(x: torch.Tensor, a: torch.Tensor) -> torch.Tensor:
@@ -117,19 +141,44 @@ def main() -> None:
             case = lb.Case("cpu", B, T, M, "float32", direction, "tritonlpc")
             sets = lb.make_input_sets(case, 4)
             calls = {k: make_call(f, sets, direction) for k, f in impls.items()}
-            for c in calls.values():  # warm-up: JIT, caches
-                c()
-                c()
-            n = args.calls or max(1, int(args.budget / max(time_block(calls["new"], 3), 1e-7)))
-            times: Dict[str, List[float]] = {k: [] for k in calls}
-            for _ in range(args.rounds):
-                for k, c in calls.items():
-                    times[k].append(time_block(c, n))
+            times = interleaved(calls, args)
             med = {k: median(v) for k, v in times.items()}
             ratio = med[f"base({args.base})"] / med["new"]
             vs = f"{med['torchlpc'] / med['new']:.2f}x" if "torchlpc" in med else "-"
             cells = " ".join(f"{med[k] * 1e6:13.1f} us" for k in calls)
             print(f"{shape:>12} {direction:>7} {cells}   {ratio:7.2f}x  {vs:>14}  {os.getloadavg()[0]:.2f}", flush=True)
+
+
+def signal_ab(args: argparse.Namespace, base, new) -> None:  # type: ignore[no-untyped-def]
+    """``--op sosfilt`` / ``lfilter``: base, new and scipy.signal's forward, interleaved."""
+    import scipy.signal as ss  # noqa: PLC0415
+
+    print(
+        f"{'shape':>12} {'dtype':>8} "
+        + " ".join(f"{k:>22}" for k in ("base", "new", "scipy"))
+        + "  new/base  scipy/new (median)  load"
+    )
+    for shape in args.shape or ["8x65536", "1x1048576"]:
+        B, T = map(int, shape.split("x"))
+        for dtype in (torch.float64, torch.float32):
+            x = torch.randn(B, T, dtype=dtype, generator=torch.Generator().manual_seed(0))
+            b, a = (torch.tensor(v, dtype=dtype) for v in ss.butter(4, 0.1))
+            sos = torch.tensor(ss.butter(8, 0.1, output="sos"), dtype=dtype)
+            xn, bn, an, sn = (t.numpy() for t in (x, b, a, sos))
+            if args.op == "sosfilt":
+                calls = {m: (lambda m=m, sos=sos, x=x: m.signal.sosfilt(sos, x)) for m in (base, new)}
+                ref: Callable[[], object] = lambda sn=sn, xn=xn: ss.sosfilt(sn, xn)  # noqa: E731
+            else:
+                calls = {m: (lambda m=m, b=b, a=a, x=x: m.signal.lfilter(b, a, x)) for m in (base, new)}
+                ref = lambda bn=bn, an=an, xn=xn: ss.lfilter(bn, an, xn)  # noqa: E731
+            times = interleaved({"base": calls[base], "new": calls[new], "scipy": ref}, args)
+            med = {k: median(v) for k, v in times.items()}
+            cells = " ".join(f"{min(v) * 1e3:8.3f} / {med[k] * 1e3:8.3f} ms" for k, v in times.items())
+            print(
+                f"{shape:>12} {str(dtype)[6:]:>8} {cells}  {med['base'] / med['new']:7.2f}x  "
+                f"{med['scipy'] / med['new']:7.2f}x  {os.getloadavg()[0]:.2f}",
+                flush=True,
+            )
 
 
 if __name__ == "__main__":

@@ -103,7 +103,8 @@ def record(
 ) -> List[Launch]:
     """The launches of one call: ``direction`` in ``fwd`` / ``bwd`` (``backward`` with the
     gradients in ``need``) / ``rev`` (``reverse``) / ``sum`` / ``sum-adjoint`` (``summary``) /
-    ``lti`` / ``sos`` (the one-pass time-invariant kernels: order ``M``, ``M`` sections); the knob
+    ``lti`` / ``sos`` (the one-pass time-invariant kernels: order ``M``, ``M`` sections) and
+    ``lti-bwd`` / ``sos-bwd`` (their backward; ``sos-bwd`` with the forward that keeps); the knob
     ``hop``: ``a`` holds control frames."""
     x, a, zi = _tensors(B, T, M, dtype, expanded, knobs.get("hop"))
     with recording() as launches:
@@ -113,10 +114,19 @@ def record(
             BACKEND.backward(x, a, x, zi, need[0], need[1], **knobs)
         elif direction == "rev":
             BACKEND.reverse(x, a, conj_a=True, **knobs)
-        elif direction == "lti":  # tritonlpc.signal's one-pass kernels: order M <= 4, M sections
-            lti_pass.tdf2(a[:1, 0, :1].expand(1, M + 1), a[:1, 0, :1].expand(1, M + 1), x, zi)
-        elif direction == "sos":
-            lti_pass.sos_cascade(torch.empty(1, M, 6, dtype=dtype), x, torch.empty(B, M, 2, dtype=dtype))
+        elif direction in ("lti", "lti-bwd"):  # tritonlpc.signal's one-pass kernels: order M <= 4
+            coefs = a[:1, 0, :1].expand(1, M + 1), a[:1, 0, :1].expand(1, M + 1)
+            if direction == "lti":
+                lti_pass.tdf2(*coefs, x, zi)
+            else:
+                lti_pass.tdf2_adjoint(*coefs, x, x, x, zi)
+        elif direction in ("sos", "sos-bwd"):  # M sections; the backward's forward keeps their inputs
+            sos, z = torch.empty(1, M, 6, dtype=dtype), torch.empty(B, M, 2, dtype=dtype)
+            if direction == "sos":
+                lti_pass.sos_cascade(sos, x, z)
+            else:
+                keep = torch.empty(lti_pass.sos_keep_rows(M), B, T, dtype=dtype)
+                lti_pass.sos_cascade_adjoint(sos, x, keep, lti_pass.sos_cascade(sos, x, z, keep), x, z)
         else:  # a slice summary, forward or adjoint
             BACKEND.summary(x, a, adjoint=direction == "sum-adjoint", **knobs)
     return launches
@@ -360,7 +370,7 @@ def variant_calls(full: bool) -> List[Tuple[str, Dict[str, Any]]]:
         for direction in ("fwd", "bwd"):
             calls.append((f"{direction} M={M} float32 T=4096 {schedule} hop={hop}", dict(base, direction=direction)))
     for dt in [d for d in dtypes if not d.startswith("complex")]:  # one-pass time-invariant kernels (real)
-        for direction in ("lti", "sos"):
+        for direction in ("lti", "sos", "lti-bwd", "sos-bwd"):
             calls.append(
                 (f"{direction} M=4 {dt} T=4096", dict(B=64, T=4096, M=4, dtype=DTYPES[dt], direction=direction))
             )

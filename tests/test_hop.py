@@ -195,3 +195,23 @@ def test_time_varying_iir_and_fir_with_frames():
         time_varying_fir(x, bf[:, :3], hop=4)
     with pytest.raises(ValueError, match="^a must hold at least"):
         time_varying_iir(x, bf, fs[:, :4], hop=4)
+
+
+@pytest.mark.parametrize("M", [1, 2])
+def test_numba_long_hops_stay_at_rounding_level_and_repeat_bit_for_bit(M):
+    """The kernels walk each interval with the frames in registers (a weight per sample, no running
+    sum that could drift over a long interval)."""
+    from tritonlpc.backends.numba_cpu import BACKEND
+
+    H, T = 4096, 2 * 4096 + 3  # two whole intervals and a partial one
+    x, af, zi = make_inputs(1, T, M, torch.float32, seed=M + 20, hop=H)
+    g = torch.randn_like(x)
+    y = BACKEND.forward(x, af, zi, hop=H)
+    grads = BACKEND.backward(g, af, y, zi, True, True, hop=H)
+    xr, fr, zr = _req(*(t.to(torch.float64) for t in (x, af, zi)))
+    ref = _reference.allpole(xr, _reference.interpolate(fr, H, T), zr)
+    assert_rel_close(y, ref.detach(), TOL[torch.float32])
+    for got, exp in zip(grads, torch.autograd.grad(ref, (xr, fr, zr), g.to(torch.float64))):
+        assert_rel_close(got, exp, TOL[torch.float32] * 5)
+    assert torch.equal(BACKEND.forward(x, af, zi, hop=H), y)
+    assert all(torch.equal(p, q) for p, q in zip(BACKEND.backward(g, af, y, zi, True, True, hop=H), grads))

@@ -481,6 +481,59 @@ def test_onepass_sosfilt_gradients():
     _close(gx, _adjoint_scipy(lambda v: scipy_signal.sosfilt(sos[0], v), gy.numpy()))
 
 
+@pytest.mark.slow(seconds=15)  # compiles the vector-lane kernels (cold Numba cache)
+def test_onepass_sosfilt_lanes(monkeypatch):
+    """The vectorised forward (LANES rows as lanes, the cascade's groups in one pass a tile at a
+    time): 19 rows (two blocks of 8 and 3 rows on the pair kernel), T over two tiles and odd, 5
+    sections (two groups), zi, a cascade per row and one for all, back in time, float32, and the
+    parallel twin; against scipy."""
+    from tritonlpc.backends import _numba_lti
+    from tritonlpc.signal._onepass import sos_onepass
+
+    rng = np.random.default_rng(85)
+    R, T = 2 * _numba_lti.LANES + 3, 2 * _numba_lti.TILE + 9
+    sos = np.stack([_stable_sos(rng, 5) for _ in range(R)])
+    x, zi = rng.standard_normal((R, T)), rng.standard_normal((5, R, 2))
+    y, zf = ts.sosfilt(_t(sos), _t(x), zi=_t(zi))
+    for r in (0, 9, R - 1):
+        y_ref, zf_ref = scipy_signal.sosfilt(sos[r], x[r], zi=zi[:, r])
+        _close(y[r], y_ref, 1e-11)
+        _close(zf[:, r], zf_ref, 1e-11)
+    y_ref, zf_ref = scipy_signal.sosfilt(sos[0], x[:, ::-1], zi=zi)  # back in time
+    y, zf = sos_onepass(_t(sos[:1]), _t(x), _t(zi.transpose(1, 0, 2)), "numba", reverse=True)
+    _close(y, y_ref[:, ::-1], 1e-11)
+    _close(zf, zf_ref.transpose(1, 0, 2), 1e-11)
+    y32 = ts.sosfilt(_t(sos[0]).float(), _t(x).float())
+    _close(y32.double(), scipy_signal.sosfilt(sos[0], x), 1e-4)
+    serial = ts.sosfilt(_t(sos[0]), _t(x))
+    monkeypatch.setattr(_numba_lti, "PARALLEL_FROM", 0)
+    _close(ts.sosfilt(_t(sos[0]), _t(x)), serial.numpy(), 0)
+
+
+def test_onepass_sosfilt_chunked(monkeypatch):
+    """One long row as LANES chunks of itself in the lanes, chained by the chunk map (the
+    transition matrix to the power L): chunks of 37 samples and a tail of 5, 5 sections, zi,
+    back in time (sosfiltfilt), float32, against scipy; an unstable cascade (A^L overflows)
+    falls back, writing nothing."""
+    from tritonlpc.backends import _numba_lti
+
+    monkeypatch.setattr(_numba_lti, "CHUNKED_FROM", 64)
+    rng = np.random.default_rng(86)
+    sos, T = _stable_sos(rng, 5), 8 * 37 + 5
+    x, zi = rng.standard_normal(T), rng.standard_normal((5, 2))
+    y, zf = ts.sosfilt(_t(sos), _t(x), zi=_t(zi))
+    y_ref, zf_ref = scipy_signal.sosfilt(sos, x, zi=zi)
+    _close(y, y_ref, 1e-11)
+    _close(zf, zf_ref, 1e-11)
+    _close(ts.sosfiltfilt(_t(sos), _t(x)), scipy_signal.sosfiltfilt(sos, x), 1e-11)
+    _close(ts.sosfilt(_t(sos).float(), _t(x).float()).double(), scipy_signal.sosfilt(sos, x), 1e-4)
+    wild = sos.copy()
+    wild[0, 4:] = [-1e9, 0.0]  # a pole at 1e9
+    y = np.zeros((1, T))
+    assert not _numba_lti._sos_chunked(wild[None], x[None], np.zeros((1, 5, 2)), y)
+    assert not y.any()
+
+
 TRITON = [b for b in BACKENDS if b.name == "triton"]
 
 
@@ -488,7 +541,7 @@ TRITON = [b for b in BACKENDS if b.name == "triton"]
 def test_triton_onepass_kernels(backend):
     """The Triton one-pass kernels (interpreter on CPU): lfilter orders 1-4 and a cascade of 5
     sections (two launches, pass-through padding), a filter per row, more rows than a program
-    holds, odd T, T = 1, zi/zf, float64 against scipy; with a gradient the composite path."""
+    holds, odd T, T = 1, zi/zf, float64 against scipy."""
     from tritonlpc.signal._onepass import kernel_for
 
     rng = np.random.default_rng(90)
@@ -498,7 +551,8 @@ def test_triton_onepass_kernels(backend):
     szi = rng.standard_normal((5, R, 2))
     with tritonlpc.use_backend("triton"):
         assert kernel_for(_t(x).to(dev)) == "triton"
-        assert kernel_for(_t(x).to(dev).requires_grad_()) is None
+        assert kernel_for(_t(x).to(dev).requires_grad_()) == "triton"
+        assert kernel_for(_t(x + 0j).to(dev)) is None  # complex: the composite path
         for N in (1, 3, 4):
             b, a = rng.standard_normal(N + 1), _stable_a(rng, N)
             zi = rng.standard_normal((R, N))
@@ -512,6 +566,45 @@ def test_triton_onepass_kernels(backend):
         y_ref, zf_ref = scipy_signal.sosfilt(sos[r], x[r], zi=szi[:, r])
         _close(y[r].cpu(), y_ref)
         _close(zf[:, r].cpu(), zf_ref)
+
+
+@pytest.mark.parametrize("backend", TRITON, ids=str)
+def test_triton_onepass_gradients(backend):
+    """The Triton one-pass kernels with their backward (interpreter on CPU): lfilter of order 3
+    (padded to 4) with a filter per row and zi, a cascade of 5 sections (two groups, kept section
+    inputs) shared by all rows, forward and back in time (reversed views, sosfiltfilt); outputs
+    and every gradient against the Numba kernels', dL/dx against scipy, float64, 3 rows (masked
+    lanes), odd T and T < N."""
+    from tritonlpc.signal._onepass import lfilter_onepass, sos_onepass
+
+    rng = np.random.default_rng(93)
+    R, T, dev = 3, 7, backend.device
+    a = np.stack([_stable_a(rng, 3, a0=1.0) for _ in range(R)])
+    sos = _stable_sos(rng, 5)[None]
+    b, x, zi = rng.standard_normal((R, 4)), rng.standard_normal((R, T)), rng.standard_normal((R, 3))
+    cases = [
+        (lfilter_onepass, [b, a, x, zi]),
+        (lfilter_onepass, [b, a, x[:, :2], zi]),  # T < N
+        (sos_onepass, [sos, x, rng.standard_normal((R, 5, 2))]),
+    ]
+    for fn, arrays in cases:
+        for reverse in (False, True):
+            grads = []
+            for kernel, d in (("triton", dev), ("numba", "cpu")):
+                ins = [_t(v).to(d).requires_grad_() for v in arrays]
+                y, zf = fn(*ins, kernel, reverse=reverse)
+                gy = torch.cos(torch.arange(ins[-2].numel(), dtype=torch.float64)).reshape(ins[-2].shape).to(d)
+                got = torch.autograd.grad((y, zf), ins, (gy, torch.ones_like(zf)))
+                grads.append([g.detach().cpu() for g in (y, zf, *got)])
+                assert y.grad_fn is not None and type(y.grad_fn).__name__.endswith("OnePassBackward")
+            for g_, r_ in zip(*grads):
+                _close(g_, r_.numpy(), 1e-11)
+    ins = [_t(v).to(dev).requires_grad_() for v in (sos[0], rng.standard_normal((R, T)))]
+    with tritonlpc.use_backend("triton"):
+        y = ts.sosfilt(*ins)
+    assert _through(y, "_SosOnePassBackward")
+    (gx,) = torch.autograd.grad(y, ins[1], _t(np.ones((R, T))).to(dev))
+    _close(gx.cpu(), _adjoint_scipy(lambda v: scipy_signal.sosfilt(sos[0], v), np.ones((R, T))))
 
 
 def test_onepass_reverse_time():

@@ -46,7 +46,7 @@ def test_the_variant_set_launches_every_kernel(tmp_path):
     names = {v["kernel"] for v in _sm90(tmp_path, "--list")["variants"]}
     tile = {f"tile_{d}_{phase}_kernel" for d in ("fwd", "rev") for phase in ("pass", "summary")} | {"tile_carry_kernel"}
     walk = {f"walk_{d}_{phase}_kernel" for d in ("fwd", "rev") for phase in ("pass", "summary")} | {"walk_carry_kernel"}
-    lti = {"lti_tdf2_pass_kernel", "lti_sos4_pass_kernel"}  # tritonlpc.signal's one-pass kernels
+    lti = {f"lti_{k}_{d}_kernel" for k in ("tdf2", "sos4") for d in ("pass", "adjoint")}  # tritonlpc.signal's
     frames = {"frames_grad_kernel"}  # control frames (hop=): the frames' gradient
     assert tile | walk | lti | frames <= names, f"kernels never launched: {(tile | walk | lti | frames) - names}"
 

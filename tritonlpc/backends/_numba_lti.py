@@ -11,7 +11,11 @@ registers, two rows walked together so that two dependency chains overlap):
 * ``sos_rows``: a cascade of second-order sections ``[b0, b1, b2, 1, a1, a2]``, every
   section's two state values updated per sample before the next sample is read; run as
   passes of four sections with every state in registers (fewer padded with pass-through
-  sections ``[1, 0, 0, 1, 0, 0]``, which add exact zeros).
+  sections ``[1, 0, 0, 1, 0, 0]``, which add exact zeros);
+* ``sos_lanes``: the same cascade, forward only, :data:`LANES` rows at a time as the lanes of a
+  loop LLVM vectorises (real dtypes: the rows' samples transposed a tile at a time, every group
+  of four sections over the cached tile); one long row runs as :data:`LANES` chunks of itself,
+  chained by the chunk map ``A^L`` (:func:`_sos_chunked`).
 
 The backward (``*_adjoint``) is one reverse walk of the adjoint recursion (derived above the
 adjoint kernels), reading the forward's input and output (and, for a cascade, the sections'
@@ -153,6 +157,71 @@ def _sos4_rows_py(q, x, z, y, keep, step):  # pragma: no cover - compiled
         _sos4_pair(q, x, z, y, keep, r * step, u * step, r, u)
 
 
+# Rows as vector lanes: LANES rows walk the cascade together, their samples transposed a tile at
+# a time into a flat work array whose inner loop over the lanes LLVM vectorises (no fastmath:
+# lanes are independent, nothing is reassociated). Work rows of LANES values: 0-7 the states
+# (s0, s1 of each of four sections), 8-27 the coefficients (b0, b1, b2, a1, a2 of each), 28 on
+# the tile (sample i in row 28 + i).
+LANES = 8  # two AVX2 vectors of float64, one of float32
+TILE = 256  # samples a tile: 16 KiB of float64 lanes, in L1 with the signal's streams
+_TILE_ROW = 28
+
+
+@jit
+def _sos4_lanes_tile(w, n):  # pragma: no cover - compiled
+    """Four sections over the first ``n`` samples of the tile in ``w`` (layout above), in place."""
+    n = min(n, TILE)  # tells LLVM the tile rows stay clear of the states: no runtime alias checks
+    for i in range(n):
+        for j in range(LANES):
+            v = w[(_TILE_ROW + i) * LANES + j]
+            for k in range(4):
+                s, c = 2 * k * LANES + j, (8 + 5 * k) * LANES + j
+                o = w[c] * v + w[s]
+                w[s] = w[c + LANES] * v + w[s + LANES] - w[c + 3 * LANES] * o
+                w[s + LANES] = w[c + 2 * LANES] * v - w[c + 4 * LANES] * o
+                v = o
+            w[(_TILE_ROW + i) * LANES + j] = v
+
+
+@jit
+def _sos_lanes_block(q, x, z, y, step, r0):  # pragma: no cover - compiled
+    # rows r0 .. r0 + LANES - 1 through every group of four sections a tile at a time (the tile
+    # stays in cache from group to group); each group's states and coefficients wait in st
+    T, G = x.shape[1], q.shape[1] // 4
+    w = np.empty((_TILE_ROW + TILE) * LANES, x.dtype)
+    st = np.empty((G, _TILE_ROW * LANES), x.dtype)
+    for j in range(LANES):
+        c = (r0 + j) * step
+        for s in range(4 * G):
+            g, k = s // 4, s % 4
+            st[g, 2 * k * LANES + j], st[g, (2 * k + 1) * LANES + j] = z[r0 + j, s, 0], z[r0 + j, s, 1]
+            for u, col in enumerate((0, 1, 2, 4, 5)):
+                st[g, (8 + 5 * k + u) * LANES + j] = q[c, s, col]
+    for t0 in range(0, T, TILE):
+        n = min(TILE, T - t0)
+        for j in range(LANES):
+            for i in range(n):
+                w[(_TILE_ROW + i) * LANES + j] = x[r0 + j, t0 + i]
+        for g in range(G):
+            w[: _TILE_ROW * LANES] = st[g]
+            _sos4_lanes_tile(w, n)
+            st[g, : 8 * LANES] = w[: 8 * LANES]
+        for j in range(LANES if y.shape[0] else 0):  # an empty y: the final states only
+            for i in range(n):
+                y[r0 + j, t0 + i] = w[(_TILE_ROW + i) * LANES + j]
+    for j in range(LANES):
+        for s in range(4 * G):
+            g, k = s // 4, s % 4
+            z[r0 + j, s, 0], z[r0 + j, s, 1] = st[g, 2 * k * LANES + j], st[g, (2 * k + 1) * LANES + j]
+
+
+def _sos_lanes_rows_py(q, x, z, y, step):  # pragma: no cover - compiled
+    # the whole cascade (padded to groups of four) in one pass, rows in blocks of LANES (R a
+    # multiple of LANES); y with no rows: only the final states are written
+    for p in prange(x.shape[0] // LANES):
+        _sos_lanes_block(q, x, z, y, step, p * LANES)
+
+
 # --------------------------------------------------------------------------- adjoints
 # The adjoint of the transposed direct form II runs back in time with the "error" signal
 # e[n] = g[n] - sum_k conj(a[k]) e[n+k] (the reverse all-pole filter of the output gradient g;
@@ -261,6 +330,7 @@ def _sos4_adjoint_rows_py(q, x, keep, y, g, z, gx, gq, step):  # pragma: no cove
 _tdf2_par, _tdf2_ser = jit_twins(_tdf2_rows_py, "_lti_tdf2_rows")
 _tdf2_4_par, _tdf2_4_ser = jit_twins(_tdf2_order4_rows_py, "_lti_tdf2_order4_rows")
 _sos4_par, _sos4_ser = jit_twins(_sos4_rows_py, "_lti_sos4_rows")
+_sos_lanes_par, _sos_lanes_ser = jit_twins(_sos_lanes_rows_py, "_lti_sos_lanes_rows")
 _tdf2_adj_par, _tdf2_adj_ser = jit_twins(_tdf2_adjoint_rows_py, "_lti_tdf2_adjoint_rows")
 _tdf2_4_adj_par, _tdf2_4_adj_ser = jit_twins(_tdf2_order4_adjoint_rows_py, "_lti_tdf2_order4_adjoint_rows")
 _sos4_adj_par, _sos4_adj_ser = jit_twins(_sos4_adjoint_rows_py, "_lti_sos4_adjoint_rows")
@@ -333,20 +403,28 @@ def tdf2_adjoint(
     return gb, ga
 
 
+def _padded(sos: np.ndarray, z: np.ndarray) -> Tuple[np.ndarray, np.ndarray]:
+    """The cascade ``sos`` `(1 or R, n, 6)` and its states ``z`` `(R, n, 2)` padded to
+    ``4 * ceil(n / 4)`` sections with pass-through sections ``[1, 0, 0, 1, 0, 0]`` (zero states):
+    new C-contiguous arrays."""
+    n = sos.shape[1]
+    m = 4 * ((n + 3) // 4)
+    q = np.zeros((sos.shape[0], m, 6), dtype=sos.dtype)
+    q[:, :, 0] = q[:, :, 3] = 1
+    q[:, :n] = sos
+    zq = np.zeros((z.shape[0], m, 2), dtype=z.dtype)
+    zq[:, :n] = z
+    return q, zq
+
+
 def _groups(sos: np.ndarray, z: np.ndarray) -> Iterator[Tuple[int, int, np.ndarray, np.ndarray]]:
     """The cascade in groups of four sections: ``(k, m, q, zk)``, sections ``k .. k+m-1`` padded
-    with pass-through sections ``[1, 0, 0, 1, 0, 0]`` to four (``q`` `(1 or R, 4, 6)`) and their
-    states (``zk`` `(R, 4, 2)`), both new contiguous arrays."""
+    as by :func:`_padded` (``q`` `(1 or R, 4, 6)`) and their states (``zk`` `(R, 4, 2)`),
+    C-contiguous arrays."""
     n = sos.shape[1]
+    q, zq = _padded(sos, z)
     for k in range(0, n, 4):
-        m = min(4, n - k)
-        q, zk = sos[:, k : k + m], z[:, k : k + m]
-        if m < 4:
-            ident = np.zeros((sos.shape[0], 4 - m, 6), dtype=sos.dtype)
-            ident[:, :, 0] = ident[:, :, 3] = 1
-            q = np.concatenate([q, ident], 1)
-            zk = np.concatenate([zk, np.zeros((z.shape[0], 4 - m, 2), dtype=z.dtype)], 1)
-        yield k, m, np.ascontiguousarray(q), np.ascontiguousarray(zk)
+        yield k, min(4, n - k), np.ascontiguousarray(q[:, k : k + 4]), np.ascontiguousarray(zq[:, k : k + 4])
 
 
 def sos_keep_shape(n: int, x: np.ndarray) -> Tuple[int, int, int]:
@@ -355,14 +433,83 @@ def sos_keep_shape(n: int, x: np.ndarray) -> Tuple[int, int, int]:
     return (4 * ((n + 3) // 4) - 1, *x.shape)
 
 
+# One row from this many samples on runs as LANES chunks of itself in the vector lanes.
+CHUNKED_FROM = 1 << 14
+
+
+def _sos_transition(q: np.ndarray) -> np.ndarray:
+    """The state-transition matrix `(2m, 2m)` of the cascade ``q`` `(m, 6)` with zero input (the
+    states ``z`` `(m, 2)` flattened): column ``j`` is one step from the unit state ``e_j``."""
+    m = q.shape[0]
+    s = np.eye(2 * m).reshape(m, 2, 2 * m)
+    out = np.empty_like(s)
+    v = np.zeros(2 * m)
+    for k in range(m):
+        b0, b1, b2, _, a1, a2 = q[k].astype(np.float64)
+        o = b0 * v + s[k, 0]
+        out[k, 0], out[k, 1] = b1 * v + s[k, 1] - a1 * o, b2 * v - a2 * o
+        v = o
+    return out.reshape(2 * m, 2 * m)
+
+
+def _sos_chunked(sos: np.ndarray, x: np.ndarray, z: np.ndarray, y: np.ndarray) -> bool:
+    """:func:`sos_cascade` of one row ``x`` `(1, T)` as :data:`LANES` chunks of length ``L``
+    walked together in the vector lanes, the last ``T % LANES`` samples after them. A chunk maps
+    its initial state ``s`` to its final state ``A^L s + h``: ``A`` the cascade's
+    state-transition matrix (its power by squaring, float64), ``h`` the chunk's zero-state final
+    state. Pass 1 runs every chunk from zero (chunk 0 from ``z``) for the ``h``; the maps chain
+    them into each chunk's initial state; pass 2 runs the chunks again from those. Returns
+    ``False`` (nothing written) where ``A^L`` is not finite (an unstable cascade)."""
+    T = x.shape[1]
+    L = T // LANES
+    q, zq = _padded(sos, z)
+    with np.errstate(over="ignore", invalid="ignore"):  # an unstable cascade: checked below
+        A = np.linalg.matrix_power(_sos_transition(q[0]), L)
+    if not np.isfinite(A).all():
+        return False
+    xc, yc = (np.lib.stride_tricks.as_strided(v, (LANES, L), (L * v.strides[1], v.strides[1])) for v in (x, y))
+    start = np.zeros((LANES, *zq.shape[1:]), x.dtype)
+    start[0] = zq[0]
+    ends = start.copy()
+    launch(_sos_lanes_ser, q, xc, ends, yc[:0], 0)  # no outputs: the final states only
+    s = ends[0].ravel().astype(np.float64)  # chunk 0 ran from its true state
+    for c in range(1, LANES):
+        start[c] = s.reshape(zq.shape[1:])
+        s = A @ s + ends[c].ravel()
+    launch(_sos_lanes_ser, q, xc, start, yc, 0)  # start: now each chunk's final state
+    z[0] = start[LANES - 1, : sos.shape[1]]
+    _sos_pairs(sos, x[:, LANES * L :], z, y[:, LANES * L :], None)
+    return True
+
+
 def sos_cascade(
     sos: np.ndarray, x: np.ndarray, z: np.ndarray, y: np.ndarray, keep: Optional[np.ndarray] = None
 ) -> None:
     """``y`` `(R, T)` (written) of rows ``x`` `(R, T)` through the sections ``sos``
-    `(1 or R, n, 6)` from states ``z`` `(R, n, 2)` (overwritten with the final states), in passes
-    of four sections over the signal. ``keep`` (:func:`sos_keep_shape`, C-contiguous): filled with
-    the sections' inputs (processing order) for :func:`sos_cascade_adjoint`. Arrays of one dtype;
-    ``x`` and ``y`` may be reversed views, the others C-contiguous."""
+    `(1 or R, n, 6)` from states ``z`` `(R, n, 2)` (overwritten with the final states). Real
+    signals without ``keep`` run the whole cascade in one pass, :data:`LANES` rows at a time as
+    vector lanes (the last ``R % LANES`` rows as below); the others in passes of four sections
+    over the signal, rows in pairs. ``keep`` (:func:`sos_keep_shape`, C-contiguous): filled with
+    the sections' inputs (processing order) for :func:`sos_cascade_adjoint`. One long real row
+    without ``keep`` runs as :data:`LANES` chunks in the lanes (:func:`_sos_chunked`). Arrays of
+    one dtype; ``x`` and ``y`` may be reversed views, the others C-contiguous."""
+    step = 1 if sos.shape[0] > 1 else 0
+    lanes = keep is None and x.dtype.kind == "f"
+    if lanes and x.shape[0] == 1 and x.shape[1] >= CHUNKED_FROM and _sos_chunked(sos, x, z, y):
+        return
+    L = x.shape[0] // LANES * LANES if lanes else 0
+    if L:
+        q, zq = _padded(sos, z[:L])
+        _launch_rows(x[:L], _sos_lanes_par, _sos_lanes_ser, q, x[:L], zq, y[:L], step)
+        z[:L] = zq[:, : sos.shape[1]]
+        if L == x.shape[0]:
+            return
+        sos, x, z, y = sos[L * step :], x[L:], z[L:], y[L:]
+    _sos_pairs(sos, x, z, y, keep)
+
+
+def _sos_pairs(sos: np.ndarray, x: np.ndarray, z: np.ndarray, y: np.ndarray, keep: Optional[np.ndarray]) -> None:
+    """:func:`sos_cascade` in passes of four sections over the signal, rows in pairs."""
     step = 1 if sos.shape[0] > 1 else 0
     groups = (sos.shape[1] + 3) // 4
     no_keep = np.empty((0, *x.shape), dtype=x.dtype)

@@ -130,8 +130,8 @@ class Rows:
     def __init__(self, x: torch.Tensor, axis: int, *coef_batch: Tuple[int, ...]):
         ax = normalize_axis(axis, x.ndim)
         xm = x.movedim(ax, -1)
-        try:
-            S = torch.broadcast_shapes(xm.shape[:-1], *coef_batch)
+        try:  # one filter for all rows (no coefficient batch): x's shape, without broadcasting's cost
+            S = torch.broadcast_shapes(xm.shape[:-1], *coef_batch) if any(coef_batch) else xm.shape[:-1]
         except RuntimeError:
             raise ValueError(
                 f"the coefficients' leading dimensions {[tuple(c) for c in coef_batch]} do not broadcast "

@@ -8,29 +8,33 @@ and output, with the coefficient gradients summed over time inside the kernel. D
 (a backward that builds a graph) goes through the composite path
 (:func:`._lti.lfilter_composite`, differentiable to any order). ``reverse=True`` runs a filter
 from the last sample to the first on reversed NumPy views (no copy). On the Triton backend
-(:mod:`tritonlpc.backends.triton.lti_pass`): the forward only, without gradients.
+(:mod:`tritonlpc.backends.triton.lti_pass`), real dtypes, the same forward and backward passes
+(``lfilter`` of order <= 4; ``reverse`` on reversed views too). One autograd Function per
+filter runs either kernel set (:class:`_Numba`, :class:`_Triton`: the same four calls); a call
+that records no graph runs the kernels without it.
 """
 
 from __future__ import annotations
 
-from typing import Any, Callable, Optional, Sequence, Tuple
+from typing import Any, Callable, Dict, Optional, Sequence, Tuple, Union
 
 import numpy as np
 import torch
+from torch import Tensor
 
 from ..backends import _numba_lti as kernels
 from ._lti import lfilter_composite
 
 __all__ = ["kernel_for", "lfilter_onepass", "sos_onepass"]
 
+
 _KERNEL_DTYPES = (torch.float32, torch.float64, torch.complex64, torch.complex128)
 
 
 def kernel_for(x: torch.Tensor, *others: Optional[torch.Tensor]) -> Optional[str]:
     """Which one-pass kernels run this call, if any: ``"numba"`` (CPU tensors on the Numba
-    backend, forward and backward), ``"triton"`` (the Triton backend, real dtypes, forward only:
-    nothing requires a gradient); ``None`` under torch.compile, forward-mode AD or a functorch
-    transform (those take the composite path)."""
+    backend), ``"triton"`` (the Triton backend, real dtypes); ``None`` under torch.compile,
+    forward-mode AD or a functorch transform (those take the composite path)."""
     if torch.compiler.is_compiling() or x.dtype not in _KERNEL_DTYPES:
         return None
     ts = [x, *(t for t in others if t is not None)]
@@ -41,10 +45,12 @@ def kernel_for(x: torch.Tensor, *others: Optional[torch.Tensor]) -> Optional[str
     from .. import backend_for  # noqa: PLC0415  (the public selection: use_backend, TRITONLPC_BACKEND)
 
     backend = backend_for(x)
-    if backend == "numba":
-        return backend
-    grad = torch.is_grad_enabled() and any(t.requires_grad for t in ts)
-    return backend if backend == "triton" and not x.is_complex() and not grad else None
+    return backend if backend == "numba" or (backend == "triton" and not x.is_complex()) else None
+
+
+def _graph_wanted(*ts: Optional[Tensor]) -> bool:
+    """Whether autograd records this call (grad mode on, a tensor requires a gradient)."""
+    return torch.is_grad_enabled() and any(t is not None and t.requires_grad for t in ts)
 
 
 def _np(t: torch.Tensor) -> np.ndarray:
@@ -63,9 +69,9 @@ def _np_or_zeros(t: Optional[torch.Tensor], shape: Tuple[int, ...], like: np.nda
     return _np(t).copy() if t is not None else np.zeros(shape, dtype=like.dtype)
 
 
-def _coef_grad(g: np.ndarray, c: torch.Tensor) -> torch.Tensor:
+def _coef_grad(g: Union[np.ndarray, torch.Tensor], c: torch.Tensor) -> torch.Tensor:
     """Per-row coefficient gradients ``g`` summed over rows when ``c`` is one filter for all."""
-    out = torch.from_numpy(g)
+    out = torch.as_tensor(g)
     if c.shape[0] == 1:
         out = out.sum(0, keepdim=True)
     return out.to(c.dtype)
@@ -132,34 +138,124 @@ def _lfilter_pair(
     return y, zf
 
 
-class _LfilterOnePass(torch.autograd.Function):
-    """``(y, zf)`` of :func:`lfilter_onepass`."""
+def _or_zeros(t: Optional[torch.Tensor], *shape: int, like: torch.Tensor) -> torch.Tensor:
+    """A copy of ``t`` (a state or its gradient, overwritten by the kernels), or zeros."""
+    return t.clone() if t is not None else like.new_zeros(shape)
+
+
+class _Numba:
+    """The one-pass kernels on CPU tensors (NumPy views; ``reverse`` without copies)."""
 
     @staticmethod
-    def forward(ctx: Any, b: torch.Tensor, a: torch.Tensor, x: torch.Tensor, zi: Optional[torch.Tensor], reverse: bool):  # type: ignore[override]
+    def lfilter(b: torch.Tensor, a: torch.Tensor, x: torch.Tensor, zi: Optional[torch.Tensor], reverse: bool):
         xn = _time(_signal(x), reverse)
         z = _np_or_zeros(zi, (x.shape[0], b.shape[-1] - 1), xn)
         y = torch.empty(x.shape, dtype=x.dtype)
         kernels.tdf2(_np(b), _np(a), xn, z, _time(y.numpy(), reverse))
-        ctx.reverse = reverse
+        return y, torch.from_numpy(z)
+
+    @staticmethod
+    def lfilter_adjoint(
+        b: Tensor, a: Tensor, x: Tensor, y: Tensor, gy: Optional[Tensor], gzf: Optional[Tensor], reverse: bool
+    ):
+        xn, yn, gn, gx, gxn = _signals(x, y, gy, reverse)
+        z = _np_or_zeros(gzf, (x.shape[0], b.shape[-1] - 1), xn)
+        gb, ga = kernels.tdf2_adjoint(np.conj(_np(b)), np.conj(_np(a)), xn, yn, gn, z, gxn)
+        return gb, ga, gx, torch.from_numpy(z)
+
+    @staticmethod
+    def sos(sos: torch.Tensor, x: torch.Tensor, zi: Optional[torch.Tensor], reverse: bool, keep: bool):
+        xn = _time(_signal(x), reverse)
+        z = _np_or_zeros(zi, (x.shape[0], sos.shape[1], 2), xn)
+        # the sections' inputs (processing order), kept for the backward when there is one
+        kept = np.empty(kernels.sos_keep_shape(sos.shape[1], xn), xn.dtype) if keep else None
+        y = torch.empty(x.shape, dtype=x.dtype)
+        kernels.sos_cascade(_np(sos), xn, z, _time(y.numpy(), reverse), kept)
+        return y, torch.from_numpy(z), kept
+
+    @staticmethod
+    def sos_adjoint(
+        sos: Tensor, x: Tensor, kept: Any, y: Tensor, gy: Optional[Tensor], gzf: Optional[Tensor], reverse: bool
+    ):
+        xn, yn, gn, gx, gxn = _signals(x, y, gy, reverse)
+        z = _np_or_zeros(gzf, (x.shape[0], sos.shape[1], 2), xn)
+        return kernels.sos_cascade_adjoint(np.conj(_np(sos)), xn, kept, yn, gn, z, gxn), gx, torch.from_numpy(z)
+
+
+def _lti_pass() -> Any:
+    from ..backends.triton import lti_pass  # noqa: PLC0415  (imports Triton)
+
+    return lti_pass
+
+
+class _Triton:
+    """The one-pass kernels of the Triton backend (real dtypes; ``reverse`` on reversed views)."""
+
+    @staticmethod
+    def lfilter(b: Tensor, a: Tensor, x: Tensor, zi: Optional[Tensor], reverse: bool):
+        z = _or_zeros(zi, x.shape[0], b.shape[-1] - 1, like=x)
+        return _lti_pass().tdf2(b, a, x, z, reverse), z
+
+    @staticmethod
+    def lfilter_adjoint(
+        b: Tensor, a: Tensor, x: Tensor, y: Tensor, gy: Optional[Tensor], gzf: Optional[Tensor], reverse: bool
+    ):
+        z = _or_zeros(gzf, x.shape[0], b.shape[-1] - 1, like=x)
+        gx, gb, ga = _lti_pass().tdf2_adjoint(b, a, x, y, gy if gy is not None else torch.zeros_like(x), z, reverse)
+        return gb, ga, gx, z
+
+    @staticmethod
+    def sos(sos: Tensor, x: Tensor, zi: Optional[Tensor], reverse: bool, keep: bool):
+        R, T = x.shape
+        z = _or_zeros(zi, R, sos.shape[1], 2, like=x)
+        kept = x.new_empty(_lti_pass().sos_keep_rows(sos.shape[1]), R, T) if keep else None
+        return _lti_pass().sos_cascade(sos, x, z, kept, reverse), z, kept
+
+    @staticmethod
+    def sos_adjoint(
+        sos: Tensor, x: Tensor, kept: Any, y: Tensor, gy: Optional[Tensor], gzf: Optional[Tensor], reverse: bool
+    ):
+        z = _or_zeros(gzf, x.shape[0], sos.shape[1], 2, like=x)
+        g = gy if gy is not None else torch.zeros_like(x)
+        gx, gsos = _lti_pass().sos_cascade_adjoint(sos, x, kept, y, g, z, reverse)
+        return gsos, gx, z
+
+
+_KERNELS: Dict[str, Any] = {"numba": _Numba, "triton": _Triton}  # the same four calls each
+
+
+class _LfilterOnePass(torch.autograd.Function):
+    """``(y, zf)`` of :func:`lfilter_onepass`."""
+
+    @staticmethod
+    def forward(
+        ctx: Any,
+        b: torch.Tensor,
+        a: torch.Tensor,
+        x: torch.Tensor,
+        zi: Optional[torch.Tensor],
+        reverse: bool,
+        kernel: str,
+    ):  # type: ignore[override]
+        y, zf = _KERNELS[kernel].lfilter(b, a, x, zi, reverse)
+        ctx.reverse, ctx.kernel = reverse, kernel
         ctx.set_materialize_grads(False)
         ctx.save_for_backward(b, a, x, zi, y)
-        return y, torch.from_numpy(z)
+        return y, zf
 
     @staticmethod
     def backward(ctx: Any, gy: Optional[torch.Tensor], gzf: Optional[torch.Tensor]):  # type: ignore[override]
         b, a, x, zi, y = ctx.saved_tensors
         if torch.is_grad_enabled():  # a graph of the backward is wanted: the composite path
-            return (*_composite_vjp(_reversed(_lfilter_pair, ctx.reverse), (b, a, x, zi), (gy, gzf)), None)
-        xn, yn, gn, gx, gxn = _signals(x, y, gy, ctx.reverse)
-        z = _np_or_zeros(gzf, (x.shape[0], b.shape[-1] - 1), xn)
-        gb, ga = kernels.tdf2_adjoint(np.conj(_np(b)), np.conj(_np(a)), xn, yn, gn, z, gxn)
+            return (*_composite_vjp(_reversed(_lfilter_pair, ctx.reverse), (b, a, x, zi), (gy, gzf)), None, None)
+        gb, ga, gx, gzi = _KERNELS[ctx.kernel].lfilter_adjoint(b, a, x, y, gy, gzf, ctx.reverse)
         need = ctx.needs_input_grad
         return (
             _coef_grad(gb, b) if need[0] else None,
             _coef_grad(ga, a) if need[1] else None,
             gx if need[2] else None,
-            torch.from_numpy(z) if need[3] else None,
+            gzi if need[3] else None,
+            None,
             None,
         )
 
@@ -175,12 +271,9 @@ def lfilter_onepass(
     N = max(b.shape[-1], a.shape[-1]) - 1
     pad = torch.nn.functional.pad
     b, a = pad(b, (0, N + 1 - b.shape[-1])), pad(a, (0, N + 1 - a.shape[-1]))
-    if kernel == "triton":
-        from ..backends.triton import lti_pass  # noqa: PLC0415  (imports Triton)
-
-        z = zi.clone() if zi is not None else x.new_zeros(x.shape[0], N)
-        return _reversed(lambda b, a, x, z: (lti_pass.tdf2(b, a, x, z), z), reverse)(b, a, x, z)
-    return _LfilterOnePass.apply(b, a, x, zi, reverse)
+    if not _graph_wanted(b, a, x, zi):  # no autograd node: the kernels alone
+        return _KERNELS[kernel].lfilter(b, a, x, zi, reverse)
+    return _LfilterOnePass.apply(b, a, x, zi, reverse, kernel)
 
 
 def sos_composite(sos: torch.Tensor, x: torch.Tensor, zi: Optional[torch.Tensor]) -> Tuple[torch.Tensor, torch.Tensor]:
@@ -196,31 +289,25 @@ class _SosOnePass(torch.autograd.Function):
     """``(y, zf)`` of :func:`sos_onepass`."""
 
     @staticmethod
-    def forward(ctx: Any, sos: torch.Tensor, x: torch.Tensor, zi: Optional[torch.Tensor], reverse: bool):  # type: ignore[override]
-        xn = _time(_signal(x), reverse)
-        z = _np_or_zeros(zi, (x.shape[0], sos.shape[1], 2), xn)
-        # the sections' inputs (processing order), kept for the backward when there is one
-        keep = np.empty(kernels.sos_keep_shape(sos.shape[1], xn), xn.dtype) if any(ctx.needs_input_grad) else None
-        y = torch.empty(x.shape, dtype=x.dtype)
-        kernels.sos_cascade(_np(sos), xn, z, _time(y.numpy(), reverse), keep)
-        ctx.keep, ctx.reverse = keep, reverse
+    def forward(ctx: Any, sos: torch.Tensor, x: torch.Tensor, zi: Optional[torch.Tensor], reverse: bool, kernel: str):  # type: ignore[override]
+        y, zf, ctx.kept = _KERNELS[kernel].sos(sos, x, zi, reverse, any(ctx.needs_input_grad))
+        ctx.reverse, ctx.kernel = reverse, kernel
         ctx.set_materialize_grads(False)
         ctx.save_for_backward(sos, x, zi, y)
-        return y, torch.from_numpy(z)
+        return y, zf
 
     @staticmethod
     def backward(ctx: Any, gy: Optional[torch.Tensor], gzf: Optional[torch.Tensor]):  # type: ignore[override]
         sos, x, zi, y = ctx.saved_tensors
         if torch.is_grad_enabled():  # a graph of the backward is wanted: the composite path
-            return (*_composite_vjp(_reversed(sos_composite, ctx.reverse), (sos, x, zi), (gy, gzf)), None)
-        xn, yn, gn, gx, gxn = _signals(x, y, gy, ctx.reverse)
-        z = _np_or_zeros(gzf, (x.shape[0], sos.shape[1], 2), xn)
-        gsos = kernels.sos_cascade_adjoint(np.conj(_np(sos)), xn, ctx.keep, yn, gn, z, gxn)
+            return (*_composite_vjp(_reversed(sos_composite, ctx.reverse), (sos, x, zi), (gy, gzf)), None, None)
+        gsos, gx, gzi = _KERNELS[ctx.kernel].sos_adjoint(sos, x, ctx.kept, y, gy, gzf, ctx.reverse)
         need = ctx.needs_input_grad
         return (
             _coef_grad(gsos, sos) if need[0] else None,
             gx if need[1] else None,
-            torch.from_numpy(z) if need[2] else None,
+            gzi if need[2] else None,
+            None,
             None,
         )
 
@@ -231,9 +318,7 @@ def sos_onepass(
     """``(y, zf)`` of the cascade ``sos`` `(1 or R, n, 6)` (``sos[..., 3] == 1``) over rows ``x``
     `(R, T)` from ``zi`` `(R, n, 2)` or zero, every section in one kernel pass; ``kernel`` from
     :func:`kernel_for`, ``reverse`` as in :func:`lfilter_onepass`."""
-    if kernel == "triton":
-        from ..backends.triton import lti_pass  # noqa: PLC0415  (imports Triton)
-
-        z = zi.clone() if zi is not None else x.new_zeros(x.shape[0], sos.shape[1], 2)
-        return _reversed(lambda q, x, z: (lti_pass.sos_cascade(q, x, z), z), reverse)(sos, x, z)
-    return _SosOnePass.apply(sos, x, zi, reverse)
+    if not _graph_wanted(sos, x, zi):
+        y, zf, _ = _KERNELS[kernel].sos(sos, x, zi, reverse, False)
+        return y, zf
+    return _SosOnePass.apply(sos, x, zi, reverse, kernel)

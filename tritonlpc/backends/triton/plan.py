@@ -119,6 +119,8 @@ class Plan:
         num_warps: warps of the summary and pass kernels.
         block_c, carry_warps: carry kernel geometry (three-phase).
         steps: tile path: consecutive samples a thread (a tile is ``block_t / steps`` rows).
+        tile_walk: tile path: the pass kernels sweep every tile row by row, the fallback of a
+            tile whose scan gave a state that is not finite (tests force it).
     """
 
     path: str
@@ -131,6 +133,7 @@ class Plan:
     block_c: int = 1
     carry_warps: int = 1
     steps: int = 1
+    tile_walk: bool = False
 
 
 def plan(
@@ -148,6 +151,7 @@ def plan(
     lanes: Optional[int] = None,
     reverse: bool = False,
     hop: Optional[int] = None,
+    tile_walk: bool = False,
 ) -> Plan:
     """The launch plan for a call with ``x (B, T)``, ``a (B, T, M)`` of ``dtype`` (pure).
 
@@ -166,6 +170,8 @@ def plan(
             within two intervals (``steps <= hop``), and the reverse a tile within a few (at most
             ``4 hop`` samples) and, unless ``block_t`` is given, at most 8 samples a thread
             (registers for the frames' interval sums, :mod:`.frames`).
+        tile_walk: tile path: sweep every tile row by row in the pass kernels (the fallback of
+            a tile whose scan overflowed; for tests).
 
     Raises:
         ValueError: a knob out of range, naming it.
@@ -183,8 +189,11 @@ def plan(
     if chunk_len is not None and schedule == "single":
         raise ValueError("chunk_len only applies to the 'three-phase' schedule")
     T = max(int(T), 1)
+    if not isinstance(tile_walk, bool):
+        raise TypeError(f"tile_walk must be a bool, got {type(tile_walk).__name__}")
     if (M, _dtype_class(dtype)) in TILE_CONFIG:
-        return _plan_tile(B, T, M, dtype, sm_count, interpreted, schedule, block_t, steps, reverse, hop)
+        p = _plan_tile(B, T, M, dtype, sm_count, interpreted, schedule, block_t, steps, reverse, hop)
+        return dataclasses.replace(p, tile_walk=tile_walk)
     return _plan_walk(B, T, M, dtype, sm_count, interpreted, schedule, chunk_len, lanes)
 
 

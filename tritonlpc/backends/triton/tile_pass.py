@@ -7,6 +7,20 @@ started from its carried state. The reverse pass also writes ``grad_a[n, i] = -u
 conj(y[n-1-i])`` from shifted block loads of ``y`` (``zi`` before the start) and ``grad_zi =
 C[0]^T lam[0]`` (by the thread holding ``n = 0``). Loop bounds use ``while`` (the interpreter of
 Triton 3.6 cannot iterate ``range`` over a runtime bound).
+
+**Overflow.** On a GPU ``tl.associative_scan`` is a tree: it composes runs of row maps before
+applying them to the state, and the product of a run that grows past the float range is
+infinite even where the state through it stays finite (a tiny state through a stretch of
+growth, then decay). Folding the incoming state into row 0's map (as :func:`_tile_end_states`
+does) does not prevent it: the rows after row 0 are still composed among themselves first. But
+a non-finite product only reaches a state as a non-finite value (``inf * 0`` is NaN; zero state
+entries are guarded), and a row run from a non-finite start state ends non-finite, so a tile
+whose rows all end finite was scanned correctly. So each tile is run once from the scanned
+start states (a sweep), and one int32 reduction (:func:`.tile_scan.all_finite`, warp-uniform)
+checks every row's end state. If one is not finite, the tile is swept ``ROWS`` times, each row
+from its predecessor's end state of the sweep before: after sweep ``k``, rows ``0..k`` hold the
+sequential recursion's states in the same dtype, so the tile is finite wherever that recursion
+is. ``WALK`` (tests) sweeps every tile ``ROWS`` times.
 """
 
 from __future__ import annotations
@@ -21,7 +35,7 @@ from .frames import tile_frame_sums
 from .lang import entry, load_state, mul, push, reverse_groups, signed, store_entries, store_state, store_steps
 from .launch import Call, launch
 from .tile_io import coef_entries, fwd_tile_inputs, rev_past_outputs, rev_tile_inputs
-from .tile_scan import adjoint_step, fold_map, pick, previous_rows, row_map, run_fwd, run_rev, scan, states
+from .tile_scan import adjoint_step, all_finite, fold_map, pick, previous_rows, row_map, run_fwd, run_rev, scan, states
 
 __all__ = ["tile_fwd_pass_kernel", "tile_rev_pass_kernel", "tile_pass"]
 
@@ -58,15 +72,16 @@ def _program_chunk(
 def tile_fwd_pass_kernel(
     v_ptr, a_ptr, s_ptr, o_ptr, svb, svt, sab, sat, sam, ssb, ssc, ssm, sob, T, n_tiles, tiles_per_chunk, sign,
     conj, M: tl.constexpr, CPLX: tl.constexpr, A_CONTIG: tl.constexpr, CDT: tl.constexpr, ROWS: tl.constexpr,
-    STEPS: tl.constexpr, HOP: tl.constexpr, ONE_TILE: tl.constexpr,
+    STEPS: tl.constexpr, WALK: tl.constexpr, HOP: tl.constexpr, ONE_TILE: tl.constexpr,
 ):  # fmt: skip
     """``y`` (``o``) of the tiles of chunk ``c = program_id(1)`` of row ``b = program_id(0)`` from
     ``x`` (``v``) and the chunk's start state ``s[b, c, :]`` (zeros if ``s_ptr`` is None).
 
     Per tile of ``ROWS * STEPS`` samples: each row's map, a scan of the row maps with the
     incoming state folded into the first (the rows' end states), each row's start state from
-    its predecessor, and the recursion over the row's samples from it. The last row's end state
-    is the next tile's incoming state (``ONE_TILE``: a chunk is one tile, nothing to prefetch).
+    its predecessor, and the recursion over the row's samples from it (repeated row by row where
+    a state is not finite: the module docstring). The last row's end state is the next tile's
+    incoming state (``ONE_TILE``: a chunk is one tile, nothing to prefetch).
     """
     W: tl.constexpr = 2 if CPLX else 1
     BT: tl.constexpr = ROWS * STEPS
@@ -89,9 +104,14 @@ def tile_fwd_pass_kernel(
             )  # fmt: skip
         Av = coef_entries(A, sign, conj, False, M, CPLX, CDT, STEPS, HOP)  # A itself unless frames
         ends = _tile_end_states(X, Av, s, r, False, M, CPLX, STEPS)
-        ys, _ = run_fwd(X, Av, previous_rows(ends, r, s), M, CPLX, STEPS)
+        sweep, sweeps, s1, ys = 0, ROWS if WALK else 1, s, X  # ys = X: its shapes (the loop runs)
+        while sweep < sweeps:  # once, unless a state is not finite (see the module docstring)
+            ys, ends = run_fwd(X, Av, previous_rows(ends, r, s), M, CPLX, STEPS)
+            s1 = pick(ends, r == ROWS - 1)
+            sweeps = tl.where(all_finite(ends), sweeps, ROWS)
+            sweep += 1
         store_steps(o_ptr, orow + n0 * W, ys, n0[:, None] + j < T, q * BT + BT <= T, CPLX, ROWS, STEPS)
-        s = pick(ends, r == ROWS - 1)
+        s = s1
         X = X1
         A = A1
         n0 = n1
@@ -133,15 +153,16 @@ def _grad_zi(gz_ptr, at0, A0, lo, r, b, M: tl.constexpr, CPLX: tl.constexpr, S: 
 def tile_rev_pass_kernel(
     v_ptr, a_ptr, s_ptr, o_ptr, y_ptr, z_ptr, ga_ptr, gz_ptr, svb, svt, sab, sat, sam, ssb, ssc, ssm, sob, syb, syt,
     szb, szm, T, n_tiles, tiles_per_chunk, sign, conj, M: tl.constexpr, CPLX: tl.constexpr, A_CONTIG: tl.constexpr,
-    CDT: tl.constexpr, ROWS: tl.constexpr, STEPS: tl.constexpr, HOP: tl.constexpr, KC: tl.constexpr,
-    NEED_A: tl.constexpr, NEED_ZI: tl.constexpr, ONE_TILE: tl.constexpr,
+    CDT: tl.constexpr, ROWS: tl.constexpr, STEPS: tl.constexpr, WALK: tl.constexpr, HOP: tl.constexpr,
+    KC: tl.constexpr, NEED_A: tl.constexpr, NEED_ZI: tl.constexpr, ONE_TILE: tl.constexpr,
 ):  # fmt: skip
     """``u`` (``o``) of the tiles of chunk ``c`` of row ``b`` from ``g`` (``v``); chunks in
     processing order: tile ``q`` of the walk is ``[t BT, t BT + BT)``, ``t = n_tiles - 1 - q``,
     in descending time, from ``lam = s[b, c, :]`` (zeros if ``s_ptr`` is None). ``NEED_A``: also
     ``grad_a`` (``y`` through its strides ``syb, syt``, ``zi``); ``NEED_ZI``: ``grad_zi``;
-    ``ONE_TILE``: a chunk is one tile (nothing to prefetch). ``HOP > 0``: ``a`` holds control
-    frames and ``ga`` receives each tile's ``KC`` interval sums instead (:mod:`.frames`)."""
+    ``ONE_TILE``: a chunk is one tile (nothing to prefetch). Tiles with a state that is not finite
+    are swept row by row as in the forward (the module docstring). ``HOP > 0``: ``a`` holds
+    control frames and ``ga`` receives each tile's ``KC`` interval sums instead (:mod:`.frames`)."""
     W: tl.constexpr = 2 if CPLX else 1
     BT: tl.constexpr = ROWS * STEPS
     b, q, q_end, s, r = _program_chunk(s_ptr, ssb, ssc, ssm, n_tiles, tiles_per_chunk, M, CPLX, CDT, ROWS)
@@ -161,14 +182,21 @@ def tile_rev_pass_kernel(
             G1, A1 = rev_tile_inputs(
                 v_ptr, a_ptr, vrow, arow, lo1, T, svt, sat, sam, sign, conj, M, CPLX, A_CONTIG, CDT, ROWS, STEPS, HOP
             )
-        if NEED_A:  # y is only read: these loads overlap with the scan
-            Y = rev_past_outputs(y_ptr, z_ptr, b * syb, b * szb, lo, T, syt, szm, M, CPLX, CDT, ROWS, STEPS)
         Av = coef_entries(A, sign, conj, True, M, CPLX, CDT, STEPS, HOP)  # A itself unless frames
         ends = _tile_end_states(G, Av, s, r, True, M, CPLX, STEPS)
         times = ()
         for jj in tl.static_range(STEPS):
             times = times + (lo + STEPS - 1 - jj,)
-        us, _, at0 = run_rev(G, Av, previous_rows(ends, r, s), times, M, CPLX, STEPS)
+        sweep, sweeps, s1, us = 0, ROWS if WALK else 1, s, G  # us = G: its shapes (the loop runs)
+        while sweep < sweeps:  # once, unless a state is not finite (see the module docstring)
+            us, ends, at0 = run_rev(G, Av, previous_rows(ends, r, s), times, M, CPLX, STEPS)
+            if NEED_ZI:
+                _grad_zi(gz_ptr, at0, A0, lo, r, b, M, CPLX, STEPS)
+            s1 = pick(ends, r == ROWS - 1)
+            sweeps = tl.where(all_finite(ends), sweeps, ROWS)
+            sweep += 1
+        if NEED_A:  # y is only read (loaded after the sweeps: live across them, it spilled on sm_90)
+            Y = rev_past_outputs(y_ptr, z_ptr, b * syb, b * szb, lo, T, syt, szm, M, CPLX, CDT, ROWS, STEPS)
         n = lo[:, None] + js
         ok = (n >= 0) & (n < T)
         store_steps(o_ptr, orow + lo * W, reverse_groups(us, STEPS, W), ok, (n_tiles - q) * BT <= T, CPLX, ROWS, STEPS)
@@ -179,9 +207,7 @@ def tile_rev_pass_kernel(
                 )
             else:
                 _grad_a(ga_ptr, us, Y, lo, b, T, sign, M, CPLX, ROWS, STEPS)
-        if NEED_ZI:
-            _grad_zi(gz_ptr, at0, A0, lo, r, b, M, CPLX, STEPS)
-        s = pick(ends, r == ROWS - 1)
+        s = s1
         G = G1
         A = A1
         lo = lo - BT
@@ -208,6 +234,7 @@ def tile_pass(call: Call, starts: Optional[torch.Tensor]) -> None:
         A_CONTIG=call.a_contig,
         ROWS=p.block_t // p.steps,
         STEPS=p.steps,
+        WALK=p.tile_walk,
         num_warps=p.num_warps,
         **call.common(),
         **extra,

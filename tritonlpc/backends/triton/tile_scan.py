@@ -38,6 +38,7 @@ __all__ = [
     "fold_map",
     "states",
     "pick",
+    "all_finite",
     "previous_rows",
     "store_last",
     "row_map",
@@ -256,6 +257,17 @@ def pick(t, sel):
     for i in tl.static_range(len(t)):
         out = out + (tl.sum(tl.where(sel, t[i], 0.0), axis=0),)
     return out
+
+
+@triton.jit
+def all_finite(t):
+    """Whether every component of a tuple of tiles is finite at every position: an int32
+    ``min`` reduction (``redux.sync`` on sm_80 and later: its result is warp-uniform, so a loop
+    or branch on it does not make ``ptxas`` guard the shuffles inside against divergence)."""
+    ok = tl.abs(t[0]) < float("inf")
+    for i in tl.static_range(1, len(t)):
+        ok = ok & (tl.abs(t[i]) < float("inf"))
+    return tl.min(ok.to(tl.int32), axis=0) > 0
 
 
 @triton.jit
