@@ -1,6 +1,6 @@
 """Control-rate coefficients (``sample_wise_lpc(..., hop=)``) on the CPU: the targets of issue 25.
 
-``python bench/hop.py`` prints:
+``python bench/hop.py [--threads N]`` prints:
 
 1. ``time``: forward+backward of ``sample_wise_lpc(x, frames, hop=256)`` at (8, 2^16, 2) float32
    against the same filter with the frames interpolated in torch first
@@ -82,7 +82,14 @@ def saved_bytes(B: int, T: int, M: int) -> Dict[str, int]:
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--reps", type=int, default=15)
+    p.add_argument("--threads", type=int, help="torch and Numba threads (default: theirs)")
     args = p.parse_args()
+    if args.threads:
+        import numba  # noqa: PLC0415
+
+        torch.set_num_threads(args.threads)
+        numba.set_num_threads(args.threads)
+        print(f"threads: torch {torch.get_num_threads()}, numba {numba.get_num_threads()}")
     t = fwd_bwd_times(8, 2**16, 2, args.reps)
     print(f"time fwd+bwd (8, 65536, 2) float32, median of {args.reps}:", end="")
     print("".join(f" {k} {v * 1e3:.2f} ms;" for k, v in t.items()), f"ratio {t['torch-interp'] / t['hop=256']:.2f}x")

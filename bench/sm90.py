@@ -18,7 +18,7 @@ It is a static model: it says what the hardware will be asked to do, not how fas
 Run it with ``TRITON_INTERPRET`` unset (the kernels must be JIT functions)::
 
     python bench/sm90.py variants [--full] [--json OUT]   # compile every variant, print a table
-    python bench/sm90.py geometry [--json OUT]            # the GPU matrix's launch geometry
+    python bench/sm90.py geometry [--json OUT] [--hop H]  # the GPU matrix's launch geometry
 
 ``tests/test_sm90.py`` runs ``variants`` in a subprocess; ``bench/report.py`` shows the
 geometry JSON committed under ``bench/results/static-sm90/``.
@@ -83,9 +83,10 @@ DTYPES = {
 # within it the backend accepts CPU tensors and nothing runs.
 
 
-def _tensors(B: int, T: int, M: int, dtype: torch.dtype, expanded: bool = False):
+def _tensors(B: int, T: int, M: int, dtype: torch.dtype, expanded: bool = False, hop: Optional[int] = None):
     x = torch.empty(B, T, dtype=dtype)
-    a = torch.empty(B, 1, M, dtype=dtype).expand(B, T, M) if expanded else torch.empty(B, T, M, dtype=dtype)
+    F = T if hop is None else (T - 1) // hop + 2  # per sample, or control frames every hop samples
+    a = torch.empty(B, 1, M, dtype=dtype).expand(B, F, M) if expanded else torch.empty(B, F, M, dtype=dtype)
     return x, a, torch.empty(B, M, dtype=dtype)
 
 
@@ -103,8 +104,9 @@ def record(
     """The launches of one call: ``direction`` in ``fwd`` / ``bwd`` (``backward`` with the
     gradients in ``need``) / ``rev`` (``reverse``) / ``sum`` / ``sum-adjoint`` (``summary``) /
     ``lti`` / ``sos`` (the one-pass time-invariant kernels: order ``M``, ``M`` sections) and
-    ``lti-bwd`` / ``sos-bwd`` (their backward; ``sos-bwd`` with the forward that keeps)."""
-    x, a, zi = _tensors(B, T, M, dtype, expanded)
+    ``lti-bwd`` / ``sos-bwd`` (their backward; ``sos-bwd`` with the forward that keeps); the knob
+    ``hop``: ``a`` holds control frames."""
+    x, a, zi = _tensors(B, T, M, dtype, expanded, knobs.get("hop"))
     with recording() as launches:
         if direction == "fwd":
             BACKEND.forward(x, a, zi, **knobs)
@@ -361,6 +363,12 @@ def variant_calls(full: bool) -> List[Tuple[str, Dict[str, Any]]]:
                 calls.append(
                     (f"{direction} M={M} {dt} T=4096", dict(B=8, T=4096, M=M, dtype=DTYPES[dt], direction=direction))
                 )
+    # control frames (hop): the tile path in both schedules (a hop a multiple of the thread's samples,
+    # and one that is not), the walk path
+    for M, hop, schedule in ((2, 256, "three-phase"), (2, 100, "single"), (5, 256, "three-phase")):
+        base = dict(B=8, T=4096, M=M, dtype=torch.float32, schedule=schedule, hop=hop)
+        for direction in ("fwd", "bwd"):
+            calls.append((f"{direction} M={M} float32 T=4096 {schedule} hop={hop}", dict(base, direction=direction)))
     for dt in [d for d in dtypes if not d.startswith("complex")]:  # one-pass time-invariant kernels (real)
         for direction in ("lti", "sos", "lti-bwd", "sos-bwd"):
             calls.append(
@@ -437,6 +445,8 @@ def loop_trips(launch: Launch) -> int:
         return int(kw["n_steps"])
     if name.startswith("walk_"):
         return int(kw["L"])
+    if name == "frames_grad_kernel":
+        return 2 * int(kw["span"])  # two loops (a frame's two intervals) of span units
     return 0
 
 
@@ -449,11 +459,12 @@ def issued_instructions(launch: Launch, v: Variant) -> int:
     return math.prod(launch.grid) * v.num_warps * 32 * per_warp
 
 
-def geometry(B: int, T: int, M: int, dtype: str, direction: str) -> Dict[str, Any]:
-    """Launch geometry of one benchmark call on a 132-SM Hopper (a static model)."""
+def geometry(B: int, T: int, M: int, dtype: str, direction: str, hop: Optional[int] = None) -> Dict[str, Any]:
+    """Launch geometry of one benchmark call on a 132-SM Hopper (a static model); ``hop``: ``a``
+    as control frames (the bytes model stays the per-sample one)."""
     dt = DTYPES[dtype]
-    p = tp.plan(B, T, M, dt, sm_count=SM_COUNT, reverse=direction != "fwd")
-    launches = record(B, T, M, dt, "fwd" if direction == "fwd" else "bwd")
+    p = tp.plan(B, T, M, dt, sm_count=SM_COUNT, reverse=direction != "fwd", hop=hop)
+    launches = record(B, T, M, dt, "fwd" if direction == "fwd" else "bwd", **({} if hop is None else dict(hop=hop)))
     kernels = []
     for launch in launches:
         v = compile_launch(launch)
@@ -532,8 +543,8 @@ def geometry(B: int, T: int, M: int, dtype: str, direction: str) -> Dict[str, An
     )
 
 
-def geometry_matrix() -> List[Dict[str, Any]]:
-    return [geometry(B, T, M, dt, d) for (B, T, M, dt) in GPU_MATRIX for d in ("fwd", "bwd")]
+def geometry_matrix(hop: Optional[int] = None) -> List[Dict[str, Any]]:
+    return [geometry(B, T, M, dt, d, hop) for (B, T, M, dt) in GPU_MATRIX for d in ("fwd", "bwd")]
 
 
 def _meets(r: Dict[str, Any]) -> Tuple[bool, bool]:
@@ -607,6 +618,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     ap.add_argument("--list", action="store_true", help="variants: list the distinct variants, compile nothing")
     ap.add_argument("--json", type=Path, help="also write the results as JSON here")
     ap.add_argument("--out", type=Path, help="geometry: write geometry.json and report.md to this directory")
+    ap.add_argument("--hop", type=int, help="geometry: coefficients as control frames every HOP samples")
     args = ap.parse_args(argv)
     info = dict(
         triton=triton.__version__,
@@ -633,7 +645,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         print(f"# {len(variants)} variants compiled, {len(bad)} spill: {sorted({v.kernel for v in bad})}")
         result = dict(info, variants=[dataclasses.asdict(v) | dict(spills=v.spills) for v in variants])
     else:
-        rows = geometry_matrix()
+        rows = geometry_matrix(args.hop)
         print(geometry_table(rows))
         result = dict(info, rows=rows)
         if args.out:

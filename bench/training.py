@@ -10,10 +10,14 @@ Three ways to get from the control curves to the filter (``mode``):
   radius, angle and coefficients computed per sample (the original model);
 * ``frames-torch``: coefficients computed per frame, then interpolated to every sample in torch;
 * ``frames``: coefficients computed per frame and passed as frames, ``sample_wise_lpc(...,
-  hop=hop)``, interpolated inside the kernels (tritonlpc only).
+  hop=hop)``, interpolated inside the kernels, and the numerator through
+  ``tritonlpc.audio.time_varying_fir(..., hop=hop)`` with the section's taps as (constant) frames
+  (tritonlpc only: the whole section at the control rate in the library, no per-sample tensor
+  but the signals).
 
 ``frames`` and ``frames-torch`` are the same model (the same interpolation of the same frame
-coefficients), computed two ways.
+coefficients; constant frames interpolate to the taps exactly), computed two ways; ``curves`` and
+``frames-torch`` run the numerator as ``conv1d``.
 
 Peak memory of a step:
 
@@ -129,13 +133,17 @@ class BiquadCascade(torch.nn.Module):
         B, T = x.shape
         y = x
         for k in range(self.ctrl.shape[0]):
+            if self.mode == "frames":
+                from tritonlpc.audio import time_varying_fir  # noqa: PLC0415
+
+                taps = self.b[k].expand(B, self.ctrl.shape[3], 3)  # constant frames, read in place
+                y = lpc(time_varying_fir(y, taps, hop=self.hop), self.frame_coefficients(k), hop=self.hop)
+                continue
             y = F.conv1d(F.pad(y[:, None], (2, 0)), self.b[k].flip(0).view(1, 1, 3)).squeeze(1)  # causal FIR
             if self.mode == "curves":
                 y = lpc(y, self.coefficients(k, T))
-            elif self.mode == "frames-torch":
-                y = lpc(y, interpolate_frames(self.frame_coefficients(k), self.hop, T))
             else:
-                y = lpc(y, self.frame_coefficients(k), hop=self.hop)
+                y = lpc(y, interpolate_frames(self.frame_coefficients(k), self.hop, T))
         return y
 
 
@@ -221,20 +229,22 @@ def main() -> None:
     p.add_argument("--mode", choices=MODES, default="curves")
     p.add_argument("--T", type=int, nargs="+", default=list(TRAIN_T))
     p.add_argument("--steps", type=int, default=3, help="timed steps per case (--compare; the median is shown)")
+    p.add_argument("--cases", nargs="+", metavar="IMPL:MODE", help="--compare only these (default: every case)")
     args = p.parse_args()
     if args.probe:
         print(json.dumps(_probe(args.impl, args.T, args.mode)))
     elif args.compare:
-        compare(args.T, args.steps)
+        compare(args.T, args.steps, [tuple(c.split(":", 1)) for c in args.cases] if args.cases else cases())
 
 
-def compare(Ts: List[int], steps: int) -> None:
-    """One line per (T, impl, mode): median step time on the CPU and the peak memory of a step."""
+def compare(Ts: List[int], steps: int, which: List[tuple]) -> None:
+    """One line per (T, impl, mode) of ``which``: median step time on the CPU and the peak memory
+    of a step."""
     import time  # noqa: PLC0415
 
     print("T impl mode median_step_s peak_mem_MiB")
     for T in Ts:
-        for impl, mode in cases():
+        for impl, mode in which:
             try:
                 trainer = Trainer(impl, "cpu", T, mode=mode)
             except (ImportError, RuntimeError) as exc:

@@ -8,11 +8,12 @@ import math
 
 import pytest
 import torch
-from torch.autograd import gradcheck
+from torch.autograd import gradcheck, gradgradcheck
 
 import tritonlpc
-from tritonlpc import audio
+from tritonlpc import _reference, audio
 from tritonlpc.audio import compressor as comp_mod
+from tritonlpc.testing import assert_rel_close
 
 F64 = torch.float64
 
@@ -117,6 +118,49 @@ def test_iir_gradients_match_reference(backend):
     got = torch.autograd.grad(y, dev_leaves, g.to(backend.device))
     for gg, rr in zip(got, ref):
         torch.testing.assert_close(gg.cpu(), rr, rtol=1e-9, atol=1e-10)
+
+
+@pytest.mark.parametrize(
+    "dtype,B,T,K,H",
+    [
+        (F64, 3, 37, 2, 8),  # odd T, a power-of-two hop; odd B (rows in parallel)
+        (torch.complex128, 2, 23, 3, 5),  # a hop that is not a power of two
+        (F64, 1, 2, 4, 3),  # T < K: past inputs only
+        (F64, 2, 19, 1, None),  # per-sample taps
+    ],
+)
+def test_fir_kernels_interpolate_frames_and_reduce_their_gradient(dtype, B, T, K, H):
+    """The Numba FIR (CPU) against the sequential reference, per-sample taps and frames alike;
+    the frames' gradient is the interpolation's transpose of the per-sample one."""
+    gen = torch.Generator().manual_seed(T + K)
+    F = T if H is None else (T - 1) // H + 2
+    x, b, zi = (torch.randn(*s, generator=gen, dtype=dtype) for s in ((B, T), (B, F, K + 1), (B, K)))
+    xs, bs, zs = (t.clone().requires_grad_() for t in (x, b, zi))
+    y = audio.time_varying_fir(xs, bs, zs, hop=H)
+    xr, br, zr = (t.clone().requires_grad_() for t in (x, b, zi))
+    ref = _ref_iir(xr, br if H is None else _reference.interpolate(br, H, T), xr.new_zeros(B, T, 0), zr)
+    assert_rel_close(y, ref.detach(), 1e-12)
+    g = torch.randn(B, T, generator=gen, dtype=dtype)
+    for got, exp in zip(torch.autograd.grad(y, (xs, bs, zs), g), torch.autograd.grad(ref, (xr, br, zr), g)):
+        assert_rel_close(got, exp, 1e-12)
+
+
+def test_fir_frames_double_backward_and_expanded_taps():
+    gen = torch.Generator().manual_seed(4)
+    x, b = torch.randn(1, 7, generator=gen, dtype=F64), torch.randn(1, 4, 3, generator=gen, dtype=F64)
+    args = [t.clone().requires_grad_() for t in (x, b)]
+    assert gradgradcheck(lambda x, b: audio.time_varying_fir(x, b, hop=3), args)
+    taps = args[1][:, :1].expand(1, 4, 3)  # constant frames, stride 0: read in place
+    y = audio.time_varying_fir(args[0], taps, hop=3)
+    assert_rel_close(y, audio.time_varying_fir(args[0], taps[:, :1].expand(1, 7, 3)), 1e-14)
+    (gb,) = torch.autograd.grad(y.sum(), args[1])
+    assert_rel_close(
+        gb,
+        torch.autograd.grad(
+            _ref_iir(args[0], taps[:, :1].expand(1, 7, 3), x.new_zeros(1, 7, 0), x.new_zeros(1, 2)).sum(), args[1]
+        )[0],
+        1e-12,
+    )
 
 
 def test_iir_gradcheck_and_forward_ad():

@@ -7,6 +7,7 @@ import math
 import os
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 import torch
@@ -141,6 +142,20 @@ def test_compiled_kernels_are_cached_across_processes():
         assert r.returncode == 0, r.stderr
     hits, misses, rev_hits = map(int, runs[1].stdout.split())
     assert hits >= 1 and misses == 0 and rev_hits >= 1, runs[1].stdout
+
+
+def test_cache_freshness_covers_every_kernel_module():
+    """A cached kernel includes helpers from other kernel modules (e.g. ``_numba_frames``), so its
+    index entry is stamped with every ``_numba_*.py``, not only its own file: editing any of them
+    makes every cached kernel stale (Numba recompiles) instead of loading old code."""
+    from tritonlpc.backends import _numba_forward, _numba_support
+
+    modules = {p.name for p in Path(_numba_support.__file__).parent.glob("_numba_*.py")}
+    stamp = _numba_support._kernel_sources_stamp()
+    assert {name for name, _, _ in stamp} == modules and "_numba_frames.py" in modules
+    locator = _numba_forward.fwd_rows_serial._cache._impl.locator
+    own, every = locator.get_source_stamp()
+    assert every == stamp and own is not None
 
 
 def _resonator(T: int, radius: torch.Tensor, dtype: torch.dtype) -> torch.Tensor:

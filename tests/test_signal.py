@@ -481,6 +481,7 @@ def test_onepass_sosfilt_gradients():
     _close(gx, _adjoint_scipy(lambda v: scipy_signal.sosfilt(sos[0], v), gy.numpy()))
 
 
+@pytest.mark.slow(seconds=15)  # compiles the vector-lane kernels (cold Numba cache)
 def test_onepass_sosfilt_lanes(monkeypatch):
     """The vectorised forward (LANES rows as lanes, the cascade's groups in one pass a tile at a
     time): 19 rows (two blocks of 8 and 3 rows on the pair kernel), T over two tiles and odd, 5

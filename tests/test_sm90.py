@@ -4,7 +4,8 @@ No GPU needed: ``bench/sm90.py`` records the launches of real calls (on CPU tens
 runs) and compiles each distinct specialisation with Triton's own binder for sm_90, reading
 registers and spills from ``ptxas -v``. The set compiled here (``bench/sm90.py variants``)
 covers every kernel of both schedules and directions at every tile order in float32, the
-register-heaviest tile configuration (complex128, M = 3) and the walk path (M = 5); ``--full`` (every
+register-heaviest tile configuration (complex128, M = 3), the walk path (M = 5) and control frames
+(``hop=``, every kernel that reads ``a``, and the frames' gradient); ``--full`` (every
 dtype, gradient flag, layout and alignment) is run by hand and its output kept in
 ``bench/README.md``. The table of registers, shared memory and warps is printed (``pytest -s``).
 """
@@ -46,7 +47,8 @@ def test_the_variant_set_launches_every_kernel(tmp_path):
     tile = {f"tile_{d}_{phase}_kernel" for d in ("fwd", "rev") for phase in ("pass", "summary")} | {"tile_carry_kernel"}
     walk = {f"walk_{d}_{phase}_kernel" for d in ("fwd", "rev") for phase in ("pass", "summary")} | {"walk_carry_kernel"}
     lti = {f"lti_{k}_{d}_kernel" for k in ("tdf2", "sos4") for d in ("pass", "adjoint")}  # tritonlpc.signal's
-    assert tile | walk | lti <= names, f"kernels never launched: {(tile | walk | lti) - names}"
+    frames = {"frames_grad_kernel"}  # control frames (hop=): the frames' gradient
+    assert tile | walk | lti | frames <= names, f"kernels never launched: {(tile | walk | lti | frames) - names}"
 
 
 @pytest.mark.slow(seconds=70)

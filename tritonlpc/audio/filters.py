@@ -23,7 +23,6 @@ from typing import Literal, Optional, Tuple, Union, cast, overload
 import torch
 
 from .._prepare import common_dtype, flag_variant
-from .._reference import interpolate
 from .._validation import (
     as_tensor_like,
     check_flag,
@@ -36,6 +35,7 @@ from .._validation import (
     check_tensor,
 )
 from ..functional import lpc_checked
+from ._fir import fir
 
 __all__ = [
     "time_varying_fir",
@@ -160,18 +160,13 @@ def fir_checked(
     B, T = x.shape
     K = b.shape[2] - 1
     dtype = common_dtype(x, b, zi)
-    xx = x.to(dtype)
-    past = zi.to(dtype).flip(1) if zi is not None else xx.new_zeros(B, K)
-    xp = torch.cat([past, xx], dim=1)  # xp[:, K + n] = x[n]
-
-    def tap(k: int) -> torch.Tensor:  # b[:, :, k] per sample, (B, T)
-        bk = b[:, :, k : k + 1].to(dtype)
-        return (bk if hop is None else interpolate(bk, hop, T)).squeeze(2)
-
-    y = tap(0) * xx
-    for k in range(1, K + 1):  # a loop over taps, never over time
-        y = y + tap(k) * xp[:, K - k : K - k + T]
-    return y, xp[:, xp.shape[1] - K :].flip(1)
+    xx, zz = x.to(dtype), zi.to(dtype) if zi is not None else None
+    y = fir(xx, b.to(dtype), zz, hop)
+    if T >= K:  # zf = (x[T-1], ..., x[T-K])
+        zf = xx[:, T - K :].flip(1)
+    else:
+        zf = torch.cat([xx.flip(1), zz[:, : K - T] if zz is not None else xx.new_zeros(B, K - T)], dim=1)
+    return y, zf
 
 
 def _split_state(zi: object, B: int, K: int, M: int) -> Tuple[Optional[torch.Tensor], Optional[torch.Tensor]]:

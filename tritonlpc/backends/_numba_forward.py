@@ -11,7 +11,7 @@ from __future__ import annotations
 import numpy as np
 from numba import prange
 
-from ._numba_frames import at, order
+from ._numba_frames import at, interval, line, on_line, order, weight
 from ._numba_scale import BIG, SMALL, STEP, affine_scaled, mag, renorm, renorm_one
 from ._numba_support import coef, jit, jit_twins
 
@@ -70,31 +70,54 @@ def _pair_any(x, a, zi, y, b0, b1, conj, sgn):
 
 @jit
 def _pair_m1(x, a, zi, y, b0, b1, conj, sgn):
-    """Two rows of order 1 advanced together (``b1 == b0``: one row, written twice)."""
+    """Two rows of order 1 advanced together (``b1 == b0``: one row, written twice), interval by
+    interval (:mod:`._numba_frames`; per-sample ``a``: one interval)."""
     T = x.shape[1]
     s0 = zi[b0, 0]
     s1 = zi[b1, 0]
-    for n in range(T):
-        s0 = x[b0, n] - coef(at(a, b0, n, 0), conj, sgn) * s0
-        s1 = x[b1, n] - coef(at(a, b1, n, 0), conj, sgn) * s1
-        y[b0, n] = s0
-        y[b1, n] = s1
+    n = 0
+    while n < T:
+        base, r0, _, r1 = interval(a, n, 0, T)
+        c0, c1 = line(a, b0, base, 0), line(a, b1, base, 0)
+        for r in range(r0, r1):
+            m, w = base + r, weight(a, r)
+            s0 = x[b0, m] - coef(on_line(c0, a, b0, m, 0, w), conj, sgn) * s0
+            s1 = x[b1, m] - coef(on_line(c1, a, b1, m, 0, w), conj, sgn) * s1
+            y[b0, m] = s0
+            y[b1, m] = s1
+        n = base + r1
 
 
 @jit
 def _pair_m2(x, a, zi, y, b0, b1, conj, sgn):
-    """Two rows of order 2 advanced together, state in registers (``b1 == b0``: one row)."""
+    """Two rows of order 2 advanced together, state in registers (``b1 == b0``: one row),
+    interval by interval (:mod:`._numba_frames`; per-sample ``a``: one interval)."""
     T = x.shape[1]
     p0, q0 = zi[b0, 0], zi[b0, 1]  # y[n-1], y[n-2]
     p1, q1 = zi[b1, 0], zi[b1, 1]
-    for n in range(T):
-        # older tap first: the chain from y[n-1] to y[n] is one multiply-add
-        v0 = x[b0, n] - coef(at(a, b0, n, 1), conj, sgn) * q0 - coef(at(a, b0, n, 0), conj, sgn) * p0
-        v1 = x[b1, n] - coef(at(a, b1, n, 1), conj, sgn) * q1 - coef(at(a, b1, n, 0), conj, sgn) * p1
-        q0, p0 = p0, v0
-        q1, p1 = p1, v1
-        y[b0, n] = v0
-        y[b1, n] = v1
+    n = 0
+    while n < T:
+        base, r0, _, r1 = interval(a, n, 0, T)
+        c00, c01 = line(a, b0, base, 0), line(a, b0, base, 1)
+        c10, c11 = line(a, b1, base, 0), line(a, b1, base, 1)
+        for r in range(r0, r1):
+            m, w = base + r, weight(a, r)
+            # older tap first: the chain from y[n-1] to y[n] is one multiply-add
+            v0 = (
+                x[b0, m]
+                - coef(on_line(c01, a, b0, m, 1, w), conj, sgn) * q0
+                - coef(on_line(c00, a, b0, m, 0, w), conj, sgn) * p0
+            )
+            v1 = (
+                x[b1, m]
+                - coef(on_line(c11, a, b1, m, 1, w), conj, sgn) * q1
+                - coef(on_line(c10, a, b1, m, 0, w), conj, sgn) * p1
+            )
+            q0, p0 = p0, v0
+            q1, p1 = p1, v1
+            y[b0, m] = v0
+            y[b1, m] = v1
+        n = base + r1
 
 
 def _rows_py(x, a, zi, y, conj, sgn):

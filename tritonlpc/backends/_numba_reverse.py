@@ -16,7 +16,7 @@ from __future__ import annotations
 import numpy as np
 from numba import prange
 
-from ._numba_frames import at, order, put, put2
+from ._numba_frames import at, gadd, gflush, interval, line, on_line, order, put, weight
 from ._numba_scale import STEP, affine_scaled, renorm, renorm_one
 from ._numba_support import coef, jit, jit_twins
 
@@ -93,21 +93,60 @@ def _zi_step(a, lam, gzi, b, conj, sgn):
 
 
 # --------------------------------------------------------------------------- rows, orders 1 and 2
+# Interval by interval, down in time (:mod:`._numba_frames`; per-sample ``a``: one interval).
+# Step ``n`` reads row ``n + 1``: an interval's top step reads the next interval's first frame (or,
+# at ``T - 1``, nothing) through ``at``, the others the interval's line at weight ``r + 1``; the
+# frames' gradient is summed in registers. Order 1 runs the top step apart (its ``grad_A`` through
+# :func:`_interval_grads`), order 2 selects its coefficients in the loop (see there).
+@jit
+def _interval_grads(a, y, zi, u, ga, b, base, rt, rb, sgn):
+    """``grad_A[b, n, j] = -u[n] conj(y[n-1-j])`` for ``n = base + r``, ``rt >= r >= rb``, summed
+    to the frames (:func:`gadd`, :func:`gflush`) or stored per sample."""
+    zero = np.zeros(1, u.dtype)[0]
+    for j in range(order(a)):
+        e = (zero, zero)
+        for r in range(rt, rb - 1, -1):
+            n = base + r
+            k = n - 1 - j
+            prev = y[b, k] if k >= 0 else zi[b, -k - 1]
+            e = gadd(ga, e, b, n, j, -sgn * u[b, n] * prev.conjugate(), weight(a, r))
+        gflush(ga, e, b, base, j)
+
+
 @jit
 def _pair_m1(g, a, y, zi, u, ga, gzi, b0, b1, need_a, need_zi, conj, sgn):
     """Two rows of order 1 together (``b1 == b0``: one row); fused grad_a and grad_zi."""
     T = g.shape[1]
     zero = np.zeros(1, u.dtype)[0]
     s0 = s1 = zero
-    for n in range(T - 1, -1, -1):
-        s0 = g[b0, n] - _coef_next(a, b0, n, 0, T, conj, sgn, zero) * s0
-        s1 = g[b1, n] - _coef_next(a, b1, n, 0, T, conj, sgn, zero) * s1
-        u[b0, n] = s0
-        u[b1, n] = s1
+    top = T - 1
+    while top >= 0:
+        base, rt, rb, _ = interval(a, top, 0, T)
+        s0 = g[b0, top] - _coef_next(a, b0, top, 0, T, conj, sgn, zero) * s0
+        s1 = g[b1, top] - _coef_next(a, b1, top, 0, T, conj, sgn, zero) * s1
+        u[b0, top] = s0
+        u[b1, top] = s1
+        c0, c1 = line(a, b0, base, 0), line(a, b1, base, 0)
+        e0 = e1 = (zero, zero)  # frame-gradient sums of the interval
+        for r in range(rt - 1, rb - 1, -1):
+            n, w = base + r, weight(a, r + 1)
+            s0 = g[b0, n] - coef(on_line(c0, a, b0, n + 1, 0, w), conj, sgn) * s0
+            s1 = g[b1, n] - coef(on_line(c1, a, b1, n + 1, 0, w), conj, sgn) * s1
+            u[b0, n] = s0
+            u[b1, n] = s1
+            if need_a:
+                p0 = y[b0, n - 1] if n > 0 else zi[b0, 0]
+                p1 = y[b1, n - 1] if n > 0 else zi[b1, 0]
+                w = weight(a, r)
+                e0 = gadd(ga, e0, b0, n, 0, -sgn * s0 * p0.conjugate(), w)
+                e1 = gadd(ga, e1, b1, n, 0, -sgn * s1 * p1.conjugate(), w)
         if need_a:
-            p0 = y[b0, n - 1] if n > 0 else zi[b0, 0]
-            p1 = y[b1, n - 1] if n > 0 else zi[b1, 0]
-            put2(ga, b0, b1, n, 0, -sgn * s0 * p0.conjugate(), -sgn * s1 * p1.conjugate())
+            gflush(ga, e0, b0, base, 0)
+            _interval_grads(a, y, zi, u, ga, b0, base, rt, rt, sgn)
+            if b1 != b0:
+                gflush(ga, e1, b1, base, 0)
+                _interval_grads(a, y, zi, u, ga, b1, base, rt, rt, sgn)
+        top = base + rb - 1
     if need_zi and T > 0:
         gzi[b0, 0] = -coef(at(a, b0, 0, 0), conj, sgn) * s0
         gzi[b1, 0] = -coef(at(a, b1, 0, 0), conj, sgn) * s1
@@ -116,35 +155,61 @@ def _pair_m1(g, a, y, zi, u, ga, gzi, b0, b1, need_a, need_zi, conj, sgn):
 @jit
 def _pair_m2(g, a, y, zi, u, ga, gzi, b0, b1, need_a, need_zi, conj, sgn):
     """Two rows of order 2 together, lambda in registers (``b1 == b0``: one row); fused
-    grad_a and grad_zi."""
+    grad_a and grad_zi. The top step is not peeled here but selected in the loop: peeled, the
+    multiply-adds came out fused differently with and without need_a (u differed in the last
+    bit, float64)."""
     T = g.shape[1]
-    l0a = np.zeros(1, u.dtype)[0]  # lambda_0, lambda_1 of row b0 (l*b: row b1)
-    l1a = l0a
-    l0b = l0a
-    l1b = l0a
-    for n in range(T - 1, -1, -1):
-        # the last step apart, not through _coef_next: with the zero coefficient selected in
-        # the loop, u came out different in the last bit with and without need_a (float64)
-        if n + 1 < T:
+    zero = np.zeros(1, u.dtype)[0]
+    l0a = l1a = l0b = l1b = zero  # lambda_0, lambda_1 of row b0 (l*b: row b1)
+    top = T - 1
+    while top >= 0:
+        base, rt, rb, _ = interval(a, top, 0, T)
+        # the top step's coefficients: row top + 1, the next interval's first frame
+        t0a = _coef_next(a, b0, top, 0, T, conj, sgn, zero)
+        t1a = _coef_next(a, b0, top, 1, T, conj, sgn, zero)
+        t0b = _coef_next(a, b1, top, 0, T, conj, sgn, zero)
+        t1b = _coef_next(a, b1, top, 1, T, conj, sgn, zero)
+        c0a, c1a = line(a, b0, base, 0), line(a, b0, base, 1)
+        c0b, c1b = line(a, b1, base, 0), line(a, b1, base, 1)
+        e0a = e1a = e0b = e1b = (zero, zero)  # frame-gradient sums of the interval
+        for r in range(rt, rb - 1, -1):
+            n = base + r
+            w = weight(a, r + 1) if r < rt else weight(a, r)
+            k0a = coef(on_line(c0a, a, b0, n + 1, 0, w), conj, sgn) if r < rt else t0a
+            k1a = coef(on_line(c1a, a, b0, n + 1, 1, w), conj, sgn) if r < rt else t1a
+            k0b = coef(on_line(c0b, a, b1, n + 1, 0, w), conj, sgn) if r < rt else t0b
+            k1b = coef(on_line(c1b, a, b1, n + 1, 1, w), conj, sgn) if r < rt else t1b
             ua, ub = l0a, l0b
-            l0a = g[b0, n] + l1a - coef(at(a, b0, n + 1, 0), conj, sgn) * ua
-            l1a = -coef(at(a, b0, n + 1, 1), conj, sgn) * ua
-            l0b = g[b1, n] + l1b - coef(at(a, b1, n + 1, 0), conj, sgn) * ub
-            l1b = -coef(at(a, b1, n + 1, 1), conj, sgn) * ub
-        else:
-            l0a = g[b0, n] + l0a
-            l0b = g[b1, n] + l0b
-        u[b0, n] = l0a
-        u[b1, n] = l0b
+            if n + 1 < T:
+                l0a = g[b0, n] + l1a - k0a * ua
+                l1a = -k1a * ua
+                l0b = g[b1, n] + l1b - k0b * ub
+                l1b = -k1b * ub
+            else:  # lambda[T] = 0: the last step only adds g (apart, not a zero coefficient: with
+                # one, u came out different in the last bit with and without need_a, float64)
+                l0a = g[b0, n] + l0a
+                l0b = g[b1, n] + l0b
+            u[b0, n] = l0a
+            u[b1, n] = l0b
+            if need_a:
+                if n >= 2:
+                    p0, q0, p1, q1 = y[b0, n - 1], y[b0, n - 2], y[b1, n - 1], y[b1, n - 2]
+                elif n == 1:
+                    p0, q0, p1, q1 = y[b0, 0], zi[b0, 0], y[b1, 0], zi[b1, 0]
+                else:
+                    p0, q0, p1, q1 = zi[b0, 0], zi[b0, 1], zi[b1, 0], zi[b1, 1]
+                w = weight(a, r)
+                e0a = gadd(ga, e0a, b0, n, 0, -sgn * l0a * p0.conjugate(), w)
+                e1a = gadd(ga, e1a, b0, n, 1, -sgn * l0a * q0.conjugate(), w)
+                e0b = gadd(ga, e0b, b1, n, 0, -sgn * l0b * p1.conjugate(), w)
+                e1b = gadd(ga, e1b, b1, n, 1, -sgn * l0b * q1.conjugate(), w)
         if need_a:
-            if n >= 2:
-                p0, q0, p1, q1 = y[b0, n - 1], y[b0, n - 2], y[b1, n - 1], y[b1, n - 2]
-            elif n == 1:
-                p0, q0, p1, q1 = y[b0, 0], zi[b0, 0], y[b1, 0], zi[b1, 0]
-            else:
-                p0, q0, p1, q1 = zi[b0, 0], zi[b0, 1], zi[b1, 0], zi[b1, 1]
-            put2(ga, b0, b1, n, 0, -sgn * l0a * p0.conjugate(), -sgn * l0b * p1.conjugate())
-            put2(ga, b0, b1, n, 1, -sgn * l0a * q0.conjugate(), -sgn * l0b * q1.conjugate())
+            gflush(ga, e0a, b0, base, 0)
+            gflush(ga, e1a, b0, base, 1)
+            if b1 != b0:
+                gflush(ga, e0b, b1, base, 0)
+                gflush(ga, e1b, b1, base, 1)
+        top = base + rb - 1
     if need_zi and T > 0:
         gzi[b0, 0] = l1a - coef(at(a, b0, 0, 0), conj, sgn) * l0a
         gzi[b0, 1] = -coef(at(a, b0, 0, 1), conj, sgn) * l0a

@@ -1,7 +1,9 @@
 """Numba plumbing shared by the CPU kernels: where compiled code is cached, and when a
 ``parallel=True`` kernel may run (fork, threads, threading layers).
 
-**On-disk cache.** :func:`jit` compiles like ``njit(cache=True)`` and caches where Numba can
+**On-disk cache.** :func:`jit` compiles like ``njit(cache=True)`` (a cached kernel is stale
+once any kernel module changed, not only its own file: it includes helpers from the others) and
+caches where Numba can
 (``NUMBA_CACHE_DIR`` if set, else the package's ``__pycache__``, else Numba's user-wide cache
 directory, ``$XDG_CACHE_HOME/numba`` or ``~/.cache/numba``). When none of these is writable
 (a read-only system or container install without a writable home), it caches in
@@ -29,7 +31,7 @@ import stat
 import tempfile
 import threading
 import types
-from typing import Any, Callable, Dict, Literal, Optional, Tuple
+from typing import Any, Callable, Dict, List, Literal, Optional, Tuple
 
 import numba
 import numpy as np
@@ -67,7 +69,30 @@ def _private_tmp_dir() -> Optional[str]:
     return path
 
 
-class _TmpDirLocator(caching.UserProvidedCacheLocator):
+def _kernel_sources_stamp() -> Tuple[Tuple[str, int, int], ...]:
+    """``(name, size, mtime)`` of every kernel module (``backends/_numba_*.py``). A compiled kernel
+    includes the helpers it calls from other modules, while Numba's index only checks the kernel's
+    own file: a cached kernel is fresh only while every kernel module is unchanged."""
+    here = os.path.dirname(os.path.abspath(__file__))
+    stamp = []
+    for name in sorted(os.listdir(here)):
+        if name.startswith("_numba_") and name.endswith(".py"):
+            st = os.stat(os.path.join(here, name))
+            stamp.append((name, st.st_size, st.st_mtime_ns))
+    return tuple(stamp)
+
+
+_SOURCES_STAMP = _kernel_sources_stamp()
+
+
+class _StampedLocator:
+    """A cache locator mixin: the source stamp is the kernel's own file's and every kernel module's."""
+
+    def get_source_stamp(self) -> Any:
+        return (super().get_source_stamp(), _SOURCES_STAMP)  # type: ignore[misc]
+
+
+class _TmpDirLocator(_StampedLocator, caching.UserProvidedCacheLocator):
     """Like ``NUMBA_CACHE_DIR``, with the private temp directory as the root."""
 
     def __init__(self, py_func: Callable, py_file: str):
@@ -79,6 +104,18 @@ class _TmpDirLocator(caching.UserProvidedCacheLocator):
         if _TMP_ROOT is None:
             return None
         return super(caching.UserProvidedCacheLocator, cls).from_function(py_func, py_file)
+
+
+class _StampedImpl(caching.CompileResultCacheImpl):
+    """Numba's own locators (in order), stamped with every kernel module."""
+
+    _locator_classes: List[Any] = [
+        type(f"Stamped{c.__name__}", (_StampedLocator, c), {}) for c in caching.CompileResultCacheImpl._locator_classes
+    ]
+
+
+class _StampedCache(caching.FunctionCache):
+    _impl_class = _StampedImpl
 
 
 class _TmpDirImpl(caching.CompileResultCacheImpl):
@@ -95,7 +132,7 @@ _TMP_ROOT: Optional[str] = None
 def _enable_cache(dispatcher: Any) -> None:
     global _TMP_ROOT
     try:
-        dispatcher.enable_caching()  # Numba's own locators
+        dispatcher._cache = _StampedCache(dispatcher.py_func)  # Numba's own locators, stamped
         return
     except RuntimeError:  # "cannot cache function ...: no locator available"
         pass

@@ -15,7 +15,9 @@ complex arithmetic in the kernel, float16/bfloat16 are loaded natively and accum
 float32, float64/complex128 in float64. No atomics (identical bits run to run), no host
 synchronisation (CUDA-graph capturable), launches on the tensors' device and torch's current
 stream. Scratch per call in three-phase: ``B C (M^2 + M)`` values for the chunk maps and
-``B C M`` start states.
+``B C M`` start states. Control frames (``hop``, :mod:`.frames`) are interpolated in registers where
+the kernels load ``a``, and the backward reduces ``dL/da`` to the frames (interval sums per tile or
+chunk, then per frame in a fixed order): no `(B, T, M)` tensor either way.
 
 Half precision error (measured against float64 on the same rounded inputs, see
 ``tests/test_triton_backend.py``): relative L2 about 3.5e-3 for bfloat16 and 3e-4 for
@@ -32,6 +34,7 @@ from typing import Any, ContextManager
 import torch
 
 from ..base import AdjointCall, Backend, SliceMap
+from .frames import frames_grad
 from .launch import Call, Phases, coefficients, is_recording, real, run
 from .plan import Plan, plan, plan_summary
 from .smooth import smooth
@@ -79,6 +82,7 @@ class TritonBackend(Backend):
 
     name = "triton"
     supports_half = True
+    supports_hop = True
 
     def check_device(self, t: torch.Tensor) -> None:
         if t.device.type != "cuda" and not _interpreted() and not is_recording():
@@ -88,26 +92,33 @@ class TritonBackend(Backend):
         self, x: torch.Tensor, a: torch.Tensor, zi: torch.Tensor, y: torch.Tensor, conj_a: bool, neg_a: bool,
         **knobs: Any,
     ) -> None:  # fmt: skip
-        B, T, M = a.shape
+        (B, T), M, hop = x.shape, a.shape[2], knobs.pop("hop", None)
         p = plan(B, T, M, x.dtype, **_device_knobs(x), **knobs)
         ar, sign, conj = coefficients(a, conj_a, neg_a)
-        call = Call(p, False, real(x), ar, real(y), sign, conj, x.is_complex(), start=real(zi))
+        call = Call(p, False, real(x), ar, real(y), sign, conj, x.is_complex(), start=real(zi), hop=hop or 0)
         with _on_device(x):
             run(call, TILE if p.path == "tile" else WALK)
 
     def _adjoint(self, c: AdjointCall, **knobs: Any) -> None:
         g, a, y, zi, u, grad_a, grad_zi, conj_a, neg_a = c
-        B, T, M = a.shape
-        p = plan(B, T, M, g.dtype, **_device_knobs(g), reverse=True, **knobs)
+        (B, T), M, hop = g.shape, a.shape[2], knobs.pop("hop", None)
+        p = plan(B, T, M, g.dtype, **_device_knobs(g), reverse=True, hop=hop, **knobs)
         ar, sign, conj = coefficients(a, conj_a, neg_a)
         need_a = grad_a is not None  # then Backend.backward checked that y and zi are given
         call = Call(
             p, True, real(g), ar, real(u), sign, conj, g.is_complex(),
             y=real(y) if need_a and y is not None else None, zi=real(zi) if need_a and zi is not None else None,
             ga=real(grad_a) if grad_a is not None else None, gz=real(grad_zi) if grad_zi is not None else None,
+            hop=hop or 0,
         )  # fmt: skip
+        part = None
+        if hop and grad_a is not None:  # the kernels write interval sums, reduced to the frames after
+            _, _, units, slots = call.frame_layout()
+            call.ga = part = call.scratch(B, units, slots, 2, M * call.W)
         with _on_device(g):
             run(call, TILE if p.path == "tile" else WALK)
+            if part is not None and grad_a is not None:
+                frames_grad(call, part, real(grad_a))
 
     def _smooth(
         self, f: torch.Tensor, at: torch.Tensor, rt: torch.Tensor, zi: torch.Tensor, g: torch.Tensor, zeta: torch.Tensor

@@ -17,7 +17,7 @@ from typing import Any, Callable, Iterator, List, NamedTuple, Optional, Tuple
 import torch
 import triton.language as tl
 
-from .plan import Plan
+from .plan import Plan, frame_slots
 
 __all__ = ["Launch", "launch", "recording", "is_recording", "Call", "Phases", "run", "real", "coefficients"]
 
@@ -104,7 +104,9 @@ class Call:
     ``v`` is the input (``x`` forward, ``g`` adjoint) and ``o`` the output (``y`` / ``u``), real
     views; ``start`` the state before the first sample in processing order (``zi`` forward,
     ``None``: zeros); adjoint only: ``y``/``zi`` (for ``grad_a``), ``ga``/``gz`` (outputs or
-    ``None``). ``a`` is the coefficients as stored (:func:`coefficients`).
+    ``None``). ``a`` is the coefficients as stored (:func:`coefficients`): per sample ``(B, T, M)``,
+    or control frames ``(B, F, M)`` every ``hop`` samples (``hop > 0``; then ``ga`` is the interval
+    sums' scratch of :meth:`frame_layout`, :mod:`.frames`).
     """
 
     plan: Plan
@@ -120,6 +122,7 @@ class Call:
     zi: Optional[torch.Tensor] = None
     ga: Optional[torch.Tensor] = None
     gz: Optional[torch.Tensor] = None
+    hop: int = 0
 
     @property
     def B(self) -> int:
@@ -127,7 +130,7 @@ class Call:
 
     @property
     def T(self) -> int:
-        return self.a.shape[1]
+        return self.v.shape[1]
 
     @property
     def M(self) -> int:
@@ -160,8 +163,18 @@ class Call:
         return dict(
             v_ptr=self.v, a_ptr=self.a, svb=self.v.stride(0), svt=self.v.stride(1), sab=self.a.stride(0),
             sat=self.a.stride(1), sam=self.a.stride(2), T=self.T, sign=self.sign, conj=self.conj, M=self.M,
-            CPLX=self.cplx, CDT=self.cdt,
+            CPLX=self.cplx, CDT=self.cdt, HOP=self.hop,
         )  # fmt: skip
+
+    def frame_layout(self) -> Tuple[int, int, int, int]:
+        """``(base, unit, units, slots)`` of the frames' interval sums ``(B, units, slots, 2, M W)``
+        (:mod:`.frames`): unit ``u`` of a row covers samples ``[max(base + u unit, 0), base + (u +
+        1) unit)`` (tiles from 0; reverse walk chunks end at ``T``) and touches at most ``slots``
+        intervals. ``slots`` is 0 without ``hop``."""
+        p = self.plan
+        if p.path == "tile":
+            return 0, p.block_t, -(-self.T // p.block_t), frame_slots(p.block_t, self.hop)
+        return self.T - p.n_chunks * p.chunk_len, p.chunk_len, p.n_chunks, frame_slots(p.chunk_len, self.hop, False)
 
     def adjoint_outputs(self) -> dict:
         """The keywords of the adjoint pass kernels beyond :meth:`common` and the start states."""

@@ -47,6 +47,7 @@ __all__ = [
     "next_pow2",
     "walk_summary_warps",
     "walk_carry_geometry",
+    "frame_slots",
 ]
 
 SCHEDULES = ("single", "three-phase")
@@ -151,6 +152,7 @@ def plan(
     chunk_len: Optional[int] = None,
     lanes: Optional[int] = None,
     reverse: bool = False,
+    hop: Optional[int] = None,
     tile_walk: bool = False,
 ) -> Plan:
     """The launch plan for a call with ``x (B, T)``, ``a (B, T, M)`` of ``dtype`` (pure).
@@ -166,6 +168,10 @@ def plan(
         chunk_len: force three-phase with chunks of this many samples (tile path: a multiple of
             the tile length).
         lanes: walk path: the chunks per program (a power of two).
+        hop: control frames every ``hop`` samples; the tile path then keeps a thread's samples
+            within two intervals (``steps <= hop``), and the reverse a tile within a few (at most
+            ``4 hop`` samples) and, unless ``block_t`` is given, at most 8 samples a thread
+            (registers for the frames' interval sums, :mod:`.frames`).
         tile_walk: tile path: sweep every tile row by row in the pass kernels (the fallback of
             a tile whose scan overflowed; for tests).
 
@@ -188,7 +194,7 @@ def plan(
     if not isinstance(tile_walk, bool):
         raise TypeError(f"tile_walk must be a bool, got {type(tile_walk).__name__}")
     if (M, _dtype_class(dtype)) in TILE_CONFIG:
-        p = _plan_tile(B, T, M, dtype, sm_count, interpreted, schedule, block_t, steps, chunk_len, reverse)
+        p = _plan_tile(B, T, M, dtype, sm_count, interpreted, schedule, block_t, steps, chunk_len, reverse, hop)
         return dataclasses.replace(p, tile_walk=tile_walk)
     return _plan_walk(B, T, M, dtype, sm_count, interpreted, schedule, chunk_len, lanes)
 
@@ -225,7 +231,9 @@ def _carry_geometry(n_chunks: int, block_t: int, K: int, interpreted: bool, wide
     return block_c, max(1, min(4, block_c // 32))
 
 
-def _plan_tile(B, T, M, dtype, sm_count, interpreted, schedule, block_t, steps_knob, chunk_len, reverse) -> Plan:
+def _plan_tile(
+    B, T, M, dtype, sm_count, interpreted, schedule, block_t, steps_knob, chunk_len, reverse, hop
+) -> Plan:  # fmt: skip
     fwd_steps, rev_steps, warps = TILE_CONFIG[(M, _dtype_class(dtype))]
     steps = rev_steps if reverse else fwd_steps
     rows = 32 * warps
@@ -235,6 +243,12 @@ def _plan_tile(B, T, M, dtype, sm_count, interpreted, schedule, block_t, steps_k
     elif interpreted:  # the interpreter scans rows one by one in Python: small tiles
         steps = steps_knob or min(steps, 4)
         rows = 4
+    if hop:  # a thread's samples within two intervals (tile_io.py); a tile's interval sums within a few (frames.py)
+        steps = min(steps, 1 << (hop.bit_length() - 1))
+        if reverse and block_t is None and not interpreted:  # room for the interval sums (16: 255 registers, spills)
+            steps = min(steps, 8)
+        while reverse and rows > 1 and rows * steps > 4 * hop:
+            rows //= 2
     while rows > 1 and rows * steps > max(2, next_pow2(T)):  # no tile (much) longer than the signal
         rows //= 2
     warps = max(1, min(warps, rows // 32))
@@ -296,3 +310,15 @@ def walk_carry_geometry(rows: int, M: int, W: int) -> Tuple[int, int]:
     MP = next_pow2(M)
     n = max(1, min(32, next_pow2(rows), WALK_VALUES // (2 * MP * MP * W)))
     return n, max(1, min(8, n * MP * MP * W // 512))
+
+
+def frame_slots(unit: int, hop: int, aligned: bool = True) -> int:
+    """The most intervals of ``hop`` samples that ``unit`` consecutive samples touch (0 without
+    ``hop``); ``aligned``: units start at multiples of ``unit`` (tiles)."""
+    if not hop:
+        return 0
+    if aligned and unit % hop == 0:
+        return unit // hop
+    if aligned and hop % unit == 0:
+        return 1
+    return (unit - 1) // hop + 2

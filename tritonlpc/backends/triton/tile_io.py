@@ -16,18 +16,19 @@ import triton.language as tl
 
 from .lang import entry, load, load_block, load_steps, push, reverse_groups, unzip
 
-__all__ = ["load_coef_rows", "fwd_tile_inputs", "rev_tile_inputs", "rev_past_outputs"]
+__all__ = ["load_coef_rows", "coef_entries", "fwd_tile_inputs", "rev_tile_inputs", "rev_past_outputs"]
 
 
 @triton.jit
 def load_coef_rows(
     a_ptr, arow, n0, hi, full, sat, sam, sign, conj, M: tl.constexpr, CPLX: tl.constexpr,
-    A_CONTIG: tl.constexpr, CDT: tl.constexpr, R: tl.constexpr, S: tl.constexpr,
+    A_CONTIG: tl.constexpr, CDT: tl.constexpr, R: tl.constexpr, S: tl.constexpr, HOP: tl.constexpr,
 ):  # fmt: skip
     """``A[n0 + j, i] = sign * a`` (conjugated when ``conj == -1``) for ``j < S``, ``i < M``, of
     ``R`` rows (``n0 >= 0``: ``[R]``; zero unless ``n0 + j < hi``; ``full``: a scalar, every one
     is): per sample one ``[R, M]`` block (a row's coefficients are adjacent: vector loads).
-    Flat tuple, entry ``j * M + i``."""
+    Flat tuple, entry ``j * M + i``. ``HOP > 0``: ``a`` holds control frames; returns the rows'
+    frames instead (:func:`_frame_pairs`; :func:`coef_entries` gives the entries)."""
     W: tl.constexpr = 2 if CPLX else 1
     MP: tl.constexpr = 4 if M == 3 else M
     k = tl.arange(0, MP * W)
@@ -42,39 +43,134 @@ def load_coef_rows(
             koff = k * sam
         row = arow + n0.to(tl.int64) * sat
         step = sat
+    if HOP > 0:
+        out = _frame_pairs(a_ptr + koff[None, :], arow, n0, 0, hi, step, (k < M * W)[None, :], M, CPLX, CDT, R, S, HOP)
+    else:
+        out = ()
+        for j in tl.static_range(S):
+            ptrs = a_ptr + (row + j * step)[:, None] + koff[None, :]
+            m = (n0 + j < hi)[:, None] & (k < M * W)[None, :]
+            if MP == M:
+                t = load_block(ptrs, m, full).to(CDT)
+            else:  # padded to 4 entries: the mask stays
+                t = tl.load(ptrs, mask=m, other=0.0).to(CDT)
+            cols = unzip(t, MP * W, R)
+            for i in tl.static_range(M):
+                if CPLX:
+                    out = out + (cols[2 * i] * sign, cols[2 * i + 1] * (sign * conj))
+                else:
+                    out = out + (cols[i] * sign,)
+    return out
+
+
+@triton.jit
+def _entries(c0, cd, w, sign, conj, M: tl.constexpr, CPLX: tl.constexpr):
+    """The ``M`` entries ``sign (c0 + w cd)`` (conjugated when ``conj == -1``) of columns ``c0``, ``cd``."""
     out = ()
-    for j in tl.static_range(S):
-        ptrs = a_ptr + (row + j * step)[:, None] + koff[None, :]
-        m = (n0 + j < hi)[:, None] & (k < M * W)[None, :]
-        if MP == M:
-            t = load_block(ptrs, m, full).to(CDT)
-        else:  # padded to 4 entries: the mask stays
-            t = tl.load(ptrs, mask=m, other=0.0).to(CDT)
-        cols = unzip(t, MP * W, R)
-        for i in tl.static_range(M):
-            if CPLX:
-                out = out + (cols[2 * i] * sign, cols[2 * i + 1] * (sign * conj))
-            else:
-                out = out + (cols[i] * sign,)
+    for i in tl.static_range(M):
+        if CPLX:
+            out = out + ((c0[2 * i] + w * cd[2 * i]) * sign, (c0[2 * i + 1] + w * cd[2 * i + 1]) * (sign * conj))
+        else:
+            out = out + ((c0[i] + w * cd[i]) * sign,)
+    return out
+
+
+@triton.jit
+def _pick(sel, a, b):
+    """``where(sel, a, b)`` entry by entry of two tuples."""
+    out = ()
+    for k in tl.static_range(len(a)):
+        out = out + (tl.where(sel, a[k], b[k]),)
+    return out
+
+
+@triton.jit
+def _frame_pairs(
+    cols, arow, n0, lo_lim, hi_lim, step, kmask, M: tl.constexpr, CPLX: tl.constexpr, CDT: tl.constexpr,
+    R: tl.constexpr, S: tl.constexpr, HOP: tl.constexpr,
+):  # fmt: skip
+    """:func:`load_coef_rows` from control frames (frame ``f`` at ``cols + arow + f step``, its
+    entries at ``cols``' columns where ``kmask``; ``S <= HOP``): a row's samples lie in interval
+    ``j = n0 // HOP`` (the last may be frame ``j + 1`` itself, ``w = 1``, when ``HOP`` is a
+    multiple of ``S``) or reach into the next, so two or three frames a row are loaded once (where
+    any of its samples is valid). Returns ``(n0 - j HOP, f_j, f_{j+1} - f_j[, f_{j+1},
+    f_{j+2} - f_{j+1}])`` (columns), what :func:`coef_entries` interpolates."""
+    MP: tl.constexpr = 4 if M == 3 else M
+    W: tl.constexpr = 2 if CPLX else 1
+    j = n0 // HOP  # n0 >= 0
+    ok = ((n0 + S > lo_lim) & (n0 < hi_lim))[:, None] & kmask
+    p = cols + (arow + j * step)[:, None]
+    c0 = tl.load(p, mask=ok, other=0.0).to(CDT)
+    c1 = tl.load(p + step, mask=ok, other=0.0).to(CDT)
+    r0 = n0 - j * HOP
+    out = (r0,) + unzip(c0, MP * W, R) + unzip(c1 - c0, MP * W, R)
+    if HOP % S != 0:
+        c2 = tl.load(p + 2 * step, mask=ok & (n0 + HOP - r0 < hi_lim)[:, None], other=0.0).to(CDT)
+        out = out + unzip(c1, MP * W, R) + unzip(c2 - c1, MP * W, R)
+    return out
+
+
+@triton.jit
+def _columns(t, first: tl.constexpr, K: tl.constexpr):
+    """``t[first : first + K]``."""
+    out = ()
+    for k in tl.static_range(K):
+        out = out + (t[first + k],)
+    return out
+
+
+@triton.jit
+def coef_entries(
+    A, sign, conj, REV: tl.constexpr, M: tl.constexpr, CPLX: tl.constexpr, CDT: tl.constexpr, S: tl.constexpr,
+    HOP: tl.constexpr,
+):  # fmt: skip
+    """The coefficient entries of a tile (flat tuple, entry ``j * M + i``; processing order): ``A``
+    itself for per-sample coefficients (``HOP == 0``), else ``A[n0 + k] = sign (f_j + w d)`` (``w = (r0 + k) / HOP``,
+    or from frame ``j + 1`` past the interval) from the rows' frames (:func:`_frame_pairs`),
+    reversed for a reverse tile (``REV``). Tile kernels carry a tile's frames from its loads to
+    here: ``2 M`` (or ``4 M``) values a row instead of ``S M``."""
+    if HOP == 0:
+        out = A
+    else:
+        W: tl.constexpr = 2 if CPLX else 1
+        K: tl.constexpr = (4 if M == 3 else M) * W
+        inv = 1.0 / tl.full((), HOP, CDT)
+        r0 = A[0]
+        lo = _columns(A, 1, K)
+        d = _columns(A, 1 + K, K)
+        out = ()
+        if HOP % S == 0:
+            for k in tl.static_range(S):
+                out = out + _entries(lo, d, (r0 + k).to(CDT) * inv, sign, conj, M, CPLX)
+        else:
+            nb = HOP - r0  # the row's first sample in interval j + 1
+            lo1 = _columns(A, 1 + 2 * K, K)
+            d1 = _columns(A, 1 + 3 * K, K)
+            for k in tl.static_range(S):
+                nxt = k >= nb
+                w = tl.where(nxt, k - nb, r0 + k).to(CDT) * inv
+                out = out + _entries(_pick(nxt, lo1, lo), _pick(nxt, d1, d), w, sign, conj, M, CPLX)
+        if REV:
+            out = reverse_groups(out, S, M * W)
     return out
 
 
 @triton.jit
 def fwd_tile_inputs(
     x_ptr, a_ptr, xrow, arow, n0, hi, full, sxt, sat, sam, sign, conj, M: tl.constexpr, CPLX: tl.constexpr,
-    A_CONTIG: tl.constexpr, CDT: tl.constexpr, R: tl.constexpr, S: tl.constexpr,
+    A_CONTIG: tl.constexpr, CDT: tl.constexpr, R: tl.constexpr, S: tl.constexpr, HOP: tl.constexpr,
 ):  # fmt: skip
     """A tile's inputs: row ``r`` holds samples ``n0[r] + j``, ``j < S`` (those ``< hi``; ``full``:
     a scalar, every one is)."""
     X = load_steps(x_ptr, xrow + n0.to(tl.int64) * sxt, sxt, n0, 0, hi, full, CPLX, CDT, R, S)
-    A = load_coef_rows(a_ptr, arow, n0, hi, full, sat, sam, sign, conj, M, CPLX, A_CONTIG, CDT, R, S)
+    A = load_coef_rows(a_ptr, arow, n0, hi, full, sat, sam, sign, conj, M, CPLX, A_CONTIG, CDT, R, S, HOP)
     return X, A
 
 
 @triton.jit
 def rev_tile_inputs(
     g_ptr, a_ptr, grow, arow, lo, T, full, sgt, sat, sam, sign, conj, M: tl.constexpr, CPLX: tl.constexpr,
-    A_CONTIG: tl.constexpr, CDT: tl.constexpr, R: tl.constexpr, S: tl.constexpr,
+    A_CONTIG: tl.constexpr, CDT: tl.constexpr, R: tl.constexpr, S: tl.constexpr, HOP: tl.constexpr,
 ):  # fmt: skip
     """A reverse tile's inputs in processing (descending) order: row ``r`` holds samples
     ``lo[r] + S - 1 - j``, ``j < S`` (loaded ascending; those in ``[0, T)``), and coefficient rows
@@ -82,8 +178,10 @@ def rev_tile_inputs(
     ``lo`` at or beyond ``T`` (no tile) loads nothing."""
     W: tl.constexpr = 2 if CPLX else 1
     G = load_steps(g_ptr, grow + lo.to(tl.int64) * sgt, sgt, lo, 0, T, full, CPLX, CDT, R, S)
-    A = load_coef_rows(a_ptr, arow, lo + 1, T, full, sat, sam, sign, conj, M, CPLX, A_CONTIG, CDT, R, S)
-    return reverse_groups(G, S, W), reverse_groups(A, S, M * W)
+    A = load_coef_rows(a_ptr, arow, lo + 1, T, full, sat, sam, sign, conj, M, CPLX, A_CONTIG, CDT, R, S, HOP)
+    if HOP == 0:
+        A = reverse_groups(A, S, M * W)
+    return reverse_groups(G, S, W), A
 
 
 @triton.jit

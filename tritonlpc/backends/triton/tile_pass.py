@@ -31,9 +31,10 @@ import torch
 import triton
 import triton.language as tl
 
+from .frames import tile_frame_sums
 from .lang import entry, load_state, mul, push, reverse_groups, signed, store_entries, store_state, store_steps
 from .launch import Call, launch
-from .tile_io import fwd_tile_inputs, rev_past_outputs, rev_tile_inputs
+from .tile_io import coef_entries, fwd_tile_inputs, rev_past_outputs, rev_tile_inputs
 from .tile_scan import adjoint_step, all_finite, fold_map, pick, previous_rows, row_map, run_fwd, run_rev, scan, states
 
 __all__ = ["tile_fwd_pass_kernel", "tile_rev_pass_kernel", "tile_pass"]
@@ -71,7 +72,7 @@ def _program_chunk(
 def tile_fwd_pass_kernel(
     v_ptr, a_ptr, s_ptr, o_ptr, svb, svt, sab, sat, sam, ssb, ssc, ssm, sob, T, n_tiles, tiles_per_chunk, sign,
     conj, M: tl.constexpr, CPLX: tl.constexpr, A_CONTIG: tl.constexpr, CDT: tl.constexpr, ROWS: tl.constexpr,
-    STEPS: tl.constexpr, WALK: tl.constexpr, ONE_TILE: tl.constexpr,
+    STEPS: tl.constexpr, WALK: tl.constexpr, HOP: tl.constexpr, ONE_TILE: tl.constexpr,
 ):  # fmt: skip
     """``y`` (``o``) of the tiles of chunk ``c = program_id(1)`` of row ``b = program_id(0)`` from
     ``x`` (``v``) and the chunk's start state ``s[b, c, :]`` (zeros if ``s_ptr`` is None).
@@ -89,7 +90,7 @@ def tile_fwd_pass_kernel(
     n0 = q * BT + r * STEPS
     X, A = fwd_tile_inputs(
         v_ptr, a_ptr, vrow, arow, n0, T, q * BT + BT <= T, svt, sat, sam, sign, conj, M, CPLX, A_CONTIG, CDT, ROWS,
-        STEPS,
+        STEPS, HOP,
     )  # fmt: skip
     while q < q_end:
         n1 = n0 + BT
@@ -99,12 +100,13 @@ def tile_fwd_pass_kernel(
             hi = tl.where(q + 1 < q_end, T, 0)
             X1, A1 = fwd_tile_inputs(
                 v_ptr, a_ptr, vrow, arow, n1, hi, q * BT + 2 * BT <= hi, svt, sat, sam, sign, conj, M, CPLX, A_CONTIG,
-                CDT, ROWS, STEPS,
+                CDT, ROWS, STEPS, HOP,
             )  # fmt: skip
-        ends = _tile_end_states(X, A, s, r, False, M, CPLX, STEPS)
-        sweep, sweeps, s1, ys = 0, ROWS if WALK else 1, s, X
+        Av = coef_entries(A, sign, conj, False, M, CPLX, CDT, STEPS, HOP)  # A itself unless frames
+        ends = _tile_end_states(X, Av, s, r, False, M, CPLX, STEPS)
+        sweep, sweeps, s1, ys = 0, ROWS if WALK else 1, s, X  # ys = X: its shapes (the loop runs)
         while sweep < sweeps:  # once, unless a state is not finite (see the module docstring)
-            ys, ends = run_fwd(X, A, previous_rows(ends, r, s), M, CPLX, STEPS)
+            ys, ends = run_fwd(X, Av, previous_rows(ends, r, s), M, CPLX, STEPS)
             s1 = pick(ends, r == ROWS - 1)
             sweeps = tl.where(all_finite(ends), sweeps, ROWS)
             sweep += 1
@@ -151,15 +153,16 @@ def _grad_zi(gz_ptr, at0, A0, lo, r, b, M: tl.constexpr, CPLX: tl.constexpr, S: 
 def tile_rev_pass_kernel(
     v_ptr, a_ptr, s_ptr, o_ptr, y_ptr, z_ptr, ga_ptr, gz_ptr, svb, svt, sab, sat, sam, ssb, ssc, ssm, sob, syb, syt,
     szb, szm, T, n_tiles, tiles_per_chunk, sign, conj, M: tl.constexpr, CPLX: tl.constexpr, A_CONTIG: tl.constexpr,
-    CDT: tl.constexpr, ROWS: tl.constexpr, STEPS: tl.constexpr, WALK: tl.constexpr, NEED_A: tl.constexpr,
-    NEED_ZI: tl.constexpr, ONE_TILE: tl.constexpr,
+    CDT: tl.constexpr, ROWS: tl.constexpr, STEPS: tl.constexpr, WALK: tl.constexpr, HOP: tl.constexpr,
+    KC: tl.constexpr, NEED_A: tl.constexpr, NEED_ZI: tl.constexpr, ONE_TILE: tl.constexpr,
 ):  # fmt: skip
     """``u`` (``o``) of the tiles of chunk ``c`` of row ``b`` from ``g`` (``v``); chunks in
     processing order: tile ``q`` of the walk is ``[t BT, t BT + BT)``, ``t = n_tiles - 1 - q``,
     in descending time, from ``lam = s[b, c, :]`` (zeros if ``s_ptr`` is None). ``NEED_A``: also
     ``grad_a`` (``y`` through its strides ``syb, syt``, ``zi``); ``NEED_ZI``: ``grad_zi``;
     ``ONE_TILE``: a chunk is one tile (nothing to prefetch). Tiles with a state that is not finite
-    are swept row by row as in the forward (the module docstring)."""
+    are swept row by row as in the forward (the module docstring). ``HOP > 0``: ``a`` holds
+    control frames and ``ga`` receives each tile's ``KC`` interval sums instead (:mod:`.frames`)."""
     W: tl.constexpr = 2 if CPLX else 1
     BT: tl.constexpr = ROWS * STEPS
     b, q, q_end, s, r = _program_chunk(s_ptr, ssb, ssc, ssm, n_tiles, tiles_per_chunk, M, CPLX, CDT, ROWS)
@@ -169,7 +172,7 @@ def tile_rev_pass_kernel(
     lo = (n_tiles - 1 - q) * BT + (ROWS - 1 - r) * STEPS  # each row's lowest sample
     G, A = rev_tile_inputs(
         v_ptr, a_ptr, vrow, arow, lo, T, (n_tiles - q) * BT < T, svt, sat, sam, sign, conj, M, CPLX, A_CONTIG, CDT,
-        ROWS, STEPS,
+        ROWS, STEPS, HOP,
     )  # fmt: skip
     while q < q_end:
         if ONE_TILE:
@@ -178,18 +181,19 @@ def tile_rev_pass_kernel(
             nxt = q + 1 < q_end
             G1, A1 = rev_tile_inputs(
                 v_ptr, a_ptr, vrow, arow, tl.where(nxt, lo - BT, T), T, nxt & ((n_tiles - q - 1) * BT < T), svt, sat,
-                sam, sign, conj, M, CPLX, A_CONTIG, CDT, ROWS, STEPS,
+                sam, sign, conj, M, CPLX, A_CONTIG, CDT, ROWS, STEPS, HOP,
             )  # fmt: skip
         full = (n_tiles - q) * BT <= T
         if NEED_A:  # y is only read: its loads overlap with the scan, ahead of any store of the tile
             Y = rev_past_outputs(y_ptr, z_ptr, b * syb, b * szb, lo, T, full, syt, szm, M, CPLX, CDT, ROWS, STEPS)
-        ends = _tile_end_states(G, A, s, r, True, M, CPLX, STEPS)
+        Av = coef_entries(A, sign, conj, True, M, CPLX, CDT, STEPS, HOP)  # A itself unless frames
+        ends = _tile_end_states(G, Av, s, r, True, M, CPLX, STEPS)
         times = ()
         for jj in tl.static_range(STEPS):
             times = times + (lo + STEPS - 1 - jj,)
-        sweep, sweeps, s1, us = 0, ROWS if WALK else 1, s, G
+        sweep, sweeps, s1, us = 0, ROWS if WALK else 1, s, G  # us = G: its shapes (the loop runs)
         while sweep < sweeps:  # once, unless a state is not finite (see the module docstring)
-            us, ends, at0 = run_rev(G, A, previous_rows(ends, r, s), times, M, CPLX, STEPS)
+            us, ends, at0 = run_rev(G, Av, previous_rows(ends, r, s), times, M, CPLX, STEPS)
             if NEED_ZI:
                 _grad_zi(gz_ptr, at0, A0, lo, r, b, M, CPLX, STEPS)
             s1 = pick(ends, r == ROWS - 1)
@@ -197,7 +201,12 @@ def tile_rev_pass_kernel(
             sweep += 1
         store_steps(o_ptr, orow + lo.to(tl.int64) * W, reverse_groups(us, STEPS, W), lo, 0, T, full, CPLX, ROWS, STEPS)
         if NEED_A:
-            _grad_a(ga_ptr, us, Y, lo, b, T, sign, M, CPLX, ROWS, STEPS)
+            if HOP > 0:
+                tile_frame_sums(
+                    ga_ptr, us, Y, lo, b, n_tiles - 1 - q, n_tiles, sign, M, CPLX, CDT, ROWS, STEPS, HOP, KC
+                )
+            else:
+                _grad_a(ga_ptr, us, Y, lo, b, T, sign, M, CPLX, ROWS, STEPS)
         s = s1
         G = G1
         A = A1
@@ -211,7 +220,7 @@ def tile_pass(call: Call, starts: Optional[torch.Tensor]) -> None:
     p = call.plan
     s, strides = call.pass_starts(starts)
     kernel = tile_rev_pass_kernel if call.reverse else tile_fwd_pass_kernel
-    extra = call.adjoint_outputs() if call.reverse else dict(o_ptr=call.out)
+    extra = dict(call.adjoint_outputs(), KC=call.frame_layout()[3]) if call.reverse else dict(o_ptr=call.out)
     launch(
         kernel,
         (call.B, p.n_chunks),

@@ -20,7 +20,7 @@ import triton.language as tl
 
 from .lang import load_state, store_state
 from .launch import Call, launch
-from .tile_io import fwd_tile_inputs, rev_tile_inputs
+from .tile_io import coef_entries, fwd_tile_inputs, rev_tile_inputs
 from .tile_scaled import fold_scaled, maps_of, renormed, scan_scaled
 from .tile_scan import extend_map, identity_map, pick, states, store_last
 
@@ -56,7 +56,7 @@ def _store_chunk_map(
 def tile_fwd_summary_kernel(
     v_ptr, a_ptr, p_ptr, e_ptr, svb, svt, sab, sat, sam, T, n_chunks, n_tiles, tiles_per_chunk, sign, conj,
     M: tl.constexpr, CPLX: tl.constexpr, A_CONTIG: tl.constexpr, CDT: tl.constexpr, ROWS: tl.constexpr,
-    STEPS: tl.constexpr,
+    STEPS: tl.constexpr, HOP: tl.constexpr,
 ):  # fmt: skip
     """The map of chunk ``c = program_id(1)`` of row ``b = program_id(0)`` (``tiles_per_chunk``
     tiles of ``ROWS * STEPS`` samples, all within ``T``) to ``p[b, c]``: thread ``r`` runs the
@@ -71,8 +71,9 @@ def tile_fwd_summary_kernel(
     while i < tiles_per_chunk:
         X, A = fwd_tile_inputs(
             v_ptr, a_ptr, b * svb, b * sab, n0, T, True, svt, sat, sam, sign, conj, M, CPLX, A_CONTIG, CDT, ROWS,
-            STEPS,
+            STEPS, HOP,
         )  # fmt: skip
+        A = coef_entries(A, sign, conj, False, M, CPLX, CDT, STEPS, HOP)
         m, e = _run_step(m, e, X, A, False, M, CPLX, STEPS)
         n0 += STEPS
         i += 1
@@ -83,7 +84,7 @@ def tile_fwd_summary_kernel(
 def tile_rev_summary_kernel(
     v_ptr, a_ptr, p_ptr, e_ptr, svb, svt, sab, sat, sam, T, n_chunks, n_tiles, tiles_per_chunk, sign, conj,
     M: tl.constexpr, CPLX: tl.constexpr, A_CONTIG: tl.constexpr, CDT: tl.constexpr, ROWS: tl.constexpr,
-    STEPS: tl.constexpr,
+    STEPS: tl.constexpr, HOP: tl.constexpr,
 ):  # fmt: skip
     """The adjoint map of chunk ``c`` of row ``b`` (in processing order: the tiles ``t`` of the pass,
     ``n_tiles - (c + 1) tiles_per_chunk <= t < n_tiles - c tiles_per_chunk``; ``lam`` at its end ->
@@ -102,8 +103,9 @@ def tile_rev_summary_kernel(
     while i < tiles_per_chunk:
         G, A = rev_tile_inputs(
             v_ptr, a_ptr, b * svb, b * sab, lo, T, top < T, svt, sat, sam, sign, conj, M, CPLX, A_CONTIG, CDT, ROWS,
-            STEPS,
+            STEPS, HOP,
         )  # fmt: skip
+        A = coef_entries(A, sign, conj, True, M, CPLX, CDT, STEPS, HOP)
         m, e = _run_step(m, e, G, A, True, M, CPLX, STEPS)
         lo -= STEPS
         i += 1

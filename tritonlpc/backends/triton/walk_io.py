@@ -16,7 +16,7 @@ import triton.language as tl
 
 from .lang import load, load_coef, mul
 
-__all__ = ["lanes", "fwd_step_loads", "rev_step_loads", "past_outputs", "fwd_step", "rev_step"]
+__all__ = ["lanes", "frame_row", "fwd_step_loads", "rev_step_loads", "past_outputs", "fwd_step", "rev_step"]
 
 
 @triton.jit
@@ -28,17 +28,35 @@ def lanes(n_chunks, n_jobs, N: tl.constexpr):
 
 
 @triton.jit
+def frame_row(a_ptr, arow, n, cols, mask, sat, sign, conj, CPLX: tl.constexpr, CDT: tl.constexpr, HOP: tl.constexpr):
+    """``sign * a[n, :]`` (conjugated when ``conj == -1``) interpolated from control frames,
+    ``a[n] = f_j + (n / HOP - j) (f_{j+1} - f_j)``, ``j = n // HOP``, frame ``f`` at ``arow + f sat +
+    cols`` (``(N, MP)`` offsets; zeros where not ``mask``)."""
+    j = tl.maximum(n, 0) // HOP
+    off = (arow + j * sat)[:, None] + cols[None, :]
+    lr, li = load_coef(a_ptr, off, mask, sign, conj, CPLX, CDT)
+    hr, hi = load_coef(a_ptr, off + sat, mask, sign, conj, CPLX, CDT)
+    w = ((n - j * HOP).to(CDT) * (1.0 / tl.full((), HOP, CDT)))[:, None]
+    return lr + w * (hr - lr), li + w * (hi - li)
+
+
+@triton.jit
 def fwd_step_loads(
     x_ptr, a_ptr, xrow, arow, n, tau, valid, sxt, sat, sam, sign, conj,
-    M: tl.constexpr, MP: tl.constexpr, CPLX: tl.constexpr, CDT: tl.constexpr,
+    M: tl.constexpr, MP: tl.constexpr, CPLX: tl.constexpr, CDT: tl.constexpr, HOP: tl.constexpr,
 ):  # fmt: skip
     """``x[n]`` and the coefficient row of sample ``n`` rotated to the slots at local time
     ``tau`` (slot ``p`` holds ``y[n-1-lag]``, ``lag = (tau - 1 - p) mod M``)."""
     p = tl.arange(0, MP)
     lag = (tau + 2 * M - 1 - p) % M
     xr, xi = load(x_ptr, xrow + n * sxt, valid, CPLX, CDT)
-    off = (arow + n * sat)[:, None] + (lag * sam)[None, :]
-    cr, ci = load_coef(a_ptr, off, valid[:, None] & (p < M)[None, :], sign, conj, CPLX, CDT)
+    if HOP > 0:
+        cr, ci = frame_row(
+            a_ptr, arow, n, lag * sam, valid[:, None] & (p < M)[None, :], sat, sign, conj, CPLX, CDT, HOP
+        )
+    else:
+        off = (arow + n * sat)[:, None] + (lag * sam)[None, :]
+        cr, ci = load_coef(a_ptr, off, valid[:, None] & (p < M)[None, :], sign, conj, CPLX, CDT)
     return xr, xi, cr, ci
 
 
@@ -59,15 +77,19 @@ def fwd_step(Fr, Fi, xr, xi, cr, ci, tau, MP: tl.constexpr, M: tl.constexpr, CPL
 @triton.jit
 def rev_step_loads(
     g_ptr, a_ptr, grow, arow, n, tau, valid, cvalid, sgt, sat, sam, sign, conj,
-    M: tl.constexpr, MP: tl.constexpr, CPLX: tl.constexpr, CDT: tl.constexpr,
+    M: tl.constexpr, MP: tl.constexpr, CPLX: tl.constexpr, CDT: tl.constexpr, HOP: tl.constexpr,
 ):  # fmt: skip
     """``g[n]`` and row ``n + 1`` of the coefficients rotated to the slots after step ``tau``
     (slot ``p`` then holds ``lam_kk``, ``kk = (p - 1 - tau) mod M``)."""
     p = tl.arange(0, MP)
     kk = (p + 2 * M - 1 - tau % M) % M
     gr, gi = load(g_ptr, grow + n * sgt, valid, CPLX, CDT)
-    off = (arow + (n + 1) * sat)[:, None] + (kk * sam)[None, :]
-    cr, ci = load_coef(a_ptr, off, cvalid[:, None] & (p < M)[None, :], sign, conj, CPLX, CDT)
+    if HOP > 0:
+        mask = cvalid[:, None] & (p < M)[None, :]
+        cr, ci = frame_row(a_ptr, arow, n + 1, kk * sam, mask, sat, sign, conj, CPLX, CDT, HOP)
+    else:
+        off = (arow + (n + 1) * sat)[:, None] + (kk * sam)[None, :]
+        cr, ci = load_coef(a_ptr, off, cvalid[:, None] & (p < M)[None, :], sign, conj, CPLX, CDT)
     return gr, gi, cr, ci
 
 

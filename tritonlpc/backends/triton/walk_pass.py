@@ -13,6 +13,7 @@ import torch
 import triton
 import triton.language as tl
 
+from .frames import walk_frame_sums
 from .lang import load, mul, store
 from .launch import Call, launch
 from .plan import next_pow2
@@ -37,7 +38,7 @@ def _start_state(
 @triton.jit(do_not_specialize=["n_jobs", "T", "n_chunks", "L"])
 def walk_fwd_pass_kernel(
     v_ptr, a_ptr, s_ptr, o_ptr, svb, svt, sab, sat, sam, ssb, ssc, ssm, n_jobs, T, n_chunks, L, sign, conj,
-    M: tl.constexpr, MP: tl.constexpr, N: tl.constexpr, CPLX: tl.constexpr, CDT: tl.constexpr,
+    M: tl.constexpr, MP: tl.constexpr, N: tl.constexpr, CPLX: tl.constexpr, CDT: tl.constexpr, HOP: tl.constexpr,
 ):  # fmt: skip
     """``y`` (``o``) of ``N`` chunks ``[c L, c L + L)`` from ``x`` (``v``) and their start states
     ``s[b, c, k] = y[cL-1-k]`` (strides ``ssb, ssc, ssm``; zeros if ``s_ptr`` is None)."""
@@ -52,12 +53,14 @@ def walk_fwd_pass_kernel(
     orow = b * T * W
     n = t0
     valid = ok & (n < t_end)
-    xr, xi, cr, ci = fwd_step_loads(v_ptr, a_ptr, vrow, arow, n, 0, valid, svt, sat, sam, sign, conj, M, MP, CPLX, CDT)
+    xr, xi, cr, ci = fwd_step_loads(
+        v_ptr, a_ptr, vrow, arow, n, 0, valid, svt, sat, sam, sign, conj, M, MP, CPLX, CDT, HOP
+    )
     tau = 0
     while tau < L:
         v1 = ok & (n + 1 < t_end)  # the next step's loads, ahead of this step's store
         xr1, xi1, cr1, ci1 = fwd_step_loads(
-            v_ptr, a_ptr, vrow, arow, n + 1, tau + 1, v1, svt, sat, sam, sign, conj, M, MP, CPLX, CDT
+            v_ptr, a_ptr, vrow, arow, n + 1, tau + 1, v1, svt, sat, sam, sign, conj, M, MP, CPLX, CDT, HOP
         )
         Fr, Fi, vr, vi = fwd_step(Fr, Fi, xr, xi, cr, ci, tau, MP, M, CPLX)
         store(o_ptr, orow + n * W, vr, vi, valid, CPLX)
@@ -70,11 +73,11 @@ def walk_fwd_pass_kernel(
 @triton.heuristics(
     {"NEED_A": lambda args: args["ga_ptr"] is not None, "NEED_ZI": lambda args: args["gz_ptr"] is not None}
 )
-@triton.jit(do_not_specialize=["n_jobs", "T", "n_chunks", "L", "n_steps"])
+@triton.jit(do_not_specialize=["n_jobs", "T", "n_chunks", "L", "n_steps", "n_slots"])
 def walk_rev_pass_kernel(
     v_ptr, a_ptr, s_ptr, o_ptr, y_ptr, z_ptr, ga_ptr, gz_ptr,
-    svb, svt, sab, sat, sam, ssb, ssc, ssm, syb, syt, szb, szm, n_jobs, T, n_chunks, L, n_steps, sign, conj,
-    M: tl.constexpr, MP: tl.constexpr, N: tl.constexpr, CPLX: tl.constexpr, CDT: tl.constexpr,
+    svb, svt, sab, sat, sam, ssb, ssc, ssm, syb, syt, szb, szm, n_jobs, T, n_chunks, L, n_steps, n_slots, sign, conj,
+    M: tl.constexpr, MP: tl.constexpr, N: tl.constexpr, CPLX: tl.constexpr, CDT: tl.constexpr, HOP: tl.constexpr,
     NEED_A: tl.constexpr, NEED_ZI: tl.constexpr,
 ):  # fmt: skip
     """Adjoint walk (transposed direct form) of ``N`` chunks ending at ``t1 = T - c L``::
@@ -84,6 +87,8 @@ def walk_rev_pass_kernel(
     from ``g`` (``v``) and ``s[b, c, :] = lam[t1]`` (zeros if ``s_ptr`` is None), writing ``u``
     (``o``); ``NEED_A``: ``grad_a[n, k] = -sign u[n] conj(y[n-1-k])``; ``NEED_ZI``: the lane owning
     ``n = 0`` takes one more step (``n_steps = L + 1``, ``g[-1] = 0``) whose state is ``grad_zi``.
+    ``HOP > 0``: ``a`` holds control frames and ``ga`` receives per-interval sums instead
+    (``n_slots`` intervals a chunk, :mod:`.frames`).
     """
     W: tl.constexpr = 2 if CPLX else 1
     j, ok, b, c = lanes(n_chunks, n_jobs, N)
@@ -101,17 +106,27 @@ def walk_rev_pass_kernel(
     n = t1 - 1
     gr, gi, cr, ci = rev_step_loads(
         v_ptr, a_ptr, vrow, arow, n, 0, ok & (n >= t0), ok & (n >= t0 - 1) & (n + 1 < T), svt, sat, sam, sign, conj,
-        M, MP, CPLX, CDT,
+        M, MP, CPLX, CDT, HOP,
     )  # fmt: skip
     if NEED_A:
         hr, hi = past_outputs(y_ptr, z_ptr, b, n, ok & (n >= t0), syb, syt, szb, szm, M, MP, CPLX, CDT)
+        if HOP > 0:  # this lane's sums over its current interval: all of grad_a, and weighted
+            Sr = tl.zeros((N, MP), CDT)
+            Si = tl.zeros((N, MP), CDT)
+            Hr = tl.zeros((N, MP), CDT)
+            Hi = tl.zeros((N, MP), CDT)
+            slots = (
+                ga_ptr
+                + (((b * n_chunks + n_chunks - 1 - c) * n_slots - t0 // HOP) * (2 * M * W))[:, None]
+                + (p * W)[None, :]
+            )
     tau = 0
     while tau < n_steps:
         valid = ok & (n >= t0)
         # the next step's loads, ahead of this step's stores
         gr1, gi1, cr1, ci1 = rev_step_loads(
             v_ptr, a_ptr, vrow, arow, n - 1, tau + 1, ok & (n - 1 >= t0), ok & (n - 1 >= tl.maximum(t0 - 1, t1 - n_steps)),
-            svt, sat, sam, sign, conj, M, MP, CPLX, CDT,
+            svt, sat, sam, sign, conj, M, MP, CPLX, CDT, HOP,
         )  # fmt: skip
         if NEED_A:
             hr1, hi1 = past_outputs(y_ptr, z_ptr, b, n - 1, ok & (n - 1 >= t0), syb, syt, szb, szm, M, MP, CPLX, CDT)
@@ -119,8 +134,13 @@ def walk_rev_pass_kernel(
         store(o_ptr, orow + n * W, uFr, uFi, valid, CPLX)
         if NEED_A:
             qr, qi = mul_conj(uFr, uFi, hr, hi, CPLX)
-            off = ((b * T + n) * M)[:, None] * W + p[None, :] * W
-            store(ga_ptr, off, -sign * qr, -sign * qi, valid[:, None] & pok[None, :], CPLX)
+            if HOP > 0:
+                Sr, Si, Hr, Hi = walk_frame_sums(
+                    slots, Sr, Si, Hr, Hi, -sign * qr, -sign * qi, n, valid, t0, pok, M, CPLX, CDT, HOP
+                )
+            else:
+                off = ((b * T + n) * M)[:, None] * W + p[None, :] * W
+                store(ga_ptr, off, -sign * qr, -sign * qi, valid[:, None] & pok[None, :], CPLX)
             hr, hi = hr1, hi1
         if NEED_ZI:
             # after the step at n = -1 the state is grad_zi; lam_k sits in slot (k + tau + 1) mod M
@@ -146,7 +166,10 @@ def walk_pass(call: Call, starts: Optional[torch.Tensor]) -> None:
     jobs = call.B * p.n_chunks
     if call.reverse:
         steps = p.chunk_len + 1 if call.gz is not None else p.chunk_len  # the lane owning n = 0: one more step
-        kernel, extra = walk_rev_pass_kernel, dict(n_steps=steps, **call.adjoint_outputs())
+        kernel, extra = (
+            walk_rev_pass_kernel,
+            dict(n_steps=steps, n_slots=call.frame_layout()[3], **call.adjoint_outputs()),
+        )
     else:
         kernel, extra = walk_fwd_pass_kernel, dict(o_ptr=call.out)
     launch(

@@ -76,7 +76,7 @@ def _store_map(
 @triton.jit(do_not_specialize=["n_jobs", "T", "n_chunks", "t0", "L"])
 def walk_fwd_summary_kernel(
     v_ptr, a_ptr, p_ptr, h_ptr, e_ptr, svb, svt, sab, sat, sam, n_jobs, T, n_chunks, t0, L, sign, conj,
-    M: tl.constexpr, MP: tl.constexpr, N: tl.constexpr, CPLX: tl.constexpr, CDT: tl.constexpr,
+    M: tl.constexpr, MP: tl.constexpr, N: tl.constexpr, CPLX: tl.constexpr, CDT: tl.constexpr, HOP: tl.constexpr,
 ):  # fmt: skip
     """Maps of ``N`` chunks ``[t0 + c L, t0 + c L + L)`` (map ``j``, the job): the zero-state
     end state ``h[k]`` and the transition ``P[k, k']`` (column ``k'``: the end state from
@@ -89,12 +89,14 @@ def walk_fwd_summary_kernel(
     vrow = b * svb
     arow = b * sab
     n = t0 + c * L
-    xr, xi, cr, ci = fwd_step_loads(v_ptr, a_ptr, vrow, arow, n, 0, ok, svt, sat, sam, sign, conj, M, MP, CPLX, CDT)
+    xr, xi, cr, ci = fwd_step_loads(
+        v_ptr, a_ptr, vrow, arow, n, 0, ok, svt, sat, sam, sign, conj, M, MP, CPLX, CDT, HOP
+    )
     tau = 0
     while tau < L:
         v1 = ok & (n + 1 < t0 + c * L + L)
         xr1, xi1, cr1, ci1 = fwd_step_loads(
-            v_ptr, a_ptr, vrow, arow, n + 1, tau + 1, v1, svt, sat, sam, sign, conj, M, MP, CPLX, CDT
+            v_ptr, a_ptr, vrow, arow, n + 1, tau + 1, v1, svt, sat, sam, sign, conj, M, MP, CPLX, CDT, HOP
         )
         Fr, Fi, _, _ = fwd_step(Fr, Fi, xr, xi, cr, ci, tau, MP, M, CPLX)
         qr, qi = mul(Ur, Ui, cr[:, :, None], ci[:, :, None], CPLX)
@@ -115,7 +117,7 @@ def walk_fwd_summary_kernel(
 @triton.jit(do_not_specialize=["n_jobs", "T", "n_chunks", "t0", "L"])
 def walk_rev_summary_kernel(
     v_ptr, a_ptr, p_ptr, h_ptr, e_ptr, svb, svt, sab, sat, sam, n_jobs, T, n_chunks, t0, L, sign, conj,
-    M: tl.constexpr, MP: tl.constexpr, N: tl.constexpr, CPLX: tl.constexpr, CDT: tl.constexpr,
+    M: tl.constexpr, MP: tl.constexpr, N: tl.constexpr, CPLX: tl.constexpr, CDT: tl.constexpr, HOP: tl.constexpr,
 ):  # fmt: skip
     """Adjoint maps ``lam[t1] -> lam[t1 - L]`` of ``N`` chunks ending at ``t1 = t0 - c L`` (the
     coefficient row ``t1`` is read unless ``t1 = T``); the transition as a mantissa and exponent
@@ -135,13 +137,13 @@ def walk_rev_summary_kernel(
     arow = b * sab
     n = t0 - c * L - 1
     gr, gi, cr, ci = rev_step_loads(
-        v_ptr, a_ptr, vrow, arow, n, 0, ok, ok & (n + 1 < T), svt, sat, sam, sign, conj, M, MP, CPLX, CDT
+        v_ptr, a_ptr, vrow, arow, n, 0, ok, ok & (n + 1 < T), svt, sat, sam, sign, conj, M, MP, CPLX, CDT, HOP
     )
     tau = 0
     while tau < L:
         v1 = ok & (n - 1 >= t0 - c * L - L)
         gr1, gi1, cr1, ci1 = rev_step_loads(
-            v_ptr, a_ptr, vrow, arow, n - 1, tau + 1, v1, v1, svt, sat, sam, sign, conj, M, MP, CPLX, CDT
+            v_ptr, a_ptr, vrow, arow, n - 1, tau + 1, v1, v1, svt, sat, sam, sign, conj, M, MP, CPLX, CDT, HOP
         )
         Fr, Fi, uFr, uFi = rev_step(Fr, Fi, uFr, uFi, gr, gi, cr, ci, tau, MP, M, CPLX)
         new = (p == (tau + 1) % M)[None, :, None]
