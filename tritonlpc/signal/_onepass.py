@@ -77,6 +77,19 @@ def _coef_grad(g: Union[np.ndarray, torch.Tensor], c: torch.Tensor) -> torch.Ten
     return out.to(c.dtype)
 
 
+def _asked(
+    need: Sequence[bool], grads: Sequence[Any], coefs: Sequence[torch.Tensor]
+) -> Tuple[Optional[torch.Tensor], ...]:
+    """A backward's result: ``grads`` where autograd asked for them (``ctx.needs_input_grad``,
+    one entry per forward input; ``None`` elsewhere and for the inputs past ``grads``), the
+    first ``len(coefs)`` being coefficient gradients (:func:`_coef_grad` of each)."""
+    out: list = [None] * len(need)
+    for i, g in enumerate(grads):
+        if need[i]:
+            out[i] = _coef_grad(g, coefs[i]) if i < len(coefs) else g
+    return tuple(out)
+
+
 def _composite_vjp(
     fn: Callable[..., Sequence[torch.Tensor]],
     inputs: Sequence[Optional[torch.Tensor]],
@@ -248,16 +261,8 @@ class _LfilterOnePass(torch.autograd.Function):
         b, a, x, zi, y = ctx.saved_tensors
         if torch.is_grad_enabled():  # a graph of the backward is wanted: the composite path
             return (*_composite_vjp(_reversed(_lfilter_pair, ctx.reverse), (b, a, x, zi), (gy, gzf)), None, None)
-        gb, ga, gx, gzi = _KERNELS[ctx.kernel].lfilter_adjoint(b, a, x, y, gy, gzf, ctx.reverse)
-        need = ctx.needs_input_grad
-        return (
-            _coef_grad(gb, b) if need[0] else None,
-            _coef_grad(ga, a) if need[1] else None,
-            gx if need[2] else None,
-            gzi if need[3] else None,
-            None,
-            None,
-        )
+        grads = _KERNELS[ctx.kernel].lfilter_adjoint(b, a, x, y, gy, gzf, ctx.reverse)  # (gb, ga, gx, gzi)
+        return _asked(ctx.needs_input_grad, grads, (b, a))
 
 
 def lfilter_onepass(
@@ -301,15 +306,8 @@ class _SosOnePass(torch.autograd.Function):
         sos, x, zi, y = ctx.saved_tensors
         if torch.is_grad_enabled():  # a graph of the backward is wanted: the composite path
             return (*_composite_vjp(_reversed(sos_composite, ctx.reverse), (sos, x, zi), (gy, gzf)), None, None)
-        gsos, gx, gzi = _KERNELS[ctx.kernel].sos_adjoint(sos, x, ctx.kept, y, gy, gzf, ctx.reverse)
-        need = ctx.needs_input_grad
-        return (
-            _coef_grad(gsos, sos) if need[0] else None,
-            gx if need[1] else None,
-            gzi if need[2] else None,
-            None,
-            None,
-        )
+        grads = _KERNELS[ctx.kernel].sos_adjoint(sos, x, ctx.kept, y, gy, gzf, ctx.reverse)  # (gsos, gx, gzi)
+        return _asked(ctx.needs_input_grad, grads, (sos,))
 
 
 def sos_onepass(
