@@ -132,13 +132,16 @@ def test_complex64_and_high_order(M):
 @pytest.mark.parametrize("dtype,bound", [(torch.bfloat16, 1e-2), (torch.float16, 1e-3)], ids=str)
 @pytest.mark.parametrize("M", [2, 5])
 def test_half_precision(dtype, bound, M):
-    """float16/bfloat16: loaded natively, accumulated in float32, stored in the input dtype."""
+    """float16/bfloat16: loaded natively, accumulated in float32, stored in the input dtype
+    (bfloat16 with ``neg_a``: its coefficients' sign goes into their bits)."""
     x, a, zi = (t.to(dtype) for t in make_inputs(3, 21, M, torch.float64, seed=M, device=DEV))
     g = torch.randn(3, 21, generator=torch.Generator().manual_seed(5)).to(device=DEV, dtype=dtype)
-    y = tg.BACKEND.forward(x, a, zi, **THREE)
+    neg = dtype == torch.bfloat16
+    a = -a if neg else a  # the same filter
+    y = tg.BACKEND.forward(x, a, zi, neg_a=neg, **THREE)
     assert y.dtype == dtype
-    y_ref, grads_ref = _ref(x, a, zi, g)
-    grads = tg.BACKEND.backward(g, a, y, zi, True, True, **THREE)
+    y_ref, grads_ref = _ref(x, a, zi, g, neg=neg)
+    grads = tg.BACKEND.backward(g, a, y, zi, True, True, neg_a=neg, **THREE)
     for got, exp in zip((y, *grads), (y_ref, *grads_ref)):
         assert got.dtype == dtype
         err = (_hi(got) - exp).norm() / exp.norm()

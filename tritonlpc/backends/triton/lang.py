@@ -24,6 +24,8 @@ __all__ = [
     "store",
     "load_coef",
     "signed",
+    "sign_bit",
+    "widen",
     "unzip",
     "zip_columns",
     "load_block",
@@ -83,6 +85,28 @@ def signed(A, sign, conj, M: tl.constexpr, CPLX: tl.constexpr):
         re, im = entry(A, j, CPLX)
         out = push(out, re * sign, im * (sign * conj), CPLX)
     return out
+
+
+@triton.jit
+def sign_bit(sign):
+    """The float32 sign bit of ``sign`` (+-1.0) as a uint32: 0, or ``0x80000000`` for -1.0 (not a
+    constant to the compiler: see :func:`widen`)."""
+    return tl.cast(sign, tl.float32).to(tl.uint32, bitcast=True) - 0x3F800000
+
+
+@triton.jit
+def widen(t, CDT: tl.constexpr, flip=None):
+    """``t`` in ``CDT``. bfloat16 to float32 by its bits, ``flip`` (:func:`sign_bit`) xored in (the
+    value negated for -1.0): the upper half of a packed pair is one ``LOP3`` (AND, XOR), the lower
+    half a shift and an add onto bit 31, where ``cvt`` costs ``PRMT`` and a shift and the sign a
+    multiply."""
+    if t.dtype == tl.bfloat16 and CDT == tl.float32:
+        u = t.to(tl.uint16, bitcast=True).to(tl.uint32) << 16
+        if flip is not None:
+            u = u ^ flip
+        return u.to(tl.float32, bitcast=True)
+    else:
+        return t.to(CDT)
 
 
 # --------------------------------------------------------------------------- pairs of tensors
@@ -168,13 +192,14 @@ def zip_columns(c, N: tl.constexpr, R: tl.constexpr):
 
 
 @triton.jit
-def load_block(ptrs, ok, full):
-    """``tl.load`` of a block, masked by ``ok`` unless ``full`` (a scalar: every element valid;
-    a mask of unknown alignment would split vector loads)."""
+def load_block(ptrs, ok, full, CDT: tl.constexpr, flip=None):
+    """``tl.load`` of a block in ``CDT`` (:func:`widen`, ``flip`` xored into bfloat16), masked by
+    ``ok`` unless ``full`` (a scalar: every element valid; a mask of unknown alignment would split
+    vector loads). Converted in each branch: a packed pair is split once, where it was loaded."""
     if full:
-        v = tl.load(ptrs)
+        v = widen(tl.load(ptrs), CDT, flip)
     else:
-        v = tl.load(ptrs, mask=ok, other=0.0)
+        v = widen(tl.load(ptrs, mask=ok, other=0.0), CDT, flip)
     return v
 
 
@@ -208,7 +233,7 @@ def load_steps(
             j = g * G + k
             o = off[:, None] + j * stride_t
         ok = (n[:, None] + j >= lo) & (n[:, None] + j < hi)
-        out = out + unzip(load_block(ptr + o, ok, full).to(CDT), V, R)
+        out = out + unzip(load_block(ptr + o, ok, full, CDT), V, R)
     return out
 
 

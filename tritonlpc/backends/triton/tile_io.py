@@ -14,7 +14,7 @@ from __future__ import annotations
 import triton
 import triton.language as tl
 
-from .lang import entry, load, load_block, load_steps, push, reverse_groups, unzip
+from .lang import entry, load, load_block, load_steps, push, reverse_groups, sign_bit, unzip, widen
 
 __all__ = ["load_coef_rows", "coef_entries", "fwd_tile_inputs", "rev_tile_inputs", "rev_past_outputs"]
 
@@ -46,20 +46,35 @@ def load_coef_rows(
     if HOP > 0:
         out = _frame_pairs(a_ptr + koff[None, :], arow, n0, 0, hi, step, (k < M * W)[None, :], M, CPLX, CDT, R, S, HOP)
     else:
+        BITS: tl.constexpr = a_ptr.dtype.element_ty == tl.bfloat16 and CDT == tl.float32  # the sign in the bits
+        flip = sign_bit(sign) if BITS else None
+        E: tl.constexpr = MP * W  # values a sample's block
+        # samples a block: as many as fill 16 bytes where a row's coefficients are contiguous
+        G: tl.constexpr = (
+            min(S, max(1, 128 // (E * a_ptr.dtype.element_ty.primitive_bitwidth))) if A_CONTIG and MP == M else 1
+        )
+        kk = tl.arange(0, G * E)
         out = ()
-        for j in tl.static_range(S):
-            ptrs = a_ptr + (row + j * step)[:, None] + koff[None, :]
-            m = (n0 + j < hi)[:, None] & (k < M * W)[None, :]
+        for g in tl.static_range(S // G):
+            if G > 1:
+                ptrs = a_ptr + (row + g * (G * E))[:, None] + kk[None, :]
+                m = n0[:, None] + (g * G + kk // E)[None, :] < hi
+            else:
+                ptrs = a_ptr + (row + g * step)[:, None] + koff[None, :]
+                m = (n0 + g < hi)[:, None] & (k < M * W)[None, :]
             if MP == M:
-                t = load_block(ptrs, m, full).to(CDT)
+                t = load_block(ptrs, m, full, CDT, flip)
             else:  # padded to 4 entries: the mask stays
-                t = tl.load(ptrs, mask=m, other=0.0).to(CDT)
-            cols = unzip(t, MP * W, R)
-            for i in tl.static_range(M):
-                if CPLX:
-                    out = out + (cols[2 * i] * sign, cols[2 * i + 1] * (sign * conj))
-                else:
-                    out = out + (cols[i] * sign,)
+                t = widen(tl.load(ptrs, mask=m, other=0.0), CDT, flip)
+            cols = unzip(t, G * E, R)
+            for jj in tl.static_range(G):
+                for i in tl.static_range(M):
+                    if CPLX:
+                        out = out + (cols[jj * E + 2 * i] * sign, cols[jj * E + 2 * i + 1] * (sign * conj))
+                    elif BITS:
+                        out = out + (cols[jj * E + i],)
+                    else:
+                        out = out + (cols[jj * E + i] * sign,)
     return out
 
 
