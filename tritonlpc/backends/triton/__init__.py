@@ -22,6 +22,8 @@ Modules:
     ``walk_{fwd,rev}_summary_kernel``, ``walk_carry_kernel`` and the slice map.
 ``smooth``
     The attack/release gain smoother.
+``delay``
+    The delay-line effects' kernels (comb filters, fractional delay, FDN; :mod:`tritonlpc.audio.delay`).
 ``lti_pass``
     Time-invariant filters in one pass (``tritonlpc.signal``'s forward without gradients):
     ``lti_tdf2_pass_kernel`` (order <= 4), ``lti_sos4_pass_kernel`` (four sections a launch).
