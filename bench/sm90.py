@@ -357,12 +357,12 @@ def variant_calls(full: bool) -> List[Tuple[str, Dict[str, Any]]]:
                 add(M, dt, Ts[0], expanded=True)
     if not full:
         add(3, "complex128", 4096)  # the register-heaviest tile configuration
-    for M in [2, 5] + ([16, 33] if full else []):  # slice summaries (walk kernels at every order)
-        for dt in dtypes:
-            for direction in ("sum", "sum-adjoint"):
-                calls.append(
-                    (f"{direction} M={M} {dt} T=4096", dict(B=8, T=4096, M=M, dtype=DTYPES[dt], direction=direction))
-                )
+    # slice summaries (walk kernels at every order; complex128 M = 3: the walk's float64 kernels at a tile order)
+    for M, dt in [(M, dt) for M in [2, 5] + ([16, 33] if full else []) for dt in dtypes] + [(3, "complex128")]:
+        for direction in ("sum", "sum-adjoint"):
+            calls.append(
+                (f"{direction} M={M} {dt} T=4096", dict(B=8, T=4096, M=M, dtype=DTYPES[dt], direction=direction))
+            )
     # control frames (hop): the tile path in both schedules (a hop a multiple of the thread's samples,
     # and one that is not), the walk path
     for M, hop, schedule in ((2, 256, "three-phase"), (2, 100, "single"), (5, 256, "three-phase")):

@@ -105,7 +105,7 @@ def walk_fwd_summary_kernel(
         if CPLX:
             Ui = tl.where(w, -tl.sum(qi, axis=1)[:, None, :], Ui)
         if tau % 8 == 7:  # headroom 2**96 above BIG in float32: growth up to 2**12 a step
-            Ur, Ui, _, e = _renorm_units(Ur, Ui, e, CPLX)
+            Ur, Ui, _f, e = _renorm_units(Ur, Ui, e, CPLX)  # `_` above is CDT; f is float32
         xr, xi, cr, ci = xr1, xi1, cr1, ci1
         n += 1
         tau += 1
