@@ -44,6 +44,7 @@ __all__ = [
     "SCHEDULES",
     "TILE_ORDERS",
     "TILE_CONFIG",
+    "LOAD_LATE",
     "next_pow2",
     "walk_summary_warps",
     "walk_carry_geometry",
@@ -77,12 +78,16 @@ TILE_CONFIG: Dict[Tuple[int, str], Tuple[int, int, int]] = {
     (3, "r16"): (8, 4, 1),
     (3, "r64"): (4, 4, 1),
     (3, "c32"): (4, 4, 1),
-    (3, "c64"): (2, 2, 1),
+    (3, "c64"): (4, 4, 1),
     (4, "r32"): (16, 8, 1),
     (4, "r16"): (8, 4, 1),
     (4, "r64"): (4, 4, 1),
     (4, "c32"): (2, 2, 1),
 }
+
+# Configurations whose pass kernels load a tile's inputs as it starts, not the next tile's during
+# this one: complex128 M = 3 at 4 samples a thread spills with two tiles' inputs live (sm_90).
+LOAD_LATE = {(3, "c64")}
 
 PROGRAMS_PER_SM = 4  # rows (programs) wanted per SM before rows are split into chunks
 CHUNK_TILES = 32  # tile path, three-phase: most tiles a chunk (fewer chunk maps to scan, carry and store)
@@ -123,6 +128,8 @@ class Plan:
         steps: tile path: consecutive samples a thread (a tile is ``block_t / steps`` rows).
         tile_walk: tile path: the pass kernels sweep every tile row by row, the fallback of a
             tile whose scan gave a state that is not finite (tests force it).
+        prefetch: tile path: the pass kernels load the next tile's inputs during this tile
+            (``LOAD_LATE``: as each tile starts, for registers).
     """
 
     path: str
@@ -136,6 +143,7 @@ class Plan:
     carry_warps: int = 1
     steps: int = 1
     tile_walk: bool = False
+    prefetch: bool = True
 
 
 def plan(
@@ -195,7 +203,7 @@ def plan(
         raise TypeError(f"tile_walk must be a bool, got {type(tile_walk).__name__}")
     if (M, _dtype_class(dtype)) in TILE_CONFIG:
         p = _plan_tile(B, T, M, dtype, sm_count, interpreted, schedule, block_t, steps, chunk_len, reverse, hop)
-        return dataclasses.replace(p, tile_walk=tile_walk)
+        return dataclasses.replace(p, tile_walk=tile_walk, prefetch=(M, _dtype_class(dtype)) not in LOAD_LATE)
     return _plan_walk(B, T, M, dtype, sm_count, interpreted, schedule, chunk_len, lanes)
 
 

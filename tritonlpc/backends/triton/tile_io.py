@@ -20,53 +20,77 @@ __all__ = ["load_coef_rows", "coef_entries", "fwd_tile_inputs", "rev_tile_inputs
 
 
 @triton.jit
+def _koff(k, sam, CPLX: tl.constexpr, A_CONTIG: tl.constexpr):
+    """Offsets of a sample's coefficient values ``k`` (``(re, im)`` pairs for complex) from its row."""
+    if A_CONTIG:
+        return k
+    elif CPLX:
+        return (k // 2) * sam + (k % 2)
+    else:
+        return k * sam
+
+
+@triton.jit
 def load_coef_rows(
     a_ptr, arow, n0, hi, full, sat, sam, sign, conj, M: tl.constexpr, CPLX: tl.constexpr,
     A_CONTIG: tl.constexpr, CDT: tl.constexpr, R: tl.constexpr, S: tl.constexpr, HOP: tl.constexpr,
 ):  # fmt: skip
     """``A[n0 + j, i] = sign * a`` (conjugated when ``conj == -1``) for ``j < S``, ``i < M``, of
     ``R`` rows (``n0 >= 0``: ``[R]``; zero unless ``n0 + j < hi``; ``full``: a scalar, every one
-    is): per sample one ``[R, M]`` block (a row's coefficients are adjacent: vector loads).
+    is): in blocks of 16 bytes a thread holds whole (a row's coefficients are adjacent: vector loads).
     Flat tuple, entry ``j * M + i``. ``HOP > 0``: ``a`` holds control frames; returns the rows'
     frames instead (:func:`_frame_pairs`; :func:`coef_entries` gives the entries)."""
     W: tl.constexpr = 2 if CPLX else 1
     MP: tl.constexpr = 4 if M == 3 else M
     k = tl.arange(0, MP * W)
     if A_CONTIG:  # (t, i) contiguous: constant strides let the compiler vectorise
-        koff = k
         row = arow + n0.to(tl.int64) * (M * W)
         step = M * W
     else:
-        if CPLX:
-            koff = (k // 2) * sam + (k % 2)
-        else:
-            koff = k * sam
         row = arow + n0.to(tl.int64) * sat
         step = sat
     if HOP > 0:
-        out = _frame_pairs(a_ptr + koff[None, :], arow, n0, 0, hi, step, (k < M * W)[None, :], M, CPLX, CDT, R, S, HOP)
+        out = _frame_pairs(
+            a_ptr + _koff(k, sam, CPLX, A_CONTIG)[None, :],
+            arow,
+            n0,
+            0,
+            hi,
+            step,
+            (k < M * W)[None, :],
+            M,
+            CPLX,
+            CDT,
+            R,
+            S,
+            HOP,
+        )
     else:
         BITS: tl.constexpr = a_ptr.dtype.element_ty == tl.bfloat16 and CDT == tl.float32  # the sign in the bits
         flip = sign_bit(sign) if BITS else None
         E: tl.constexpr = MP * W  # values a sample's block
-        # samples a block: as many as fill 16 bytes where a row's coefficients are contiguous
-        G: tl.constexpr = (
-            min(S, max(1, 128 // (E * a_ptr.dtype.element_ty.primitive_bitwidth))) if A_CONTIG and MP == M else 1
-        )
-        kk = tl.arange(0, G * E)
+        V: tl.constexpr = 128 // a_ptr.dtype.element_ty.primitive_bitwidth  # values in 16 bytes
+        # blocks of at most 16 bytes (a row within one thread): G samples a block where a row's
+        # coefficients are contiguous and a sample's fill less, else a sample in blocks of BW
+        G: tl.constexpr = min(S, max(1, V // E)) if A_CONTIG and MP == M else 1
+        BW: tl.constexpr = G * E if G > 1 else min(E, V)
         out = ()
         for g in tl.static_range(S // G):
-            if G > 1:
-                ptrs = a_ptr + (row + g * (G * E))[:, None] + kk[None, :]
-                m = n0[:, None] + (g * G + kk // E)[None, :] < hi
-            else:
-                ptrs = a_ptr + (row + g * step)[:, None] + koff[None, :]
-                m = (n0 + g < hi)[:, None] & (k < M * W)[None, :]
-            if MP == M:
-                t = load_block(ptrs, m, full, CDT, flip)
-            else:  # padded to 4 entries: the mask stays
-                t = widen(tl.load(ptrs, mask=m, other=0.0), CDT, flip)
-            cols = unzip(t, G * E, R)
+            cols = ()
+            for nb in tl.static_range(G * E // BW):
+                if nb * BW < M * W:  # blocks past the padding load nothing
+                    kb = nb * BW + tl.arange(0, BW)
+                    if G > 1:
+                        ptrs = a_ptr + (row + g * (G * E))[:, None] + kb[None, :]
+                        m = n0[:, None] + (g * G + kb // E)[None, :] < hi
+                    else:
+                        ptrs = a_ptr + (row + g * step)[:, None] + _koff(kb, sam, CPLX, A_CONTIG)[None, :]
+                        m = (n0 + g < hi)[:, None] & (kb < M * W)[None, :]
+                    if nb * BW + BW <= M * W:
+                        t = load_block(ptrs, m, full, CDT, flip)
+                    else:  # padded to 4 entries: the mask stays
+                        t = widen(tl.load(ptrs, mask=m, other=0.0), CDT, flip)
+                    cols = cols + unzip(t, BW, R)
             for jj in tl.static_range(G):
                 for i in tl.static_range(M):
                     if CPLX:

@@ -72,7 +72,7 @@ def _program_chunk(
 def tile_fwd_pass_kernel(
     v_ptr, a_ptr, s_ptr, o_ptr, svb, svt, sab, sat, sam, ssb, ssc, ssm, sob, T, n_tiles, tiles_per_chunk, sign,
     conj, M: tl.constexpr, CPLX: tl.constexpr, A_CONTIG: tl.constexpr, CDT: tl.constexpr, ROWS: tl.constexpr,
-    STEPS: tl.constexpr, WALK: tl.constexpr, HOP: tl.constexpr, ONE_TILE: tl.constexpr,
+    STEPS: tl.constexpr, WALK: tl.constexpr, HOP: tl.constexpr, PREFETCH: tl.constexpr, ONE_TILE: tl.constexpr,
 ):  # fmt: skip
     """``y`` (``o``) of the tiles of chunk ``c = program_id(1)`` of row ``b = program_id(0)`` from
     ``x`` (``v``) and the chunk's start state ``s[b, c, :]`` (zeros if ``s_ptr`` is None).
@@ -88,13 +88,20 @@ def tile_fwd_pass_kernel(
     b, q, q_end, s, r = _program_chunk(s_ptr, ssb, ssc, ssm, n_tiles, tiles_per_chunk, M, CPLX, CDT, ROWS)
     vrow, arow, orow = b * svb, b * sab, b * sob  # orow: sob = T (x2 for complex), an argument: its alignment is known
     n0 = q * BT + r * STEPS
-    X, A = fwd_tile_inputs(
-        v_ptr, a_ptr, vrow, arow, n0, T, q * BT + BT <= T, svt, sat, sam, sign, conj, M, CPLX, A_CONTIG, CDT, ROWS,
-        STEPS, HOP,
-    )  # fmt: skip
+    if PREFETCH:
+        X, A = fwd_tile_inputs(
+            v_ptr, a_ptr, vrow, arow, n0, T, q * BT + BT <= T, svt, sat, sam, sign, conj, M, CPLX, A_CONTIG, CDT,
+            ROWS, STEPS, HOP,
+        )  # fmt: skip
     while q < q_end:
         n1 = n0 + BT
-        if ONE_TILE:
+        if not PREFETCH:  # this tile's loads now (registers)
+            X, A = fwd_tile_inputs(
+                v_ptr, a_ptr, vrow, arow, n0, T, q * BT + BT <= T, svt, sat, sam, sign, conj, M, CPLX, A_CONTIG, CDT,
+                ROWS, STEPS, HOP,
+            )  # fmt: skip
+            X1, A1 = X, A
+        elif ONE_TILE:
             X1, A1 = X, A
         else:  # the next tile's loads, before this tile's stores
             hi = tl.where(q + 1 < q_end, T, 0)
@@ -154,7 +161,7 @@ def tile_rev_pass_kernel(
     v_ptr, a_ptr, s_ptr, o_ptr, y_ptr, z_ptr, ga_ptr, gz_ptr, svb, svt, sab, sat, sam, ssb, ssc, ssm, sob, syb, syt,
     szb, szm, T, n_tiles, tiles_per_chunk, sign, conj, M: tl.constexpr, CPLX: tl.constexpr, A_CONTIG: tl.constexpr,
     CDT: tl.constexpr, ROWS: tl.constexpr, STEPS: tl.constexpr, WALK: tl.constexpr, HOP: tl.constexpr,
-    KC: tl.constexpr, NEED_A: tl.constexpr, NEED_ZI: tl.constexpr, ONE_TILE: tl.constexpr,
+    KC: tl.constexpr, PREFETCH: tl.constexpr, NEED_A: tl.constexpr, NEED_ZI: tl.constexpr, ONE_TILE: tl.constexpr,
 ):  # fmt: skip
     """``u`` (``o``) of the tiles of chunk ``c`` of row ``b`` from ``g`` (``v``); chunks in
     processing order: tile ``q`` of the walk is ``[t BT, t BT + BT)``, ``t = n_tiles - 1 - q``,
@@ -170,12 +177,19 @@ def tile_rev_pass_kernel(
     if NEED_ZI:  # row 0 of the coefficients, for grad_zi (loaded ahead of any store)
         A0 = signed(load_state(a_ptr, arow, sam, M, CPLX, CDT), sign, conj, M, CPLX)
     lo = (n_tiles - 1 - q) * BT + (ROWS - 1 - r) * STEPS  # each row's lowest sample
-    G, A = rev_tile_inputs(
-        v_ptr, a_ptr, vrow, arow, lo, T, (n_tiles - q) * BT < T, svt, sat, sam, sign, conj, M, CPLX, A_CONTIG, CDT,
-        ROWS, STEPS, HOP,
-    )  # fmt: skip
+    if PREFETCH:
+        G, A = rev_tile_inputs(
+            v_ptr, a_ptr, vrow, arow, lo, T, (n_tiles - q) * BT < T, svt, sat, sam, sign, conj, M, CPLX, A_CONTIG,
+            CDT, ROWS, STEPS, HOP,
+        )  # fmt: skip
     while q < q_end:
-        if ONE_TILE:
+        if not PREFETCH:  # this tile's loads now (registers)
+            G, A = rev_tile_inputs(
+                v_ptr, a_ptr, vrow, arow, lo, T, (n_tiles - q) * BT < T, svt, sat, sam, sign, conj, M, CPLX, A_CONTIG,
+                CDT, ROWS, STEPS, HOP,
+            )  # fmt: skip
+            G1, A1 = G, A
+        elif ONE_TILE:
             G1, A1 = G, A
         else:  # the next tile's loads, before this tile's stores
             nxt = q + 1 < q_end
@@ -235,6 +249,7 @@ def tile_pass(call: Call, starts: Optional[torch.Tensor]) -> None:
         ROWS=p.block_t // p.steps,
         STEPS=p.steps,
         WALK=p.tile_walk,
+        PREFETCH=p.prefetch,
         num_warps=p.num_warps,
         **call.common(),
         **extra,
