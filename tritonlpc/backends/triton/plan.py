@@ -178,8 +178,7 @@ def plan(
         lanes: walk path: the chunks per program (a power of two).
         hop: control frames every ``hop`` samples; the tile path then keeps a thread's samples
             within two intervals (``steps <= hop``), and the reverse a tile within a few (at most
-            ``4 hop`` samples) and, unless ``block_t`` is given, at most 8 samples a thread
-            (registers for the frames' interval sums, :mod:`.frames`).
+            ``4 hop`` samples; the frames' interval sums, :mod:`.frames`).
         tile_walk: tile path: sweep every tile row by row in the pass kernels (the fallback of
             a tile whose scan overflowed; for tests).
 
@@ -253,8 +252,6 @@ def _plan_tile(
         rows = 4
     if hop:  # a thread's samples within two intervals (tile_io.py); a tile's interval sums within a few (frames.py)
         steps = min(steps, 1 << (hop.bit_length() - 1))
-        if reverse and block_t is None and not interpreted:  # room for the interval sums (16: 255 registers, spills)
-            steps = min(steps, 8)
         while reverse and rows > 1 and rows * steps > 4 * hop:
             rows //= 2
     while rows > 1 and rows * steps > max(2, next_pow2(T)):  # no tile (much) longer than the signal
