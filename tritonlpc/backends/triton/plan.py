@@ -178,7 +178,8 @@ def plan(
         lanes: walk path: the chunks per program (a power of two).
         hop: control frames every ``hop`` samples; the tile path then keeps a thread's samples
             within two intervals (``steps <= hop``), and the reverse a tile within a few (at most
-            ``4 hop`` samples; the frames' interval sums, :mod:`.frames`).
+            ``4 hop`` samples; the frames' interval sums, :mod:`.frames`) and, unless ``block_t``
+            is given, at most 8 samples a thread where a row may reach into a third frame.
         tile_walk: tile path: sweep every tile row by row in the pass kernels (the fallback of
             a tile whose scan overflowed; for tests).
 
@@ -252,6 +253,8 @@ def _plan_tile(
         rows = 4
     if hop:  # a thread's samples within two intervals (tile_io.py); a tile's interval sums within a few (frames.py)
         steps = min(steps, 1 << (hop.bit_length() - 1))
+        if reverse and block_t is None and not interpreted and hop % steps:  # three frames a row: registers
+            steps = min(steps, 8)  # (16 at hop 100 spilled 4 bytes with Triton 3.6)
         while reverse and rows > 1 and rows * steps > 4 * hop:
             rows //= 2
     while rows > 1 and rows * steps > max(2, next_pow2(T)):  # no tile (much) longer than the signal

@@ -86,7 +86,7 @@ def load_coef_rows(
                     else:
                         ptrs = a_ptr + (row + g * step)[:, None] + _koff(kb, sam, CPLX, A_CONTIG)[None, :]
                         m = (n0 + g < hi)[:, None] & (kb < M * W)[None, :]
-                    if nb * BW + BW <= M * W:
+                    if G > 1 or nb * BW + BW <= M * W:
                         t = load_block(ptrs, m, full, CDT, flip)
                     else:  # padded to 4 entries: the mask stays
                         t = widen(tl.load(ptrs, mask=m, other=0.0), CDT, flip)
