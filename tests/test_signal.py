@@ -576,14 +576,9 @@ def test_onepass_lanes_backward():
     first = check(sosfilt, (sos, x, zi), (gy, gz), torch.float64, 1e-9)
     for p, q in zip(check(sosfilt, (sos, x, zi), (gy, gz), torch.float64, 1e-9), first):
         _close(p, q.numpy(), 0)  # a fixed order of summation: the same bits run to run
-    check(
-        lambda *v, composite=False: sosfilt(*v, reverse=True, composite=composite),
-        (sos, x, zi),
-        (gy, gz),
-        torch.float64,
-        1e-9,
-    )
-    # float32 on LANES rows: the lanes alone (no float32 row kernels to compile)
+    # back in time and float32 on LANES rows: the lanes alone (fewer row kernels to compile)
+    back = lambda *v, composite=False: sosfilt(*v, reverse=True, composite=composite)  # noqa: E731
+    check(back, (sos[:n], x[:n], zi[:n]), (gy[:n], gz[:n]), torch.float64, 1e-9)
     check(sosfilt, (sos[:n], x[:n], zi[:n]), (gy[:n], gz[:n]), torch.float32, 2e-3)
     b, a = rng.standard_normal((n, 4)), np.stack([_stable_a(rng, 3, a0=1.0) for _ in range(n)])
     lzi, lgz = rng.standard_normal((n, 3)), rng.standard_normal((n, 3))
