@@ -478,7 +478,7 @@ def sos_cascade_adjoint(
     step = 1 if sos.shape[0] > 1 else 0
     gsos = _sums(x, R, n, 6)
     L = 0 if ckpt is None else ckpt.shape[0] * LANES
-    if L:
+    if ckpt is not None and L:
         q, zq = _padded(sos, z[:L])
         gq = _sums(x, L, q.shape[1], 6)
         sos_lanes_adjoint(q, x[:L], g[:L], zq, gx[:L], gq, ckpt, step)

@@ -54,21 +54,21 @@ _SOS_ROWS, _TDF2_ROWS = 28, 13
 
 
 @jit(inline="always")
-def _tile_in(w, row, x, r0, t0, n, back=False):  # pragma: no cover - compiled
+def _tile_in(w, row, x, r0, t0, n, last=-1):  # pragma: no cover - compiled
     """Samples ``t0 .. t0+n-1`` of rows ``r0 ..`` (one a lane) into ``w`` from row ``row`` on;
-    ``back``: sample ``t0 + i`` into row ``row + BACK_TILE - 1 - i`` (an adjoint's tile, walked
-    up the rows: LLVM vectorises a lane loop only inside a loop walking up the addresses)."""
+    ``last >= 0``: sample ``t0 + i`` into row ``row + last - i`` (an adjoint's tile, walked up
+    the rows: LLVM vectorises a lane loop only inside a loop walking up from 0)."""
     for j in range(LANES):
         for i in range(n):
-            w[(row + (BACK_TILE - 1 - i if back else i)) * LANES + j] = x[r0 + j, t0 + i]
+            w[(row + (last - i if last >= 0 else i)) * LANES + j] = x[r0 + j, t0 + i]
 
 
 @jit(inline="always")
-def _tile_out(w, row, y, r0, t0, n, back=False):  # pragma: no cover - compiled
+def _tile_out(w, row, y, r0, t0, n, last=-1):  # pragma: no cover - compiled
     """The inverse of :func:`_tile_in`; an empty ``y``: nothing."""
     for j in range(LANES if y.shape[0] else 0):
         for i in range(n):
-            y[r0 + j, t0 + i] = w[(row + (BACK_TILE - 1 - i if back else i)) * LANES + j]
+            y[r0 + j, t0 + i] = w[(row + (last - i if last >= 0 else i)) * LANES + j]
 
 
 # --------------------------------------------------------------------------- tdf2
@@ -86,7 +86,8 @@ def _tdf2_lanes_head(b, a, z, w, r0, step):  # pragma: no cover - compiled
 
 # The tdf2 adjoint's work rows: 0-12 as the forward's (the lags where the states are), 13-21 the
 # tile's sums of the gradients of b0..b4, a1..a4 (added to float64 sums after each tile), then
-# three blocks of BACK_TILE rows, time running down the rows: x, y and g (overwritten with gx).
+# three blocks of BACK_TILE rows, time running down the first n rows: x, y and g (overwritten
+# with gx).
 _TDF2_SUM, _TDF2_SIG = 13, 22
 
 
@@ -109,15 +110,10 @@ def _tdf2_adjoint_lane(w, i, j):  # pragma: no cover - compiled
 
 @jit
 def _tdf2_lanes_adjoint_tile(w, n):  # pragma: no cover - compiled
-    # a full tile in a loop of known bounds from 0 (LLVM vectorises no other lane loop)
-    if n == BACK_TILE:
-        for i in range(BACK_TILE):
-            for j in range(LANES):
-                _tdf2_adjoint_lane(w, i, j)
-    else:
-        for i in range(BACK_TILE - n, BACK_TILE):
-            for j in range(LANES):
-                _tdf2_adjoint_lane(w, i, j)
+    n = min(n, BACK_TILE)
+    for i in range(n):  # back in time (tile rows from n - 1 down to 0)
+        for j in range(LANES):
+            _tdf2_adjoint_lane(w, i, j)
 
 
 @jit
@@ -129,11 +125,11 @@ def _tdf2_lanes_adjoint_block(b, a, x, y, g, z, gx, gb, ga, step, p):  # pragma:
     for t0 in range((T - 1) // BACK_TILE * BACK_TILE, -1, -BACK_TILE):
         n = min(BACK_TILE, T - t0)
         for u, s in enumerate((x, y, g)):
-            _tile_in(w, _TDF2_SIG + u * BACK_TILE, s, r0, t0, n, True)
+            _tile_in(w, _TDF2_SIG + u * BACK_TILE, s, r0, t0, n, n - 1)
         w[_TDF2_SUM * LANES : _TDF2_SIG * LANES] = 0
         _tdf2_lanes_adjoint_tile(w, n)
         k += w[_TDF2_SUM * LANES : _TDF2_SIG * LANES]
-        _tile_out(w, _TDF2_SIG + 2 * BACK_TILE, gx, r0, t0, n, True)
+        _tile_out(w, _TDF2_SIG + 2 * BACK_TILE, gx, r0, t0, n, n - 1)
     for j in range(LANES):
         for u in range(4):
             z[r0 + j, u] = w[u * LANES + j]
@@ -228,7 +224,9 @@ def _sos4_adjoint_lane(w, i, j):  # pragma: no cover - compiled
 
 @jit
 def _sos4_lanes_adjoint_tile(w, n):  # pragma: no cover - compiled
-    # as _tdf2_lanes_adjoint_tile
+    # the signals come from the keep tile at rows BACK_TILE - 1 - i (a write index of n would
+    # break that loop's vectorisation): a full tile in a loop of known bounds from 0 (LLVM
+    # vectorises no other lane loop), a partial one (one a row) from row BACK_TILE - n
     if n == BACK_TILE:
         for i in range(BACK_TILE):
             for j in range(LANES):
@@ -309,7 +307,7 @@ def _sos_lanes_adjoint_block(q, x, g, z, gx, gq, ckpt, step, p):  # pragma: no c
             _sos4_lanes_keep_tile(w, n)
             if G > 1:
                 sig[c] = w[_SIG * L :]
-        _tile_in(w, _GRAD, g, r0, t0, n, True)
+        _tile_in(w, _GRAD, g, r0, t0, n, BACK_TILE - 1)
         for c in range(G - 1, -1, -1):
             if G > 1:
                 w[_SIG * L :], w[8 * L : _SOS_ROWS * L] = sig[c], head[c, 8 * L :]
@@ -317,7 +315,7 @@ def _sos_lanes_adjoint_block(q, x, g, z, gx, gq, ckpt, step, p):  # pragma: no c
             _sos4_lanes_adjoint_tile(w, n)
             lags[c] = w[_LAG * L : _SUM * L]
             ks[c] += w[_SUM * L : _FWD * L]
-        _tile_out(w, _GRAD, gx, r0, t0, n, True)
+        _tile_out(w, _GRAD, gx, r0, t0, n, BACK_TILE - 1)
     head[:, : 8 * L] = lags
     _sos_lanes_tail(head, z, r0)
     for j in range(L):
