@@ -342,10 +342,11 @@ _sos_adj_par, _sos_adj_ser = jit_twins(_sos_lanes_adjoint_rows_py, "_lti_sos_lan
 PARALLEL_FROM = 1 << 20
 
 
-def launch_rows(x: np.ndarray, parallel: Any, serial: Any, *args: Any, strided: bool = False) -> None:
-    """Launch a row kernel on ``args`` for rows ``x`` `(R, T)` in parallel over the rows where that
-    pays (:data:`PARALLEL_FROM`), else on one thread; ``strided`` as in :func:`launch`."""
-    if x.shape[0] > 1 and x.size >= PARALLEL_FROM:
+def launch_rows(x: np.ndarray, parallel: Any, serial: Any, *args: Any, strided: bool = False, unit: int = 1) -> None:
+    """Launch a row kernel on ``args`` for rows ``x`` `(R, T)` in parallel over its units of
+    ``unit`` rows where that pays (more than one unit, :data:`PARALLEL_FROM` samples), else on
+    one thread; ``strided`` as in :func:`launch`."""
+    if x.shape[0] > unit and x.size >= PARALLEL_FROM:
         launch_parallel(parallel, serial, *args, strided=strided)
     else:
         launch(serial, *args, strided=strided)
@@ -365,7 +366,7 @@ def tdf2_lanes_adjoint(
 ) -> None:
     """The order-4 adjoint of ``._numba_lti.tdf2_adjoint`` on :data:`LANES`-multiple real rows:
     ``gb``, ``ga`` `(R, 5)` written (per-row sums)."""
-    launch_rows(x, _tdf2_adj_par, _tdf2_adj_ser, b, a, x, y, g, z, gx, gb, ga, step, strided=True)
+    launch_rows(x, _tdf2_adj_par, _tdf2_adj_ser, b, a, x, y, g, z, gx, gb, ga, step, strided=True, unit=LANES)
 
 
 def sos_checkpoints(x: np.ndarray, sections: int) -> np.ndarray:
@@ -382,7 +383,7 @@ def sos_lanes(
     multiple of :data:`LANES`, real) through ``q`` `(1 or R, 4G, 6)` from ``z`` `(R, 4G, 2)`;
     ``ckpt`` (:func:`sos_checkpoints`) filled for :func:`sos_lanes_adjoint` when given."""
     ck = np.empty((0, 0, 0, 0), x.dtype) if ckpt is None else ckpt
-    launch_rows(x, _sos_par, _sos_ser, q, x, z, y, ck, step, strided=True)
+    launch_rows(x, _sos_par, _sos_ser, q, x, z, y, ck, step, strided=True, unit=LANES)
 
 
 def sos_lanes_adjoint(
@@ -398,7 +399,7 @@ def sos_lanes_adjoint(
     """The backward of :func:`sos_lanes` from its checkpoints: ``g`` the gradient of the output,
     ``z`` that of the final states (overwritten with that of the initial ones), ``gx`` written,
     ``gq`` `(R, 4G, 6)` the per-row coefficient gradients (written; column 3 left alone)."""
-    launch_rows(x, _sos_adj_par, _sos_adj_ser, q, x, g, z, gx, gq, ckpt, step, strided=True)
+    launch_rows(x, _sos_adj_par, _sos_adj_ser, q, x, g, z, gx, gq, ckpt, step, strided=True, unit=LANES)
 
 
 def chunked(
