@@ -5,7 +5,8 @@ at a time into work arrays whose inner loop over the lanes LLVM vectorises (no f
 lanes are independent, nothing is reassociated). One lane does exactly what one row does in the
 row kernels of :mod:`._numba_lti` (the math and the adjoint's derivation are there):
 
-* ``tdf2``: the transposed direct form II of order <= 4 (padded to 4), forward and adjoint;
+* ``tdf2``: the adjoint of the transposed direct form II of order <= 4 (padded to 4; its
+  forward runs in the row kernels, faster there);
 * ``sos``: a cascade in groups of four sections, every group over the cached tile. A forward
   with a backward to come saves every group's states at the start of each tile of
   :data:`BACK_TILE` samples (a checkpoint: ``8 G`` values a tile and row); the adjoint
@@ -14,9 +15,9 @@ row kernels of :mod:`._numba_lti` (the math and the adjoint's derivation are the
 
 Coefficient gradients are summed per lane over a tile, then over the tiles in float64, in a
 fixed order (the same bits run to run). The lanes touch the signals only to transpose a tile:
-their kernels compile once a dtype for any strides (reversed views included). Also here: rows in parallel (:func:`launch_rows`) and one long row as
-:data:`LANES` chunks of itself in the lanes, chained by the chunk map ``A^L`` (:func:`chunked`).
-"""
+their kernels compile once a dtype for any strides (reversed views included). Also here: rows
+in parallel (:func:`launch_rows`) and one long row as :data:`LANES` chunks of itself in the
+lanes, chained by the chunk map ``A^L`` (:func:`chunked`)."""
 
 from __future__ import annotations
 
@@ -41,16 +42,16 @@ __all__ = [
 ]
 
 LANES = 8  # two AVX2 vectors of float64, one of float32
-# A lane loop of a known 8 trips LLVM unrolls into scalar code (its cost model) unless the body is
-# large (the forward's four sections); the other tiles loop over ``m`` lanes, a block's rows left
-# (always LANES, unknown to LLVM) bounded by LANES: those loops it vectorises.
+# LLVM vectorises a lane loop (8 trips) only where its body is large (four sections, the order-4
+# adjoint; a small body it unrolls into scalar code) and the loop around it walks up from 0 (a
+# loop walking down, or up from a variable start, stays scalar): the adjoints' tiles hold time
+# running down the rows.
 TILE = 256  # samples a forward tile: 16 KiB of float64 lanes, in L1 with the signal's streams
 BACK_TILE = 64  # samples a backward tile: a cascade group's five signals in L1
 # Work rows of LANES values. sos: 0-7 the states (s0, s1 of each of four sections), 8-27 the
-# coefficients (b0, b1, b2, a1, a2 of each), the tile from row 28. tdf2: 0-3 the states,
-# 4-8 b0..b4, 9-12 a1..a4, the tile from row 13. The adjoints hold their lags where the states
-# are, and their sums apart (float64).
-_SOS_ROWS, _TDF2_ROWS = 28, 13
+# coefficients (b0, b1, b2, a1, a2 of each), the forward's tile from row 28. tdf2: 0-3 the
+# adjoint's lags, 4-8 b0..b4, 9-12 a1..a4 (more rows below).
+_SOS_ROWS = 28
 
 
 @jit(inline="always")
@@ -74,7 +75,7 @@ def _tile_out(w, row, y, r0, t0, n, last=-1):  # pragma: no cover - compiled
 # --------------------------------------------------------------------------- tdf2
 @jit
 def _tdf2_lanes_head(b, a, z, w, r0, step):  # pragma: no cover - compiled
-    """States ``z`` and coefficients of rows ``r0 ..`` into the work rows (layout above)."""
+    """Lags ``z`` and coefficients of rows ``r0 ..`` into the work rows (layout above)."""
     for j in range(LANES):
         c = (r0 + j) * step
         for u in range(4):
@@ -84,7 +85,7 @@ def _tdf2_lanes_head(b, a, z, w, r0, step):  # pragma: no cover - compiled
             w[(4 + u) * LANES + j] = b[c, u]
 
 
-# The tdf2 adjoint's work rows: 0-12 as the forward's (the lags where the states are), 13-21 the
+# The tdf2 adjoint's work rows: 0-12 the lags and coefficients (above), 13-21 the
 # tile's sums of the gradients of b0..b4, a1..a4 (added to float64 sums after each tile), then
 # three blocks of BACK_TILE rows, time running down the first n rows: x, y and g (overwritten
 # with gx).
