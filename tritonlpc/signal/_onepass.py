@@ -9,9 +9,10 @@ and output, with the coefficient gradients summed over time inside the kernel. D
 (:func:`._lti.lfilter_composite`, differentiable to any order). ``reverse=True`` runs a filter
 from the last sample to the first on reversed NumPy views (no copy). On the Triton backend
 (:mod:`tritonlpc.backends.triton.lti_pass`), real dtypes, the same forward and backward passes
-(``lfilter`` of order <= 4; ``reverse`` on reversed views too). One autograd Function per
-filter runs either kernel set (:class:`_Numba`, :class:`_Triton`: the same four calls); a call
-that records no graph runs the kernels without it.
+(``lfilter`` of order <= 4; ``reverse`` on reversed views too), and for few long rows their
+time-parallel schedule (:mod:`tritonlpc.backends.triton.lti_chunks`: chunks chained by ``A^L``).
+One autograd Function per filter runs either kernel set (:class:`_Numba`, :class:`_Triton`: the
+same four calls); a call that records no graph runs the kernels without it.
 """
 
 from __future__ import annotations

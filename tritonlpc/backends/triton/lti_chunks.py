@@ -152,6 +152,10 @@ def lti_sos4_chunk_kernel(
     lane, row, slot, t0, ok = _lanes(R, C, L, c0, t_base, NSLOT, BLOCK_R)
     p0, p1, p2, p4, p5, u0, u1, u2, u4, u5, v0, v1, v2, v4, v5, w0, w1, w2, w4, w5, s00, s01, s10, s11, s20, s21, s30, s31 = sos4_start(q_ptr, z_ptr, row * sqr, slot * 8, ok, CDT)  # fmt: skip
     xs = x_ptr + row * sxr + t0 * sxt
+    if STORE:
+        ys = y_ptr + row * syr + t0 * syt
+    if KEEP:
+        ks = k_ptr + row * skr + t0
     nxt = sample(xs, lane, 0, sxt, ok, L, CDT)
     for t in range(L):
         v, nxt = nxt, sample(xs, lane, t + 1, sxt, ok, L, CDT)
@@ -160,12 +164,11 @@ def lti_sos4_chunk_kernel(
         h3, s20, s21 = section(v0, v1, v2, v4, v5, h2, s20, s21)
         h, s30, s31 = section(w0, w1, w2, w4, w5, h3, s30, s31)
         if STORE:
-            tl.store(y_ptr + row * syr + (t0 + t) * syt, h, mask=ok)
+            tl.store(ys + t * syt, h, mask=ok)
         if KEEP:
-            ks = k_ptr + row * skr + t0 + t
-            tl.store(ks, h1, mask=ok)
-            tl.store(ks + skp, h2, mask=ok)
-            tl.store(ks + 2 * skp, h3, mask=ok)
+            tl.store(ks + t, h1, mask=ok)
+            tl.store(ks + skp + t, h2, mask=ok)
+            tl.store(ks + 2 * skp + t, h3, mask=ok)
     store4(z_ptr, slot * 8, s00, s01, s10, s11, ok)
     store4(z_ptr, slot * 8 + 4, s20, s21, s30, s31, ok)
 
@@ -186,12 +189,17 @@ def lti_tdf2_chunk_adjoint_kernel(
     k = tl.zeros([BLOCK_R], dtype=tl.float64)
     kb0, kb1, kb2, kb3, kb4, ka1, ka2, ka3, ka4 = k, k, k, k, k, k, k, k, k
     gs = g_ptr + row * sgr + t0 * sgt
+    gv = sample(gs, lane, L - 1, sgt, ok, L, CDT)
+    if FULL:
+        xs, ys = x_ptr + row * sxr + t0 * sxt, y_ptr + row * syr + t0 * syt
+        xv, yv = sample(xs, lane, L - 1, sxt, ok, L, CDT), sample(ys, lane, L - 1, syt, ok, L, CDT)
     for i in range(L):
         t = L - 1 - i
-        e = sample(gs, lane, t, sgt, ok, L, CDT) - a4 * l3 - a3 * l2 - a2 * l1 - a1 * l0
+        on = ok & (lane * 0 + t > 0)  # the next (earlier) sample's loads, ahead of this step's store
+        e, gv = gv - a4 * l3 - a3 * l2 - a2 * l1 - a1 * l0, sample(gs, lane, t - 1, sgt, on, L, CDT)
         if FULL:
-            xd = sample(x_ptr + row * sxr + t0 * sxt, lane, t, sxt, ok, L, CDT).to(tl.float64)
-            yd = sample(y_ptr + row * syr + t0 * syt, lane, t, syt, ok, L, CDT).to(tl.float64)
+            xd, yd = xv.to(tl.float64), yv.to(tl.float64)
+            xv, yv = sample(xs, lane, t - 1, sxt, on, L, CDT), sample(ys, lane, t - 1, syt, on, L, CDT)
             gx = b4 * l3 + b3 * l2 + b2 * l1 + b1 * l0 + b0 * e
             tl.store(gx_ptr + row * sgxr + (t0 + t) * sgxt, gx, mask=ok)
             e0, e1, e2, e3 = l0.to(tl.float64), l1.to(tl.float64), l2.to(tl.float64), l3.to(tl.float64)
