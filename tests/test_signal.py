@@ -625,8 +625,8 @@ def chunked(monkeypatch):
 def test_triton_chunked_kernels(backend, chunked):
     """The time-parallel schedule of the Triton LTI kernels (interpreter on CPU): chunks of 8
     samples, T = 29 (three chunks and a tail of 5: orders 2 and 4) and T = 5 < 8 (the tail alone:
-    order 1), 5 sections (two groups), zi/zf, a filter per row, B = 1, filtfilt and sosfiltfilt (back in
-    time), float64 against scipy; float32 against the one-pass kernels."""
+    order 1), 5 sections (two groups), zi/zf, a filter per row, B = 1, time along axis 0, filtfilt
+    and sosfiltfilt (back in time), float64 against scipy; float32 against the one-pass kernels."""
     rng = np.random.default_rng(91)
     dev = backend.device
     x = rng.standard_normal((2, 29))
@@ -640,6 +640,8 @@ def test_triton_chunked_kernels(backend, chunked):
                 y_ref, zf_ref = scipy_signal.lfilter(b[r], a[r], x[r, :n], zi=zi[r])
                 _close(y[r].cpu(), y_ref)
                 _close(zf[r].cpu(), zf_ref)
+        y = ts.lfilter(_t(b[0]).to(dev), _t(a[0]).to(dev), _t(x.T).to(dev), axis=0)  # rows read with a time stride
+        _close(y.cpu(), scipy_signal.lfilter(b[0], a[0], x.T, axis=0))
         y, zf = ts.sosfilt(_t(sos).to(dev), _t(x[:1]).to(dev), zi=_t(szi[:, :1]).to(dev))
         y_ref, zf_ref = scipy_signal.sosfilt(sos, x[:1], zi=szi[:, :1])
         _close(y.cpu(), y_ref)
