@@ -693,8 +693,8 @@ def test_triton_chunked_gradients(backend, chunked):
 @pytest.mark.filterwarnings("ignore:invalid value:RuntimeWarning")  # the interpreter's 0 * inf
 @pytest.mark.parametrize("backend", TRITON, ids=str)
 def test_triton_chunked_overflow(backend, chunked):
-    """A pole at 1000 in float32: the chunk map A^8 overflows (1e24 ... inf at A^16), so the carry of
-    zero states gives NaN; the call falls back to the one-pass kernel, whose recursion stays finite
+    """A pole at 1000 in float32: the chunk map A^16 (1e48) overflows, so the carry of zero states
+    gives NaN; the call falls back to the one-pass kernel, whose recursion stays finite
     (the input is zero until the last 3 samples)."""
     from tritonlpc.backends.triton import lti_chunks
 
@@ -702,7 +702,6 @@ def test_triton_chunked_overflow(backend, chunked):
     x = torch.zeros(1, 35, device=dev)
     x[0, -3:] = 1.0
     b, a = torch.ones(1, 2, device=dev), torch.tensor([[1.0, -1000.0]], device=dev)
-    assert not torch.isfinite(torch.linalg.matrix_power(lti_chunks.tdf2_matrix(torch.nn.functional.pad(a, (0, 3))), 16)).all()  # fmt: skip
     z = torch.zeros(1, 1, device=dev)
     y = lti_chunks.tdf2(b, a, x, z, 16)
     y_ref, zf_ref = scipy_signal.lfilter([1.0, 1.0], [1.0, -1000.0], x.cpu().double().numpy(), zi=np.zeros((1, 1)))

@@ -7,14 +7,15 @@ lane a chunk, in three phases:
 1. every chunk's end state from a zero start state (outputs not written);
 2. the carry, a program a row: ``S[c+1] = P S[c] + h[c]`` from ``S[0] = zi``, where ``P = A^L`` is
    the filter's state-transition matrix ``A`` to the power ``L``: the same for every chunk (the
-   filter does not vary in time), computed once a call by squaring (``torch.linalg.matrix_power``)
-   in the compute dtype on the device;
+   filter does not vary in time), computed once a call on the device in the compute dtype, ``A``
+   by one launch of the first phase's kernel on unit states (its own recursion: the step is not
+   written twice), its power by squaring (``torch.linalg.matrix_power``);
 3. every chunk again from its start state ``S[c]``, writing the outputs (and a cascade's kept
    section inputs); the tail is one more launch of the same kernel from ``S[C]``, ending in the
    final state.
 
 The backward runs the adjoint recursion of :mod:`.lti_pass` back in time the same way: the tail
-first (from the final state's gradient), chunk maps ``(A^L)^T``, the carry from the last chunk to
+first (from the final state's gradient), chunk maps ``(A^T)^L``, the carry from the last chunk to
 the first, then every chunk from the gradient at its end, writing ``gx`` and its lane's
 coefficient sums (float64); a row's sums over its chunks are added by ``torch.sum`` (a fixed order:
 bit-identical run to run, no atomics). A cascade runs by groups of four sections as there, a
@@ -31,7 +32,7 @@ to that growth.
 
 from __future__ import annotations
 
-from typing import Any, Callable, Dict, Optional, Tuple
+from typing import Any, Dict, Optional, Tuple
 
 import torch
 import triton
@@ -63,8 +64,6 @@ __all__ = [
     "lti_sos4_chunk_adjoint_kernel",
     "lti_chunk_carry_kernel",
     "plan_lti",
-    "tdf2_matrix",
-    "sos4_matrix",
     "tdf2",
     "tdf2_adjoint",
     "sos_cascade",
@@ -264,20 +263,19 @@ def lti_sos4_chunk_adjoint_kernel(
 
 
 @triton.jit(do_not_specialize=["C"])
-def lti_chunk_carry_kernel(p_ptr, h_ptr, s_ptr, spr, C, NS: tl.constexpr, ADJOINT: tl.constexpr):
+def lti_chunk_carry_kernel(p_ptr, h_ptr, s_ptr, spr, C, NS: tl.constexpr, BACK: tl.constexpr):
     """A row a program: the states ``s`` `(R, C + 1, NS)` at the chunk boundaries from the chunks'
     zero-start end states ``h`` `(R, C + 1, NS)` (slots ``0 .. C-1``) and the chunk map ``P`` `(1 or
-    R, NS, NS)` (row stride ``spr``): ``s[c+1] = P s[c] + h[c]`` from ``s[0]``; ``ADJOINT``: ``s[c] =
-    P^T s[c+1] + h[c]`` from ``s[C]``."""
+    R, NS, NS)` (row stride ``spr``): ``s[c+1] = P s[c] + h[c]`` from ``s[0]``; ``BACK`` (a walk back
+    in time, the adjoint): ``s[c] = P s[c+1] + h[c]`` from ``s[C]``."""
     row = tl.program_id(0).to(tl.int64)
     n = tl.arange(0, NS)
     base = row * (C + 1) * NS
-    if ADJOINT:  # chunks from the last; chunk c's result to slot c
-        p = tl.load(p_ptr + row * spr + n[None, :] * NS + n[:, None])
+    p = tl.load(p_ptr + row * spr + n[:, None] * NS + n[None, :])
+    if BACK:  # chunks from the last; chunk c's result to slot c
         c, step, out = C - 1, -1, 0
         s = tl.load(s_ptr + base + C * NS + n)
     else:  # from the first; to slot c + 1
-        p = tl.load(p_ptr + row * spr + n[:, None] * NS + n[None, :])
         c, step, out = 0, 1, 1
         s = tl.load(s_ptr + base + n)
     h = tl.load(h_ptr + base + c * NS + n)
@@ -289,71 +287,63 @@ def lti_chunk_carry_kernel(p_ptr, h_ptr, s_ptr, spr, C, NS: tl.constexpr, ADJOIN
 
 
 # --------------------------------------------------------------------------- host
-def tdf2_matrix(a4: torch.Tensor) -> torch.Tensor:
-    """``A`` `(F, 4, 4)` of the order-4 transposed direct form with ``a4`` `(F, 5)` (``a4[:, 0] ==
-    1``): the states after one zero-input step are ``A s``."""
-    A = torch.diag_embed(a4.new_ones(a4.shape[0], 3), offset=1)
-    A[:, :, 0] = -a4[:, 1:]
-    return A
+class _Walk:
+    """The launches of one chunk kernel (``walked``: the name of the signal it walks, ``x`` or ``g``)
+    over ``R`` rows with the arguments ``full`` (second phase) or ``lean`` (first phase: outputs
+    ``None``) and ``common``."""
 
+    def __init__(self, kernel: Any, R: int, walked: str, full: Dict[str, Any], lean: Dict[str, Any], **common: Any):
+        self.kernel, self.R, self.walked, self.full, self.lean, self.common = kernel, R, walked, full, lean, common
 
-def sos4_matrix(q: torch.Tensor) -> torch.Tensor:
-    """``A`` `(F, 8, 8)` of four sections ``q`` `(F, 4, 6)` in cascade (section ``k``'s states at
-    ``2k, 2k + 1``): one zero-input step of every unit state (a column each)."""
-    s = torch.eye(8, dtype=q.dtype, device=q.device).expand(q.shape[0], 8, 8)
-    v, rows = torch.zeros_like(s[:, 0]), []
-    for k in range(4):
-        b0, b1, b2, a1, a2 = (q[:, k, i, None] for i in (0, 1, 2, 4, 5))
-        o = b0 * v + s[:, 2 * k]
-        rows += [b1 * v + s[:, 2 * k + 1] - a1 * o, b2 * v - a2 * o]
-        v = o
-    return torch.stack(rows, 1)
+    def run(self, z: torch.Tensor, c0: int, C: int, L: int, t_base: int, full: bool) -> None:
+        """``C`` chunks a row of ``L`` samples from ``t_base``, states ``z`` `(R, NSLOT, ...)` at slots
+        ``c0 + c``."""
+        self._launch(self.R, z, c0, C, L, t_base, {**self.common, **(self.full if full else self.lean)})
 
+    def step_matrix(self, F: int, NS: int, like: torch.Tensor) -> torch.Tensor:
+        """The walk's one-step map `(F, NS, NS)` for the ``F`` filter rows, in ``like``'s dtype: the
+        first phase on one zero sample from every unit state (chunk ``j`` of row ``f`` from state
+        ``j``, its end state the map's column ``j``): the kernel's own recursion, not a second copy."""
+        z = torch.eye(NS, dtype=like.dtype, device=like.device).repeat(F, 1, 1)
+        zero = {f"{self.walked}_ptr": like.new_zeros(F, NS), f"s{self.walked}r": NS, f"s{self.walked}t": 1}
+        args = {**self.common, **self.lean}
+        self._launch(F, z, 0, NS, 1, 0, {k: zero.get(k, v) for k, v in args.items()})
+        return z.transpose(1, 2)
 
-Phase = Callable[[torch.Tensor, int, int, int, int, bool], None]
-
-
-def _phase(kernel: Any, R: int, full: Dict[str, Any], lean: Dict[str, Any], **common: Any) -> Phase:
-    """``run(z, c0, C, L, t_base, is_full)``: ``kernel`` over ``C`` chunks a row of ``L`` samples from
-    ``t_base``, states ``z`` `(R, NSLOT, ...)` at slots ``c0 + c``, with the arguments ``full`` or
-    ``lean`` (phase 1: outputs ``None``) and ``common``."""
-
-    def run(z: torch.Tensor, c0: int, C: int, L: int, t_base: int, is_full: bool) -> None:
+    def _launch(self, R: int, z: torch.Tensor, c0: int, C: int, L: int, t_base: int, args: Dict[str, Any]) -> None:
         if C:
             launch(
-                kernel, (triton.cdiv(R * C, BLOCK_R),), **common, **(full if is_full else lean), z_ptr=z, R=R, C=C,
-                L=L, c0=c0, t_base=t_base, NSLOT=z.stride(0) // z.stride(1), BLOCK_R=BLOCK_R, num_warps=1,
+                self.kernel, (triton.cdiv(R * C, BLOCK_R),), **args, z_ptr=z, R=R, C=C, L=L, c0=c0, t_base=t_base,
+                NSLOT=z.stride(0) // z.stride(1), BLOCK_R=BLOCK_R, num_warps=1,
             )  # fmt: skip
 
-    return run
 
-
-def _carry(P: torch.Tensor, h: torch.Tensor, S: torch.Tensor, adjoint: bool) -> bool:
+def _carry(P: torch.Tensor, h: torch.Tensor, S: torch.Tensor, back: bool) -> bool:
     """The carry over ``S`` `(R, C + 1, NS)`; whether every carried state is finite."""
     R, C1, NS = S.shape
     if C1 > 1:
         spr = 0 if P.shape[0] == 1 else NS * NS
-        launch(lti_chunk_carry_kernel, (R,), p_ptr=P, h_ptr=h, s_ptr=S, spr=spr, C=C1 - 1, NS=NS, ADJOINT=adjoint, num_warps=1)  # fmt: skip
+        launch(lti_chunk_carry_kernel, (R,), p_ptr=P, h_ptr=h, s_ptr=S, spr=spr, C=C1 - 1, NS=NS, BACK=back, num_warps=1)  # fmt: skip
     return bool(torch.isfinite(S).all())
 
 
-def _chain(run: Phase, A: torch.Tensor, z: torch.Tensor, T: int, L: int, adjoint: bool) -> Optional[torch.Tensor]:
-    """The three phases of a chunked walk over rows of ``T`` samples from the states ``z`` `(R, NS)`
-    (contiguous; the gradient of the final states for the ``adjoint``), ``A`` the filter's
-    transition matrix: the final states (the initial states' gradient), ``None`` where the carry
-    overflowed."""
+def _chain(walk: _Walk, F: int, z: torch.Tensor, T: int, L: int, back: bool) -> Optional[torch.Tensor]:
+    """The three phases of a chunked walk over rows of ``T`` samples (``back``: the adjoint, from the
+    last sample) from the states ``z`` `(R, NS)` (contiguous; the gradient of the final states when
+    ``back``) through ``F`` filters: the final states (the initial states' gradient), ``None`` where
+    the carry overflowed."""
     (R, NS), (C, tail) = z.shape, divmod(T, L)
     S, h = z.new_zeros(R, C + 1, NS), z.new_zeros(R, C + 1, NS)
-    S[:, 0 if not adjoint else C] = z
-    if adjoint and tail:  # the tail first, back from the final states' gradient
-        run(S, C, 1, tail, C * L, True)
-    run(h, 0, C, L, 0, False)
-    if not _carry(torch.linalg.matrix_power(A.to(z.dtype), L).contiguous(), h, S, adjoint):
+    S[:, C if back else 0] = z
+    if back and tail:  # the tail first, back from the final states' gradient
+        walk.run(S, C, 1, tail, C * L, True)
+    walk.run(h, 0, C, L, 0, False)
+    if not _carry(torch.linalg.matrix_power(walk.step_matrix(F, NS, z), L).contiguous(), h, S, back):
         return None
-    run(S[:, 1:] if adjoint else S, 0, C, L, 0, True)  # lane c overwrites its own start slot: unused
-    if not adjoint and tail:
-        run(S, C, 1, tail, C * L, True)
-    return S[:, C] if not adjoint else S[:, 0]
+    walk.run(S[:, 1:] if back else S, 0, C, L, 0, True)  # lane c overwrites its own start slot: unused
+    if tail and not back:
+        walk.run(S, C, 1, tail, C * L, True)
+    return S[:, 0] if back else S[:, C]
 
 
 def _cdt(x: torch.Tensor):
@@ -370,8 +360,8 @@ def tdf2(b: torch.Tensor, a: torch.Tensor, x: torch.Tensor, z: torch.Tensor, chu
     y = torch.empty(R, T, dtype=x.dtype, device=x.device)
     io = walk_signals(x=(x, reverse), y=(y, reverse))
     lean = dict(y_ptr=None, syr=0, syt=0)
-    run = _phase(lti_tdf2_chunk_kernel, R, io, dict(io, **lean), b_ptr=b4, a_ptr=a4, scr=0 if b4.shape[0] == 1 else 5, CDT=_cdt(x))  # fmt: skip
-    zf = _chain(run, tdf2_matrix(a4), z4, T, chunk_len, adjoint=False)
+    walk = _Walk(lti_tdf2_chunk_kernel, R, "x", io, dict(io, **lean), b_ptr=b4, a_ptr=a4, scr=0 if b4.shape[0] == 1 else 5, CDT=_cdt(x))  # fmt: skip
+    zf = _chain(walk, b4.shape[0], z4, T, chunk_len, back=False)
     if zf is None:
         return lti_pass.tdf2(b, a, x, z, reverse)
     z.copy_(zf[:, :N])
@@ -393,7 +383,7 @@ def tdf2_adjoint(
     full = dict(walk_signals(x=(x, reverse), y=(y, reverse), gx=(gx, reverse)), gb_ptr=gb, ga_ptr=ga)
     lean = {key: None if key.endswith("ptr") else 0 for key in full}
     common = dict(walk_signals(g=(g, reverse)), b_ptr=b4, a_ptr=a4, scr=0 if b4.shape[0] == 1 else 5, CDT=_cdt(x))
-    gz = _chain(_phase(lti_tdf2_chunk_adjoint_kernel, R, full, lean, **common), tdf2_matrix(a4), z4, T, chunk_len, True)  # fmt: skip
+    gz = _chain(_Walk(lti_tdf2_chunk_adjoint_kernel, R, "g", full, lean, **common), b4.shape[0], z4, T, chunk_len, True)  # fmt: skip
     if gz is None:
         return lti_pass.tdf2_adjoint(b, a, x, y, g, z, reverse)
     z.copy_(gz[:, :N])
@@ -417,11 +407,11 @@ def sos_cascade(
         out = torch.empty(R, T, dtype=x.dtype, device=x.device) if last or keep is None else keep[k + 3]
         io = walk_signals(x=(v, rv), y=(out, reverse and last))
         full = dict(io, k_ptr=None if keep is None else keep[k : k + 3])
-        run = _phase(
-            lti_sos4_chunk_kernel, R, full, dict(io, y_ptr=None, syr=0, syt=0, k_ptr=None),
+        walk = _Walk(
+            lti_sos4_chunk_kernel, R, "x", full, dict(io, y_ptr=None, syr=0, syt=0, k_ptr=None),
             q_ptr=q, sqr=0 if q.shape[0] == 1 else 24, skr=T, skp=R * T, CDT=_cdt(x),
         )  # fmt: skip
-        end = _chain(run, sos4_matrix(q), zk.view(R, 8), T, chunk_len, adjoint=False)
+        end = _chain(walk, q.shape[0], zk.view(R, 8), T, chunk_len, back=False)
         if end is None:
             return lti_pass.sos_cascade(sos, x, z, keep, reverse)
         zf[:, k : k + m] = end.view(R, 4, 2)[:, :m]
@@ -449,11 +439,11 @@ def sos_cascade_adjoint(
         gq = torch.zeros(R, T // chunk_len + 1, 4, 6, dtype=torch.float64, device=x.device)
         full = dict(walk_signals(x=xin, y=yout, gx=(gx, reverse and k == 0)), k_ptr=keep[k : k + 3], gq_ptr=gq)
         lean = {key: None if key.endswith("ptr") else 0 for key in full}
-        run = _phase(
-            lti_sos4_chunk_adjoint_kernel, R, full, lean, **walk_signals(g=(g, reverse and last)), q_ptr=q,
+        walk = _Walk(
+            lti_sos4_chunk_adjoint_kernel, R, "g", full, lean, **walk_signals(g=(g, reverse and last)), q_ptr=q,
             sqr=0 if q.shape[0] == 1 else 24, skr=T, skp=R * T, CDT=_cdt(x),
         )  # fmt: skip
-        start = _chain(run, sos4_matrix(q), zk.view(R, 8), T, chunk_len, adjoint=True)
+        start = _chain(walk, q.shape[0], zk.view(R, 8), T, chunk_len, back=True)
         if start is None:
             return lti_pass.sos_cascade_adjoint(sos, x, keep, y, gy, z, reverse)
         gz[:, k : k + m], gsos[:, k : k + m] = start.view(R, 4, 2)[:, :m], gq.sum(1)[:, :m]
