@@ -625,7 +625,7 @@ def chunked(monkeypatch):
 def test_triton_chunked_kernels(backend, chunked):
     """The time-parallel schedule of the Triton LTI kernels (interpreter on CPU): chunks of 8
     samples, T = 29 (three chunks and a tail of 5: orders 2 and 4) and T = 5 < 8 (the tail alone:
-    order 1), 5 sections (two groups), zi/zf, a filter per row, B = 1, time along axis 0, filtfilt
+    order 1), 5 sections (two groups), zi/zf, a filter or cascade per row, B = 1, time along axis 0, filtfilt
     and sosfiltfilt (back in time), float64 against scipy; float32 against the one-pass kernels."""
     rng = np.random.default_rng(91)
     dev = backend.device
@@ -652,6 +652,10 @@ def test_triton_chunked_kernels(backend, chunked):
         _close(
             ts.sosfiltfilt(_t(sos).to(dev), _t(x).to(dev), padlen=10).cpu(), scipy_signal.sosfiltfilt(sos, x, padlen=10)
         )
+        per_row = np.stack([sos, _stable_sos(rng, 5)])  # a cascade per row: a chunk map per row
+        y = ts.sosfilt(_t(per_row).to(dev), _t(x).to(dev))
+        for r in range(2):
+            _close(y[r].cpu(), scipy_signal.sosfilt(per_row[r], x[r]))
         x32, sos32 = _t(x).float().to(dev), _t(sos).float().to(dev)
         got = ts.sosfilt(sos32, x32)
         chunked.plan_knobs = {"schedule": "single"}
