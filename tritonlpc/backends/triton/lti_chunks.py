@@ -311,7 +311,7 @@ class _Walk:
         return z.transpose(1, 2)
 
     def _launch(self, R: int, z: torch.Tensor, c0: int, C: int, L: int, t_base: int, args: Dict[str, Any]) -> None:
-        if C:
+        if R * C:
             launch(
                 self.kernel, (triton.cdiv(R * C, BLOCK_R),), **args, z_ptr=z, R=R, C=C, L=L, c0=c0, t_base=t_base,
                 NSLOT=z.stride(0) // z.stride(1), BLOCK_R=BLOCK_R, num_warps=1,
@@ -321,7 +321,7 @@ class _Walk:
 def _carry(P: torch.Tensor, h: torch.Tensor, S: torch.Tensor, back: bool) -> bool:
     """The carry over ``S`` `(R, C + 1, NS)`; whether every carried state is finite."""
     R, C1, NS = S.shape
-    if C1 > 1:
+    if R and C1 > 1:
         spr = 0 if P.shape[0] == 1 else NS * NS
         launch(lti_chunk_carry_kernel, (R,), p_ptr=P, h_ptr=h, s_ptr=S, spr=spr, C=C1 - 1, NS=NS, BACK=back, num_warps=1)  # fmt: skip
     return bool(torch.isfinite(S).all())
