@@ -714,6 +714,40 @@ def test_triton_chunked_overflow(backend, chunked):
     _close(z.cpu().double(), zf_ref, 1e-6)
 
 
+@pytest.mark.parametrize("backend", TRITON, ids=str)
+def test_triton_chunked_long_rows(backend):
+    """On a GPU only (the interpreter is too slow at this length): rows of 2^16 + 3 samples take the
+    planned time-parallel schedule (chunks of 256 and a tail); lfilter of order 4 and a cascade of 5
+    sections with zi, forward and backward, float64, against scipy and the one-pass kernels."""
+    from tritonlpc.backends.triton.lti_chunks import plan_lti
+    from tritonlpc.signal._onepass import _Triton, lfilter_onepass, sos_onepass
+
+    if backend.device == "cpu":
+        pytest.skip("long rows: CUDA only")
+    rng = np.random.default_rng(96)
+    R, T, dev = 2, 2**16 + 3, backend.device
+    assert plan_lti(R, T, sm_count=torch.cuda.get_device_properties(dev).multi_processor_count) == 256
+    b, a = rng.standard_normal(5), _stable_a(rng, 4, a0=1.0)
+    sos, x = _stable_sos(rng, 5), rng.standard_normal((R, T))
+    cases = [(lfilter_onepass, [b[None], a[None], x, rng.standard_normal((R, 4))]), (sos_onepass, [sos[None], x, rng.standard_normal((R, 5, 2))])]  # fmt: skip
+    gy = torch.cos(torch.arange(R * T, **T64)).reshape(R, T).to(dev)
+    for fn, arrays in cases:
+        runs = []
+        for knobs in ({}, {"schedule": "single"}):
+            _Triton.plan_knobs = knobs
+            try:
+                ins = [_t(v).to(dev).requires_grad_() for v in arrays]
+                y, zf = fn(*ins, "triton")
+                runs.append([y, zf, *torch.autograd.grad((y, zf), ins, (gy, torch.ones_like(zf)))])
+            finally:
+                _Triton.plan_knobs = {}
+        ref = scipy_signal.lfilter(b, a, x, zi=arrays[-1]) if fn is lfilter_onepass else None
+        if ref is not None:
+            _close(runs[0][0].cpu(), ref[0], 1e-9)
+        for g_, r_ in zip(*runs):
+            assert float((g_ - r_).detach().abs().max()) <= 1e-9 * float(r_.detach().abs().max())
+
+
 def test_triton_lti_plan():
     """The schedule of the Triton LTI kernels: one pass for many rows or short rows, chunks of about
     sqrt(T) samples for few long rows; knobs force either and are checked."""
