@@ -755,7 +755,7 @@ def test_triton_lti_plan():
 
     assert plan_lti(1, 1 << 20) == 1024
     assert plan_lti(8, 1 << 18, sm_count=132) == 512
-    assert plan_lti(1, 1000) == 0 and plan_lti(132 * 4 * 32, 1 << 20) == 0
+    assert plan_lti(1, 1000) == 0 and plan_lti(132 * 32, 1 << 20) == 0 and plan_lti(132 * 32 - 1, 1 << 20) == 1024
     assert plan_lti(1, 1000, schedule="three-phase") == 64 and plan_lti(1, 1 << 20, schedule="single") == 0
     assert plan_lti(4, 100, chunk_len=7) == 7
     with pytest.raises(ValueError, match="chunk_len"):

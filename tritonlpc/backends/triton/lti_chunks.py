@@ -73,7 +73,7 @@ __all__ = [
 
 # Untuned until a GPU run (bench/README.md): rows this long, fewer than ROWS_PER_SM an SM, run chunked.
 TIME_PARALLEL_MIN_T = 1 << 14
-ROWS_PER_SM = 4 * 32  # one-pass lanes an SM before the rows alone fill a GPU (4 one-warp programs)
+ROWS_PER_SM = 32  # one-pass lanes an SM: below one warp an SM, each SM waits on one serial walk
 MIN_CHUNK = 64
 
 
@@ -83,10 +83,13 @@ def plan_lti(
     """The chunk length of the time-parallel schedule for ``R`` rows of ``T`` samples, or 0 for the
     one-pass kernels (pure).
 
-    Chunked when the rows are few (``R < ROWS_PER_SM * sm_count``: one lane a row leaves SMs idle)
-    and long (``T >= TIME_PARALLEL_MIN_T``), in chunks of about ``sqrt(T)`` samples (a power of two,
-    at least ``MIN_CHUNK``): the carry's walk over a row's chunks and a chunk's own walk then take
-    about as many steps. Both constants are untuned until a GPU run. ``schedule`` (``"single"``:
+    Chunked when the rows are few (``R < ROWS_PER_SM * sm_count``: one lane a row then leaves each SM
+    a warp or less, latency-bound; with many more rows the one-pass kernels approach the memory
+    bound, where the chunks' second read of the input costs) and long (``T >=
+    TIME_PARALLEL_MIN_T``), in chunks of about ``sqrt(T)`` samples (a power of two, at least
+    ``MIN_CHUNK``): the carry's walk over a row's chunks and a chunk's own walk then take about as
+    many steps. Both thresholds are untuned until a GPU run (``bench/test_signal.py``'s CUDA rows
+    and their ``-onepass`` twins). ``schedule`` (``"single"``:
     one pass; ``"three-phase"``: chunked) and ``chunk_len`` (any length >= 1; chunked) force a
     schedule (tests).
 
