@@ -211,7 +211,10 @@ class _Triton:
 
     @classmethod
     def _chunk_len(cls, x: Tensor) -> int:
-        """The chunk length of the time-parallel schedule for rows ``x`` `(R, T)` (0: one pass)."""
+        """The chunk length of the time-parallel schedule for rows ``x`` `(R, T)` (0: one pass; also
+        while a CUDA graph is captured: the schedule's overflow check reads a flag on the host)."""
+        if x.is_cuda and torch.cuda.is_current_stream_capturing():
+            return 0
         sm_count = torch.cuda.get_device_properties(x.device).multi_processor_count if x.is_cuda else 132
         return _lti_chunks().plan_lti(*x.shape, sm_count=sm_count, **cls.plan_knobs)
 
