@@ -111,6 +111,11 @@ CUDA_ONLY_TESTS = [
 ]
 REST_TESTS = [
     "tests/test_triton_backend.py",
+    "tests/test_tile_pass_overflow.py",  # a GPU scans tiles as trees: the overflow re-sweep for real
+    "tests/test_scaled_maps.py",
+    "tests/test_triton_hop.py",
+    "tests/test_signal.py",  # the LTI kernels (tritonlpc.signal) on CUDA
+    "tests/test_delay.py",
     "tests/test_autograd.py",
     "tests/test_api.py",
     "tests/test_contract.py",
@@ -122,8 +127,9 @@ REST_TESTS = [
     "tests/test_readme.py",
     "tests/test_torchlpc_parity.py",
     "tests/test_torchcomp.py",
+    "tests/test_hop.py",
 ]
-REST_DESELECT = "not test_gpu_ and not numba"
+REST_DESELECT = "not test_gpu_ and not numba and not sm90"  # sm90: static compiles, no GPU needed
 DRY_REST_TESTS = ["tests/test_testing.py", "tests/test_triton_backend.py::test_bad_knobs"]
 
 
@@ -429,7 +435,8 @@ def build_torchlpc(
 # Step 4: benchmark selections (pytest node ids, in priority order)
 # ----------------------------------------------------------------------------------------------
 def bench_selection(dry_run: bool) -> Dict[str, List[str]]:
-    """Node ids of ``bench-targets``, ``bench-matrix`` and ``bench-training``, in priority order."""
+    """Node ids of ``bench-targets``, ``bench-matrix`` (with ``tritonlpc.signal``'s benchmarks)
+    and ``bench-training``, in priority order."""
     import lpcbench as lb  # noqa: PLC0415
     import training as tr  # noqa: PLC0415
 
@@ -446,9 +453,17 @@ def bench_selection(dry_run: bool) -> Dict[str, List[str]]:
         for T in (tr.QUICK_T if dry_run else tr.TRAIN_T)
         for impl in (("tritonlpc",) if dry_run else tr.IMPLS)  # dry run: one child process less
     ]
+    # tritonlpc.signal (issue 23's GPU figures): after the matrix's priority implementations; the
+    # dry run takes one scipy row (no kernel compile) to prove the ids
+    sig = [
+        f"bench/test_signal.py::test_signal[{i}]"
+        for i, _ in lb.signal_cases(device, dry_run)
+        if not dry_run or i.endswith("lfilter-B2-T1024-float64-fwd-scipy")
+    ]
+    n_first = sum(c.impl in PRIORITY_IMPLS for c in rest)
     return {
         "bench-targets": [node(c) for c in in_targets],
-        "bench-matrix": [node(c) for c in rest],
+        "bench-matrix": [node(c) for c in rest[:n_first]] + sig + [node(c) for c in rest[n_first:]],
         "bench-training": train,
     }
 
@@ -1095,6 +1110,7 @@ class Session:
         if train:
             md += ["", "## Training step", "", report.training_table(train)]
         md += ["", "## Planner variants", "", report.variant_table(data) if data else "(none)"]
+        md += ["", "## tritonlpc.signal", "", report.signal_table(data) if data else "(none)"]
         md += ["", "## Correctness at scale", "", self._correctness_table()]
         md += ["", "## Files", ""]
         md += [f"- `{f}`" for f in OUTPUT_FILES if (self.out / f).exists()]

@@ -152,6 +152,34 @@ def all_cases(quick: bool) -> List[Case]:
 
 
 # ----------------------------------------------------------------------------------------------
+# tritonlpc.signal cases (bench/test_signal.py; the GPU session selects them by id)
+# ----------------------------------------------------------------------------------------------
+SIGNAL_SHAPE, SIGNAL_QUICK_SHAPE = (8, 2**16), (2, 2**10)
+SIGNAL_CUDA_SHAPES = ((8, 2**16), (1, 2**20))  # a few long rows: one lane a row leaves a GPU idle
+
+
+def signal_cases(device: str, quick: bool) -> List[Tuple[str, Tuple[Any, ...]]]:
+    """``(id, (direction, op, dtype, impl, B, T, device))`` of every ``tritonlpc.signal`` benchmark
+    on ``device``: forward against scipy (CPU only), float64 and float32; forward + backward of the
+    time-invariant path against the time-varying one, float32."""
+    cpu = device == "cpu"
+    kinds = []
+    for op in ("lfilter", "sosfilt"):
+        kinds += [
+            ("fwd", op, dt, impl)
+            for dt in ("float64", "float32")
+            for impl in (("tritonlpc", "scipy") if cpu else ("tritonlpc",))
+        ]
+        kinds += [("fwd+bwd", op, "float32", impl) for impl in ("time-invariant", "time-varying")]
+    shapes = [SIGNAL_QUICK_SHAPE if quick else SIGNAL_SHAPE] if cpu else SIGNAL_CUDA_SHAPES
+    return [
+        (f"{device}-{op}-B{B}-T{T}-{dt}-{d}-{impl}", (d, op, dt, impl, B, T, device))
+        for B, T in shapes
+        for d, op, dt, impl in kinds
+    ]
+
+
+# ----------------------------------------------------------------------------------------------
 # Devices
 # ----------------------------------------------------------------------------------------------
 def cpu_name() -> str:

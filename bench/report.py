@@ -318,6 +318,28 @@ def variant_table(data: dict) -> str:
     return "\n".join(lines) if rows else "(no planner-variant results)"
 
 
+def signal_table(data: dict) -> str:
+    """Markdown table of the ``tritonlpc.signal`` results (``extra_info.kind == "signal"``): each
+    tritonlpc row against scipy.signal (forward, CPU) or the time-varying path (forward + backward)
+    at the same shape, in the same run."""
+    rows = [b for b in data.get("benchmarks", []) if b.get("extra_info", {}).get("kind") == "signal"]
+    med = {}
+    for b in rows:
+        i = b["extra_info"]
+        med[(i["backend"], i["B"], i["T"], i["op"], i["dtype"], i["direction"], i["impl"])] = float(
+            b["stats"]["median"]
+        )
+    lines = ["| op | shape (B×T dtype) | direction | impl | median | speed-up vs |", "|---|---|---|---|---|---|"]
+    for (backend, B, T, op, dt, d, impl), m in med.items():
+        if impl not in ("tritonlpc", "time-invariant"):
+            continue
+        other = "scipy" if d == "fwd" else "time-varying"
+        base = med.get((backend, B, T, op, dt, d, other))
+        vs = f"{fmt_x(base / m)} {other}" if base else "—"
+        lines.append(f"| {op} | {B}×{fmt_pow2(int(T))} {dt} | {d} | {impl} ({backend}) | {fmt_time(m)} | {vs} |")
+    return "\n".join(lines) if rows else "(no signal results)"
+
+
 # ----------------------------------------------------------------------------------------------
 # Plots
 # ----------------------------------------------------------------------------------------------
@@ -525,6 +547,8 @@ def build(json_path: Path, out_dir: Optional[Path], environment: Optional[Path] 
         ]
     if any(b.get("extra_info", {}).get("kind") == "variant" for b in data.get("benchmarks", [])):
         md += ["", "#### Planner variants (backend called directly, same run)", "", variant_table(data)]
+    if any(b.get("extra_info", {}).get("kind") == "signal" for b in data.get("benchmarks", [])):
+        md += ["", "#### tritonlpc.signal (same run)", "", signal_table(data)]
     if train:
         plot_training(train, out / "training.png", title + ": training step")
         t0 = train[0].info

@@ -1,4 +1,4 @@
-"""Compile the delay-effect Triton kernels (:mod:`tritonlpc.backends._triton_delay`) for sm_90
+"""Compile the delay-effect Triton kernels (:mod:`tritonlpc.backends.triton.delay`) for sm_90
 without a GPU and report registers and spills, with the machinery of ``bench/sm90.py``.
 
     python bench/sm90_delay.py [--full] [--json out.json]
@@ -22,8 +22,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import torch  # noqa: E402
 
 import sm90  # noqa: E402  (refuses to run under TRITON_INTERPRET=1)
-from tritonlpc.backends import _triton_delay as td  # noqa: E402
 from tritonlpc.backends._delay_operands import CombOperands, FdnOperands  # noqa: E402
+from tritonlpc.backends.triton import delay as td  # noqa: E402
 from tritonlpc.backends.triton.launch import recording  # noqa: E402
 
 

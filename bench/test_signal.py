@@ -7,13 +7,16 @@
   against the time-varying path at the same shape and filter (``tritonlpc.audio.time_varying_iir``
   / ``time_varying_biquad`` with the coefficients materialised per sample), float32.
 
-CPU only (scipy runs on CPU); shape (8, 2^16), ``--lpc-quick``: (2, 2^10). Timed by
-pytest-benchmark; compare medians within one run (same machine, same load).
+On CPU: shape (8, 2^16), ``--lpc-quick``: (2, 2^10); timed by pytest-benchmark; compare medians
+within one run (same machine, same load). On CUDA (``--lpc-device cuda``, the GPU session): the
+tritonlpc rows only (scipy runs on CPU; it is still the reference each call is checked against),
+at (8, 2^16) and at (1, 2^20), a few long rows, where one lane a row leaves most of a GPU idle;
+timed with CUDA events (``lpcbench.cuda_event_times``).
 """
 
 from __future__ import annotations
 
-from typing import Callable, List, Tuple
+from typing import Callable, Tuple
 
 import numpy as np
 import pytest
@@ -21,48 +24,30 @@ import torch
 
 scipy_signal = pytest.importorskip("scipy.signal")
 
+import lpcbench as lb  # noqa: E402
 import tritonlpc  # noqa: E402
 from tritonlpc import audio  # noqa: E402
 from tritonlpc import signal as ts  # noqa: E402
 
-SHAPE, QUICK_SHAPE = (8, 2**16), (2, 2**10)
 ORDER, SECTIONS = 4, 4
 DTYPES = {"float64": torch.float64, "float32": torch.float32}
-
-
-def _cases(quick: bool) -> List[Tuple[str, ...]]:
-    out = []
-    for op in ("lfilter", "sosfilt"):
-        for dtype in DTYPES:
-            for impl in ("tritonlpc", "scipy"):
-                out.append(("fwd", op, dtype, impl))
-        for impl in ("time-invariant", "time-varying"):
-            out.append(("fwd+bwd", op, "float32", impl))
-    return out
 
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     if "signal_case" in metafunc.fixturenames:
         device = metafunc.config._lpc_device  # type: ignore[attr-defined]
         quick = bool(metafunc.config.getoption("--lpc-quick"))
-        B, T = QUICK_SHAPE if quick else SHAPE
-        params = [
-            pytest.param((d, op, dt, impl, B, T), id=f"cpu-{op}-B{B}-T{T}-{dt}-{d}-{impl}")
-            for d, op, dt, impl in _cases(quick)
-        ]
-        if device != "cpu":  # scipy is CPU-only: these run with --lpc-device cpu
-            params = [pytest.param(None, id="signal-cpu-only", marks=pytest.mark.skip(reason="CPU benchmarks"))]
-        metafunc.parametrize("signal_case", params)
+        metafunc.parametrize("signal_case", [pytest.param(c, id=i) for i, c in lb.signal_cases(device, quick)])
 
 
-def _filters(dtype: torch.dtype) -> Tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+def _filters(dtype: torch.dtype, device: torch.device) -> Tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     b, a = scipy_signal.butter(ORDER, 0.1)
     sos = scipy_signal.butter(2 * SECTIONS, 0.1, output="sos")
-    return tuple(torch.tensor(v, dtype=dtype) for v in (b, a, sos))  # type: ignore[return-value]
+    return tuple(torch.tensor(v, dtype=dtype, device=device) for v in (b, a, sos))  # type: ignore[return-value]
 
 
 def _forward_call(op: str, impl: str, x: torch.Tensor) -> Callable[[], object]:
-    b, a, sos = _filters(x.dtype)
+    b, a, sos = _filters(x.dtype, x.device)
     if impl == "scipy":
         xn, bn, an, sn = (t.numpy() for t in (x, b, a, sos))
         return (lambda: scipy_signal.lfilter(bn, an, xn)) if op == "lfilter" else (lambda: scipy_signal.sosfilt(sn, xn))
@@ -71,9 +56,9 @@ def _forward_call(op: str, impl: str, x: torch.Tensor) -> Callable[[], object]:
 
 def _fwdbwd_call(op: str, impl: str, x: torch.Tensor) -> Callable[[], object]:
     B, T = x.shape
-    b, a, sos = _filters(x.dtype)
+    b, a, sos = _filters(x.dtype, x.device)
     x = x.clone().requires_grad_()
-    g = torch.randn(B, T, dtype=x.dtype, generator=torch.Generator().manual_seed(1))
+    g = torch.randn(B, T, dtype=x.dtype, generator=torch.Generator().manual_seed(1)).to(x.device)
     if impl == "time-invariant":
         if op == "lfilter":
             coefs = [b.requires_grad_(), a.requires_grad_()]
@@ -105,13 +90,13 @@ def _fwdbwd_call(op: str, impl: str, x: torch.Tensor) -> Callable[[], object]:
 
 def _check(op: str, direction: str, impl: str, x: torch.Tensor) -> None:
     """The tritonlpc call agrees with scipy (float64 reference) before it is timed."""
-    b, a, sos = _filters(torch.float64)
-    xn = x.double().numpy()
+    b, a, sos = _filters(torch.float64, torch.device("cpu"))
+    xn = x.double().cpu().numpy()
     ref = scipy_signal.lfilter(b.numpy(), a.numpy(), xn) if op == "lfilter" else scipy_signal.sosfilt(sos.numpy(), xn)
     if direction == "fwd" and impl == "tritonlpc":
         y = _forward_call(op, impl, x)()
     elif direction == "fwd+bwd" and impl == "time-varying":
-        b_, a_, sos_ = _filters(x.dtype)
+        b_, a_, sos_ = _filters(x.dtype, x.device)
         if op == "lfilter":
             B, T = x.shape
             y = audio.time_varying_iir(x, (b_ / a_[0]).expand(B, T, -1), (a_[1:] / a_[0]).expand(B, T, -1))
@@ -123,15 +108,15 @@ def _check(op: str, direction: str, impl: str, x: torch.Tensor) -> None:
         return
     tol = 1e-9 if x.dtype == torch.float64 else 2e-3
     scale = float(np.abs(ref).max())
-    err = float(np.abs(torch.as_tensor(y).double().numpy() - ref).max())
+    err = float(np.abs(torch.as_tensor(y).double().cpu().numpy() - ref).max())
     assert err <= tol * scale, f"{op} {impl}: max error {err:.3g} (scale {scale:.3g})"
 
 
 def test_signal(benchmark, bench_env, signal_case, request) -> None:
-    direction, op, dtype, impl, B, T = signal_case
-    x = torch.randn(B, T, dtype=DTYPES[dtype], generator=torch.Generator().manual_seed(0))
+    direction, op, dtype, impl, B, T, device = signal_case
+    x = torch.randn(B, T, dtype=DTYPES[dtype], generator=torch.Generator().manual_seed(0)).to(device)
     info = benchmark.extra_info
-    info.update(bench_env.common_info("cpu"))
+    info.update(bench_env.common_info(device))
     info.update(
         kind="signal", op=op, impl=impl, B=B, T=T, dtype=dtype, direction=direction, backend=tritonlpc.backend_for(x)
     )
@@ -139,8 +124,13 @@ def test_signal(benchmark, bench_env, signal_case, request) -> None:
     benchmark.group = f"signal {op} {direction} B{B} T{T} {dtype}"
     _check(op, direction, impl, x)
     call = _forward_call(op, impl, x) if direction == "fwd" else _fwdbwd_call(op, impl, x)
-    call()  # warm-up: Numba compilation
-    benchmark(call)
+    if device == "cuda":
+        lb.record_cuda_times(
+            benchmark, lb.cuda_event_times(call, max_time=bench_env.max_time, min_rounds=max(10, bench_env.min_rounds))
+        )
+    else:
+        call()  # warm-up: Numba compilation
+        benchmark(call)
     if benchmark.stats is not None:
         info["median_s"] = float(benchmark.stats.stats.median)
         request.node._signal_median = info["median_s"]  # for test_signal_summary
@@ -152,12 +142,14 @@ def test_signal_summary(request) -> None:
     for item in request.session.items:
         rep = getattr(item, "_signal_median", None)
         if rep is not None:
-            medians[item.callspec.params["signal_case"][:4]] = rep
+            d, op, dt, impl, B, T, device = item.callspec.params["signal_case"]
+            medians[(device, B, T, d, op, dt, impl)] = rep
     if not medians:
         pytest.skip("no signal benchmark ran in this session (or --benchmark-disable)")
     lines = []
-    for (d, op, dt, impl), med in sorted(medians.items()):
-        base = medians.get((d, op, dt, "scipy" if d == "fwd" else "time-varying"))
-        if base is not None and impl in ("tritonlpc", "time-invariant"):
-            lines.append(f"{op} {d} {dt}: {impl} {med * 1e3:.3f} ms, {base / med:.2f}x")
+    for (device, B, T, d, op, dt, impl), med in sorted(medians.items()):
+        base = medians.get((device, B, T, d, op, dt, "scipy" if d == "fwd" else "time-varying"))
+        if impl in ("tritonlpc", "time-invariant"):
+            ratio = f", {base / med:.2f}x" if base is not None else ""
+            lines.append(f"{device} ({B}, {T}) {op} {d} {dt}: {impl} {med * 1e3:.3f} ms{ratio}")
     print("\n" + "\n".join(lines))

@@ -63,7 +63,7 @@ def test_dry_run_writes_every_output(tmp_path):
 
     bench = json.loads((tmp_path / "bench.json").read_text())
     kinds = {b["extra_info"]["kind"] for b in bench["benchmarks"]}
-    assert kinds == {"filter", "training", "variant"}
+    assert kinds == {"filter", "signal", "training", "variant"}
     impls = {b["extra_info"]["impl"] for b in bench["benchmarks"]}
     assert {"tritonlpc", "copy"} <= impls
     names = [b["name"] for b in bench["benchmarks"] if b["extra_info"]["kind"] == "filter"]
@@ -211,13 +211,18 @@ def test_target_verdicts():
 
 def test_bench_selection_priority():
     sel = gs.bench_selection(dry_run=False)
-    ids = sel["bench-targets"] + sel["bench-matrix"]
+    ids = [n for n in sel["bench-targets"] + sel["bench-matrix"] if "test_signal.py" not in n]
     every = [f"bench/test_lpc.py::test_lpc[{c.id}]" for c in lb.all_cases(False) if c.device == "cuda"]
     assert sorted(ids) == sorted(every) and len(set(ids)) == len(ids)
+    signal = [i for i, n in enumerate(sel["bench-matrix"]) if "test_signal.py" in n]
+    want = [f"bench/test_signal.py::test_signal[{i}]" for i, _ in lb.signal_cases("cuda", False)]
+    assert [sel["bench-matrix"][i] for i in signal] == want and want and all("cuda-" in n for n in want)
+    assert signal == list(range(signal[0], signal[0] + len(want)))  # together, after the priority impls
+    assert sel["bench-matrix"][signal[0] - 1].rsplit("-", 1)[-1].rstrip("]") in gs.PRIORITY_IMPLS
     assert "-B1-T1048576-M2-float32-" in sel["bench-targets"][0]  # the first target shape
     assert all(any(f"-B{s[0]}-T{s[1]}-M{s[2]}-" in n for s in gs.TARGET_SHAPES) for n in sel["bench-targets"])
     assert len(sel["bench-targets"]) == 3 * 2 * 3  # shapes x directions x (copy, torchlpc, tritonlpc)
-    matrix_impls = [n.rsplit("-", 1)[-1].rstrip("]") for n in sel["bench-matrix"]]
+    matrix_impls = [n.rsplit("-", 1)[-1].rstrip("]") for n in sel["bench-matrix"] if "test_lpc.py" in n]
     first_other = next(i for i, m in enumerate(matrix_impls) if m not in gs.PRIORITY_IMPLS)
     assert all(m not in gs.PRIORITY_IMPLS for m in matrix_impls[first_other:])
     assert len(sel["bench-training"]) == 6  # T = 2^20, 2^21, 2^22 x (tritonlpc, torchlpc)

@@ -326,6 +326,11 @@ def test_gradcheck_lfilter():
 
     assert torch.autograd.gradcheck(f, (b, a, x, zi))
     assert torch.autograd.gradgradcheck(f, (b, a, x, zi))
+    # a[0] exactly 1: the division by it is skipped only where no derivative flows through it
+    a1 = torch.tensor([1.0, -0.4, 0.2], **T64).requires_grad_()
+    assert torch.autograd.gradcheck(f, (b, a1, x, zi), check_forward_ad=True)
+    y1 = ts.lfilter(b.detach(), a1.detach(), x.detach())
+    _close(y1, scipy_signal.lfilter(b.detach().numpy(), a1.detach().numpy(), x.detach().numpy()))
     # complex (torch's conjugate convention), including the FIR's own backward
     c = dict(dtype=torch.complex128)
     xc = torch.randn(2, 5, generator=g, **c).requires_grad_()

@@ -15,7 +15,7 @@ walk in reverse in which the adjoint of an interpolated read goes to the two sam
 Triton kernels gather these contributions in a fixed order, without atomics: gradients are
 bitwise equal run to run). The recursions are never written as an all-pole filter of order
 ``max delay``. On a GPU the recursions (feedback comb, FDN) run one program a row: a batch of
-one row fills one streaming multiprocessor only (see :mod:`tritonlpc.backends._triton_delay`).
+one row fills one streaming multiprocessor only (see :mod:`tritonlpc.backends.triton.delay`).
 
 Parameter values given as Python numbers are checked (``ValueError`` naming the argument);
 tensor values are used as they are (reading them would synchronise the GPU). A tensor delay
@@ -44,7 +44,7 @@ Param = Union[float, torch.Tensor]
 
 # backend name (tritonlpc._dispatch.backend_for) -> the module holding its delay kernels; each
 # offers comb_forward, comb_backward, fdn_forward, fdn_backward with the same contract.
-_KERNELS = {"numba": "tritonlpc.backends._numba_delay", "triton": "tritonlpc.backends._triton_delay"}
+_KERNELS = {"numba": "tritonlpc.backends._numba_delay", "triton": "tritonlpc.backends.triton.delay"}
 _loaded: Dict[str, ModuleType] = {}
 
 

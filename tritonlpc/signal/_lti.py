@@ -42,6 +42,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from .._autograd import needs_autograd
 from ..functional import sample_wise_lpc
 
 ArrayLike = Union[torch.Tensor, Sequence[float], float]
@@ -109,10 +110,20 @@ def check_coefficients(name: str, c: torch.Tensor) -> None:
         raise ValueError(f"{name} must have at least one coefficient, got shape {tuple(c.shape)}")
 
 
-def check_leading_nonzero(name: str, a: torch.Tensor) -> None:
-    """scipy's ``a[0] != 0`` check (skipped under torch.compile: it reads the values)."""
-    if not torch.compiler.is_compiling() and bool((a[..., 0] == 0).any()):
+def check_leading_nonzero(name: str, a: torch.Tensor) -> bool:
+    """scipy's ``a[0] != 0`` check (skipped under torch.compile: it reads the values). Returns
+    whether ``a[0]`` is known to be exactly 1 (one filter: its value is read anyway), so that
+    :func:`normalize` has nothing to divide."""
+    if torch.compiler.is_compiling():
+        return False
+    if a.ndim == 1:  # one filter: one read instead of a comparison, a reduction and a read
+        lead = a[0].item()
+        if lead == 0:
+            raise ValueError(f"{name}[0] must be nonzero (the leading denominator coefficient), got 0")
+        return lead == 1
+    if bool((a[..., 0] == 0).any()):
         raise ValueError(f"{name}[0] must be nonzero (the leading denominator coefficient), got 0")
+    return False
 
 
 def normalize_axis(axis: int, ndim: int, name: str = "axis") -> int:
@@ -129,7 +140,7 @@ class Rows:
 
     def __init__(self, x: torch.Tensor, axis: int, *coef_batch: Tuple[int, ...]):
         ax = normalize_axis(axis, x.ndim)
-        xm = x.movedim(ax, -1)
+        xm = x if ax == x.ndim - 1 else x.movedim(ax, -1)
         try:  # one filter for all rows (no coefficient batch): x's shape, without broadcasting's cost
             S = torch.broadcast_shapes(xm.shape[:-1], *coef_batch) if any(coef_batch) else xm.shape[:-1]
         except RuntimeError:
@@ -143,7 +154,10 @@ class Rows:
         for s in self.S:
             self.R *= s
         self.out_axis = ax + len(self.S) + 1 - x.ndim
-        self.x = xm.expand(*self.S, self.T).reshape(self.R, self.T)
+        if xm.ndim == 2 and tuple(xm.shape[:-1]) == self.S:  # already rows: no view ops
+            self.x = xm
+        else:
+            self.x = xm.expand(*self.S, self.T).reshape(self.R, self.T)
 
     def coef(self, c: torch.Tensor) -> torch.Tensor:
         """Coefficients ``(..., n)`` as ``(1, n)`` (one filter) or ``(R, n)`` (a filter per row)."""
@@ -169,11 +183,16 @@ class Rows:
 
     def out(self, y: torch.Tensor) -> torch.Tensor:
         """Rows ``(R, n)`` back to the batch shape with ``n`` at ``out_axis``."""
-        return y.reshape(*self.S, y.shape[-1]).movedim(-1, self.out_axis)
+        if len(self.S) != 1:
+            y = y.reshape(*self.S, y.shape[-1])
+        return y if self.out_axis == len(self.S) else y.movedim(-1, self.out_axis)
 
 
-def normalize(b: torch.Tensor, a: torch.Tensor) -> Tuple[torch.Tensor, torch.Tensor]:
-    """``(b / a[0], a / a[0])`` (unchanged tensors when ``a[0]`` is 1 for sure: one coefficient)."""
+def normalize(b: torch.Tensor, a: torch.Tensor, unit_lead: bool = False) -> Tuple[torch.Tensor, torch.Tensor]:
+    """``(b / a[0], a / a[0])``; ``b`` and ``a`` themselves when ``unit_lead`` (``a[0]`` is exactly
+    1, see :func:`check_leading_nonzero`) and no derivative flows through the division."""
+    if unit_lead and not needs_autograd(b, a):
+        return b, a
     a0 = a[..., :1]
     return b / a0, a / a0
 

@@ -42,9 +42,10 @@ def prepare_x(x: object) -> torch.Tensor:
 
 def prepare_ba(
     b: ArrayLike, a: ArrayLike, x: object, zi: Optional[object] = None
-) -> Tuple[torch.Tensor, torch.Tensor, torch.Tensor, Optional[torch.Tensor], torch.dtype, torch.dtype]:
-    """``(x, b, a, zi, dtype, cdtype)`` checked for :func:`lfilter` and ``filtfilt``: tensors on
-    one device, ``a[..., 0] != 0``, the result and compute dtypes."""
+) -> Tuple[torch.Tensor, torch.Tensor, torch.Tensor, Optional[torch.Tensor], torch.dtype, torch.dtype, bool]:
+    """``(x, b, a, zi, dtype, cdtype, unit_lead)`` checked for :func:`lfilter` and ``filtfilt``:
+    tensors on one device, ``a[..., 0] != 0``, the result and compute dtypes, whether ``a[0]`` is
+    exactly 1 (:func:`._lti.check_leading_nonzero`)."""
     x = prepare_x(x)
     given = (b, a)  # sequences take x's dtype (float32 for half x): not promoted
     bt, at = as_tensor("b", b, x), as_tensor("a", a, x)
@@ -53,8 +54,8 @@ def prepare_ba(
     zt = check_tensor("zi", zi) if zi is not None else None
     check_same_device(x=x, b=bt, a=at, zi=zt)
     dtype, cdtype = result_dtype(x, *promoted(given, (bt, at)), zt)
-    check_leading_nonzero("a", at)
-    return x, bt, at, zt, dtype, cdtype
+    unit_lead = check_leading_nonzero("a", at)
+    return x, bt, at, zt, dtype, cdtype, unit_lead
 
 
 def prepare_sos(
@@ -120,9 +121,9 @@ def lfilter(
         ValueError: ``a[0] == 0``, empty coefficients, ``axis`` out of range, ``zi`` of the wrong
             shape, shapes that do not broadcast, arguments on different devices.
     """
-    x, b, a, zi, dtype, cdtype = prepare_ba(b, a, x, zi)
+    x, b, a, zi, dtype, cdtype, unit_lead = prepare_ba(b, a, x, zi)
     rows = Rows(x, axis, b.shape[:-1], a.shape[:-1])
-    bn, an = normalize(b.to(cdtype), a.to(cdtype))
+    bn, an = normalize(b.to(cdtype), a.to(cdtype), unit_lead)
     N = max(b.shape[-1], a.shape[-1]) - 1
     zi_rows = rows.state_in("zi", zi.to(cdtype), N) if zi is not None else None
     y, zf = lfilter_rows(rows.coef(bn), rows.coef(an), rows.x.to(cdtype), zi_rows, zi is not None)
@@ -171,8 +172,7 @@ def lfilter_zi(b: ArrayLike, a: ArrayLike) -> torch.Tensor:
     check_coefficients("a", a)
     check_same_device(b=b, a=a)
     dtype, cdtype = result_dtype(b, a)
-    check_leading_nonzero("a", a)
-    bn, an = normalize(b.to(cdtype), a.to(cdtype))
+    bn, an = normalize(b.to(cdtype), a.to(cdtype), check_leading_nonzero("a", a))
     return steady_state_zi(bn, an).to(dtype)
 
 

@@ -87,10 +87,10 @@ def filtfilt(
         ValueError: ``padlen`` not smaller than ``x``'s length along ``axis`` (or negative), an
             unknown ``padtype``, ``a[0] == 0``, and the errors of :func:`lfilter`.
     """
-    x, b, a, _, dtype, cdtype = prepare_ba(b, a, x)
+    x, b, a, _, dtype, cdtype, unit_lead = prepare_ba(b, a, x)
     rows = Rows(x, axis, b.shape[:-1], a.shape[:-1])
     edge = _edge(padtype, padlen, rows.T, max(b.shape[-1], a.shape[-1]))
-    bn, an = normalize(b.to(cdtype), a.to(cdtype))
+    bn, an = normalize(b.to(cdtype), a.to(cdtype), unit_lead)
     B, A = rows.coef(bn), rows.coef(an)
     zi = steady_state_zi(B, A)  # (1 or R, N)
     ext = _extend(rows.x.to(cdtype), edge, padtype)

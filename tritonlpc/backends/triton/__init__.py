@@ -12,8 +12,8 @@ Modules:
 ``tile_scan``, ``tile_io``
     The tile path's scan math and input loads (orders ``M <= 4``).
 ``tile_pass``, ``tile_summary``
-    Tile kernels by phase: ``tile_{fwd,rev}_pass_kernel``; ``tile_{fwd,rev}_summary_kernel`` and
-    ``tile_carry_kernel``; each launched by the function beside it.
+    Tile kernels by phase: ``tile_{fwd,rev}_pass_kernel``; ``tile_summary_kernel`` (``REV``: the
+    adjoint) and ``tile_carry_kernel``; each launched by the function beside it.
 ``scale``, ``tile_scaled``
     Chunk maps with a power-of-two exponent (three-phase summary and carry, both paths): the
     exponent helpers, and the tile path's scan of maps with exponents.
@@ -22,6 +22,8 @@ Modules:
     ``walk_{fwd,rev}_summary_kernel``, ``walk_carry_kernel`` and the slice map.
 ``smooth``
     The attack/release gain smoother.
+``delay``
+    The delay-line effects' kernels (comb filters, fractional delay, FDN; :mod:`tritonlpc.audio.delay`).
 ``lti_pass``
     Time-invariant filters in one pass (``tritonlpc.signal``'s forward without gradients):
     ``lti_tdf2_pass_kernel`` (order <= 4), ``lti_sos4_pass_kernel`` (four sections a launch).

@@ -28,11 +28,11 @@ from __future__ import annotations
 
 import contextlib
 import functools
-import os
 from typing import Any, ContextManager, Optional
 
 import torch
 
+from ..._dispatch import interpreter_enabled
 from ..base import AdjointCall, Backend, SliceMap
 from .frames import frames_grad
 from .launch import Call, Phases, coefficients, is_recording, real, run
@@ -51,10 +51,6 @@ WALK = Phases(walk_summary, walk_carry, walk_pass)
 """Higher orders: per-lane walks, a lane a chunk."""
 
 
-def _interpreted() -> bool:
-    return os.environ.get("TRITON_INTERPRET", "0") == "1"
-
-
 @functools.cache
 def _sm_count(index: int) -> int:
     return torch.cuda.get_device_properties(index).multi_processor_count
@@ -63,7 +59,7 @@ def _sm_count(index: int) -> int:
 def _device_knobs(t: torch.Tensor) -> dict:
     if t.device.type == "cuda":
         return dict(sm_count=_sm_count(t.device.index or 0))
-    return dict(interpreted=_interpreted())
+    return dict(interpreted=interpreter_enabled())
 
 
 def _on_device(t: torch.Tensor) -> ContextManager:
@@ -85,7 +81,7 @@ class TritonBackend(Backend):
     supports_hop = True
 
     def check_device(self, t: torch.Tensor) -> None:
-        if t.device.type != "cuda" and not _interpreted() and not is_recording():
+        if t.device.type != "cuda" and not interpreter_enabled() and not is_recording():
             raise RuntimeError("the triton backend needs CUDA tensors (or TRITON_INTERPRET=1 for CPU tensors)")
 
     def _forward(

@@ -1,6 +1,6 @@
 """Tile path, summary and carry phases of the three-phase schedule (both directions).
 
-Phase 1 (``tile_{fwd,rev}_summary_kernel``): the map of each chunk (the pass's tiles of it):
+Phase 1 (``tile_summary_kernel``, ``REV`` for the adjoint): the map of each chunk (the pass's tiles of it):
 each thread composes the maps of its own stretch of ``chunk_len / ROWS`` consecutive samples
 in registers, ``STEPS`` a trip (renormalised a trip), and one scan across the threads gives
 the chunk's map, stored by the thread holding the last prefix. Phase 2 (``tile_carry_kernel``): a parallel scan of one
@@ -24,7 +24,7 @@ from .tile_io import coef_entries, fwd_tile_inputs, rev_tile_inputs
 from .tile_scaled import fold_scaled, maps_of, renormed, scan_scaled
 from .tile_scan import extend_map, identity_map, pick, states, store_last
 
-__all__ = ["tile_fwd_summary_kernel", "tile_rev_summary_kernel", "tile_carry_kernel", "tile_summary", "tile_carry"]
+__all__ = ["tile_summary_kernel", "tile_carry_kernel", "tile_summary", "tile_carry"]
 
 
 @triton.jit
@@ -53,61 +53,49 @@ def _store_chunk_map(
 
 
 @triton.jit(do_not_specialize=["T", "n_chunks", "n_tiles", "tiles_per_chunk"])
-def tile_fwd_summary_kernel(
+def tile_summary_kernel(
     v_ptr, a_ptr, p_ptr, e_ptr, svb, svt, sab, sat, sam, T, n_chunks, n_tiles, tiles_per_chunk, sign, conj,
     M: tl.constexpr, CPLX: tl.constexpr, A_CONTIG: tl.constexpr, CDT: tl.constexpr, ROWS: tl.constexpr,
-    STEPS: tl.constexpr, HOP: tl.constexpr,
+    STEPS: tl.constexpr, HOP: tl.constexpr, REV: tl.constexpr,
 ):  # fmt: skip
     """The map of chunk ``c = program_id(1)`` of row ``b = program_id(0)`` (``tiles_per_chunk``
-    tiles of ``ROWS * STEPS`` samples, all within ``T``) to ``p[b, c]``: thread ``r`` runs the
-    ``r``-th of ``ROWS`` equal stretches, ``STEPS`` samples a trip."""
+    tiles of ``ROWS * STEPS`` samples) to ``p[b, c]``: thread ``r`` runs the ``r``-th of ``ROWS``
+    equal stretches in processing order, ``STEPS`` samples a trip.
+
+    Forward: the chunk's samples all lie within ``T``. Reverse (``REV``): the adjoint map, in
+    processing order the tiles ``t`` of the pass, ``n_tiles - (c + 1) tiles_per_chunk <= t <
+    n_tiles - c tiles_per_chunk`` (``lam`` at its end -> ``lam`` at its start), stretches taken
+    from the top; chunk 0 may reach past ``T``: its missing samples come first in processing
+    order and only shift a zero state (the map is applied to ``lam[T] = 0``)."""
     b = tl.program_id(0).to(tl.int64)
     c = tl.program_id(1)  # times within a row: int32
     run = tiles_per_chunk * STEPS
-    n0 = c * (ROWS * run) + tl.arange(0, ROWS) * run
+    if REV:  # each thread's lowest sample of the trip, walked down
+        top = (n_tiles - c * tiles_per_chunk) * (ROWS * STEPS)
+        n0 = top - (tl.arange(0, ROWS) * run + STEPS)
+        full = top < T
+        step = -STEPS
+    else:
+        n0 = c * (ROWS * run) + tl.arange(0, ROWS) * run
+        full = True
+        step = STEPS
     m = identity_map(n0.to(CDT), M, CPLX)
     e = tl.zeros_like(n0).to(tl.int32)
     i = 0
     while i < tiles_per_chunk:
-        X, A = fwd_tile_inputs(
-            v_ptr, a_ptr, b * svb, b * sab, n0, T, True, svt, sat, sam, sign, conj, M, CPLX, A_CONTIG, CDT, ROWS,
-            STEPS, HOP,
-        )  # fmt: skip
-        A = coef_entries(A, sign, conj, False, M, CPLX, CDT, STEPS, HOP)
-        m, e = _run_step(m, e, X, A, False, M, CPLX, STEPS)
-        n0 += STEPS
-        i += 1
-    _store_chunk_map(p_ptr, e_ptr, m, e, b, c, n_chunks, M, CPLX, ROWS)
-
-
-@triton.jit(do_not_specialize=["T", "n_chunks", "n_tiles", "tiles_per_chunk"])
-def tile_rev_summary_kernel(
-    v_ptr, a_ptr, p_ptr, e_ptr, svb, svt, sab, sat, sam, T, n_chunks, n_tiles, tiles_per_chunk, sign, conj,
-    M: tl.constexpr, CPLX: tl.constexpr, A_CONTIG: tl.constexpr, CDT: tl.constexpr, ROWS: tl.constexpr,
-    STEPS: tl.constexpr, HOP: tl.constexpr,
-):  # fmt: skip
-    """The adjoint map of chunk ``c`` of row ``b`` (in processing order: the tiles ``t`` of the pass,
-    ``n_tiles - (c + 1) tiles_per_chunk <= t < n_tiles - c tiles_per_chunk``; ``lam`` at its end ->
-    ``lam`` at its start) to ``p[b, c]``; thread ``r`` runs the ``r``-th of ``ROWS`` equal
-    stretches from the top, ``STEPS`` samples a trip. Chunk 0 may reach past ``T``: its missing
-    samples come first in processing order and only shift a zero state (the map is applied to
-    ``lam[T] = 0``)."""
-    b = tl.program_id(0).to(tl.int64)
-    c = tl.program_id(1)  # times within a row: int32
-    run = tiles_per_chunk * STEPS
-    top = (n_tiles - c * tiles_per_chunk) * (ROWS * STEPS)
-    lo = top - (tl.arange(0, ROWS) * run + STEPS)
-    m = identity_map(lo.to(CDT), M, CPLX)
-    e = tl.zeros_like(lo).to(tl.int32)
-    i = 0
-    while i < tiles_per_chunk:
-        G, A = rev_tile_inputs(
-            v_ptr, a_ptr, b * svb, b * sab, lo, T, top < T, svt, sat, sam, sign, conj, M, CPLX, A_CONTIG, CDT, ROWS,
-            STEPS, HOP,
-        )  # fmt: skip
-        A = coef_entries(A, sign, conj, True, M, CPLX, CDT, STEPS, HOP)
-        m, e = _run_step(m, e, G, A, True, M, CPLX, STEPS)
-        lo -= STEPS
+        if REV:
+            V, A = rev_tile_inputs(
+                v_ptr, a_ptr, b * svb, b * sab, n0, T, full, svt, sat, sam, sign, conj, M, CPLX, A_CONTIG, CDT,
+                ROWS, STEPS, HOP,
+            )  # fmt: skip
+        else:
+            V, A = fwd_tile_inputs(
+                v_ptr, a_ptr, b * svb, b * sab, n0, T, full, svt, sat, sam, sign, conj, M, CPLX, A_CONTIG, CDT,
+                ROWS, STEPS, HOP,
+            )  # fmt: skip
+        A = coef_entries(A, sign, conj, REV, M, CPLX, CDT, STEPS, HOP)
+        m, e = _run_step(m, e, V, A, REV, M, CPLX, STEPS)
+        n0 += step
         i += 1
     _store_chunk_map(p_ptr, e_ptr, m, e, b, c, n_chunks, M, CPLX, ROWS)
 
@@ -118,11 +106,10 @@ def tile_summary(call: Call) -> Tuple[torch.Tensor, ...]:
     p, M = call.plan, call.M
     maps = call.scratch(call.B, p.n_chunks, (M * M + M) * call.W)
     exps = torch.empty(call.B, p.n_chunks, dtype=torch.int32, device=maps.device)
-    kernel = tile_rev_summary_kernel if call.reverse else tile_fwd_summary_kernel
     launch(
-        kernel, (call.B, p.n_chunks - 1), p_ptr=maps, e_ptr=exps, n_chunks=p.n_chunks,
+        tile_summary_kernel, (call.B, p.n_chunks - 1), p_ptr=maps, e_ptr=exps, n_chunks=p.n_chunks,
         n_tiles=-(-call.T // p.block_t), tiles_per_chunk=p.chunk_len // p.block_t, A_CONTIG=call.a_contig,
-        ROWS=p.block_t // p.steps, STEPS=p.steps, num_warps=p.num_warps, **call.common(),
+        ROWS=p.block_t // p.steps, STEPS=p.steps, REV=call.reverse, num_warps=p.num_warps, **call.common(),
     )  # fmt: skip
     return maps, exps
 

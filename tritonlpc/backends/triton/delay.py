@@ -47,8 +47,8 @@ import torch
 import triton
 import triton.language as tl
 
-from ._delay_operands import CombOperands, FdnOperands
-from .triton.launch import launch
+from .._delay_operands import CombOperands, FdnOperands
+from .launch import launch
 
 __all__ = ["comb_forward", "comb_backward", "fdn_forward", "fdn_backward", "COMB_BLOCK", "COMB_BWD_BLOCK", "fdn_block"]
 
