@@ -9,8 +9,9 @@
 2. ``saved``: the bytes autograd keeps for the backward of one call at (1, 2^20, 2) float32, both
    ways, counted with ``torch.autograd.graph.saved_tensors_hooks`` (each storage once).
 3. ``summary``: a slice map (``tritonlpc.distributed.slice_summary``, what a rank of a sharded
-   call runs first) at (1, 2^18, M) float32, M = 1, 2, from the frames (``hop=256``) and from the
-   same coefficients interpolated beforehand (not timed): medians, interleaved.
+   call runs first; and the adjoint's, in its backward) at (1, 2^18, M) float32, M = 1, 2, from
+   the frames (``hop=256``) and from the same coefficients interpolated beforehand (not timed):
+   medians, interleaved.
 """
 
 from __future__ import annotations
@@ -85,10 +86,16 @@ def saved_bytes(B: int, T: int, M: int) -> Dict[str, int]:
 
 
 def summary_times(B: int, T: int, M: int, reps: int) -> Dict[str, float]:
-    """Median seconds of one forward slice map, from the frames and from per-sample coefficients."""
+    """Median seconds of one slice map (forward, and the adjoint's ``k``), from the frames and from
+    per-sample coefficients."""
     x, frames = (t.detach() for t in _inputs(B, T, M))
     a = interpolate(frames, HOP, T)
-    calls = {"hop=256": lambda: slice_summary(x, frames, hop=HOP), "per-sample": lambda: slice_summary(x, a)}
+    calls = {
+        "hop=256": lambda: slice_summary(x, frames, hop=HOP),
+        "per-sample": lambda: slice_summary(x, a),
+        "adjoint hop=256": lambda: slice_summary(x, frames, adjoint=True, hop=HOP),
+        "adjoint per-sample": lambda: slice_summary(x, a, adjoint=True),
+    }
     times: Dict[str, list] = {name: [] for name in calls}
     for i in range(reps + 1):
         for name, fn in calls.items():
