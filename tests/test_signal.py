@@ -612,6 +612,158 @@ def test_triton_onepass_gradients(backend):
     _close(gx.cpu(), _adjoint_scipy(lambda v: scipy_signal.sosfilt(sos[0], v), np.ones((R, T))))
 
 
+@pytest.fixture
+def chunked(monkeypatch):
+    """The Triton LTI calls forced onto the time-parallel schedule with chunks of 8 samples."""
+    from tritonlpc.signal._onepass import _Triton
+
+    monkeypatch.setattr(_Triton, "plan_knobs", {"chunk_len": 8})
+    return _Triton
+
+
+@pytest.mark.parametrize("backend", TRITON, ids=str)
+def test_triton_chunked_kernels(backend, chunked):
+    """The time-parallel schedule of the Triton LTI kernels (interpreter on CPU): chunks of 8
+    samples, T = 29 (three chunks and a tail of 5: orders 2 and 4) and T = 5 < 8 (the tail alone:
+    order 1), 5 sections (two groups), zi/zf, a filter or cascade per row, B = 1, time along axis 0, filtfilt
+    and sosfiltfilt (back in time), float64 against scipy; float32 against the one-pass kernels."""
+    rng = np.random.default_rng(91)
+    dev = backend.device
+    x = rng.standard_normal((2, 29))
+    sos, szi = _stable_sos(rng, 5), rng.standard_normal((5, 2, 2))
+    with tritonlpc.use_backend("triton"):
+        for N, n in ((1, 5), (2, 29), (4, 29)):
+            b, a = rng.standard_normal((2, N + 1)), np.stack([_stable_a(rng, N) for _ in range(2)])
+            zi = rng.standard_normal((2, N))
+            y, zf = ts.lfilter(_t(b).to(dev), _t(a).to(dev), _t(x[:, :n]).to(dev), zi=_t(zi).to(dev))
+            for r in range(2):
+                y_ref, zf_ref = scipy_signal.lfilter(b[r], a[r], x[r, :n], zi=zi[r])
+                _close(y[r].cpu(), y_ref)
+                _close(zf[r].cpu(), zf_ref)
+        y = ts.lfilter(_t(b[0]).to(dev), _t(a[0]).to(dev), _t(x.T).to(dev), axis=0)  # rows read with a time stride
+        _close(y.cpu(), scipy_signal.lfilter(b[0], a[0], x.T, axis=0))
+        y, zf = ts.sosfilt(_t(sos).to(dev), _t(x[:1]).to(dev), zi=_t(szi[:, :1]).to(dev))
+        y_ref, zf_ref = scipy_signal.sosfilt(sos, x[:1], zi=szi[:, :1])
+        _close(y.cpu(), y_ref)
+        _close(zf.cpu(), zf_ref)
+        _close(
+            ts.filtfilt(_t(b[0]).to(dev), _t(a[0]).to(dev), _t(x).to(dev)).cpu(), scipy_signal.filtfilt(b[0], a[0], x)
+        )
+        _close(
+            ts.sosfiltfilt(_t(sos).to(dev), _t(x).to(dev), padlen=10).cpu(), scipy_signal.sosfiltfilt(sos, x, padlen=10)
+        )
+        per_row = np.stack([sos, _stable_sos(rng, 5)])  # a cascade per row: a chunk map per row
+        y = ts.sosfilt(_t(per_row).to(dev), _t(x).to(dev))
+        for r in range(2):
+            _close(y[r].cpu(), scipy_signal.sosfilt(per_row[r], x[r]))
+        x32, sos32 = _t(x).float().to(dev), _t(sos).float().to(dev)
+        got = ts.sosfilt(sos32, x32)
+        chunked.plan_knobs = {"schedule": "single"}
+        torch.testing.assert_close(got, ts.sosfilt(sos32, x32), rtol=1e-5, atol=1e-5)
+
+
+@pytest.mark.parametrize("backend", TRITON, ids=str)
+def test_triton_chunked_gradients(backend, chunked):
+    """The time-parallel backward (interpreter on CPU), T = 21 in chunks of 8 (a tail of 5): lfilter
+    of order 3 with a filter per row and zi, forward and back in time, and a cascade of 3 sections
+    (a pass-through one); outputs and every gradient against the composite path; lfilter run twice,
+    bit for bit."""
+    from tritonlpc.signal._lti import lfilter_composite
+    from tritonlpc.signal._onepass import _reversed, lfilter_onepass, sos_composite, sos_onepass
+
+    rng = np.random.default_rng(94)
+    R, T, dev = 2, 21, backend.device
+    a = np.stack([_stable_a(rng, 3, a0=1.0) for _ in range(R)])
+    b, x, zi = rng.standard_normal((R, 4)), rng.standard_normal((R, T)), rng.standard_normal((R, 3))
+    lfilter_pair = lambda *v: lfilter_composite(*v, True)  # noqa: E731
+    sos_case = (sos_onepass, sos_composite, [_stable_sos(rng, 3)[None], x, rng.standard_normal((R, 3, 2))], False, 1)
+    gy = torch.cos(torch.arange(R * T, **T64)).reshape(R, T)
+    for fn, composite, arrays, reverse, runs in [(lfilter_onepass, lfilter_pair, [b, a, x, zi], r, 2) for r in (False, True)] + [sos_case]:  # fmt: skip
+        ins = [_t(v).requires_grad_() for v in arrays]
+        y, zf = _reversed(composite, reverse)(*ins)
+        gz = torch.sin(torch.arange(zf.numel(), **T64)).reshape(zf.shape)
+        ref = [y, zf, *torch.autograd.grad((y, zf), ins, (gy, gz))]
+        got = []
+        for _ in range(runs):
+            ins = [_t(v).to(dev).requires_grad_() for v in arrays]
+            y, zf = fn(*ins, "triton", reverse=reverse)
+            got.append([y, zf, *torch.autograd.grad((y, zf), ins, (gy.to(dev), gz.to(dev)))])
+        for g_, r_ in zip(got[0], ref):
+            _close(g_.cpu(), r_.detach().numpy(), 1e-11)
+        for g_, r_ in zip(got[0], got[-1]):
+            assert torch.equal(g_, r_)
+
+
+@pytest.mark.filterwarnings("ignore:invalid value:RuntimeWarning")  # the interpreter's 0 * inf
+@pytest.mark.parametrize("backend", TRITON, ids=str)
+def test_triton_chunked_overflow(backend, chunked):
+    """A pole at 1000 in float32: the chunk map A^16 (1e48) overflows, so the carry of zero states
+    gives NaN; the call falls back to the one-pass kernel, whose recursion stays finite
+    (the input is zero until the last 3 samples)."""
+    from tritonlpc.backends.triton import lti_chunks
+
+    dev = backend.device
+    x = torch.zeros(1, 35, device=dev)
+    x[0, -3:] = 1.0
+    b, a = torch.ones(1, 2, device=dev), torch.tensor([[1.0, -1000.0]], device=dev)
+    z = torch.zeros(1, 1, device=dev)
+    y = lti_chunks.tdf2(b, a, x, z, 16)
+    y_ref, zf_ref = scipy_signal.lfilter([1.0, 1.0], [1.0, -1000.0], x.cpu().double().numpy(), zi=np.zeros((1, 1)))
+    assert torch.isfinite(y).all()
+    _close(y.cpu().double(), y_ref, 1e-6)
+    _close(z.cpu().double(), zf_ref, 1e-6)
+
+
+@pytest.mark.parametrize("backend", TRITON, ids=str)
+def test_triton_chunked_long_rows(backend):
+    """On a GPU only (the interpreter is too slow at this length): rows of 2^16 + 3 samples take the
+    planned time-parallel schedule (chunks of 256 and a tail); lfilter of order 4 and a cascade of 5
+    sections with zi, forward and backward, float64, against scipy and the one-pass kernels."""
+    from tritonlpc.backends.triton.lti_chunks import plan_lti
+    from tritonlpc.signal._onepass import _Triton, lfilter_onepass, sos_onepass
+
+    if backend.device == "cpu":
+        pytest.skip("long rows: CUDA only")
+    rng = np.random.default_rng(96)
+    R, T, dev = 2, 2**16 + 3, backend.device
+    assert plan_lti(R, T, sm_count=torch.cuda.get_device_properties(dev).multi_processor_count) == 256
+    b, a = rng.standard_normal(5), _stable_a(rng, 4, a0=1.0)
+    sos, x = _stable_sos(rng, 5), rng.standard_normal((R, T))
+    cases = [(lfilter_onepass, [b[None], a[None], x, rng.standard_normal((R, 4))]), (sos_onepass, [sos[None], x, rng.standard_normal((R, 5, 2))])]  # fmt: skip
+    gy = torch.cos(torch.arange(R * T, **T64)).reshape(R, T).to(dev)
+    for fn, arrays in cases:
+        runs = []
+        for knobs in ({}, {"schedule": "single"}):
+            _Triton.plan_knobs = knobs
+            try:
+                ins = [_t(v).to(dev).requires_grad_() for v in arrays]
+                y, zf = fn(*ins, "triton")
+                runs.append([y, zf, *torch.autograd.grad((y, zf), ins, (gy, torch.ones_like(zf)))])
+            finally:
+                _Triton.plan_knobs = {}
+        ref = scipy_signal.lfilter(b, a, x, zi=arrays[-1]) if fn is lfilter_onepass else None
+        if ref is not None:
+            _close(runs[0][0].cpu(), ref[0], 1e-9)
+        for g_, r_ in zip(*runs):
+            assert float((g_ - r_).detach().abs().max()) <= 1e-9 * float(r_.detach().abs().max())
+
+
+def test_triton_lti_plan():
+    """The schedule of the Triton LTI kernels: one pass for many rows or short rows, chunks of about
+    sqrt(T) samples for few long rows; knobs force either and are checked."""
+    from tritonlpc.backends.triton.lti_chunks import plan_lti
+
+    assert plan_lti(1, 1 << 20) == 1024
+    assert plan_lti(8, 1 << 18, sm_count=132) == 512
+    assert plan_lti(1, 1000) == 0 and plan_lti(132 * 32, 1 << 20) == 0 and plan_lti(132 * 32 - 1, 1 << 20) == 1024
+    assert plan_lti(1, 1000, schedule="three-phase") == 64 and plan_lti(1, 1 << 20, schedule="single") == 0
+    assert plan_lti(4, 100, chunk_len=7) == 7
+    with pytest.raises(ValueError, match="chunk_len"):
+        plan_lti(1, 100, chunk_len=0)
+    with pytest.raises(ValueError, match="schedule"):
+        plan_lti(1, 100, schedule="tree")
+
+
 def test_onepass_reverse_time():
     """The Numba kernels run back in time on reversed views (filtfilt's second pass, no flip
     copies): against scipy on flipped signals, with zi/zf; gradcheck of both Functions."""
