@@ -161,16 +161,20 @@ SIGNAL_CUDA_SHAPES = ((8, 2**16), (1, 2**20))  # a few long rows: one lane a row
 def signal_cases(device: str, quick: bool) -> List[Tuple[str, Tuple[Any, ...]]]:
     """``(id, (direction, op, dtype, impl, B, T, device))`` of every ``tritonlpc.signal`` benchmark
     on ``device``: forward against scipy (CPU only), float64 and float32; forward + backward of the
-    time-invariant path against the time-varying one, float32."""
+    time-invariant path against the time-varying one, float32; on CUDA also the time-invariant
+    path on its one-pass kernels (``-onepass``), the baseline of the planned time-parallel one."""
     cpu = device == "cpu"
     kinds = []
     for op in ("lfilter", "sosfilt"):
         kinds += [
             ("fwd", op, dt, impl)
             for dt in ("float64", "float32")
-            for impl in (("tritonlpc", "scipy") if cpu else ("tritonlpc",))
+            for impl in (("tritonlpc", "scipy") if cpu else ("tritonlpc", "tritonlpc-onepass"))
         ]
-        kinds += [("fwd+bwd", op, "float32", impl) for impl in ("time-invariant", "time-varying")]
+        fwdbwd = (
+            ("time-invariant", "time-varying") if cpu else ("time-invariant", "time-invariant-onepass", "time-varying")
+        )
+        kinds += [("fwd+bwd", op, "float32", impl) for impl in fwdbwd]
     shapes = [SIGNAL_QUICK_SHAPE if quick else SIGNAL_SHAPE] if cpu else SIGNAL_CUDA_SHAPES
     return [
         (f"{device}-{op}-B{B}-T{T}-{dt}-{d}-{impl}", (d, op, dt, impl, B, T, device))

@@ -321,7 +321,8 @@ def variant_table(data: dict) -> str:
 def signal_table(data: dict) -> str:
     """Markdown table of the ``tritonlpc.signal`` results (``extra_info.kind == "signal"``): each
     tritonlpc row against scipy.signal (forward, CPU) or the time-varying path (forward + backward)
-    at the same shape, in the same run."""
+    at the same shape, in the same run, and on CUDA against its ``-onepass`` twin (the one-pass
+    kernels where the plan chose the time-parallel schedule)."""
     rows = [b for b in data.get("benchmarks", []) if b.get("extra_info", {}).get("kind") == "signal"]
     med = {}
     for b in rows:
@@ -336,6 +337,8 @@ def signal_table(data: dict) -> str:
         other = "scipy" if d == "fwd" else "time-varying"
         base = med.get((backend, B, T, op, dt, d, other))
         vs = f"{fmt_x(base / m)} {other}" if base else "—"
+        twin = med.get((backend, B, T, op, dt, d, f"{impl}-onepass"))  # CUDA: the one-pass kernels forced
+        vs += f"; {fmt_x(twin / m)} one-pass" if twin else ""
         lines.append(f"| {op} | {B}×{fmt_pow2(int(T))} {dt} | {d} | {impl} ({backend}) | {fmt_time(m)} | {vs} |")
     return "\n".join(lines) if rows else "(no signal results)"
 

@@ -52,7 +52,7 @@ from triton.compiler import ASTSource  # noqa: E402
 from triton.compiler.compiler import make_backend  # noqa: E402
 from triton.runtime.jit import create_function_from_signature  # noqa: E402
 
-from tritonlpc.backends.triton import lti_pass  # noqa: E402
+from tritonlpc.backends.triton import lti_chunks, lti_pass  # noqa: E402
 from tritonlpc.backends.triton import plan as tp  # noqa: E402
 from tritonlpc.backends.triton.backend import BACKEND  # noqa: E402
 from tritonlpc.backends.triton.launch import Launch, recording  # noqa: E402
@@ -104,7 +104,8 @@ def record(
     """The launches of one call: ``direction`` in ``fwd`` / ``bwd`` (``backward`` with the
     gradients in ``need``) / ``rev`` (``reverse``) / ``sum`` / ``sum-adjoint`` (``summary``) /
     ``lti`` / ``sos`` (the one-pass time-invariant kernels: order ``M``, ``M`` sections) and
-    ``lti-bwd`` / ``sos-bwd`` (their backward; ``sos-bwd`` with the forward that keeps); the knob
+    ``lti-bwd`` / ``sos-bwd`` (their backward; ``sos-bwd`` with the forward that keeps), ``lti-tp`` /
+    ``sos-tp`` / ``lti-tp-bwd`` / ``sos-tp-bwd`` (the same on the time-parallel schedule); the knob
     ``hop``: ``a`` holds control frames."""
     x, a, zi = _tensors(B, T, M, dtype, expanded, knobs.get("hop"))
     with recording() as launches:
@@ -127,6 +128,19 @@ def record(
             else:
                 keep = torch.empty(lti_pass.sos_keep_rows(M), B, T, dtype=dtype)
                 lti_pass.sos_cascade_adjoint(sos, x, keep, lti_pass.sos_cascade(sos, x, z, keep), x, z)
+        elif direction in ("lti-tp", "lti-tp-bwd"):  # their time-parallel schedule: chunks of 64 and a tail
+            coefs, z = (a[:1, 0, :1].expand(1, M + 1),) * 2, torch.zeros(B, M, dtype=dtype)  # zero states: no fallback
+            if direction == "lti-tp":
+                lti_chunks.tdf2(*coefs, x, z, 64)
+            else:
+                lti_chunks.tdf2_adjoint(*coefs, x, x, x, z, 64)
+        elif direction in ("sos-tp", "sos-tp-bwd"):
+            sos, z = torch.empty(1, M, 6, dtype=dtype), torch.zeros(B, M, 2, dtype=dtype)
+            if direction == "sos-tp":
+                lti_chunks.sos_cascade(sos, x, z, 64)
+            else:
+                keep = torch.empty(lti_pass.sos_keep_rows(M), B, T, dtype=dtype)
+                lti_chunks.sos_cascade_adjoint(sos, x, keep, lti_chunks.sos_cascade(sos, x, z, 64, keep), x, z, 64)
         else:  # a slice summary, forward or adjoint
             BACKEND.summary(x, a, adjoint=direction == "sum-adjoint", **knobs)
     return launches
@@ -369,11 +383,16 @@ def variant_calls(full: bool) -> List[Tuple[str, Dict[str, Any]]]:
         base = dict(B=8, T=4096, M=M, dtype=torch.float32, schedule=schedule, hop=hop)
         for direction in ("fwd", "bwd"):
             calls.append((f"{direction} M={M} float32 T=4096 {schedule} hop={hop}", dict(base, direction=direction)))
+    framed = dict(B=8, T=4096, M=2, dtype=torch.float32, hop=256)  # a rank's slice map from its frames (distributed)
+    for direction in ("sum", "sum-adjoint"):
+        calls.append((f"{direction} M=2 float32 T=4096 hop=256", dict(framed, direction=direction)))
     for dt in [d for d in dtypes if not d.startswith("complex")]:  # one-pass time-invariant kernels (real)
         for direction in ("lti", "sos", "lti-bwd", "sos-bwd"):
             calls.append(
                 (f"{direction} M=4 {dt} T=4096", dict(B=64, T=4096, M=4, dtype=DTYPES[dt], direction=direction))
             )
+            chunked = direction.replace("-", "-tp-") if "-" in direction else f"{direction}-tp"  # a tail of 3
+            calls.append((f"{chunked} M=4 {dt} T=4099", dict(B=8, T=4099, M=4, dtype=DTYPES[dt], direction=chunked)))
     return calls
 
 

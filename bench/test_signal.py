@@ -10,8 +10,10 @@
 On CPU: shape (8, 2^16), ``--lpc-quick``: (2, 2^10); timed by pytest-benchmark; compare medians
 within one run (same machine, same load). On CUDA (``--lpc-device cuda``, the GPU session): the
 tritonlpc rows only (scipy runs on CPU; it is still the reference each call is checked against),
-at (8, 2^16) and at (1, 2^20), a few long rows, where one lane a row leaves most of a GPU idle;
-timed with CUDA events (``lpcbench.cuda_event_times``).
+at (8, 2^16) and at (1, 2^20), a few long rows, where one lane a row leaves most of a GPU idle
+(both take the time-parallel schedule, ``lti_chunks.plan_lti``; the ``-onepass`` rows force the
+one-pass kernels, the baseline that tunes its thresholds); timed with CUDA events
+(``lpcbench.cuda_event_times``).
 """
 
 from __future__ import annotations
@@ -112,7 +114,10 @@ def _check(op: str, direction: str, impl: str, x: torch.Tensor) -> None:
     assert err <= tol * scale, f"{op} {impl}: max error {err:.3g} (scale {scale:.3g})"
 
 
-def test_signal(benchmark, bench_env, signal_case, request) -> None:
+ONEPASS = "-onepass"  # CUDA: the Triton one-pass kernels forced, the baseline of lti_chunks.plan_lti's choice
+
+
+def test_signal(benchmark, bench_env, signal_case, request, monkeypatch) -> None:
     direction, op, dtype, impl, B, T, device = signal_case
     x = torch.randn(B, T, dtype=DTYPES[dtype], generator=torch.Generator().manual_seed(0)).to(device)
     info = benchmark.extra_info
@@ -122,6 +127,11 @@ def test_signal(benchmark, bench_env, signal_case, request) -> None:
     )
     info.update(order=ORDER if op == "lfilter" else 2 * SECTIONS, sections=SECTIONS if op == "sosfilt" else None)
     benchmark.group = f"signal {op} {direction} B{B} T{T} {dtype}"
+    if impl.endswith(ONEPASS):
+        from tritonlpc.signal._onepass import _Triton
+
+        monkeypatch.setattr(_Triton, "plan_knobs", {"schedule": "single"})
+        impl = impl[: -len(ONEPASS)]
     _check(op, direction, impl, x)
     call = _forward_call(op, impl, x) if direction == "fwd" else _fwdbwd_call(op, impl, x)
     if device == "cuda":
@@ -149,7 +159,7 @@ def test_signal_summary(request) -> None:
     lines = []
     for (device, B, T, d, op, dt, impl), med in sorted(medians.items()):
         base = medians.get((device, B, T, d, op, dt, "scipy" if d == "fwd" else "time-varying"))
-        if impl in ("tritonlpc", "time-invariant"):
+        if impl in ("tritonlpc", "time-invariant", "tritonlpc" + ONEPASS, "time-invariant" + ONEPASS):
             ratio = f", {base / med:.2f}x" if base is not None else ""
             lines.append(f"{device} ({B}, {T}) {op} {d} {dt}: {impl} {med * 1e3:.3f} ms{ratio}")
     print("\n" + "\n".join(lines))

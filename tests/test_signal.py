@@ -492,11 +492,11 @@ def test_onepass_sosfilt_lanes(monkeypatch):
     time): 19 rows (two blocks of 8 and 3 rows on the pair kernel), T over two tiles and odd, 5
     sections (two groups), zi, a cascade per row and one for all, back in time, float32, and the
     parallel twin; against scipy."""
-    from tritonlpc.backends import _numba_lti
+    from tritonlpc.backends import _numba_lti_lanes as lanes
     from tritonlpc.signal._onepass import sos_onepass
 
     rng = np.random.default_rng(85)
-    R, T = 2 * _numba_lti.LANES + 3, 2 * _numba_lti.TILE + 9
+    R, T = 2 * lanes.LANES + 3, 2 * lanes.TILE + 9
     sos = np.stack([_stable_sos(rng, 5) for _ in range(R)])
     x, zi = rng.standard_normal((R, T)), rng.standard_normal((5, R, 2))
     y, zf = ts.sosfilt(_t(sos), _t(x), zi=_t(zi))
@@ -511,16 +511,17 @@ def test_onepass_sosfilt_lanes(monkeypatch):
     y32 = ts.sosfilt(_t(sos[0]).float(), _t(x).float())
     _close(y32.double(), scipy_signal.sosfilt(sos[0], x), 1e-4)
     serial = ts.sosfilt(_t(sos[0]), _t(x))
-    monkeypatch.setattr(_numba_lti, "PARALLEL_FROM", 0)
+    monkeypatch.setattr(lanes, "PARALLEL_FROM", 0)
     _close(ts.sosfilt(_t(sos[0]), _t(x)), serial.numpy(), 0)
 
 
 def test_onepass_sosfilt_chunked(monkeypatch):
-    """One long row as LANES chunks of itself in the lanes, chained by the chunk map (the
-    transition matrix to the power L): chunks of 37 samples and a tail of 5, 5 sections, zi,
-    back in time (sosfiltfilt), float32, against scipy; an unstable cascade (A^L overflows)
-    falls back, writing nothing."""
+    """Fewer than LANES long rows, each as LANES chunks of itself in the lanes, chained by the
+    chunk map (the transition matrix to the power L): chunks of 37 samples and a tail of 5, 5
+    sections, zi, back in time (sosfiltfilt), float32, two rows with a cascade each, against
+    scipy; an unstable cascade (A^L overflows) falls back, writing nothing."""
     from tritonlpc.backends import _numba_lti
+    from tritonlpc.backends._numba_lti_lanes import chunked
 
     monkeypatch.setattr(_numba_lti, "CHUNKED_FROM", 64)
     rng = np.random.default_rng(86)
@@ -532,11 +533,64 @@ def test_onepass_sosfilt_chunked(monkeypatch):
     _close(zf, zf_ref, 1e-11)
     _close(ts.sosfiltfilt(_t(sos), _t(x)), scipy_signal.sosfiltfilt(sos, x), 1e-11)
     _close(ts.sosfilt(_t(sos).float(), _t(x).float()).double(), scipy_signal.sosfilt(sos, x), 1e-4)
+    two, x2 = np.stack([sos, _stable_sos(rng, 5)]), rng.standard_normal((2, T))
+    y2 = ts.sosfilt(_t(two), _t(x2))
+    for r in range(2):
+        _close(y2[r], scipy_signal.sosfilt(two[r], x2[r]), 1e-11)
     wild = sos.copy()
     wild[0, 4:] = [-1e9, 0.0]  # a pole at 1e9
     y = np.zeros((1, T))
-    assert not _numba_lti._sos_chunked(wild[None], x[None], np.zeros((1, 5, 2)), y)
+    A = _numba_lti._sos_transition(wild)
+    assert chunked(lambda *args: None, A, x[None], np.zeros((1, 5, 2)), y) is None
     assert not y.any()
+
+
+@pytest.mark.slow(seconds=12)  # compiles the vector-lane adjoints (cold Numba cache)
+def test_onepass_lanes_backward():
+    """The backward in the vector lanes (LANES rows a block, the rows past them on the row
+    kernels): sosfilt from the forward's checkpoints (the tiles' section signals recomputed),
+    5 sections (two groups), a cascade per row, back in time; lfilter's float32 adjoint
+    (order 3, a filter per row); T over two backward tiles and odd; zi and zf gradients;
+    against the composite path (float64); the same bits run to run."""
+    from tritonlpc.backends import _numba_lti_lanes as lanes
+    from tritonlpc.signal._lti import lfilter_composite
+    from tritonlpc.signal._onepass import lfilter_onepass, sos_composite, sos_onepass
+
+    rng = np.random.default_rng(87)
+    R, T, n = lanes.LANES + 2, 2 * lanes.BACK_TILE + 7, lanes.LANES
+    sos = np.stack([_stable_sos(rng, 5) for _ in range(R)])
+    x, gy = rng.standard_normal((R, T)), rng.standard_normal((R, T))
+    zi, gz = rng.standard_normal((R, 5, 2)), rng.standard_normal((R, 5, 2))
+
+    def check(fn, inputs, grads, dtype, tol):
+        ins = [_t(v).to(dtype).requires_grad_() for v in inputs]
+        got = torch.autograd.grad(fn(*ins), ins, [_t(g).to(dtype) for g in grads])
+        ref_ins = [_t(v).requires_grad_() for v in inputs]
+        ref = torch.autograd.grad(fn(*ref_ins, composite=True), ref_ins, [_t(g) for g in grads])
+        for g_, r_ in zip(got, ref):
+            scale = r_.abs().max().item()
+            _close(g_.double() / scale, r_.numpy() / scale, tol)
+        return got
+
+    def sosfilt(s, v, z, reverse=False, composite=False):
+        if not composite:
+            return sos_onepass(s, v, z, "numba", reverse=reverse)
+        y, zf = sos_composite(s, v.flip(-1) if reverse else v, z)
+        return y.flip(-1) if reverse else y, zf
+
+    first = check(sosfilt, (sos, x, zi), (gy, gz), torch.float64, 1e-9)
+    for p, q in zip(check(sosfilt, (sos, x, zi), (gy, gz), torch.float64, 1e-9), first):
+        _close(p, q.numpy(), 0)  # a fixed order of summation: the same bits run to run
+    # back in time on LANES rows: the lanes alone (fewer row kernels to compile)
+    back = lambda *v, composite=False: sosfilt(*v, reverse=True, composite=composite)  # noqa: E731
+    check(back, (sos[:n], x[:n], zi[:n]), (gy[:n], gz[:n]), torch.float64, 1e-9)
+    b, a = rng.standard_normal((n, 4)), np.stack([_stable_a(rng, 3, a0=1.0) for _ in range(n)])
+    lzi, lgz = rng.standard_normal((n, 3)), rng.standard_normal((n, 3))
+
+    def lfilter(*v, composite=False):
+        return lfilter_composite(*v, True) if composite else lfilter_onepass(*v, "numba")
+
+    check(lfilter, (b, a, x[:n], lzi), (gy[:n], lgz), torch.float32, 2e-4)
 
 
 TRITON = [b for b in BACKENDS if b.name == "triton"]
@@ -612,6 +666,158 @@ def test_triton_onepass_gradients(backend):
     _close(gx.cpu(), _adjoint_scipy(lambda v: scipy_signal.sosfilt(sos[0], v), np.ones((R, T))))
 
 
+@pytest.fixture
+def chunked(monkeypatch):
+    """The Triton LTI calls forced onto the time-parallel schedule with chunks of 8 samples."""
+    from tritonlpc.signal._onepass import _Triton
+
+    monkeypatch.setattr(_Triton, "plan_knobs", {"chunk_len": 8})
+    return _Triton
+
+
+@pytest.mark.parametrize("backend", TRITON, ids=str)
+def test_triton_chunked_kernels(backend, chunked):
+    """The time-parallel schedule of the Triton LTI kernels (interpreter on CPU): chunks of 8
+    samples, T = 29 (three chunks and a tail of 5: orders 2 and 4) and T = 5 < 8 (the tail alone:
+    order 1), 5 sections (two groups), zi/zf, a filter or cascade per row, B = 1, time along axis 0, filtfilt
+    and sosfiltfilt (back in time), float64 against scipy; float32 against the one-pass kernels."""
+    rng = np.random.default_rng(91)
+    dev = backend.device
+    x = rng.standard_normal((2, 29))
+    sos, szi = _stable_sos(rng, 5), rng.standard_normal((5, 2, 2))
+    with tritonlpc.use_backend("triton"):
+        for N, n in ((1, 5), (2, 29), (4, 29)):
+            b, a = rng.standard_normal((2, N + 1)), np.stack([_stable_a(rng, N) for _ in range(2)])
+            zi = rng.standard_normal((2, N))
+            y, zf = ts.lfilter(_t(b).to(dev), _t(a).to(dev), _t(x[:, :n]).to(dev), zi=_t(zi).to(dev))
+            for r in range(2):
+                y_ref, zf_ref = scipy_signal.lfilter(b[r], a[r], x[r, :n], zi=zi[r])
+                _close(y[r].cpu(), y_ref)
+                _close(zf[r].cpu(), zf_ref)
+        y = ts.lfilter(_t(b[0]).to(dev), _t(a[0]).to(dev), _t(x.T).to(dev), axis=0)  # rows read with a time stride
+        _close(y.cpu(), scipy_signal.lfilter(b[0], a[0], x.T, axis=0))
+        y, zf = ts.sosfilt(_t(sos).to(dev), _t(x[:1]).to(dev), zi=_t(szi[:, :1]).to(dev))
+        y_ref, zf_ref = scipy_signal.sosfilt(sos, x[:1], zi=szi[:, :1])
+        _close(y.cpu(), y_ref)
+        _close(zf.cpu(), zf_ref)
+        _close(
+            ts.filtfilt(_t(b[0]).to(dev), _t(a[0]).to(dev), _t(x).to(dev)).cpu(), scipy_signal.filtfilt(b[0], a[0], x)
+        )
+        _close(
+            ts.sosfiltfilt(_t(sos).to(dev), _t(x).to(dev), padlen=10).cpu(), scipy_signal.sosfiltfilt(sos, x, padlen=10)
+        )
+        per_row = np.stack([sos, _stable_sos(rng, 5)])  # a cascade per row: a chunk map per row
+        y = ts.sosfilt(_t(per_row).to(dev), _t(x).to(dev))
+        for r in range(2):
+            _close(y[r].cpu(), scipy_signal.sosfilt(per_row[r], x[r]))
+        x32, sos32 = _t(x).float().to(dev), _t(sos).float().to(dev)
+        got = ts.sosfilt(sos32, x32)
+        chunked.plan_knobs = {"schedule": "single"}
+        torch.testing.assert_close(got, ts.sosfilt(sos32, x32), rtol=1e-5, atol=1e-5)
+
+
+@pytest.mark.parametrize("backend", TRITON, ids=str)
+def test_triton_chunked_gradients(backend, chunked):
+    """The time-parallel backward (interpreter on CPU), T = 21 in chunks of 8 (a tail of 5): lfilter
+    of order 3 with a filter per row and zi, forward and back in time, and a cascade of 3 sections
+    (a pass-through one); outputs and every gradient against the composite path; lfilter run twice,
+    bit for bit."""
+    from tritonlpc.signal._lti import lfilter_composite
+    from tritonlpc.signal._onepass import _reversed, lfilter_onepass, sos_composite, sos_onepass
+
+    rng = np.random.default_rng(94)
+    R, T, dev = 2, 21, backend.device
+    a = np.stack([_stable_a(rng, 3, a0=1.0) for _ in range(R)])
+    b, x, zi = rng.standard_normal((R, 4)), rng.standard_normal((R, T)), rng.standard_normal((R, 3))
+    lfilter_pair = lambda *v: lfilter_composite(*v, True)  # noqa: E731
+    sos_case = (sos_onepass, sos_composite, [_stable_sos(rng, 3)[None], x, rng.standard_normal((R, 3, 2))], False, 1)
+    gy = torch.cos(torch.arange(R * T, **T64)).reshape(R, T)
+    for fn, composite, arrays, reverse, runs in [(lfilter_onepass, lfilter_pair, [b, a, x, zi], r, 2) for r in (False, True)] + [sos_case]:  # fmt: skip
+        ins = [_t(v).requires_grad_() for v in arrays]
+        y, zf = _reversed(composite, reverse)(*ins)
+        gz = torch.sin(torch.arange(zf.numel(), **T64)).reshape(zf.shape)
+        ref = [y, zf, *torch.autograd.grad((y, zf), ins, (gy, gz))]
+        got = []
+        for _ in range(runs):
+            ins = [_t(v).to(dev).requires_grad_() for v in arrays]
+            y, zf = fn(*ins, "triton", reverse=reverse)
+            got.append([y, zf, *torch.autograd.grad((y, zf), ins, (gy.to(dev), gz.to(dev)))])
+        for g_, r_ in zip(got[0], ref):
+            _close(g_.cpu(), r_.detach().numpy(), 1e-11)
+        for g_, r_ in zip(got[0], got[-1]):
+            assert torch.equal(g_, r_)
+
+
+@pytest.mark.filterwarnings("ignore:invalid value:RuntimeWarning")  # the interpreter's 0 * inf
+@pytest.mark.parametrize("backend", TRITON, ids=str)
+def test_triton_chunked_overflow(backend, chunked):
+    """A pole at 1000 in float32: the chunk map A^16 (1e48) overflows, so the carry of zero states
+    gives NaN; the call falls back to the one-pass kernel, whose recursion stays finite
+    (the input is zero until the last 3 samples)."""
+    from tritonlpc.backends.triton import lti_chunks
+
+    dev = backend.device
+    x = torch.zeros(1, 35, device=dev)
+    x[0, -3:] = 1.0
+    b, a = torch.ones(1, 2, device=dev), torch.tensor([[1.0, -1000.0]], device=dev)
+    z = torch.zeros(1, 1, device=dev)
+    y = lti_chunks.tdf2(b, a, x, z, 16)
+    y_ref, zf_ref = scipy_signal.lfilter([1.0, 1.0], [1.0, -1000.0], x.cpu().double().numpy(), zi=np.zeros((1, 1)))
+    assert torch.isfinite(y).all()
+    _close(y.cpu().double(), y_ref, 1e-6)
+    _close(z.cpu().double(), zf_ref, 1e-6)
+
+
+@pytest.mark.parametrize("backend", TRITON, ids=str)
+def test_triton_chunked_long_rows(backend):
+    """On a GPU only (the interpreter is too slow at this length): rows of 2^16 + 3 samples take the
+    planned time-parallel schedule (chunks of 256 and a tail); lfilter of order 4 and a cascade of 5
+    sections with zi, forward and backward, float64, against scipy and the one-pass kernels."""
+    from tritonlpc.backends.triton.lti_chunks import plan_lti
+    from tritonlpc.signal._onepass import _Triton, lfilter_onepass, sos_onepass
+
+    if backend.device == "cpu":
+        pytest.skip("long rows: CUDA only")
+    rng = np.random.default_rng(96)
+    R, T, dev = 2, 2**16 + 3, backend.device
+    assert plan_lti(R, T, sm_count=torch.cuda.get_device_properties(dev).multi_processor_count) == 256
+    b, a = rng.standard_normal(5), _stable_a(rng, 4, a0=1.0)
+    sos, x = _stable_sos(rng, 5), rng.standard_normal((R, T))
+    cases = [(lfilter_onepass, [b[None], a[None], x, rng.standard_normal((R, 4))]), (sos_onepass, [sos[None], x, rng.standard_normal((R, 5, 2))])]  # fmt: skip
+    gy = torch.cos(torch.arange(R * T, **T64)).reshape(R, T).to(dev)
+    for fn, arrays in cases:
+        runs = []
+        for knobs in ({}, {"schedule": "single"}):
+            _Triton.plan_knobs = knobs
+            try:
+                ins = [_t(v).to(dev).requires_grad_() for v in arrays]
+                y, zf = fn(*ins, "triton")
+                runs.append([y, zf, *torch.autograd.grad((y, zf), ins, (gy, torch.ones_like(zf)))])
+            finally:
+                _Triton.plan_knobs = {}
+        ref = scipy_signal.lfilter(b, a, x, zi=arrays[-1]) if fn is lfilter_onepass else None
+        if ref is not None:
+            _close(runs[0][0].cpu(), ref[0], 1e-9)
+        for g_, r_ in zip(*runs):
+            assert float((g_ - r_).detach().abs().max()) <= 1e-9 * float(r_.detach().abs().max())
+
+
+def test_triton_lti_plan():
+    """The schedule of the Triton LTI kernels: one pass for many rows or short rows, chunks of about
+    sqrt(T) samples for few long rows; knobs force either and are checked."""
+    from tritonlpc.backends.triton.lti_chunks import plan_lti
+
+    assert plan_lti(1, 1 << 20) == 1024
+    assert plan_lti(8, 1 << 18, sm_count=132) == 512
+    assert plan_lti(1, 1000) == 0 and plan_lti(132 * 32, 1 << 20) == 0 and plan_lti(132 * 32 - 1, 1 << 20) == 1024
+    assert plan_lti(1, 1000, schedule="three-phase") == 64 and plan_lti(1, 1 << 20, schedule="single") == 0
+    assert plan_lti(4, 100, chunk_len=7) == 7
+    with pytest.raises(ValueError, match="chunk_len"):
+        plan_lti(1, 100, chunk_len=0)
+    with pytest.raises(ValueError, match="schedule"):
+        plan_lti(1, 100, schedule="tree")
+
+
 def test_onepass_reverse_time():
     """The Numba kernels run back in time on reversed views (filtfilt's second pass, no flip
     copies): against scipy on flipped signals, with zi/zf; gradcheck of both Functions."""
@@ -641,7 +847,7 @@ def test_onepass_reverse_time():
 def test_onepass_parallel_rows(monkeypatch):
     """The parallel twins of the Numba kernels (rows in parallel, an odd last row paired with
     itself), forced on a tiny call: the same results as the serial ones, bit for bit."""
-    from tritonlpc.backends import _numba_lti
+    from tritonlpc.backends import _numba_lti_lanes
 
     rng = np.random.default_rng(97)
     filters = [(_t(rng.standard_normal(3)), _t(_stable_a(rng, 2))), (_t(rng.standard_normal(7)), _t(_stable_a(rng, 6)))]
@@ -658,6 +864,6 @@ def test_onepass_parallel_rows(monkeypatch):
         return out + [y, *torch.autograd.grad(y, s, torch.ones_like(y))]
 
     serial = run()
-    monkeypatch.setattr(_numba_lti, "PARALLEL_FROM", 0)
+    monkeypatch.setattr(_numba_lti_lanes, "PARALLEL_FROM", 0)
     for p, q in zip(run(), serial):
         _close(p, q.detach().numpy(), 0)

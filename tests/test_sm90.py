@@ -47,7 +47,8 @@ def test_the_variant_set_launches_every_kernel(tmp_path):
     names = {v["kernel"] for v in variants}
     tile = {f"tile_{d}_pass_kernel" for d in ("fwd", "rev")} | {"tile_summary_kernel", "tile_carry_kernel"}
     walk = {f"walk_{d}_{phase}_kernel" for d in ("fwd", "rev") for phase in ("pass", "summary")} | {"walk_carry_kernel"}
-    lti = {f"lti_{k}_{d}_kernel" for k in ("tdf2", "sos4") for d in ("pass", "adjoint")}  # tritonlpc.signal's
+    lti = {f"lti_{k}_{d}_kernel" for k in ("tdf2", "sos4") for d in ("pass", "adjoint", "chunk", "chunk_adjoint")}
+    lti |= {"lti_chunk_carry_kernel"}  # tritonlpc.signal's one-pass and time-parallel kernels
     frames = {"frames_grad_kernel"}  # control frames (hop=): the frames' gradient
     assert tile | walk | lti | frames <= names, f"kernels never launched: {(tile | walk | lti | frames) - names}"
     summaries = {v["label"][:3] for v in variants if v["kernel"] == "tile_summary_kernel"}  # REV both ways

@@ -9,9 +9,10 @@ and output, with the coefficient gradients summed over time inside the kernel. D
 (:func:`._lti.lfilter_composite`, differentiable to any order). ``reverse=True`` runs a filter
 from the last sample to the first on reversed NumPy views (no copy). On the Triton backend
 (:mod:`tritonlpc.backends.triton.lti_pass`), real dtypes, the same forward and backward passes
-(``lfilter`` of order <= 4; ``reverse`` on reversed views too). One autograd Function per
-filter runs either kernel set (:class:`_Numba`, :class:`_Triton`: the same four calls); a call
-that records no graph runs the kernels without it.
+(``lfilter`` of order <= 4; ``reverse`` on reversed views too), and for few long rows their
+time-parallel schedule (:mod:`tritonlpc.backends.triton.lti_chunks`: chunks chained by ``A^L``).
+One autograd Function per filter runs either kernel set (:class:`_Numba`, :class:`_Triton`: the
+same four calls); a call that records no graph runs the kernels without it.
 """
 
 from __future__ import annotations
@@ -180,10 +181,8 @@ class _Numba:
     def sos(sos: torch.Tensor, x: torch.Tensor, zi: Optional[torch.Tensor], reverse: bool, keep: bool):
         xn = _time(_signal(x), reverse)
         z = _np_or_zeros(zi, (x.shape[0], sos.shape[1], 2), xn)
-        # the sections' inputs (processing order), kept for the backward when there is one
-        kept = np.empty(kernels.sos_keep_shape(sos.shape[1], xn), xn.dtype) if keep else None
         y = torch.empty(x.shape, dtype=x.dtype)
-        kernels.sos_cascade(_np(sos), xn, z, _time(y.numpy(), reverse), kept)
+        kept = kernels.sos_cascade(_np(sos), xn, z, _time(y.numpy(), reverse), keep)  # for the backward
         return y, torch.from_numpy(z), kept
 
     @staticmethod
@@ -195,42 +194,57 @@ class _Numba:
         return kernels.sos_cascade_adjoint(np.conj(_np(sos)), xn, kept, yn, gn, z, gxn), gx, torch.from_numpy(z)
 
 
-def _lti_pass() -> Any:
-    from ..backends.triton import lti_pass  # noqa: PLC0415  (imports Triton)
+def _lti_chunks() -> Any:
+    from ..backends.triton import lti_chunks  # noqa: PLC0415  (imports Triton)
 
-    return lti_pass
+    return lti_chunks
 
 
 class _Triton:
-    """The one-pass kernels of the Triton backend (real dtypes; ``reverse`` on reversed views)."""
+    """The one-pass kernels of the Triton backend (real dtypes; ``reverse`` on reversed views), and
+    for few long rows their time-parallel schedule (:mod:`tritonlpc.backends.triton.lti_chunks`,
+    chosen by its ``plan_lti``)."""
 
-    @staticmethod
-    def lfilter(b: Tensor, a: Tensor, x: Tensor, zi: Optional[Tensor], reverse: bool):
+    plan_knobs: Dict[str, Any] = {}  # plan_lti's ``schedule`` / ``chunk_len``: tests force either schedule
+
+    @classmethod
+    def _chunk_len(cls, x: Tensor) -> int:
+        """The chunk length of the time-parallel schedule for rows ``x`` `(R, T)` (0: one pass; also
+        while a CUDA graph is captured: the schedule's overflow check reads a flag on the host)."""
+        if x.is_cuda and torch.cuda.is_current_stream_capturing():
+            return 0
+        sm_count = torch.cuda.get_device_properties(x.device).multi_processor_count if x.is_cuda else 132
+        return _lti_chunks().plan_lti(*x.shape, sm_count=sm_count, **cls.plan_knobs)
+
+    @classmethod
+    def lfilter(cls, b: Tensor, a: Tensor, x: Tensor, zi: Optional[Tensor], reverse: bool):
         z = _or_zeros(zi, x.shape[0], b.shape[-1] - 1, like=x)
-        return _lti_pass().tdf2(b, a, x, z, reverse), z
+        return _lti_chunks().tdf2(b, a, x, z, cls._chunk_len(x), reverse), z
 
-    @staticmethod
+    @classmethod
     def lfilter_adjoint(
-        b: Tensor, a: Tensor, x: Tensor, y: Tensor, gy: Optional[Tensor], gzf: Optional[Tensor], reverse: bool
+        cls, b: Tensor, a: Tensor, x: Tensor, y: Tensor, gy: Optional[Tensor], gzf: Optional[Tensor], reverse: bool
     ):
         z = _or_zeros(gzf, x.shape[0], b.shape[-1] - 1, like=x)
-        gx, gb, ga = _lti_pass().tdf2_adjoint(b, a, x, y, gy if gy is not None else torch.zeros_like(x), z, reverse)
+        g = gy if gy is not None else torch.zeros_like(x)
+        gx, gb, ga = _lti_chunks().tdf2_adjoint(b, a, x, y, g, z, cls._chunk_len(x), reverse)
         return gb, ga, gx, z
 
-    @staticmethod
-    def sos(sos: Tensor, x: Tensor, zi: Optional[Tensor], reverse: bool, keep: bool):
+    @classmethod
+    def sos(cls, sos: Tensor, x: Tensor, zi: Optional[Tensor], reverse: bool, keep: bool):
         R, T = x.shape
         z = _or_zeros(zi, R, sos.shape[1], 2, like=x)
-        kept = x.new_empty(_lti_pass().sos_keep_rows(sos.shape[1]), R, T) if keep else None
-        return _lti_pass().sos_cascade(sos, x, z, kept, reverse), z, kept
+        chunks = _lti_chunks()
+        kept = x.new_empty(chunks.lti_pass.sos_keep_rows(sos.shape[1]), R, T) if keep else None
+        return chunks.sos_cascade(sos, x, z, cls._chunk_len(x), kept, reverse), z, kept
 
-    @staticmethod
+    @classmethod
     def sos_adjoint(
-        sos: Tensor, x: Tensor, kept: Any, y: Tensor, gy: Optional[Tensor], gzf: Optional[Tensor], reverse: bool
+        cls, sos: Tensor, x: Tensor, kept: Any, y: Tensor, gy: Optional[Tensor], gzf: Optional[Tensor], reverse: bool
     ):
         z = _or_zeros(gzf, x.shape[0], sos.shape[1], 2, like=x)
         g = gy if gy is not None else torch.zeros_like(x)
-        gx, gsos = _lti_pass().sos_cascade_adjoint(sos, x, kept, y, g, z, reverse)
+        gx, gsos = _lti_chunks().sos_cascade_adjoint(sos, x, kept, y, g, z, cls._chunk_len(x), reverse)
         return gsos, gx, z
 
 

@@ -27,6 +27,9 @@ Modules:
 ``lti_pass``
     Time-invariant filters in one pass (``tritonlpc.signal``'s forward without gradients):
     ``lti_tdf2_pass_kernel`` (order <= 4), ``lti_sos4_pass_kernel`` (four sections a launch).
+``lti_chunks``
+    Their time-parallel schedule for few long rows (chunks chained by ``A^L``, forward and
+    backward) and its planning, ``plan_lti``.
 ``backend``
     :class:`~.backend.TritonBackend` and ``BACKEND``.
 

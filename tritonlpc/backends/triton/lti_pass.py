@@ -43,6 +43,17 @@ __all__ = [
     "sos_cascade_adjoint",
     "sos_keep_rows",
     "BLOCK_R",
+    "walk_signals",
+    "sos_group",
+    "pad4",
+    "tdf2_start",
+    "tdf2_step",
+    "sos4_start",
+    "section",
+    "section_adjoint",
+    "sample",
+    "store4",
+    "store_sums",
 ]
 
 BLOCK_R = 32  # rows a program: one warp
@@ -296,7 +307,7 @@ def _grid(R: int):
     return (triton.cdiv(R, BLOCK_R),)
 
 
-def _pad4(N: int, *ts: torch.Tensor):
+def pad4(N: int, *ts: torch.Tensor):
     """The last dimension of each tensor zero-padded by ``4 - N``, contiguous."""
     return [torch.nn.functional.pad(t, (0, 4 - N)).contiguous() for t in ts]
 
@@ -310,7 +321,7 @@ def _walk(t: torch.Tensor, reverse: bool) -> Tuple[torch.Tensor, int, int]:
     return t, t.stride(0), t.stride(1)
 
 
-def _signals(**named: Tuple[torch.Tensor, bool]) -> Dict[str, Any]:
+def walk_signals(**named: Tuple[torch.Tensor, bool]) -> Dict[str, Any]:
     """Kernel keywords ``<n>_ptr, s<n>r, s<n>t`` of each signal ``n = (tensor, reverse)``."""
     out: Dict[str, Any] = {}
     for n, (t, reverse) in named.items():
@@ -325,10 +336,10 @@ def tdf2(b: torch.Tensor, a: torch.Tensor, x: torch.Tensor, z: torch.Tensor, rev
     contiguous ``y``."""
     R, T = x.shape
     N = z.shape[1]
-    b4, a4, z4 = _pad4(N, b, a, z)
+    b4, a4, z4 = pad4(N, b, a, z)
     y = torch.empty(R, T, dtype=x.dtype, device=x.device)
     launch(
-        lti_tdf2_pass_kernel, _grid(R), **_signals(x=(x, reverse), y=(y, reverse)), b_ptr=b4, a_ptr=a4, z_ptr=z4,
+        lti_tdf2_pass_kernel, _grid(R), **walk_signals(x=(x, reverse), y=(y, reverse)), b_ptr=b4, a_ptr=a4, z_ptr=z4,
         scr=0 if b4.shape[0] == 1 else 5, R=R, T=T, BLOCK_R=BLOCK_R, CDT=_cdt(x), num_warps=1,
     )  # fmt: skip
     z.copy_(z4[:, :N])
@@ -350,11 +361,11 @@ def tdf2_adjoint(
     gradients ``gb``, ``ga`` `(R, N+1)` (float64; ``ga[:, 0] = 0``)."""
     R, T = x.shape
     N = z.shape[1]
-    b4, a4, z4 = _pad4(N, b, a, z)
+    b4, a4, z4 = pad4(N, b, a, z)
     gx = torch.empty(R, T, dtype=x.dtype, device=x.device)
     gb, ga = (torch.zeros(R, 5, dtype=torch.float64, device=x.device) for _ in range(2))
     launch(
-        lti_tdf2_adjoint_kernel, _grid(R), **_signals(x=(x, reverse), y=(y, reverse), g=(g, reverse), gx=(gx, reverse)),
+        lti_tdf2_adjoint_kernel, _grid(R), **walk_signals(x=(x, reverse), y=(y, reverse), g=(g, reverse), gx=(gx, reverse)),
         b_ptr=b4, a_ptr=a4, z_ptr=z4, gb_ptr=gb, ga_ptr=ga, scr=0 if b4.shape[0] == 1 else 5, R=R, T=T,
         BLOCK_R=BLOCK_R, CDT=_cdt(x), num_warps=1,
     )  # fmt: skip
@@ -362,7 +373,7 @@ def tdf2_adjoint(
     return gx, gb[:, : N + 1], ga[:, : N + 1]
 
 
-def _group(sos: torch.Tensor, z: torch.Tensor, k: int) -> Tuple[int, torch.Tensor, torch.Tensor]:
+def sos_group(sos: torch.Tensor, z: torch.Tensor, k: int) -> Tuple[int, torch.Tensor, torch.Tensor]:
     """Sections ``k .. k+m-1`` (``m <= 4``) padded with pass-through sections to four: ``(m, q,
     zk)``, ``q`` `(1 or R, 4, 6)` and their states ``zk`` `(R, 4, 2)` (new tensors)."""
     m = min(4, sos.shape[1] - k)
@@ -392,11 +403,11 @@ def sos_cascade(
     n = sos.shape[1]
     v, rv = x, reverse  # a group's input and whether it is walked back (x; then processing order)
     for k in range(0, n, 4):
-        m, q, zk = _group(sos, z, k)
+        m, q, zk = sos_group(sos, z, k)
         last = k + 4 >= n
         out = torch.empty(R, T, dtype=x.dtype, device=x.device) if last or keep is None else keep[k + 3]
         launch(
-            lti_sos4_pass_kernel, _grid(R), **_signals(x=(v, rv), y=(out, reverse and last)), q_ptr=q, z_ptr=zk,
+            lti_sos4_pass_kernel, _grid(R), **walk_signals(x=(v, rv), y=(out, reverse and last)), q_ptr=q, z_ptr=zk,
             k_ptr=None if keep is None else keep[k : k + 3], sqr=0 if q.shape[0] == 1 else 24, skp=R * T, R=R, T=T,
             BLOCK_R=BLOCK_R, CDT=_cdt(x), num_warps=1,
         )  # fmt: skip
@@ -423,17 +434,22 @@ def sos_cascade_adjoint(
     n = sos.shape[1]
     gsos = torch.zeros(R, n, 6, dtype=torch.float64, device=x.device)
     for k in reversed(range(0, n, 4)):
-        m, q, zk = _group(sos, z, k)
+        m, q, zk = sos_group(sos, z, k)
         last = k + 4 >= n
         xin, yout = (x, reverse) if k == 0 else (keep[k - 1], False), (y, reverse) if last else (keep[k + 3], False)
         gx = torch.empty(R, T, dtype=x.dtype, device=x.device)
         gq = torch.zeros(R, 4, 6, dtype=torch.float64, device=x.device)
         launch(
             lti_sos4_adjoint_kernel, _grid(R),
-            **_signals(x=xin, y=yout, g=(g, reverse and last), gx=(gx, reverse and k == 0)), k_ptr=keep[k : k + 3],
+            **walk_signals(x=xin, y=yout, g=(g, reverse and last), gx=(gx, reverse and k == 0)), k_ptr=keep[k : k + 3],
             q_ptr=q, z_ptr=zk, gq_ptr=gq, sqr=0 if q.shape[0] == 1 else 24, skp=R * T, R=R, T=T, BLOCK_R=BLOCK_R,
             CDT=_cdt(x), num_warps=1,
         )  # fmt: skip
         z[:, k : k + m], gsos[:, k : k + m] = zk[:, :m], gq[:, :m]
         g = gx
     return g, gsos
+
+
+# the step helpers by public names: the time-parallel schedule (:mod:`.lti_chunks`) runs the same recursions
+tdf2_start, tdf2_step, sos4_start, section = _tdf2_start, _tdf2_step, _sos4_start, _section
+section_adjoint, sample, store4, store_sums = _section_adjoint, _sample, _store4, _store_sums
