@@ -14,9 +14,9 @@ Usage (from the repository root)::
     python bench/ab.py --base main --shape 8x1024x2 --direction fwd --rounds 15
     python bench/ab.py --base main --op sosfilt                 # tritonlpc.signal forward, with scipy
 
-``--op sosfilt`` / ``lfilter``: ``tritonlpc.signal``'s forward (a Butterworth cascade of 4
-sections / order 4) at ``--shape BxT`` (default 8x65536 and 1x1048576), float64 and float32,
-scipy.signal timed in the same rotation; min and median over the blocks.
+``--op sosfilt`` / ``lfilter``: ``tritonlpc.signal``'s forward, or forward and backward
+(``--direction``; a Butterworth cascade of 4 sections / order 4) at ``--shape BxT`` (default 8x65536 and 1x1048576), float64 and float32,
+scipy.signal's forward timed in the same rotation; min and median over the blocks.
 """
 
 from __future__ import annotations
@@ -29,9 +29,10 @@ import subprocess
 import sys
 import tempfile
 import time
+from itertools import product
 from pathlib import Path
 from statistics import median
-from typing import Callable, Dict, List
+from typing import Callable, Dict, List, Tuple
 
 import torch
 
@@ -132,12 +133,11 @@ def main() -> None:
             impls["torchlpc"] = lb.TorchLPC("cpu").forward
         except Exception as exc:  # noqa: BLE001
             print(f"torchlpc skipped: {exc}")
-    directions = ["fwd", "fwd+bwd"] if args.direction == "both" else [args.direction]
     print(f"torch threads {torch.get_num_threads()}, cpus {os.cpu_count()}")
     print(f"{'shape':>12} {'dir':>7} " + " ".join(f"{k:>16}" for k in impls) + "   new/base  new vs torchlpc  load")
     for shape in args.shape or SHAPES:
         B, T, M = map(int, shape.split("x"))
-        for direction in directions:
+        for direction in directions(args):
             case = lb.Case("cpu", B, T, M, "float32", direction, "tritonlpc")
             sets = lb.make_input_sets(case, 4)
             calls = {k: make_call(f, sets, direction) for k, f in impls.items()}
@@ -149,16 +149,36 @@ def main() -> None:
             print(f"{shape:>12} {direction:>7} {cells}   {ratio:7.2f}x  {vs:>14}  {os.getloadavg()[0]:.2f}", flush=True)
 
 
+def directions(args: argparse.Namespace) -> List[str]:
+    return ["fwd", "fwd+bwd"] if args.direction == "both" else [args.direction]
+
+
+def signal_call(
+    fn: Callable, mod, coefs: Tuple[torch.Tensor, ...], x: torch.Tensor, direction: str
+) -> Callable[[], None]:  # type: ignore[no-untyped-def]
+    """``fn(mod, coefs, x)`` timed as the forward, or forward and backward (gradients of ``x``
+    and the coefficients from a fixed output gradient)."""
+    if direction == "fwd":
+        return lambda: fn(mod, coefs, x)
+    gy = torch.randn(x.shape, dtype=x.dtype, generator=torch.Generator().manual_seed(1))
+    ins = [t.detach().requires_grad_() for t in (*coefs, x)]
+
+    def call() -> None:
+        torch.autograd.grad(fn(mod, ins[:-1], ins[-1]), ins, gy)
+
+    return call
+
+
 def signal_ab(args: argparse.Namespace, base, new) -> None:  # type: ignore[no-untyped-def]
     """``--op sosfilt`` / ``lfilter``: base, new and scipy.signal's forward, interleaved."""
     import scipy.signal as ss  # noqa: PLC0415
 
     print(
-        f"{'shape':>12} {'dtype':>8} "
+        f"{'shape':>12} {'dir':>7} {'dtype':>8} "
         + " ".join(f"{k:>22}" for k in ("base", "new", "scipy"))
         + "  new/base  scipy/new (median)  load"
     )
-    for shape in args.shape or ["8x65536", "1x1048576"]:
+    for shape, direction in product(args.shape or ["8x65536", "1x1048576"], directions(args)):
         B, T = map(int, shape.split("x"))
         for dtype in (torch.float64, torch.float32):
             x = torch.randn(B, T, dtype=dtype, generator=torch.Generator().manual_seed(0))
@@ -166,16 +186,17 @@ def signal_ab(args: argparse.Namespace, base, new) -> None:  # type: ignore[no-u
             sos = torch.tensor(ss.butter(8, 0.1, output="sos"), dtype=dtype)
             xn, bn, an, sn = (t.numpy() for t in (x, b, a, sos))
             if args.op == "sosfilt":
-                calls = {m: (lambda m=m, sos=sos, x=x: m.signal.sosfilt(sos, x)) for m in (base, new)}
+                coefs, fn = (sos,), lambda m, c, v: m.signal.sosfilt(*c, v)
                 ref: Callable[[], object] = lambda sn=sn, xn=xn: ss.sosfilt(sn, xn)  # noqa: E731
             else:
-                calls = {m: (lambda m=m, b=b, a=a, x=x: m.signal.lfilter(b, a, x)) for m in (base, new)}
+                coefs, fn = (b, a), lambda m, c, v: m.signal.lfilter(*c, v)
                 ref = lambda bn=bn, an=an, xn=xn: ss.lfilter(bn, an, xn)  # noqa: E731
+            calls = {m: signal_call(fn, m, coefs, x, direction) for m in (base, new)}
             times = interleaved({"base": calls[base], "new": calls[new], "scipy": ref}, args)
             med = {k: median(v) for k, v in times.items()}
             cells = " ".join(f"{min(v) * 1e3:8.3f} / {med[k] * 1e3:8.3f} ms" for k, v in times.items())
             print(
-                f"{shape:>12} {str(dtype)[6:]:>8} {cells}  {med['base'] / med['new']:7.2f}x  "
+                f"{shape:>12} {direction:>7} {str(dtype)[6:]:>8} {cells}  {med['base'] / med['new']:7.2f}x  "
                 f"{med['scipy'] / med['new']:7.2f}x  {os.getloadavg()[0]:.2f}",
                 flush=True,
             )

@@ -8,6 +8,10 @@
    runs each, the two interleaved in one process so that both see the same machine load.
 2. ``saved``: the bytes autograd keeps for the backward of one call at (1, 2^20, 2) float32, both
    ways, counted with ``torch.autograd.graph.saved_tensors_hooks`` (each storage once).
+3. ``summary``: a slice map (``tritonlpc.distributed.slice_summary``, what a rank of a sharded
+   call runs first; and the adjoint's, in its backward) at (1, 2^18, M) float32, M = 1, 2, from
+   the frames (``hop=256``) and from the same coefficients interpolated beforehand (not timed):
+   medians, interleaved.
 """
 
 from __future__ import annotations
@@ -25,6 +29,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import tritonlpc  # noqa: E402
 from training import interpolate_frames  # noqa: E402
+from tritonlpc._reference import interpolate  # noqa: E402
+from tritonlpc.distributed import slice_summary  # noqa: E402
 from tritonlpc.testing import make_inputs  # noqa: E402
 
 HOP = 256
@@ -79,6 +85,27 @@ def saved_bytes(B: int, T: int, M: int) -> Dict[str, int]:
     return out
 
 
+def summary_times(B: int, T: int, M: int, reps: int) -> Dict[str, float]:
+    """Median seconds of one slice map (forward, and the adjoint's ``k``), from the frames and from
+    per-sample coefficients."""
+    x, frames = (t.detach() for t in _inputs(B, T, M))
+    a = interpolate(frames, HOP, T)
+    calls = {
+        "hop=256": lambda: slice_summary(x, frames, hop=HOP),
+        "per-sample": lambda: slice_summary(x, a),
+        "adjoint hop=256": lambda: slice_summary(x, frames, adjoint=True, hop=HOP),
+        "adjoint per-sample": lambda: slice_summary(x, a, adjoint=True),
+    }
+    times: Dict[str, list] = {name: [] for name in calls}
+    for i in range(reps + 1):
+        for name, fn in calls.items():
+            t0 = time.perf_counter()
+            fn()
+            if i:
+                times[name].append(time.perf_counter() - t0)
+    return {name: statistics.median(t) for name, t in times.items()}
+
+
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--reps", type=int, default=15)
@@ -95,6 +122,12 @@ def main() -> None:
     print("".join(f" {k} {v * 1e3:.2f} ms;" for k, v in t.items()), f"ratio {t['torch-interp'] / t['hop=256']:.2f}x")
     s = saved_bytes(1, 2**20, 2)
     print("saved for backward (1, 1048576, 2) float32:", "".join(f" {k} {v / 2**20:.2f} MiB;" for k, v in s.items()))
+    for M in (1, 2):
+        t = summary_times(1, 2**18, M, args.reps)
+        print(
+            f"summary (1, 262144, {M}) float32, median of {args.reps}:",
+            "".join(f" {k} {v * 1e3:.3f} ms;" for k, v in t.items()),
+        )
 
 
 if __name__ == "__main__":

@@ -388,6 +388,9 @@ def variant_calls(full: bool) -> List[Tuple[str, Dict[str, Any]]]:
         base = dict(B=8, T=4096, M=M, dtype=torch.float32, schedule=schedule, hop=hop)
         for direction in ("fwd", "bwd"):
             calls.append((f"{direction} M={M} float32 T=4096 {schedule} hop={hop}", dict(base, direction=direction)))
+    framed = dict(B=8, T=4096, M=2, dtype=torch.float32, hop=256)  # a rank's slice map from its frames (distributed)
+    for direction in ("sum", "sum-adjoint"):
+        calls.append((f"{direction} M=2 float32 T=4096 hop=256", dict(framed, direction=direction)))
     for dt in [d for d in dtypes if not d.startswith("complex")]:  # one-pass time-invariant kernels (real)
         for direction in ("lti", "sos", "lti-bwd", "sos-bwd"):
             calls.append(

@@ -155,6 +155,113 @@ def lpc_orders_dtypes_layouts() -> None:
             n += 1
 
 
+def frames_of(lengths: Sequence[int], H: int) -> slice:
+    """This rank's control frames at hop ``H``: those of its slice plus the next one."""
+    s, e = bounds(lengths)
+    return slice(s // H, (e - 1) // H + 2)
+
+
+def summed_frames(grad: torch.Tensor, F: int, lengths: Sequence[int], H: int) -> torch.Tensor:
+    """Every rank's frame gradient `(B, F_r, M)` added at its frames' place in `(B, F, M)`."""
+    total = grad.new_zeros(grad.shape[0], F, *grad.shape[2:])
+    total[:, frames_of(lengths, H)] = grad
+    dist.all_reduce(total)
+    return total
+
+
+def frames_case(M: int, dtype: torch.dtype, lengths: Sequence[int], H: int, B: int, with_zi: bool) -> None:
+    """``hop=H``: y, zf, grads of x, zi, and of the frames summed over the ranks that hold them,
+    against one process filtering the whole signal with the same frames."""
+    import tritonlpc
+    import tritonlpc.distributed as td
+    from tritonlpc.testing import make_inputs
+
+    T = sum(lengths)
+    x, af, zi = make_inputs(B, T, M, dtype, seed=M + T + H, hop=H)
+    w, v = weights(B, T, M, dtype)
+    full = [t.clone().requires_grad_() for t in (x, af, zi)]
+    y, zf = tritonlpc.sample_wise_lpc(full[0], full[1], full[2] if with_zi else None, return_zf=True, hop=H)
+    loss_of(y, zf, w, v).backward()
+    s, e = bounds(lengths)
+    xl, fl = x[:, s:e].clone().requires_grad_(), af[:, frames_of(lengths, H)].clone().requires_grad_()
+    zl = zi.clone().requires_grad_() if rank() == 0 and with_zi else None
+    yl, zfl = td.sample_wise_lpc(xl, fl, zl, return_zf=True, hop=H, offset=s)
+    loss_of(yl, zfl if rank() == size() - 1 else None, w[:, s:e], v).backward()
+    what = f"M={M} {dtype} lengths={lengths} hop={H}"
+    close(f"y {what}", yl, y.detach()[:, s:e], 1e-10)
+    close(f"zf {what}", zfl, zf.detach(), 1e-10)
+    close(f"grad x {what}", xl.grad, full[0].grad[:, s:e], 1e-10)
+    close(f"grad frames {what}", summed_frames(fl.grad, af.shape[1], lengths, H), full[1].grad, 1e-10)
+    if zl is not None:
+        close(f"grad zi {what}", zl.grad, full[2].grad, 1e-10)
+
+
+@check
+def lpc_with_frames() -> None:
+    """``hop=``: slices that end inside an interval (the last), span several, are shorter than
+    the order or empty; float64 and complex128, B = 1; the first-order recurrence."""
+    import tritonlpc
+    import tritonlpc.distributed as td
+
+    if size() == 2:
+        cases = [(2, torch.float64, (8, 13), 4, 2, True), (3, torch.complex128, (2, 7), 2, 1, False)]
+    else:
+        cases = [(2, torch.float64, (4, 0, 8, 5), 4, 1, True), (3, torch.complex128, (2, 2, 4, 3), 2, 2, True)]
+    for case in cases:
+        frames_case(*case)
+    lengths, H = ((6, 5), 3) if size() == 2 else ((3, 6, 0, 2), 3)
+    T = sum(lengths)
+    g = torch.Generator().manual_seed(5)
+    decay = 0.9 + 0.09 * torch.rand(2, (T - 1) // H + 2, dtype=torch.float64, generator=g)
+    x, wt = torch.randn(2, T, dtype=torch.float64, generator=g), torch.randn(2, T, dtype=torch.float64, generator=g)
+    full = [t.clone().requires_grad_() for t in (decay, x)]
+    (wt * tritonlpc.linear_recurrence(*full, hop=H)).sum().backward()
+    s, e = bounds(lengths)
+    loc = [decay[:, frames_of(lengths, H)].clone().requires_grad_(), x[:, s:e].clone().requires_grad_()]
+    h = td.linear_recurrence(*loc, hop=H)
+    (wt[:, s:e] * h).sum().backward()
+    close("recurrence h", h, tritonlpc.linear_recurrence(decay, x, hop=H)[:, s:e], 1e-10)
+    close("recurrence grad x", loc[1].grad, full[1].grad[:, s:e], 1e-10)
+    close("recurrence grad decay", summed_frames(loc[0].grad, decay.shape[1], lengths, H), full[0].grad, 1e-10)
+    biquad_with_frames()
+
+
+def biquad_with_frames() -> None:
+    """``time_varying_biquad(..., hop=2)``: frame-rate ``b`` and ``a``, the input halo across
+    slices as short as ``K`` (and an empty one), zi on rank 0, return_zf."""
+    import tritonlpc.distributed as td
+    from tritonlpc import audio
+    from tritonlpc.testing import make_inputs
+
+    lengths, H = ((2, 9) if size() == 2 else (2, 0, 2, 5)), 2
+    T = sum(lengths)
+    x, a, zy = make_inputs(1, T, 2, torch.float64, seed=13, hop=H)
+    g = torch.Generator().manual_seed(13)
+    b = torch.randn(1, a.shape[1], 3, dtype=torch.float64, generator=g)
+    zx, w = torch.randn(1, 2, dtype=torch.float64, generator=g), torch.randn(1, T, dtype=torch.float64, generator=g)
+    full = [t.clone().requires_grad_() for t in (x, b, a, zx, zy)]
+    y, (fx, fy) = audio.time_varying_biquad(*full[:3], (full[3], full[4]), return_zf=True, hop=H)
+    ((w * y).sum() + fx.sum() + fy.sum()).backward()
+    s, e = bounds(lengths)
+    frames = frames_of(lengths, H)
+    loc = [
+        x[:, s:e].clone().requires_grad_(),
+        b[:, frames].clone().requires_grad_(),
+        a[:, frames].clone().requires_grad_(),
+    ]
+    zl = (full[3].detach().clone().requires_grad_(), full[4].detach().clone().requires_grad_()) if rank() == 0 else None
+    yl, (fxl, fyl) = td.time_varying_biquad(*loc, zl, return_zf=True, hop=H)
+    ((w[:, s:e] * yl).sum() + (fxl.sum() + fyl.sum()) * (rank() == size() - 1)).backward()
+    close("biquad y", yl, y.detach()[:, s:e], 1e-10)
+    close("biquad zf_y", fyl, fy.detach(), 1e-10)
+    close("biquad grad x", loc[0].grad, full[0].grad[:, s:e], 1e-10)
+    for name, got, want in (("b", loc[1], full[1]), ("a", loc[2], full[2])):
+        close(f"biquad grad {name} frames", summed_frames(got.grad, want.shape[1], lengths, H), want.grad, 1e-10)
+    if zl is not None:
+        close("biquad grad zi_x", zl[0].grad, full[3].grad, 1e-10)
+        close("biquad grad zi_y", zl[1].grad, full[4].grad, 1e-10)
+
+
 @check
 def lpc_half_and_promotion() -> None:
     """float16 runs in float32 and comes back in float16; float32 x with float64 a promotes."""
@@ -181,15 +288,21 @@ def lpc_half_and_promotion() -> None:
 def one_summary_and_one_forward_per_rank() -> None:
     """A rank after the first runs one slice summary and one forward kernel per call (rank 0:
     the forward only); the backward one adjoint summary (none on the last rank without
-    ``return_zf``) and one fused backward."""
+    ``return_zf``) and one fused backward. The same with control frames (``hop``)."""
+    for hop in (None, 4):
+        _count_kernels(hop)
+
+
+def _count_kernels(hop: Optional[int]) -> None:
     from collections import Counter
 
     import tritonlpc.distributed as td
     from tritonlpc import _dispatch
     from tritonlpc.testing import make_inputs
 
-    x, a, zi = make_inputs(1, 8 * size(), 3, torch.float64, seed=11)
+    x, a, zi = make_inputs(1, 8 * size(), 3, torch.float64, seed=11, hop=hop)
     s, e = bounds([8] * size())
+    a = a[:, s // hop : e // hop + 1] if hop else a[:, s:e]
     xl = x[:, s:e].clone().requires_grad_()
     backend = _dispatch.backend_object(xl)
     calls: Counter = Counter()
@@ -204,7 +317,7 @@ def one_summary_and_one_forward_per_rank() -> None:
     for name in ("_forward", "_adjoint", "summary"):  # instance attributes shadow the methods
         setattr(backend, name, counted(name, getattr(backend, name)))
     try:
-        y = td.sample_wise_lpc(xl, a[:, s:e], zi if rank() == 0 else None)
+        y = td.sample_wise_lpc(xl, a, zi if rank() == 0 else None, hop=hop)
         forward = dict(calls)
         y.square().sum().backward()
     finally:
@@ -373,6 +486,21 @@ def backends_per_rank() -> None:
     close("zf", zfl, zf, 2e-5)
     close("grad x", xl.grad, xs.grad[:, s:e], 2e-5)
     close("grad a", al.grad, as_.grad[:, s:e], 2e-5)
+    # control frames (hop = 2): the Triton kernels' HOP, the summaries included
+    lengths = (4, 7) if size() == 2 else (4, 2, 0, 5)
+    x, af, zi = make_inputs(1, sum(lengths), 2, torch.float32, seed=5, hop=2)
+    s, e = bounds(lengths)
+    xs, fs = x.clone().requires_grad_(), af.clone().requires_grad_()
+    y, zf = tritonlpc.sample_wise_lpc(xs, fs, zi, return_zf=True, hop=2)
+    (y.sum() + zf.sum()).backward()
+    xl, fl = x[:, s:e].clone().requires_grad_(), af[:, frames_of(lengths, 2)].clone().requires_grad_()
+    with tritonlpc.use_backend("numba" if rank() == 0 else "triton"):
+        yl, zfl = td.sample_wise_lpc(xl, fl, zi if rank() == 0 else None, return_zf=True, hop=2)
+        (yl.sum() + zfl.sum() * (rank() == size() - 1)).backward()
+    close("frames y", yl, y[:, s:e], 2e-5)
+    close("frames zf", zfl, zf, 2e-5)
+    close("frames grad x", xl.grad, xs.grad[:, s:e], 2e-5)
+    close("frames grad", summed_frames(fl.grad, af.shape[1], lengths, 2), fs.grad, 2e-5)
 
 
 # --------------------------------------------------------------------------- audio
@@ -470,6 +598,8 @@ def dtensor_in_dtensor_out() -> None:
     b = torch.rand(1, T, 3, dtype=torch.float64, generator=torch.Generator().manual_seed(1))
     yd = td.time_varying_biquad(*(distribute_tensor(t, mesh, [Shard(1)]) for t in (x, b, a)))
     close("biquad y", yd.full_tensor(), audio.time_varying_biquad(x, b, a), 1e-10)
+    xd, ad = (distribute_tensor(t, mesh, [Shard(1)]) for t in (x, a))
+    expect_error(ValueError, "hop is not supported with DTensor", lambda: td.sample_wise_lpc(xd, ad, hop=1))
 
 
 # --------------------------------------------------------------------------- training
@@ -580,6 +710,16 @@ def bad_use_raises_on_every_rank() -> None:
         (ValueError, "K+1", lambda: td.time_varying_iir(x, a[..., :2] if rank() else a[..., :1], a)),
         (TypeError, "group must be a torch.distributed.ProcessGroup", lambda: td.sample_wise_lpc(x, a, group="world")),
         (TypeError, "x is a meta tensor", lambda: td.sample_wise_lpc(x.to("meta"), a.to("meta"))),
+        (ValueError, "hop must be >= 1", lambda: td.sample_wise_lpc(x, a[:, :2], hop=0)),
+        (TypeError, "hop must be an int", lambda: td.linear_recurrence(a[:, :2, 0], x, hop=2.0)),
+        (
+            ValueError,
+            "a must hold at least (T - 1) // hop + 2 = 3 frames",
+            lambda: td.sample_wise_lpc(x, a[:, :2], hop=4),
+        ),
+        (ValueError, "hop must be the same on every rank", lambda: td.sample_wise_lpc(x, a, hop=4 if rank() else 2)),
+        (ValueError, "must start on a frame boundary", lambda: td.sample_wise_lpc(x, a[:, :4], hop=3)),
+        (ValueError, "b must hold at least", lambda: td.time_varying_biquad(x, a[:, :1, :1].expand(2, 1, 3), a, hop=8)),
     ]
     for kind, text, call in cases:
         expect_error(kind, text, call)

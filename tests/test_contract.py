@@ -144,5 +144,8 @@ def test_backend_contract_empty(backend, B, T, M):
     assert (
         gx.shape == (B, T) and ga.shape == (B, T, M) and torch.equal(gz, torch.zeros(B, M, dtype=x.dtype, device=dev))
     )
+    frames = torch.ones(B, (T - 1) // 2 + 2, M, dtype=torch.float64, device=dev)  # hop = 2: F >= 1 even at T = 0
+    _, gf, _ = be.backward(x, frames, x, zi, True, True, hop=2)
+    assert torch.equal(gf, torch.zeros_like(frames))
     g, zeta = be.smooth(x, zi[:, 0], zi[:, 0], zi[:, 0])
     assert g.shape == zeta.shape == (B, T) and zeta.dtype == torch.bool

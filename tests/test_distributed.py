@@ -83,6 +83,16 @@ def test_slice_summary_is_the_slice_map(backend, dtype, B, T, M) -> None:
     # a loss whose gradients (torch's convention) w.r.t. y and the end state are g and mu
     ((g.conj() * y).sum() + (mu.conj() * end).sum()).real.backward()
     assert torch.allclose(_reference.apply_map(P.mH, k, mu, e), start.grad, atol=1e-10)
+    if not dtype.is_complex:  # control frames: the complex cases cover every shape
+        return
+    # control frames (hop = 3): the map of the coefficients interpolated to every sample
+    _, frames, _ = make_inputs(B, T, M, dtype, seed=T + M + 1, device=backend.device, hop=3)
+    a = _reference.interpolate(frames, 3, T)
+    for got, want in zip(
+        (*slice_summary(x, frames, hop=3), slice_summary(g, frames, adjoint=True, hop=3).h),
+        (*slice_summary(x, a), slice_summary(g, a, adjoint=True).h),
+    ):
+        assert torch.allclose(got, want, rtol=1e-12, atol=1e-12)
 
 
 def test_slice_summary_uses_a_backend_kernel(monkeypatch) -> None:
@@ -94,13 +104,14 @@ def test_slice_summary_uses_a_backend_kernel(monkeypatch) -> None:
     kernels = _dispatch.backend_object(x)
     calls = []
 
-    def summary(v, a, *, neg_a=False, adjoint=False):
-        calls.append((v.shape, a.shape, neg_a, adjoint))
+    def summary(v, a, *, neg_a=False, adjoint=False, hop=None):
+        calls.append((v.shape, a.shape, neg_a, adjoint, hop))
         return None, v.new_ones(1, 2)
 
     monkeypatch.setattr(kernels, "summary", summary, raising=False)
     assert slice_summary(x, torch.zeros(1, 4, 2), neg_a=True, adjoint=True)[1].sum() == 2
-    assert calls == [((1, 4), (1, 4, 2), True, True)]
+    assert slice_summary(x, torch.zeros(1, 3, 2), hop=2)[1].sum() == 2
+    assert calls == [((1, 4), (1, 4, 2), True, True, None), ((1, 4), (1, 3, 2), False, False, 2)]
 
 
 def test_apply_map_keeps_zero_state_zero() -> None:

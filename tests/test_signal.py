@@ -492,11 +492,11 @@ def test_onepass_sosfilt_lanes(monkeypatch):
     time): 19 rows (two blocks of 8 and 3 rows on the pair kernel), T over two tiles and odd, 5
     sections (two groups), zi, a cascade per row and one for all, back in time, float32, and the
     parallel twin; against scipy."""
-    from tritonlpc.backends import _numba_lti
+    from tritonlpc.backends import _numba_lti_lanes as lanes
     from tritonlpc.signal._onepass import sos_onepass
 
     rng = np.random.default_rng(85)
-    R, T = 2 * _numba_lti.LANES + 3, 2 * _numba_lti.TILE + 9
+    R, T = 2 * lanes.LANES + 3, 2 * lanes.TILE + 9
     sos = np.stack([_stable_sos(rng, 5) for _ in range(R)])
     x, zi = rng.standard_normal((R, T)), rng.standard_normal((5, R, 2))
     y, zf = ts.sosfilt(_t(sos), _t(x), zi=_t(zi))
@@ -511,16 +511,17 @@ def test_onepass_sosfilt_lanes(monkeypatch):
     y32 = ts.sosfilt(_t(sos[0]).float(), _t(x).float())
     _close(y32.double(), scipy_signal.sosfilt(sos[0], x), 1e-4)
     serial = ts.sosfilt(_t(sos[0]), _t(x))
-    monkeypatch.setattr(_numba_lti, "PARALLEL_FROM", 0)
+    monkeypatch.setattr(lanes, "PARALLEL_FROM", 0)
     _close(ts.sosfilt(_t(sos[0]), _t(x)), serial.numpy(), 0)
 
 
 def test_onepass_sosfilt_chunked(monkeypatch):
-    """One long row as LANES chunks of itself in the lanes, chained by the chunk map (the
-    transition matrix to the power L): chunks of 37 samples and a tail of 5, 5 sections, zi,
-    back in time (sosfiltfilt), float32, against scipy; an unstable cascade (A^L overflows)
-    falls back, writing nothing."""
+    """Fewer than LANES long rows, each as LANES chunks of itself in the lanes, chained by the
+    chunk map (the transition matrix to the power L): chunks of 37 samples and a tail of 5, 5
+    sections, zi, back in time (sosfiltfilt), float32, two rows with a cascade each, against
+    scipy; an unstable cascade (A^L overflows) falls back, writing nothing."""
     from tritonlpc.backends import _numba_lti
+    from tritonlpc.backends._numba_lti_lanes import chunked
 
     monkeypatch.setattr(_numba_lti, "CHUNKED_FROM", 64)
     rng = np.random.default_rng(86)
@@ -532,11 +533,64 @@ def test_onepass_sosfilt_chunked(monkeypatch):
     _close(zf, zf_ref, 1e-11)
     _close(ts.sosfiltfilt(_t(sos), _t(x)), scipy_signal.sosfiltfilt(sos, x), 1e-11)
     _close(ts.sosfilt(_t(sos).float(), _t(x).float()).double(), scipy_signal.sosfilt(sos, x), 1e-4)
+    two, x2 = np.stack([sos, _stable_sos(rng, 5)]), rng.standard_normal((2, T))
+    y2 = ts.sosfilt(_t(two), _t(x2))
+    for r in range(2):
+        _close(y2[r], scipy_signal.sosfilt(two[r], x2[r]), 1e-11)
     wild = sos.copy()
     wild[0, 4:] = [-1e9, 0.0]  # a pole at 1e9
     y = np.zeros((1, T))
-    assert not _numba_lti._sos_chunked(wild[None], x[None], np.zeros((1, 5, 2)), y)
+    A = _numba_lti._sos_transition(wild)
+    assert chunked(lambda *args: None, A, x[None], np.zeros((1, 5, 2)), y) is None
     assert not y.any()
+
+
+@pytest.mark.slow(seconds=12)  # compiles the vector-lane adjoints (cold Numba cache)
+def test_onepass_lanes_backward():
+    """The backward in the vector lanes (LANES rows a block, the rows past them on the row
+    kernels): sosfilt from the forward's checkpoints (the tiles' section signals recomputed),
+    5 sections (two groups), a cascade per row, back in time; lfilter's float32 adjoint
+    (order 3, a filter per row); T over two backward tiles and odd; zi and zf gradients;
+    against the composite path (float64); the same bits run to run."""
+    from tritonlpc.backends import _numba_lti_lanes as lanes
+    from tritonlpc.signal._lti import lfilter_composite
+    from tritonlpc.signal._onepass import lfilter_onepass, sos_composite, sos_onepass
+
+    rng = np.random.default_rng(87)
+    R, T, n = lanes.LANES + 2, 2 * lanes.BACK_TILE + 7, lanes.LANES
+    sos = np.stack([_stable_sos(rng, 5) for _ in range(R)])
+    x, gy = rng.standard_normal((R, T)), rng.standard_normal((R, T))
+    zi, gz = rng.standard_normal((R, 5, 2)), rng.standard_normal((R, 5, 2))
+
+    def check(fn, inputs, grads, dtype, tol):
+        ins = [_t(v).to(dtype).requires_grad_() for v in inputs]
+        got = torch.autograd.grad(fn(*ins), ins, [_t(g).to(dtype) for g in grads])
+        ref_ins = [_t(v).requires_grad_() for v in inputs]
+        ref = torch.autograd.grad(fn(*ref_ins, composite=True), ref_ins, [_t(g) for g in grads])
+        for g_, r_ in zip(got, ref):
+            scale = r_.abs().max().item()
+            _close(g_.double() / scale, r_.numpy() / scale, tol)
+        return got
+
+    def sosfilt(s, v, z, reverse=False, composite=False):
+        if not composite:
+            return sos_onepass(s, v, z, "numba", reverse=reverse)
+        y, zf = sos_composite(s, v.flip(-1) if reverse else v, z)
+        return y.flip(-1) if reverse else y, zf
+
+    first = check(sosfilt, (sos, x, zi), (gy, gz), torch.float64, 1e-9)
+    for p, q in zip(check(sosfilt, (sos, x, zi), (gy, gz), torch.float64, 1e-9), first):
+        _close(p, q.numpy(), 0)  # a fixed order of summation: the same bits run to run
+    # back in time on LANES rows: the lanes alone (fewer row kernels to compile)
+    back = lambda *v, composite=False: sosfilt(*v, reverse=True, composite=composite)  # noqa: E731
+    check(back, (sos[:n], x[:n], zi[:n]), (gy[:n], gz[:n]), torch.float64, 1e-9)
+    b, a = rng.standard_normal((n, 4)), np.stack([_stable_a(rng, 3, a0=1.0) for _ in range(n)])
+    lzi, lgz = rng.standard_normal((n, 3)), rng.standard_normal((n, 3))
+
+    def lfilter(*v, composite=False):
+        return lfilter_composite(*v, True) if composite else lfilter_onepass(*v, "numba")
+
+    check(lfilter, (b, a, x[:n], lzi), (gy[:n], lgz), torch.float32, 2e-4)
 
 
 TRITON = [b for b in BACKENDS if b.name == "triton"]
@@ -793,7 +847,7 @@ def test_onepass_reverse_time():
 def test_onepass_parallel_rows(monkeypatch):
     """The parallel twins of the Numba kernels (rows in parallel, an odd last row paired with
     itself), forced on a tiny call: the same results as the serial ones, bit for bit."""
-    from tritonlpc.backends import _numba_lti
+    from tritonlpc.backends import _numba_lti_lanes
 
     rng = np.random.default_rng(97)
     filters = [(_t(rng.standard_normal(3)), _t(_stable_a(rng, 2))), (_t(rng.standard_normal(7)), _t(_stable_a(rng, 6)))]
@@ -810,6 +864,6 @@ def test_onepass_parallel_rows(monkeypatch):
         return out + [y, *torch.autograd.grad(y, s, torch.ones_like(y))]
 
     serial = run()
-    monkeypatch.setattr(_numba_lti, "PARALLEL_FROM", 0)
+    monkeypatch.setattr(_numba_lti_lanes, "PARALLEL_FROM", 0)
     for p, q in zip(run(), serial):
         _close(p, q.detach().numpy(), 0)

@@ -50,13 +50,14 @@ Contract (every backend implements it identically; the math is in :mod:`tritonlp
     ``f (B,T)``, ``at, rt, zi (B,)`` of one real dtype (float32/float64); returns new
     ``g (B,T)`` and ``zeta (B,T)`` (bool).
 
-``summary(v, a, *, neg_a=False, adjoint=False) -> SliceMap(P, h, e)`` or ``SliceMap(None, k, None)``
+``summary(v, a, *, neg_a=False, adjoint=False, hop=None) -> SliceMap(P, h, e)`` or ``SliceMap(None, k, None)``
     The affine map ``s_end = P 2**e s_start + h`` (``P (B,M,M)`` a mantissa, ``e (B,)`` int32
     its power-of-two exponent, ``h (B,M)``) of filtering the slice ``x = v`` (state
     ``s = (y[n], ..., y[n-M+1])``), or with ``adjoint`` the constant part ``k`` of
     ``dL/ds_start = P^H mu + k`` for ``g = dL/dy = v`` (torch's complex convention), in one
     pass over the slice; definitions in :func:`tritonlpc._reference.slice_map` /
-    :func:`tritonlpc._reference.adjoint_slice_map`. ``a`` any strides, read in place; ``T``
+    :func:`tritonlpc._reference.adjoint_slice_map`. ``a`` any strides, read in place (control
+    frames ``(B,F,M)`` with ``hop``, interpolated in the kernel as in ``forward``); ``T``
     may be 0 (``P = I``, ``h = k = 0``) or smaller than ``M``. Used by
     :mod:`tritonlpc.distributed` (one summary and one forward per call on a later rank).
 """

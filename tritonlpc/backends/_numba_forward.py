@@ -165,33 +165,45 @@ def _map_segment(x, a, b, t0, t1, conj, sgn, tiny, st):
     f[0], f[1] = 2.0**-STEP, 2.0**STEP
     live = True
     e = 0
-    if M == 1:
+    if M == 1:  # interval by interval, as the rows kernels (per-sample a: one interval)
         h, p = zero, one
-        for n in range(t0, t1):
-            c0 = coef(at(a, b, n, 0), conj, sgn)
-            h = x[b, n] - c0 * h
-            if live:
-                p, e = renorm_one(-c0 * p, e, f)
-                if (n - t0) & 255 == 255 and e == 0 and abs(p) < tiny:
-                    p, live = zero, False
+        n = t0
+        while n < t1:
+            base, r0, _, r1 = interval(a, n, t0, t1)
+            l0 = line(a, b, base, 0)
+            for r in range(r0, r1):
+                m, w = base + r, weight(a, r)
+                c0 = coef(on_line(l0, a, b, m, 0, w), conj, sgn)
+                h = x[b, m] - c0 * h
+                if live:
+                    p, e = renorm_one(-c0 * p, e, f)
+                    if (m - t0) & 255 == 255 and e == 0 and abs(p) < tiny:
+                        p, live = zero, False
+            n = base + r1
         st[0, 0], st[0, 1] = h, p
         return e
     if M == 2:  # (y[n-1], y[n-2]) of the three lanes: input, unit e_0, unit e_1
         h0, h1, p0, p1, q0, q1 = zero, zero, one, zero, zero, one
-        for n in range(t0, t1):
-            c0 = coef(at(a, b, n, 0), conj, sgn)
-            c1 = coef(at(a, b, n, 1), conj, sgn)
-            h0, h1 = x[b, n] - c1 * h1 - c0 * h0, h0
-            if live:
-                p0, p1 = -c1 * p1 - c0 * p0, p0
-                q0, q1 = -c1 * q1 - c0 * q0, q0
-                m = max(mag(p0), mag(p1), mag(q0), mag(q1))
-                if m > BIG:
-                    p0, p1, q0, q1, e = p0 * f[0], p1 * f[0], q0 * f[0], q1 * f[0], e + STEP
-                elif e > 0 and m < SMALL:
-                    p0, p1, q0, q1, e = p0 * f[1], p1 * f[1], q0 * f[1], q1 * f[1], e - STEP
-                if (n - t0) & 255 == 255 and e == 0 and max(abs(p0), abs(p1), abs(q0), abs(q1)) < tiny:
-                    p0, p1, q0, q1, live = zero, zero, zero, zero, False
+        n = t0
+        while n < t1:
+            base, r0, _, r1 = interval(a, n, t0, t1)
+            l0, l1 = line(a, b, base, 0), line(a, b, base, 1)
+            for r in range(r0, r1):
+                m, w = base + r, weight(a, r)
+                c0 = coef(on_line(l0, a, b, m, 0, w), conj, sgn)
+                c1 = coef(on_line(l1, a, b, m, 1, w), conj, sgn)
+                h0, h1 = x[b, m] - c1 * h1 - c0 * h0, h0
+                if live:
+                    p0, p1 = -c1 * p1 - c0 * p0, p0
+                    q0, q1 = -c1 * q1 - c0 * q0, q0
+                    g = max(mag(p0), mag(p1), mag(q0), mag(q1))
+                    if g > BIG:
+                        p0, p1, q0, q1, e = p0 * f[0], p1 * f[0], q0 * f[0], q1 * f[0], e + STEP
+                    elif e > 0 and g < SMALL:
+                        p0, p1, q0, q1, e = p0 * f[1], p1 * f[1], q0 * f[1], q1 * f[1], e - STEP
+                    if (m - t0) & 255 == 255 and e == 0 and max(abs(p0), abs(p1), abs(q0), abs(q1)) < tiny:
+                        p0, p1, q0, q1, live = zero, zero, zero, zero, False
+            n = base + r1
         st[0, 0], st[1, 0], st[0, 1], st[1, 1], st[0, 2], st[1, 2] = h0, h1, p0, p1, q0, q1
         return e
     c = np.empty(M, st.dtype)

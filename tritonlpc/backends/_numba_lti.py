@@ -12,33 +12,44 @@ registers, two rows walked together so that two dependency chains overlap):
   section's two state values updated per sample before the next sample is read; run as
   passes of four sections with every state in registers (fewer padded with pass-through
   sections ``[1, 0, 0, 1, 0, 0]``, which add exact zeros);
-* ``sos_lanes``: the same cascade, forward only, :data:`LANES` rows at a time as the lanes of a
-  loop LLVM vectorises (real dtypes: the rows' samples transposed a tile at a time, every group
-  of four sections over the cached tile); one long row runs as :data:`LANES` chunks of itself,
-  chained by the chunk map ``A^L`` (:func:`_sos_chunked`).
+* the vector lanes (:mod:`._numba_lti_lanes`): real rows :data:`LANES` at a time, both
+  filters, forward and backward (the row kernels' math, one lane a row); fewer long real rows
+  without a backward each as :data:`LANES` chunks of itself chained by the chunk map ``A^L``.
+  The row kernels here take the complex rows and the rows past a multiple of :data:`LANES`.
 
 The backward (``*_adjoint``) is one reverse walk of the adjoint recursion (derived above the
 adjoint kernels), reading the forward's input and output (and, for a cascade, the sections'
-inputs kept by the forward), with the coefficient gradients summed over time in the kernel.
-``x`` and ``y`` (and ``g``, ``gx``) may be reversed views: the filter then runs from the last
-sample to the first without a copy (``filtfilt``'s second pass).
+inputs kept by the forward, or recomputed by the lanes from checkpoints), with the coefficient
+gradients summed over time in the kernel. ``x`` and ``y`` (and ``g``, ``gx``) may be reversed
+views: the filter then runs from the last sample to the first without a copy (``filtfilt``'s
+second pass).
 
 The state ``z`` is read as the initial state and overwritten with the final one. Coefficient
 arrays hold one row (``step = 0``: one filter for all rows) or one row per signal row
 (``step = 1``). Rows run in parallel (:func:`._numba_support.launch_parallel`) from
-:data:`PARALLEL_FROM` samples a call on, else on one thread.
+:data:`._numba_lti_lanes.PARALLEL_FROM` samples a call on, else on one thread.
 """
 
 from __future__ import annotations
 
+from functools import partial
 from typing import Any, Iterator, List, Optional, Tuple
 
 import numpy as np
 from numba import prange
 
-from ._numba_support import jit, jit_twins, launch, launch_parallel
+from ._numba_lti_lanes import (
+    LANES,
+    chunked,
+    launch_rows,
+    sos_checkpoints,
+    sos_lanes,
+    sos_lanes_adjoint,
+    tdf2_lanes_adjoint,
+)
+from ._numba_support import jit, jit_twins
 
-__all__ = ["tdf2", "tdf2_adjoint", "sos_cascade", "sos_cascade_adjoint", "sos_keep_shape"]
+__all__ = ["tdf2", "tdf2_adjoint", "sos_cascade", "sos_cascade_adjoint", "Saved", "CHUNKED_FROM"]
 
 
 def _tdf2_rows_py(b, a, x, z, y, step):  # pragma: no cover - compiled
@@ -157,71 +168,6 @@ def _sos4_rows_py(q, x, z, y, keep, step):  # pragma: no cover - compiled
         _sos4_pair(q, x, z, y, keep, r * step, u * step, r, u)
 
 
-# Rows as vector lanes: LANES rows walk the cascade together, their samples transposed a tile at
-# a time into a flat work array whose inner loop over the lanes LLVM vectorises (no fastmath:
-# lanes are independent, nothing is reassociated). Work rows of LANES values: 0-7 the states
-# (s0, s1 of each of four sections), 8-27 the coefficients (b0, b1, b2, a1, a2 of each), 28 on
-# the tile (sample i in row 28 + i).
-LANES = 8  # two AVX2 vectors of float64, one of float32
-TILE = 256  # samples a tile: 16 KiB of float64 lanes, in L1 with the signal's streams
-_TILE_ROW = 28
-
-
-@jit
-def _sos4_lanes_tile(w, n):  # pragma: no cover - compiled
-    """Four sections over the first ``n`` samples of the tile in ``w`` (layout above), in place."""
-    n = min(n, TILE)  # tells LLVM the tile rows stay clear of the states: no runtime alias checks
-    for i in range(n):
-        for j in range(LANES):
-            v = w[(_TILE_ROW + i) * LANES + j]
-            for k in range(4):
-                s, c = 2 * k * LANES + j, (8 + 5 * k) * LANES + j
-                o = w[c] * v + w[s]
-                w[s] = w[c + LANES] * v + w[s + LANES] - w[c + 3 * LANES] * o
-                w[s + LANES] = w[c + 2 * LANES] * v - w[c + 4 * LANES] * o
-                v = o
-            w[(_TILE_ROW + i) * LANES + j] = v
-
-
-@jit
-def _sos_lanes_block(q, x, z, y, step, r0):  # pragma: no cover - compiled
-    # rows r0 .. r0 + LANES - 1 through every group of four sections a tile at a time (the tile
-    # stays in cache from group to group); each group's states and coefficients wait in st
-    T, G = x.shape[1], q.shape[1] // 4
-    w = np.empty((_TILE_ROW + TILE) * LANES, x.dtype)
-    st = np.empty((G, _TILE_ROW * LANES), x.dtype)
-    for j in range(LANES):
-        c = (r0 + j) * step
-        for s in range(4 * G):
-            g, k = s // 4, s % 4
-            st[g, 2 * k * LANES + j], st[g, (2 * k + 1) * LANES + j] = z[r0 + j, s, 0], z[r0 + j, s, 1]
-            for u, col in enumerate((0, 1, 2, 4, 5)):
-                st[g, (8 + 5 * k + u) * LANES + j] = q[c, s, col]
-    for t0 in range(0, T, TILE):
-        n = min(TILE, T - t0)
-        for j in range(LANES):
-            for i in range(n):
-                w[(_TILE_ROW + i) * LANES + j] = x[r0 + j, t0 + i]
-        for g in range(G):
-            w[: _TILE_ROW * LANES] = st[g]
-            _sos4_lanes_tile(w, n)
-            st[g, : 8 * LANES] = w[: 8 * LANES]
-        for j in range(LANES if y.shape[0] else 0):  # an empty y: the final states only
-            for i in range(n):
-                y[r0 + j, t0 + i] = w[(_TILE_ROW + i) * LANES + j]
-    for j in range(LANES):
-        for s in range(4 * G):
-            g, k = s // 4, s % 4
-            z[r0 + j, s, 0], z[r0 + j, s, 1] = st[g, 2 * k * LANES + j], st[g, (2 * k + 1) * LANES + j]
-
-
-def _sos_lanes_rows_py(q, x, z, y, step):  # pragma: no cover - compiled
-    # the whole cascade (padded to groups of four) in one pass, rows in blocks of LANES (R a
-    # multiple of LANES); y with no rows: only the final states are written
-    for p in prange(x.shape[0] // LANES):
-        _sos_lanes_block(q, x, z, y, step, p * LANES)
-
-
 # --------------------------------------------------------------------------- adjoints
 # The adjoint of the transposed direct form II runs back in time with the "error" signal
 # e[n] = g[n] - sum_k conj(a[k]) e[n+k] (the reverse all-pole filter of the output gradient g;
@@ -330,26 +276,9 @@ def _sos4_adjoint_rows_py(q, x, keep, y, g, z, gx, gq, step):  # pragma: no cove
 _tdf2_par, _tdf2_ser = jit_twins(_tdf2_rows_py, "_lti_tdf2_rows")
 _tdf2_4_par, _tdf2_4_ser = jit_twins(_tdf2_order4_rows_py, "_lti_tdf2_order4_rows")
 _sos4_par, _sos4_ser = jit_twins(_sos4_rows_py, "_lti_sos4_rows")
-_sos_lanes_par, _sos_lanes_ser = jit_twins(_sos_lanes_rows_py, "_lti_sos_lanes_rows")
 _tdf2_adj_par, _tdf2_adj_ser = jit_twins(_tdf2_adjoint_rows_py, "_lti_tdf2_adjoint_rows")
 _tdf2_4_adj_par, _tdf2_4_adj_ser = jit_twins(_tdf2_order4_adjoint_rows_py, "_lti_tdf2_order4_adjoint_rows")
 _sos4_adj_par, _sos4_adj_ser = jit_twins(_sos4_adjoint_rows_py, "_lti_sos4_adjoint_rows")
-
-
-# Rows run in parallel from this many samples a call (rows x length) on: below it one thread
-# walking the rows is faster than waking the pool. On the 2-core test machine under load
-# (load average 6.5), order 4, float64: (8, 2^16) 1.7 ms on one thread against 22 ms median in
-# parallel (threads waiting for a busy core); (8, 2^18) 35 ms against 25 ms.
-PARALLEL_FROM = 1 << 20
-
-
-def _launch_rows(x: np.ndarray, parallel: Any, serial: Any, *args: Any) -> None:
-    """Launch a row kernel on ``args`` for rows ``x`` `(R, T)` in parallel over the rows where that
-    pays (:data:`PARALLEL_FROM`), else on one thread."""
-    if x.shape[0] > 1 and x.size >= PARALLEL_FROM:
-        launch_parallel(parallel, serial, *args)
-    else:
-        launch(serial, *args)
 
 
 def _sums(x: np.ndarray, *shape: int) -> np.ndarray:
@@ -363,21 +292,51 @@ def _pad4(N: int, *arrays: np.ndarray) -> List[np.ndarray]:
     return [np.pad(v, ((0, 0), (0, 4 - N))) for v in arrays]
 
 
+# Each of fewer than LANES real rows from this many samples on runs its cascade as LANES chunks
+# of itself in the vector lanes (forward without a backward to come).
+CHUNKED_FROM = 1 << 14
+
+
+def _lanes(x: np.ndarray) -> int:
+    """How many leading rows of ``x`` `(R, T)` run in the vector lanes: a multiple of
+    :data:`LANES` (real dtypes; complex rows run in the row kernels)."""
+    return x.shape[0] // LANES * LANES if x.dtype.kind == "f" else 0
+
+
+def _rows(v: np.ndarray, r0: int, r1: int, step: int) -> np.ndarray:
+    """Coefficients ``v`` `(1 or R, ...)` of rows ``r0 .. r1-1`` (all of ``v`` when ``step`` is 0)."""
+    return v[r0:r1] if step else v
+
+
+def _long_rows(x: np.ndarray, z: np.ndarray, y: np.ndarray, step: int, lanes: Any, transition: Any, rows: Any) -> None:
+    """Each row of ``x`` `(R, T)` as :data:`LANES` chunks of itself (:func:`chunked`), from and
+    into its state ``z[r]``: ``lanes(c, xc, s, yc)`` runs the lane kernel with coefficient row
+    ``c``, ``transition(c)`` is that filter's state-transition matrix, ``rows(r0, r1, t0)`` runs
+    the row kernels on rows ``r0 .. r1-1`` from sample ``t0`` (here the tail of row ``r``, or all
+    of it where the chunk map overflows)."""
+    for r in range(x.shape[0]):
+        c = r * step
+        end = chunked(partial(lanes, c), transition(c), x[r : r + 1], z[r : r + 1], y[r : r + 1])
+        t0 = 0
+        if end is not None:
+            z[r] = end
+            t0 = x.shape[1] // LANES * LANES
+        rows(r, r + 1, t0)
+
+
 def tdf2(b: np.ndarray, a: np.ndarray, x: np.ndarray, z: np.ndarray, y: np.ndarray) -> None:
     """``y`` `(R, T)` (written) of rows ``x`` `(R, T)` filtered by ``b``, ``a`` `(1 or R, N+1)`
     (``a[:, 0] == 1``, ``N >= 1``) from state ``z`` `(R, N)` (overwritten with the final state).
-    Arrays of one dtype; ``x`` and ``y`` may be reversed views (time-reversed filtering, no copy),
-    the others C-contiguous."""
+    Orders up to 4 run padded to 4 in register kernels, two rows a walk. Arrays of one dtype; ``x`` and ``y`` may be reversed views (time-reversed filtering, no
+    copy), the others C-contiguous."""
     step = 1 if b.shape[0] > 1 else 0
     N = z.shape[1]
-    if N < 4:
-        b, a, z4 = _pad4(N, b, a, z)
-        _launch_rows(x, _tdf2_4_par, _tdf2_4_ser, b, a, x, z4, y, step)
-        z[:] = z4[:, :N]
-    elif N == 4:
-        _launch_rows(x, _tdf2_4_par, _tdf2_4_ser, b, a, x, z, y, step)
-    else:
-        _launch_rows(x, _tdf2_par, _tdf2_ser, b, a, x, z, y, step)
+    if N > 4:
+        launch_rows(x, _tdf2_par, _tdf2_ser, b, a, x, z, y, step)
+        return
+    b4, a4, z4 = _pad4(N, b, a, z) if N < 4 else (b, a, z)
+    launch_rows(x, _tdf2_4_par, _tdf2_4_ser, b4, a4, x, z4, y, step)
+    z[:] = z4[:, :N]
 
 
 def tdf2_adjoint(
@@ -388,19 +347,25 @@ def tdf2_adjoint(
     ``z`` `(R, N)` the gradient of the final state (overwritten with that of the initial state);
     writes ``gx`` `(R, T)` (the signals in processing order, as in :func:`tdf2`). Returns the
     coefficient gradients ``gb``, ``ga`` `(R, N+1)` of each row (float64 or complex128;
-    ``ga[:, 0] = 0``)."""
+    ``ga[:, 0] = 0``). Orders up to 4 in float32: :data:`LANES` rows at a time in the vector lanes."""
     R = x.shape[0]
     N = z.shape[1]
     step = 1 if b.shape[0] > 1 else 0
-    if N <= 4:
-        gb, ga = _sums(x, R, 5), _sums(x, R, 5)
-        b4, a4, z4 = _pad4(N, b, a, z) if N < 4 else (b, a, z)
-        _launch_rows(x, _tdf2_4_adj_par, _tdf2_4_adj_ser, b4, a4, x, y, g, z4, gx, gb, ga, step)
-        z[:] = z4[:, :N]
-        return gb[:, : N + 1], ga[:, : N + 1]
-    gb, ga = _sums(x, R, N + 1), _sums(x, R, N + 1)
-    _launch_rows(x, _tdf2_adj_par, _tdf2_adj_ser, b, a, x, y, g, z, gx, gb, ga, step)
-    return gb, ga
+    if N > 4:
+        gb, ga = _sums(x, R, N + 1), _sums(x, R, N + 1)
+        launch_rows(x, _tdf2_adj_par, _tdf2_adj_ser, b, a, x, y, g, z, gx, gb, ga, step)
+        return gb, ga
+    gb, ga = _sums(x, R, 5), _sums(x, R, 5)
+    b4, a4, z4 = _pad4(N, b, a, z) if N < 4 else (b, a, z)
+    L = _lanes(x) if x.dtype == np.float32 else 0  # float64 lanes measured slower than the rows
+    if L:
+        tdf2_lanes_adjoint(b4, a4, x[:L], y[:L], g[:L], z4[:L], gx[:L], gb[:L], ga[:L], step)
+    if L < R:
+        coefs = (_rows(b4, L, R, step), _rows(a4, L, R, step))
+        args = (*coefs, x[L:], y[L:], g[L:], z4[L:], gx[L:], gb[L:], ga[L:], step)
+        launch_rows(x[L:], _tdf2_4_adj_par, _tdf2_4_adj_ser, *args)
+    z[:] = z4[:, :N]
+    return gb[:, : N + 1], ga[:, : N + 1]
 
 
 def _padded(sos: np.ndarray, z: np.ndarray) -> Tuple[np.ndarray, np.ndarray]:
@@ -427,14 +392,10 @@ def _groups(sos: np.ndarray, z: np.ndarray) -> Iterator[Tuple[int, int, np.ndarr
         yield k, min(4, n - k), np.ascontiguousarray(q[:, k : k + 4]), np.ascontiguousarray(zq[:, k : k + 4])
 
 
-def sos_keep_shape(n: int, x: np.ndarray) -> Tuple[int, int, int]:
-    """Shape of the signals :func:`sos_cascade` keeps for the backward: the inputs of sections
+def _keep_shape(n: int, x: np.ndarray) -> Tuple[int, int, int]:
+    """Shape of the signals the row kernels keep for the backward: the inputs of sections
     ``1 .. 4 * ceil(n / 4) - 1`` (pass-through sections included)."""
     return (4 * ((n + 3) // 4) - 1, *x.shape)
-
-
-# One row from this many samples on runs as LANES chunks of itself in the vector lanes.
-CHUNKED_FROM = 1 << 14
 
 
 def _sos_transition(q: np.ndarray) -> np.ndarray:
@@ -452,60 +413,42 @@ def _sos_transition(q: np.ndarray) -> np.ndarray:
     return out.reshape(2 * m, 2 * m)
 
 
-def _sos_chunked(sos: np.ndarray, x: np.ndarray, z: np.ndarray, y: np.ndarray) -> bool:
-    """:func:`sos_cascade` of one row ``x`` `(1, T)` as :data:`LANES` chunks of length ``L``
-    walked together in the vector lanes, the last ``T % LANES`` samples after them. A chunk maps
-    its initial state ``s`` to its final state ``A^L s + h``: ``A`` the cascade's
-    state-transition matrix (its power by squaring, float64), ``h`` the chunk's zero-state final
-    state. Pass 1 runs every chunk from zero (chunk 0 from ``z``) for the ``h``; the maps chain
-    them into each chunk's initial state; pass 2 runs the chunks again from those. Returns
-    ``False`` (nothing written) where ``A^L`` is not finite (an unstable cascade)."""
-    T = x.shape[1]
-    L = T // LANES
-    q, zq = _padded(sos, z)
-    with np.errstate(over="ignore", invalid="ignore"):  # an unstable cascade: checked below
-        A = np.linalg.matrix_power(_sos_transition(q[0]), L)
-    if not np.isfinite(A).all():
-        return False
-    xc, yc = (np.lib.stride_tricks.as_strided(v, (LANES, L), (L * v.strides[1], v.strides[1])) for v in (x, y))
-    start = np.zeros((LANES, *zq.shape[1:]), x.dtype)
-    start[0] = zq[0]
-    ends = start.copy()
-    launch(_sos_lanes_ser, q, xc, ends, yc[:0], 0)  # no outputs: the final states only
-    s = ends[0].ravel().astype(np.float64)  # chunk 0 ran from its true state
-    for c in range(1, LANES):
-        start[c] = s.reshape(zq.shape[1:])
-        s = A @ s + ends[c].ravel()
-    launch(_sos_lanes_ser, q, xc, start, yc, 0)  # start: now each chunk's final state
-    z[0] = start[LANES - 1, : sos.shape[1]]
-    _sos_pairs(sos, x[:, LANES * L :], z, y[:, LANES * L :], None)
-    return True
+# What a forward keeps for the backward: the lanes' checkpoints (first rows) and the other rows'
+# section signals (row kernels).
+Saved = Tuple[Optional[np.ndarray], Optional[np.ndarray]]
 
 
-def sos_cascade(
-    sos: np.ndarray, x: np.ndarray, z: np.ndarray, y: np.ndarray, keep: Optional[np.ndarray] = None
-) -> None:
+def sos_cascade(sos: np.ndarray, x: np.ndarray, z: np.ndarray, y: np.ndarray, keep: bool = False) -> Saved:
     """``y`` `(R, T)` (written) of rows ``x`` `(R, T)` through the sections ``sos``
     `(1 or R, n, 6)` from states ``z`` `(R, n, 2)` (overwritten with the final states). Real
-    signals without ``keep`` run the whole cascade in one pass, :data:`LANES` rows at a time as
-    vector lanes (the last ``R % LANES`` rows as below); the others in passes of four sections
-    over the signal, rows in pairs. ``keep`` (:func:`sos_keep_shape`, C-contiguous): filled with
-    the sections' inputs (processing order) for :func:`sos_cascade_adjoint`. One long real row
-    without ``keep`` runs as :data:`LANES` chunks in the lanes (:func:`_sos_chunked`). Arrays of
-    one dtype; ``x`` and ``y`` may be reversed views, the others C-contiguous."""
+    rows run the whole cascade in one pass, :data:`LANES` rows at a time as vector lanes (fewer
+    long rows without ``keep`` each as chunks of itself); the others in passes of four sections
+    over the signal, rows in pairs. ``keep``: returns what :func:`sos_cascade_adjoint` reads
+    (else ``(None, None)``). Arrays of one dtype; ``x`` and ``y`` may be reversed views, the
+    others C-contiguous."""
+    R, n = x.shape[0], sos.shape[1]
     step = 1 if sos.shape[0] > 1 else 0
-    lanes = keep is None and x.dtype.kind == "f"
-    if lanes and x.shape[0] == 1 and x.shape[1] >= CHUNKED_FROM and _sos_chunked(sos, x, z, y):
-        return
-    L = x.shape[0] // LANES * LANES if lanes else 0
+    if not keep and R < LANES and x.dtype.kind == "f" and x.shape[1] >= CHUNKED_FROM:
+        q, zq = _padded(sos, z)
+        lanes = lambda c, xc, s, yc: sos_lanes(q[c : c + 1], xc, s, yc, 0)  # noqa: E731
+
+        def rows(r0: int, r1: int, t0: int) -> None:
+            z[r0:r1] = zq[r0:r1, :n]
+            _sos_pairs(_rows(sos, r0, r1, step), x[r0:r1, t0:], z[r0:r1], y[r0:r1, t0:], None)
+
+        _long_rows(x, zq, y, step, lanes, lambda c: _sos_transition(q[c]), rows)
+        return None, None
+    L = _lanes(x)
+    ckpt = kept = None
     if L:
         q, zq = _padded(sos, z[:L])
-        _launch_rows(x[:L], _sos_lanes_par, _sos_lanes_ser, q, x[:L], zq, y[:L], step)
-        z[:L] = zq[:, : sos.shape[1]]
-        if L == x.shape[0]:
-            return
-        sos, x, z, y = sos[L * step :], x[L:], z[L:], y[L:]
-    _sos_pairs(sos, x, z, y, keep)
+        ckpt = sos_checkpoints(x[:L], q.shape[1]) if keep else None
+        sos_lanes(q, x[:L], zq, y[:L], step, ckpt)
+        z[:L] = zq[:, :n]
+    if L < R:
+        kept = np.empty(_keep_shape(n, x[L:]), x.dtype) if keep else None
+        _sos_pairs(_rows(sos, L, R, step), x[L:], z[L:], y[L:], kept)
+    return ckpt, kept
 
 
 def _sos_pairs(sos: np.ndarray, x: np.ndarray, z: np.ndarray, y: np.ndarray, keep: Optional[np.ndarray]) -> None:
@@ -516,19 +459,40 @@ def _sos_pairs(sos: np.ndarray, x: np.ndarray, z: np.ndarray, y: np.ndarray, kee
     v = x
     for j, (k, m, q, zk) in enumerate(_groups(sos, z)):
         out = y if j == groups - 1 else (np.empty(x.shape, x.dtype) if keep is None else keep[k + 3])
-        _launch_rows(v, _sos4_par, _sos4_ser, q, v, zk, out, no_keep if keep is None else keep[k : k + 3], step)
+        launch_rows(v, _sos4_par, _sos4_ser, q, v, zk, out, no_keep if keep is None else keep[k : k + 3], step)
         z[:, k : k + m] = zk[:, :m]
         v = out
 
 
 def sos_cascade_adjoint(
+    sos: np.ndarray, x: np.ndarray, saved: Saved, y: np.ndarray, g: np.ndarray, z: np.ndarray, gx: np.ndarray
+) -> np.ndarray:
+    """The backward of :func:`sos_cascade`: ``sos`` conjugated, ``x``, ``saved``, ``y`` the
+    forward's input, kept data and output, ``g`` the gradient of ``y``, ``z`` `(R, n, 2)` that of
+    the final states (overwritten with that of the initial states); writes ``gx`` `(R, T)`.
+    Returns ``gsos`` `(R, n, 6)` per row (float64 or complex128; column 3 zero). The lanes'
+    rows recompute each tile's section signals from the checkpoints and walk it back; the others
+    run one reverse pass a group of four sections."""
+    ckpt, kept = saved
+    R, n = x.shape[0], sos.shape[1]
+    step = 1 if sos.shape[0] > 1 else 0
+    gsos = _sums(x, R, n, 6)
+    L = 0 if ckpt is None else ckpt.shape[0] * LANES
+    if ckpt is not None and L:
+        q, zq = _padded(sos, z[:L])
+        gq = _sums(x, L, q.shape[1], 6)
+        sos_lanes_adjoint(q, x[:L], g[:L], zq, gx[:L], gq, ckpt, step)
+        z[:L], gsos[:L] = zq[:, :n], gq[:, :n]
+    if L < R:
+        assert kept is not None
+        gsos[L:] = _sos_pairs_adjoint(_rows(sos, L, R, step), x[L:], kept, y[L:], g[L:], z[L:], gx[L:])
+    return gsos
+
+
+def _sos_pairs_adjoint(
     sos: np.ndarray, x: np.ndarray, keep: np.ndarray, y: np.ndarray, g: np.ndarray, z: np.ndarray, gx: np.ndarray
 ) -> np.ndarray:
-    """The backward of :func:`sos_cascade` in one reverse pass a group of four sections:
-    ``sos`` conjugated, ``x``, ``keep``, ``y`` the forward's input, kept signals and output,
-    ``g`` the gradient of ``y``, ``z`` `(R, n, 2)` that of the final states (overwritten with
-    that of the initial states); writes ``gx`` `(R, T)`. Returns ``gsos`` `(R, n, 6)` per row
-    (float64 or complex128; column 3 zero)."""
+    """:func:`sos_cascade_adjoint` of :func:`_sos_pairs`: one reverse pass a group of four sections."""
     R, n = x.shape[0], sos.shape[1]
     step = 1 if sos.shape[0] > 1 else 0
     gsos = _sums(x, R, n, 6)
@@ -539,7 +503,7 @@ def sos_cascade_adjoint(
         gv = gx if k == 0 else np.empty(x.shape, x.dtype)
         xin = x if k == 0 else keep[k - 1]
         out = y if j == len(groups) - 1 else keep[k + 3]
-        _launch_rows(xin, _sos4_adj_par, _sos4_adj_ser, q, xin, keep[k : k + 3], out, g, zk, gv, gq, step)
+        launch_rows(xin, _sos4_adj_par, _sos4_adj_ser, q, xin, keep[k : k + 3], out, g, zk, gv, gq, step)
         z[:, k : k + m], gsos[:, k : k + m] = zk[:, :m], gq[:, :m]
         g = gv
     return gsos

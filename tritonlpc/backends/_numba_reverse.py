@@ -58,11 +58,23 @@ def _step(gn, a, b, n, T, lam, l0, conj, sgn):
 @jit
 def _walk(g, a, b, t0, t1, lam, conj, sgn):
     """Reverse filter over times [t1-1 .. t0] of row b from ``lam`` = lambda[t1] (length M+1,
-    last entry 0), left in ``lam`` as lambda[t0]; nothing else is written."""
+    last entry 0), left in ``lam`` as lambda[t0]; nothing else is written. Interval by interval
+    (per-sample ``a``: one interval): an interval's top step reads the next interval's first
+    frame (:func:`_step`), the others the interval's line at weight ``r + 1``."""
     l0 = lam[0]
     T = g.shape[1]
-    for n in range(t1 - 1, t0 - 1, -1):
-        l0 = _step(g[b, n], a, b, n, T, lam, l0, conj, sgn)
+    M = order(a)
+    top = t1 - 1
+    while top >= t0:
+        base, rt, rb, _ = interval(a, top, t0, t1)
+        l0 = _step(g[b, top], a, b, top, T, lam, l0, conj, sgn)
+        for r in range(rt - 1, rb - 1, -1):  # n + 1 < T here
+            n, w = base + r, weight(a, r + 1)
+            new = (g[b, n] + lam[1]) - coef(on_line(line(a, b, base, 0), a, b, n + 1, 0, w), conj, sgn) * l0
+            for j in range(1, M):
+                lam[j] = lam[j + 1] - coef(on_line(line(a, b, base, j), a, b, n + 1, j, w), conj, sgn) * l0
+            l0 = new
+        top = base + rb - 1
     lam[0] = l0
 
 

@@ -225,7 +225,7 @@ def _numba_type(v: Any, layout: Literal["C", "A"]) -> Any:
     return numba.typeof(v)
 
 
-def launch(kernel: Any, *args: Any) -> None:
+def launch(kernel: Any, *args: Any, strided: bool = False) -> None:
     """Call ``kernel`` through at most two compiled versions per dtype.
 
     Numba's dispatcher compiles one version per combination of array layouts, i.e. a new
@@ -233,9 +233,10 @@ def launch(kernel: Any, *args: Any) -> None:
     arguments. Here every array is typed ``'C'`` when all of them are C-contiguous (the common
     case; the fastest code) and ``'A'`` (any strides) otherwise, and the compiled entry point is
     called directly, which also skips the dispatcher's type resolution on each call.
-    ``args[0]`` is an array of the working dtype.
+    ``args[0]`` is an array of the working dtype. ``strided``: ``'A'`` whatever the strides (one
+    compilation for both, for kernels that touch their arguments' memory rarely).
     """
-    contiguous = True
+    contiguous = not strided
     framed = False  # a tuple argument (control frames, see ._numba_frames): its arrays count too
     for v in args:
         if isinstance(v, np.ndarray):
@@ -289,24 +290,24 @@ def parallel_allowed() -> bool:
     return not _forked_from_gnu_omp
 
 
-def launch_parallel(parallel: Any, serial: Any, *args: Any) -> None:
+def launch_parallel(parallel: Any, serial: Any, *args: Any, strided: bool = False) -> None:
     """:func:`launch` the ``parallel`` kernel, or its ``serial`` twin where a parallel launch
     is unsafe (see the module docstring)."""
     global _layer
     if _forked_from_gnu_omp:
-        launch(serial, *args)
+        launch(serial, *args, strided=strided)
         return
     if _layer is None:
         numba.get_num_threads()  # starts the pool, which picks the layer
         _layer = _started_layer()
     if _layer in _THREADSAFE_LAYERS:
-        launch(parallel, *args)
+        launch(parallel, *args, strided=strided)
         return
     lock = _one_launch
     if not lock.acquire(blocking=False):  # another thread is in a parallel kernel
-        launch(serial, *args)
+        launch(serial, *args, strided=strided)
         return
     try:
-        launch(parallel, *args)
+        launch(parallel, *args, strided=strided)
     finally:
         lock.release()

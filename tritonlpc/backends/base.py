@@ -208,12 +208,15 @@ class Backend(abc.ABC):
         return g, zeta
 
     @abc.abstractmethod
-    def summary(self, v: Tensor, a: Tensor, *, neg_a: bool = False, adjoint: bool = False) -> SliceMap:
+    def summary(
+        self, v: Tensor, a: Tensor, *, neg_a: bool = False, adjoint: bool = False, hop: Optional[int] = None
+    ) -> SliceMap:
         """The affine map of a slice (:func:`tritonlpc._reference.slice_map`), or its adjoint's
         constant part (:func:`tritonlpc._reference.adjoint_slice_map`), in one pass over the slice.
 
-        ``v (B,T)``: the input ``x``, or ``g = dL/dy`` if ``adjoint``; ``a (B,T,M)``, any strides,
-        read in place; ``A = -a`` if ``neg_a``. ``T`` may be 0 (``P = I``, ``h = k = 0``) or
+        ``v (B,T)``: the input ``x``, or ``g = dL/dy`` if ``adjoint``; ``a (B,T,M)`` (or control
+        frames ``(B,F,M)`` every ``hop`` samples, as in :meth:`forward`), any strides, read in
+        place; ``A = -a`` if ``neg_a``. ``T`` may be 0 (``P = I``, ``h = k = 0``) or
         smaller than ``M``. Returns a new ``SliceMap(P^ (B,M,M), h (B,M), e (B,) int32)`` with
         ``P = P^ 2**e`` (``P^`` and ``h`` in ``v``'s dtype; ``e`` is 0 unless the transition grows
         large), or ``SliceMap(None, k (B,M), None)`` if ``adjoint``.
@@ -239,7 +242,9 @@ class Backend(abc.ABC):
         B, T = g.shape
         M = a.shape[2]
         u = self._empty(g, (B, T))
-        grad_a = self._empty(g, tuple(a.shape)) if need_a else None  # a's shape: frames with hop
+        grad_a = None
+        if need_a:  # a's shape (frames with hop: F >= 1 even when T == 0, and then zero)
+            grad_a = self._empty(g, tuple(a.shape)) if T else self._empty(g, tuple(a.shape)).zero_()
         grad_zi = None
         if need_zi:  # the kernels write all of grad_zi when T > 0; with T == 0 it is zero
             grad_zi = self._empty(g, (B, M)) if T else self._empty(g, (B, M)).zero_()

@@ -229,23 +229,24 @@ class NumbaBackend(Backend):
         if acc is not None and need_a:
             frames_grad(acc, grad_a)  # type: ignore[arg-type]  # need_a: given
 
-    def summary(self, v: Tensor, a: Tensor, *, neg_a: bool = False, adjoint: bool = False) -> SliceMap:
+    def summary(
+        self, v: Tensor, a: Tensor, *, neg_a: bool = False, adjoint: bool = False, hop: Optional[int] = None
+    ) -> SliceMap:
         """The slice map, in one pass over the slice, its transition as a mantissa and exponent
-        (see :meth:`Backend.summary`)."""
-        B, T, M = a.shape
+        (see :meth:`Backend.summary`; frames with ``hop`` interpolated as the kernels read them)."""
+        (B, T), M = v.shape, a.shape[2]
         sgn = _sign(v.dtype, neg_a)
+        coefs = _np(a) if hop is None else frames_arg(_np(a), hop, v.dtype)
         if adjoint:
             k = torch.zeros(B, M, dtype=v.dtype)
             if B and T:
-                self._launch_rows(
-                    rev.rev_summary, rev.rev_summary_serial, B, T, M, _np(v), _np(a), k.numpy(), True, sgn
-                )
+                self._launch_rows(rev.rev_summary, rev.rev_summary_serial, B, T, M, _np(v), coefs, k.numpy(), True, sgn)
             return SliceMap(None, k, None)
         P = torch.eye(M, dtype=v.dtype).expand(B, M, M).contiguous()
         h = torch.zeros(B, M, dtype=v.dtype)
         e = torch.zeros(B, dtype=torch.int32)
         if B and T:
-            args = (_np(v), _np(a), P.numpy(), h.numpy(), e.numpy(), False, sgn, _tiny(v.dtype))
+            args = (_np(v), coefs, P.numpy(), h.numpy(), e.numpy(), False, sgn, _tiny(v.dtype))
             self._launch_rows(fwd.fwd_summary, fwd.fwd_summary_serial, B, T, M, *args)
         return SliceMap(P, h, e)
 

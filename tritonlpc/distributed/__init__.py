@@ -10,11 +10,17 @@ adjoint values, whatever the slice lengths. Built on ``torch.distributed`` colle
 filtering on each rank uses the backend of its tensors (Numba on CPU, Triton on CUDA).
 
 Functions (plain tensors, or DTensors sharded on time, ``Shard(1)``, over a 1-D mesh):
-    sample_wise_lpc(x, a, zi=None, return_zf=False, *, group=None, offset=None)
-    linear_recurrence(a, x, zi=None, *, group=None, offset=None)
-    time_varying_iir(x, b, a, zi=None, return_zf=False, *, group=None, offset=None)
-    time_varying_biquad(x, b, a, zi=None, return_zf=False, *, group=None, offset=None)
-    slice_summary(v, a, *, neg_a=False, adjoint=False)     a slice's affine map (backend hook)
+    sample_wise_lpc(x, a, zi=None, return_zf=False, *, group=None, offset=None, hop=None)
+    linear_recurrence(a, x, zi=None, *, group=None, offset=None, hop=None)
+    time_varying_iir(x, b, a, zi=None, return_zf=False, *, group=None, offset=None, hop=None)
+    time_varying_biquad(x, b, a, zi=None, return_zf=False, *, group=None, offset=None, hop=None)
+    slice_summary(v, a, *, neg_a=False, adjoint=False, hop=None)   a slice's affine map (backend hook)
+
+Control-rate coefficients (``hop=H``, as in :func:`tritonlpc.sample_wise_lpc`): every non-empty
+slice starts on a frame boundary (``t_r`` a multiple of ``H``) and rank ``r`` passes the frames of
+its slice plus the next one, ``a_f[:, t_r // H : (t_r + T_r - 1) // H + 2]``; the frame two ranks
+share gets each rank's contribution to its gradient there (their sum is the single-process one).
+Plain tensors only (a ``Shard(1)`` DTensor cannot hold the shared frame).
 
 Example (``torchrun --nproc-per-node 2 script.py``)::
 

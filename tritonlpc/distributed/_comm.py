@@ -24,8 +24,8 @@ __all__ = ["Shards", "agree", "resolve_group"]
 _gather_into = getattr(dist, "all_gather_single", None) or dist.all_gather_into_tensor
 
 _CALLS = ("sample_wise_lpc", "linear_recurrence", "time_varying_iir")
-# Per-rank record exchanged by `agree` (int64 each). "offset" is -1 when not given.
-_FIELDS = ("valid", "call", "B", "M", "K", "T", "dtype", "zi", "return_zf", "offset", "needs_grad", "grad_mode")
+# Per-rank record exchanged by `agree` (int64 each). "offset" is -1 when not given, "hop" 0.
+_FIELDS = ("valid", "call", "B", "M", "K", "T", "dtype", "zi", "return_zf", "offset", "hop", "needs_grad", "grad_mode")
 
 
 @dataclass(frozen=True)
@@ -129,6 +129,7 @@ def _record(fields: Optional[Dict[str, object]], call: str) -> list:
     values["dtype"] = DTYPES.index(values["dtype"])  # type: ignore[arg-type]
     values["offset"] = -1 if values.get("offset") is None else values["offset"]
     values.setdefault("K", 0)
+    values.setdefault("hop", 0)
     return [int(values[f]) for f in _FIELDS]  # type: ignore[call-overload]
 
 
@@ -147,8 +148,9 @@ def agree(
         call: the public function's name (ranks must call the same one).
         group: a group accepted by :func:`resolve_group`.
         fields: this rank's ``B``, ``M``, ``K`` (0 if unused), ``T``, ``dtype`` (the compute
-            dtype), ``zi`` (given here), ``return_zf``, ``offset`` (or ``None``),
-            ``needs_grad`` and ``grad_mode``; ``None`` if ``error`` is set.
+            dtype), ``zi`` (given here), ``return_zf``, ``offset`` (or ``None``), ``hop`` (0 or
+            absent: per-sample coefficients), ``needs_grad`` and ``grad_mode``; ``None`` if
+            ``error`` is set.
         error: the exception this rank's own argument checks raised, if any: it is re-raised
             here after the exchange (the other ranks raise a ValueError naming this rank).
         like: the device of this rank's tensors (selects the collective's device).
@@ -218,12 +220,18 @@ def _check(call: str, rows: Sequence[Dict[str, int]], zi_everywhere: bool) -> No
             f"{where}: zi is the state before the first sample and is given on rank 0 only; "
             f"rank(s) {_ranks(rows, lambda r: r['zi'] and r is not rows[0])} passed zi"
         )
+    starts = [sum(r["T"] for r in rows[:q]) for q in range(len(rows))]
+    hops = [r["hop"] for r in rows]
+    if len(set(hops)) > 1:
+        raise ValueError(f"{where}: hop must be the same on every rank; per rank: {[h or None for h in hops]}")
+    if hops[0] and any(r["T"] and s % hops[0] for r, s in zip(rows, starts)):
+        raise ValueError(
+            f"{where}: with hop = {hops[0]}, every rank's slice of x must start on a frame boundary (a multiple "
+            f"of hop: every slice but the last holds a multiple of hop samples); slices of lengths "
+            f"{[r['T'] for r in rows]} in rank order start at {starts}"
+        )
     offsets = [r["offset"] for r in rows]
     if any(o >= 0 for o in offsets):
-        starts, t = [], 0
-        for r in rows:
-            starts.append(t)
-            t += r["T"]
         if offsets != starts:
             raise ValueError(
                 f"{where}: the slices are not contiguous in rank order: offset per rank {offsets}, "

@@ -85,7 +85,9 @@ class _Halo(Function):
         return grad_tail, grad_zi, None
 
 
-def _sharded_iir(x: Any, b: Any, a: Any, zi: Any, return_zf: Any, group: Any, offset: Any, biquad: bool) -> IIROutput:
+def _sharded_iir(
+    x: Any, b: Any, a: Any, zi: Any, return_zf: Any, group: Any, offset: Any, hop: Any, biquad: bool
+) -> IIROutput:
     pair = zi if isinstance(zi, (tuple, list)) and len(zi) == 2 else (None, None)
     layout = _dtensor.unwrap((("x", x), ("b", b), ("a", a)), (("zi[0]", pair[0]), ("zi[1]", pair[1])), group, offset)
     if layout is not None:
@@ -93,14 +95,14 @@ def _sharded_iir(x: Any, b: Any, a: Any, zi: Any, return_zf: Any, group: Any, of
         zi = tuple(layout.replicated_locals) if zi is not None else None
     state: Dict[str, Optional[torch.Tensor]] = {}
 
-    def check() -> Tuple[Dict[str, int], Sequence[Optional[torch.Tensor]], bool]:
+    def check(hop: Optional[int]) -> Tuple[Dict[str, int], Sequence[Optional[torch.Tensor]], bool]:
         if biquad:
             filters.check_biquad(b, a)
-        B, T, K, M, state["x"], state["y"] = filters.check_iir(x, b, a, zi)
+        B, T, K, M, state["x"], state["y"] = filters.check_iir(x, b, a, zi, hop)
         check_not_meta((("x", x), ("b", b), ("a", a), ("zi[0]", state["x"]), ("zi[1]", state["y"])))
         return dict(B=B, T=T, M=M, K=K), (x, b, a, state["x"], state["y"]), zi is not None
 
-    shards = agree_call("time_varying_iir", group, offset, return_zf, layout is not None, check, x)
+    shards, hop = agree_call("time_varying_iir", group, offset, return_zf, layout is not None, check, x, hop)
     zx, zy = state["x"], state["y"]
     B, K, M = x.shape[0], b.shape[2] - 1, a.shape[2]
     past, zf_x = None, x.new_zeros(B, 0)
@@ -109,9 +111,9 @@ def _sharded_iir(x: Any, b: Any, a: Any, zi: Any, return_zf: Any, group: Any, of
         front = zx.to(xx.dtype).flip(1) if zx is not None and shards.is_first else xx.new_zeros(B, K)
         tail = graph_input(torch.cat([front, xx], dim=1)[:, -K:], shards)
         past, zf_x = _Halo.apply(tail, zx.to(xx.dtype) if zx is not None else None, shards)
-    v = filters.fir_checked(x, b, past)[0]
+    v = filters.fir_checked(x, b, past, hop)[0]
     if M:
-        y, zf_y = filter_shards(v, a, zy, shards, return_zf=return_zf, zi_everywhere=layout is not None)
+        y, zf_y = filter_shards(v, a, zy, shards, return_zf=return_zf, zi_everywhere=layout is not None, hop=hop)
     else:
         y, zf_y = v, v.new_zeros(B, 0)
     if layout is not None:
@@ -129,9 +131,10 @@ def _entry(
     *,
     group: Optional[ProcessGroup] = None,
     offset: Optional[int] = None,
+    hop: Optional[int] = None,
 ) -> IIROutput:
     """:func:`time_varying_iir`, and :func:`time_varying_biquad` if ``biquad``."""
-    return _sharded_iir(x, b, a, zi, return_zf, group, offset, biquad)
+    return _sharded_iir(x, b, a, zi, return_zf, group, offset, hop, biquad)
 
 
 time_varying_iir = flag_variant(
@@ -142,14 +145,16 @@ time_varying_iir = flag_variant(
 
     Args:
         x (Tensor or DTensor): this rank's slice of the input, `(B, T_r)`.
-        b (Tensor or DTensor): its numerator, `(B, T_r, K+1)`.
+        b (Tensor or DTensor): its numerator, `(B, T_r, K+1)` (`(B, F_r, K+1)` frames with ``hop``).
         a (Tensor or DTensor): its denominator without the leading 1, `(B, T_r, M)` (``M = 0``:
-            FIR only).
+            FIR only; `(B, F_r, M)` frames with ``hop``).
         zi (tuple or None, optional): ``(zi_x (B, K), zi_y (B, M))``, the past inputs and
             outputs before the whole signal, on rank 0 only (replicated DTensors with DTensors).
         return_zf (bool, optional): also return the final ``(zf_x, zf_y)`` of the whole signal on
             every rank. Default: ``False``.
-        group, offset (keyword-only): as in :func:`tritonlpc.distributed.sample_wise_lpc`.
+        group, offset, hop (keyword-only): as in :func:`tritonlpc.distributed.sample_wise_lpc`
+            (with ``hop``, ``b`` and ``a`` hold this rank's frames: those of its slice plus the
+            next one).
 
     Returns:
         Tensor: this rank's ``y``, `(B, T_r)`, or ``(y, (zf_x, zf_y))``; DTensors for DTensor

@@ -36,7 +36,7 @@ from torch.autograd.function import once_differentiable
 from .. import _dispatch
 from .._prepare import as_dtype, common_dtype, compute_dtype, prepare
 from .._reference import apply_map, end_state
-from .._validation import check_lpc, check_not_meta, check_recurrence
+from .._validation import check_hop, check_lpc, check_not_meta, check_recurrence
 from . import _dtensor
 from ._comm import Shards, agree, resolve_group
 
@@ -87,13 +87,15 @@ def _inject(g: torch.Tensor, mu: torch.Tensor) -> torch.Tensor:
 
 
 class ShardedAllPole(Function):
-    """``(y, zf) = ShardedAllPole.apply(x, A, zi, shards, backend, neg_a, return_zf, zi_everywhere)``.
+    """``(y, zf) = ShardedAllPole.apply(x, A, zi, shards, backend, neg_a, return_zf, zi_everywhere, hop)``.
 
-    ``x (B,T_r)``, ``A (B,T_r,M)``: this rank's slice; ``zi (B,M)`` on rank 0 (or on every rank
+    ``x (B,T_r)``, ``A (B,T_r,M)``: this rank's slice (or, with ``hop``, its control frames
+    ``(B,F_r,M)``: the slice starts on a frame boundary); ``zi (B,M)`` on rank 0 (or on every rank
     when ``zi_everywhere``, rank 0's is used), else ``None``. Returns the slice's ``y (B,T_r)``
     and the final state of the whole signal ``zf (B,M)`` (the same on every rank; its gradient
-    is the sum of every rank's). First-order gradients; the backward is collective, so every rank
-    must run it.
+    is the sum of every rank's). ``A``'s gradient is this rank's part only (frames shared with a
+    neighbour get the rest there). First-order gradients; the backward is collective, so every
+    rank must run it.
     """
 
     @staticmethod
@@ -107,14 +109,15 @@ class ShardedAllPole(Function):
         neg_a: bool,
         return_zf: bool,
         zi_everywhere: bool,
+        hop: Optional[int] = None,
     ) -> Tuple[torch.Tensor, torch.Tensor]:
-        B, T, M = a.shape
+        B, M = x.shape[0], a.shape[2]
         if shards.is_first:
             start = zi if zi is not None else x.new_zeros(B, M)
-            y = backend.forward(x, a, start, neg_a=neg_a)
+            y = backend.forward(x, a, start, neg_a=neg_a, hop=hop)
             P, h, e = x.new_zeros(B, M, M), end_state(y, start), x.new_zeros(B)
         else:
-            m = backend.summary(x, a, neg_a=neg_a)
+            m = backend.summary(x, a, neg_a=neg_a, hop=hop)
             P = cast(torch.Tensor, m.P)  # forward summaries always have the map (only adjoints omit it)
             h, e = m.h, cast(torch.Tensor, m.e).to(x.dtype)
         maps = shards.all_gather(torch.cat([P, h.unsqueeze(2), e[:, None, None].expand(B, M, 1)], dim=2))
@@ -124,9 +127,9 @@ class ShardedAllPole(Function):
                 start = state
             state = apply_map(maps[q, ..., :M], maps[q, ..., M], state, _exponents(maps[q]))
         if not shards.is_first:
-            y = backend.forward(x, a, start, neg_a=neg_a)
+            y = backend.forward(x, a, start, neg_a=neg_a, hop=hop)
         ctx.save_for_backward(a, y, start, maps[shards.rank + 1 :])
-        ctx.shards, ctx.backend, ctx.neg_a, ctx.return_zf = shards, backend, neg_a, return_zf
+        ctx.shards, ctx.backend, ctx.neg_a, ctx.return_zf, ctx.hop = shards, backend, neg_a, return_zf, hop
         return y, state
 
     @staticmethod
@@ -136,16 +139,16 @@ class ShardedAllPole(Function):
         shards: Shards = ctx.shards
         need_x, need_a, need_zi = ctx.needs_input_grad[:3]
         backend: Backend = ctx.backend
-        B, T, M = a.shape
+        (B, T), M, neg_a, hop = grad_y.shape, a.shape[2], ctx.neg_a, ctx.hop
         need_start = shards.is_first and need_zi
         done = None
         if shards.is_first:  # nobody composes rank 0's map backwards
             k = grad_y.new_zeros(B, M)
         elif shards.is_last and not ctx.return_zf:  # mu = 0: the local backward is the whole of it
-            done = backend.backward(grad_y, a, y if need_a else None, start, need_a, True, neg_a=ctx.neg_a)
+            done = backend.backward(grad_y, a, y if need_a else None, start, need_a, True, neg_a=neg_a, hop=hop)
             k = cast(torch.Tensor, done[2])  # need_grad_zi=True: grad_zi is given
         else:
-            k = backend.summary(grad_y, a, neg_a=ctx.neg_a, adjoint=True).h
+            k = backend.summary(grad_y, a, neg_a=neg_a, adjoint=True, hop=hop).h
         adj = shards.all_gather(torch.stack([k, grad_zf]))  # (R, 2, B, M)
         mu = reduce(torch.add, adj[:, 1].unbind(0))  # dL/dzf, every rank's, in rank order
         for q in range(shards.size - 1, shards.rank, -1):
@@ -153,7 +156,7 @@ class ShardedAllPole(Function):
             mu = apply_map(m[..., :M].mH, adj[q, 0], mu, _exponents(m))
         if done is None:
             done = backend.backward(
-                _inject(grad_y, mu), a, y if need_a else None, start, need_a, need_start, neg_a=ctx.neg_a
+                _inject(grad_y, mu), a, y if need_a else None, start, need_a, need_start, neg_a=neg_a, hop=hop
             )
         grad_x, grad_a, grad_start = done
         grad_zi = None
@@ -162,7 +165,7 @@ class ShardedAllPole(Function):
             grad_zi[:, : max(M - T, 0)] += mu[:, T:]  # the end state holds part of zi when T < M
         elif need_zi:  # replicated zi on a later rank: rank 0's copy was used
             grad_zi = torch.zeros_like(start)
-        return grad_x if need_x else None, grad_a if need_a else None, grad_zi, None, None, None, None, None
+        return grad_x if need_x else None, grad_a if need_a else None, grad_zi, None, None, None, None, None, None
 
 
 def filter_shards(
@@ -174,10 +177,11 @@ def filter_shards(
     neg_a: bool = False,
     return_zf: bool = False,
     zi_everywhere: bool = False,
+    hop: Optional[int] = None,
 ) -> Tuple[torch.Tensor, torch.Tensor]:
-    """Run :class:`ShardedAllPole` on agreed, validated tensors: promoted and cast to the
-    compute dtype here (:func:`tritonlpc._prepare.prepare`), the result returned in the
-    promoted dtype."""
+    """Run :class:`ShardedAllPole` on agreed, validated tensors (``a``: frames with ``hop``):
+    promoted and cast to the compute dtype here (:func:`tritonlpc._prepare.prepare`), the result
+    returned in the promoted dtype."""
     dtype, cdt, backend = prepare(x, x, a, zi, native_half=False)
     if backend is None:  # under torch.compile: the collectives run eagerly anyway
         backend = _dispatch.backend_object(x)
@@ -185,7 +189,7 @@ def filter_shards(
     zi = as_dtype(zi, cdt) if zi is not None else None
     if shards.needs_grad and not any(t is not None and t.requires_grad for t in (x, a, zi)):
         x = graph_input(x, shards)
-    y, zf = ShardedAllPole.apply(x, a, zi, shards, backend, neg_a, return_zf, zi_everywhere)
+    y, zf = ShardedAllPole.apply(x, a, zi, shards, backend, neg_a, return_zf, zi_everywhere, hop)
     return as_dtype(y, dtype), as_dtype(zf, dtype)
 
 
@@ -195,18 +199,21 @@ def agree_call(
     offset: object,
     return_zf: object,
     zi_everywhere: bool,
-    check: Callable[[], Tuple[Dict[str, int], Sequence[Optional[torch.Tensor]], bool]],
+    check: Callable[[Optional[int]], Tuple[Dict[str, int], Sequence[Optional[torch.Tensor]], bool]],
     signal: object,
-) -> Shards:
+    hop: object = None,
+) -> Tuple[Shards, Optional[int]]:
     """This rank's checks, then :func:`agree` with the other ranks (errors raise on every rank).
 
-    ``check()`` validates the call's tensors and returns ``(sizes, tensors, zi_given)``: sizes
-    ``B``, ``T``, ``M`` (and ``K``), the tensors whose dtypes promote, and whether an initial
-    state was passed. ``signal`` (the input, if it is a tensor) picks the collectives' device.
+    ``check(hop)`` validates the call's tensors (frames with a checked ``hop``) and returns
+    ``(sizes, tensors, zi_given)``: sizes ``B``, ``T``, ``M`` (and ``K``), the tensors whose
+    dtypes promote, and whether an initial state was passed. ``signal`` (the input, if it is a
+    tensor) picks the collectives' device. Returns the agreed layout and the checked ``hop``.
     """
     group = resolve_group(group)
     fields: Optional[Dict[str, object]] = None
     error: Optional[BaseException] = None
+    checked: Optional[int] = None
     try:
         if offset is not None and (isinstance(offset, bool) or not isinstance(offset, int) or offset < 0):
             raise TypeError(
@@ -214,20 +221,27 @@ def agree_call(
             )
         if not isinstance(return_zf, bool):
             raise TypeError(f"return_zf must be a bool, got {type(return_zf).__name__}")
-        sizes, tensors, zi_given = check()
+        checked = check_hop(hop)
+        if checked is not None and zi_everywhere:  # zi_everywhere: the arguments were DTensors
+            raise ValueError(
+                "hop is not supported with DTensor arguments (a rank's frames overlap the next rank's by one, "
+                "which a Shard(1) DTensor cannot hold); pass this rank's local tensors with group="
+            )
+        sizes, tensors, zi_given = check(checked)
         fields = dict(
             sizes,
             dtype=compute_dtype(common_dtype(*tensors)),
             zi=zi_given,
             return_zf=return_zf,
             offset=offset,
+            hop=checked or 0,
             needs_grad=needs_grad(*tensors),
             grad_mode=torch.is_grad_enabled(),
         )
     except (TypeError, ValueError) as exc:
         error = exc
     like = signal.device if isinstance(signal, torch.Tensor) else None
-    return agree(call, group, fields, error, like, zi_everywhere=zi_everywhere)
+    return agree(call, group, fields, error, like, zi_everywhere=zi_everywhere), checked
 
 
 def sample_wise_lpc(
@@ -238,6 +252,7 @@ def sample_wise_lpc(
     *,
     group: Optional[torch.distributed.ProcessGroup] = None,
     offset: Optional[int] = None,
+    hop: Optional[int] = None,
 ) -> Union[torch.Tensor, Tuple[torch.Tensor, torch.Tensor]]:
     r"""Time-sharded :func:`tritonlpc.sample_wise_lpc` over a process group.
 
@@ -250,7 +265,8 @@ def sample_wise_lpc(
     Args:
         x (Tensor or DTensor): this rank's slice of the input, shape `(B, T_r)`; ``T_r`` may
             differ between ranks, be smaller than ``M``, or be 0.
-        a (Tensor or DTensor): its coefficients, shape `(B, T_r, M)` (may be expanded).
+        a (Tensor or DTensor): its coefficients, shape `(B, T_r, M)` (may be expanded); with
+            ``hop``, this rank's control frames `(B, F_r, M)`, see ``hop``.
         zi (Tensor or None, optional): initial conditions ``(y[-1], ..., y[-M])`` of the whole
             signal, shape `(B, M)`, on rank 0 only (``None`` on the others). Default: zeros.
             With DTensors: a replicated DTensor (rank 0's copy is used).
@@ -260,16 +276,25 @@ def sample_wise_lpc(
             default group. With DTensors: ``None`` (the device mesh's group is used).
         offset (int or None, keyword-only): index of this slice's first sample in the signal;
             when given on every rank the slices are checked to be contiguous in rank order.
-
-    Returns:
-        Tensor: this rank's ``y``, shape `(B, T_r)`; or ``(y, zf)`` if ``return_zf``. With
+        hop (int or None, keyword-only): ``a`` holds control frames every ``hop`` samples of the
+            whole signal, as in :func:`tritonlpc.sample_wise_lpc` (the same ``hop`` on every
+            rank). Every non-empty slice must start on a frame boundary (``t_r`` a multiple of
+            ``hop``: every slice but the last holds a multiple of ``hop`` samples), and rank ``r``
+            passes the frames covering its slice plus the next one: frames
+            ``t_r / hop, ..., t_r / hop + F_r - 1`` of the signal with
+            ``F_r >= (T_r - 1) // hop + 2``, i.e. ``a_f[:, t_r // hop : (t_r + T_r - 1) // hop + 2]``
+            (neighbouring ranks share one frame). Its gradient is this rank's contribution:
+            a frame two ranks hold gets part of its gradient on each, and their sum is the
+            single-process gradient (as for any input used twice; sum the copies, or the
+            parameters they come from, as a data-parallel model does). Not with DTensors. With
         DTensor inputs ``x``, ``a`` sharded on time (``Shard(1)``) over a 1-D mesh: ``y`` is a
         DTensor with the same layout and ``zf`` a replicated DTensor.
 
     Raises:
         TypeError, ValueError: on every rank, if any rank's arguments are invalid or the ranks'
-            slices do not fit together (different ``B``, ``M`` or dtype, ``zi`` on a later rank,
-            offsets not contiguous), or ``group`` is not an initialised group of this process.
+            slices do not fit together (different ``B``, ``M``, ``hop`` or dtype, ``zi`` on a
+            later rank, offsets not contiguous, a slice not starting on a frame boundary, too
+            few frames), or ``group`` is not an initialised group of this process.
 
     Every rank must call it (and run the backward, which is collective: a rank whose loss does
     not depend on its output would leave the others waiting). First-order gradients only.
@@ -278,13 +303,13 @@ def sample_wise_lpc(
     if layout is not None:
         (x, a), (zi,), group, offset = layout.sharded_locals, layout.replicated_locals, layout.group, layout.offset
 
-    def check() -> Tuple[Dict[str, int], Sequence[Optional[torch.Tensor]], bool]:
-        B, T, M = check_lpc(x, a, zi)
+    def check(hop: Optional[int]) -> Tuple[Dict[str, int], Sequence[Optional[torch.Tensor]], bool]:
+        B, T, M = check_lpc(x, a, zi, hop=hop)
         check_not_meta((("x", x), ("a", a), ("zi", zi)))
         return dict(B=B, T=T, M=M), (x, a, zi), zi is not None
 
-    shards = agree_call("sample_wise_lpc", group, offset, return_zf, layout is not None, check, x)
-    y, zf = filter_shards(x, a, zi, shards, return_zf=return_zf, zi_everywhere=layout is not None)
+    shards, hop = agree_call("sample_wise_lpc", group, offset, return_zf, layout is not None, check, x, hop)
+    y, zf = filter_shards(x, a, zi, shards, return_zf=return_zf, zi_everywhere=layout is not None, hop=hop)
     if layout is not None:
         y, zf = layout.shard(y), layout.replicate(zf)
     return (y, zf) if return_zf else y
@@ -297,14 +322,16 @@ def linear_recurrence(
     *,
     group: Optional[torch.distributed.ProcessGroup] = None,
     offset: Optional[int] = None,
+    hop: Optional[int] = None,
 ) -> torch.Tensor:
     r"""Time-sharded :func:`tritonlpc.linear_recurrence`: ``h[n] = a[n] h[n-1] + x[n]``.
 
     Args:
-        a (Tensor or DTensor): this rank's slice of the decay, shape `(B, T_r)`.
+        a (Tensor or DTensor): this rank's slice of the decay, shape `(B, T_r)` (control frames
+            `(B, F_r)` with ``hop``).
         x (Tensor or DTensor): its input, shape `(B, T_r)`.
         zi (Tensor or None, optional): ``h[-1]``, shape `(B,)`, on rank 0 only. Default: zeros.
-        group, offset: as in :func:`sample_wise_lpc`.
+        group, offset, hop: as in :func:`sample_wise_lpc`.
 
     Returns:
         Tensor: this rank's ``h``, shape `(B, T_r)` (a DTensor for DTensor inputs).
@@ -313,12 +340,12 @@ def linear_recurrence(
     if layout is not None:
         (a, x), (zi,), group, offset = layout.sharded_locals, layout.replicated_locals, layout.group, layout.offset
 
-    def check() -> Tuple[Dict[str, int], Sequence[Optional[torch.Tensor]], bool]:
-        B, T = check_recurrence(a, x, zi, names=("a", "x", "zi"))
+    def check(hop: Optional[int]) -> Tuple[Dict[str, int], Sequence[Optional[torch.Tensor]], bool]:
+        B, T = check_recurrence(a, x, zi, names=("a", "x", "zi"), hop=hop)
         check_not_meta((("a", a), ("x", x), ("zi", zi)))
         return dict(B=B, T=T, M=1), (a, x, zi), zi is not None
 
-    shards = agree_call("linear_recurrence", group, offset, False, layout is not None, check, x)
+    shards, hop = agree_call("linear_recurrence", group, offset, False, layout is not None, check, x, hop)
     unsqueezed = zi.unsqueeze(1) if zi is not None else None
-    h, _ = filter_shards(x, a.unsqueeze(2), unsqueezed, shards, neg_a=True, zi_everywhere=layout is not None)
+    h, _ = filter_shards(x, a.unsqueeze(2), unsqueezed, shards, neg_a=True, zi_everywhere=layout is not None, hop=hop)
     return layout.shard(h) if layout is not None else h

@@ -22,6 +22,8 @@ one pass over the slice (:meth:`tritonlpc.backends.base.Backend.summary`).
 
 from __future__ import annotations
 
+from typing import Optional
+
 import torch
 
 from .. import _dispatch
@@ -31,14 +33,20 @@ from ..backends.base import SliceMap
 __all__ = ["slice_summary", "SliceMap", "end_state", "apply_map"]
 
 
-def slice_summary(v: torch.Tensor, a: torch.Tensor, *, neg_a: bool = False, adjoint: bool = False) -> SliceMap:
+def slice_summary(
+    v: torch.Tensor, a: torch.Tensor, *, neg_a: bool = False, adjoint: bool = False, hop: Optional[int] = None
+) -> SliceMap:
     """The affine map of one slice (forward) or its adjoint's constant part (backward).
 
     Args:
         v (Tensor): the slice's input ``x`` (forward) or ``g = dL/dy`` (``adjoint``), `(B, T)`.
-        a (Tensor): its coefficients, `(B, T, M)`, any strides (read in place).
+        a (Tensor): its coefficients, `(B, T, M)`, any strides (read in place); with ``hop``,
+            control frames `(B, F, M)` at the slice's samples ``0, hop, 2 hop, ...``
+            (``F >= (T - 1) // hop + 2``, as :func:`tritonlpc.sample_wise_lpc`'s ``hop``).
         neg_a (bool): the recursion uses ``-a`` (first-order recurrence with ``a`` = decay).
         adjoint (bool): compute ``k`` instead of ``(P, h)``.
+        hop (int or None): ``a`` holds control frames every ``hop`` samples (interpolated in the
+            kernel: no `(B, T, M)` tensor).
 
     Returns:
         ``SliceMap(P (B,M,M), h (B,M), e (B,) int32)`` with ``s_end = P 2**e s_start + h``; or,
@@ -46,4 +54,4 @@ def slice_summary(v: torch.Tensor, a: torch.Tensor, *, neg_a: bool = False, adjo
         (see the module docstring).
         Computed by the backend of ``v``'s device (its ``summary`` kernel).
     """
-    return _dispatch.backend_object(v).summary(v, a, neg_a=neg_a, adjoint=adjoint)
+    return _dispatch.backend_object(v).summary(v, a, neg_a=neg_a, adjoint=adjoint, hop=hop)

@@ -181,10 +181,8 @@ class _Numba:
     def sos(sos: torch.Tensor, x: torch.Tensor, zi: Optional[torch.Tensor], reverse: bool, keep: bool):
         xn = _time(_signal(x), reverse)
         z = _np_or_zeros(zi, (x.shape[0], sos.shape[1], 2), xn)
-        # the sections' inputs (processing order), kept for the backward when there is one
-        kept = np.empty(kernels.sos_keep_shape(sos.shape[1], xn), xn.dtype) if keep else None
         y = torch.empty(x.shape, dtype=x.dtype)
-        kernels.sos_cascade(_np(sos), xn, z, _time(y.numpy(), reverse), kept)
+        kept = kernels.sos_cascade(_np(sos), xn, z, _time(y.numpy(), reverse), keep)  # for the backward
         return y, torch.from_numpy(z), kept
 
     @staticmethod

@@ -28,7 +28,7 @@ from __future__ import annotations
 
 import contextlib
 import functools
-from typing import Any, ContextManager
+from typing import Any, ContextManager, Optional
 
 import torch
 
@@ -123,18 +123,26 @@ class TritonBackend(Backend):
             smooth(f, at, rt, zi, g, zeta)
 
     def summary(
-        self, v: torch.Tensor, a: torch.Tensor, *, neg_a: bool = False, adjoint: bool = False, **knobs: Any
+        self,
+        v: torch.Tensor,
+        a: torch.Tensor,
+        *,
+        neg_a: bool = False,
+        adjoint: bool = False,
+        hop: Optional[int] = None,
+        **knobs: Any,
     ) -> SliceMap:
         """The affine map of a slice in one pass over it (:mod:`tritonlpc.distributed.summary`).
 
         ``v (B,T)`` is ``x`` (forward: returns ``SliceMap(P^ (B,M,M), h (B,M), e (B,))``:
         ``s_end = P^ 2**e s_start + h``) or ``g = dL/dy`` (``adjoint``: returns ``(None, k (B,M))``, ``k`` = ``grad_zi`` of
         the backward from a zero state, in torch's conjugate convention); ``a (B,T,M)`` any
-        strides, ``A = -a`` if ``neg_a``. Results in ``v``'s dtype; ``T`` may be 0 or below ``M``.
-        Knobs: ``chunk_len``, ``lanes`` (the walk chunks the slice is cut into; any order).
+        strides, ``A = -a`` if ``neg_a``; or control frames ``(B,F,M)`` every ``hop`` samples
+        (interpolated where the walk kernels load them). Results in ``v``'s dtype; ``T`` may be 0 or
+        below ``M``. Knobs: ``chunk_len``, ``lanes`` (the walk chunks the slice is cut into; any order).
         """
         self.check_device(v)
-        B, T, M = a.shape
+        (B, T), M = v.shape, a.shape[2]
         if T == 0 or B == 0:
             k = v.new_zeros(B, M)
             if adjoint:
@@ -143,14 +151,15 @@ class TritonBackend(Backend):
             return SliceMap(eye, k, torch.zeros(B, dtype=torch.int32, device=v.device))
         p: Plan = plan_summary(B, T, M, v.dtype, **_device_knobs(v), **knobs)
         ar, sign, conj = coefficients(a, adjoint, neg_a)
-        call = Call(p, adjoint, real(v), ar, None, sign, conj, v.is_complex())
+        call = Call(p, adjoint, real(v), ar, None, sign, conj, v.is_complex(), hop=hop or 0)
         with _on_device(v):
             P, h, e = slice_maps(call)
         h = _entries(h, v)
         if not adjoint:
             assert P is not None and e is not None  # forward: the map has a transition
             return SliceMap(_entries(P, v).to(v.dtype), h.to(v.dtype), e)
-        A0 = (a[:, 0].conj() if v.is_complex() else a[:, 0]).to(h.dtype)  # one more adjoint step: C[0]^H lam[0]
+        # one more adjoint step: C[0]^H lam[0] (with frames, a[0] is frame 0 itself)
+        A0 = (a[:, 0].conj() if v.is_complex() else a[:, 0]).to(h.dtype)
         k = (A0 if neg_a else -A0) * h[:, :1]
         k[:, :-1] += h[:, 1:]
         return SliceMap(None, k.to(v.dtype), None)
