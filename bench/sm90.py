@@ -9,7 +9,9 @@ Everything here is derived from the real launch code, never from a copy of it:
 * **compile**: :func:`compile_launch` builds a recorded launch for sm_90 with Triton's own
   binder (the specialisation a real launch would get: dtypes, alignment, constexprs) and reads
   registers, stack frame and spills from ``ptxas -v``, shared memory from the kernel's metadata,
-  and the global loads/stores from ``cuobjdump -sass`` (the tools ship in Triton's wheel);
+  and the global loads/stores from ``cuobjdump -sass`` (the tools ship in Triton's wheel;
+  ``--no-sass`` leaves the disassembly out: about 0.3 s CPU a variant, a fixed start-up cost of
+  ``cuobjdump``);
 * **geometry**: :func:`geometry` models a call of the GPU benchmark matrix: programs per
   kernel, resident warps as a share of what 132 SMs hold (from the compiled registers, warps and
   shared memory), bytes moved against the minimum, and the longest dependent chain.
@@ -17,7 +19,7 @@ Everything here is derived from the real launch code, never from a copy of it:
 It is a static model: it says what the hardware will be asked to do, not how fast it goes.
 Run it with ``TRITON_INTERPRET`` unset (the kernels must be JIT functions)::
 
-    python bench/sm90.py variants [--full] [--json OUT]   # compile every variant, print a table
+    python bench/sm90.py variants [--full] [--no-sass] [--json OUT]   # compile every variant, print a table
     python bench/sm90.py geometry [--json OUT] [--hop H]  # the GPU matrix's launch geometry
 
 ``tests/test_sm90.py`` runs ``variants`` in a subprocess; ``bench/report.py`` shows the
@@ -150,7 +152,8 @@ def record(
 @dataclasses.dataclass
 class Variant:
     """One compiled kernel variant and what the sm_90 build says about it (``ptxas -v`` for
-    registers, stack frame and spills; ``cuobjdump -sass`` for the memory instructions)."""
+    registers, stack frame and spills; ``cuobjdump -sass`` for the memory instructions, ``None``
+    where the variant was compiled without disassembling it)."""
 
     kernel: str
     key: str
@@ -160,11 +163,11 @@ class Variant:
     spill_stores: int
     spill_loads: int
     shared: int
-    loads: Dict[str, int]
-    stores: Dict[str, int]
-    loads_after_store_in_loop: int
-    sass_instructions: int
-    loop_instructions: int
+    loads: Optional[Dict[str, int]]
+    stores: Optional[Dict[str, int]]
+    loads_after_store_in_loop: Optional[int]
+    sass_instructions: Optional[int]
+    loop_instructions: Optional[int]
     compile_s: float
 
     @property
@@ -300,11 +303,13 @@ def sass_memory(sass: str) -> Tuple[Dict[str, int], Dict[str, int], int, int, in
 _CACHE: Dict[str, Variant] = {}
 
 
-def compile_launch(launch: Launch) -> Variant:
-    """Compile one recorded launch for sm_90 (once per specialisation)."""
+def compile_launch(launch: Launch, sass: bool = True) -> Variant:
+    """Compile one recorded launch for sm_90 (once per specialisation); ``sass``: also read its
+    memory instructions from the disassembly."""
     key = variant_key(launch)
-    if key in _CACHE:
-        return _CACHE[key]
+    cached = _CACHE.get(key)
+    if cached is not None and (cached.sass_instructions is not None or not sass):
+        return cached
     fn, kwargs = _jit_fn_and_kwargs(launch)
     backend = _backend()
     binder = create_function_from_signature(fn.signature, fn.params, backend)
@@ -316,7 +321,7 @@ def compile_launch(launch: Launch) -> Variant:
         k = triton.compile(ASTSource(fn, signature, constexprs, attrs), target=TARGET, options=options.__dict__)
     dt = time.perf_counter() - t0
     info = _ptxas_info(k.asm["ptx"], log.getvalue())
-    loads, stores, after, n, body = sass_memory(_sass(k.asm["cubin"]))
+    loads, stores, after, n, body = sass_memory(_sass(k.asm["cubin"])) if sass else (None,) * 5
     v = Variant(
         fn.__name__,
         key,
@@ -409,20 +414,27 @@ def distinct_launches(full: bool, only: Optional[str] = None) -> Dict[str, Tuple
     return first
 
 
-def all_variants(full: bool, only: Optional[str] = None, shard: Tuple[int, int] = (0, 1), log=print) -> List[Variant]:
+def all_variants(
+    full: bool, only: Optional[str] = None, shard: Tuple[int, int] = (0, 1), log=print, sass: bool = True
+) -> List[Variant]:
     """Compile every variant the calls of :func:`variant_calls` launch, each once (``shard = (i, n)``:
     only every n-th distinct variant from the i-th, for running in parallel processes; recording
-    the calls is cheap, so every process records them all and the shards never overlap)."""
+    the calls is cheap, so every process records them all and the shards never overlap; ``sass``:
+    see :func:`compile_launch`)."""
     first = distinct_launches(full, only)
     seen: Dict[str, Variant] = {}
     for index, (key, (label, launch)) in enumerate(first.items()):
         if index % shard[1] != shard[0]:
             continue
-        seen[key] = v = compile_launch(launch)
+        seen[key] = v = compile_launch(launch, sass)
+        memory = (
+            f" loads={v.loads} stores={v.stores} loads-after-store-in-loop={v.loads_after_store_in_loop}"
+            if sass
+            else ""
+        )
         log(
             f"{v.kernel:26s} {label:48s} warps={v.num_warps} regs={v.regs:3d} stack={v.stack_frame} "
-            f"spill={v.spill_stores}/{v.spill_loads} shared={v.shared} loads={v.loads} stores={v.stores} "
-            f"loads-after-store-in-loop={v.loads_after_store_in_loop} ({v.compile_s:.1f} s)"
+            f"spill={v.spill_stores}/{v.spill_loads} shared={v.shared}{memory} ({v.compile_s:.1f} s)"
         )
     return list(seen.values())
 
@@ -635,6 +647,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     ap.add_argument("--only", help="variants: only the calls whose label matches this regular expression")
     ap.add_argument("--shard", default="0/1", help="variants: 'i/n', every n-th distinct variant from the i-th")
     ap.add_argument("--list", action="store_true", help="variants: list the distinct variants, compile nothing")
+    ap.add_argument("--no-sass", action="store_true", help="variants: registers and spills only, no disassembly")
     ap.add_argument("--json", type=Path, help="also write the results as JSON here")
     ap.add_argument("--out", type=Path, help="geometry: write geometry.json and report.md to this directory")
     ap.add_argument("--hop", type=int, help="geometry: coefficients as control frames every HOP samples")
@@ -659,7 +672,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         result: Any = dict(info, variants=listed)
     elif args.what == "variants":
         i, n = (int(v) for v in args.shard.split("/"))
-        variants = all_variants(args.full, args.only, (i, n))
+        variants = all_variants(args.full, args.only, (i, n), sass=not args.no_sass)
         bad = [v for v in variants if v.spills]
         print(f"# {len(variants)} variants compiled, {len(bad)} spill: {sorted({v.kernel for v in bad})}")
         result = dict(info, variants=[dataclasses.asdict(v) | dict(spills=v.spills) for v in variants])

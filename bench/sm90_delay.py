@@ -62,7 +62,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         if key in seen:
             continue
         seen.add(key)
-        v = sm90.compile_launch(launch)
+        v = sm90.compile_launch(launch, sass=False)  # registers and spills: no disassembly
         variants.append(v)
         print(
             f"{v.kernel:19s} warps={v.num_warps} regs={v.regs:3d} spill_st={v.spill_stores} "

@@ -58,7 +58,9 @@ def test_the_variant_set_launches_every_kernel(tmp_path):
 @pytest.mark.slow(seconds=70)
 @pytest.mark.parametrize("shard", range(SHARDS))
 def test_every_variant_compiles_for_sm90_without_spills(tmp_path, shard):
-    variants = _sm90(tmp_path, "--shard", f"{shard}/{SHARDS}")["variants"]
+    # registers and spills only: the disassembly (memory instructions; 0.3 s CPU a variant) is
+    # for `bench/sm90.py variants` run by hand
+    variants = _sm90(tmp_path, "--shard", f"{shard}/{SHARDS}", "--no-sass")["variants"]
     assert variants, "an empty shard compiles nothing"
     spilling = [(v["kernel"], v["regs"], v["spill_stores"], v["spill_loads"]) for v in variants if v["spills"]]
     assert not spilling, f"variants that spill (kernel, registers, spill stores, spill loads): {spilling}"
