@@ -238,12 +238,16 @@ def launch(kernel: Any, *args: Any, strided: bool = False) -> None:
     """
     contiguous = not strided
     framed = False  # a tuple argument (control frames, see ._numba_frames): its arrays count too
-    for v in args:
-        if isinstance(v, np.ndarray):
-            contiguous = contiguous and v.flags.c_contiguous
-        elif type(v) is tuple:
+    for v in args:  # exact types (the arrays are tensors' .numpy() views): 0.74 -> 0.51 us for 6 arguments
+        t = type(v)
+        if t is np.ndarray:
+            if not v.flags.c_contiguous:
+                contiguous = False
+        elif t is tuple:
             framed = True
-            contiguous = contiguous and all(e.flags.c_contiguous for e in v if isinstance(e, np.ndarray))
+            for e in v:
+                if type(e) is np.ndarray and not e.flags.c_contiguous:
+                    contiguous = False
     key = (kernel, args[0].dtype, contiguous, framed)
     entry = _ENTRIES.get(key)
     if entry is None:
