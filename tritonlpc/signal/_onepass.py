@@ -54,15 +54,21 @@ def _graph_wanted(*ts: Optional[Tensor]) -> bool:
     return torch.is_grad_enabled() and any(t is not None and t.requires_grad for t in ts)
 
 
+def _data(t: torch.Tensor) -> torch.Tensor:
+    """``t`` without autograd history and lazy conjugate/negative bits (each step only where it
+    applies: a small call counts every torch op)."""
+    return (t.detach() if t.requires_grad else t).resolve_conj().resolve_neg()
+
+
 def _np(t: torch.Tensor) -> np.ndarray:
     """A C-contiguous NumPy view of ``t`` (a copy only where ``t`` is not contiguous)."""
-    return t.detach().resolve_conj().resolve_neg().contiguous().numpy()
+    return _data(t).contiguous().numpy()
 
 
 def _signal(t: torch.Tensor) -> np.ndarray:
     """A NumPy view of the signal ``t`` `(R, T)` with its own strides (rows of a time axis that
     was not last are read in place: no copy)."""
-    return t.detach().resolve_conj().resolve_neg().numpy()
+    return _data(t).numpy()
 
 
 def _np_or_zeros(t: Optional[torch.Tensor], shape: Tuple[int, ...], like: np.ndarray) -> np.ndarray:
@@ -289,7 +295,7 @@ def lfilter_onepass(
     order; on the Numba kernels without copies)."""
     N = max(b.shape[-1], a.shape[-1]) - 1
     pad = torch.nn.functional.pad
-    b, a = pad(b, (0, N + 1 - b.shape[-1])), pad(a, (0, N + 1 - a.shape[-1]))
+    b, a = (c if c.shape[-1] == N + 1 else pad(c, (0, N + 1 - c.shape[-1])) for c in (b, a))
     if not _graph_wanted(b, a, x, zi):  # no autograd node: the kernels alone
         return _KERNELS[kernel].lfilter(b, a, x, zi, reverse)
     return _LfilterOnePass.apply(b, a, x, zi, reverse, kernel)
