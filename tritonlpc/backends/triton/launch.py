@@ -19,7 +19,18 @@ import triton.language as tl
 
 from .plan import Plan, frame_slots
 
-__all__ = ["Launch", "launch", "recording", "is_recording", "Call", "Phases", "run", "real", "coefficients"]
+__all__ = [
+    "Launch",
+    "launch",
+    "accumulation_type",
+    "recording",
+    "is_recording",
+    "Call",
+    "Phases",
+    "run",
+    "real",
+    "coefficients",
+]
 
 
 class Launch(NamedTuple):
@@ -97,6 +108,12 @@ def _strides(t: Optional[torch.Tensor]) -> Tuple[int, int]:
     return (t.stride(0), t.stride(1)) if t is not None else (0, 0)
 
 
+def accumulation_type(dtype: torch.dtype) -> Any:
+    """The Triton dtype kernels accumulate in (their ``CDT``): float64 for float64/complex128
+    data, else float32 (half precision included)."""
+    return tl.float64 if dtype in (torch.float64, torch.complex128) else tl.float32
+
+
 @dataclasses.dataclass
 class Call:
     """One call as the kernels see it (built once by the backend, read by every phase).
@@ -143,8 +160,8 @@ class Call:
 
     @property
     def cdt(self) -> Any:
-        """The accumulation dtype: float64 for float64/complex128, else float32."""
-        return tl.float64 if self.v.dtype == torch.float64 else tl.float32
+        """The accumulation dtype (:func:`accumulation_type`)."""
+        return accumulation_type(self.v.dtype)
 
     @property
     def a_contig(self) -> bool:

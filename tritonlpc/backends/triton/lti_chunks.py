@@ -40,7 +40,7 @@ import triton.language as tl
 
 from ..base import check_knob
 from . import lti_pass
-from .launch import launch
+from .launch import accumulation_type, launch
 from .lti_pass import (
     BLOCK_R,
     pad4,
@@ -349,10 +349,6 @@ def _chain(walk: _Walk, F: int, z: torch.Tensor, T: int, L: int, back: bool) -> 
     return S[:, 0] if back else S[:, C]
 
 
-def _cdt(x: torch.Tensor):
-    return tl.float64 if x.dtype == torch.float64 else tl.float32
-
-
 def tdf2(b: torch.Tensor, a: torch.Tensor, x: torch.Tensor, z: torch.Tensor, chunk_len: int, reverse: bool = False):
     """:func:`.lti_pass.tdf2` in chunks of ``chunk_len`` samples (the one-pass kernel where the
     carry overflows; ``chunk_len = 0``: that kernel)."""
@@ -363,7 +359,7 @@ def tdf2(b: torch.Tensor, a: torch.Tensor, x: torch.Tensor, z: torch.Tensor, chu
     y = torch.empty(R, T, dtype=x.dtype, device=x.device)
     io = walk_signals(x=(x, reverse), y=(y, reverse))
     lean = dict(y_ptr=None, syr=0, syt=0)
-    walk = _Walk(lti_tdf2_chunk_kernel, R, "x", io, dict(io, **lean), b_ptr=b4, a_ptr=a4, scr=0 if b4.shape[0] == 1 else 5, CDT=_cdt(x))  # fmt: skip
+    walk = _Walk(lti_tdf2_chunk_kernel, R, "x", io, dict(io, **lean), b_ptr=b4, a_ptr=a4, scr=0 if b4.shape[0] == 1 else 5, CDT=accumulation_type(x.dtype))  # fmt: skip
     zf = _chain(walk, b4.shape[0], z4, T, chunk_len, back=False)
     if zf is None:
         return lti_pass.tdf2(b, a, x, z, reverse)
@@ -385,7 +381,13 @@ def tdf2_adjoint(
     gb, ga = (torch.zeros(R, T // chunk_len + 1, 5, dtype=torch.float64, device=x.device) for _ in range(2))
     full = dict(walk_signals(x=(x, reverse), y=(y, reverse), gx=(gx, reverse)), gb_ptr=gb, ga_ptr=ga)
     lean = {key: None if key.endswith("ptr") else 0 for key in full}
-    common = dict(walk_signals(g=(g, reverse)), b_ptr=b4, a_ptr=a4, scr=0 if b4.shape[0] == 1 else 5, CDT=_cdt(x))
+    common = dict(
+        walk_signals(g=(g, reverse)),
+        b_ptr=b4,
+        a_ptr=a4,
+        scr=0 if b4.shape[0] == 1 else 5,
+        CDT=accumulation_type(x.dtype),
+    )
     gz = _chain(_Walk(lti_tdf2_chunk_adjoint_kernel, R, "g", full, lean, **common), b4.shape[0], z4, T, chunk_len, True)  # fmt: skip
     if gz is None:
         return lti_pass.tdf2_adjoint(b, a, x, y, g, z, reverse)
@@ -412,7 +414,7 @@ def sos_cascade(
         full = dict(io, k_ptr=None if keep is None else keep[k : k + 3])
         walk = _Walk(
             lti_sos4_chunk_kernel, R, "x", full, dict(io, y_ptr=None, syr=0, syt=0, k_ptr=None),
-            q_ptr=q, sqr=0 if q.shape[0] == 1 else 24, skr=T, skp=R * T, CDT=_cdt(x),
+            q_ptr=q, sqr=0 if q.shape[0] == 1 else 24, skr=T, skp=R * T, CDT=accumulation_type(x.dtype),
         )  # fmt: skip
         end = _chain(walk, q.shape[0], zk.view(R, 8), T, chunk_len, back=False)
         if end is None:
@@ -444,7 +446,7 @@ def sos_cascade_adjoint(
         lean = {key: None if key.endswith("ptr") else 0 for key in full}
         walk = _Walk(
             lti_sos4_chunk_adjoint_kernel, R, "g", full, lean, **walk_signals(g=(g, reverse and last)), q_ptr=q,
-            sqr=0 if q.shape[0] == 1 else 24, skr=T, skp=R * T, CDT=_cdt(x),
+            sqr=0 if q.shape[0] == 1 else 24, skr=T, skp=R * T, CDT=accumulation_type(x.dtype),
         )  # fmt: skip
         start = _chain(walk, q.shape[0], zk.view(R, 8), T, chunk_len, back=True)
         if start is None:

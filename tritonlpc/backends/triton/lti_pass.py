@@ -30,7 +30,7 @@ import torch
 import triton
 import triton.language as tl
 
-from .launch import launch
+from .launch import accumulation_type, launch
 
 __all__ = [
     "lti_tdf2_pass_kernel",
@@ -299,10 +299,6 @@ def lti_sos4_adjoint_kernel(
     _store_sums(gq_ptr, gr + 18, k30, k31, k32, k33, k34, ok)
 
 
-def _cdt(x: torch.Tensor):
-    return tl.float64 if x.dtype == torch.float64 else tl.float32
-
-
 def _grid(R: int):
     return (triton.cdiv(R, BLOCK_R),)
 
@@ -340,7 +336,7 @@ def tdf2(b: torch.Tensor, a: torch.Tensor, x: torch.Tensor, z: torch.Tensor, rev
     y = torch.empty(R, T, dtype=x.dtype, device=x.device)
     launch(
         lti_tdf2_pass_kernel, _grid(R), **walk_signals(x=(x, reverse), y=(y, reverse)), b_ptr=b4, a_ptr=a4, z_ptr=z4,
-        scr=0 if b4.shape[0] == 1 else 5, R=R, T=T, BLOCK_R=BLOCK_R, CDT=_cdt(x), num_warps=1,
+        scr=0 if b4.shape[0] == 1 else 5, R=R, T=T, BLOCK_R=BLOCK_R, CDT=accumulation_type(x.dtype), num_warps=1,
     )  # fmt: skip
     z.copy_(z4[:, :N])
     return y
@@ -367,7 +363,7 @@ def tdf2_adjoint(
     launch(
         lti_tdf2_adjoint_kernel, _grid(R), **walk_signals(x=(x, reverse), y=(y, reverse), g=(g, reverse), gx=(gx, reverse)),
         b_ptr=b4, a_ptr=a4, z_ptr=z4, gb_ptr=gb, ga_ptr=ga, scr=0 if b4.shape[0] == 1 else 5, R=R, T=T,
-        BLOCK_R=BLOCK_R, CDT=_cdt(x), num_warps=1,
+        BLOCK_R=BLOCK_R, CDT=accumulation_type(x.dtype), num_warps=1,
     )  # fmt: skip
     z.copy_(z4[:, :N])
     return gx, gb[:, : N + 1], ga[:, : N + 1]
@@ -409,7 +405,7 @@ def sos_cascade(
         launch(
             lti_sos4_pass_kernel, _grid(R), **walk_signals(x=(v, rv), y=(out, reverse and last)), q_ptr=q, z_ptr=zk,
             k_ptr=None if keep is None else keep[k : k + 3], sqr=0 if q.shape[0] == 1 else 24, skp=R * T, R=R, T=T,
-            BLOCK_R=BLOCK_R, CDT=_cdt(x), num_warps=1,
+            BLOCK_R=BLOCK_R, CDT=accumulation_type(x.dtype), num_warps=1,
         )  # fmt: skip
         z[:, k : k + m] = zk[:, :m]
         v, rv = out, reverse and last
@@ -443,7 +439,7 @@ def sos_cascade_adjoint(
             lti_sos4_adjoint_kernel, _grid(R),
             **walk_signals(x=xin, y=yout, g=(g, reverse and last), gx=(gx, reverse and k == 0)), k_ptr=keep[k : k + 3],
             q_ptr=q, z_ptr=zk, gq_ptr=gq, sqr=0 if q.shape[0] == 1 else 24, skp=R * T, R=R, T=T, BLOCK_R=BLOCK_R,
-            CDT=_cdt(x), num_warps=1,
+            CDT=accumulation_type(x.dtype), num_warps=1,
         )  # fmt: skip
         z[:, k : k + m], gsos[:, k : k + m] = zk[:, :m], gq[:, :m]
         g = gx
