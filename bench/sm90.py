@@ -348,7 +348,7 @@ def variant_calls(full: bool) -> List[Tuple[str, Dict[str, Any]]]:
 
     Default (the test suite): float32 at every tile order (every kernel of both schedules,
     backward with all gradients, and the adjoint alone), the register-heaviest tile configuration
-    (complex128 at M = 3), and the walk path at M = 5. ``full``: every dtype, every gradient flag
+    (complex128 at M = 3), the forward with a partial last tile, and the walk path at M = 5. ``full``: every dtype, every gradient flag
     combination, expanded ``a`` (no vector loads) and lengths that are not multiples of 16.
     """
     dtypes = list(DTYPES) if full else ["float32"]
@@ -376,6 +376,13 @@ def variant_calls(full: bool) -> List[Tuple[str, Dict[str, Any]]]:
                 add(M, dt, Ts[0], expanded=True)
     if not full:
         add(3, "complex128", 4096)  # the register-heaviest tile configuration
+        # the forward pass with a partial last tile (WHOLE false: its masked tail after the loop)
+        for M, dt in ((2, "float32"), (4, "float32"), (3, "complex128")):
+            for schedule in ("single", "three-phase"):
+                tag = f"M={M} {dt} T=4160 {schedule}"
+                calls.append(
+                    (f"fwd {tag}", dict(B=8, T=4160, M=M, dtype=DTYPES[dt], schedule=schedule, direction="fwd"))
+                )
     # slice summaries (walk kernels at every order; complex128 M = 3: the walk's float64 kernels at a tile order)
     for M, dt in [(M, dt) for M in [2, 5] + ([16, 33] if full else []) for dt in dtypes] + [(3, "complex128")]:
         for direction in ("sum", "sum-adjoint"):
@@ -578,6 +585,46 @@ def geometry_matrix(hop: Optional[int] = None) -> List[Dict[str, Any]]:
     return [geometry(B, T, M, dt, d, hop) for (B, T, M, dt) in GPU_MATRIX for d in ("fwd", "bwd")]
 
 
+SWEEP_SHAPES = ((8, 2**18), (1024, 2**14))  # three phase (few long rows) and single pass (a full batch)
+
+
+def geometry_sweep() -> List[Dict[str, Any]]:
+    """:func:`geometry` of every tile-path dtype and order (``M <= 4``; complex128 ``M <= 3``) at
+    :data:`SWEEP_SHAPES`, both directions: the issue budget of every case the tile path runs."""
+    return [
+        geometry(B, T, M, dt, d)
+        for dt in DTYPES
+        for M in range(1, tp.TILE_ORDERS + 1)
+        if tp.plan(8, 2**18, M, DTYPES[dt], sm_count=SM_COUNT).path == "tile"
+        for (B, T) in SWEEP_SHAPES
+        for d in ("fwd", "bwd")
+    ]
+
+
+def sweep_table(rows: Sequence[Dict[str, Any]]) -> str:
+    """Markdown table of :func:`geometry_sweep` rows: share of the issue budget, over 1 in bold."""
+    out = [
+        "| dtype | M | shape | schedule | fwd: instructions a sample / budget = share | bwd: same |",
+        "|---|---|---|---|---|---|",
+    ]
+    by = {(r["dtype"], r["M"], r["B"], r["T"], r["direction"]): r for r in rows}
+    for dt, M, B, T, d in by:
+        if d != "fwd":
+            continue
+        cells = []
+        for direction in ("fwd", "bwd"):
+            r = by[(dt, M, B, T, direction)]
+            share = f"{r['budget_share']:.2f}"
+            cells.append(
+                f"{r['instructions_per_sample']:.0f} / {r['instruction_budget_per_sample']:.0f} = "
+                + (f"**{share}**" if r["budget_share"] > 1 else share)
+            )
+        out.append(
+            f"| {dt} | {M} | {B}×2^{int(math.log2(T))} | {by[(dt, M, B, T, 'fwd')]['schedule']} | {' | '.join(cells)} |"
+        )
+    return "\n".join(out)
+
+
 def _meets(r: Dict[str, Any]) -> Tuple[bool, bool]:
     """The issue's static targets for one row: (occupancy, bytes)."""
     if r["B"] * r["T"] < 2**20:
@@ -651,6 +698,9 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     ap.add_argument("--json", type=Path, help="also write the results as JSON here")
     ap.add_argument("--out", type=Path, help="geometry: write geometry.json and report.md to this directory")
     ap.add_argument("--hop", type=int, help="geometry: coefficients as control frames every HOP samples")
+    ap.add_argument(
+        "--sweep", action="store_true", help="geometry: every tile dtype and order at two shapes (sweep.json, sweep.md)"
+    )
     args = ap.parse_args(argv)
     info = dict(
         triton=triton.__version__,
@@ -676,6 +726,19 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         bad = [v for v in variants if v.spills]
         print(f"# {len(variants)} variants compiled, {len(bad)} spill: {sorted({v.kernel for v in bad})}")
         result = dict(info, variants=[dataclasses.asdict(v) | dict(spills=v.spills) for v in variants])
+    elif args.sweep:
+        rows = geometry_sweep()
+        print(sweep_table(rows))
+        result = dict(info, rows=rows)
+        if args.out:
+            args.out.mkdir(parents=True, exist_ok=True)
+            (args.out / "sweep.json").write_text(json.dumps(result, indent=1) + "\n")
+            (args.out / "sweep.md").write_text(
+                "# Issue budget of every tile dtype and order (static sm_90 model, not a measurement)\n\n"
+                f"`python bench/sm90.py geometry --sweep --out DIR` (Triton {triton.__version__}): the model of "
+                "`report.md` at two shapes per dtype and order; a share above 1 (bold) means instruction-bound "
+                "in this model.\n\n" + sweep_table(rows) + "\n"
+            )
     else:
         rows = geometry_matrix(args.hop)
         print(geometry_table(rows))

@@ -29,9 +29,9 @@ def _hi(t):
     return t.detach().cpu().to(torch.complex128 if t.dtype.is_complex else torch.float64)
 
 
-def _tiny(shape, dtype, seed):
+def _tiny(shape, dtype, seed, tiny=TINY):
     g = torch.Generator().manual_seed(seed)
-    return (TINY * torch.randn(shape, dtype=torch.complex128 if dtype.is_complex else torch.float64, generator=g)).to(
+    return (tiny * torch.randn(shape, dtype=torch.complex128 if dtype.is_complex else torch.float64, generator=g)).to(
         dtype
     )
 
@@ -49,7 +49,13 @@ def _backend(name):
 @pytest.mark.skipif(not TRITON, reason="needs CUDA or TRITON_INTERPRET=1")
 @pytest.mark.parametrize(
     "M,dtype,adjoint",
-    [(1, torch.float32, True), (2, torch.complex64, True), (4, torch.float32, False), (5, torch.float32, True)],
+    [
+        (1, torch.float32, True),
+        (2, torch.complex64, True),
+        (4, torch.float32, False),
+        (5, torch.float32, True),
+        (3, torch.complex128, False),
+    ],
     ids=str,
 )
 def test_triton_three_phase(M, dtype, adjoint):
@@ -57,21 +63,24 @@ def test_triton_three_phase(M, dtype, adjoint):
     samples each, in two trips) and walks (M = 5), chunks of 32:
     the state crosses into the chunk of the stretch from the chunk before it (forward) or after
     it (adjoint; not at M = 4, to keep the interpreter's time down: the same combine as M = 1,
-    2); y, grad_x, grad_a, grad_zi finite and as the float64 reference."""
+    2); y, grad_x, grad_a, grad_zi finite and as the float64 reference. complex128 (the float64
+    renormalisation): chunks of 128, 110 samples of growth (2^1100, past float64's 2^1024) from a
+    state of 1e-300."""
     from tritonlpc.backends.triton.backend import BACKEND
     from tritonlpc.backends.triton.plan import TILE_ORDERS, plan
 
-    T = 3 * L
-    knobs = dict(block_t=L // 2, steps=4, chunk_len=L) if M <= TILE_ORDERS else dict(chunk_len=L)
+    n, k, tiny = (128, 110, 1e-300) if dtype == torch.complex128 else (L, K, TINY)  # chunk, growth, state
+    T = 3 * n
+    knobs = dict(block_t=n // 2, steps=4, chunk_len=n) if M <= TILE_ORDERS else dict(chunk_len=n)
     p = plan(1, T, M, dtype, interpreted=True, **knobs)
-    assert (p.schedule, p.n_chunks, p.chunk_len) == ("three-phase", 3, L)
-    a_fwd = growth_then_decay(T, M, dtype, L + 4, K, GROWTH).to(DEV)
-    a_bwd = growth_then_decay(T, M, dtype, 2 * L - 4 - K, K, GROWTH).to(DEV)
+    assert (p.schedule, p.n_chunks, p.chunk_len) == ("three-phase", 3, n)
+    a_fwd = growth_then_decay(T, M, dtype, n + 4, k, GROWTH).to(DEV)
+    a_bwd = growth_then_decay(T, M, dtype, 2 * n - 4 - k, k, GROWTH).to(DEV)
     x = torch.zeros(1, T, dtype=dtype, device=DEV)
-    x[0, L - 4] = TINY
+    x[0, n - 4] = tiny
     g = torch.zeros(1, T, dtype=dtype, device=DEV)
-    g[0, 2 * L + 4] = TINY
-    zi = _tiny((1, M), dtype, 0).to(DEV)
+    g[0, 2 * n + 4] = tiny
+    zi = _tiny((1, M), dtype, 0, tiny).to(DEV)
     y_ref = _reference.allpole(_hi(x), _hi(a_fwd), _hi(zi))
     xs, as_, zs = (_hi(t).requires_grad_() for t in (x, a_bwd, zi))
     yb = _reference.allpole(xs, as_, zs)

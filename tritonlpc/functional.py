@@ -36,16 +36,16 @@ def sample_wise_lpc(
 ) -> torch.Tensor: ...
 @overload
 def sample_wise_lpc(
-    x: torch.Tensor, a: torch.Tensor, zi: Optional[torch.Tensor], return_zf: Literal[True], *, hop: Optional[int] = ...
-) -> Tuple[torch.Tensor, torch.Tensor]: ...
-@overload
-def sample_wise_lpc(
     x: torch.Tensor,
     a: torch.Tensor,
     zi: Optional[torch.Tensor] = ...,
     *,
     return_zf: Literal[True],
     hop: Optional[int] = ...,
+) -> Tuple[torch.Tensor, torch.Tensor]: ...
+@overload
+def sample_wise_lpc(
+    x: torch.Tensor, a: torch.Tensor, zi: Optional[torch.Tensor], return_zf: Literal[True], *, hop: Optional[int] = ...
 ) -> Tuple[torch.Tensor, torch.Tensor]: ...
 @overload
 def sample_wise_lpc(

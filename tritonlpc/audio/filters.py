@@ -77,16 +77,16 @@ def time_varying_fir(
 ) -> torch.Tensor: ...
 @overload
 def time_varying_fir(
-    x: torch.Tensor, b: torch.Tensor, zi: Optional[torch.Tensor], return_zf: Literal[True], *, hop: Optional[int] = ...
-) -> Tuple[torch.Tensor, torch.Tensor]: ...
-@overload
-def time_varying_fir(
     x: torch.Tensor,
     b: torch.Tensor,
     zi: Optional[torch.Tensor] = ...,
     *,
     return_zf: Literal[True],
     hop: Optional[int] = ...,
+) -> Tuple[torch.Tensor, torch.Tensor]: ...
+@overload
+def time_varying_fir(
+    x: torch.Tensor, b: torch.Tensor, zi: Optional[torch.Tensor], return_zf: Literal[True], *, hop: Optional[int] = ...
 ) -> Tuple[torch.Tensor, torch.Tensor]: ...
 @overload
 def time_varying_fir(

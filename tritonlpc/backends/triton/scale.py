@@ -16,7 +16,7 @@ from __future__ import annotations
 import triton
 import triton.language as tl
 
-__all__ = ["BIG", "SMALL", "STEP", "exponent", "ldexp", "renorm", "shift_of"]
+__all__ = ["BIG", "SMALL", "STEP", "exponent", "ldexp", "renorm", "largest_bits", "shift_of"]
 
 STEP = 64
 BIG = 2.0**32
@@ -68,20 +68,38 @@ def renorm(m, e):
 
 
 @triton.jit
-def shift_of(m, e):
-    """``(2**-k, k)`` for mantissas whose largest magnitude is ``m >= 0`` and exponent ``e``: ``k``
-    the binary exponent of ``m`` when ``m > BIG``, or when ``m < SMALL`` while ``e > 0`` (at least
-    ``-e``), else 0; ``|k| <= 126`` (float32) or ``1022`` (float64), so ``2**-k`` is one normal
-    factor (``m`` zero or subnormal counts as ``2**-127``, infinite as past the largest; NaN: 0)."""
-    lim: tl.constexpr = 1022 if m.dtype == tl.float64 else 126
-    if m.dtype == tl.float64:
-        k = (m.to(tl.int64, bitcast=True) >> 52).to(tl.int32) - 1023
+def largest_bits(p, n: tl.constexpr):
+    """The largest ``|p[i]|``, ``i < n``, as int32 bits that order as the magnitudes do: float32
+    its bits (one ``FMNMX`` an entry); float64 the high word, sign cleared (its exponent and the
+    top 20 mantissa bits; an integer max, where a float64 max is a compare and two selects)."""
+    if p[0].dtype == tl.float64:
+        h = (p[0].to(tl.int64, bitcast=True) >> 32).to(tl.int32) & 0x7FFFFFFF
+        for i in tl.static_range(1, n):
+            h = tl.maximum(h, (p[i].to(tl.int64, bitcast=True) >> 32).to(tl.int32) & 0x7FFFFFFF)
     else:
-        k = (m.to(tl.int32, bitcast=True) >> 23) - 127
-    up = m > 4294967296.0  # BIG
-    down = (e > 0) & (m < 2.3283064365386963e-10)  # SMALL
+        m = tl.abs(p[0])
+        for i in tl.static_range(1, n):
+            m = tl.maximum(m, tl.abs(p[i]))
+        h = m.to(tl.int32, bitcast=True)
+    return h
+
+
+@triton.jit
+def shift_of(h, e, CDT: tl.constexpr):
+    """``(2**-k, k)`` for mantissas whose largest magnitude ``m`` has the bits ``h``
+    (:func:`largest_bits`) and exponent ``e``: ``k`` the binary exponent of ``m`` when ``m >= BIG``,
+    or when ``m < SMALL`` while ``e > 0`` (at least ``-e``), else 0; ``|k| <= 126`` (float32) or
+    ``1022`` (float64), so ``2**-k`` is one normal factor (``m`` zero or subnormal counts as
+    ``2**-127`` or ``2**-1023``; infinite or NaN as past the largest)."""
+    lim: tl.constexpr = 1022 if CDT == tl.float64 else 126
+    if CDT == tl.float64:
+        k = (h >> 20) - 1023
+    else:
+        k = (h >> 23) - 127
+    up = k >= 32  # BIG = 2**32
+    down = (e > 0) & (k < -32)  # SMALL = 2**-32
     k = tl.where(up, tl.minimum(k, lim), tl.where(down, tl.maximum(k, tl.maximum(-e, -lim)), 0))
-    if m.dtype == tl.float64:
+    if CDT == tl.float64:
         f = ((1023 - k).to(tl.int64) << 52).to(tl.float64, bitcast=True)
     else:
         f = ((127 - k) << 23).to(tl.float32, bitcast=True)

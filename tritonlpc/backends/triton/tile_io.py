@@ -1,9 +1,11 @@
 """Loads of the tile path's inputs: a tile's samples and coefficient rows (both directions).
 
-Forward tiles are aligned at ``t = 0`` and walked left to right; reverse tiles at ``t = T`` and
-walked right to left (a row's samples are loaded ascending and processed descending), so only
-the last tile in processing order can be partial, and the samples it lacks come after every
-valid one (their loads are masked to zero; no result depends on them). No
+Tiles are aligned at ``t = 0`` in both directions (a row's block loads stay 16-byte aligned).
+The forward walks them left to right, so only its last tile can be partial, and the samples it
+lacks come after every valid one; the reverse walks them right to left (a row's samples loaded
+ascending and processed descending), so only its first tile is partial (that tile also reads
+coefficient row ``T``, which does not exist), and the samples it lacks come before every valid
+one, shifting a zero state. Their loads are masked to zero; no result depends on them. No
 ``tl.associative_scan(..., reverse=True)`` is needed (with a non-commutative combine it has
 disagreed between the interpreter and compiled code, triton-lang/triton#4362). The coefficient
 ``A`` is ``sign * a`` conjugated when ``conj == -1`` (runtime scalars, not variants).

@@ -1,7 +1,12 @@
 """Tile path, pass phase: the outputs of a row's tiles from their start state (both directions).
 
 Program ``(b, c)`` processes the tiles of chunk ``c`` of row ``b`` in order, the state carried
-in registers, the next tile's loads issued before this tile's stores. With one chunk per row
+in registers, the next tile's loads issued before this tile's stores. The forward's loop runs
+the whole tiles without masks (after the last whole tile of a chunk its prefetch loads that tile
+again rather than nothing: no masked branch in the loop) and a row's partial last tile once
+after it, with masks (``WHOLE``: ``T`` is a multiple of the tile, no such code at all). The
+reverse's partial tile is its first (:mod:`.tile_io`): its loop keeps the masked branch, taken
+in one tile a row. With one chunk per row
 this is the **single-pass** schedule; in the **three-phase** schedule a chunk is a few tiles
 (often one), started from its carried state. The reverse pass also writes ``grad_a[n, i] = -u[n]
 conj(y[n-1-i])`` from shifted block loads of ``y`` (``zi`` before the start) and ``grad_zi =
@@ -35,7 +40,20 @@ from .frames import tile_frame_sums
 from .lang import entry, load_state, mul, push, reverse_groups, signed, store_entries, store_state, store_steps
 from .launch import Call, launch
 from .tile_io import coef_entries, fwd_tile_inputs, rev_past_outputs, rev_tile_inputs
-from .tile_scan import adjoint_step, all_finite, fold_map, pick, previous_rows, row_map, run_fwd, run_rev, scan, states
+from .tile_scan import (
+    adjoint_step,
+    all_finite,
+    fold_map,
+    last_row,
+    on_rows,
+    pick,
+    previous_rows,
+    row_map,
+    run_fwd,
+    run_rev,
+    scan,
+    states,
+)
 
 __all__ = ["tile_fwd_pass_kernel", "tile_rev_pass_kernel", "tile_pass"]
 
@@ -67,12 +85,18 @@ def _program_chunk(
     return b, q, tl.minimum(q + tiles_per_chunk, n_tiles), s, tl.arange(0, R)
 
 
-@triton.heuristics({"ONE_TILE": lambda args: args["tiles_per_chunk"] == 1})
+@triton.heuristics(
+    {
+        "ONE_TILE": lambda args: args["tiles_per_chunk"] == 1,
+        "WHOLE": lambda args: args["T"] % (args["ROWS"] * args["STEPS"]) == 0,
+    }
+)
 @triton.jit(do_not_specialize=["T", "n_tiles", "tiles_per_chunk"])
 def tile_fwd_pass_kernel(
     v_ptr, a_ptr, s_ptr, o_ptr, svb, svt, sab, sat, sam, ssb, ssc, ssm, sob, T, n_tiles, tiles_per_chunk, sign,
     conj, M: tl.constexpr, CPLX: tl.constexpr, A_CONTIG: tl.constexpr, CDT: tl.constexpr, ROWS: tl.constexpr,
     STEPS: tl.constexpr, WALK: tl.constexpr, HOP: tl.constexpr, PREFETCH: tl.constexpr, ONE_TILE: tl.constexpr,
+    WHOLE: tl.constexpr,
 ):  # fmt: skip
     """``y`` (``o``) of the tiles of chunk ``c = program_id(1)`` of row ``b = program_id(0)`` from
     ``x`` (``v``) and the chunk's start state ``s[b, c, :]`` (zeros if ``s_ptr`` is None).
@@ -80,49 +104,72 @@ def tile_fwd_pass_kernel(
     Per tile of ``ROWS * STEPS`` samples: each row's map, a scan of the row maps with the
     incoming state folded into the first (the rows' end states), each row's start state from
     its predecessor, and the recursion over the row's samples from it (repeated row by row where
-    a state is not finite: the module docstring). The last row's end state is the next tile's
-    incoming state (``ONE_TILE``: a chunk is one tile, nothing to prefetch).
+    a state is not finite: the module docstring). The last row's end state (a shuffle to every
+    row) is the next tile's incoming state (``ONE_TILE``: a chunk is one tile, nothing to
+    prefetch; ``WHOLE``: every tile is whole).
     """
-    W: tl.constexpr = 2 if CPLX else 1
     BT: tl.constexpr = ROWS * STEPS
     b, q, q_end, s, r = _program_chunk(s_ptr, ssb, ssc, ssm, n_tiles, tiles_per_chunk, M, CPLX, CDT, ROWS)
+    s = on_rows(s, ROWS)  # carried on every thread row (the last row's end state is a shuffle away)
     vrow, arow, orow = b * svb, b * sab, b * sob  # orow: sob = T (x2 for complex), an argument: its alignment is known
     n0 = q * BT + r * STEPS
-    if PREFETCH:
+    q_whole = tl.minimum(q_end, T // BT)  # tiles [q, q_whole) lie within T; at most one partial after them
+    if PREFETCH and WHOLE:  # the chunk's first tile (a program has one)
         X, A = fwd_tile_inputs(
-            v_ptr, a_ptr, vrow, arow, n0, T, q * BT + BT <= T, svt, sat, sam, sign, conj, M, CPLX, A_CONTIG, CDT,
-            ROWS, STEPS, HOP,
+            v_ptr, a_ptr, vrow, arow, n0, T, True, svt, sat, sam, sign, conj, M, CPLX, A_CONTIG, CDT, ROWS, STEPS,
+            HOP,
         )  # fmt: skip
-    while q < q_end:
+    elif PREFETCH:  # the chunk's first tile, nothing if it is partial (the tail loads it)
+        X, A = fwd_tile_inputs(
+            v_ptr, a_ptr, vrow, arow, n0, tl.where(q < q_whole, T, 0), q < q_whole, svt, sat, sam, sign, conj, M,
+            CPLX, A_CONTIG, CDT, ROWS, STEPS, HOP,
+        )  # fmt: skip
+    while q < q_whole:  # whole tiles: no masks
         n1 = n0 + BT
         if not PREFETCH:  # this tile's loads now (registers)
             X, A = fwd_tile_inputs(
-                v_ptr, a_ptr, vrow, arow, n0, T, q * BT + BT <= T, svt, sat, sam, sign, conj, M, CPLX, A_CONTIG, CDT,
-                ROWS, STEPS, HOP,
+                v_ptr, a_ptr, vrow, arow, n0, T, True, svt, sat, sam, sign, conj, M, CPLX, A_CONTIG, CDT, ROWS,
+                STEPS, HOP,
             )  # fmt: skip
             X1, A1 = X, A
         elif ONE_TILE:
             X1, A1 = X, A
-        else:  # the next tile's loads, before this tile's stores
-            hi = tl.where(q + 1 < q_end, T, 0)
+        else:  # the next tile's loads before this tile's stores (after the last whole tile: this one's again)
             X1, A1 = fwd_tile_inputs(
-                v_ptr, a_ptr, vrow, arow, n1, hi, q * BT + 2 * BT <= hi, svt, sat, sam, sign, conj, M, CPLX, A_CONTIG,
-                CDT, ROWS, STEPS, HOP,
+                v_ptr, a_ptr, vrow, arow, tl.where(q + 1 < q_whole, n1, n0), T, True, svt, sat, sam, sign, conj, M,
+                CPLX, A_CONTIG, CDT, ROWS, STEPS, HOP,
             )  # fmt: skip
-        Av = coef_entries(A, sign, conj, False, M, CPLX, CDT, STEPS, HOP)  # A itself unless frames
-        ends = _tile_end_states(X, Av, s, r, False, M, CPLX, STEPS)
-        sweep, sweeps, s1, ys = 0, ROWS if WALK else 1, s, X  # ys = X: its shapes (the loop runs)
-        while sweep < sweeps:  # once, unless a state is not finite (see the module docstring)
-            ys, ends = run_fwd(X, Av, previous_rows(ends, r, s), M, CPLX, STEPS)
-            s1 = pick(ends, r == ROWS - 1)
-            sweeps = tl.where(all_finite(ends), sweeps, ROWS)
-            sweep += 1
-        store_steps(o_ptr, orow + n0.to(tl.int64) * W, ys, n0, 0, T, q * BT + BT <= T, CPLX, ROWS, STEPS)
-        s = s1
+        s = _fwd_tile(o_ptr, orow, X, A, s, r, n0, T, True, sign, conj, M, CPLX, CDT, ROWS, STEPS, WALK, HOP)
         X = X1
         A = A1
         n0 = n1
         q += 1
+    if not WHOLE and q < q_end:  # the row's last tile, partial: masked loads and stores, once
+        X, A = fwd_tile_inputs(
+            v_ptr, a_ptr, vrow, arow, n0, T, False, svt, sat, sam, sign, conj, M, CPLX, A_CONTIG, CDT, ROWS, STEPS,
+            HOP,
+        )  # fmt: skip
+        _fwd_tile(o_ptr, orow, X, A, s, r, n0, T, False, sign, conj, M, CPLX, CDT, ROWS, STEPS, WALK, HOP)
+
+
+@triton.jit
+def _fwd_tile(
+    o_ptr, orow, X, A, s, r, n0, T, FULL: tl.constexpr, sign, conj, M: tl.constexpr, CPLX: tl.constexpr,
+    CDT: tl.constexpr, ROWS: tl.constexpr, STEPS: tl.constexpr, WALK: tl.constexpr, HOP: tl.constexpr,
+):  # fmt: skip
+    """One forward tile from its inputs and incoming state ``s``: stores ``y`` (every sample where
+    ``FULL``, else those below ``T``) and returns the last row's end state."""
+    W: tl.constexpr = 2 if CPLX else 1
+    Av = coef_entries(A, sign, conj, False, M, CPLX, CDT, STEPS, HOP)  # A itself unless frames
+    ends = _tile_end_states(X, Av, s, r, False, M, CPLX, STEPS)
+    sweep, sweeps, s1, ys = 0, ROWS if WALK else 1, s, X  # ys = X: its shapes (the loop runs)
+    while sweep < sweeps:  # once, unless a state is not finite (see the module docstring)
+        ys, ends = run_fwd(X, Av, previous_rows(ends, r, s), M, CPLX, STEPS)
+        s1 = last_row(ends, ROWS)
+        sweeps = tl.where(all_finite(ends), sweeps, ROWS)
+        sweep += 1
+    store_steps(o_ptr, orow + n0.to(tl.int64) * W, ys, n0, 0, T, FULL, CPLX, ROWS, STEPS)
+    return s1
 
 
 @triton.jit

@@ -14,7 +14,7 @@ from __future__ import annotations
 import triton
 import triton.language as tl
 
-from .scale import ldexp, shift_of
+from .scale import largest_bits, ldexp, shift_of
 from .tile_scan import apply_map, compose
 
 __all__ = ["compose_scaled", "scan_scaled", "fold_scaled", "renormed", "maps_of"]
@@ -44,13 +44,10 @@ def maps_of(m, M: tl.constexpr, CPLX: tl.constexpr):
 @triton.jit
 def renormed(p, e, M: tl.constexpr, CPLX: tl.constexpr):
     """The mantissa ``E^`` (the first ``M M W`` entries of ``p``) with exponent ``e``, renormalised
-    exactly when its largest entry is above ``BIG``, or below ``SMALL`` while ``e > 0`` (``e``
+    exactly when its largest entry is at least ``BIG``, or below ``SMALL`` while ``e > 0`` (``e``
     never drops below 0): ``(E^ entries, e)``. One power-of-two factor (:func:`.scale.shift_of`)."""
     KE: tl.constexpr = M * M * (2 if CPLX else 1)
-    m = tl.abs(p[0])
-    for i in tl.static_range(1, KE):
-        m = tl.maximum(m, tl.abs(p[i]))
-    f, shift = shift_of(m, e)
+    f, shift = shift_of(largest_bits(p, KE), e, p[0].dtype)
     out = ()
     for i in tl.static_range(KE):
         out = out + (p[i] * f,)
@@ -91,91 +88,71 @@ def fold_scaled(e, first, s, M: tl.constexpr, CPLX: tl.constexpr):
 # fmt: off
 
 @triton.jit
-def _cs_r1(
-        a0, a1, a2,
-        b0, b1, b2):
-    return compose_scaled(
-        (a0, a1, a2,),
-        (b0, b1, b2,),
-        1, False)
+def _cs_r1(a0, a1, a2,
+           b0, b1, b2):
+    return compose_scaled((a0, a1, a2),
+                          (b0, b1, b2), 1, False)
 
 
 @triton.jit
-def _cs_c1(
-        a0, a1, a2, a3, a4,
-        b0, b1, b2, b3, b4):
-    return compose_scaled(
-        (a0, a1, a2, a3, a4,),
-        (b0, b1, b2, b3, b4,),
-        1, True)
+def _cs_c1(a0, a1, a2, a3, a4,
+           b0, b1, b2, b3, b4):
+    return compose_scaled((a0, a1, a2, a3, a4),
+                          (b0, b1, b2, b3, b4), 1, True)
 
 
 @triton.jit
-def _cs_r2(
-        a0, a1, a2, a3, a4, a5, a6,
-        b0, b1, b2, b3, b4, b5, b6):
-    return compose_scaled(
-        (a0, a1, a2, a3, a4, a5, a6,),
-        (b0, b1, b2, b3, b4, b5, b6,),
-        2, False)
+def _cs_r2(a0, a1, a2, a3, a4, a5, a6,
+           b0, b1, b2, b3, b4, b5, b6):
+    return compose_scaled((a0, a1, a2, a3, a4, a5, a6),
+                          (b0, b1, b2, b3, b4, b5, b6), 2, False)
 
 
 @triton.jit
-def _cs_c2(
-        a0, a1, a2, a3, a4, a5, a6, a7, a8, a9, a10, a11, a12,
-        b0, b1, b2, b3, b4, b5, b6, b7, b8, b9, b10, b11, b12):
-    return compose_scaled(
-        (a0, a1, a2, a3, a4, a5, a6, a7, a8, a9, a10, a11, a12,),
-        (b0, b1, b2, b3, b4, b5, b6, b7, b8, b9, b10, b11, b12,),
-        2, True)
+def _cs_c2(a0, a1, a2, a3, a4, a5, a6, a7, a8, a9, a10, a11, a12,
+           b0, b1, b2, b3, b4, b5, b6, b7, b8, b9, b10, b11, b12):
+    return compose_scaled((a0, a1, a2, a3, a4, a5, a6, a7, a8, a9, a10, a11, a12),
+                          (b0, b1, b2, b3, b4, b5, b6, b7, b8, b9, b10, b11, b12), 2, True)
 
 
 @triton.jit
-def _cs_r3(
-        a0, a1, a2, a3, a4, a5, a6, a7, a8, a9, a10, a11, a12,
-        b0, b1, b2, b3, b4, b5, b6, b7, b8, b9, b10, b11, b12):
-    return compose_scaled(
-        (a0, a1, a2, a3, a4, a5, a6, a7, a8, a9, a10, a11, a12,),
-        (b0, b1, b2, b3, b4, b5, b6, b7, b8, b9, b10, b11, b12,),
-        3, False)
+def _cs_r3(a0, a1, a2, a3, a4, a5, a6, a7, a8, a9, a10, a11, a12,
+           b0, b1, b2, b3, b4, b5, b6, b7, b8, b9, b10, b11, b12):
+    return compose_scaled((a0, a1, a2, a3, a4, a5, a6, a7, a8, a9, a10, a11, a12),
+                          (b0, b1, b2, b3, b4, b5, b6, b7, b8, b9, b10, b11, b12), 3, False)
 
 
 @triton.jit
-def _cs_c3(
-        a0, a1, a2, a3, a4, a5, a6, a7, a8, a9, a10, a11, a12, a13, a14, a15, a16, a17, a18, a19, a20, a21, a22,
-        a23, a24,
-        b0, b1, b2, b3, b4, b5, b6, b7, b8, b9, b10, b11, b12, b13, b14, b15, b16, b17, b18, b19, b20, b21, b22,
-        b23, b24):
-    return compose_scaled(
-        (a0, a1, a2, a3, a4, a5, a6, a7, a8, a9, a10, a11, a12, a13, a14, a15, a16, a17, a18, a19, a20, a21, a22,
-         a23, a24,),
-        (b0, b1, b2, b3, b4, b5, b6, b7, b8, b9, b10, b11, b12, b13, b14, b15, b16, b17, b18, b19, b20, b21, b22,
-         b23, b24,),
-        3, True)
+def _cs_c3(a0, a1, a2, a3, a4, a5, a6, a7, a8, a9, a10, a11, a12, a13, a14, a15, a16, a17, a18, a19, a20, a21, a22,
+           a23, a24,
+           b0, b1, b2, b3, b4, b5, b6, b7, b8, b9, b10, b11, b12, b13, b14, b15, b16, b17, b18, b19, b20, b21, b22,
+           b23, b24):
+    return compose_scaled((a0, a1, a2, a3, a4, a5, a6, a7, a8, a9, a10, a11, a12, a13, a14, a15, a16, a17, a18,
+                           a19, a20, a21, a22, a23, a24),
+                          (b0, b1, b2, b3, b4, b5, b6, b7, b8, b9, b10, b11, b12, b13, b14, b15, b16, b17, b18,
+                           b19, b20, b21, b22, b23, b24), 3, True)
 
 
 @triton.jit
-def _cs_r4(
-        a0, a1, a2, a3, a4, a5, a6, a7, a8, a9, a10, a11, a12, a13, a14, a15, a16, a17, a18, a19, a20,
-        b0, b1, b2, b3, b4, b5, b6, b7, b8, b9, b10, b11, b12, b13, b14, b15, b16, b17, b18, b19, b20):
-    return compose_scaled(
-        (a0, a1, a2, a3, a4, a5, a6, a7, a8, a9, a10, a11, a12, a13, a14, a15, a16, a17, a18, a19, a20,),
-        (b0, b1, b2, b3, b4, b5, b6, b7, b8, b9, b10, b11, b12, b13, b14, b15, b16, b17, b18, b19, b20,),
-        4, False)
+def _cs_r4(a0, a1, a2, a3, a4, a5, a6, a7, a8, a9, a10, a11, a12, a13, a14, a15, a16, a17, a18, a19, a20,
+           b0, b1, b2, b3, b4, b5, b6, b7, b8, b9, b10, b11, b12, b13, b14, b15, b16, b17, b18, b19, b20):
+    return compose_scaled((a0, a1, a2, a3, a4, a5, a6, a7, a8, a9, a10, a11, a12, a13, a14, a15, a16, a17, a18,
+                           a19, a20),
+                          (b0, b1, b2, b3, b4, b5, b6, b7, b8, b9, b10, b11, b12, b13, b14, b15, b16, b17, b18,
+                           b19, b20), 4, False)
 
 
 @triton.jit
-def _cs_c4(
-        a0, a1, a2, a3, a4, a5, a6, a7, a8, a9, a10, a11, a12, a13, a14, a15, a16, a17, a18, a19, a20, a21, a22,
-        a23, a24, a25, a26, a27, a28, a29, a30, a31, a32, a33, a34, a35, a36, a37, a38, a39, a40,
-        b0, b1, b2, b3, b4, b5, b6, b7, b8, b9, b10, b11, b12, b13, b14, b15, b16, b17, b18, b19, b20, b21, b22,
-        b23, b24, b25, b26, b27, b28, b29, b30, b31, b32, b33, b34, b35, b36, b37, b38, b39, b40):
-    return compose_scaled(
-        (a0, a1, a2, a3, a4, a5, a6, a7, a8, a9, a10, a11, a12, a13, a14, a15, a16, a17, a18, a19, a20, a21, a22,
-         a23, a24, a25, a26, a27, a28, a29, a30, a31, a32, a33, a34, a35, a36, a37, a38, a39, a40,),
-        (b0, b1, b2, b3, b4, b5, b6, b7, b8, b9, b10, b11, b12, b13, b14, b15, b16, b17, b18, b19, b20, b21, b22,
-         b23, b24, b25, b26, b27, b28, b29, b30, b31, b32, b33, b34, b35, b36, b37, b38, b39, b40,),
-        4, True)
+def _cs_c4(a0, a1, a2, a3, a4, a5, a6, a7, a8, a9, a10, a11, a12, a13, a14, a15, a16, a17, a18, a19, a20, a21, a22,
+           a23, a24, a25, a26, a27, a28, a29, a30, a31, a32, a33, a34, a35, a36, a37, a38, a39, a40,
+           b0, b1, b2, b3, b4, b5, b6, b7, b8, b9, b10, b11, b12, b13, b14, b15, b16, b17, b18, b19, b20, b21, b22,
+           b23, b24, b25, b26, b27, b28, b29, b30, b31, b32, b33, b34, b35, b36, b37, b38, b39, b40):
+    return compose_scaled((a0, a1, a2, a3, a4, a5, a6, a7, a8, a9, a10, a11, a12, a13, a14, a15, a16, a17, a18,
+                           a19, a20, a21, a22, a23, a24, a25, a26, a27, a28, a29, a30, a31, a32, a33, a34, a35,
+                           a36, a37, a38, a39, a40),
+                          (b0, b1, b2, b3, b4, b5, b6, b7, b8, b9, b10, b11, b12, b13, b14, b15, b16, b17, b18,
+                           b19, b20, b21, b22, b23, b24, b25, b26, b27, b28, b29, b30, b31, b32, b33, b34, b35,
+                           b36, b37, b38, b39, b40), 4, True)
 
 
 # fmt: on

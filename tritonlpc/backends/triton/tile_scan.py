@@ -38,6 +38,8 @@ __all__ = [
     "fold_map",
     "states",
     "pick",
+    "last_row",
+    "on_rows",
     "all_finite",
     "previous_rows",
     "store_last",
@@ -258,6 +260,26 @@ def pick(t, sel):
     out = ()
     for i in tl.static_range(len(t)):
         out = out + (tl.sum(tl.where(sel, t[i], 0.0), axis=0),)
+    return out
+
+
+@triton.jit
+def last_row(t, R: tl.constexpr):
+    """Each component of a tuple of ``[R]`` tiles at row ``R - 1``, on every row (a shuffle,
+    where :func:`pick` reduces across the warp)."""
+    last = tl.full([R], R - 1, tl.int32)
+    out = ()
+    for i in tl.static_range(len(t)):
+        out = out + (tl.gather(t[i], last, 0),)
+    return out
+
+
+@triton.jit
+def on_rows(t, R: tl.constexpr):
+    """Each component of a tuple of scalars as an ``[R]`` tile."""
+    out = ()
+    for i in tl.static_range(len(t)):
+        out = out + (tl.full([R], 0, t[i].dtype) + t[i],)
     return out
 
 
