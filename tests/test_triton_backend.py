@@ -123,6 +123,37 @@ def test_tiles_and_chunks(M, kw):
 
 
 @pytest.mark.slow(seconds=20)
+@pytest.mark.parametrize(
+    "M,dtype",
+    [(1, torch.bfloat16), (3, torch.float16), (4, torch.bfloat16), (3, torch.complex64), (4, torch.complex64)]
+    + [(3, torch.float64), (4, torch.float64), (2, torch.complex128)],
+    ids=str,
+)
+def test_planned_steps(M, dtype):
+    """The samples a thread the GPU plan gives each direction (``TILE_CONFIG``; the interpreter
+    otherwise runs at most 4), at the configurations whose steps issue 22's fourth round raised:
+    two rows a tile, three tiles and a partial one, both schedules."""
+    from tritonlpc.backends.triton.plan import plan
+
+    fwd_steps, rev_steps = (plan(8, 2**18, M, dtype, reverse=rev).steps for rev in (False, True))
+    half = dtype in (torch.float16, torch.bfloat16)
+    x, a, zi = (t.to(dtype) for t in make_inputs(2, 7 * fwd_steps + 3, M, torch.float64, seed=M, device=DEV))
+    g = torch.randn(x.shape, generator=torch.Generator().manual_seed(7), dtype=torch.float64).to(DEV, dtype)
+    y_ref, grads_ref = _ref(x, a, zi, g)
+    for schedule, chunk in (("single", {}), ("three-phase", dict(chunk_len=4 * fwd_steps))):
+        y = tg.BACKEND.forward(x, a, zi, block_t=2 * fwd_steps, steps=fwd_steps, schedule=schedule, **chunk)
+        chunk = dict(chunk_len=4 * rev_steps) if chunk else {}
+        grads = tg.BACKEND.backward(
+            g, a, y, zi, True, True, block_t=2 * rev_steps, steps=rev_steps, schedule=schedule, **chunk
+        )
+        for got, exp in zip((y, *grads), (y_ref, *grads_ref)):
+            if half:  # the rounding of the stored outputs (module docstring)
+                assert (_hi(got) - exp).norm() / exp.norm() <= 1e-2
+            else:
+                assert_rel_close(got, exp, TOL[dtype])
+
+
+@pytest.mark.slow(seconds=20)
 @pytest.mark.parametrize("M", [3, 33])
 def test_complex64_and_high_order(M):
     x, a, zi, g = _inputs(2, 19, M, torch.complex64 if M == 3 else torch.float64, seed=M)
