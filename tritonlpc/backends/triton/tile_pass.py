@@ -220,6 +220,9 @@ def tile_rev_pass_kernel(
     W: tl.constexpr = 2 if CPLX else 1
     BT: tl.constexpr = ROWS * STEPS
     b, q, q_end, s, r = _program_chunk(s_ptr, ssb, ssc, ssm, n_tiles, tiles_per_chunk, M, CPLX, CDT, ROWS)
+    WIDE: tl.constexpr = CPLX and CDT == tl.float64  # complex128: the end state by a warp sum (registers)
+    if not WIDE:
+        s = on_rows(s, ROWS)  # carried on every thread row (the last row's end state is a shuffle away)
     vrow, arow, orow = b * svb, b * sab, b * sob  # orow: sob = T (x2 for complex), an argument: its alignment is known
     if NEED_ZI:  # row 0 of the coefficients, for grad_zi (loaded ahead of any store)
         A0 = signed(load_state(a_ptr, arow, sam, M, CPLX, CDT), sign, conj, M, CPLX)
@@ -257,7 +260,10 @@ def tile_rev_pass_kernel(
             us, ends, at0 = run_rev(G, Av, previous_rows(ends, r, s), times, M, CPLX, STEPS)
             if NEED_ZI:
                 _grad_zi(gz_ptr, at0, A0, lo, r, b, M, CPLX, STEPS)
-            s1 = pick(ends, r == ROWS - 1)
+            if WIDE:
+                s1 = pick(ends, r == ROWS - 1)
+            else:
+                s1 = last_row(ends, ROWS)
             sweeps = tl.where(all_finite(ends), sweeps, ROWS)
             sweep += 1
         store_steps(o_ptr, orow + lo.to(tl.int64) * W, reverse_groups(us, STEPS, W), lo, 0, T, full, CPLX, ROWS, STEPS)
