@@ -90,7 +90,8 @@ def shift_of(h, e, CDT: tl.constexpr):
     (:func:`largest_bits`) and exponent ``e``: ``k`` the binary exponent of ``m`` when ``m >= BIG``,
     or when ``m < SMALL`` while ``e > 0`` (at least ``-e``), else 0; ``|k| <= 126`` (float32) or
     ``1022`` (float64), so ``2**-k`` is one normal factor (``m`` zero or subnormal counts as
-    ``2**-127`` or ``2**-1023``; infinite or NaN as past the largest)."""
+    ``2**-127`` or ``2**-1023``, infinite as past the largest; a NaN entry counts as past the
+    largest in float64 and is passed over by float32's maximum)."""
     lim: tl.constexpr = 1022 if CDT == tl.float64 else 126
     if CDT == tl.float64:
         k = (h >> 20) - 1023
