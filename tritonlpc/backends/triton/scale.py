@@ -91,7 +91,7 @@ def shift_of(h, e, CDT: tl.constexpr):
     or when ``m < SMALL`` while ``e > 0`` (at least ``-e``), else 0; ``|k| <= 126`` (float32) or
     ``1022`` (float64), so ``2**-k`` is one normal factor (``m`` zero or subnormal counts as
     ``2**-127`` or ``2**-1023``, infinite as past the largest; a NaN entry counts as past the
-    largest in float64 and is passed over by float32's maximum)."""
+    largest in float64; float32's maximum may pass over it)."""
     lim: tl.constexpr = 1022 if CDT == tl.float64 else 126
     if CDT == tl.float64:
         k = (h >> 20) - 1023
