@@ -131,26 +131,45 @@ def test_tiles_and_chunks(M, kw):
 )
 def test_planned_steps(M, dtype):
     """The samples a thread the GPU plan gives each direction (``TILE_CONFIG``; the interpreter
-    otherwise runs at most 4), at the configurations whose steps issue 22's fourth round raised:
-    two rows a tile, three tiles and a partial one, both schedules."""
+    otherwise runs at most 4), at the configurations whose steps issue 22's fourth and fifth
+    rounds raised: two rows a tile, three tiles and a partial one, then whole tiles only (their
+    unmasked code: ``WHOLE``), both schedules."""
     from tritonlpc.backends.triton.plan import plan
 
     fwd_steps, rev_steps = (plan(8, 2**18, M, dtype, reverse=rev).steps for rev in (False, True))
     half = dtype in (torch.float16, torch.bfloat16)
-    x, a, zi = (t.to(dtype) for t in make_inputs(2, 7 * fwd_steps + 3, M, torch.float64, seed=M, device=DEV))
-    g = torch.randn(x.shape, generator=torch.Generator().manual_seed(7), dtype=torch.float64).to(DEV, dtype)
+    T_whole = 8 * max(fwd_steps, rev_steps)  # a multiple of both tiles: 2 to 4 tiles
+    for T in (7 * fwd_steps + 3, T_whole):
+        x, a, zi = (t.to(dtype) for t in make_inputs(2, T, M, torch.float64, seed=M + T, device=DEV))
+        g = torch.randn(x.shape, generator=torch.Generator().manual_seed(T), dtype=torch.float64).to(DEV, dtype)
+        y_ref, grads_ref = _ref(x, a, zi, g)
+        for schedule, chunk in (("single", {}), ("three-phase", dict(chunk_len=4 * fwd_steps))):
+            y = tg.BACKEND.forward(x, a, zi, block_t=2 * fwd_steps, steps=fwd_steps, schedule=schedule, **chunk)
+            chunk = dict(chunk_len=4 * rev_steps) if chunk else {}
+            grads = tg.BACKEND.backward(
+                g, a, y, zi, True, True, block_t=2 * rev_steps, steps=rev_steps, schedule=schedule, **chunk
+            )
+            for got, exp in zip((y, *grads), (y_ref, *grads_ref)):
+                if half:  # the rounding of the stored outputs (module docstring)
+                    assert (_hi(got) - exp).norm() / exp.norm() <= 1e-2
+                else:
+                    assert_rel_close(got, exp, TOL[dtype])
+
+
+@pytest.mark.slow(seconds=20)
+@pytest.mark.parametrize("M,dtype", [(1, torch.float64), (3, torch.float64), (4, torch.complex64)], ids=str)
+def test_whole_tiles(M, dtype):
+    """``T`` a multiple of the tile (``WHOLE``: no masked load or store in any tile kernel; the
+    reverse still masks coefficient row ``T``), two rows, contiguous and time-major ``a`` (the
+    strided loads), both schedules (three phase: three chunks)."""
+    x, a, zi, g = _inputs(2, 3 * BT, M, dtype, seed=M)
     y_ref, grads_ref = _ref(x, a, zi, g)
-    for schedule, chunk in (("single", {}), ("three-phase", dict(chunk_len=4 * fwd_steps))):
-        y = tg.BACKEND.forward(x, a, zi, block_t=2 * fwd_steps, steps=fwd_steps, schedule=schedule, **chunk)
-        chunk = dict(chunk_len=4 * rev_steps) if chunk else {}
-        grads = tg.BACKEND.backward(
-            g, a, y, zi, True, True, block_t=2 * rev_steps, steps=rev_steps, schedule=schedule, **chunk
-        )
-        for got, exp in zip((y, *grads), (y_ref, *grads_ref)):
-            if half:  # the rounding of the stored outputs (module docstring)
-                assert (_hi(got) - exp).norm() / exp.norm() <= 1e-2
-            else:
-                assert_rel_close(got, exp, TOL[dtype])
+    a_tm = a.transpose(0, 1).contiguous().transpose(0, 1)  # (T, B, M) storage
+    for aa, kw in ((a, THREE), (a, SINGLE), (a_tm, THREE), (a_tm, SINGLE)):
+        y = tg.BACKEND.forward(x, aa, zi, **kw)
+        assert_rel_close(y, y_ref, TOL[dtype])
+        for got, exp in zip(tg.BACKEND.backward(g, aa, y, zi, True, True, **kw), grads_ref):
+            assert_rel_close(got, exp, TOL[dtype])
 
 
 @pytest.mark.slow(seconds=20)
@@ -164,11 +183,12 @@ def test_complex64_and_high_order(M):
 @pytest.mark.parametrize("M", [2, 5])
 def test_half_precision(dtype, bound, M):
     """float16/bfloat16: loaded natively, accumulated in float32, stored in the input dtype
-    (bfloat16 with ``neg_a``: its coefficients' sign goes into their bits)."""
+    (with ``neg_a``: the tile kernels put the coefficients' sign into their bits; without it,
+    :func:`test_planned_steps`)."""
     x, a, zi = (t.to(dtype) for t in make_inputs(3, 21, M, torch.float64, seed=M, device=DEV))
     g = torch.randn(3, 21, generator=torch.Generator().manual_seed(5)).to(device=DEV, dtype=dtype)
-    neg = dtype == torch.bfloat16
-    a = -a if neg else a  # the same filter
+    neg = True
+    a = -a  # the same filter
     y = tg.BACKEND.forward(x, a, zi, neg_a=neg, **THREE)
     assert y.dtype == dtype
     y_ref, grads_ref = _ref(x, a, zi, g, neg=neg)

@@ -3,7 +3,8 @@
 Implements the contract of :mod:`tritonlpc.backends` on CUDA tensors, and on CPU tensors when
 Triton's interpreter is on (``TRITON_INTERPRET=1``, how CI tests these kernels). A call is
 prepared once (:class:`~.launch.Call`: real views, strides, the coefficient's sign and
-conjugation as runtime scalars), planned (:func:`~.plan.plan`) and run on its path's phases
+conjugation as scalars: compile-time constants of the tile kernels, runtime values of the
+others), planned (:func:`~.plan.plan`) and run on its path's phases
 (:data:`TILE`, :data:`WALK`) by the one launcher (:func:`~.launch.run`).
 
 The backward runs the same schedules on the adjoint recursion (transposed companion maps,

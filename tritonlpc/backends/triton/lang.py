@@ -32,10 +32,12 @@ __all__ = [
     "store_block",
     "load_steps",
     "store_steps",
-    "store_entries",
+    "load_run",
+    "store_run",
     "load_state",
     "store_state",
     "reverse_groups",
+    "row_offset",
 ]
 
 
@@ -89,8 +91,8 @@ def signed(A, sign, conj, M: tl.constexpr, CPLX: tl.constexpr):
 
 @triton.jit
 def sign_bit(sign):
-    """The float32 sign bit of ``sign`` (+-1.0) as a uint32: 0, or ``0x80000000`` for -1.0 (not a
-    constant to the compiler: see :func:`widen`)."""
+    """The float32 sign bit of ``sign`` (+-1.0) as a uint32: 0, or ``0x80000000`` for -1.0 (for
+    :func:`widen`; a compile-time ``sign`` folds it, and a xor with 0, away)."""
     return tl.cast(sign, tl.float32).to(tl.uint32, bitcast=True) - 0x3F800000
 
 
@@ -99,14 +101,28 @@ def widen(t, CDT: tl.constexpr, flip=None):
     """``t`` in ``CDT``. bfloat16 to float32 by its bits, ``flip`` (:func:`sign_bit`) xored in (the
     value negated for -1.0): the upper half of a packed pair is one ``LOP3`` (AND, XOR), the lower
     half a shift and an add onto bit 31, where ``cvt`` costs ``PRMT`` and a shift and the sign a
-    multiply."""
+    multiply. float16: ``flip`` xored into its sign bit before the conversion (no multiply)."""
     if t.dtype == tl.bfloat16 and CDT == tl.float32:
         u = t.to(tl.uint16, bitcast=True).to(tl.uint32) << 16
         if flip is not None:
             u = u ^ flip
         return u.to(tl.float32, bitcast=True)
+    elif t.dtype == tl.float16 and flip is not None:
+        h = t.to(tl.uint16, bitcast=True) ^ (flip >> 16).to(tl.uint16)
+        return h.to(tl.float16, bitcast=True).to(CDT)
     else:
         return t.to(CDT)
+
+
+@triton.jit
+def row_offset(b, stride, CPLX: tl.constexpr):
+    """``b * stride``, a row's offset: for complex views the stride is even (real elements), and
+    written as ``stride // 2 * 2`` the compiler knows it, so ``(re, im)`` pairs stay aligned vector
+    accesses (16 bytes for complex128) where a length makes the stride itself no multiple of 16."""
+    if CPLX:
+        return b * (stride // 2 * 2)
+    else:
+        return b * stride
 
 
 # --------------------------------------------------------------------------- pairs of tensors
@@ -259,24 +275,37 @@ def store_steps(
 
 
 @triton.jit
-def store_entries(ptr, off, v, ok, N: tl.constexpr, CPLX: tl.constexpr, R: tl.constexpr):
-    """Store ``N`` entries (``N <= 4``) of ``[R]`` tiles to the contiguous ``ptr[off + j]`` of each
-    row as one ``[R, N]`` block; rows where ``ok``."""
-    W: tl.constexpr = 2 if CPLX else 1
-    NP: tl.constexpr = 4 if N == 3 else N
-    cols = ()
-    for j in tl.static_range(NP):
-        for w in tl.static_range(W):
-            if j < N:
-                cols = cols + (v[j * W + w],)
-            else:
-                cols = cols + (tl.zeros_like(v[0]),)
-    k = tl.arange(0, NP * W)
-    tl.store(
-        ptr + off[:, None] + k[None, :],
-        zip_columns(cols, NP * W, R).to(ptr.dtype.element_ty),
-        mask=ok[:, None] & (k < N * W)[None, :],
-    )
+def load_run(
+    ptr, off, n, hi, full, E: tl.constexpr, CDT: tl.constexpr, R: tl.constexpr, S: tl.constexpr, flip=None
+):  # fmt: skip
+    """The ``S * E`` contiguous values ``ptr[off + k]`` of ``R`` rows (``E`` values a sample: value
+    ``k`` belongs to sample ``n + k // E``, zero unless below ``hi``; ``full``: a scalar, every one
+    is) as a flat tuple in ``CDT`` (:func:`widen`, ``flip``), loaded in the widest blocks of up to
+    16 bytes that tile the run (a power of two dividing ``S * E``; vector loads where ``off`` is
+    aligned; no padding)."""
+    BW: tl.constexpr = min(128 // ptr.dtype.element_ty.primitive_bitwidth, S * (E // 3 if E % 3 == 0 else E))
+    out = ()
+    for g in tl.static_range(S * E // BW):
+        kb = g * BW + tl.arange(0, BW)
+        m = n[:, None] + (kb // E)[None, :] < hi
+        out = out + unzip(load_block(ptr + off[:, None] + kb[None, :], m, full, CDT, flip), BW, R)
+    return out
+
+
+@triton.jit
+def store_run(ptr, off, v, n, lo, hi, full, E: tl.constexpr, R: tl.constexpr, S: tl.constexpr):
+    """Store the flat tuple ``v`` of ``S * E`` values to ``ptr[off + k]`` (value ``k`` of sample
+    ``n + k // E``) where ``lo <= n + k // E < hi`` (every one when ``full``), in the blocks of
+    :func:`load_run`, converted to the element type of ``ptr``."""
+    BW: tl.constexpr = min(128 // ptr.dtype.element_ty.primitive_bitwidth, S * (E // 3 if E % 3 == 0 else E))
+    for g in tl.static_range(S * E // BW):
+        cols = ()
+        for i in tl.static_range(BW):
+            cols = cols + (v[g * BW + i],)
+        kb = g * BW + tl.arange(0, BW)
+        j = n[:, None] + (kb // E)[None, :]
+        ptrs = ptr + off[:, None] + kb[None, :]
+        store_block(ptrs, zip_columns(cols, BW, R).to(ptr.dtype.element_ty), (j >= lo) & (j < hi), full)
 
 
 # --------------------------------------------------------------------------- states

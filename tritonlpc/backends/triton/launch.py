@@ -1,7 +1,7 @@
 """The one launcher of the Triton backend: a call's operands, its schedule, and the launch point.
 
 :class:`Call` holds one call's tensors as the kernels read them (real views, coefficient sign
-and conjugation as runtime scalars, strides) and its :class:`~.plan.Plan`; :func:`run` runs the
+and conjugation as scalars, strides) and its :class:`~.plan.Plan`; :func:`run` runs the
 plan's schedule with the phases of its path (tile or walk, either direction); :func:`launch` is
 the only place a kernel is launched, and :func:`recording` is its public hook (``bench/sm90.py``
 records the launches of real calls with it, without a GPU).
@@ -93,7 +93,7 @@ def real(t: torch.Tensor) -> torch.Tensor:
 
 def coefficients(a: torch.Tensor, conj: bool, neg: bool) -> Tuple[torch.Tensor, float, float]:
     """``a`` as stored in memory (a real view for complex), the sign of ``A = +-a`` and ``-1.0``
-    if ``A`` is conjugated: a lazy conj/neg bit becomes part of these runtime scalars, never a
+    if ``A`` is conjugated: a lazy conj/neg bit becomes part of these scalars, never a
     copy."""
     if a.is_complex() and a.is_conj():
         a, conj = a.conj(), not conj

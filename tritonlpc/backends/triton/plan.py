@@ -45,6 +45,8 @@ __all__ = [
     "TILE_ORDERS",
     "TILE_CONFIG",
     "LOAD_LATE",
+    "TILE_MAX_REGS",
+    "tile_launch_options",
     "next_pow2",
     "walk_summary_warps",
     "walk_carry_geometry",
@@ -60,8 +62,9 @@ TILE_ORDERS = 4  # orders up to this run the tile scan (complex128: 3); above, p
 # warp keeps the scan within the warp (shuffles, no shared memory or barrier). Chosen from the
 # static sm_90 model (bench/README.md, `bench/sm90.py geometry`): no spills, at least 4 resident
 # programs an SM, with Triton 3.9 and 3.6 (issue 22's fourth round raised the steps where the
-# forward's unmasked loop freed registers; the reverse of half precision M = 3 stays at 4: 8 and
-# 16 cost more instructions in three phase). Half precision ("r16") computes in float32.
+# forward's unmasked loop freed registers; its fifth, half precision M = 3, 4 and the complex64
+# M = 4 reverse, once the coefficient runs and unmasked whole tiles freed registers and
+# instructions). Half precision ("r16") computes in float32.
 # complex128 at M = 4 is not in the table: a complex128 4x4 map is 80 registers
 # and a combine holds three of them; its scans spill even at one sample a thread (sm_90), so it
 # runs the walk.
@@ -77,19 +80,31 @@ TILE_CONFIG: Dict[Tuple[int, str], Tuple[int, int, int]] = {
     (2, "c32"): (8, 8, 1),
     (2, "c64"): (4, 4, 1),
     (3, "r32"): (16, 8, 1),
-    (3, "r16"): (16, 4, 1),
+    (3, "r16"): (16, 16, 1),
     (3, "r64"): (8, 4, 1),
     (3, "c32"): (8, 4, 1),
     (3, "c64"): (4, 4, 1),
     (4, "r32"): (16, 8, 1),
-    (4, "r16"): (8, 8, 1),
+    (4, "r16"): (16, 16, 1),
     (4, "r64"): (8, 4, 1),
-    (4, "c32"): (4, 2, 1),
+    (4, "c32"): (8, 4, 1),
 }
 
 # Configurations whose pass kernels load a tile's inputs as it starts, not the next tile's during
 # this one: complex128 M = 3 at 4 samples a thread spills with two tiles' inputs live (sm_90).
+# Strided (not contiguous) coefficients load late in every configuration (``tile_pass``).
 LOAD_LATE = {(3, "c64")}
+
+# Register limit of the one-warp tile kernels (``maxnreg``). Without one, ptxas (sm_90) capped
+# some at 128 or 168 registers and spilled (a misaligned T in three phase: the forward's partial
+# tail, float32 M = 3, 4); even 255 registers a thread leave 8 one-warp programs an SM.
+TILE_MAX_REGS = 255
+
+
+def tile_launch_options(num_warps: int) -> Dict[str, int]:
+    """``num_warps`` and, for one warp, ``maxnreg`` (:data:`TILE_MAX_REGS`) of a tile kernel launch."""
+    return dict(num_warps=num_warps, maxnreg=TILE_MAX_REGS) if num_warps == 1 else dict(num_warps=num_warps)
+
 
 PROGRAMS_PER_SM = 4  # rows (programs) wanted per SM before rows are split into chunks
 CHUNK_TILES = 32  # tile path, three-phase: most tiles a chunk (fewer chunk maps to scan, carry and store)

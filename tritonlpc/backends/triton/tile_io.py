@@ -3,12 +3,17 @@
 Tiles are aligned at ``t = 0`` in both directions (a row's block loads stay 16-byte aligned).
 The forward walks them left to right, so only its last tile can be partial, and the samples it
 lacks come after every valid one; the reverse walks them right to left (a row's samples loaded
-ascending and processed descending), so only its first tile is partial (that tile also reads
-coefficient row ``T``, which does not exist), and the samples it lacks come before every valid
-one, shifting a zero state. Their loads are masked to zero; no result depends on them. No
-``tl.associative_scan(..., reverse=True)`` is needed (with a non-commutative combine it has
-disagreed between the interpreter and compiled code, triton-lang/triton#4362). The coefficient
-``A`` is ``sign * a`` conjugated when ``conj == -1`` (runtime scalars, not variants).
+ascending and processed descending), so only its first tile is partial, and the samples it
+lacks come before every valid one, shifting a zero state. Their loads are masked to zero; no
+result depends on them. The reverse reads coefficient row ``n + 1`` of sample ``n``: a row's
+block starts at its own first row (aligned) and its last row, ``n0 + S`` (``T`` at the top, which
+does not exist: always masked), is loaded apart. With contiguous ``a`` a row's coefficients are
+one run of ``S M`` values (:func:`.lang.load_run`: no padding of ``M = 3`` to 4, whose masked
+blocks cost a shared-memory layout change a sample). No ``tl.associative_scan(...,
+reverse=True)`` is needed (with a non-commutative combine it has disagreed between the
+interpreter and compiled code, triton-lang/triton#4362). The coefficient ``A`` is ``sign * a``
+conjugated when ``conj == -1`` (compile-time constants of the tile kernels: multiplying by 1
+costs nothing and -1 folds into the multiply-adds; half precision takes the sign in its bits).
 """
 
 from __future__ import annotations
@@ -16,7 +21,7 @@ from __future__ import annotations
 import triton
 import triton.language as tl
 
-from .lang import entry, load, load_block, load_steps, push, reverse_groups, sign_bit, unzip, widen
+from .lang import entry, load, load_block, load_run, load_steps, push, reverse_groups, sign_bit, unzip, widen
 
 __all__ = ["load_coef_rows", "coef_entries", "fwd_tile_inputs", "rev_tile_inputs", "rev_past_outputs"]
 
@@ -36,71 +41,67 @@ def _koff(k, sam, CPLX: tl.constexpr, A_CONTIG: tl.constexpr):
 def load_coef_rows(
     a_ptr, arow, n0, hi, full, sat, sam, sign, conj, M: tl.constexpr, CPLX: tl.constexpr,
     A_CONTIG: tl.constexpr, CDT: tl.constexpr, R: tl.constexpr, S: tl.constexpr, HOP: tl.constexpr,
+    SHIFT: tl.constexpr = False,
 ):  # fmt: skip
-    """``A[n0 + j, i] = sign * a`` (conjugated when ``conj == -1``) for ``j < S``, ``i < M``, of
-    ``R`` rows (``n0 >= 0``: ``[R]``; zero unless ``n0 + j < hi``; ``full``: a scalar, every one
-    is): in blocks of 16 bytes a thread holds whole (a row's coefficients are adjacent: vector loads).
-    Flat tuple, entry ``j * M + i``. ``HOP > 0``: ``a`` holds control frames; returns the rows'
-    frames instead (:func:`_frame_pairs`; :func:`coef_entries` gives the entries)."""
+    """``A[n0 + d + j, i] = sign * a`` (conjugated when ``conj == -1``) for ``j < S``, ``i < M``,
+    of ``R`` rows, ``d = 1`` where ``SHIFT`` (the reverse reads row ``n + 1``), else 0 (``n0 >= 0``:
+    ``[R]``; zero unless the row is below ``hi``; ``full``: a scalar, rows ``n0 .. n0 + S - 1`` are:
+    row ``n0 + S`` is masked in any case). Flat tuple,
+    entry ``j * M + i``. Contiguous ``a``: a thread's rows are one run of values, loaded in blocks
+    of up to 16 bytes from row ``n0`` (aligned where ``n0`` is); with ``SHIFT`` row ``n0 + S`` comes
+    from ``M`` more loads a tile and row ``n0`` is dropped. Strided ``a``: a row a block.
+    ``HOP > 0``: ``a`` holds control frames; returns the rows' frames instead (:func:`_frame_pairs`;
+    :func:`coef_entries` gives the entries)."""
     W: tl.constexpr = 2 if CPLX else 1
     MP: tl.constexpr = 4 if M == 3 else M
-    k = tl.arange(0, MP * W)
-    if A_CONTIG:  # (t, i) contiguous: constant strides let the compiler vectorise
-        row = arow + n0.to(tl.int64) * (M * W)
-        step = M * W
-    else:
-        row = arow + n0.to(tl.int64) * sat
-        step = sat
-    if HOP > 0:
+    D: tl.constexpr = 1 if SHIFT else 0
+    if HOP > 0:  # one return (the compiler reads every branch's)
+        k = tl.arange(0, MP * W)
+        if A_CONTIG:
+            step = M * W
+        else:
+            step = sat
         out = _frame_pairs(
-            a_ptr + _koff(k, sam, CPLX, A_CONTIG)[None, :],
-            arow,
-            n0,
-            0,
-            hi,
-            step,
-            (k < M * W)[None, :],
-            M,
-            CPLX,
-            CDT,
-            R,
-            S,
-            HOP,
-        )
+            a_ptr + _koff(k, sam, CPLX, A_CONTIG)[None, :], arow, n0 + D, 0, hi, step, (k < M * W)[None, :],
+            M, CPLX, CDT, R, S, HOP,
+        )  # fmt: skip
     else:
-        BITS: tl.constexpr = a_ptr.dtype.element_ty == tl.bfloat16 and CDT == tl.float32  # the sign in the bits
+        # half precision: the sign goes into the bits as they are widened
+        BITS: tl.constexpr = a_ptr.dtype.element_ty.primitive_bitwidth == 16 and CDT == tl.float32
         flip = sign_bit(sign) if BITS else None
-        E: tl.constexpr = MP * W  # values a sample's block
-        V: tl.constexpr = 128 // a_ptr.dtype.element_ty.primitive_bitwidth  # values in 16 bytes
-        # blocks of at most 16 bytes (a row within one thread): G samples a block where a row's
-        # coefficients are contiguous and a sample's fill less, else a sample in blocks of BW
-        G: tl.constexpr = min(S, max(1, V // E)) if A_CONTIG and MP == M else 1
-        BW: tl.constexpr = G * E if G > 1 else min(E, V)
+        if A_CONTIG:
+            vals = load_run(a_ptr, arow + n0.to(tl.int64) * (M * W), n0, hi, full, M * W, CDT, R, S, flip)
+            if SHIFT:  # rows n0 + 1 .. n0 + S: drop row n0, append row n0 + S
+                ext = ()
+                last = arow + (n0 + S).to(tl.int64) * (M * W)
+                for k in tl.static_range(M * W):
+                    ext = ext + (widen(tl.load(a_ptr + last + k, mask=n0 + S < hi, other=0.0), CDT, flip),)
+                vals = _columns(vals, M * W, (S - 1) * M * W) + ext
+        else:  # a row at a time (its values are not adjacent), in blocks of up to 16 bytes
+            V: tl.constexpr = 128 // a_ptr.dtype.element_ty.primitive_bitwidth
+            BW: tl.constexpr = min(MP * W, V)
+            row = arow + (n0 + D).to(tl.int64) * sat
+            vals = ()
+            for j in tl.static_range(S):
+                for nb in tl.static_range(MP * W // BW):
+                    if nb * BW < M * W:  # blocks past the padding load nothing
+                        kb = nb * BW + tl.arange(0, BW)
+                        m = (n0 + D + j < hi)[:, None] & (kb < M * W)[None, :]
+                        ptrs = a_ptr + (row + j * sat)[:, None] + _koff(kb, sam, CPLX, False)[None, :]
+                        if nb * BW + BW <= M * W and not (SHIFT and j == S - 1):
+                            t = load_block(ptrs, m, full, CDT, flip)
+                        else:  # padded to 4 entries, or row n0 + S (may be T): the mask stays
+                            t = widen(tl.load(ptrs, mask=m, other=0.0), CDT, flip)
+                        vals = vals + _columns(unzip(t, BW, R), 0, min(BW, M * W - nb * BW))
         out = ()
-        for g in tl.static_range(S // G):
-            cols = ()
-            for nb in tl.static_range(G * E // BW):
-                if nb * BW < M * W:  # blocks past the padding load nothing
-                    kb = nb * BW + tl.arange(0, BW)
-                    if G > 1:
-                        ptrs = a_ptr + (row + g * (G * E))[:, None] + kb[None, :]
-                        m = n0[:, None] + (g * G + kb // E)[None, :] < hi
-                    else:
-                        ptrs = a_ptr + (row + g * step)[:, None] + _koff(kb, sam, CPLX, A_CONTIG)[None, :]
-                        m = (n0 + g < hi)[:, None] & (kb < M * W)[None, :]
-                    if G > 1 or nb * BW + BW <= M * W:
-                        t = load_block(ptrs, m, full, CDT, flip)
-                    else:  # padded to 4 entries: the mask stays
-                        t = widen(tl.load(ptrs, mask=m, other=0.0), CDT, flip)
-                    cols = cols + unzip(t, BW, R)
-            for jj in tl.static_range(G):
-                for i in tl.static_range(M):
-                    if CPLX:
-                        out = out + (cols[jj * E + 2 * i] * sign, cols[jj * E + 2 * i + 1] * (sign * conj))
-                    elif BITS:
-                        out = out + (cols[jj * E + i],)
-                    else:
-                        out = out + (cols[jj * E + i] * sign,)
+        for j in tl.static_range(S):
+            for i in tl.static_range(M):
+                if CPLX:
+                    out = out + (vals[(j * M + i) * 2] * sign, vals[(j * M + i) * 2 + 1] * (sign * conj))
+                elif BITS:
+                    out = out + (vals[j * M + i],)
+                else:
+                    out = out + (vals[j * M + i] * sign,)
     return out
 
 
@@ -215,11 +216,12 @@ def rev_tile_inputs(
 ):  # fmt: skip
     """A reverse tile's inputs in processing (descending) order: row ``r`` holds samples
     ``lo[r] + S - 1 - j``, ``j < S`` (loaded ascending; those in ``[0, T)``), and coefficient rows
-    ``n + 1`` (those ``< T``); ``full``: a scalar, every sample and row ``n + 1`` is below ``T``.
-    ``lo`` at or beyond ``T`` (no tile) loads nothing."""
+    ``n + 1`` (those ``< T``; row ``T`` past the last sample is masked whatever ``full`` says);
+    ``full``: a scalar, every sample is below ``T``. ``lo`` at or beyond ``T`` (no tile) loads
+    nothing."""
     W: tl.constexpr = 2 if CPLX else 1
     G = load_steps(g_ptr, grow + lo.to(tl.int64) * sgt, sgt, lo, 0, T, full, CPLX, CDT, R, S)
-    A = load_coef_rows(a_ptr, arow, lo + 1, T, full, sat, sam, sign, conj, M, CPLX, A_CONTIG, CDT, R, S, HOP)
+    A = load_coef_rows(a_ptr, arow, lo, T, full, sat, sam, sign, conj, M, CPLX, A_CONTIG, CDT, R, S, HOP, True)
     if HOP == 0:
         A = reverse_groups(A, S, M * W)
     return reverse_groups(G, S, W), A

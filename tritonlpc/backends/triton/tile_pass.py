@@ -37,8 +37,20 @@ import triton
 import triton.language as tl
 
 from .frames import tile_frame_sums
-from .lang import entry, load_state, mul, push, reverse_groups, signed, store_entries, store_state, store_steps
+from .lang import (
+    entry,
+    load_state,
+    mul,
+    push,
+    reverse_groups,
+    row_offset,
+    signed,
+    store_run,
+    store_state,
+    store_steps,
+)
 from .launch import Call, launch
+from .plan import tile_launch_options
 from .tile_io import coef_entries, fwd_tile_inputs, rev_past_outputs, rev_tile_inputs
 from .tile_scan import (
     adjoint_step,
@@ -93,10 +105,10 @@ def _program_chunk(
 )
 @triton.jit(do_not_specialize=["T", "n_tiles", "tiles_per_chunk"])
 def tile_fwd_pass_kernel(
-    v_ptr, a_ptr, s_ptr, o_ptr, svb, svt, sab, sat, sam, ssb, ssc, ssm, sob, T, n_tiles, tiles_per_chunk, sign,
-    conj, M: tl.constexpr, CPLX: tl.constexpr, A_CONTIG: tl.constexpr, CDT: tl.constexpr, ROWS: tl.constexpr,
-    STEPS: tl.constexpr, WALK: tl.constexpr, HOP: tl.constexpr, PREFETCH: tl.constexpr, ONE_TILE: tl.constexpr,
-    WHOLE: tl.constexpr,
+    v_ptr, a_ptr, s_ptr, o_ptr, svb, svt, sab, sat, sam, ssb, ssc, ssm, sob, T, n_tiles, tiles_per_chunk,
+    sign: tl.constexpr, conj: tl.constexpr, M: tl.constexpr, CPLX: tl.constexpr, A_CONTIG: tl.constexpr,
+    CDT: tl.constexpr, ROWS: tl.constexpr, STEPS: tl.constexpr, WALK: tl.constexpr, HOP: tl.constexpr,
+    PREFETCH: tl.constexpr, ONE_TILE: tl.constexpr, WHOLE: tl.constexpr,
 ):  # fmt: skip
     """``y`` (``o``) of the tiles of chunk ``c = program_id(1)`` of row ``b = program_id(0)`` from
     ``x`` (``v``) and the chunk's start state ``s[b, c, :]`` (zeros if ``s_ptr`` is None).
@@ -111,39 +123,39 @@ def tile_fwd_pass_kernel(
     BT: tl.constexpr = ROWS * STEPS
     b, q, q_end, s, r = _program_chunk(s_ptr, ssb, ssc, ssm, n_tiles, tiles_per_chunk, M, CPLX, CDT, ROWS)
     s = on_rows(s, ROWS)  # carried on every thread row (the last row's end state is a shuffle away)
-    vrow, arow, orow = b * svb, b * sab, b * sob  # orow: sob = T (x2 for complex), an argument: its alignment is known
+    vrow, arow = row_offset(b, svb, CPLX), row_offset(b, sab, CPLX)
+    orow = row_offset(b, sob, CPLX)  # sob = T (x2 for complex), an argument: its alignment is known
     n0 = q * BT + r * STEPS
     q_whole = tl.minimum(q_end, T // BT)  # tiles [q, q_whole) lie within T; at most one partial after them
-    if PREFETCH and WHOLE:  # the chunk's first tile (a program has one)
+    LATE: tl.constexpr = ONE_TILE or not PREFETCH  # each tile's loads as it starts (one tile: nothing to overlap)
+    if not LATE and WHOLE:  # the chunk's first tile (a program has one)
         X, A = fwd_tile_inputs(
             v_ptr, a_ptr, vrow, arow, n0, T, True, svt, sat, sam, sign, conj, M, CPLX, A_CONTIG, CDT, ROWS, STEPS,
             HOP,
         )  # fmt: skip
-    elif PREFETCH:  # the chunk's first tile, nothing if it is partial (the tail loads it)
+    elif not LATE:  # the chunk's first tile, nothing if it is partial (the tail loads it)
         X, A = fwd_tile_inputs(
             v_ptr, a_ptr, vrow, arow, n0, tl.where(q < q_whole, T, 0), q < q_whole, svt, sat, sam, sign, conj, M,
             CPLX, A_CONTIG, CDT, ROWS, STEPS, HOP,
         )  # fmt: skip
     while q < q_whole:  # whole tiles: no masks
-        n1 = n0 + BT
-        if not PREFETCH:  # this tile's loads now (registers)
+        n0 = q * BT + r * STEPS  # from q, not carried: the compiler keeps its alignment (vector loads)
+        if LATE:  # this tile's loads now
             X, A = fwd_tile_inputs(
                 v_ptr, a_ptr, vrow, arow, n0, T, True, svt, sat, sam, sign, conj, M, CPLX, A_CONTIG, CDT, ROWS,
                 STEPS, HOP,
             )  # fmt: skip
             X1, A1 = X, A
-        elif ONE_TILE:
-            X1, A1 = X, A
         else:  # the next tile's loads before this tile's stores (after the last whole tile: this one's again)
             X1, A1 = fwd_tile_inputs(
-                v_ptr, a_ptr, vrow, arow, tl.where(q + 1 < q_whole, n1, n0), T, True, svt, sat, sam, sign, conj, M,
-                CPLX, A_CONTIG, CDT, ROWS, STEPS, HOP,
+                v_ptr, a_ptr, vrow, arow, tl.where(q + 1 < q_whole, q + 1, q) * BT + r * STEPS, T, True, svt, sat,
+                sam, sign, conj, M, CPLX, A_CONTIG, CDT, ROWS, STEPS, HOP,
             )  # fmt: skip
         s = _fwd_tile(o_ptr, orow, X, A, s, r, n0, T, True, sign, conj, M, CPLX, CDT, ROWS, STEPS, WALK, HOP)
         X = X1
         A = A1
-        n0 = n1
         q += 1
+    n0 = q * BT + r * STEPS
     if not WHOLE and q < q_end:  # the row's last tile, partial: masked loads and stores, once
         X, A = fwd_tile_inputs(
             v_ptr, a_ptr, vrow, arow, n0, T, False, svt, sat, sam, sign, conj, M, CPLX, A_CONTIG, CDT, ROWS, STEPS,
@@ -173,18 +185,21 @@ def _fwd_tile(
 
 
 @triton.jit
-def _grad_a(ga_ptr, us, Y, lo, b, T, sign, M: tl.constexpr, CPLX: tl.constexpr, R: tl.constexpr, S: tl.constexpr):
-    """``grad_a[n, i] = -sign u[n] conj(y[n-1-i])``: one ``[R, M]`` block a sample."""
+def _grad_a(
+    ga_ptr, garow, us, Y, lo, T, full, sign, M: tl.constexpr, CPLX: tl.constexpr, R: tl.constexpr, S: tl.constexpr
+):  # fmt: skip
+    """``grad_a[n, i] = -sign u[n] conj(y[n-1-i])`` of a row's samples ``lo .. lo + S - 1``: one run of
+    ``S M`` entries (:func:`.lang.store_run`; ``full``: all below ``T``)."""
     W: tl.constexpr = 2 if CPLX else 1
-    for jj in tl.static_range(S):
-        ur, ui = entry(us, jj, CPLX)
-        ga = ()
+    ga = ()
+    for t in tl.static_range(S):  # ascending time: processing entry S - 1 - t
+        ur, ui = entry(us, S - 1 - t, CPLX)
+        ur, ui = -sign * ur, -sign * ui  # once a sample, not once an entry
         for i in tl.static_range(M):
-            hr, hi = entry(Y, jj * M + i, CPLX)
+            hr, hi = entry(Y, (S - 1 - t) * M + i, CPLX)
             pr, pi = mul(ur, ui, hr, -hi, CPLX)
-            ga = push(ga, -sign * pr, -sign * pi, CPLX)
-        nj = lo + S - 1 - jj
-        store_entries(ga_ptr, (b * T + nj) * (M * W), ga, (nj >= 0) & (nj < T), M, CPLX, R)
+            ga = push(ga, pr, pi, CPLX)
+    store_run(ga_ptr, garow + lo.to(tl.int64) * (M * W), ga, lo, 0, T, full, M * W, R, S)
 
 
 @triton.jit
@@ -201,21 +216,26 @@ def _grad_zi(gz_ptr, at0, A0, lo, r, b, M: tl.constexpr, CPLX: tl.constexpr, S: 
         "NEED_A": lambda args: args["ga_ptr"] is not None,
         "NEED_ZI": lambda args: args["gz_ptr"] is not None,
         "ONE_TILE": lambda args: args["tiles_per_chunk"] == 1,
+        "WHOLE": lambda args: args["T"] % (args["ROWS"] * args["STEPS"]) == 0,
     }
 )
 @triton.jit(do_not_specialize=["T", "n_tiles", "tiles_per_chunk"])
 def tile_rev_pass_kernel(
     v_ptr, a_ptr, s_ptr, o_ptr, y_ptr, z_ptr, ga_ptr, gz_ptr, svb, svt, sab, sat, sam, ssb, ssc, ssm, sob, syb, syt,
-    szb, szm, T, n_tiles, tiles_per_chunk, sign, conj, M: tl.constexpr, CPLX: tl.constexpr, A_CONTIG: tl.constexpr,
-    CDT: tl.constexpr, ROWS: tl.constexpr, STEPS: tl.constexpr, WALK: tl.constexpr, HOP: tl.constexpr,
-    KC: tl.constexpr, PREFETCH: tl.constexpr, NEED_A: tl.constexpr, NEED_ZI: tl.constexpr, ONE_TILE: tl.constexpr,
+    szb, szm, sgb, T, n_tiles, tiles_per_chunk, sign: tl.constexpr, conj: tl.constexpr, M: tl.constexpr,
+    CPLX: tl.constexpr, A_CONTIG: tl.constexpr, CDT: tl.constexpr, ROWS: tl.constexpr, STEPS: tl.constexpr,
+    WALK: tl.constexpr, HOP: tl.constexpr, KC: tl.constexpr, PREFETCH: tl.constexpr, NEED_A: tl.constexpr,
+    NEED_ZI: tl.constexpr, ONE_TILE: tl.constexpr, WHOLE: tl.constexpr,
 ):  # fmt: skip
     """``u`` (``o``) of the tiles of chunk ``c`` of row ``b`` from ``g`` (``v``); chunks in
     processing order: tile ``q`` of the walk is ``[t BT, t BT + BT)``, ``t = n_tiles - 1 - q``,
     in descending time, from ``lam = s[b, c, :]`` (zeros if ``s_ptr`` is None). ``NEED_A``: also
     ``grad_a`` (``y`` through its strides ``syb, syt``, ``zi``); ``NEED_ZI``: ``grad_zi``;
-    ``ONE_TILE``: a chunk is one tile (nothing to prefetch). Tiles with a state that is not finite
-    are swept row by row as in the forward (the module docstring). ``HOP > 0``: ``a`` holds
+    ``sgb``: ``grad_a``'s row stride (``T M``, x2 for complex; an argument: its alignment is known);
+    ``ONE_TILE``: a chunk is one tile (nothing to prefetch); ``WHOLE``: every tile is whole (no
+    masked loads or stores at all; after a chunk's last tile the prefetch loads that tile again
+    rather than nothing). Tiles with a state that is not finite are swept row by row as in the
+    forward (the module docstring). ``HOP > 0``: ``a`` holds
     control frames and ``ga`` receives each tile's ``KC`` interval sums instead (:mod:`.frames`)."""
     W: tl.constexpr = 2 if CPLX else 1
     BT: tl.constexpr = ROWS * STEPS
@@ -223,33 +243,44 @@ def tile_rev_pass_kernel(
     WIDE: tl.constexpr = CPLX and CDT == tl.float64  # complex128: the end state by a warp sum (registers)
     if not WIDE:
         s = on_rows(s, ROWS)  # carried on every thread row (the last row's end state is a shuffle away)
-    vrow, arow, orow = b * svb, b * sab, b * sob  # orow: sob = T (x2 for complex), an argument: its alignment is known
+    vrow, arow = row_offset(b, svb, CPLX), row_offset(b, sab, CPLX)
+    orow = row_offset(b, sob, CPLX)  # sob = T (x2 for complex), an argument: its alignment is known
     if NEED_ZI:  # row 0 of the coefficients, for grad_zi (loaded ahead of any store)
         A0 = signed(load_state(a_ptr, arow, sam, M, CPLX, CDT), sign, conj, M, CPLX)
-    lo = (n_tiles - 1 - q) * BT + (ROWS - 1 - r) * STEPS  # each row's lowest sample
+    rlo = (ROWS - 1 - r) * STEPS  # each row's lowest sample in its tile
+    lo = (n_tiles - 1 - q) * BT + rlo
     if PREFETCH:
         G, A = rev_tile_inputs(
-            v_ptr, a_ptr, vrow, arow, lo, T, (n_tiles - q) * BT < T, svt, sat, sam, sign, conj, M, CPLX, A_CONTIG,
-            CDT, ROWS, STEPS, HOP,
+            v_ptr, a_ptr, vrow, arow, lo, T, WHOLE or (n_tiles - q) * BT <= T, svt, sat, sam, sign, conj, M, CPLX,
+            A_CONTIG, CDT, ROWS, STEPS, HOP,
         )  # fmt: skip
     while q < q_end:
+        lo = (n_tiles - 1 - q) * BT + rlo  # from q, not carried: the compiler keeps its alignment
+        full = WHOLE or (n_tiles - q) * BT <= T  # every sample of the tile is below T
         if not PREFETCH:  # this tile's loads now (registers)
             G, A = rev_tile_inputs(
-                v_ptr, a_ptr, vrow, arow, lo, T, (n_tiles - q) * BT < T, svt, sat, sam, sign, conj, M, CPLX, A_CONTIG,
-                CDT, ROWS, STEPS, HOP,
+                v_ptr, a_ptr, vrow, arow, lo, T, full, svt, sat, sam, sign, conj, M, CPLX, A_CONTIG, CDT, ROWS, STEPS,
+                HOP,
             )  # fmt: skip
             G1, A1 = G, A
         elif ONE_TILE:
             G1, A1 = G, A
-        else:  # the next tile's loads, before this tile's stores
+        elif WHOLE:  # the next tile's loads, before this tile's stores (after the last: this one's again)
+            G1, A1 = rev_tile_inputs(
+                v_ptr, a_ptr, vrow, arow, (n_tiles - 1 - tl.where(q + 1 < q_end, q + 1, q)) * BT + rlo, T, True, svt,
+                sat, sam, sign, conj, M, CPLX, A_CONTIG, CDT, ROWS, STEPS, HOP,
+            )  # fmt: skip
+        else:  # the same, masked (after the last tile: nothing)
             nxt = q + 1 < q_end
             G1, A1 = rev_tile_inputs(
-                v_ptr, a_ptr, vrow, arow, tl.where(nxt, lo - BT, T), T, nxt & ((n_tiles - q - 1) * BT < T), svt, sat,
-                sam, sign, conj, M, CPLX, A_CONTIG, CDT, ROWS, STEPS, HOP,
+                v_ptr, a_ptr, vrow, arow, tl.where(nxt, (n_tiles - 2 - q) * BT + rlo, T), T,
+                nxt & ((n_tiles - q - 1) * BT <= T), svt, sat, sam, sign, conj, M, CPLX, A_CONTIG, CDT, ROWS, STEPS,
+                HOP,
             )  # fmt: skip
-        full = (n_tiles - q) * BT <= T
         if NEED_A:  # y is only read: its loads overlap with the scan, ahead of any store of the tile
-            Y = rev_past_outputs(y_ptr, z_ptr, b * syb, b * szb, lo, T, full, syt, szm, M, CPLX, CDT, ROWS, STEPS)
+            Y = rev_past_outputs(
+                y_ptr, z_ptr, row_offset(b, syb, CPLX), b * szb, lo, T, full, syt, szm, M, CPLX, CDT, ROWS, STEPS
+            )
         Av = coef_entries(A, sign, conj, True, M, CPLX, CDT, STEPS, HOP)  # A itself unless frames
         ends = _tile_end_states(G, Av, s, r, True, M, CPLX, STEPS)
         times = ()
@@ -273,11 +304,10 @@ def tile_rev_pass_kernel(
                     ga_ptr, us, Y, lo, b, n_tiles - 1 - q, n_tiles, sign, M, CPLX, CDT, ROWS, STEPS, HOP, KC
                 )
             else:
-                _grad_a(ga_ptr, us, Y, lo, b, T, sign, M, CPLX, ROWS, STEPS)
+                _grad_a(ga_ptr, row_offset(b, sgb, CPLX), us, Y, lo, T, full, sign, M, CPLX, ROWS, STEPS)
         s = s1
         G = G1
         A = A1
-        lo = lo - BT
         q += 1
 
 
@@ -287,7 +317,11 @@ def tile_pass(call: Call, starts: Optional[torch.Tensor]) -> None:
     p = call.plan
     s, strides = call.pass_starts(starts)
     kernel = tile_rev_pass_kernel if call.reverse else tile_fwd_pass_kernel
-    extra = dict(call.adjoint_outputs(), KC=call.frame_layout()[3]) if call.reverse else dict(o_ptr=call.out)
+    if call.reverse:
+        sgb = call.ga.stride(0) if call.ga is not None and call.hop == 0 else 0
+        extra = dict(call.adjoint_outputs(), KC=call.frame_layout()[3], sgb=sgb)
+    else:
+        extra = dict(o_ptr=call.out)
     launch(
         kernel,
         (call.B, p.n_chunks),
@@ -302,8 +336,8 @@ def tile_pass(call: Call, starts: Optional[torch.Tensor]) -> None:
         ROWS=p.block_t // p.steps,
         STEPS=p.steps,
         WALK=p.tile_walk,
-        PREFETCH=p.prefetch,
-        num_warps=p.num_warps,
+        PREFETCH=p.prefetch and call.a_contig,  # strided `a`: each tile's loads as it starts (registers)
+        **tile_launch_options(p.num_warps),
         **call.common(),
         **extra,
     )

@@ -18,8 +18,9 @@ import torch
 import triton
 import triton.language as tl
 
-from .lang import load_state, store_state
+from .lang import load_state, row_offset, store_state
 from .launch import Call, launch
+from .plan import tile_launch_options
 from .tile_io import coef_entries, fwd_tile_inputs, rev_tile_inputs
 from .tile_scaled import fold_scaled, maps_of, renormed, scan_scaled
 from .tile_scan import extend_map, identity_map, pick, states, store_last
@@ -52,11 +53,13 @@ def _store_chunk_map(
     store_last(e_ptr + b * n_chunks + c, (m[K],), last)
 
 
+@triton.heuristics({"WHOLE": lambda args: args["T"] % (args["ROWS"] * args["STEPS"]) == 0})
 @triton.jit(do_not_specialize=["T", "n_chunks", "n_tiles", "tiles_per_chunk"])
 def tile_summary_kernel(
-    v_ptr, a_ptr, p_ptr, e_ptr, svb, svt, sab, sat, sam, T, n_chunks, n_tiles, tiles_per_chunk, sign, conj,
-    M: tl.constexpr, CPLX: tl.constexpr, A_CONTIG: tl.constexpr, CDT: tl.constexpr, ROWS: tl.constexpr,
-    STEPS: tl.constexpr, HOP: tl.constexpr, REV: tl.constexpr,
+    v_ptr, a_ptr, p_ptr, e_ptr, svb, svt, sab, sat, sam, T, n_chunks, n_tiles, tiles_per_chunk,
+    sign: tl.constexpr, conj: tl.constexpr, M: tl.constexpr, CPLX: tl.constexpr, A_CONTIG: tl.constexpr,
+    CDT: tl.constexpr, ROWS: tl.constexpr, STEPS: tl.constexpr, HOP: tl.constexpr, REV: tl.constexpr,
+    WHOLE: tl.constexpr,
 ):  # fmt: skip
     """The map of chunk ``c = program_id(1)`` of row ``b = program_id(0)`` (``tiles_per_chunk``
     tiles of ``ROWS * STEPS`` samples) to ``p[b, c]``: thread ``r`` runs the ``r``-th of ``ROWS``
@@ -66,14 +69,16 @@ def tile_summary_kernel(
     processing order the tiles ``t`` of the pass, ``n_tiles - (c + 1) tiles_per_chunk <= t <
     n_tiles - c tiles_per_chunk`` (``lam`` at its end -> ``lam`` at its start), stretches taken
     from the top; chunk 0 may reach past ``T``: its missing samples come first in processing
-    order and only shift a zero state (the map is applied to ``lam[T] = 0``)."""
+    order and only shift a zero state (the map is applied to ``lam[T] = 0``); ``WHOLE``: ``T`` is
+    a multiple of the tile, no masked loads at all."""
     b = tl.program_id(0).to(tl.int64)
     c = tl.program_id(1)  # times within a row: int32
     run = tiles_per_chunk * STEPS
+    vrow, arow = row_offset(b, svb, CPLX), row_offset(b, sab, CPLX)
     if REV:  # each thread's lowest sample of the trip, walked down
         top = (n_tiles - c * tiles_per_chunk) * (ROWS * STEPS)
         n0 = top - (tl.arange(0, ROWS) * run + STEPS)
-        full = top < T
+        full = WHOLE or top <= T  # every sample of the chunk is below T
         step = -STEPS
     else:
         n0 = c * (ROWS * run) + tl.arange(0, ROWS) * run
@@ -85,12 +90,12 @@ def tile_summary_kernel(
     while i < tiles_per_chunk:
         if REV:
             V, A = rev_tile_inputs(
-                v_ptr, a_ptr, b * svb, b * sab, n0, T, full, svt, sat, sam, sign, conj, M, CPLX, A_CONTIG, CDT,
+                v_ptr, a_ptr, vrow, arow, n0, T, full, svt, sat, sam, sign, conj, M, CPLX, A_CONTIG, CDT,
                 ROWS, STEPS, HOP,
             )  # fmt: skip
         else:
             V, A = fwd_tile_inputs(
-                v_ptr, a_ptr, b * svb, b * sab, n0, T, full, svt, sat, sam, sign, conj, M, CPLX, A_CONTIG, CDT,
+                v_ptr, a_ptr, vrow, arow, n0, T, full, svt, sat, sam, sign, conj, M, CPLX, A_CONTIG, CDT,
                 ROWS, STEPS, HOP,
             )  # fmt: skip
         A = coef_entries(A, sign, conj, REV, M, CPLX, CDT, STEPS, HOP)
@@ -109,7 +114,7 @@ def tile_summary(call: Call) -> Tuple[torch.Tensor, ...]:
     launch(
         tile_summary_kernel, (call.B, p.n_chunks - 1), p_ptr=maps, e_ptr=exps, n_chunks=p.n_chunks,
         n_tiles=-(-call.T // p.block_t), tiles_per_chunk=p.chunk_len // p.block_t, A_CONTIG=call.a_contig,
-        ROWS=p.block_t // p.steps, STEPS=p.steps, REV=call.reverse, num_warps=p.num_warps, **call.common(),
+        ROWS=p.block_t // p.steps, STEPS=p.steps, REV=call.reverse, **tile_launch_options(p.num_warps), **call.common(),
     )  # fmt: skip
     return maps, exps
 
