@@ -48,7 +48,8 @@ def reports(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFac
                     p.kill()
                 pytest.fail(f"the {size}-process group did not finish in 600 s")
     except (mp.ProcessRaisedException, mp.ProcessExitedException) as exc:  # a worker died outside a check
-        pytest.fail(f"a rank of the {size}-process group failed: {exc}")
+        wrote = [r for r in range(size) if Path(out, f"rank{r}.json").exists()]
+        pytest.fail(f"a rank of the {size}-process group failed: {exc} (ranks that wrote their report: {wrote})")
     return {r: json.loads(Path(out, f"rank{r}.json").read_text()) for r in range(size)}
 
 
