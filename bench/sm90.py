@@ -473,6 +473,8 @@ def loop_trips(launch: Launch) -> int:
     """Iterations of a kernel's main loop in one program, from its launch arguments."""
     kw = launch.kwargs
     name = launch.name
+    if name == "tile_fwd_pass_kernel" and kw["PREFETCH"] and int(kw["tiles_per_chunk"]) > 1:
+        return int(kw["tiles_per_chunk"]) // 2  # two tiles a trip (tile_pass; an odd one after the loop)
     if name.startswith("tile_") and name.endswith(("_pass_kernel", "_summary_kernel")):
         return int(kw["tiles_per_chunk"])
     if name == "tile_carry_kernel":

@@ -84,7 +84,8 @@ SASS = """
 def test_instruction_count_of_a_listing():
     """The static instruction counter of ``bench/sm90.py geometry``: 8 instructions (the NOP
     padding after EXIT left out), a loop of 4 (0x20 to the backward branch at 0x50), and a
-    launch issues its straight-line code once and the loop body once a trip, in every warp."""
+    launch issues its straight-line code once and the loop body once a trip (two tiles a trip in a
+    forward pass that prefetches), in every warp."""
     code = f"""
 import sys
 sys.path.insert(0, {str(ROOT / "bench")!r})
@@ -94,7 +95,9 @@ assert (loads, stores, after, n, body) == ({{"LDG.E.128": 1}}, {{"STG.E": 1}}, 0
 p = [l for l in sm90.record(2, 4096, 2, torch.float32, "fwd", schedule="single") if "pass" in l.name][0]
 v = sm90.Variant(p.name, "", 4, 32, 0, 0, 0, 0, {{}}, {{}}, 0, n, body, 0.0)
 trips = sm90.loop_trips(p)
-assert trips == -(-4096 // (p.kwargs["ROWS"] * p.kwargs["STEPS"])) == p.kwargs["n_tiles"], trips
+tiles = -(-4096 // (p.kwargs["ROWS"] * p.kwargs["STEPS"]))
+assert tiles == p.kwargs["n_tiles"] > 1 and p.kwargs["PREFETCH"], p.kwargs
+assert trips == tiles // 2, trips  # two tiles a trip when the forward pass prefetches (tile_pass)
 assert sm90.issued_instructions(p, v) == 2 * 4 * 32 * (4 + 4 * trips)
 """
     env = {k: v for k, v in os.environ.items() if k != "TRITON_INTERPRET"}

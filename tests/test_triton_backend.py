@@ -172,6 +172,23 @@ def test_whole_tiles(M, dtype):
             assert_rel_close(got, exp, TOL[dtype])
 
 
+@pytest.mark.parametrize("tiles", [2, 3, 4, 5])
+@pytest.mark.parametrize("tail", [0, 3], ids=["whole", "partial"])
+def test_forward_tile_pairs(tiles, tail):
+    """The forward pass runs two whole tiles a trip (an odd one after its loop, a partial one
+    after that): every count of whole tiles up to 5, with and without a partial tile, one chunk
+    a row (single) and chunks of 2 or 3 tiles (three phase), against the reference."""
+    T = tiles * BT + tail
+    x, a, zi, _ = _inputs(2, T, 2, torch.float64, seed=tiles + tail)
+    y_ref = _reference.allpole(_hi(x), _hi(a), _hi(zi))
+    for kw in (
+        SINGLE,
+        dict(SINGLE, chunk_len=2 * BT, schedule="three-phase"),
+        dict(SINGLE, chunk_len=3 * BT, schedule="three-phase"),
+    ):
+        assert_rel_close(tg.BACKEND.forward(x, a, zi, **kw), y_ref, TOL[torch.float64])
+
+
 @pytest.mark.slow(seconds=20)
 @pytest.mark.parametrize("M", [3, 33])
 def test_complex64_and_high_order(M):

@@ -1,12 +1,15 @@
 """Tile path, pass phase: the outputs of a row's tiles from their start state (both directions).
 
 Program ``(b, c)`` processes the tiles of chunk ``c`` of row ``b`` in order, the state carried
-in registers, the next tile's loads issued before this tile's stores. The forward's loop runs
-the whole tiles without masks (after the last whole tile of a chunk its prefetch loads that tile
-again rather than nothing: no masked branch in the loop) and a row's partial last tile once
-after it, with masks (``WHOLE``: ``T`` is a multiple of the tile, no such code at all). The
-reverse's partial tile is its first (:mod:`.tile_io`): its loop keeps the masked branch, taken
-in one tile a row. With one chunk per row
+in registers, the next tile's loads issued before this tile's stores (``PREFETCH``). The
+forward's loop runs two whole tiles a trip without masks: its inputs carried round the loop are
+then loaded into their own registers, where with one tile a trip every carried input was a
+register copy a tile (``X = X1``; float16 M = 3: 57 ``PRMT`` of 711 instructions a tile,
+bench/README.md); after the last trip the prefetch loads that trip's second tile again rather
+than nothing (no masked branch in the loop). An odd whole tile runs after the loop, and a row's
+partial last tile once after that, with masks (``WHOLE``: ``T`` is a multiple of the tile, no
+such code at all). The reverse's partial tile is its first (:mod:`.tile_io`): its loop, one
+tile a trip, keeps the masked branch, taken in one tile a row. With one chunk per row
 this is the **single-pass** schedule; in the **three-phase** schedule a chunk is a few tiles
 (often one), started from its carried state. The reverse pass also writes ``grad_a[n, i] = -u[n]
 conj(y[n-1-i])`` from shifted block loads of ``y`` (``zi`` before the start) and ``grad_zi =
@@ -128,33 +131,49 @@ def tile_fwd_pass_kernel(
     n0 = q * BT + r * STEPS
     q_whole = tl.minimum(q_end, T // BT)  # tiles [q, q_whole) lie within T; at most one partial after them
     LATE: tl.constexpr = ONE_TILE or not PREFETCH  # each tile's loads as it starts (one tile: nothing to overlap)
-    if not LATE and WHOLE:  # the chunk's first tile (a program has one)
-        X, A = fwd_tile_inputs(
-            v_ptr, a_ptr, vrow, arow, n0, T, True, svt, sat, sam, sign, conj, M, CPLX, A_CONTIG, CDT, ROWS, STEPS,
-            HOP,
-        )  # fmt: skip
-    elif not LATE:  # the chunk's first tile, nothing if it is partial (the tail loads it)
-        X, A = fwd_tile_inputs(
-            v_ptr, a_ptr, vrow, arow, n0, tl.where(q < q_whole, T, 0), q < q_whole, svt, sat, sam, sign, conj, M,
-            CPLX, A_CONTIG, CDT, ROWS, STEPS, HOP,
-        )  # fmt: skip
-    while q < q_whole:  # whole tiles: no masks
-        n0 = q * BT + r * STEPS  # from q, not carried: the compiler keeps its alignment (vector loads)
-        if LATE:  # this tile's loads now
+    if LATE:
+        while q < q_whole:  # whole tiles: no masks
+            n0 = q * BT + r * STEPS  # from q, not carried: the compiler keeps its alignment (vector loads)
             X, A = fwd_tile_inputs(
                 v_ptr, a_ptr, vrow, arow, n0, T, True, svt, sat, sam, sign, conj, M, CPLX, A_CONTIG, CDT, ROWS,
                 STEPS, HOP,
             )  # fmt: skip
-            X1, A1 = X, A
-        else:  # the next tile's loads before this tile's stores (after the last whole tile: this one's again)
-            X1, A1 = fwd_tile_inputs(
-                v_ptr, a_ptr, vrow, arow, tl.where(q + 1 < q_whole, q + 1, q) * BT + r * STEPS, T, True, svt, sat,
-                sam, sign, conj, M, CPLX, A_CONTIG, CDT, ROWS, STEPS, HOP,
+            s = _fwd_tile(o_ptr, orow, X, A, s, r, n0, T, True, sign, conj, M, CPLX, CDT, ROWS, STEPS, WALK, HOP)
+            q += 1
+    else:
+        # The chunk's first tile (a program has one; not WHOLE: nothing if it is partial, the tail
+        # loads it). Then two whole tiles a trip, each tile's loads issued before the previous
+        # tile's stores: X1 while tile q runs, X (for the next trip) while tile q + 1 runs, so the
+        # inputs carried round the loop are loaded into their own registers (with one tile a
+        # trip, the carried X = X1 was a register copy of every input, every tile).
+        if WHOLE:
+            X, A = fwd_tile_inputs(
+                v_ptr, a_ptr, vrow, arow, n0, T, True, svt, sat, sam, sign, conj, M, CPLX, A_CONTIG, CDT, ROWS,
+                STEPS, HOP,
             )  # fmt: skip
-        s = _fwd_tile(o_ptr, orow, X, A, s, r, n0, T, True, sign, conj, M, CPLX, CDT, ROWS, STEPS, WALK, HOP)
-        X = X1
-        A = A1
-        q += 1
+        else:
+            X, A = fwd_tile_inputs(
+                v_ptr, a_ptr, vrow, arow, n0, tl.where(q < q_whole, T, 0), q < q_whole, svt, sat, sam, sign, conj, M,
+                CPLX, A_CONTIG, CDT, ROWS, STEPS, HOP,
+            )  # fmt: skip
+        while q + 1 < q_whole:  # two whole tiles a trip: no masks
+            n0 = q * BT + r * STEPS  # from q, not carried: the compiler keeps its alignment (vector loads)
+            X1, A1 = fwd_tile_inputs(
+                v_ptr, a_ptr, vrow, arow, n0 + BT, T, True, svt, sat, sam, sign, conj, M, CPLX, A_CONTIG, CDT, ROWS,
+                STEPS, HOP,
+            )  # fmt: skip
+            s = _fwd_tile(o_ptr, orow, X, A, s, r, n0, T, True, sign, conj, M, CPLX, CDT, ROWS, STEPS, WALK, HOP)
+            X, A = fwd_tile_inputs(  # the next trip's first tile (after the last trip: this trip's second again)
+                v_ptr, a_ptr, vrow, arow, tl.where(q + 2 < q_whole, q + 2, q + 1) * BT + r * STEPS, T, True, svt,
+                sat, sam, sign, conj, M, CPLX, A_CONTIG, CDT, ROWS, STEPS, HOP,
+            )  # fmt: skip
+            s = _fwd_tile(o_ptr, orow, X1, A1, s, r, n0 + BT, T, True, sign, conj, M, CPLX, CDT, ROWS, STEPS, WALK, HOP)
+            q += 2
+        if q < q_whole:  # an odd count: the last whole tile, its inputs loaded
+            s = _fwd_tile(
+                o_ptr, orow, X, A, s, r, q * BT + r * STEPS, T, True, sign, conj, M, CPLX, CDT, ROWS, STEPS, WALK, HOP
+            )
+            q += 1
     n0 = q * BT + r * STEPS
     if not WHOLE and q < q_end:  # the row's last tile, partial: masked loads and stores, once
         X, A = fwd_tile_inputs(
