@@ -146,16 +146,10 @@ def tile_fwd_pass_kernel(
         # tile's stores: X1 while tile q runs, X (for the next trip) while tile q + 1 runs, so the
         # inputs carried round the loop are loaded into their own registers (with one tile a
         # trip, the carried X = X1 was a register copy of every input, every tile).
-        if WHOLE:
-            X, A = fwd_tile_inputs(
-                v_ptr, a_ptr, vrow, arow, n0, T, True, svt, sat, sam, sign, conj, M, CPLX, A_CONTIG, CDT, ROWS,
-                STEPS, HOP,
-            )  # fmt: skip
-        else:
-            X, A = fwd_tile_inputs(
-                v_ptr, a_ptr, vrow, arow, n0, tl.where(q < q_whole, T, 0), q < q_whole, svt, sat, sam, sign, conj, M,
-                CPLX, A_CONTIG, CDT, ROWS, STEPS, HOP,
-            )  # fmt: skip
+        X, A = fwd_tile_inputs(
+            v_ptr, a_ptr, vrow, arow, n0, tl.where(q < q_whole, T, 0), WHOLE or q < q_whole, svt, sat, sam, sign,
+            conj, M, CPLX, A_CONTIG, CDT, ROWS, STEPS, HOP,
+        )  # fmt: skip
         while q + 1 < q_whole:  # two whole tiles a trip: no masks
             n0 = q * BT + r * STEPS  # from q, not carried: the compiler keeps its alignment (vector loads)
             X1, A1 = fwd_tile_inputs(
