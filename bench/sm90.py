@@ -463,9 +463,16 @@ def _bytes_model(p: tp.Plan, B: int, T: int, M: int, dtype: torch.dtype, directi
     moved = minimum + B * M * s  # the pass kernel, and zi (read; grad_zi written)
     if p.n_chunks > 1:
         C = p.n_chunks
-        summarised = min(T, (C - 1) * p.chunk_len)
-        moved += B * summarised * (1 + M) * s  # phase 1 reads x (g) and a again
-        moved += 2 * B * (C - 1) * (M * M + M) * W * cs + 2 * B * C * M * W * cs  # maps, start states
+        K = (M * M + M) * W * cs + 4  # a map and its int32 exponent
+        if p.path == "tile" and direction == "fwd":  # every chunk's, every thread's prefix map
+            rows = p.block_t // p.steps
+            moved += B * T * (1 + M) * s  # phase 1 reads x and a again
+            moved += B * C * rows * K + B * (C - 1) * K + B * C * (rows - 1) * K  # stored, carry, pass
+        else:
+            summarised = min(T, (C - 1) * p.chunk_len)
+            moved += B * summarised * (1 + M) * s  # phase 1 reads x (g) and a again
+            moved += 2 * B * (C - 1) * K  # maps stored and read by the carry
+        moved += 2 * B * C * M * W * cs  # start states
     return moved, minimum
 
 
@@ -541,6 +548,8 @@ def geometry(B: int, T: int, M: int, dtype: str, direction: str, hop: Optional[i
         else:
             blocks = -(-(p.n_chunks - 1) // p.block_c)
             chain = f"{tpc} + {blocks} + {tpc} tile scans ({p.block_t}; carry blocks of {p.block_c})"
+            if direction == "fwd":  # the pass runs the summary's stretches: no scan
+                chain = f"{tpc} tile scans + {blocks} + {tpc} stretch trips ({p.block_t}; carry blocks of {p.block_c})"
             steps = 2 * tpc + blocks
     else:
         if p.n_chunks == 1:

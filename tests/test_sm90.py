@@ -45,7 +45,8 @@ def test_the_variant_set_launches_every_kernel(tmp_path):
     """The calls of the compiled set reach every kernel of both paths, schedules and directions."""
     variants = _sm90(tmp_path, "--list")["variants"]
     names = {v["kernel"] for v in variants}
-    tile = {f"tile_{d}_pass_kernel" for d in ("fwd", "rev")} | {"tile_summary_kernel", "tile_carry_kernel"}
+    tile = {f"tile_{d}_pass_kernel" for d in ("fwd", "rev", "fwd_stretch", "rev_stretch")}
+    tile |= {"tile_summary_kernel", "tile_carry_kernel"}
     walk = {f"walk_{d}_{phase}_kernel" for d in ("fwd", "rev") for phase in ("pass", "summary")} | {"walk_carry_kernel"}
     lti = {f"lti_{k}_{d}_kernel" for k in ("tdf2", "sos4") for d in ("pass", "adjoint", "chunk", "chunk_adjoint")}
     lti |= {"lti_chunk_carry_kernel"}  # tritonlpc.signal's one-pass and time-parallel kernels

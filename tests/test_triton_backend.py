@@ -177,7 +177,8 @@ def test_whole_tiles(M, dtype):
 def test_forward_tile_pairs(tiles, tail):
     """The forward pass runs two whole tiles a trip (an odd one after its loop, a partial one
     after that): every count of whole tiles up to 5, with and without a partial tile, one chunk
-    a row (single) and chunks of 2 or 3 tiles (three phase), against the reference."""
+    a row (single); and the three-phase forward's stretches with chunks of 2 or 3 tiles (the
+    last one shorter, whole or partial), against the reference."""
     T = tiles * BT + tail
     x, a, zi, _ = _inputs(2, T, 2, torch.float64, seed=tiles + tail)
     y_ref = _reference.allpole(_hi(x), _hi(a), _hi(zi))
@@ -187,6 +188,34 @@ def test_forward_tile_pairs(tiles, tail):
         dict(SINGLE, chunk_len=3 * BT, schedule="three-phase"),
     ):
         assert_rel_close(tg.BACKEND.forward(x, a, zi, **kw), y_ref, TOL[torch.float64])
+
+
+@pytest.mark.parametrize("M,dtype", [(1, torch.float32), (3, torch.complex64)], ids=str)
+def test_three_phase_runs_the_summarys_stretches(M, dtype):
+    """Three phase: the summary maps every chunk (the last one in processing order too, here 2
+    tiles, one partial: the forward's last, the adjoint's first) and stores every thread's prefix
+    map; the carry reads each chunk's last one; the pass runs each thread's stretch from its
+    predecessor's prefix, with no tile scan. The kernels launched, their grids and the results
+    (y, grad_x, grad_a, grad_zi) against the reference."""
+    from tritonlpc.backends.triton import launch as tl_launch
+
+    T = 8 * BT - 3  # chunks of 3 tiles: 3, 3 and 2 (in processing order), one tile partial
+    x, a, zi, g = _inputs(2, T, M, dtype, seed=M + 20)
+    kw = dict(SINGLE, chunk_len=3 * BT, schedule="three-phase")
+    with tl_launch.recording() as launches:
+        tg.BACKEND.forward(x, a, zi, **kw)
+        tg.BACKEND.backward(g, a, x, zi, True, True, **kw)
+    assert [(r.name, r.grid) for r in launches] == [
+        ("tile_summary_kernel", (2, 3)),
+        ("tile_carry_kernel", (2,)),
+        ("tile_fwd_stretch_pass_kernel", (2, 3)),
+        ("tile_summary_kernel", (2, 3)),
+        ("tile_carry_kernel", (2,)),
+        ("tile_rev_stretch_pass_kernel", (2, 3)),
+    ]
+    K = (M * M + M) * (2 if dtype.is_complex else 1)
+    assert tuple(launches[0].kwargs["p_ptr"].shape) == (2, 3, BT // 4, K)  # every thread's prefix map
+    _check_all(x, a, zi, g, TOL[dtype], neg=False, **kw)
 
 
 @pytest.mark.slow(seconds=20)

@@ -12,8 +12,9 @@ Modules:
 ``tile_scan``, ``tile_io``
     The tile path's scan math and input loads (orders ``M <= 4``).
 ``tile_pass``, ``tile_summary``
-    Tile kernels by phase: ``tile_{fwd,rev}_pass_kernel``; ``tile_summary_kernel`` (``REV``: the
-    adjoint) and ``tile_carry_kernel``; each launched by the function beside it.
+    Tile kernels by phase: ``tile_{fwd,rev}_pass_kernel`` and ``tile_fwd_stretch_pass_kernel`` (the
+    three-phase forward); ``tile_summary_kernel`` (``REV``: the adjoint) and ``tile_carry_kernel``;
+    each launched by the function beside it.
 ``scale``, ``tile_scaled``
     Chunk maps with a power-of-two exponent (three-phase summary and carry, both paths): the
     exponent helpers, and the tile path's scan of maps with exponents.

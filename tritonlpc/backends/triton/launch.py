@@ -202,6 +202,13 @@ class Call:
             szm=szm,
         )  # fmt: skip
 
+    @property
+    def stretches(self) -> bool:
+        """Tile path, three phase: the summary keeps every thread's prefix map and the pass runs
+        the summary's stretches from them (:mod:`.tile_pass`); not the adjoint with control frames
+        (its ``grad_a`` interval sums are per tile, :mod:`.frames`)."""
+        return self.plan.path == "tile" and self.plan.n_chunks > 1 and (not self.reverse or self.hop == 0)
+
     def pass_starts(self, starts: Optional[torch.Tensor]) -> Tuple[Optional[torch.Tensor], Tuple[int, int, int]]:
         """A pass kernel's start states and their ``(row, chunk, entry)`` strides: the carry's
         ``(B, C, M W)`` output, or with ``None`` (one chunk a row) ``call.start``."""
@@ -224,13 +231,15 @@ class Phases(NamedTuple):
     """Phase 1: the map of every chunk but the last in processing order (scratch tensors)."""
     carry: Callable[[Call, Tuple[torch.Tensor, ...]], torch.Tensor]
     """Phase 2: every chunk's start state ``(B, C, M W)`` from the maps and ``call.start``."""
-    passes: Callable[[Call, Optional[torch.Tensor]], None]
-    """Phase 3: the outputs from the start states (``None``: the single pass from ``call.start``)."""
+    passes: Callable[[Call, Optional[torch.Tensor], Optional[Tuple[torch.Tensor, ...]]], None]
+    """Phase 3: the outputs from the start states and the summary's output (``None, None``: the
+    single pass from ``call.start``)."""
 
 
 def run(call: Call, phases: Phases) -> None:
     """Run ``call.plan``'s schedule: one pass, or summary, carry and pass (three-phase)."""
     if call.plan.n_chunks == 1:
-        phases.passes(call, None)
+        phases.passes(call, None, None)
     else:
-        phases.passes(call, phases.carry(call, phases.summary(call)))
+        maps = phases.summary(call)
+        phases.passes(call, phases.carry(call, maps), maps)

@@ -20,8 +20,10 @@ Schedules:
     ``CHUNK_TILES`` tiles on the tile path, as many as leave ``PROGRAMS_PER_SM`` programs an
     SM), (2) the carry: each row's chunk maps composed into every chunk's start state
     (a ``tl.associative_scan`` over blocks of maps on the tile path, a loop on the walk path),
-    (3) every chunk re-run from its start state, writing the outputs. Inputs are read twice, so
-    ``(2 (M + 1) + 1) / (M + 2)`` times the minimum bytes of the forward.
+    (3) every chunk re-run from its start state, writing the outputs (tile path: each thread
+    re-runs its stretch of the summary from the state its predecessor's prefix map gives, the
+    recursion alone; with control frames the adjoint scans tiles again). Inputs are read twice,
+    so ``(2 (M + 1) + 1) / (M + 2)`` times the minimum bytes of the forward.
 
 A single pass with decoupled look-back across programs (as PyTorch Inductor's split scan) is
 left out on purpose: the prefix it combines depends on which predecessors have published when
@@ -144,7 +146,8 @@ class Plan:
         block_c, carry_warps: carry kernel geometry (three-phase).
         steps: tile path: consecutive samples a thread (a tile is ``block_t / steps`` rows).
         tile_walk: tile path: the pass kernels sweep every tile row by row, the fallback of a
-            tile whose scan gave a state that is not finite (tests force it).
+            tile whose scan gave a state that is not finite (tests force it; the stretch passes
+            of three phase scan no tiles).
         prefetch: tile path: the pass kernels load the next tile's inputs during this tile
             (``LOAD_LATE``: as each tile starts, for registers).
     """

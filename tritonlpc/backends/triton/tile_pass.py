@@ -10,8 +10,12 @@ than nothing (no masked branch in the loop). An odd whole tile runs after the lo
 partial last tile once after that, with masks (``WHOLE``: ``T`` is a multiple of the tile, no
 such code at all). The reverse's partial tile is its first (:mod:`.tile_io`): its loop, one
 tile a trip, keeps the masked branch, taken in one tile a row. With one chunk per row
-this is the **single-pass** schedule; in the **three-phase** schedule a chunk is a few tiles
-(often one), started from its carried state. The reverse pass also writes ``grad_a[n, i] = -u[n]
+this is the **single-pass** schedule; in the **three-phase** schedule the reverse's chunk is a
+few tiles (often one), started from its carried state, and the forward runs
+:func:`tile_fwd_stretch_pass_kernel` instead: each thread walks the stretch of the chunk it walked
+in the summary (:mod:`.tile_summary`), from the state its predecessor's prefix map gives, so
+the forward builds the maps once (the summary) where the tile pass builds them again (``M^2 +
+M`` multiply-adds a sample) to scan them across the tile. The reverse pass also writes ``grad_a[n, i] = -u[n]
 conj(y[n-1-i])`` from shifted block loads of ``y`` (``zi`` before the start) and ``grad_zi =
 C[0]^T lam[0]`` (by the thread holding ``n = 0``). Loop bounds use ``while`` (the interpreter of
 Triton 3.6 cannot iterate ``range`` over a runtime bound).
@@ -33,7 +37,7 @@ is. ``WALK`` (tests) sweeps every tile ``ROWS`` times.
 
 from __future__ import annotations
 
-from typing import Optional
+from typing import Optional, Tuple
 
 import torch
 import triton
@@ -55,6 +59,7 @@ from .lang import (
 from .launch import Call, launch
 from .plan import tile_launch_options
 from .tile_io import coef_entries, fwd_tile_inputs, rev_past_outputs, rev_tile_inputs
+from .tile_scaled import fold_scaled
 from .tile_scan import (
     adjoint_step,
     all_finite,
@@ -70,7 +75,13 @@ from .tile_scan import (
     states,
 )
 
-__all__ = ["tile_fwd_pass_kernel", "tile_rev_pass_kernel", "tile_pass"]
+__all__ = [
+    "tile_fwd_pass_kernel",
+    "tile_rev_pass_kernel",
+    "tile_fwd_stretch_pass_kernel",
+    "tile_rev_stretch_pass_kernel",
+    "tile_pass",
+]
 
 
 @triton.jit
@@ -175,6 +186,76 @@ def tile_fwd_pass_kernel(
             HOP,
         )  # fmt: skip
         _fwd_tile(o_ptr, orow, X, A, s, r, n0, T, False, sign, conj, M, CPLX, CDT, ROWS, STEPS, WALK, HOP)
+
+
+@triton.jit
+def _stretch_start(
+    s_ptr, p_ptr, e_ptr, ssb, ssc, ssm, T, n_chunks, n_tiles, tiles_per_chunk, M: tl.constexpr, CPLX: tl.constexpr,
+    CDT: tl.constexpr, R: tl.constexpr, S: tl.constexpr, REV: tl.constexpr, WHOLE: tl.constexpr,
+):  # fmt: skip
+    """A stretch pass program's row ``b``, chunk ``c``, thread rows ``r``, the chunk's tiles
+    (the last chunk in processing order may have fewer), whether all its samples are below ``T``
+    (tiles aligned at ``t = 0``: only the forward's last chunk and the reverse's first can reach
+    past it) and each thread's start state: the chunk's ``s[b, c]`` through thread ``r - 1``'s
+    prefix map ``p[b, c, r - 1]`` with exponent ``e[b, c, r - 1]`` (thread 0: ``s[b, c]`` itself)."""
+    W: tl.constexpr = 2 if CPLX else 1
+    K: tl.constexpr = (M * M + M) * W
+    b = tl.program_id(0).to(tl.int64)
+    c = tl.program_id(1)  # times within a row: int32
+    r = tl.arange(0, R)
+    tiles = tl.minimum(tiles_per_chunk, n_tiles - c * tiles_per_chunk)
+    if REV:  # chunk 0 holds the top of the row
+        full = WHOLE or c > 0
+    else:  # the last chunk holds the end of the row
+        full = WHOLE or c * tiles_per_chunk + tiles < n_tiles
+    s = on_rows(load_state(s_ptr, b * ssb + c * ssc, ssm, M, CPLX, CDT), R)
+    prev = (b * n_chunks + c) * R + tl.maximum(r - 1, 0)  # thread r - 1's prefix map (row 0: unused)
+    pm = ()
+    for i in tl.static_range(K):
+        pm = pm + (tl.load(p_ptr + prev * K + i, mask=r > 0, other=0.0),)
+    st = states(fold_scaled(pm + (tl.load(e_ptr + prev, mask=r > 0, other=0),), r > 0, s, M, CPLX), M, CPLX)
+    start = ()
+    for i in tl.static_range(M * W):
+        start = start + (tl.where(r > 0, st[i], s[i]),)
+    return b, c, r, tiles, full, start
+
+
+@triton.heuristics({"WHOLE": lambda args: args["T"] % (args["ROWS"] * args["STEPS"]) == 0})
+@triton.jit(do_not_specialize=["T", "n_chunks", "n_tiles", "tiles_per_chunk"])
+def tile_fwd_stretch_pass_kernel(
+    v_ptr, a_ptr, s_ptr, p_ptr, e_ptr, o_ptr, svb, svt, sab, sat, sam, ssb, ssc, ssm, sob, T, n_chunks, n_tiles,
+    tiles_per_chunk, sign: tl.constexpr, conj: tl.constexpr, M: tl.constexpr, CPLX: tl.constexpr,
+    A_CONTIG: tl.constexpr, CDT: tl.constexpr, ROWS: tl.constexpr, STEPS: tl.constexpr, HOP: tl.constexpr,
+    WHOLE: tl.constexpr,
+):  # fmt: skip
+    """``y`` (``o``) of chunk ``c = program_id(1)`` of row ``b = program_id(0)`` in the
+    three-phase forward, from ``x`` (``v``), the chunk's start state ``s[b, c, :]`` and the
+    summary's prefix maps ``p[b, c, r, :]`` with exponents ``e[b, c, r]``
+    (:func:`.tile_summary.tile_summary_kernel`): thread ``r`` runs the ``r``-th of ``ROWS`` equal
+    stretches of the chunk, ``STEPS`` samples a trip, as the summary did, from the state that
+    thread ``r - 1``'s prefix map gives (thread 0: the chunk's). Only the recursion runs (``M``
+    multiply-adds a sample): no map is built again and nothing crosses threads. The stretches'
+    start states come from maps with exponents (:mod:`.tile_scaled`): finite wherever the states
+    are, so no sweep is needed (:mod:`.tile_pass`'s overflow note is about the tile scan)."""
+    W: tl.constexpr = 2 if CPLX else 1
+    b, c, r, tiles, full, state = _stretch_start(
+        s_ptr, p_ptr, e_ptr, ssb, ssc, ssm, T, n_chunks, n_tiles, tiles_per_chunk, M, CPLX, CDT, ROWS, STEPS, False,
+        WHOLE,
+    )  # fmt: skip
+    base = c * (ROWS * STEPS * tiles_per_chunk) + r * (tiles * STEPS)  # each stretch's first sample
+    vrow, arow = row_offset(b, svb, CPLX), row_offset(b, sab, CPLX)
+    orow = row_offset(b, sob, CPLX)  # sob = T (x2 for complex), an argument: its alignment is known
+    j = 0
+    while j < tiles:
+        n0 = base + j * STEPS  # from j, not carried: the compiler keeps its alignment (vector loads)
+        X, A = fwd_tile_inputs(
+            v_ptr, a_ptr, vrow, arow, n0, T, full, svt, sat, sam, sign, conj, M, CPLX, A_CONTIG, CDT, ROWS, STEPS,
+            HOP,
+        )  # fmt: skip
+        Av = coef_entries(A, sign, conj, False, M, CPLX, CDT, STEPS, HOP)  # A itself unless frames
+        ys, state = run_fwd(X, Av, state, M, CPLX, STEPS)
+        store_steps(o_ptr, orow + n0.to(tl.int64) * W, ys, n0, 0, T, full, CPLX, ROWS, STEPS)
+        j += 1
 
 
 @triton.jit
@@ -324,11 +405,82 @@ def tile_rev_pass_kernel(
         q += 1
 
 
-def tile_pass(call: Call, starts: Optional[torch.Tensor]) -> None:
+@triton.heuristics(
+    {
+        "NEED_A": lambda args: args["ga_ptr"] is not None,
+        "NEED_ZI": lambda args: args["gz_ptr"] is not None,
+        "WHOLE": lambda args: args["T"] % (args["ROWS"] * args["STEPS"]) == 0,
+    }
+)
+@triton.jit(do_not_specialize=["T", "n_chunks", "n_tiles", "tiles_per_chunk"])
+def tile_rev_stretch_pass_kernel(
+    v_ptr, a_ptr, s_ptr, p_ptr, e_ptr, o_ptr, y_ptr, z_ptr, ga_ptr, gz_ptr, svb, svt, sab, sat, sam, ssb, ssc, ssm,
+    sob, syb, syt, szb, szm, sgb, T, n_chunks, n_tiles, tiles_per_chunk, sign: tl.constexpr, conj: tl.constexpr,
+    M: tl.constexpr, CPLX: tl.constexpr, A_CONTIG: tl.constexpr, CDT: tl.constexpr, ROWS: tl.constexpr,
+    STEPS: tl.constexpr, NEED_A: tl.constexpr, NEED_ZI: tl.constexpr, WHOLE: tl.constexpr,
+):  # fmt: skip
+    """``u`` (``o``) of chunk ``c`` of row ``b`` in the three-phase adjoint (chunks in processing
+    order, from the top of the row), as :func:`tile_fwd_stretch_pass_kernel` does the forward:
+    thread ``r`` walks the ``r``-th stretch from the top down, ``STEPS`` samples a trip, from
+    ``lam`` through thread ``r - 1``'s prefix map; ``grad_a`` and ``grad_zi`` as
+    :func:`tile_rev_pass_kernel` (no control frames: their interval sums are per tile)."""
+    W: tl.constexpr = 2 if CPLX else 1
+    b, c, r, tiles, full, lam = _stretch_start(
+        s_ptr, p_ptr, e_ptr, ssb, ssc, ssm, T, n_chunks, n_tiles, tiles_per_chunk, M, CPLX, CDT, ROWS, STEPS, True,
+        WHOLE,
+    )  # fmt: skip
+    top = (n_tiles - c * tiles_per_chunk) * (ROWS * STEPS) - r * (tiles * STEPS)  # above each stretch
+    vrow, arow = row_offset(b, svb, CPLX), row_offset(b, sab, CPLX)
+    orow = row_offset(b, sob, CPLX)  # sob = T (x2 for complex), an argument: its alignment is known
+    if NEED_ZI:  # row 0 of the coefficients, for grad_zi
+        A0 = signed(load_state(a_ptr, arow, sam, M, CPLX, CDT), sign, conj, M, CPLX)
+    j = 0
+    while j < tiles:
+        lo = top - (j + 1) * STEPS  # each row's lowest sample of the trip, from j (alignment)
+        G, A = rev_tile_inputs(
+            v_ptr, a_ptr, vrow, arow, lo, T, full, svt, sat, sam, sign, conj, M, CPLX, A_CONTIG, CDT, ROWS, STEPS, 0
+        )  # fmt: skip
+        if NEED_A:
+            Y = rev_past_outputs(
+                y_ptr, z_ptr, row_offset(b, syb, CPLX), b * szb, lo, T, full, syt, szm, M, CPLX, CDT, ROWS, STEPS
+            )
+        times = ()
+        for jj in tl.static_range(STEPS):
+            times = times + (lo + STEPS - 1 - jj,)
+        us, lam, at0 = run_rev(G, A, lam, times, M, CPLX, STEPS)
+        if NEED_ZI:
+            _grad_zi(gz_ptr, at0, A0, lo, r, b, M, CPLX, STEPS)
+        store_steps(o_ptr, orow + lo.to(tl.int64) * W, reverse_groups(us, STEPS, W), lo, 0, T, full, CPLX, ROWS, STEPS)
+        if NEED_A:
+            _grad_a(ga_ptr, row_offset(b, sgb, CPLX), us, Y, lo, T, full, sign, M, CPLX, ROWS, STEPS)
+        j += 1
+
+
+def tile_pass(call: Call, starts: Optional[torch.Tensor], maps: Optional[Tuple[torch.Tensor, ...]] = None) -> None:
     """Launch the pass kernel of ``call``'s direction: one program a (row, chunk); ``starts``
-    ``(B, C, M W)`` from the carry, or ``None``: one chunk a row from ``call.start``."""
+    ``(B, C, M W)`` from the carry, or ``None``: one chunk a row from ``call.start``. The
+    three-phase schedule with ``call.stretches`` (``maps``: the summary's prefix maps and
+    exponents) runs the summary's stretches (``tile_{fwd,rev}_stretch_pass_kernel``)."""
     p = call.plan
     s, strides = call.pass_starts(starts)
+    rows = p.block_t // p.steps
+    if starts is not None and call.stretches:
+        assert maps is not None, "a stretch pass starts from the summary's prefix maps"
+        if call.reverse:
+            kernel = tile_rev_stretch_pass_kernel
+            extra = dict(call.adjoint_outputs(), sgb=call.ga.stride(0) if call.ga is not None else 0)
+        else:
+            kernel, extra = tile_fwd_stretch_pass_kernel, dict(o_ptr=call.out)
+        common = call.common()
+        if call.reverse:
+            del common["HOP"]  # no control frames (call.stretches)
+        launch(
+            kernel, (call.B, p.n_chunks), s_ptr=s, p_ptr=maps[0], e_ptr=maps[1], ssb=strides[0], ssc=strides[1],
+            ssm=strides[2], sob=call.out.stride(0), n_chunks=p.n_chunks, n_tiles=-(-call.T // p.block_t),
+            tiles_per_chunk=p.chunk_len // p.block_t, A_CONTIG=call.a_contig, ROWS=rows, STEPS=p.steps,
+            **tile_launch_options(p.num_warps), **common, **extra,
+        )  # fmt: skip
+        return
     kernel = tile_rev_pass_kernel if call.reverse else tile_fwd_pass_kernel
     if call.reverse:
         sgb = call.ga.stride(0) if call.ga is not None and call.hop == 0 else 0
@@ -346,7 +498,7 @@ def tile_pass(call: Call, starts: Optional[torch.Tensor]) -> None:
         n_tiles=-(-call.T // p.block_t),
         tiles_per_chunk=-(-p.chunk_len // p.block_t),
         A_CONTIG=call.a_contig,
-        ROWS=p.block_t // p.steps,
+        ROWS=rows,
         STEPS=p.steps,
         WALK=p.tile_walk,
         PREFETCH=p.prefetch and call.a_contig,  # strided `a`: each tile's loads as it starts (registers)

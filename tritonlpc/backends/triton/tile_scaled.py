@@ -71,16 +71,30 @@ def compose_scaled(L, R, M: tl.constexpr, CPLX: tl.constexpr):
 @triton.jit
 def fold_scaled(e, first, s, M: tl.constexpr, CPLX: tl.constexpr):
     """Maps with exponents ``e`` with the state ``s`` folded into those at ``first``:
-    ``b <- 2**e (E^ s) + b`` there (guarded, as :func:`.tile_scan.fold_map`)."""
+    ``b <- 2**e (E^ s) + b`` there (guarded, as :func:`.tile_scan.fold_map`). Where ``e > 0`` the
+    state is scaled by a power of two to a largest entry near 1 first and the factor put back
+    into ``e``: a renormalised mantissa may be far below 1 (down to ``SMALL``), and a small state
+    through it would otherwise round to subnormals (a state of 1e-30 through a mantissa of 1e-8 is
+    within 2^-25 of float32's smallest normal number) before ``2**e`` restores its size."""
     W: tl.constexpr = 2 if CPLX else 1
     KE: tl.constexpr = M * M * W
     K: tl.constexpr = KE + M * W
-    f = apply_map(_linear(e, M, CPLX), s, 0, M, CPLX)
+    CDT: tl.constexpr = e[0].dtype
+    h = largest_bits(s, M * W)
+    if CDT == tl.float64:
+        ks = tl.minimum(tl.maximum((h >> 20) - 1023, -1022), 1022)
+    else:
+        ks = tl.minimum(tl.maximum((h >> 23) - 127, -126), 126)
+    ks = tl.where(e[K] > 0, ks, 0)  # exponent 0: the plain product, bit for bit
+    sn = ()
+    for i in tl.static_range(M * W):
+        sn = sn + (ldexp(s[i], -ks, CDT),)
+    f = apply_map(_linear(e, M, CPLX), sn, 0, M, CPLX)
     out = ()
     for i in tl.static_range(KE):
         out = out + (e[i],)
     for i in tl.static_range(M * W):
-        out = out + (tl.where(first, ldexp(f[i], e[K], e[0].dtype) + e[KE + i], e[KE + i]),)
+        out = out + (tl.where(first, ldexp(f[i], e[K] + ks, CDT) + e[KE + i], e[KE + i]),)
     return out + (e[K],)
 
 

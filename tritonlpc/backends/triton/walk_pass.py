@@ -7,7 +7,7 @@ The reverse pass writes ``u``, ``grad_a``, and ``grad_zi`` from the lane that ow
 
 from __future__ import annotations
 
-from typing import Optional
+from typing import Optional, Tuple
 
 import torch
 import triton
@@ -158,9 +158,10 @@ def mul_conj(ur, ui, hr, hi, CPLX: tl.constexpr):
     return mul(ur[:, None], ui[:, None], hr, -hi, CPLX)
 
 
-def walk_pass(call: Call, starts: Optional[torch.Tensor]) -> None:
+def walk_pass(call: Call, starts: Optional[torch.Tensor], maps: Optional[Tuple[torch.Tensor, ...]] = None) -> None:
     """Launch the pass kernel of ``call``'s direction: ``N`` lanes a program, a lane a (row,
-    chunk); ``starts`` ``(B, C, M W)`` from the carry, or ``None``: one chunk a row."""
+    chunk); ``starts`` ``(B, C, M W)`` from the carry, or ``None``: one chunk a row (``maps``,
+    the summary's, are not needed)."""
     p = call.plan
     s, strides = call.pass_starts(starts)
     jobs = call.B * p.n_chunks
