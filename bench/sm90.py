@@ -29,6 +29,7 @@ geometry JSON committed under ``bench/results/static-sm90/``.
 from __future__ import annotations
 
 import argparse
+import collections
 import contextlib
 import dataclasses
 import functools
@@ -168,6 +169,7 @@ class Variant:
     loads_after_store_in_loop: Optional[int]
     sass_instructions: Optional[int]
     loop_instructions: Optional[int]
+    loop_unroll: Optional[int]
     compile_s: float
 
     @property
@@ -268,11 +270,13 @@ def _sass(cubin: bytes) -> str:
 _INSN = re.compile(r"/\*([0-9a-f]{4,})\*/\s+(?:@!?U?P\w+\s+)?([A-Z][A-Z0-9_.]*)(.*?);")
 
 
-def sass_memory(sass: str) -> Tuple[Dict[str, int], Dict[str, int], int, int, int]:
+def sass_memory(sass: str) -> Tuple[Dict[str, int], Dict[str, int], int, int, int, int]:
     """Global load/store counts by width, the loads issued after a store inside the main loop
     (the longest backward branch's body: a load there may have to wait for the store), the
-    instruction count (less the NOP padding at the end), and the main loop's instruction count
-    (0 without a loop)."""
+    instruction count (less the NOP padding at the end), the main loop's instruction count (0
+    without a loop) and how many of the source loop's trips its body holds: where ptxas unrolled
+    a loop ``k`` times, a remainder loop of one trip follows it (a backward branch after the
+    main loop), and ``k`` is the ratio of their global loads and stores (1 without one)."""
     insns = [(int(a, 16), op, rest) for a, op, rest in _INSN.findall(sass)]
     while insns and insns[-1][1] == "NOP":  # the padding after the final EXIT
         insns.pop()
@@ -297,7 +301,20 @@ def sass_memory(sass: str) -> Tuple[Dict[str, int], Dict[str, int], int, int, in
             body += 1
             seen_store = seen_store or op.startswith("STG")
             after += int(seen_store and op.startswith("LDG"))
-    return loads, stores, after, len(insns), body
+
+    def memory_ops(lo: int, hi: int) -> collections.Counter:
+        return collections.Counter(op for a, op, _ in insns if lo <= a <= hi and op.startswith(("LDG", "STG")))
+
+    unroll = 1
+    main = memory_ops(*loop)
+    for addr, op, rest in insns:  # a loop after the main one whose loads and stores it holds k times
+        t = re.search(r"0x([0-9a-f]+)", rest) if op.startswith("BRA") else None
+        if t and loop[1] < int(t.group(1), 16) < addr:
+            rem = memory_ops(int(t.group(1), 16), addr)
+            k = sum(main.values()) // max(1, sum(rem.values()))
+            if rem and k > unroll and all(main[o] == k * n for o, n in rem.items()) and set(main) == set(rem):
+                unroll = k
+    return loads, stores, after, len(insns), body, unroll
 
 
 _CACHE: Dict[str, Variant] = {}
@@ -321,7 +338,7 @@ def compile_launch(launch: Launch, sass: bool = True) -> Variant:
         k = triton.compile(ASTSource(fn, signature, constexprs, attrs), target=TARGET, options=options.__dict__)
     dt = time.perf_counter() - t0
     info = _ptxas_info(k.asm["ptx"], log.getvalue())
-    loads, stores, after, n, body = sass_memory(_sass(k.asm["cubin"])) if sass else (None,) * 5
+    loads, stores, after, n, body, unroll = sass_memory(_sass(k.asm["cubin"])) if sass else (None,) * 6
     v = Variant(
         fn.__name__,
         key,
@@ -336,6 +353,7 @@ def compile_launch(launch: Launch, sass: bool = True) -> Variant:
         after,
         n,
         body,
+        unroll,
         dt,
     )
     _CACHE[key] = v
@@ -500,9 +518,9 @@ def loop_trips(launch: Launch) -> int:
 def issued_instructions(launch: Launch, v: Variant) -> int:
     """Thread instructions one launch issues (a static count): every warp of every program runs
     its straight-line SASS once and its main loop's body ``loop_trips`` times (as if no branch
-    were skipped; 32 threads a warp)."""
+    were skipped; 32 threads a warp); a body that ptxas unrolled holds ``loop_unroll`` trips."""
     straight = v.sass_instructions - v.loop_instructions
-    per_warp = straight + v.loop_instructions * loop_trips(launch)
+    per_warp = straight + -(-v.loop_instructions * loop_trips(launch) // v.loop_unroll)  # body: loop_unroll trips
     return math.prod(launch.grid) * v.num_warps * 32 * per_warp
 
 
@@ -523,6 +541,7 @@ def geometry(B: int, T: int, M: int, dtype: str, direction: str, hop: Optional[i
             dict(
                 sass_instructions=v.sass_instructions,
                 loop_instructions=v.loop_instructions,
+                loop_unroll=v.loop_unroll,
                 loop_trips=loop_trips(launch),
                 instructions_per_sample=issued / (B * T),
                 resident_programs_per_sm=resident / SM_COUNT,
@@ -559,7 +578,7 @@ def geometry(B: int, T: int, M: int, dtype: str, direction: str, hop: Optional[i
             chain = f"{p.chunk_len} + {p.n_chunks - 1} + {p.chunk_len} steps (summary, carry, pass)"
             steps = 2 * p.chunk_len + p.n_chunks - 1
     main = [k for k in kernels if "pass" in k["kernel"]][-1]
-    per_sample = main["loop_instructions"] / (p.steps if p.path == "tile" else 1)
+    per_sample = main["loop_instructions"] / main["loop_unroll"] / (p.steps if p.path == "tile" else 1)
     total = sum(k["instructions_per_sample"] for k in kernels)
     # instructions a sample the GPU can issue while HBM moves the call's minimum bytes
     budget = THREAD_INSNS_PER_S / (HBM_BYTES_PER_S / (minimum / (B * T)))
@@ -683,7 +702,8 @@ states; no cache), against the minimum (forward: x, a in, y out; backward: g, a,
 grad_x, grad_a out). SASS instructions a sample (thread instructions, static): every kernel
 of the call (summary, carry, pass), each warp of each program issuing its straight-line SASS
 once and its main loop's body once a trip (`loop_trips` in `bench/sm90.py`: tiles a chunk,
-carry blocks, samples of a walk), over the B·T samples; in brackets the pass kernel's loop body
+carry blocks, samples of a walk; a body ptxas unrolled `k` times, with a remainder loop after
+it, counts once every `k` trips), over the B·T samples; in brackets the pass kernel's loop body
 over the samples a thread handles a trip (tile: its row of STEPS; walk: one). The budget is
 what the SMs can issue while HBM moves the minimum bytes of one sample (4.8 TB/s, 132 SMs × 4
 warp instructions a cycle × 1.98 GHz); a share above 1 means instruction-bound in this model.

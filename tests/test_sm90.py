@@ -82,24 +82,44 @@ SASS = """
 """
 
 
+UNROLLED = """
+        /*0000*/                   MOV R1, c[0x0][0x28] ;
+        /*0010*/                   LDG.E R4, desc[UR4][R2.64] ;
+        /*0020*/                   STG.E R2, R4 ;
+        /*0030*/                   LDG.E R4, desc[UR4][R2.64] ;
+        /*0040*/                   STG.E R2, R4 ;
+        /*0050*/              @!P1 BRA 0x10 ;
+        /*0060*/                   LDG.E R4, desc[UR4][R2.64] ;
+        /*0070*/                   STG.E R2, R4 ;
+        /*0080*/              @!P2 BRA 0x60 ;
+        /*0090*/                   EXIT ;
+"""
+
+
 def test_instruction_count_of_a_listing():
     """The static instruction counter of ``bench/sm90.py geometry``: 8 instructions (the NOP
     padding after EXIT left out), a loop of 4 (0x20 to the backward branch at 0x50), and a
     launch issues its straight-line code once and the loop body once a trip (two tiles a trip in a
-    forward pass that prefetches), in every warp."""
+    forward pass that prefetches), in every warp; a loop ptxas unrolled twice (a remainder loop
+    of one trip after it: half its loads and stores) counts its body once every two trips."""
     code = f"""
 import sys
 sys.path.insert(0, {str(ROOT / "bench")!r})
 import torch, sm90
-loads, stores, after, n, body = sm90.sass_memory({SASS!r})
-assert (loads, stores, after, n, body) == ({{"LDG.E.128": 1}}, {{"STG.E": 1}}, 0, 8, 4), (loads, stores, after, n, body)
+loads, stores, after, n, body, unroll = sm90.sass_memory({SASS!r})
+got = (loads, stores, after, n, body, unroll)
+assert got == ({{"LDG.E.128": 1}}, {{"STG.E": 1}}, 0, 8, 4, 1), got
+got = sm90.sass_memory({UNROLLED!r})
+assert got == ({{"LDG.E": 3}}, {{"STG.E": 3}}, 1, 10, 5, 2), got
 p = [l for l in sm90.record(2, 4096, 2, torch.float32, "fwd", schedule="single") if "pass" in l.name][0]
-v = sm90.Variant(p.name, "", 4, 32, 0, 0, 0, 0, {{}}, {{}}, 0, n, body, 0.0)
+v = sm90.Variant(p.name, "", 4, 32, 0, 0, 0, 0, {{}}, {{}}, 0, n, body, 1, 0.0)
 trips = sm90.loop_trips(p)
 tiles = -(-4096 // (p.kwargs["ROWS"] * p.kwargs["STEPS"]))
 assert tiles == p.kwargs["n_tiles"] > 1 and p.kwargs["PREFETCH"], p.kwargs
 assert trips == tiles // 2, trips  # two tiles a trip when the forward pass prefetches (tile_pass)
 assert sm90.issued_instructions(p, v) == 2 * 4 * 32 * (4 + 4 * trips)
+v2 = sm90.Variant(p.name, "", 4, 32, 0, 0, 0, 0, {{}}, {{}}, 0, 10, 5, 2, 0.0)
+assert sm90.issued_instructions(p, v2) == 2 * 4 * 32 * (5 + -(-5 * trips // 2))
 """
     env = {k: v for k, v in os.environ.items() if k != "TRITON_INTERPRET"}
     env["PYTHONPATH"] = os.pathsep.join([str(ROOT), env.get("PYTHONPATH", "")])

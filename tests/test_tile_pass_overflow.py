@@ -142,6 +142,29 @@ def test_tree_order_scan_overflows():
 
 
 @pytest.mark.parametrize("M,dtype", [(1, torch.float32), (2, torch.complex64)], ids=str)
+def test_silent_input_through_overflowing_rows_stays_zero(M, dtype):
+    """Zero input and zero state through the stretch, the scan in tree order (single pass): the
+    scan's combine does not guard zero states, so the overflowing rows give NaN end states
+    (checked on the scan alone), the finite check sends the tile to the row-by-row sweep, and y,
+    grad_x, grad_a and grad_zi are exactly zero, as the sequential recursion gives."""
+    from tritonlpc.backends.triton.backend import BACKEND
+
+    _, a, _, _ = _stretch(M, dtype)
+    zero = torch.zeros(1, T, dtype=dtype, device=DEV)
+    zi = torch.zeros(1, M, dtype=dtype, device=DEV)
+    if M == 1:
+        ends = torch.empty(4, device=DEV)
+        with _tree_scan():
+            _end_states_kernel[(1,)](zero[0, 32:].contiguous(), a[0, 32:, 0].contiguous(), ends, 0.0, R=4, S=8)
+        assert torch.isnan(ends).any()  # inf * 0 in the unguarded combine
+    with _tree_scan():
+        y = BACKEND.forward(zero, a, zi, schedule="single", **TILE)
+        grads = BACKEND.backward(zero, a, zero, zi, True, True, schedule="single", **TILE)
+    for out in (y, *grads):
+        assert torch.equal(out, torch.zeros_like(out))
+
+
+@pytest.mark.parametrize("M,dtype", [(1, torch.float32), (2, torch.complex64)], ids=str)
 def test_tree_order_pass_stays_finite(M, dtype):
     """The pass kernels with the scan in tree order: the single pass (every row's end state
     checked, the tile swept row by row) and three phase (the summary's scan of its threads'

@@ -17,7 +17,7 @@ in the summary (:mod:`.tile_summary`), from the state its predecessor's prefix m
 the forward builds the maps once (the summary) where the tile pass builds them again (``M^2 +
 M`` multiply-adds a sample) to scan them across the tile. The reverse pass also writes ``grad_a[n, i] = -u[n]
 conj(y[n-1-i])`` from shifted block loads of ``y`` (``zi`` before the start) and ``grad_zi =
-C[0]^T lam[0]`` (by the thread holding ``n = 0``). Loop bounds use ``while`` (the interpreter of
+C[0]^T lam[0]`` (once, from the end state of the walk that ends after ``n = 0``). Loop bounds use ``while`` (the interpreter of
 Triton 3.6 cannot iterate ``range`` over a runtime bound).
 
 **Overflow.** On a GPU ``tl.associative_scan`` is a tree: it composes runs of row maps before
@@ -25,8 +25,8 @@ applying them to the state, and the product of a run that grows past the float r
 infinite even where the state through it stays finite (a tiny state through a stretch of
 growth, then decay). Folding the incoming state into row 0's map (as :func:`_tile_end_states`
 does) does not prevent it: the rows after row 0 are still composed among themselves first. But
-a non-finite product only reaches a state as a non-finite value (``inf * 0`` is NaN; zero state
-entries are guarded), and a row run from a non-finite start state ends non-finite, so a tile
+a non-finite product only reaches a state as a non-finite value (``inf * 0`` is NaN: the scan's
+combine does not guard zero state entries, :func:`.tile_scan.compose`), and a row run from a non-finite start state ends non-finite, so a tile
 whose rows all end finite was scanned correctly. So each tile is run once from the scanned
 start states (a sweep), and one int32 reduction (:func:`.tile_scan.all_finite`, warp-uniform)
 checks every row's end state. If one is not finite, the tile is swept ``ROWS`` times, each row
@@ -297,12 +297,14 @@ def _grad_a(
 
 
 @triton.jit
-def _grad_zi(gz_ptr, at0, A0, lo, r, b, M: tl.constexpr, CPLX: tl.constexpr, S: tl.constexpr):
-    """``grad_zi = C[0]^T lam[0]``, one more adjoint step (``n = -1``, ``g = 0``, row 0 of ``A``):
-    ``-A[0, i] lam_0 + lam_{i+1}``, stored by the thread holding ``n = 0``."""
+def _grad_zi(gz_ptr, lam0, A0, b, sel, M: tl.constexpr, CPLX: tl.constexpr):
+    """``grad_zi = C[0]^T lam[0]``, one more adjoint step (``n = -1``, ``g = 0``, row 0 of ``A``)
+    from the state after sample 0, the end state of the walk that ends there: ``-A[0, i] lam_0 +
+    lam_{i+1}``, stored by the thread where ``sel`` (an ``[R]`` mask; none where no program's walk
+    ends at 0). Once a program, after its loop: no state at ``n = 0`` tracked a sample."""
     W: tl.constexpr = 2 if CPLX else 1
-    gz = adjoint_step(at0, A0, 0, 0.0, 0.0, False, M, CPLX)
-    store_state(gz_ptr, b * (M * W) + tl.zeros_like(r), W, gz, M, CPLX, mask=(lo <= 0) & (lo + S > 0))
+    gz = adjoint_step(lam0, A0, 0, 0.0, 0.0, False, M, CPLX)
+    store_state(gz_ptr, b * (M * W) + tl.zeros_like(sel.to(tl.int32)), W, gz, M, CPLX, mask=sel)
 
 
 @triton.heuristics(
@@ -377,14 +379,9 @@ def tile_rev_pass_kernel(
             )
         Av = coef_entries(A, sign, conj, True, M, CPLX, CDT, STEPS, HOP)  # A itself unless frames
         ends = _tile_end_states(G, Av, s, r, True, M, CPLX, STEPS)
-        times = ()
-        for jj in tl.static_range(STEPS):
-            times = times + (lo + STEPS - 1 - jj,)
         sweep, sweeps, s1, us = 0, ROWS if WALK else 1, s, G  # us = G: its shapes (the loop runs)
         while sweep < sweeps:  # once, unless a state is not finite (see the module docstring)
-            us, ends, at0 = run_rev(G, Av, previous_rows(ends, r, s), times, M, CPLX, STEPS)
-            if NEED_ZI:
-                _grad_zi(gz_ptr, at0, A0, lo, r, b, M, CPLX, STEPS)
+            us, ends = run_rev(G, Av, previous_rows(ends, r, s), M, CPLX, STEPS)
             if WIDE:
                 s1 = pick(ends, r == ROWS - 1)
             else:
@@ -403,6 +400,8 @@ def tile_rev_pass_kernel(
         G = G1
         A = A1
         q += 1
+    if NEED_ZI:  # a walk ending at tile 0 ends after sample 0 (row 0 stores: r == 0 and q_end == n_tiles)
+        _grad_zi(gz_ptr, s, A0, b, r + q_end * ROWS == n_tiles * ROWS, M, CPLX)
 
 
 @triton.heuristics(
@@ -444,16 +443,13 @@ def tile_rev_stretch_pass_kernel(
             Y = rev_past_outputs(
                 y_ptr, z_ptr, row_offset(b, syb, CPLX), b * szb, lo, T, full, syt, szm, M, CPLX, CDT, ROWS, STEPS
             )
-        times = ()
-        for jj in tl.static_range(STEPS):
-            times = times + (lo + STEPS - 1 - jj,)
-        us, lam, at0 = run_rev(G, A, lam, times, M, CPLX, STEPS)
-        if NEED_ZI:
-            _grad_zi(gz_ptr, at0, A0, lo, r, b, M, CPLX, STEPS)
+        us, lam = run_rev(G, A, lam, M, CPLX, STEPS)
         store_steps(o_ptr, orow + lo.to(tl.int64) * W, reverse_groups(us, STEPS, W), lo, 0, T, full, CPLX, ROWS, STEPS)
         if NEED_A:
             _grad_a(ga_ptr, row_offset(b, sgb, CPLX), us, Y, lo, T, full, sign, M, CPLX, ROWS, STEPS)
         j += 1
+    if NEED_ZI:  # the last thread of the last chunk ends after sample 0 (r == ROWS - 1, c == n_chunks - 1)
+        _grad_zi(gz_ptr, lam, A0, b, r + c * ROWS == n_chunks * ROWS - 1, M, CPLX)
 
 
 def tile_pass(call: Call, starts: Optional[torch.Tensor], maps: Optional[Tuple[torch.Tensor, ...]] = None) -> None:

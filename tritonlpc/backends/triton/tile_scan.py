@@ -16,9 +16,11 @@ The math (``allpole-math.md`` in the project notes):
   (:func:`fold_map`), gives every row's end state; (3) each row's start state is its
   predecessor's end state (:func:`previous_rows`, a gather); (4) each thread runs the recursion
   over its samples from it (:func:`run_fwd` / :func:`run_rev`, ``M`` multiply-adds a sample).
-* **Zero stays zero.** In every product of a map with a state, a zero state component
-  contributes exactly zero (never ``inf * 0``): an overflowing map of an unstable stretch
-  carried over a silent (zero) state gives zeros, as the sequential recursion does.
+* **Zero stays zero.** In every product of a map with a state (:func:`apply_map`, the scaled
+  maps' combine), a zero state component contributes exactly zero (never ``inf * 0``): an
+  overflowing map of an unstable stretch carried over a silent (zero) state gives zeros, as the
+  sequential recursion does. The tile scan's combine is the exception (:func:`compose`): a
+  NaN it makes sends the tile to the pass kernels' row-by-row sweep, which gives the zeros.
 
 The combine is written without per-entry helper calls (each call costs about a millisecond in
 the interpreter).
@@ -56,15 +58,19 @@ __all__ = [
 
 
 @triton.jit
-def compose(L, R, M: tl.constexpr, CPLX: tl.constexpr):
+def compose(L, R, M: tl.constexpr, CPLX: tl.constexpr, GUARD: tl.constexpr = True):
     """``R o L`` of two affine maps as flat tuples: ``(E_R E_L, E_R b_L + b_R)``.
 
-    ``E_R b_L`` is guarded (zero state entries contribute zero); ``E_R E_L`` is not: a
-    product of maps is only ever applied to a state through a guarded product. Computed row by
+    ``E_R b_L`` is guarded where ``GUARD`` (zero state entries contribute zero); ``E_R E_L`` is
+    not: a product of maps is only ever applied to a state through a guarded product. The tile
+    scan (:func:`scan`) composes unguarded: there a zero ``b_L`` through an overflowing ``E_R``
+    gives NaN, which the pass kernels' finite check sends to the row-by-row sweep (the sequential
+    recursion: zeros again), and the guard cost two selects an entry a combine (complex64 M = 4:
+    about 7 % of the single pass's instructions, bench/README.md). Computed row by
     row (row ``r`` of ``E_R`` is dead once row ``r`` of the result is done), and written without
     per-entry helper calls (each call costs about a millisecond in the interpreter).
     """
-    zero = zero_entries(L, M * M, M, CPLX)
+    zero = zero_entries(L, M * M, M, CPLX) if GUARD else None
     mat = ()
     vec = ()
     for r in tl.static_range(M):
@@ -100,17 +106,21 @@ def zero_entries(S, s0: tl.constexpr, M: tl.constexpr, CPLX: tl.constexpr):
 
 @triton.jit
 def apply_row(E, S, s0: tl.constexpr, zero, r: tl.constexpr, M: tl.constexpr, CPLX: tl.constexpr):
-    """Entry ``r`` of ``E s + b_E`` (state in ``S[s0:]``), as a tuple; zero state entries (``zero``)
-    contribute exactly zero, even through an infinite ``E``."""
+    """Entry ``r`` of ``E s + b_E`` (state in ``S[s0:]``), as a tuple; zero state entries (``zero``;
+    ``None``: unguarded) contribute exactly zero, even through an infinite ``E``."""
     W: tl.constexpr = 2 if CPLX else 1
     K: tl.constexpr = M * M
     pr = E[W * (K + r)]
     if CPLX:
         pi = E[W * (K + r) + 1]
     for k in tl.static_range(M):
-        er = tl.where(zero[k], 0.0, E[W * (r * M + k)])
+        er = E[W * (r * M + k)]
+        if zero is not None:
+            er = tl.where(zero[k], 0.0, er)
         if CPLX:
-            ei = tl.where(zero[k], 0.0, E[W * (r * M + k) + 1])
+            ei = E[W * (r * M + k) + 1]
+            if zero is not None:
+                ei = tl.where(zero[k], 0.0, ei)
             pr = pr + er * S[W * (s0 + k)] - ei * S[W * (s0 + k) + 1]
             pi = pi + er * S[W * (s0 + k) + 1] + ei * S[W * (s0 + k)]
         else:
@@ -138,31 +148,31 @@ def apply_map(E, S, s0: tl.constexpr, M: tl.constexpr, CPLX: tl.constexpr):
 
 @triton.jit
 def _compose_r1(a0, a1, b0, b1):
-    return compose((a0, a1), (b0, b1), 1, False)
+    return compose((a0, a1), (b0, b1), 1, False, False)
 
 
 @triton.jit
 def _compose_c1(a0, a1, a2, a3, b0, b1, b2, b3):
-    return compose((a0, a1, a2, a3), (b0, b1, b2, b3), 1, True)
+    return compose((a0, a1, a2, a3), (b0, b1, b2, b3), 1, True, False)
 
 
 @triton.jit
 def _compose_r2(a0, a1, a2, a3, a4, a5, b0, b1, b2, b3, b4, b5):
-    return compose((a0, a1, a2, a3, a4, a5), (b0, b1, b2, b3, b4, b5), 2, False)
+    return compose((a0, a1, a2, a3, a4, a5), (b0, b1, b2, b3, b4, b5), 2, False, False)
 
 
 @triton.jit
 def _compose_c2(a0, a1, a2, a3, a4, a5, a6, a7, a8, a9, a10, a11,
                 b0, b1, b2, b3, b4, b5, b6, b7, b8, b9, b10, b11):
     return compose((a0, a1, a2, a3, a4, a5, a6, a7, a8, a9, a10, a11),
-                    (b0, b1, b2, b3, b4, b5, b6, b7, b8, b9, b10, b11), 2, True)
+                    (b0, b1, b2, b3, b4, b5, b6, b7, b8, b9, b10, b11), 2, True, False)
 
 
 @triton.jit
 def _compose_r3(a0, a1, a2, a3, a4, a5, a6, a7, a8, a9, a10, a11,
                 b0, b1, b2, b3, b4, b5, b6, b7, b8, b9, b10, b11):
     return compose((a0, a1, a2, a3, a4, a5, a6, a7, a8, a9, a10, a11),
-                    (b0, b1, b2, b3, b4, b5, b6, b7, b8, b9, b10, b11), 3, False)
+                    (b0, b1, b2, b3, b4, b5, b6, b7, b8, b9, b10, b11), 3, False, False)
 
 
 @triton.jit
@@ -173,7 +183,7 @@ def _compose_c3(a0, a1, a2, a3, a4, a5, a6, a7, a8, a9, a10, a11, a12, a13, a14,
     return compose((a0, a1, a2, a3, a4, a5, a6, a7, a8, a9, a10, a11, a12, a13, a14, a15, a16, a17, a18, a19,
                      a20, a21, a22, a23),
                     (b0, b1, b2, b3, b4, b5, b6, b7, b8, b9, b10, b11, b12, b13, b14, b15, b16, b17, b18, b19,
-                     b20, b21, b22, b23), 3, True)
+                     b20, b21, b22, b23), 3, True, False)
 
 
 @triton.jit
@@ -181,7 +191,7 @@ def _compose_r4(a0, a1, a2, a3, a4, a5, a6, a7, a8, a9, a10, a11, a12, a13, a14,
                 b0, b1, b2, b3, b4, b5, b6, b7, b8, b9, b10, b11, b12, b13, b14, b15, b16, b17, b18, b19):
     return compose((a0, a1, a2, a3, a4, a5, a6, a7, a8, a9, a10, a11, a12, a13, a14, a15, a16, a17, a18, a19),
                     (b0, b1, b2, b3, b4, b5, b6, b7, b8, b9, b10, b11, b12, b13, b14, b15, b16, b17, b18, b19),
-                    4, False)
+                    4, False, False)
 
 
 @triton.jit
@@ -196,7 +206,7 @@ def _compose_c4(a0, a1, a2, a3, a4, a5, a6, a7, a8, a9, a10, a11, a12, a13, a14,
                      a38, a39),
                     (b0, b1, b2, b3, b4, b5, b6, b7, b8, b9, b10, b11, b12, b13, b14, b15, b16, b17, b18, b19,
                      b20, b21, b22, b23, b24, b25, b26, b27, b28, b29, b30, b31, b32, b33, b34, b35, b36, b37,
-                     b38, b39), 4, True)
+                     b38, b39), 4, True, False)
 # fmt: on
 
 
@@ -453,25 +463,14 @@ def adjoint_step(lam, A, base: tl.constexpr, gr, gi, HAS_G: tl.constexpr, M: tl.
 
 
 @triton.jit
-def run_rev(G, A, lam, n, M: tl.constexpr, CPLX: tl.constexpr, S: tl.constexpr):
+def run_rev(G, A, lam, M: tl.constexpr, CPLX: tl.constexpr, S: tl.constexpr):
     """The adjoint recursion over a row's ``S`` samples (descending time) from ``lam``:
     ``lam_i <- -A_i lam_0 + lam_{i+1}`` (``+ g`` for ``i = 0``), ``u = lam_0``. Returns the
-    ``u`` entries, the end state and the state right after the sample ``n == 0`` (``n``: the
-    samples' times, a tuple of ``S`` ``[R]`` tiles; zeros where no sample is at 0)."""
+    ``u`` entries and the end state."""
     us = ()
-    at0 = ()
-    for _i in tl.static_range(M):
-        at0 = push(at0, tl.zeros_like(G[0]), tl.zeros_like(G[0]), CPLX)
     for j in tl.static_range(S):
         gr, gi = entry(G, j, CPLX)
         lam = adjoint_step(lam, A, j * M, gr, gi, True, M, CPLX)
         ur, ui = entry(lam, 0, CPLX)
         us = push(us, ur, ui, CPLX)
-        sel = n[j] == 0
-        upd = ()
-        for i in tl.static_range(M):
-            vr, vi = entry(lam, i, CPLX)
-            wr, wi = entry(at0, i, CPLX)
-            upd = push(upd, tl.where(sel, vr, wr), tl.where(sel, vi, wi), CPLX)
-        at0 = upd
-    return us, lam, at0
+    return us, lam
