@@ -376,9 +376,12 @@ def variant_calls(full: bool) -> List[Tuple[str, Dict[str, Any]]]:
     calls: List[Tuple[str, Dict[str, Any]]] = []
 
     def add(M: int, dt: str, T: int, expanded: bool = False) -> None:
-        # three-phase twice: a few chunks (a one-warp carry) and many (a carry of full blocks)
+        # three-phase twice: a few chunks (a one-warp carry; the tile path's stretch passes) and
+        # many (a carry of full blocks; tile passes)
         for schedule, TT in (("single", T), ("three-phase", T), ("three-phase", 32 * T)):
             base = dict(B=8, T=TT, M=M, dtype=DTYPES[dt], schedule=schedule, expanded=expanded)
+            if schedule == "three-phase" and M <= tp.TILE_ORDERS:
+                base["stretch"] = TT == T
             tag = f"M={M} {dt} T={TT} {schedule}{' expanded' if expanded else ''}"
             calls.append((f"fwd {tag}", dict(base, direction="fwd")))
             for need in needs if TT == T else needs[:1]:
@@ -396,11 +399,10 @@ def variant_calls(full: bool) -> List[Tuple[str, Dict[str, Any]]]:
         add(3, "complex128", 4096)  # the register-heaviest tile configuration
         # the forward pass with a partial last tile (WHOLE false: its masked tail after the loop)
         for M, dt in ((2, "float32"), (4, "float32"), (3, "complex128")):
-            for schedule in ("single", "three-phase"):
-                tag = f"M={M} {dt} T=4160 {schedule}"
-                calls.append(
-                    (f"fwd {tag}", dict(B=8, T=4160, M=M, dtype=DTYPES[dt], schedule=schedule, direction="fwd"))
-                )
+            for schedule, knobs in (("single", {}), ("three-phase", dict(stretch=False)), ("three-phase", {})):
+                tag = f"M={M} {dt} T=4160 {schedule}{'' if knobs else ' stretch'}"
+                kw = dict(B=8, T=4160, M=M, dtype=DTYPES[dt], schedule=schedule, direction="fwd", **knobs)
+                calls.append((f"fwd {tag}", dict(kw, stretch=True) if schedule == "three-phase" and not knobs else kw))
     # slice summaries (walk kernels at every order; complex128 M = 3: the walk's float64 kernels at a tile order)
     for M, dt in [(M, dt) for M in [2, 5] + ([16, 33] if full else []) for dt in dtypes] + [(3, "complex128")]:
         for direction in ("sum", "sum-adjoint"):
@@ -482,9 +484,9 @@ def _bytes_model(p: tp.Plan, B: int, T: int, M: int, dtype: torch.dtype, directi
     if p.n_chunks > 1:
         C = p.n_chunks
         K = (M * M + M) * W * cs + 4  # a map and its int32 exponent
-        if p.path == "tile" and direction == "fwd":  # every chunk's, every thread's prefix map
+        if p.path == "tile" and p.stretch:  # every chunk's, every thread's prefix map
             rows = p.block_t // p.steps
-            moved += B * T * (1 + M) * s  # phase 1 reads x and a again
+            moved += B * T * (1 + M) * s  # phase 1 reads x (g) and a again
             moved += B * C * rows * K + B * (C - 1) * K + B * C * (rows - 1) * K  # stored, carry, pass
         else:
             summarised = min(T, (C - 1) * p.chunk_len)
@@ -567,7 +569,7 @@ def geometry(B: int, T: int, M: int, dtype: str, direction: str, hop: Optional[i
         else:
             blocks = -(-(p.n_chunks - 1) // p.block_c)
             chain = f"{tpc} + {blocks} + {tpc} tile scans ({p.block_t}; carry blocks of {p.block_c})"
-            if direction == "fwd":  # the pass runs the summary's stretches: no scan
+            if p.stretch:  # the pass runs the summary's stretches: no scan
                 chain = f"{tpc} tile scans + {blocks} + {tpc} stretch trips ({p.block_t}; carry blocks of {p.block_c})"
             steps = 2 * tpc + blocks
     else:
@@ -697,8 +699,8 @@ def geometry_report(rows: Sequence[Dict[str, Any]]) -> str:
 `ptxas -v`. Resident programs per SM follow from registers (65,536 an SM, allocated in 8s),
 warps (64 an SM), shared memory (228 KiB) and 32 blocks an SM; resident warps are those of
 the pass kernel (the output phase) as a share of 132 × 64. Bytes moved count every kernel's
-global reads and writes (a sample's inputs read twice in three phase; chunk maps and start
-states; no cache), against the minimum (forward: x, a in, y out; backward: g, a, y in,
+global reads and writes (a sample's inputs read twice in three phase; chunk maps, every
+thread's prefix map on the tile path, and start states; no cache), against the minimum (forward: x, a in, y out; backward: g, a, y in,
 grad_x, grad_a out). SASS instructions a sample (thread instructions, static): every kernel
 of the call (summary, carry, pass), each warp of each program issuing its straight-line SASS
 once and its main loop's body once a trip (`loop_trips` in `bench/sm90.py`: tiles a chunk,

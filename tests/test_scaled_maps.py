@@ -65,7 +65,8 @@ def test_triton_three_phase(M, dtype, adjoint):
     it (adjoint; not at M = 4, to keep the interpreter's time down: the same combine as M = 1,
     2); y, grad_x, grad_a, grad_zi finite and as the float64 reference. complex128 (the float64
     renormalisation): chunks of 128, 110 samples of growth (2^1100, past float64's 2^1024) from a
-    state of 1e-300."""
+    state of 1e-300. Tiles with tile passes and with stretch passes (each thread's prefix map
+    applied to a tiny state: its mantissa far below 1, the state scaled first)."""
     from tritonlpc.backends.triton.backend import BACKEND
     from tritonlpc.backends.triton.plan import TILE_ORDERS, plan
 
@@ -86,13 +87,14 @@ def test_triton_three_phase(M, dtype, adjoint):
     yb = _reference.allpole(xs, as_, zs)
     grads_ref = torch.autograd.grad(yb, (xs, as_, zs), _hi(g))
     assert y_ref.abs().max() > 1e6 and grads_ref[0].abs().max() > 1e6  # it did grow
-    results = (BACKEND.forward(x, a_fwd, zi, **knobs),)
-    if adjoint:
-        results += BACKEND.backward(g, a_bwd, yb.detach().to(dtype).to(DEV), zi, True, True, **knobs)
-    for got, exp in zip(results, (y_ref, *grads_ref)):
-        assert torch.isfinite(exp.to(dtype)).all()  # the float32 recursion stays finite
-        assert torch.isfinite(got).all()
-        assert_rel_close(got, exp, 1e-4)
+    for extra in ({"stretch": False}, {"stretch": True}) if M <= TILE_ORDERS else ({},):  # tile or stretch passes
+        results = (BACKEND.forward(x, a_fwd, zi, **knobs, **extra),)
+        if adjoint:
+            results += BACKEND.backward(g, a_bwd, yb.detach().to(dtype).to(DEV), zi, True, True, **knobs, **extra)
+        for got, exp in zip(results, (y_ref, *grads_ref)):
+            assert torch.isfinite(exp.to(dtype)).all()  # the float32 recursion stays finite
+            assert torch.isfinite(got).all()
+            assert_rel_close(got, exp, 1e-4)
 
 
 @pytest.mark.parametrize(

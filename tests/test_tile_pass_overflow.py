@@ -98,16 +98,20 @@ def _stretch(M: int, dtype: torch.dtype):
     return x, a, zi, g
 
 
-@pytest.mark.parametrize("M,dtype", [(1, torch.float32), (2, torch.complex64), (4, torch.float32)], ids=str)
-def test_walk_matches_reference(M, dtype):
+@pytest.mark.parametrize(
+    "M,dtype,schedule",
+    [(1, torch.float32, "three-phase"), (2, torch.complex64, "single"), (4, torch.float32, "single")],
+    ids=str,
+)
+def test_walk_matches_reference(M, dtype, schedule):
     """The fallback forced on every tile: ordinary inputs (T = 43: a partial last tile) and
-    growth then decay, forward and adjoint, as the float64 reference (single pass: the three
-    phase passes run stretches, no tile scan)."""
-    schedule = "single"
+    growth then decay, forward and adjoint, as the float64 reference (three phase with tile
+    passes: its stretch passes scan no tiles)."""
     x, a, zi = make_inputs(1, 43, M, dtype, seed=M, device=DEV)
     g = make_inputs(1, 43, M, dtype, seed=10 + M, device=DEV)[0]
-    _check(x, a, zi, g, 1e-4, schedule=schedule, tile_walk=True, **TILE)
-    expected = _check(*_stretch(M, dtype), 1e-4, schedule=schedule, tile_walk=True, **TILE)
+    knobs = dict(TILE, stretch=False) if schedule == "three-phase" else TILE
+    _check(x, a, zi, g, 1e-4, schedule=schedule, tile_walk=True, **knobs)
+    expected = _check(*_stretch(M, dtype), 1e-4, schedule=schedule, tile_walk=True, **knobs)
     assert expected[0].abs().max() > 1e6 and expected[1].abs().max() > 1e6  # it did grow
 
 
@@ -166,13 +170,13 @@ def test_silent_input_through_overflowing_rows_stays_zero(M, dtype):
 
 @pytest.mark.parametrize("M,dtype", [(1, torch.float32), (2, torch.complex64)], ids=str)
 def test_tree_order_pass_stays_finite(M, dtype):
-    """The pass kernels with the scan in tree order: the single pass (every row's end state
-    checked, the tile swept row by row) and three phase (the summary's scan of its threads'
-    maps with exponents, the prefix maps applied to the chunk's start state): results finite
-    and as the float64 reference."""
+    """The pass kernels with the scan in tree order: the tile passes of both schedules (every
+    row's end state checked, the tile swept row by row) and three phase's stretch passes (the
+    summary's scan of its threads' maps with exponents, the prefix maps applied to the chunk's
+    start state): results finite and as the float64 reference."""
     with _tree_scan():
-        for schedule in ("single", "three-phase"):
-            expected = _check(*_stretch(M, dtype), 1e-4, schedule=schedule, **TILE)
+        for knobs in (dict(schedule="single"), dict(schedule="three-phase", stretch=False), dict(stretch=True)):
+            expected = _check(*_stretch(M, dtype), 1e-4, **knobs, **TILE)
     assert expected[0].abs().max() > 1e6 and expected[1].abs().max() > 1e6  # it did grow
 
 

@@ -177,15 +177,15 @@ def test_whole_tiles(M, dtype):
 def test_forward_tile_pairs(tiles, tail):
     """The forward pass runs two whole tiles a trip (an odd one after its loop, a partial one
     after that): every count of whole tiles up to 5, with and without a partial tile, one chunk
-    a row (single); and the three-phase forward's stretches with chunks of 2 or 3 tiles (the
-    last one shorter, whole or partial), against the reference."""
+    a row (single) and chunks of 2 or 3 tiles (three phase); and the three-phase forward's
+    stretch pass on the same chunks (the last one shorter, whole or partial), against the
+    reference."""
     T = tiles * BT + tail
     x, a, zi, _ = _inputs(2, T, 2, torch.float64, seed=tiles + tail)
     y_ref = _reference.allpole(_hi(x), _hi(a), _hi(zi))
     for kw in (
         SINGLE,
-        dict(SINGLE, chunk_len=2 * BT, schedule="three-phase"),
-        dict(SINGLE, chunk_len=3 * BT, schedule="three-phase"),
+        *(dict(SINGLE, chunk_len=n * BT, schedule="three-phase", stretch=st) for n in (2, 3) for st in (False, True)),
     ):
         assert_rel_close(tg.BACKEND.forward(x, a, zi, **kw), y_ref, TOL[torch.float64])
 
@@ -201,7 +201,7 @@ def test_three_phase_runs_the_summarys_stretches(M, dtype):
 
     T = 8 * BT - 3  # chunks of 3 tiles: 3, 3 and 2 (in processing order), one tile partial
     x, a, zi, g = _inputs(2, T, M, dtype, seed=M + 20)
-    kw = dict(SINGLE, chunk_len=3 * BT, schedule="three-phase")
+    kw = dict(SINGLE, chunk_len=3 * BT, schedule="three-phase", stretch=True)
     with tl_launch.recording() as launches:
         tg.BACKEND.forward(x, a, zi, **kw)
         tg.BACKEND.backward(g, a, x, zi, True, True, **kw)
@@ -216,6 +216,29 @@ def test_three_phase_runs_the_summarys_stretches(M, dtype):
     K = (M * M + M) * (2 if dtype.is_complex else 1)
     assert tuple(launches[0].kwargs["p_ptr"].shape) == (2, 3, BT // 4, K)  # every thread's prefix map
     _check_all(x, a, zi, g, TOL[dtype], neg=False, **kw)
+    with tl_launch.recording() as launches:  # tile passes: each chunk's map only, the last one never
+        tg.BACKEND.forward(x, a, zi, **dict(kw, stretch=False))
+    assert [(r.name, r.grid) for r in launches][::2] == [
+        ("tile_summary_kernel", (2, 2)),
+        ("tile_fwd_pass_kernel", (2, 3)),
+    ]
+
+
+def test_stretch_choice():
+    """The plan runs stretch passes for the orders whose tile passes were issue-bound
+    (``STRETCH_ORDERS``) and where the prefix maps cost at most ``STRETCH_BYTES`` of the bytes;
+    never in the adjoint with control frames; ``stretch`` forces it; it must be a bool."""
+    from tritonlpc.backends.triton.plan import STRETCH_ORDERS, plan
+
+    assert (4, "c32") in STRETCH_ORDERS and plan(8, 2**18, 4, torch.complex64).stretch
+    assert not plan(8, 2**18, 2, torch.float32).stretch  # 112-sample stretches: maps 3 % of the bytes
+    assert plan(1, 2**24, 2, torch.float32).stretch  # 512-sample stretches: 0.7 %
+    assert plan(8, 2**18, 2, torch.float32, stretch=True).stretch
+    assert not plan(8, 2**18, 4, torch.complex64, stretch=False).stretch
+    assert not plan(8, 2**18, 4, torch.complex64, reverse=True, hop=256).stretch
+    assert not plan(1024, 2**14, 4, torch.complex64).stretch  # single pass
+    with pytest.raises(TypeError, match="stretch"):
+        plan(8, 2**18, 2, torch.float32, stretch=1)
 
 
 @pytest.mark.slow(seconds=20)

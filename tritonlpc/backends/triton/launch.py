@@ -204,10 +204,15 @@ class Call:
 
     @property
     def stretches(self) -> bool:
-        """Tile path, three phase: the summary keeps every thread's prefix map and the pass runs
-        the summary's stretches from them (:mod:`.tile_pass`); not the adjoint with control frames
-        (its ``grad_a`` interval sums are per tile, :mod:`.frames`)."""
-        return self.plan.path == "tile" and self.plan.n_chunks > 1 and (not self.reverse or self.hop == 0)
+        """Tile path, three phase, ``plan.stretch``: the summary keeps every thread's prefix map and
+        the pass runs the summary's stretches from them (:mod:`.tile_pass`); never the adjoint with
+        control frames (its ``grad_a`` interval sums are per tile, :mod:`.frames`)."""
+        return (
+            self.plan.path == "tile"
+            and self.plan.n_chunks > 1
+            and self.plan.stretch
+            and not (self.reverse and self.hop)
+        )
 
     def pass_starts(self, starts: Optional[torch.Tensor]) -> Tuple[Optional[torch.Tensor], Tuple[int, int, int]]:
         """A pass kernel's start states and their ``(row, chunk, entry)`` strides: the carry's

@@ -48,6 +48,8 @@ __all__ = [
     "TILE_CONFIG",
     "LOAD_LATE",
     "TILE_MAX_REGS",
+    "STRETCH_ORDERS",
+    "STRETCH_BYTES",
     "tile_launch_options",
     "next_pow2",
     "walk_summary_warps",
@@ -96,6 +98,16 @@ TILE_CONFIG: Dict[Tuple[int, str], Tuple[int, int, int]] = {
 # this one: complex128 M = 3 at 4 samples a thread spills with two tiles' inputs live (sm_90).
 # Strided (not contiguous) coefficients load late in every configuration (``tile_pass``).
 LOAD_LATE = {(3, "c64")}
+
+# Three phase on the tile path: the pass runs the summary's stretches (``tile_pass``: the
+# recursion alone from each thread's prefix map, where a tile pass builds the maps again and scans
+# them) for the orders whose tile pass took 0.9 or more of the issue budget in three phase (the
+# static sm_90 model, bench/README.md: complex64 M = 3, 4, complex128 M = 3, half precision
+# M = 3, 4), and for any order where the prefix maps (stored by the summary, read by the pass:
+# ``2 (M^2 + M) W`` words a thread) add at most STRETCH_BYTES of the call's minimum bytes; not in
+# the adjoint with control frames (its grad_a interval sums are per tile).
+STRETCH_ORDERS = {(3, "c32"), (4, "c32"), (3, "c64"), (3, "r16"), (4, "r16")}
+STRETCH_BYTES = 0.02
 
 # Register limit of the one-warp tile kernels (``maxnreg``). Without one, ptxas (sm_90) capped
 # some at 128 or 168 registers and spilled (a misaligned T in three phase: the forward's partial
@@ -150,6 +162,8 @@ class Plan:
             of three phase scan no tiles).
         prefetch: tile path: the pass kernels load the next tile's inputs during this tile
             (``LOAD_LATE``: as each tile starts, for registers).
+        stretch: tile path, three phase: the summary keeps every thread's prefix map and the
+            pass runs the summary's stretches from them (``STRETCH_ORDERS``, ``STRETCH_BYTES``).
     """
 
     path: str
@@ -164,6 +178,7 @@ class Plan:
     steps: int = 1
     tile_walk: bool = False
     prefetch: bool = True
+    stretch: bool = False
 
 
 def plan(
@@ -182,6 +197,7 @@ def plan(
     reverse: bool = False,
     hop: Optional[int] = None,
     tile_walk: bool = False,
+    stretch: Optional[bool] = None,
 ) -> Plan:
     """The launch plan for a call with ``x (B, T)``, ``a (B, T, M)`` of ``dtype`` (pure).
 
@@ -202,6 +218,9 @@ def plan(
             is given, at most 8 samples a thread where a row may reach into a third frame.
         tile_walk: tile path: sweep every tile row by row in the pass kernels (the fallback of
             a tile whose scan overflowed; for tests).
+        stretch: tile path, three phase: run the summary's stretches in the pass (``True``) or
+            tile passes (``False``); ``None``: :data:`STRETCH_ORDERS` or prefix maps within
+            :data:`STRETCH_BYTES`. Never in the adjoint with control frames.
 
     Raises:
         ValueError: a knob out of range, naming it.
@@ -221,8 +240,20 @@ def plan(
     T = max(int(T), 1)
     if not isinstance(tile_walk, bool):
         raise TypeError(f"tile_walk must be a bool, got {type(tile_walk).__name__}")
+    if stretch is not None and not isinstance(stretch, bool):
+        raise TypeError(f"stretch must be a bool or None, got {type(stretch).__name__}")
     if (M, _dtype_class(dtype)) in TILE_CONFIG:
         p = _plan_tile(B, T, M, dtype, sm_count, interpreted, schedule, block_t, steps, chunk_len, reverse, hop)
+        if p.schedule == "three-phase" and not (reverse and hop):
+            run = p.chunk_len * p.steps // p.block_t  # a thread's stretch
+            minimum = (2 * M + 3 if reverse else M + 2) * torch.empty((), dtype=dtype).element_size()
+            words = (
+                (M * M + M) * (2 if dtype.is_complex else 1) * (8 if dtype in (torch.float64, torch.complex128) else 4)
+            )
+            cheap = 2 * (words + 4) <= STRETCH_BYTES * run * minimum  # written and read, with the exponent
+            p = dataclasses.replace(
+                p, stretch=stretch if stretch is not None else (M, _dtype_class(dtype)) in STRETCH_ORDERS or cheap
+            )
         return dataclasses.replace(p, tile_walk=tile_walk, prefetch=(M, _dtype_class(dtype)) not in LOAD_LATE)
     return _plan_walk(B, T, M, dtype, sm_count, interpreted, schedule, chunk_len, lanes)
 

@@ -10,14 +10,15 @@ than nothing (no masked branch in the loop). An odd whole tile runs after the lo
 partial last tile once after that, with masks (``WHOLE``: ``T`` is a multiple of the tile, no
 such code at all). The reverse's partial tile is its first (:mod:`.tile_io`): its loop, one
 tile a trip, keeps the masked branch, taken in one tile a row. With one chunk per row
-this is the **single-pass** schedule; in the **three-phase** schedule the reverse's chunk is a
-few tiles (often one), started from its carried state, and the forward runs
-:func:`tile_fwd_stretch_pass_kernel` instead: each thread walks the stretch of the chunk it walked
-in the summary (:mod:`.tile_summary`), from the state its predecessor's prefix map gives, so
-the forward builds the maps once (the summary) where the tile pass builds them again (``M^2 +
-M`` multiply-adds a sample) to scan them across the tile. The reverse pass also writes ``grad_a[n, i] = -u[n]
-conj(y[n-1-i])`` from shifted block loads of ``y`` (``zi`` before the start) and ``grad_zi =
-C[0]^T lam[0]`` (once, from the end state of the walk that ends after ``n = 0``). Loop bounds use ``while`` (the interpreter of
+this is the **single-pass** schedule. The **three-phase** schedule runs
+``tile_{fwd,rev}_stretch_pass_kernel`` instead: each thread walks the stretch of the chunk it
+walked in the summary (:mod:`.tile_summary`), from the state its predecessor's prefix map
+gives, so the maps are built once (the summary) where a tile pass builds them again (``M^2 +
+M`` multiply-adds a sample) to scan them across the tile; only the adjoint with control frames
+runs ``tile_rev_pass_kernel`` on chunks of tiles (its ``grad_a`` interval sums are per tile).
+The reverse passes also write ``grad_a[n, i] = -u[n] conj(y[n-1-i])`` from shifted block loads
+of ``y`` (``zi`` before the start) and ``grad_zi = C[0]^T lam[0]`` (once, from the end state of
+the walk that ends after ``n = 0``). Loop bounds use ``while`` (the interpreter of
 Triton 3.6 cannot iterate ``range`` over a runtime bound).
 
 **Overflow.** On a GPU ``tl.associative_scan`` is a tree: it composes runs of row maps before
