@@ -20,9 +20,9 @@ Schedules:
     ``CHUNK_TILES`` tiles on the tile path, as many as leave ``PROGRAMS_PER_SM`` programs an
     SM), (2) the carry: each row's chunk maps composed into every chunk's start state
     (a ``tl.associative_scan`` over blocks of maps on the tile path, a loop on the walk path),
-    (3) every chunk re-run from its start state, writing the outputs (tile path: each thread
-    re-runs its stretch of the summary from the state its predecessor's prefix map gives, the
-    recursion alone; with control frames the adjoint scans tiles again). Inputs are read twice,
+    (3) every chunk re-run from its start state, writing the outputs (tile path with
+    ``stretch``: each thread re-runs its stretch of the summary from the state its predecessor's
+    prefix map gives, the recursion alone, instead of scanning tiles again). Inputs are read twice,
     so ``(2 (M + 1) + 1) / (M + 2)`` times the minimum bytes of the forward.
 
 A single pass with decoupled look-back across programs (as PyTorch Inductor's split scan) is

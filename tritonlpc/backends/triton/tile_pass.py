@@ -10,12 +10,13 @@ than nothing (no masked branch in the loop). An odd whole tile runs after the lo
 partial last tile once after that, with masks (``WHOLE``: ``T`` is a multiple of the tile, no
 such code at all). The reverse's partial tile is its first (:mod:`.tile_io`): its loop, one
 tile a trip, keeps the masked branch, taken in one tile a row. With one chunk per row
-this is the **single-pass** schedule. The **three-phase** schedule runs
-``tile_{fwd,rev}_stretch_pass_kernel`` instead: each thread walks the stretch of the chunk it
-walked in the summary (:mod:`.tile_summary`), from the state its predecessor's prefix map
-gives, so the maps are built once (the summary) where a tile pass builds them again (``M^2 +
-M`` multiply-adds a sample) to scan them across the tile; only the adjoint with control frames
-runs ``tile_rev_pass_kernel`` on chunks of tiles (its ``grad_a`` interval sums are per tile).
+this is the **single-pass** schedule; in the **three-phase** schedule a chunk is a few tiles,
+started from its carried state, or with ``plan.stretch`` ``tile_{fwd,rev}_stretch_pass_kernel``
+run instead: each thread walks the stretch of the chunk it walked in the summary
+(:mod:`.tile_summary`), from the state its predecessor's prefix map gives, so the maps are
+built once (the summary) where a tile pass builds them again (``M^2 + M`` multiply-adds a
+sample) to scan them across the tile (never the adjoint with control frames: its ``grad_a``
+interval sums are per tile).
 The reverse passes also write ``grad_a[n, i] = -u[n] conj(y[n-1-i])`` from shifted block loads
 of ``y`` (``zi`` before the start) and ``grad_zi = C[0]^T lam[0]`` (once, from the end state of
 the walk that ends after ``n = 0``). Loop bounds use ``while`` (the interpreter of
@@ -27,10 +28,11 @@ infinite even where the state through it stays finite (a tiny state through a st
 growth, then decay). Folding the incoming state into row 0's map (as :func:`_tile_end_states`
 does) does not prevent it: the rows after row 0 are still composed among themselves first. But
 a non-finite product only reaches a state as a non-finite value (``inf * 0`` is NaN: the scan's
-combine does not guard zero state entries, :func:`.tile_scan.compose`), and a row run from a non-finite start state ends non-finite, so a tile
-whose rows all end finite was scanned correctly. So each tile is run once from the scanned
-start states (a sweep), and one int32 reduction (:func:`.tile_scan.all_finite`, warp-uniform)
-checks every row's end state. If one is not finite, the tile is swept ``ROWS`` times, each row
+combine does not guard zero state entries, :func:`.tile_scan.compose`), and a row run from a
+non-finite start state ends non-finite, so a tile whose rows all end finite was scanned
+correctly. So each tile is run once from the scanned start states (a sweep), and one int32
+reduction (:func:`.tile_scan.all_finite`, warp-uniform) checks every row's end state. If one
+is not finite, the tile is swept ``ROWS`` times, each row
 from its predecessor's end state of the sweep before: after sweep ``k``, rows ``0..k`` hold the
 sequential recursion's states in the same dtype, so the tile is finite wherever that recursion
 is. ``WALK`` (tests) sweeps every tile ``ROWS`` times.

@@ -3,9 +3,9 @@
 Phase 1 (``tile_summary_kernel``, ``REV`` for the adjoint): the map of each chunk (the pass's tiles of it):
 each thread composes the maps of its own stretch of ``chunk_len / ROWS`` consecutive samples
 in registers, ``STEPS`` a trip (renormalised a trip), and one scan across the threads gives
-the chunk's prefix maps: every thread's is stored (the pass starts each stretch from the
-chunk's start state through them and runs the recursion only), or with control frames in the
-adjoint only the chunk's (the last thread's). Phase 2 (``tile_carry_kernel``): a parallel scan of one
+the chunk's prefix maps: with ``plan.stretch`` every thread's is stored (the pass starts each
+stretch from the chunk's start state through them and runs the recursion only), else only the
+chunk's (the last thread's). Phase 2 (``tile_carry_kernel``): a parallel scan of one
 row's chunk maps (blocks of ``BLOCK_C``, the state carried between blocks), writing every chunk's
 start state. Maps are flat: ``E`` row-major, then ``b`` (:mod:`.tile_scan`), with ``E = E^ 2**e``
 kept as a mantissa and an int32 exponent in both phases (:mod:`.tile_scaled`): a map of an
