@@ -89,8 +89,11 @@ __all__ = [
 
 @triton.jit
 def _tile_end_states(V, A, s, r, REV: tl.constexpr, M: tl.constexpr, CPLX: tl.constexpr, S: tl.constexpr):
-    """Every row's end state (the scan of the row maps with ``s`` folded into row 0's)."""
-    return states(scan(fold_map(row_map(V, A, REV, M, CPLX, S), r == 0, s, M, CPLX), M, CPLX), M, CPLX)
+    """Every row's end state (the scan of the row maps with ``s`` folded into row 0's). complex128
+    keeps the guarded combine: unguarded, ptxas spilled 40 bytes of the reverse at 255 registers
+    (M = 3, a partial tile, Triton 3.9)."""
+    maps = fold_map(row_map(V, A, REV, M, CPLX, S), r == 0, s, M, CPLX)
+    return states(scan(maps, M, CPLX, CPLX and V[0].dtype == tl.float64), M, CPLX)
 
 
 @triton.jit
@@ -300,12 +303,16 @@ def _grad_a(
 
 
 @triton.jit
-def _grad_zi(gz_ptr, lam0, A0, b, sel, M: tl.constexpr, CPLX: tl.constexpr):
+def _grad_zi(
+    gz_ptr, a_ptr, arow, sam, sign, conj, lam0, b, sel, M: tl.constexpr, CPLX: tl.constexpr, CDT: tl.constexpr
+):  # fmt: skip
     """``grad_zi = C[0]^T lam[0]``, one more adjoint step (``n = -1``, ``g = 0``, row 0 of ``A``)
     from the state after sample 0, the end state of the walk that ends there: ``-A[0, i] lam_0 +
     lam_{i+1}``, stored by the thread where ``sel`` (an ``[R]`` mask; none where no program's walk
-    ends at 0). Once a program, after its loop: no state at ``n = 0`` tracked a sample."""
+    ends at 0). Once a program, after its loop (row 0 of ``a`` loaded here: nothing of it is live
+    through the loop); no state at ``n = 0`` tracked a sample."""
     W: tl.constexpr = 2 if CPLX else 1
+    A0 = signed(load_state(a_ptr, arow, sam, M, CPLX, CDT), sign, conj, M, CPLX)
     gz = adjoint_step(lam0, A0, 0, 0.0, 0.0, False, M, CPLX)
     store_state(gz_ptr, b * (M * W) + tl.zeros_like(sel.to(tl.int32)), W, gz, M, CPLX, mask=sel)
 
@@ -344,8 +351,6 @@ def tile_rev_pass_kernel(
         s = on_rows(s, ROWS)  # carried on every thread row (the last row's end state is a shuffle away)
     vrow, arow = row_offset(b, svb, CPLX), row_offset(b, sab, CPLX)
     orow = row_offset(b, sob, CPLX)  # sob = T (x2 for complex), an argument: its alignment is known
-    if NEED_ZI:  # row 0 of the coefficients, for grad_zi (loaded ahead of any store)
-        A0 = signed(load_state(a_ptr, arow, sam, M, CPLX, CDT), sign, conj, M, CPLX)
     rlo = (ROWS - 1 - r) * STEPS  # each row's lowest sample in its tile
     lo = (n_tiles - 1 - q) * BT + rlo
     if PREFETCH:
@@ -404,7 +409,7 @@ def tile_rev_pass_kernel(
         A = A1
         q += 1
     if NEED_ZI:  # a walk ending at tile 0 ends after sample 0 (row 0 stores: r == 0 and q_end == n_tiles)
-        _grad_zi(gz_ptr, s, A0, b, r + q_end * ROWS == n_tiles * ROWS, M, CPLX)
+        _grad_zi(gz_ptr, a_ptr, arow, sam, sign, conj, s, b, r + q_end * ROWS == n_tiles * ROWS, M, CPLX, CDT)
 
 
 @triton.heuristics(
@@ -434,8 +439,6 @@ def tile_rev_stretch_pass_kernel(
     top = (n_tiles - c * tiles_per_chunk) * (ROWS * STEPS) - r * (tiles * STEPS)  # above each stretch
     vrow, arow = row_offset(b, svb, CPLX), row_offset(b, sab, CPLX)
     orow = row_offset(b, sob, CPLX)  # sob = T (x2 for complex), an argument: its alignment is known
-    if NEED_ZI:  # row 0 of the coefficients, for grad_zi
-        A0 = signed(load_state(a_ptr, arow, sam, M, CPLX, CDT), sign, conj, M, CPLX)
     j = 0
     while j < tiles:
         lo = top - (j + 1) * STEPS  # each row's lowest sample of the trip, from j (alignment)
@@ -452,7 +455,7 @@ def tile_rev_stretch_pass_kernel(
             _grad_a(ga_ptr, row_offset(b, sgb, CPLX), us, Y, lo, T, full, sign, M, CPLX, ROWS, STEPS)
         j += 1
     if NEED_ZI:  # the last thread of the last chunk ends after sample 0 (r == ROWS - 1, c == n_chunks - 1)
-        _grad_zi(gz_ptr, lam, A0, b, r + c * ROWS == n_chunks * ROWS - 1, M, CPLX)
+        _grad_zi(gz_ptr, a_ptr, arow, sam, sign, conj, lam, b, r + c * ROWS == n_chunks * ROWS - 1, M, CPLX, CDT)
 
 
 def tile_pass(call: Call, starts: Optional[torch.Tensor], maps: Optional[Tuple[torch.Tensor, ...]] = None) -> None:
