@@ -399,10 +399,18 @@ def variant_calls(full: bool) -> List[Tuple[str, Dict[str, Any]]]:
         add(3, "complex128", 4096)  # the register-heaviest tile configuration
         # the forward pass with a partial last tile (WHOLE false: its masked tail after the loop)
         for M, dt in ((2, "float32"), (4, "float32"), (3, "complex128")):
-            for schedule, knobs in (("single", {}), ("three-phase", dict(stretch=False)), ("three-phase", {})):
-                tag = f"M={M} {dt} T=4160 {schedule}{'' if knobs else ' stretch'}"
-                kw = dict(B=8, T=4160, M=M, dtype=DTYPES[dt], schedule=schedule, direction="fwd", **knobs)
-                calls.append((f"fwd {tag}", dict(kw, stretch=True) if schedule == "three-phase" and not knobs else kw))
+            for schedule, knobs in (
+                ("single", {}),
+                ("three-phase", dict(stretch=False)),
+                ("three-phase", dict(stretch=True)),
+            ):
+                tag = f"M={M} {dt} T=4160 {schedule}{' stretch' if knobs.get('stretch') else ''}"
+                calls.append(
+                    (
+                        f"fwd {tag}",
+                        dict(B=8, T=4160, M=M, dtype=DTYPES[dt], schedule=schedule, direction="fwd", **knobs),
+                    )
+                )
     # slice summaries (walk kernels at every order; complex128 M = 3: the walk's float64 kernels at a tile order)
     for M, dt in [(M, dt) for M in [2, 5] + ([16, 33] if full else []) for dt in dtypes] + [(3, "complex128")]:
         for direction in ("sum", "sum-adjoint"):

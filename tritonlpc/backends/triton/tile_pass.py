@@ -89,11 +89,8 @@ __all__ = [
 
 @triton.jit
 def _tile_end_states(V, A, s, r, REV: tl.constexpr, M: tl.constexpr, CPLX: tl.constexpr, S: tl.constexpr):
-    """Every row's end state (the scan of the row maps with ``s`` folded into row 0's). complex128
-    keeps the guarded combine: unguarded, ptxas spilled 40 bytes of the reverse at 255 registers
-    (M = 3, a partial tile, Triton 3.9)."""
-    maps = fold_map(row_map(V, A, REV, M, CPLX, S), r == 0, s, M, CPLX)
-    return states(scan(maps, M, CPLX, CPLX and V[0].dtype == tl.float64), M, CPLX)
+    """Every row's end state (the scan of the row maps with ``s`` folded into row 0's)."""
+    return states(scan(fold_map(row_map(V, A, REV, M, CPLX, S), r == 0, s, M, CPLX), M, CPLX), M, CPLX)
 
 
 @triton.jit

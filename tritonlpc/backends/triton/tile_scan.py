@@ -63,14 +63,16 @@ def compose(L, R, M: tl.constexpr, CPLX: tl.constexpr, GUARD: tl.constexpr = Tru
 
     ``E_R b_L`` is guarded where ``GUARD`` (zero state entries contribute zero); ``E_R E_L`` is
     not: a product of maps is only ever applied to a state through a guarded product. The tile
-    scan (:func:`scan`) composes unguarded but in complex128: there a zero ``b_L`` through an overflowing ``E_R``
+    scan (:func:`scan`) composes unguarded (complex128 always guards: unguarded, ptxas spilled 40
+    bytes of its M = 3 reverse at 255 registers, Triton 3.9): there a zero ``b_L`` through an overflowing ``E_R``
     gives NaN, which the pass kernels' finite check sends to the row-by-row sweep (the sequential
     recursion: zeros again), and the guard cost two selects an entry a combine (complex64 M = 4:
     about 7 % of the single pass's instructions, bench/README.md). Computed row by
     row (row ``r`` of ``E_R`` is dead once row ``r`` of the result is done), and written without
     per-entry helper calls (each call costs about a millisecond in the interpreter).
     """
-    zero = zero_entries(L, M * M, M, CPLX) if GUARD else None
+    WIDE: tl.constexpr = CPLX and L[0].dtype == tl.float64  # complex128: guarded (registers, below)
+    zero = zero_entries(L, M * M, M, CPLX) if GUARD or WIDE else None
     mat = ()
     vec = ()
     for r in tl.static_range(M):
@@ -207,44 +209,14 @@ def _compose_c4(a0, a1, a2, a3, a4, a5, a6, a7, a8, a9, a10, a11, a12, a13, a14,
                     (b0, b1, b2, b3, b4, b5, b6, b7, b8, b9, b10, b11, b12, b13, b14, b15, b16, b17, b18, b19,
                      b20, b21, b22, b23, b24, b25, b26, b27, b28, b29, b30, b31, b32, b33, b34, b35, b36, b37,
                      b38, b39), 4, True, False)
-
-
-@triton.jit
-def _compose_c1g(a0, a1, a2, a3, b0, b1, b2, b3):
-    return compose((a0, a1, a2, a3), (b0, b1, b2, b3), 1, True, True)
-
-
-@triton.jit
-def _compose_c2g(a0, a1, a2, a3, a4, a5, a6, a7, a8, a9, a10, a11,
-                 b0, b1, b2, b3, b4, b5, b6, b7, b8, b9, b10, b11):
-    return compose((a0, a1, a2, a3, a4, a5, a6, a7, a8, a9, a10, a11),
-                    (b0, b1, b2, b3, b4, b5, b6, b7, b8, b9, b10, b11), 2, True, True)
-
-
-@triton.jit
-def _compose_c3g(a0, a1, a2, a3, a4, a5, a6, a7, a8, a9, a10, a11, a12, a13, a14, a15, a16, a17, a18, a19,
-                 a20, a21, a22, a23,
-                 b0, b1, b2, b3, b4, b5, b6, b7, b8, b9, b10, b11, b12, b13, b14, b15, b16, b17, b18, b19,
-                 b20, b21, b22, b23):
-    return compose((a0, a1, a2, a3, a4, a5, a6, a7, a8, a9, a10, a11, a12, a13, a14, a15, a16, a17, a18, a19,
-                     a20, a21, a22, a23),
-                    (b0, b1, b2, b3, b4, b5, b6, b7, b8, b9, b10, b11, b12, b13, b14, b15, b16, b17, b18, b19,
-                     b20, b21, b22, b23), 3, True, True)
 # fmt: on
 
 
 @triton.jit
-def scan(e, M: tl.constexpr, CPLX: tl.constexpr, GUARD: tl.constexpr = False):
-    """Inclusive prefix maps of a tile of elements (axis 0), in order. ``GUARD`` (complex,
-    ``M <= 3``): the combine guards zero state entries (:func:`compose`)."""
-    if GUARD and CPLX:
-        if M == 1:
-            out = tl.associative_scan(e, 0, _compose_c1g)
-        elif M == 2:
-            out = tl.associative_scan(e, 0, _compose_c2g)
-        else:
-            out = tl.associative_scan(e, 0, _compose_c3g)
-    elif M == 1:
+def scan(e, M: tl.constexpr, CPLX: tl.constexpr):
+    """Inclusive prefix maps of a tile of elements (axis 0), in order (the combine unguarded but
+    in complex128, :func:`compose`)."""
+    if M == 1:
         if CPLX:
             out = tl.associative_scan(e, 0, _compose_c1)
         else:
